@@ -1,0 +1,50 @@
+# Tern: `make run` and `make test` are the whole set-up on Debian 12.
+# Everything builds in one meson tree (build/): Linux-native targets and,
+# through the cross file, the bare-metal UEFI image.
+
+BUILD      ?= build
+CROSS_FILE := meson/x86_64-baremetal.ini
+MESON_ARGS ?=
+RUN_ARGS   ?=
+
+CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
+
+.PHONY: all deps deps-build build run test test-asan test-clang qemu clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh test
+
+deps-build:
+	@scripts/install-deps.sh build
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(CROSS) $(MESON_ARGS)
+
+build: deps-build $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	$(BUILD)/backends/linux/tern-linux $(RUN_ARGS)
+
+# Every suite of the main build, then the unit tests again under
+# ASan+UBSan, then a clang build of the whole tree.
+test: deps build
+	meson test -C $(BUILD) --print-errorlogs
+	$(MAKE) --no-print-directory test-asan test-clang
+
+test-asan:
+	@[ -f $(BUILD)-asan/build.ninja ] || meson setup $(BUILD)-asan -Db_sanitize=address,undefined -Db_lundef=false -Dqemu_tests=false
+	ninja -C $(BUILD)-asan
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(BUILD)-asan --print-errorlogs --no-suite qemu
+
+test-clang:
+	@[ -f $(BUILD)-clang/build.ninja ] || CC=clang meson setup $(BUILD)-clang $(CROSS) -Dqemu_tests=false
+	ninja -C $(BUILD)-clang
+
+qemu: deps build
+	scripts/run-qemu.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-clang

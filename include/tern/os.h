@@ -1,0 +1,182 @@
+/*
+ * Interface: the Tern instance and its loop.
+ *
+ * Everything the OS knows lives in one struct tern_os, which the caller
+ * owns (static storage, the stack, or its own allocator); there are no
+ * mutable globals, so several instances can run in one process.
+ *
+ *   struct tern_os os;
+ *   struct tern_config cfg;
+ *   tern_config_default(&cfg);
+ *   if (tern_os_init(&os, &platform, &cfg) != TERN_OK) ...;
+ *   int code = tern_os_run(&os);        // until tern_os_halt()
+ *   tern_os_finish(&os);
+ *
+ * Embedders that own their loop call tern_os_step() instead of
+ * tern_os_run(): it does all work that is due and returns the next
+ * deadline, and the embedder waits as it likes before stepping again.
+ *
+ * One step: consume the ready set (pollers), fire due timers, run every
+ * ready thread once. The core's only sleep is the backend's wait().
+ */
+#ifndef TERN_OS_H
+#define TERN_OS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tern/heap.h"
+#include "tern/list.h"
+#include "tern/log.h"
+#include "tern/platform.h"
+#include "tern/result.h"
+#include "tern/thread.h"
+#include "tern/timer.h"
+
+#define TERN_VERSION "0.1.0"
+
+struct tern_config {
+    uint64_t boot_start_ns;        /* monotonic time the backend started */
+    uint32_t max_timers;           /* timer heap capacity */
+    uint32_t log_ring_bytes;       /* size of the log ring */
+    enum tern_log_level console_level;
+    size_t default_stack_size;     /* for threads created with size 0 */
+};
+
+/* Fills cfg with the defaults: 4096 timers, a 64 KiB log ring, info to the
+ * console, 64 KiB stacks, boot_start_ns 0. */
+void tern_config_default(struct tern_config *cfg);
+
+struct tern_os;
+
+/* Something that consumes ready-set bits (a network stack consumes the
+ * device bits). Registered pollers run at the start of every step that
+ * has any of their mask bits set. The caller owns the struct. */
+struct tern_poller {
+    uint64_t mask;
+    void (*poll)(struct tern_os *os, void *arg, uint64_t ready);
+    void *arg;
+    struct tern_list_node link;
+};
+
+/* Run when shutdown is requested (TERN_READY_SHUTDOWN or
+ * tern_os_request_shutdown), newest first, before the halt. */
+struct tern_shutdown_hook {
+    void (*fn)(struct tern_os *os, void *arg);
+    void *arg;
+    struct tern_list_node link;
+};
+
+enum tern_os_state {
+    TERN_OS_RUNNING = 1,
+    TERN_OS_HALTED,
+    TERN_OS_FINISHED,
+};
+
+struct tern_sched {
+    struct tern_list ready;        /* threads ready to run */
+    struct tern_list all;          /* every live thread */
+    struct tern_thread *current;   /* NULL while the loop itself runs */
+    void *loop_sp;                 /* saved stack pointer of the loop */
+    struct tern_thread *reap;      /* a detached thread that just ended */
+    uint32_t live;                 /* threads not yet freed */
+    uint64_t switches;
+    /* Stack bounds of the loop and a fake-stack handle, for
+     * AddressSanitizer's fiber annotations (unused otherwise). */
+    const void *loop_stack_bottom;
+    size_t loop_stack_size;
+    void *asan_fake_stack;
+};
+
+struct tern_os {
+    enum tern_os_state state;
+    struct tern_platform plat;
+    struct tern_config cfg;
+    struct tern_heap heap;
+    struct tern_timer_heap timers;
+    struct tern_log_ring log;
+    struct tern_sched sched;
+    struct tern_list pollers;
+    struct tern_list shutdown_hooks;
+    uint64_t pending_ready;        /* ready bits handed to the next step */
+    int halt_code;
+    bool shutdown_requested;
+    uint64_t steps;
+};
+
+/* Sets up os on plat: takes the heap region, checks that every REQUIRED
+ * platform member is present, and prints TERN_BOOT_OK. TERN_OK;
+ * TERN_EINVAL (a required member missing, a bad config); TERN_ENOMEM (the
+ * heap region is too small for the configured tables). On failure os is
+ * unusable and nothing was printed but an error line. */
+tern_result tern_os_init(struct tern_os *os, const struct tern_platform *plat,
+                         const struct tern_config *cfg);
+
+/* One turn of the loop at the current time with the given ready bits
+ * (from the embedder's own wait). Returns the monotonic deadline by which
+ * it must be called again: 0 for "at once", UINT64_MAX for "only when
+ * I/O is ready". After a halt it returns UINT64_MAX and does nothing. */
+uint64_t tern_os_step(struct tern_os *os, uint64_t ready);
+
+/* Steps and waits (platform wait) until the instance halts; returns the
+ * halt code. */
+int tern_os_run(struct tern_os *os);
+
+/* Asks the instance to stop: runs the shutdown hooks, prints
+ * "TERN_HALT code=N" and makes the loop return code. Callable from
+ * anywhere in the core, a thread included; the first call wins. */
+void tern_os_halt(struct tern_os *os, int code);
+
+/* Requests an orderly shutdown (as a SIGTERM would): the loop runs the
+ * shutdown hooks and halts with code 0 at the next step. */
+void tern_os_request_shutdown(struct tern_os *os);
+
+/* Releases what the instance holds. Threads still alive are abandoned
+ * with their stacks (their memory is the heap's, which the backend
+ * reclaims). */
+void tern_os_finish(struct tern_os *os);
+
+void tern_os_add_poller(struct tern_os *os, struct tern_poller *p);
+void tern_os_remove_poller(struct tern_os *os, struct tern_poller *p);
+void tern_os_add_shutdown_hook(struct tern_os *os, struct tern_shutdown_hook *h);
+
+/* Monotonic time now, in ns and in ms. */
+uint64_t tern_now_ns(const struct tern_os *os);
+uint64_t tern_now_ms(const struct tern_os *os);
+
+/* Memory from the instance heap (NULL when exhausted) and back. */
+void *tern_alloc(struct tern_os *os, size_t size);
+void *tern_calloc(struct tern_os *os, size_t n, size_t size);
+void tern_free(struct tern_os *os, void *p);
+
+/* Arms a timer of this instance (see timer.h). */
+tern_result tern_timer_arm(struct tern_os *os, struct tern_timer *t, uint64_t deadline_ns);
+void tern_timer_disarm(struct tern_os *os, struct tern_timer *t);
+
+/* Logs one line: to the ring always, to the console when level is at or
+ * above cfg.console_level. subsys is a short tag ("net", "disk"). */
+void tern_log(struct tern_os *os, enum tern_log_level level, const char *subsys,
+              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void tern_vlog(struct tern_os *os, enum tern_log_level level, const char *subsys,
+               const char *fmt, va_list ap);
+
+/* Prints a marker line "NAME key=value ..." to the console, whatever the
+ * log level, and records it in the ring. fields may be NULL. Markers are
+ * the stable interface tests read: docs/markers.md lists them. */
+void tern_marker(struct tern_os *os, const char *name, const char *fields, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prints "TERN_PANIC reason=..." and stops through the platform's panic.
+ * For broken invariants (programmer errors), never for bad input. */
+void tern_panic(struct tern_os *os, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
+
+#define TERN_ASSERT(os, cond)                                                  \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            tern_panic((os), "assert %s at %s:%d", #cond, __FILE__, __LINE__); \
+    } while (0)
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * Interface: the backend contract. It is the only thing a backend
+ * implements (backends/linux, backends/baremetal, a simulator, an
+ * embedder); everything else in Tern is core code written against it.
+ *
+ * A backend fills one `struct tern_platform_ops` (const, static storage)
+ * and hands the core a `struct tern_platform` pairing those ops with its
+ * own context pointer. The core passes that context back as the first
+ * argument of every call, so several instances with several backends can
+ * live in one process.
+ *
+ * Rules that hold for every call:
+ *  - No call blocks, except wait(). Block-device calls complete before they
+ *    return (like Solo5's block API): they take device time, but never wait
+ *    for an external event.
+ *  - Results are tern_result codes; outputs go through pointers that the
+ *    caller owns. A call writes its outputs only when it returns TERN_OK.
+ *  - Buffers passed in are owned by the caller and are not retained after
+ *    the call returns.
+ *  - Device indices are dense, from 0 to count-1, stable for the life of
+ *    the instance.
+ *  - Members marked REQUIRED must be non-NULL; tern_os_init() refuses a
+ *    platform that lacks one. OPTIONAL members may be NULL, which the core
+ *    treats as "not provided" (TERN_ENOTSUP).
+ */
+#ifndef TERN_PLATFORM_H
+#define TERN_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "tern/result.h"
+
+#define TERN_MAC_LEN 6
+
+/* Bits of the ready set that wait() reports. Bit i (0 <= i < 32) means
+ * network device i has at least one received frame waiting. */
+#define TERN_READY_NET(i)    ((uint64_t)1 << (i))
+#define TERN_READY_NET_MASK  ((uint64_t)0xffffffffu)
+/* An orderly shutdown was requested (SIGTERM/SIGINT, ACPI power button). */
+#define TERN_READY_SHUTDOWN  ((uint64_t)1 << 63)
+
+#define TERN_MAX_NET_DEVICES   32
+#define TERN_MAX_BLOCK_DEVICES 16
+
+struct tern_net_info {
+    uint8_t mac[TERN_MAC_LEN];
+    uint16_t mtu;            /* largest IP packet; frames add a 14-byte header */
+    char name[16];           /* backend's name for it: "slirp", "tap0", "virtio0" */
+};
+
+struct tern_block_info {
+    uint32_t sector_size;    /* 512 or 4096 */
+    uint64_t sector_count;
+    bool read_only;
+    char name[16];
+};
+
+struct tern_platform_ops {
+    /* ---- time ---- */
+
+    /* REQUIRED. Nanoseconds on a clock that never goes backwards and does
+     * not jump; its zero is arbitrary (typically backend start). */
+    uint64_t (*monotonic_ns)(void *ctx);
+
+    /* OPTIONAL. Wall-clock time as nanoseconds since 1970-01-01 UTC.
+     * Returns TERN_OK, or TERN_AGAIN when the time is not (yet) known. */
+    tern_result (*wall_ns)(void *ctx, int64_t *out_ns);
+
+    /* ---- console ---- */
+
+    /* REQUIRED. Writes len bytes to the console (stdout, COM1). Never
+     * fails from the core's point of view: a backend that cannot keep up
+     * may drop bytes, but must write whole marker lines it accepted. */
+    void (*console_write)(void *ctx, const char *buf, size_t len);
+
+    /* ---- entropy ---- */
+
+    /* REQUIRED. Fills buf with len bytes from a cryptographically secure
+     * source. TERN_OK, or TERN_EIO when the source failed (the core
+     * treats that as fatal for anything needing secrets). */
+    tern_result (*entropy)(void *ctx, void *buf, size_t len);
+
+    /* ---- network devices ---- */
+
+    /* REQUIRED. Number of network devices (0..TERN_MAX_NET_DEVICES). */
+    unsigned (*net_count)(void *ctx);
+
+    /* OPTIONAL (required when net_count > 0). Describes device idx.
+     * TERN_OK, or TERN_ENOENT for an idx out of range. */
+    tern_result (*net_info)(void *ctx, unsigned idx, struct tern_net_info *out);
+
+    /* OPTIONAL (required when net_count > 0). Sends one Ethernet frame
+     * (destination MAC first, no FCS). The backend copies or finishes
+     * with the frame before returning. TERN_OK; TERN_AGAIN when the
+     * device's queue is full (the core drops or retries; it counts it);
+     * TERN_EINVAL for a frame shorter than 14 bytes or longer than
+     * mtu + 14; TERN_EIO when the device failed. */
+    tern_result (*net_send)(void *ctx, unsigned idx, const void *frame, size_t len);
+
+    /* OPTIONAL (required when net_count > 0). Takes the oldest received
+     * frame of device idx into buf (cap bytes) and sets *out_len.
+     * TERN_OK; TERN_AGAIN when nothing is waiting (and the device's ready
+     * bit is clear until more arrives); TERN_EINVAL when the frame does
+     * not fit (the frame is dropped). The core calls it until TERN_AGAIN
+     * for every device whose ready bit wait() set. */
+    tern_result (*net_recv)(void *ctx, unsigned idx, void *buf, size_t cap, size_t *out_len);
+
+    /* ---- block devices ---- */
+
+    /* REQUIRED. Number of block devices (0..TERN_MAX_BLOCK_DEVICES). */
+    unsigned (*block_count)(void *ctx);
+
+    /* OPTIONAL (required when block_count > 0). Geometry of device idx.
+     * TERN_OK or TERN_ENOENT. */
+    tern_result (*block_info)(void *ctx, unsigned idx, struct tern_block_info *out);
+
+    /* OPTIONAL (required when block_count > 0). Reads count sectors from
+     * lba into buf (count * sector_size bytes). TERN_OK; TERN_EINVAL when
+     * the range is outside the device; TERN_EIO on device failure. */
+    tern_result (*block_read)(void *ctx, unsigned idx, uint64_t lba, void *buf, uint32_t count);
+
+    /* OPTIONAL (required when block_count > 0). Writes count sectors at
+     * lba. The data may sit in a volatile device cache until flush.
+     * TERN_OK; TERN_EINVAL (range); TERN_EROFS; TERN_EIO. */
+    tern_result (*block_write)(void *ctx, unsigned idx, uint64_t lba, const void *buf, uint32_t count);
+
+    /* OPTIONAL (required when block_count > 0). Makes every completed
+     * write of device idx durable. TERN_OK or TERN_EIO. */
+    tern_result (*block_flush)(void *ctx, unsigned idx);
+
+    /* ---- memory ---- */
+
+    /* REQUIRED. The region the core may use as its heap: called once, at
+     * init. The memory stays valid and exclusively the core's until the
+     * instance is finished. *out_base is at least 64-byte aligned. TERN_OK
+     * or TERN_ENOMEM. */
+    tern_result (*heap_region)(void *ctx, void **out_base, size_t *out_size);
+
+    /* OPTIONAL. Allocates size bytes (rounded up to pages) of read-write,
+     * non-executable memory for code that is about to be loaded. TERN_OK,
+     * TERN_ENOMEM, TERN_ENOTSUP. */
+    tern_result (*exec_alloc)(void *ctx, size_t size, void **out);
+
+    /* OPTIONAL. Makes [ptr, ptr+size) of an exec_alloc region read+execute
+     * and never again writable (W^X). TERN_OK, TERN_EINVAL, TERN_ENOTSUP. */
+    tern_result (*exec_seal)(void *ctx, void *ptr, size_t size);
+
+    /* OPTIONAL. Returns an exec_alloc region. TERN_OK or TERN_EINVAL. */
+    tern_result (*exec_free)(void *ctx, void *ptr, size_t size);
+
+    /* ---- waiting ---- */
+
+    /* REQUIRED. The only call that blocks: sleeps until monotonic_ns() >=
+     * deadline_ns or until I/O is ready, whichever comes first, and
+     * reports in *ready the TERN_READY_* bits that are set (0 when the
+     * deadline passed). deadline_ns == 0 polls without sleeping;
+     * UINT64_MAX waits for I/O alone. A bit stays set in later waits until
+     * the condition is consumed (net_recv returns TERN_AGAIN); the
+     * shutdown bit is reported once. */
+    void (*wait)(void *ctx, uint64_t deadline_ns, uint64_t *ready);
+
+    /* ---- end ---- */
+
+    /* REQUIRED. Called after the core printed a TERN_PANIC line; stops the
+     * machine (or the process) with a failure status. Must not return. */
+    void (*panic)(void *ctx, const char *reason) __attribute__((noreturn));
+
+    /* A short name for markers: "linux", "baremetal", "sim". */
+    const char *name;
+};
+
+struct tern_platform {
+    const struct tern_platform_ops *ops;
+    void *ctx;
+};
+
+#endif

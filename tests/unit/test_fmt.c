@@ -1,0 +1,89 @@
+/* tern_snprintf checked against the C library's snprintf as referee. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tern/fmt.h"
+
+#define CHECK(...)                                                                   \
+    do {                                                                             \
+        char want[256], got[256];                                                    \
+        int wn = snprintf(want, sizeof(want), __VA_ARGS__);                          \
+        size_t gn = tern_snprintf(got, sizeof(got), __VA_ARGS__);                    \
+        if (strcmp(want, got) != 0 || (size_t)wn != gn)                              \
+            fail_msg("format %s: libc '%s' (%d), tern '%s' (%zu)", #__VA_ARGS__, want, \
+                     wn, got, gn);                                                   \
+    } while (0)
+
+static void test_integers(void **state)
+{
+    (void)state;
+    CHECK("%d", 0);
+    CHECK("%d", -1);
+    CHECK("%d", INT32_MIN);
+    CHECK("%u", UINT32_MAX);
+    CHECK("%lld", (long long)INT64_MIN);
+    CHECK("%llu", (unsigned long long)UINT64_MAX);
+    CHECK("%zu %zd", (size_t)12345, (ptrdiff_t)-7);
+    CHECK("%hhd %hd %ld", (signed char)-5, (short)-300, -70000L);
+    CHECK("%x %X %#x %#X %o %#o", 0xbeefu, 0xbeefu, 255u, 255u, 8u, 8u);
+    CHECK("%5d|%-5d|%05d|%+d|% d", 42, 42, 42, 42, 42);
+    CHECK("%.3d|%8.3d|%-8.3d|%.0d", 7, 7, 7, 0);
+    CHECK("%*d|%-*d|%.*d", 6, 1, 6, 2, 4, 3);
+    CHECK("%#.0x|%#5x", 0u, 0u);
+    CHECK("%jd %td", (intmax_t)-9, (ptrdiff_t)9);
+}
+
+static void test_strings_and_chars(void **state)
+{
+    (void)state;
+    CHECK("%s|%10s|%-10s|%.2s|%c|%3c|%%", "abc", "abc", "abc", "abc", 'z', 'y');
+    CHECK("%.*s", 3, "abcdef");
+    CHECK("plain text with no conversions");
+    CHECK("%p", (void *)0x1234);
+}
+
+static void test_truncation_reports_full_length(void **state)
+{
+    (void)state;
+    char buf[8];
+    memset(buf, 'x', sizeof(buf));
+    size_t n = tern_snprintf(buf, sizeof(buf), "%s-%d", "hello", 12345);
+    assert_int_equal(n, 11);
+    assert_string_equal(buf, "hello-1");
+    n = tern_snprintf(buf, 1, "%d", 99);
+    assert_int_equal(n, 2);
+    assert_int_equal(buf[0], '\0');
+    n = tern_snprintf(NULL, 0, "%d", 12345);
+    assert_int_equal(n, 5);
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat"
+#pragma GCC diagnostic ignored "-Wformat-extra-args"
+static void test_unknown_conversion_is_visible(void **state)
+{
+    (void)state;
+    char buf[32];
+    tern_snprintf(buf, sizeof(buf), "a%qb");
+    assert_string_equal(buf, "a%qb");
+    tern_snprintf(buf, sizeof(buf), "end%");
+    assert_string_equal(buf, "end%");
+}
+#pragma GCC diagnostic pop
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_strings_and_chars),
+        cmocka_unit_test(test_truncation_reports_full_length),
+        cmocka_unit_test(test_unknown_conversion_is_visible),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,189 @@
+/* The instance: init checks, markers, two isolated instances in one
+ * process, pollers, shutdown hooks, halt and the step API. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim_platform.h"
+#include "tern/os.h"
+
+static void test_init_refuses_incomplete_platform(void **state)
+{
+    (void)state;
+    struct sim_platform sim;
+    assert_int_equal(sim_platform_init(&sim, 1u << 20, 1), 0);
+    struct tern_platform p = sim_platform(&sim);
+    struct tern_platform_ops ops = *p.ops;
+    ops.wait = NULL;
+    struct tern_platform broken = { &ops, &sim };
+    struct tern_config cfg;
+    tern_config_default(&cfg);
+    static struct tern_os os;
+    assert_int_equal(tern_os_init(&os, &broken, &cfg), TERN_EINVAL);
+
+    /* a heap too small for the configured tables is refused with a line */
+    cfg.log_ring_bytes = 2u << 20;
+    assert_int_equal(tern_os_init(&os, &p, &cfg), TERN_ENOMEM);
+    assert_true(sim_console_has(&sim, "init failed"));
+    assert_false(sim_console_has(&sim, "TERN_BOOT_OK"));
+    sim_platform_close(&sim);
+}
+
+static void test_boot_marker_and_halt(void **state)
+{
+    (void)state;
+    struct sim_platform sim;
+    assert_int_equal(sim_platform_init(&sim, 1u << 20, 1), 0);
+    struct tern_platform p = sim_platform(&sim);
+    struct tern_config cfg;
+    tern_config_default(&cfg);
+    cfg.boot_start_ns = sim.now_ns - 12000000; /* the backend started 12 ms ago */
+    static struct tern_os os;
+    assert_int_equal(tern_os_init(&os, &p, &cfg), TERN_OK);
+    assert_true(sim_console_has(&sim, "TERN_BOOT_OK backend=sim version=" TERN_VERSION " boot_ms=12\n"));
+    /* nothing to do: the step says "only when I/O is ready" */
+    assert_int_equal(tern_os_step(&os, 0), UINT64_MAX);
+    tern_os_halt(&os, 3);
+    tern_os_halt(&os, 4); /* the first call wins */
+    assert_true(sim_console_has(&sim, "TERN_HALT code=3\n"));
+    assert_false(sim_console_has(&sim, "code=4"));
+    assert_int_equal(tern_os_run(&os), 3);
+    tern_os_finish(&os);
+    sim_platform_close(&sim);
+}
+
+struct hook_trace {
+    char order[8];
+    int n;
+};
+
+static void hook_a(struct tern_os *os, void *arg)
+{
+    (void)os;
+    struct hook_trace *t = arg;
+    t->order[t->n++] = 'a';
+}
+
+static void hook_b(struct tern_os *os, void *arg)
+{
+    (void)os;
+    struct hook_trace *t = arg;
+    t->order[t->n++] = 'b';
+}
+
+struct poll_trace {
+    uint64_t seen;
+    int calls;
+};
+
+static void poll_fn(struct tern_os *os, void *arg, uint64_t ready)
+{
+    (void)os;
+    struct poll_trace *t = arg;
+    t->seen |= ready;
+    t->calls++;
+}
+
+static void on_tick(struct tern_timer *t, void *arg)
+{
+    (void)t;
+    (*(int *)arg)++;
+}
+
+static void test_two_instances_are_isolated(void **state)
+{
+    (void)state;
+    static struct sim_platform sa, sb;
+    static struct tern_os a, b;
+    assert_int_equal(sim_platform_init(&sa, 1u << 20, 1), 0);
+    assert_int_equal(sim_platform_init(&sb, 1u << 20, 2), 0);
+    struct tern_platform pa = sim_platform(&sa), pb = sim_platform(&sb);
+    struct tern_config cfg;
+    tern_config_default(&cfg);
+    assert_int_equal(tern_os_init(&a, &pa, &cfg), TERN_OK);
+    assert_int_equal(tern_os_init(&b, &pb, &cfg), TERN_OK);
+
+    /* a timer and a log line in a touch nothing in b */
+    int ticks = 0;
+    struct tern_timer t;
+    tern_timer_init(&t, on_tick, &ticks);
+    assert_int_equal(tern_timer_arm(&a, &t, sa.now_ns + 1000), TERN_OK);
+    tern_log(&a, TERN_LOG_WARN, "test", "only in a %d", 1);
+    assert_true(sim_console_has(&sa, "warn test: only in a 1"));
+    assert_false(sim_console_has(&sb, "only in a"));
+    assert_int_equal(tern_os_step(&b, 0), UINT64_MAX);
+    assert_int_equal(tern_os_step(&a, 0), sa.now_ns + 1000);
+    sa.now_ns += 1000;
+    tern_os_step(&a, 0);
+    assert_int_equal(ticks, 1);
+    assert_int_equal(a.timers.fired, 1);
+    assert_int_equal(b.timers.fired, 0);
+
+    /* pollers see only their bits, hooks run newest first, then halt 0 */
+    struct poll_trace pt = { 0, 0 };
+    struct tern_poller poller = { .mask = TERN_READY_NET(1), .poll = poll_fn, .arg = &pt };
+    tern_os_add_poller(&b, &poller);
+    tern_os_step(&b, TERN_READY_NET(0));
+    assert_int_equal(pt.calls, 0);
+    tern_os_step(&b, TERN_READY_NET(0) | TERN_READY_NET(1));
+    assert_int_equal(pt.calls, 1);
+    assert_int_equal(pt.seen, TERN_READY_NET(1));
+
+    struct hook_trace ht = { { 0 }, 0 };
+    struct tern_shutdown_hook ha = { .fn = hook_a, .arg = &ht }, hb = { .fn = hook_b, .arg = &ht };
+    tern_os_add_shutdown_hook(&b, &ha);
+    tern_os_add_shutdown_hook(&b, &hb);
+    sb.pending_ready = TERN_READY_SHUTDOWN; /* as a SIGTERM would */
+    assert_int_equal(tern_os_run(&b), 0);
+    assert_memory_equal(ht.order, "ba", 2);
+    assert_true(sim_console_has(&sb, "TERN_HALT code=0"));
+    assert_int_equal(a.state, TERN_OS_RUNNING);
+    assert_false(sim_console_has(&sa, "TERN_HALT"));
+
+    tern_timer_disarm(&a, &t);
+    tern_os_finish(&a);
+    tern_os_finish(&b);
+    sim_platform_close(&sa);
+    sim_platform_close(&sb);
+}
+
+static void test_log_threshold_and_ring(void **state)
+{
+    (void)state;
+    struct sim_platform sim;
+    assert_int_equal(sim_platform_init(&sim, 1u << 20, 1), 0);
+    struct tern_platform p = sim_platform(&sim);
+    struct tern_config cfg;
+    tern_config_default(&cfg);
+    cfg.console_level = TERN_LOG_WARN;
+    static struct tern_os os;
+    assert_int_equal(tern_os_init(&os, &p, &cfg), TERN_OK);
+    tern_log(&os, TERN_LOG_INFO, "disk", "quiet %s", "line");
+    tern_log(&os, TERN_LOG_ERROR, "disk", "loud %s", "line");
+    assert_false(sim_console_has(&sim, "quiet line"));
+    assert_true(sim_console_has(&sim, "error disk: loud line"));
+    /* both are in the ring, after the boot marker */
+    uint64_t cur = 0;
+    char line[TERN_LOG_LINE_MAX + 1];
+    int found = 0;
+    while (tern_log_ring_read(&os.log, &cur, line, sizeof(line), NULL, NULL) == TERN_OK)
+        found += strstr(line, "quiet line") != NULL || strstr(line, "loud line") != NULL;
+    assert_int_equal(found, 2);
+    tern_os_finish(&os);
+    sim_platform_close(&sim);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_refuses_incomplete_platform),
+        cmocka_unit_test(test_boot_marker_and_halt),
+        cmocka_unit_test(test_two_instances_are_isolated),
+        cmocka_unit_test(test_log_threshold_and_ring),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
