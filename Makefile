@@ -9,7 +9,7 @@ RUN_ARGS   ?=
 
 CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
 
-.PHONY: all deps deps-build build run test test-asan test-clang qemu clean
+.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu clean
 
 all: build
 
@@ -28,11 +28,13 @@ build: deps-build $(BUILD)/build.ninja
 run: build
 	$(BUILD)/backends/linux/tern-linux $(RUN_ARGS)
 
-# Every suite of the main build, then the unit tests again under
-# ASan+UBSan, then a clang build of the whole tree.
+# Every suite of the main build, then the hosted suites again under
+# ASan+UBSan, a clang build of the whole tree, and each fuzz harness for a
+# few seconds (FUZZ_SECONDS).
+FUZZ_SECONDS ?= 5
 test: deps build
 	meson test -C $(BUILD) --print-errorlogs
-	$(MAKE) --no-print-directory test-asan test-clang
+	$(MAKE) --no-print-directory test-asan test-clang test-fuzz
 
 test-asan:
 	@[ -f $(BUILD)-asan/build.ninja ] || meson setup $(BUILD)-asan -Db_sanitize=address,undefined -Db_lundef=false -Dqemu_tests=false
@@ -42,6 +44,13 @@ test-asan:
 test-clang:
 	@[ -f $(BUILD)-clang/build.ninja ] || CC=clang meson setup $(BUILD)-clang $(CROSS) -Dqemu_tests=false
 	ninja -C $(BUILD)-clang
+
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+test-fuzz:
+	@[ -f $(BUILD)-fuzz/build.ninja ] || CC=clang meson setup $(BUILD)-fuzz -Dfuzz=true -Dqemu_tests=false \
+		-Dfuzz_seconds=$(FUZZ_SECONDS) -Dc_args="$(FUZZ_FLAGS)" -Dc_link_args="-fsanitize=address,undefined" -Db_lundef=false
+	ninja -C $(BUILD)-fuzz
+	meson test -C $(BUILD)-fuzz --print-errorlogs --suite fuzz
 
 qemu: deps build
 	scripts/run-qemu.sh $(BUILD)
