@@ -1,0 +1,753 @@
+/*
+ * Interface: see include/tern/http.h (Server and connections, response
+ * API).
+ *
+ * One request is answered at a time per connection; pipelined requests
+ * wait in the transport (tern_http_conn_input consumes no further) until
+ * the response in progress has ended and at least HEAD_RESERVE bytes of
+ * the output buffer are free, so responses leave in request order and a
+ * slow reader stops its own connection, never the others.
+ *
+ * Deadlines: the header deadline starts with the first byte of a request
+ * and is not extended by later bytes (slowloris); the body deadline is
+ * extended by each body piece; the idle deadline runs between requests;
+ * the send deadline is extended by each drain of the output. One timer per
+ * connection is armed for the earliest of them.
+ */
+#include <string.h>
+
+#include "tern/fmt.h"
+#include "tern/http.h"
+#include "tern/os.h"
+
+#define HEAD_RESERVE 8192            /* free output needed to start a request */
+#define CHUNK_OVERHEAD 12            /* "ffffffff\r\n" + "\r\n" */
+#define LAST_CHUNK 5                 /* "0\r\n\r\n" */
+
+void tern_http_config_default(struct tern_http_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->limits.max_request_line = 8000;
+    cfg->limits.max_head = TERN_HTTP_HEAD_MAX;
+    cfg->limits.max_headers = TERN_HTTP_MAX_HEADERS;
+    cfg->limits.max_body = 1024 * 1024;
+    cfg->header_timeout_ns = 10ull * 1000000000ull;
+    cfg->body_timeout_ns = 30ull * 1000000000ull;
+    cfg->idle_timeout_ns = 60ull * 1000000000ull;
+    cfg->send_timeout_ns = 30ull * 1000000000ull;
+    cfg->access_log = true;
+}
+
+static void on_timer(struct tern_timer *t, void *arg);
+
+tern_result tern_http_server_init(struct tern_http_server *srv, struct tern_os *os,
+                                  const struct tern_http_config *cfg,
+                                  struct tern_http_conn *pool, uint32_t n,
+                                  const struct tern_http_route *routes, size_t nroutes)
+{
+    if (!srv || !os || !pool || n == 0 || (nroutes && !routes))
+        return TERN_EINVAL;
+    memset(srv, 0, sizeof *srv);
+    srv->os = os;
+    if (cfg)
+        srv->cfg = *cfg;
+    else
+        tern_http_config_default(&srv->cfg);
+    srv->routes = routes;
+    srv->nroutes = nroutes;
+    srv->pool = pool;
+    srv->pool_size = n;
+    for (uint32_t i = 0; i < n; i++) {
+        pool[i].state = TERN_HTTP_C_FREE;
+        pool[i].srv = srv;
+        tern_timer_init(&pool[i].timer, on_timer, &pool[i]);
+    }
+    return TERN_OK;
+}
+
+/* ---- output buffer ---- */
+
+static size_t out_free(const struct tern_http_conn *c)
+{
+    return TERN_HTTP_OUT_MAX - (c->out_len - c->out_off);
+}
+
+static void rearm(struct tern_http_conn *c);
+
+static bool out_put(struct tern_http_conn *c, const void *data, size_t n)
+{
+    if (n > out_free(c))
+        return false;
+    if (c->out_len + n > TERN_HTTP_OUT_MAX) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    memcpy(c->out + c->out_len, data, n);
+    c->out_len += n;
+    if (c->send_deadline == 0 && n > 0) {
+        c->send_deadline = tern_now_ns(c->srv->os) + c->srv->cfg.send_timeout_ns;
+        rearm(c);
+    }
+    return true;
+}
+
+static bool out_str(struct tern_http_conn *c, const char *s)
+{
+    return out_put(c, s, strlen(s));
+}
+
+/* ---- deadlines ---- */
+
+static void rearm(struct tern_http_conn *c)
+{
+    uint64_t d = c->phase_deadline;
+    if (c->send_deadline && (d == 0 || c->send_deadline < d))
+        d = c->send_deadline;
+    if (d == 0)
+        tern_timer_disarm(c->srv->os, &c->timer);
+    else if (tern_timer_arm(c->srv->os, &c->timer, d) != TERN_OK)
+        c->aborted = true;       /* no timer, no deadline: refuse to keep it */
+}
+
+static void set_phase(struct tern_http_conn *c, uint64_t timeout_ns)
+{
+    c->phase_deadline = timeout_ns ? tern_now_ns(c->srv->os) + timeout_ns : 0;
+    rearm(c);
+}
+
+static void wake(struct tern_http_conn *c)
+{
+    if (!c->in_input && c->wake)
+        c->wake(c, c->wake_arg);
+}
+
+/* ---- connection life ---- */
+
+static void clear_exchange(struct tern_http_conn *c)
+{
+    c->status = 0;
+    c->resp_started = c->resp_done = c->resp_chunked = c->resp_close = false;
+    c->head_open = false;
+    c->req_done = false;
+    c->head_only = false;
+    c->no_body = false;
+    c->resp_remaining = 0;
+    c->resp_body_bytes = 0;
+    c->writable = NULL;
+    c->on_body = NULL;
+    c->on_abort = NULL;
+    memset(&c->req, 0, sizeof c->req);
+    c->path[0] = '\0';
+    c->query[0] = '\0';
+}
+
+struct tern_http_conn *tern_http_conn_open(struct tern_http_server *srv,
+                                           tern_http_wake_fn wake_fn, void *arg)
+{
+    for (uint32_t i = 0; i < srv->pool_size; i++) {
+        struct tern_http_conn *c = &srv->pool[i];
+        if (c->state != TERN_HTTP_C_FREE)
+            continue;
+        c->wake = wake_fn;
+        c->wake_arg = arg;
+        c->out_off = c->out_len = 0;
+        c->send_deadline = 0;
+        c->phase_deadline = 0;
+        c->aborted = false;
+        c->in_input = false;
+        clear_exchange(c);
+        tern_http_parser_init(&c->parser, &srv->cfg.limits);
+        c->state = TERN_HTTP_C_IDLE;
+        set_phase(c, srv->cfg.idle_timeout_ns);
+        srv->counters.conns_accepted++;
+        srv->counters.conns_active++;
+        return c;
+    }
+    srv->counters.conns_refused_full++;
+    return NULL;
+}
+
+void tern_http_conn_close(struct tern_http_conn *c)
+{
+    if (c->state == TERN_HTTP_C_FREE)
+        return;
+    if (c->resp_started && !c->resp_done && c->on_abort)
+        c->on_abort(c, c->on_abort_arg);
+    else if (c->state == TERN_HTTP_C_ACTIVE && !c->resp_done && c->on_abort)
+        c->on_abort(c, c->on_abort_arg);
+    tern_timer_disarm(c->srv->os, &c->timer);
+    c->state = TERN_HTTP_C_FREE;
+    c->srv->counters.conns_active--;
+}
+
+bool tern_http_conn_should_close(const struct tern_http_conn *c)
+{
+    return c->aborted || (c->state == TERN_HTTP_C_CLOSING && c->out_len == c->out_off);
+}
+
+static void go_closing(struct tern_http_conn *c)
+{
+    c->state = TERN_HTTP_C_CLOSING;
+    c->writable = NULL;
+    c->on_body = NULL;
+    set_phase(c, c->srv->cfg.send_timeout_ns);
+}
+
+static void count_status(struct tern_http_server *srv, int status)
+{
+    struct tern_http_counters *k = &srv->counters;
+    if (status >= 500)
+        k->responses_5xx++;
+    else if (status >= 400)
+        k->responses_4xx++;
+    else if (status >= 300)
+        k->responses_3xx++;
+    else if (status >= 200)
+        k->responses_2xx++;
+    switch (status) {
+    case 400: k->bad_request_400++; break;
+    case 408: k->timeout_408++; break;
+    case 413: k->too_large_413++; break;
+    case 414: k->uri_too_long_414++; break;
+    case 417: k->expectation_417++; break;
+    case 431: k->fields_too_large_431++; break;
+    case 501: k->not_implemented_501++; break;
+    case 505: k->version_505++; break;
+    default: break;
+    }
+}
+
+static void access_log(struct tern_http_conn *c)
+{
+    if (!c->srv->cfg.access_log)
+        return;
+    const struct tern_http_request *r = &c->req;
+    tern_log(c->srv->os, TERN_LOG_INFO, "http", "%.*s %s %d %llu",
+             r->method_str ? (int)r->method_len : 1, r->method_str ? r->method_str : "-",
+             c->path[0] ? c->path : "-", c->status,
+             (unsigned long long)c->resp_body_bytes);
+}
+
+/* The request and its response are both complete. */
+static void finish_exchange(struct tern_http_conn *c)
+{
+    access_log(c);
+    if (c->resp_close || !c->parser.keep_alive) {
+        go_closing(c);
+        return;
+    }
+    clear_exchange(c);
+    tern_http_parser_reset(&c->parser);
+    c->state = TERN_HTTP_C_IDLE;
+    set_phase(c, c->srv->cfg.idle_timeout_ns);
+}
+
+/* ---- response API ---- */
+
+static tern_result begin(struct tern_http_conn *c, int status)
+{
+    char line[96];
+    c->status = status;
+    c->resp_started = true;
+    c->head_open = true;
+    count_status(c->srv, status);
+    tern_snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, tern_http_reason(status));
+    if (!out_str(c, line))
+        return TERN_ENOSPC;
+    const struct tern_platform *pl = &c->srv->os->plat;
+    int64_t wall;
+    if (pl->ops->wall_ns && pl->ops->wall_ns(pl->ctx, &wall) == TERN_OK) {
+        char date[40];
+        tern_http_format_date(wall / 1000000000, date, sizeof date);
+        tern_snprintf(line, sizeof line, "Date: %s\r\n", date);
+        if (!out_str(c, line))
+            return TERN_ENOSPC;
+    }
+    if (!out_str(c, "Server: tern\r\nX-Content-Type-Options: nosniff\r\n"))
+        return TERN_ENOSPC;
+    return TERN_OK;
+}
+
+tern_result tern_http_resp_begin(struct tern_http_conn *c, int status)
+{
+    if (c->state != TERN_HTTP_C_ACTIVE || c->resp_started || status < 200 || status > 599)
+        return TERN_EINVAL;
+    return begin(c, status);
+}
+
+static bool clean(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n')
+            return false;
+    return true;
+}
+
+static bool ieq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if ((*a | 0x20) != (*b | 0x20))
+            return false;
+    return *a == *b;
+}
+
+tern_result tern_http_resp_header(struct tern_http_conn *c, const char *name,
+                                  const char *value)
+{
+    if (!c->head_open || !*name || !clean(name) || !clean(value) ||
+        ieq(name, "content-length") || ieq(name, "transfer-encoding") ||
+        ieq(name, "connection"))
+        return TERN_EINVAL;
+    size_t nl = strlen(name), vl = strlen(value);
+    if (nl + vl + 4 > out_free(c))
+        return TERN_ENOSPC;
+    out_put(c, name, nl);
+    out_put(c, ": ", 2);
+    out_put(c, value, vl);
+    out_put(c, "\r\n", 2);
+    return TERN_OK;
+}
+
+tern_result tern_http_resp_body(struct tern_http_conn *c, int64_t length)
+{
+    char line[64];
+    if (!c->head_open)
+        return TERN_EINVAL;
+    c->head_open = false;
+    if (!c->parser.keep_alive)
+        c->resp_close = true;
+    bool bodiless = c->status == 204 || c->status == 304 || (c->status >= 100 && c->status < 200);
+    if (bodiless) {
+        c->no_body = true;
+    } else if (length >= 0) {
+        tern_snprintf(line, sizeof line, "Content-Length: %lld\r\n", (long long)length);
+        if (!out_str(c, line))
+            return TERN_ENOSPC;
+        c->resp_remaining = (uint64_t)length;
+    } else if (c->req.version_minor >= 1) {
+        if (!out_str(c, "Transfer-Encoding: chunked\r\n"))
+            return TERN_ENOSPC;
+        c->resp_chunked = !c->head_only;
+    } else {
+        c->resp_close = true;                /* HTTP/1.0: close-delimited */
+        c->resp_remaining = UINT64_MAX;
+    }
+    if (c->head_only)
+        c->no_body = true;
+    if (c->resp_close) {
+        if (!out_str(c, "Connection: close\r\n"))
+            return TERN_ENOSPC;
+    } else if (c->req.version_minor == 0) {
+        if (!out_str(c, "Connection: keep-alive\r\n"))
+            return TERN_ENOSPC;
+    }
+    if (!out_str(c, "\r\n"))
+        return TERN_ENOSPC;
+    return TERN_OK;
+}
+
+size_t tern_http_resp_room(const struct tern_http_conn *c)
+{
+    size_t f = out_free(c);
+    if (c->resp_chunked)
+        return f > CHUNK_OVERHEAD + LAST_CHUNK ? f - CHUNK_OVERHEAD - LAST_CHUNK : 0;
+    return f;
+}
+
+tern_result tern_http_resp_write(struct tern_http_conn *c, const void *data, size_t len,
+                                 size_t *wrote)
+{
+    *wrote = 0;
+    if (!c->resp_started || c->head_open || c->resp_done)
+        return TERN_EINVAL;
+    if (!c->resp_chunked && c->resp_remaining != UINT64_MAX && len > c->resp_remaining)
+        return TERN_EINVAL;
+    if (c->no_body) {
+        *wrote = len;
+        if (c->resp_remaining != UINT64_MAX && !c->resp_chunked)
+            c->resp_remaining -= len;
+        return TERN_OK;
+    }
+    size_t n = len, room = tern_http_resp_room(c);
+    if (n > room)
+        n = room;
+    if (n == 0)
+        return TERN_OK;
+    if (c->resp_chunked) {
+        char sz[16];
+        tern_snprintf(sz, sizeof sz, "%zx\r\n", n);
+        out_str(c, sz);
+        out_put(c, data, n);
+        out_put(c, "\r\n", 2);
+    } else {
+        out_put(c, data, n);
+        if (c->resp_remaining != UINT64_MAX)
+            c->resp_remaining -= n;
+    }
+    c->resp_body_bytes += n;
+    *wrote = n;
+    return TERN_OK;
+}
+
+tern_result tern_http_resp_end(struct tern_http_conn *c)
+{
+    if (!c->resp_started || c->head_open || c->resp_done)
+        return TERN_EINVAL;
+    if (c->resp_chunked)
+        out_put(c, "0\r\n\r\n", LAST_CHUNK);
+    else if (!c->no_body && c->resp_remaining != 0 && c->resp_remaining != UINT64_MAX)
+        c->resp_close = true;                /* short body: the peer sees EOF */
+    c->resp_done = true;
+    c->writable = NULL;
+    if (c->state != TERN_HTTP_C_ACTIVE)
+        return TERN_OK;
+    if (c->req_done)
+        finish_exchange(c);
+    else if (c->resp_close) {
+        access_log(c);
+        go_closing(c);
+    }
+    wake(c);
+    return TERN_OK;
+}
+
+tern_result tern_http_resp_simple(struct tern_http_conn *c, int status,
+                                  const char *content_type, const void *body, size_t len)
+{
+    tern_result r = tern_http_resp_begin(c, status);
+    if (r == TERN_OK && content_type)
+        r = tern_http_resp_header(c, "Content-Type", content_type);
+    if (r == TERN_OK)
+        r = tern_http_resp_body(c, (int64_t)len);
+    size_t w = 0;
+    if (r == TERN_OK)
+        r = tern_http_resp_write(c, body, len, &w);
+    if (r == TERN_OK && w != len)
+        r = TERN_ENOSPC;
+    if (r != TERN_OK) {
+        c->resp_close = true;
+        c->aborted = true;                   /* a broken response: drop it */
+    }
+    tern_http_resp_end(c);
+    return r;
+}
+
+void tern_http_set_writable(struct tern_http_conn *c,
+                            void (*fn)(struct tern_http_conn *c, void *arg), void *arg)
+{
+    c->writable = fn;
+    c->writable_arg = arg;
+}
+
+void tern_http_set_on_body(struct tern_http_conn *c,
+                           void (*fn)(struct tern_http_conn *c, const uint8_t *data,
+                                      size_t len, void *arg),
+                           void *arg)
+{
+    c->on_body = fn;
+    c->on_body_arg = arg;
+}
+
+void tern_http_set_on_abort(struct tern_http_conn *c,
+                            void (*fn)(struct tern_http_conn *c, void *arg), void *arg)
+{
+    c->on_abort = fn;
+    c->on_abort_arg = arg;
+}
+
+void *tern_http_scratch(struct tern_http_conn *c)
+{
+    return c->scratch;
+}
+
+const char *tern_http_request_field(const struct tern_http_request *req, const char *name,
+                                    size_t *len)
+{
+    return tern_http_parser_field(req->parser, name, len);
+}
+
+/* ---- errors and dispatch ---- */
+
+/* Answers status with a short text body and closes after it. */
+static void send_error(struct tern_http_conn *c, int status)
+{
+    char body[80];
+    size_t n = tern_snprintf(body, sizeof body, "%d %s\n", status, tern_http_reason(status));
+    c->state = TERN_HTTP_C_ACTIVE;
+    c->head_only = c->parser.method == TERN_HTTP_HEAD && c->parser.method_len;
+    c->resp_close = true;
+    c->req_done = true;
+    if (begin(c, status) != TERN_OK ||
+        tern_http_resp_header(c, "Content-Type", "text/plain; charset=utf-8") != TERN_OK ||
+        tern_http_resp_body(c, (int64_t)n) != TERN_OK) {
+        c->aborted = true;
+    } else {
+        size_t w;
+        tern_http_resp_write(c, body, n, &w);
+    }
+    c->resp_done = true;
+    access_log(c);
+    go_closing(c);
+}
+
+static bool route_matches(const struct tern_http_route *r, const char *path)
+{
+    size_t n = strlen(r->prefix);
+    if (r->exact)
+        return strcmp(path, r->prefix) == 0;
+    if (strncmp(path, r->prefix, n) != 0)
+        return false;
+    return n == 0 || r->prefix[n - 1] == '/' || path[n] == '\0' || path[n] == '/';
+}
+
+static void dispatch(struct tern_http_conn *c)
+{
+    struct tern_http_parser *p = &c->parser;
+    struct tern_http_request *r = &c->req;
+    struct tern_http_server *srv = c->srv;
+    srv->counters.requests++;
+    c->state = TERN_HTTP_C_ACTIVE;
+    memset(c->scratch, 0, sizeof c->scratch);
+    r->method = p->method;
+    r->method_str = (const char *)p->head;
+    r->method_len = p->method_len;
+    r->version_minor = p->version_minor;
+    r->head_only = p->method == TERN_HTTP_HEAD;
+    r->parser = p;
+    c->head_only = r->head_only;
+    bool has_body = p->chunked || (p->has_length && p->content_length > 0);
+    c->req_done = false;
+    set_phase(c, has_body ? srv->cfg.body_timeout_ns : 0);
+    if (p->expect_continue && has_body) {
+        out_str(c, "HTTP/1.1 100 Continue\r\n\r\n");
+        srv->counters.continues_sent++;
+    }
+
+    /* The target: origin-form, absolute-form (RFC 9112 section 3.2.2) or
+     * asterisk-form for OPTIONS. */
+    const char *t = (const char *)p->head + p->target_off;
+    size_t tl = p->target_len;
+    if (tl >= 7 && (memcmp(t, "http://", 7) == 0 || (tl >= 8 && memcmp(t, "https://", 8) == 0))) {
+        size_t k = t[4] == 's' ? 8 : 7;
+        while (k < tl && t[k] != '/' && t[k] != '?')
+            k++;
+        if (k < tl && t[k] == '/') {
+            t += k;
+            tl -= k;
+        } else {
+            t = "/";
+            tl = 1;
+        }
+    }
+    if (tl == 1 && t[0] == '*' && p->method == TERN_HTTP_OPTIONS) {
+        memcpy(c->path, "*", 2);
+        r->path = c->path;
+        r->query = c->query;
+        tern_http_resp_begin(c, 204);
+        tern_http_resp_header(c, "Allow", "GET, HEAD");
+        tern_http_resp_body(c, 0);
+        tern_http_resp_end(c);
+        return;
+    }
+    tern_result dr = tern_http_decode_path(t, tl, c->path, sizeof c->path);
+    size_t q = 0;
+    while (q < tl && t[q] != '?')
+        q++;
+    if (q < tl) {
+        size_t ql = tl - q - 1;
+        if (ql >= sizeof c->query)
+            dr = TERN_ENOSPC;
+        else {
+            memcpy(c->query, t + q + 1, ql);
+            c->query[ql] = '\0';
+        }
+    }
+    r->path = c->path;
+    r->query = c->query;
+    if (dr != TERN_OK) {
+        if (c->path[0] == '\0')
+            memcpy(c->path, "-", 2);
+        static const char msg[] = "bad request target\n";
+        tern_http_resp_simple(c, dr == TERN_ENOSPC ? 414 : 400, "text/plain; charset=utf-8",
+                              msg, sizeof msg - 1);
+        return;
+    }
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        if (route_matches(&srv->routes[i], c->path)) {
+            srv->routes[i].fn(c, r, srv->routes[i].arg);
+            return;
+        }
+    }
+    static const char nf[] = "not found\n";
+    tern_http_resp_simple(c, 404, "text/plain; charset=utf-8", nf, sizeof nf - 1);
+}
+
+/* Feeds what may be fed now; returns bytes consumed. */
+static size_t pump(struct tern_http_conn *c, const uint8_t *data, size_t len)
+{
+    size_t done = 0;
+    for (;;) {
+        if (c->aborted || c->state == TERN_HTTP_C_CLOSING || c->state == TERN_HTTP_C_FREE)
+            return len;                      /* closing: the rest is dropped */
+        if (c->state == TERN_HTTP_C_ACTIVE && c->req_done)
+            return done;                     /* wait for the response */
+        if ((c->state == TERN_HTTP_C_IDLE || c->state == TERN_HTTP_C_READ_HEAD) &&
+            out_free(c) < HEAD_RESERVE)
+            return done;                     /* let the peer read first */
+        struct tern_http_event ev;
+        size_t used;
+        tern_http_parser_feed(&c->parser, data + done, len - done, &used, &ev);
+        if (used && c->state == TERN_HTTP_C_IDLE) {
+            c->state = TERN_HTTP_C_READ_HEAD;
+            set_phase(c, c->srv->cfg.header_timeout_ns);
+        }
+        done += used;
+        switch (ev.kind) {
+        case TERN_HTTP_EV_NONE:
+            return done;
+        case TERN_HTTP_EV_HEAD:
+            dispatch(c);
+            break;
+        case TERN_HTTP_EV_BODY:
+            if (c->on_body && !c->resp_done)
+                c->on_body(c, ev.data, ev.len, c->on_body_arg);
+            if (c->state == TERN_HTTP_C_ACTIVE)
+                set_phase(c, c->srv->cfg.body_timeout_ns);
+            break;
+        case TERN_HTTP_EV_DONE:
+            c->req_done = true;
+            if (c->state == TERN_HTTP_C_ACTIVE) {
+                set_phase(c, 0);
+                if (c->on_body && !c->resp_done)
+                    c->on_body(c, NULL, 0, c->on_body_arg);
+                if (c->resp_done)
+                    finish_exchange(c);
+            }
+            break;
+        case TERN_HTTP_EV_ERROR:
+            if (c->state == TERN_HTTP_C_ACTIVE && c->resp_started) {
+                /* The answer already went out: just end the connection. */
+                count_status(c->srv, ev.status);
+                if (!c->resp_done && c->on_abort)
+                    c->on_abort(c, c->on_abort_arg);
+                c->resp_done = true;
+                c->resp_close = true;
+                go_closing(c);
+            } else {
+                if (c->state == TERN_HTTP_C_ACTIVE && c->on_abort)
+                    c->on_abort(c, c->on_abort_arg);
+                clear_exchange(c);
+                send_error(c, ev.status);
+            }
+            return len;
+        }
+    }
+}
+
+size_t tern_http_conn_input(struct tern_http_conn *c, const uint8_t *data, size_t len)
+{
+    c->in_input = true;
+    size_t n = pump(c, data, len);
+    c->in_input = false;
+    c->srv->counters.bytes_in += n;
+    return n;
+}
+
+void tern_http_conn_input_closed(struct tern_http_conn *c)
+{
+    switch (c->state) {
+    case TERN_HTTP_C_IDLE:
+    case TERN_HTTP_C_READ_HEAD:
+        go_closing(c);
+        break;
+    case TERN_HTTP_C_ACTIVE:
+        if (!c->req_done) {
+            if (!c->resp_done && c->on_abort)
+                c->on_abort(c, c->on_abort_arg);
+            c->resp_done = true;
+            go_closing(c);
+        } else {
+            c->resp_close = true;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+void tern_http_conn_output(struct tern_http_conn *c, const uint8_t **data, size_t *len)
+{
+    *data = c->out + c->out_off;
+    *len = c->aborted ? 0 : c->out_len - c->out_off;
+}
+
+void tern_http_conn_output_done(struct tern_http_conn *c, size_t n)
+{
+    if (n > c->out_len - c->out_off)
+        n = c->out_len - c->out_off;
+    c->out_off += n;
+    c->srv->counters.bytes_out += n;
+    if (c->out_off == c->out_len) {
+        c->out_off = c->out_len = 0;
+        c->send_deadline = 0;
+    } else if (n) {
+        c->send_deadline = tern_now_ns(c->srv->os) + c->srv->cfg.send_timeout_ns;
+    }
+    rearm(c);
+    if (c->writable && c->state == TERN_HTTP_C_ACTIVE && !c->resp_done &&
+        tern_http_resp_room(c) > 0)
+        c->writable(c, c->writable_arg);
+}
+
+static void on_timer(struct tern_timer *t, void *arg)
+{
+    struct tern_http_conn *c = arg;
+    struct tern_http_server *srv = c->srv;
+    (void)t;
+    uint64_t now = tern_now_ns(srv->os);
+    if (c->send_deadline && now >= c->send_deadline) {
+        srv->counters.send_timeouts++;
+        c->aborted = true;                   /* slow reader: give up */
+        if (c->state == TERN_HTTP_C_ACTIVE && !c->resp_done && c->on_abort)
+            c->on_abort(c, c->on_abort_arg);
+        c->resp_done = true;
+        c->state = TERN_HTTP_C_CLOSING;
+        wake(c);
+        return;
+    }
+    if (c->phase_deadline && now >= c->phase_deadline) {
+        c->phase_deadline = 0;
+        switch (c->state) {
+        case TERN_HTTP_C_IDLE:
+            srv->counters.idle_closes++;
+            go_closing(c);
+            break;
+        case TERN_HTTP_C_READ_HEAD:
+            send_error(c, 408);
+            break;
+        case TERN_HTTP_C_ACTIVE:
+            if (!c->resp_started) {
+                if (c->on_abort)
+                    c->on_abort(c, c->on_abort_arg);
+                clear_exchange(c);
+                send_error(c, 408);
+            } else {
+                count_status(srv, 408);
+                if (!c->resp_done && c->on_abort)
+                    c->on_abort(c, c->on_abort_arg);
+                c->resp_done = true;
+                go_closing(c);
+            }
+            break;
+        case TERN_HTTP_C_CLOSING:
+            c->aborted = true;               /* linger over */
+            break;
+        default:
+            break;
+        }
+        wake(c);
+        return;
+    }
+    rearm(c);
+}

@@ -1,0 +1,358 @@
+/*
+ * Interface: see include/tern/http.h (Built-in service).
+ *
+ * GET /healthz -> "ok"; GET /status -> JSON with a strict CSP; anything
+ * else -> a static file from the file source, streamed in pieces as the
+ * output buffer drains. Conditional GET: If-None-Match (weak comparison)
+ * wins over If-Modified-Since (RFC 9110 section 13.2.2). Range: one
+ * "bytes=" range is served as 206; a multi-range request is answered with
+ * the whole file as 200, which RFC 9110 section 14.2 allows (a server may
+ * ignore Range); an invalid Range field is ignored; an unsatisfiable one
+ * gets 416. If-Range is honoured for an exact strong ETag or date match.
+ */
+#include <string.h>
+
+#include "tern/fmt.h"
+#include "tern/http.h"
+#include "tern/os.h"
+
+#define FILE_PIECE 4096
+
+/* Per-response state of a static file, kept in the connection scratch. */
+struct file_stream {
+    const struct tern_http_file_ops *ops;
+    void *ctx;
+    void *handle;
+    uint64_t off, end;               /* bytes [off, end) still to send */
+};
+
+static bool allow_get(struct tern_http_conn *c, const struct tern_http_request *req)
+{
+    if (req->method == TERN_HTTP_GET || req->method == TERN_HTTP_HEAD)
+        return true;
+    static const char msg[] = "method not allowed\n";
+    if (tern_http_resp_begin(c, 405) == TERN_OK) {
+        tern_http_resp_header(c, "Allow", "GET, HEAD");
+        tern_http_resp_header(c, "Content-Type", "text/plain; charset=utf-8");
+        tern_http_resp_body(c, sizeof msg - 1);
+        size_t w;
+        tern_http_resp_write(c, msg, sizeof msg - 1, &w);
+        tern_http_resp_end(c);
+    }
+    return false;
+}
+
+static void healthz(struct tern_http_conn *c, const struct tern_http_request *req, void *arg)
+{
+    (void)arg;
+    if (!allow_get(c, req))
+        return;
+    if (tern_http_resp_begin(c, 200) != TERN_OK)
+        return;
+    tern_http_resp_header(c, "Content-Type", "text/plain; charset=utf-8");
+    tern_http_resp_header(c, "Cache-Control", "no-store");
+    tern_http_resp_body(c, 2);
+    size_t w;
+    tern_http_resp_write(c, "ok", 2, &w);
+    tern_http_resp_end(c);
+}
+
+static void status(struct tern_http_conn *c, const struct tern_http_request *req, void *arg)
+{
+    struct tern_http_service *svc = arg;
+    if (!allow_get(c, req))
+        return;
+    const struct tern_http_counters *k = &c->srv->counters;
+    char buf[3072];
+    size_t n = tern_snprintf(
+        buf, sizeof buf,
+        "{\"backend\":\"%s\",\"version\":\"%s\",\"uptime_ms\":%llu,"
+        "\"http\":{\"conns_active\":%llu,\"conns_accepted\":%llu,\"conns_refused_full\":%llu,"
+        "\"requests\":%llu,\"responses_2xx\":%llu,\"responses_3xx\":%llu,"
+        "\"responses_4xx\":%llu,\"responses_5xx\":%llu,\"bad_request_400\":%llu,"
+        "\"timeout_408\":%llu,\"too_large_413\":%llu,\"uri_too_long_414\":%llu,"
+        "\"fields_too_large_431\":%llu,\"idle_closes\":%llu,\"send_timeouts\":%llu,"
+        "\"bytes_in\":%llu,\"bytes_out\":%llu}",
+        svc->backend, TERN_VERSION,
+        (unsigned long long)((tern_now_ns(svc->os) - svc->start_ns) / 1000000),
+        (unsigned long long)k->conns_active, (unsigned long long)k->conns_accepted,
+        (unsigned long long)k->conns_refused_full, (unsigned long long)k->requests,
+        (unsigned long long)k->responses_2xx, (unsigned long long)k->responses_3xx,
+        (unsigned long long)k->responses_4xx, (unsigned long long)k->responses_5xx,
+        (unsigned long long)k->bad_request_400, (unsigned long long)k->timeout_408,
+        (unsigned long long)k->too_large_413, (unsigned long long)k->uri_too_long_414,
+        (unsigned long long)k->fields_too_large_431, (unsigned long long)k->idle_closes,
+        (unsigned long long)k->send_timeouts, (unsigned long long)k->bytes_in,
+        (unsigned long long)k->bytes_out);
+    if (svc->provider && n + 8 < sizeof buf) {
+        size_t room = sizeof buf - n - 3;
+        size_t m = svc->provider(svc->provider_arg, buf + n + 1, room);
+        if (m > 0 && m < room) {
+            buf[n] = ',';
+            n += 1 + m;
+        }
+    }
+    if (n + 2 >= sizeof buf)
+        n = sizeof buf - 3;                  /* cannot happen with these fields */
+    buf[n++] = '}';
+    buf[n++] = '\n';
+    if (tern_http_resp_begin(c, 200) != TERN_OK)
+        return;
+    tern_http_resp_header(c, "Content-Type", "application/json");
+    tern_http_resp_header(c, "Cache-Control", "no-store");
+    tern_http_resp_header(c, "Content-Security-Policy",
+                          "default-src 'none'; frame-ancestors 'none'");
+    tern_http_resp_body(c, (int64_t)n);
+    size_t w;
+    tern_http_resp_write(c, buf, n, &w);
+    tern_http_resp_end(c);
+}
+
+/* ---- static files ---- */
+
+static void file_abort(struct tern_http_conn *c, void *arg)
+{
+    struct file_stream *fs = arg;
+    (void)c;
+    if (fs->handle) {
+        fs->ops->close(fs->ctx, fs->handle);
+        fs->handle = NULL;
+    }
+}
+
+static void file_pump(struct tern_http_conn *c, void *arg)
+{
+    struct file_stream *fs = arg;
+    uint8_t piece[FILE_PIECE];
+    while (fs->off < fs->end) {
+        size_t want = tern_http_resp_room(c);
+        if (want == 0) {
+            tern_http_set_writable(c, file_pump, fs);
+            return;
+        }
+        if (want > sizeof piece)
+            want = sizeof piece;
+        if (want > fs->end - fs->off)
+            want = (size_t)(fs->end - fs->off);
+        size_t got = 0, w = 0;
+        if (fs->ops->read_at(fs->ctx, fs->handle, fs->off, piece, want, &got) != TERN_OK ||
+            got == 0)
+            break;                           /* EIO or a file shorter than stat said */
+        tern_http_resp_write(c, piece, got, &w);
+        fs->off += w;
+    }
+    /* Done, or the file failed: a short body makes resp_end close. */
+    file_abort(c, fs);
+    tern_http_set_on_abort(c, NULL, NULL);
+    tern_http_resp_end(c);
+}
+
+static bool etag_match(const char *list, size_t len, const char *etag)
+{
+    size_t el = strlen(etag);
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+            i++;
+        if (i < len && list[i] == '*')
+            return true;
+        if (i + 2 <= len && list[i] == 'W' && list[i + 1] == '/')
+            i += 2;                          /* weak comparison */
+        size_t s = i;
+        if (i < len && list[i] == '"') {
+            i++;
+            while (i < len && list[i] != '"')
+                i++;
+            if (i < len)
+                i++;
+        } else {
+            while (i < len && list[i] != ',')
+                i++;
+        }
+        if (i - s == el && memcmp(list + s, etag, el) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Parses one "bytes=" range against size. 1: *a..*b (inclusive) set;
+ * 0: ignore the field (absent, invalid or multi-range); -1: unsatisfiable. */
+static int parse_range(const char *v, size_t len, uint64_t size, uint64_t *a, uint64_t *b)
+{
+    if (len < 7 || memcmp(v, "bytes=", 6) != 0)
+        return 0;
+    for (size_t k = 6; k < len; k++)
+        if (v[k] == ',')
+            return 0;                        /* multi-range: send it all */
+    size_t i = 6;
+    bool has_first = false, has_last = false;
+    uint64_t first = 0, last = 0;
+    while (i < len && v[i] >= '0' && v[i] <= '9') {
+        if (first > (UINT64_MAX - 9) / 10)
+            return 0;
+        first = first * 10 + (uint64_t)(v[i++] - '0');
+        has_first = true;
+    }
+    if (i >= len || v[i++] != '-')
+        return 0;
+    while (i < len && v[i] >= '0' && v[i] <= '9') {
+        if (last > (UINT64_MAX - 9) / 10)
+            return 0;
+        last = last * 10 + (uint64_t)(v[i++] - '0');
+        has_last = true;
+    }
+    if (i != len || (!has_first && !has_last))
+        return 0;
+    if (!has_first) {                        /* suffix: the last N bytes */
+        if (last == 0 || size == 0)
+            return -1;
+        *a = last >= size ? 0 : size - last;
+        *b = size - 1;
+        return 1;
+    }
+    if (has_last && last < first)
+        return 0;
+    if (first >= size)
+        return -1;
+    *a = first;
+    *b = (!has_last || last >= size) ? size - 1 : last;
+    return 1;
+}
+
+static void files_route(struct tern_http_conn *c, const struct tern_http_request *req,
+                        void *arg)
+{
+    struct tern_http_service *svc = arg;
+    if (!allow_get(c, req))
+        return;
+    char path[TERN_HTTP_PATH_MAX + 16];
+    size_t pl = strlen(req->path);
+    memcpy(path, req->path, pl + 1);
+    if (path[pl - 1] == '/')
+        memcpy(path + pl, "index.html", 11);
+    struct file_stream *fs = tern_http_scratch(c);
+    struct tern_http_file_stat st;
+    void *h = NULL;
+    tern_result r = svc->files->open(svc->files_ctx, path, &h, &st);
+    if (r == TERN_OK && st.is_dir) {
+        svc->files->close(svc->files_ctx, h);
+        /* A directory without the slash: send the client to it. */
+        char loc[TERN_HTTP_PATH_MAX + 2];
+        tern_snprintf(loc, sizeof loc, "%s/", req->path);
+        static const char msg[] = "moved\n";
+        if (tern_http_resp_begin(c, 301) == TERN_OK) {
+            tern_http_resp_header(c, "Location", loc);
+            tern_http_resp_header(c, "Content-Type", "text/plain; charset=utf-8");
+            tern_http_resp_body(c, sizeof msg - 1);
+            size_t w;
+            tern_http_resp_write(c, msg, sizeof msg - 1, &w);
+            tern_http_resp_end(c);
+        }
+        return;
+    }
+    if (r != TERN_OK) {
+        static const char nf[] = "not found\n";
+        static const char ie[] = "read error\n";
+        if (r == TERN_ENOENT)
+            tern_http_resp_simple(c, 404, "text/plain; charset=utf-8", nf, sizeof nf - 1);
+        else
+            tern_http_resp_simple(c, 500, "text/plain; charset=utf-8", ie, sizeof ie - 1);
+        return;
+    }
+    fs->ops = svc->files;
+    fs->ctx = svc->files_ctx;
+    fs->handle = h;
+    tern_http_set_on_abort(c, file_abort, fs);
+
+    char etag[48], lm[40] = "";
+    tern_snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)st.size,
+                  (unsigned long long)(st.mtime < 0 ? 0 : st.mtime));
+    if (st.mtime >= 0)
+        tern_http_format_date(st.mtime, lm, sizeof lm);
+
+    size_t vl;
+    const char *v;
+    bool not_modified = false;
+    if ((v = tern_http_request_field(req, "if-none-match", &vl)) != NULL) {
+        not_modified = etag_match(v, vl, etag);
+    } else if (st.mtime >= 0 && (v = tern_http_request_field(req, "if-modified-since", &vl))) {
+        int64_t since;
+        if (tern_http_parse_date(v, vl, &since) == TERN_OK && st.mtime <= since)
+            not_modified = true;
+    }
+
+    int code = 200;
+    uint64_t a = 0, b = st.size ? st.size - 1 : 0;
+    if (!not_modified && req->method == TERN_HTTP_GET &&
+        (v = tern_http_request_field(req, "range", &vl)) != NULL) {
+        bool if_range_ok = true;
+        size_t il;
+        const char *ir = tern_http_request_field(req, "if-range", &il);
+        if (ir)
+            if_range_ok = (il == strlen(etag) && memcmp(ir, etag, il) == 0) ||
+                          (lm[0] && il == strlen(lm) && memcmp(ir, lm, il) == 0);
+        if (if_range_ok) {
+            int pr = parse_range(v, vl, st.size, &a, &b);
+            if (pr < 0)
+                code = 416;
+            else if (pr > 0)
+                code = 206;
+        }
+    }
+
+    if (not_modified)
+        code = 304;
+    if (tern_http_resp_begin(c, code) != TERN_OK)
+        return;
+    tern_http_resp_header(c, "ETag", etag);
+    if (lm[0])
+        tern_http_resp_header(c, "Last-Modified", lm);
+    if (code != 304) {
+        tern_http_resp_header(c, "Content-Type", tern_http_content_type(path));
+        tern_http_resp_header(c, "Accept-Ranges", "bytes");
+    }
+    char cr[80];
+    if (code == 416) {
+        tern_snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)st.size);
+        tern_http_resp_header(c, "Content-Range", cr);
+        fs->off = fs->end = 0;
+    } else if (code == 206) {
+        tern_snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)a,
+                      (unsigned long long)b, (unsigned long long)st.size);
+        tern_http_resp_header(c, "Content-Range", cr);
+        fs->off = a;
+        fs->end = b + 1;
+    } else if (code == 200) {
+        fs->off = 0;
+        fs->end = st.size;
+    } else {
+        fs->off = fs->end = 0;
+    }
+    tern_http_resp_body(c, (int64_t)(fs->end - fs->off));
+    if (req->head_only)
+        fs->off = fs->end;                   /* HEAD: the head is all */
+    file_pump(c, fs);
+}
+
+void tern_http_service_init(struct tern_http_service *svc, struct tern_os *os,
+                            const char *backend,
+                            const struct tern_http_file_ops *files, void *files_ctx,
+                            tern_http_status_provider provider, void *provider_arg)
+{
+    memset(svc, 0, sizeof *svc);
+    svc->os = os;
+    svc->backend = backend ? backend : "unknown";
+    svc->start_ns = os ? tern_now_ns(os) : 0;
+    svc->provider = provider;
+    svc->provider_arg = provider_arg;
+    svc->files = files;
+    svc->files_ctx = files_ctx;
+    svc->routes[0] = (struct tern_http_route){ "/healthz", true, healthz, svc };
+    svc->routes[1] = (struct tern_http_route){ "/status", true, status, svc };
+    svc->routes[2] = (struct tern_http_route){ "/", false, files_route, svc };
+}
+
+size_t tern_http_service_route_count(const struct tern_http_service *svc)
+{
+    return svc->files ? 3 : 2;
+}
