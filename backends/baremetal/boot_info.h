@@ -1,0 +1,52 @@
+/*
+ * Interface: what the UEFI loader (efi/loader.c, compiled for the LLP64
+ * Microsoft ABI) hands the kernel (everything else here, LP64 System V).
+ *
+ * The loader fills one struct tern_boot_info in EfiLoaderData memory,
+ * leaves boot services, and calls the kernel's _start(info) with the
+ * System V convention (first argument in %rdi). Every field is a
+ * fixed-width integer so both ABIs lay the struct out identically; the
+ * kernel checks magic and version before trusting anything else.
+ *
+ * After the call the kernel owns the machine: the memory map describes
+ * which memory is free (EfiConventionalMemory) and the firmware's page
+ * tables (identity map) stay in use.
+ */
+#ifndef TERN_METAL_BOOT_INFO_H
+#define TERN_METAL_BOOT_INFO_H
+
+#include <stdint.h>
+
+#define TERN_BOOT_MAGIC   0x544f4f424e524554ull  /* "TERNBOOT" little-endian */
+#define TERN_BOOT_VERSION 1u
+
+/* UEFI memory types the kernel looks at. */
+#define TERN_EFI_LOADER_CODE        1u
+#define TERN_EFI_LOADER_DATA        2u
+#define TERN_EFI_CONVENTIONAL       7u
+
+/* One UEFI memory descriptor. The map's stride is memdesc_size (the
+ * firmware may append fields), never sizeof this struct. */
+struct tern_efi_memdesc {
+    uint32_t type;
+    uint32_t pad;
+    uint64_t phys_start;
+    uint64_t virt_start;
+    uint64_t pages;          /* 4 KiB pages */
+    uint64_t attribute;
+};
+
+struct tern_boot_info {
+    uint64_t magic;          /* TERN_BOOT_MAGIC */
+    uint32_t version;        /* TERN_BOOT_VERSION */
+    uint32_t acpi_revision;  /* 2 for an ACPI 2.0+ RSDP, 1 for 1.0, 0: none */
+    uint64_t tsc_at_entry;   /* rdtsc at the top of efi_main */
+    uint64_t memmap;         /* address of the final UEFI memory map */
+    uint64_t memmap_size;    /* bytes */
+    uint64_t memdesc_size;   /* stride between descriptors */
+    uint64_t rsdp;           /* address of the ACPI RSDP, 0 when none */
+    uint64_t kernel_base;    /* where the kernel image was loaded */
+    uint64_t kernel_size;    /* bytes reserved for it (EfiLoaderCode) */
+};
+
+#endif

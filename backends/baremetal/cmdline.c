@@ -1,0 +1,86 @@
+/*
+ * Interface: see cmdline.h. Pure code (no platform calls), so it is also
+ * compiled natively for its unit test and fuzz harness.
+ */
+#include "cmdline.h"
+
+#include <string.h>
+
+#define TOKEN_MAX 64
+
+static bool is_sep(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool token_is(const char *tok, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+    return len == n && memcmp(tok, word, n) == 0;
+}
+
+/* Decimal 0..127, no sign, no leading junk; false otherwise. */
+static bool parse_code(const char *s, size_t len, uint8_t *out)
+{
+    if (len == 0 || len > 3)
+        return false;
+    unsigned v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v > 127)
+        return false;
+    *out = (uint8_t)v;
+    return true;
+}
+
+static bool apply(struct tern_metal_cmdline *out, const char *tok, size_t len)
+{
+    const char *eq = memchr(tok, '=', len);
+    if (eq == NULL)
+        return false;
+    size_t klen = (size_t)(eq - tok);
+    const char *val = eq + 1;
+    size_t vlen = len - klen - 1;
+
+    if (token_is(tok, klen, "halt")) {
+        uint8_t code;
+        if (!parse_code(val, vlen, &code))
+            return false;
+        out->halt_set = true;
+        out->halt_code = code;
+        return true;
+    }
+    if (token_is(tok, klen, "fault")) {
+        if (token_is(val, vlen, "ud"))
+            out->fault = TERN_METAL_FAULT_UD;
+        else if (token_is(val, vlen, "pf"))
+            out->fault = TERN_METAL_FAULT_PF;
+        else if (token_is(val, vlen, "de"))
+            out->fault = TERN_METAL_FAULT_DE;
+        else
+            return false;
+        return true;
+    }
+    return false;
+}
+
+void tern_metal_cmdline_parse(struct tern_metal_cmdline *out, const char *text, size_t len)
+{
+    memset(out, 0, sizeof(*out));
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && is_sep(text[i]))
+            i++;
+        size_t start = i;
+        while (i < len && !is_sep(text[i]))
+            i++;
+        size_t tlen = i - start;
+        if (tlen == 0)
+            break;
+        if (tlen > TOKEN_MAX || !apply(out, text + start, tlen))
+            out->ignored++;
+    }
+}

@@ -1,0 +1,42 @@
+/*
+ * Interface: the test-control command line of the metal image.
+ *
+ * QEMU passes it as the fw_cfg file "opt/tern/cmdline"
+ * (-fw_cfg name=opt/tern/cmdline,string=...). It is external input: the
+ * parser reads exactly len bytes (no NUL needed), never fails, and counts
+ * what it does not understand instead of acting on it.
+ *
+ * Tokens are separated by spaces, tabs, CR or LF. Understood:
+ *   halt=N        halt with code N (0..127) right after boot
+ *   fault=ud|pf|de  raise #UD, #PF or #DE on purpose right after boot
+ * A later token overrides an earlier one with the same key. Anything else
+ * (unknown key, bad or out-of-range value, token longer than 64 bytes)
+ * adds one to `ignored`.
+ */
+#ifndef TERN_METAL_CMDLINE_H
+#define TERN_METAL_CMDLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TERN_METAL_CMDLINE_MAX 256
+
+enum tern_metal_fault {
+    TERN_METAL_FAULT_NONE = 0,
+    TERN_METAL_FAULT_UD,
+    TERN_METAL_FAULT_PF,
+    TERN_METAL_FAULT_DE,
+};
+
+struct tern_metal_cmdline {
+    bool halt_set;
+    uint8_t halt_code;
+    enum tern_metal_fault fault;
+    uint32_t ignored;      /* tokens counted and dropped */
+};
+
+/* Fills *out from text[0..len). Always succeeds; out is fully written. */
+void tern_metal_cmdline_parse(struct tern_metal_cmdline *out, const char *text, size_t len);
+
+#endif

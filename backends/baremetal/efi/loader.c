@@ -1,0 +1,280 @@
+/*
+ * Interface: BOOTX64.EFI, the UEFI application that starts Tern.
+ *
+ * This is the only code that speaks UEFI's ABI (LLP64, Microsoft calling
+ * convention); it is compiled with clang -target x86_64-unknown-windows
+ * and linked by lld-link as an EFI application. It carries the kernel
+ * (core + backend + libc, an LP64 System V static-PIE ELF) as a blob and:
+ *
+ *   1. notes the TSC (the zero of Tern's boot time), stops the watchdog;
+ *   2. checks the ELF (64-bit, x86_64, ET_DYN, segments inside the blob),
+ *      copies its PT_LOAD segments into fresh EfiLoaderCode pages and
+ *      applies its R_X86_64_RELATIVE relocations (any other type refuses);
+ *   3. finds the ACPI RSDP in the configuration table (2.0, else 1.0);
+ *   4. takes the memory map and leaves boot services, fetching the map
+ *      again when the firmware says the key went stale;
+ *   5. calls the kernel's entry with System V's convention and a
+ *      struct tern_boot_info (boot_info.h). It never returns.
+ *
+ * Failures before step 4 print "TERN_PANIC reason=loader ..." on the
+ * firmware console and return an error to the firmware.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "efi.h"
+#include "../boot_info.h"
+
+extern const uint8_t tern_kernel_elf[];
+extern const uint8_t tern_kernel_elf_end[];
+
+/* ELF64, only what the loader reads (System V gABI). */
+struct elf64_ehdr {
+    uint8_t ident[16];
+    uint16_t type, machine;
+    uint32_t version;
+    uint64_t entry, phoff, shoff;
+    uint32_t flags;
+    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+struct elf64_phdr {
+    uint32_t type, flags;
+    uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+struct elf64_dyn {
+    int64_t tag;
+    uint64_t val;
+};
+struct elf64_rela {
+    uint64_t offset, info;
+    int64_t addend;
+};
+#define ET_DYN 3
+#define EM_X86_64 62
+#define PT_LOAD 1
+#define PT_DYNAMIC 2
+#define DT_NULL 0
+#define DT_RELA 7
+#define DT_RELASZ 8
+#define DT_RELAENT 9
+#define R_X86_64_NONE 0
+#define R_X86_64_RELATIVE 8
+
+typedef void (__attribute__((sysv_abi, noreturn)) *kernel_entry_fn)(struct tern_boot_info *info);
+
+/* lld-link and clang may emit calls to these for struct copies. */
+void *memset(void *dst, int c, size_t n);
+void *memcpy(void *dst, const void *src, size_t n);
+
+void *memset(void *dst, int c, size_t n)
+{
+    volatile uint8_t *d = dst;
+    while (n--)
+        *d++ = (uint8_t)c;
+    return dst;
+}
+
+void *memcpy(void *dst, const void *src, size_t n)
+{
+    volatile uint8_t *d = dst;
+    const uint8_t *s = src;
+    while (n--)
+        *d++ = *s++;
+    return dst;
+}
+
+static uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void say(struct efi_system_table *st, const char *msg)
+{
+    efi_char16 buf[160];
+    size_t i = 0;
+    for (; msg[i] != '\0' && i + 3 < sizeof(buf) / sizeof(buf[0]); i++)
+        buf[i] = (efi_char16)(uint8_t)msg[i];
+    buf[i++] = '\r';
+    buf[i++] = '\n';
+    buf[i] = 0;
+    if (st->con_out != NULL)
+        st->con_out->output_string(st->con_out, buf);
+}
+
+static efi_status fail(struct efi_system_table *st, const char *msg)
+{
+    say(st, msg);
+    return EFI_LOAD_ERROR;
+}
+
+static int guid_eq(const struct efi_guid *a, const struct efi_guid *b)
+{
+    const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
+    for (size_t i = 0; i < sizeof(*a); i++)
+        if (x[i] != y[i])
+            return 0;
+    return 1;
+}
+
+/* Checks the embedded ELF and computes the span of its PT_LOAD segments. */
+static const char *check_elf(uint64_t *lo_out, uint64_t *hi_out)
+{
+    const uint8_t *img = tern_kernel_elf;
+    uint64_t size = (uint64_t)(tern_kernel_elf_end - tern_kernel_elf);
+    const struct elf64_ehdr *eh = (const void *)img;
+
+    if (size < sizeof(*eh) || img[0] != 0x7f || img[1] != 'E' || img[2] != 'L' ||
+        img[3] != 'F')
+        return "TERN_PANIC reason=loader kernel is not ELF";
+    if (img[4] != 2 || img[5] != 1 || eh->machine != EM_X86_64 || eh->type != ET_DYN)
+        return "TERN_PANIC reason=loader kernel is not a 64-bit x86_64 static PIE";
+    if (eh->phentsize != sizeof(struct elf64_phdr) || eh->phoff > size ||
+        (uint64_t)eh->phnum * sizeof(struct elf64_phdr) > size - eh->phoff)
+        return "TERN_PANIC reason=loader bad program headers";
+
+    const struct elf64_phdr *ph = (const void *)(img + eh->phoff);
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (unsigned i = 0; i < eh->phnum; i++) {
+        if (ph[i].type != PT_LOAD)
+            continue;
+        if (ph[i].filesz > ph[i].memsz || ph[i].offset > size ||
+            ph[i].filesz > size - ph[i].offset || ph[i].memsz > (1ull << 32) ||
+            ph[i].vaddr > (1ull << 32))
+            return "TERN_PANIC reason=loader bad PT_LOAD segment";
+        if (ph[i].vaddr < lo)
+            lo = ph[i].vaddr;
+        if (ph[i].vaddr + ph[i].memsz > hi)
+            hi = ph[i].vaddr + ph[i].memsz;
+    }
+    if (lo >= hi || eh->entry < lo || eh->entry >= hi)
+        return "TERN_PANIC reason=loader no loadable segment holds the entry";
+    *lo_out = lo & ~0xfffull;
+    *hi_out = hi;
+    return NULL;
+}
+
+/* Applies the kernel's relocations; the image sits at base (bias = base - lo). */
+static const char *relocate(uint8_t *base, uint64_t lo, uint64_t span)
+{
+    const uint8_t *img = tern_kernel_elf;
+    const struct elf64_ehdr *eh = (const void *)img;
+    const struct elf64_phdr *ph = (const void *)(img + eh->phoff);
+    uint64_t bias = (uint64_t)base - lo;
+
+    const struct elf64_dyn *dyn = NULL;
+    for (unsigned i = 0; i < eh->phnum; i++)
+        if (ph[i].type == PT_DYNAMIC)
+            dyn = (const void *)(base + (ph[i].vaddr - lo));
+    if (dyn == NULL)
+        return NULL; /* nothing to relocate */
+
+    uint64_t rela = 0, relasz = 0, relaent = sizeof(struct elf64_rela);
+    for (unsigned i = 0; i < 4096 && dyn[i].tag != DT_NULL; i++) {
+        if (dyn[i].tag == DT_RELA)
+            rela = dyn[i].val;
+        else if (dyn[i].tag == DT_RELASZ)
+            relasz = dyn[i].val;
+        else if (dyn[i].tag == DT_RELAENT)
+            relaent = dyn[i].val;
+    }
+    if (relasz == 0)
+        return NULL;
+    if (relaent != sizeof(struct elf64_rela) || rela < lo || rela - lo > span ||
+        relasz > span - (rela - lo))
+        return "TERN_PANIC reason=loader bad relocation table";
+
+    const struct elf64_rela *r = (const void *)(base + (rela - lo));
+    for (uint64_t i = 0; i < relasz / sizeof(*r); i++) {
+        uint32_t type = (uint32_t)r[i].info;
+        if (type == R_X86_64_NONE)
+            continue;
+        if (type != R_X86_64_RELATIVE)
+            return "TERN_PANIC reason=loader unsupported relocation type";
+        if (r[i].offset < lo || r[i].offset - lo > span - 8)
+            return "TERN_PANIC reason=loader relocation outside the image";
+        *(uint64_t *)(base + (r[i].offset - lo)) = bias + (uint64_t)r[i].addend;
+    }
+    return NULL;
+}
+
+efi_status efi_main(efi_handle image, struct efi_system_table *st);
+
+efi_status efi_main(efi_handle image, struct efi_system_table *st)
+{
+    uint64_t tsc0 = rdtsc();
+    struct efi_boot_services *bs = st->boot_services;
+    const char *err;
+
+    bs->set_watchdog_timer(0, 0, 0, NULL);
+
+    uint64_t lo, hi;
+    if ((err = check_elf(&lo, &hi)) != NULL)
+        return fail(st, err);
+    uint64_t span = hi - lo;
+    uint64_t pages = (span + 0xfff) / 0x1000;
+    uint64_t base = 0;
+    if (bs->allocate_pages(EFI_ALLOCATE_ANY_PAGES, EFI_LOADER_CODE, pages, &base) != EFI_SUCCESS)
+        return fail(st, "TERN_PANIC reason=loader no memory for the kernel");
+
+    const struct elf64_ehdr *eh = (const void *)tern_kernel_elf;
+    const struct elf64_phdr *ph = (const void *)(tern_kernel_elf + eh->phoff);
+    memset((void *)base, 0, pages * 0x1000);
+    for (unsigned i = 0; i < eh->phnum; i++)
+        if (ph[i].type == PT_LOAD)
+            memcpy((uint8_t *)base + (ph[i].vaddr - lo), tern_kernel_elf + ph[i].offset,
+                   ph[i].filesz);
+    if ((err = relocate((uint8_t *)base, lo, pages * 0x1000)) != NULL)
+        return fail(st, err);
+
+    struct tern_boot_info *info = NULL;
+    if (bs->allocate_pool(EFI_LOADER_DATA, sizeof(*info), (void **)&info) != EFI_SUCCESS)
+        return fail(st, "TERN_PANIC reason=loader no memory for boot info");
+    memset(info, 0, sizeof(*info));
+    info->magic = TERN_BOOT_MAGIC;
+    info->version = TERN_BOOT_VERSION;
+    info->tsc_at_entry = tsc0;
+    info->kernel_base = base;
+    info->kernel_size = pages * 0x1000;
+
+    const struct efi_guid acpi20 = EFI_ACPI_20_TABLE_GUID, acpi10 = EFI_ACPI_10_TABLE_GUID;
+    for (uint64_t i = 0; i < st->number_of_table_entries; i++) {
+        const struct efi_configuration_table *t = &st->configuration_table[i];
+        if (guid_eq(&t->guid, &acpi20)) {
+            info->rsdp = (uint64_t)t->table;
+            info->acpi_revision = 2;
+        } else if (guid_eq(&t->guid, &acpi10) && info->acpi_revision == 0) {
+            info->rsdp = (uint64_t)t->table;
+            info->acpi_revision = 1;
+        }
+    }
+
+    /* The map grows when we allocate its buffer, so size it with slack. */
+    uint64_t map_size = 0, key = 0, desc_size = 0;
+    uint32_t desc_version = 0;
+    efi_status s = bs->get_memory_map(&map_size, NULL, &key, &desc_size, &desc_version);
+    if (s != EFI_BUFFER_TOO_SMALL || desc_size < sizeof(struct tern_efi_memdesc))
+        return fail(st, "TERN_PANIC reason=loader GetMemoryMap failed");
+    uint64_t cap = map_size + 16 * desc_size;
+    void *map = NULL;
+    if (bs->allocate_pool(EFI_LOADER_DATA, cap, &map) != EFI_SUCCESS)
+        return fail(st, "TERN_PANIC reason=loader no memory for the memory map");
+
+    /* Between a failed ExitBootServices and the next try only memory-map
+     * calls are allowed (UEFI 2.9, 7.4): no printing in this loop. */
+    for (int attempt = 0;; attempt++) {
+        map_size = cap;
+        s = bs->get_memory_map(&map_size, map, &key, &desc_size, &desc_version);
+        if (s == EFI_SUCCESS && bs->exit_boot_services(image, key) == EFI_SUCCESS)
+            break;
+        if (attempt == 8)
+            return fail(st, "TERN_PANIC reason=loader ExitBootServices kept failing");
+    }
+    info->memmap = (uint64_t)map;
+    info->memmap_size = map_size;
+    info->memdesc_size = desc_size;
+
+    kernel_entry_fn entry = (kernel_entry_fn)(base + (eh->entry - lo));
+    entry(info);
+}

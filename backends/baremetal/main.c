@@ -1,0 +1,301 @@
+/*
+ * Interface: the bare-metal kernel's main and its platform ops.
+ *
+ * kmain(info) is called once by _start (entry.S) after the UEFI loader
+ * left boot services. It brings the machine up (metal.h lists the order),
+ * then runs the very same core as every other backend:
+ * tern_config_default, tern_os_init (TERN_BOOT_OK), tern_os_run, and on
+ * halt leaves QEMU through isa-debug-exit with the halt code (QEMU exit
+ * status (code << 1) | 1), or stops the CPU when that device is absent.
+ *
+ * Platform contract on metal (include/tern/platform.h):
+ *   monotonic_ns  TSC since UEFI entry (clock.c)      wall_ns      not provided
+ *   console_write COM1 (serial.c)                     entropy      RDRAND, else RDSEED
+ *   net_count     0 (virtio-net is a later issue)     block_count  0 (virtio-blk later)
+ *   heap_region   largest conventional region >= 1 MiB from the UEFI map
+ *   exec_alloc    TERN_ENOTSUP until Tern owns page tables (a later issue)
+ *   wait          LAPIC one-shot + sti;hlt; no I/O sources yet
+ *   panic         isa-debug-exit(METAL_PANIC_EXIT_VALUE), then cli;hlt
+ */
+#include <string.h>
+
+#include "metal.h"
+#include "tern/os.h"
+#include "x86.h"
+
+#define RNG_RETRIES 16
+#define ONE_MIB (1024u * 1024u)
+
+void kmain(const struct tern_boot_info *info) __attribute__((noreturn));
+
+/* ---- platform ops ---- */
+
+static uint64_t metal_monotonic_ns(void *ctx)
+{
+    return clock_now_ns(ctx);
+}
+
+static void metal_console_write(void *ctx, const char *buf, size_t len)
+{
+    (void)ctx;
+    serial_write(buf, len);
+}
+
+static bool rdrand64(uint64_t *v)
+{
+    unsigned char ok;
+    __asm__ volatile("rdrand %0; setc %1" : "=r"(*v), "=qm"(ok) : : "cc");
+    return ok;
+}
+
+static bool rdseed64(uint64_t *v)
+{
+    unsigned char ok;
+    __asm__ volatile("rdseed %0; setc %1" : "=r"(*v), "=qm"(ok) : : "cc");
+    return ok;
+}
+
+static tern_result metal_entropy(void *ctx, void *buf, size_t len)
+{
+    struct metal *m = ctx;
+    if (!m->have_rdrand && !m->have_rdseed)
+        return TERN_EIO;
+    uint8_t *p = buf;
+    while (len > 0) {
+        uint64_t v = 0;
+        bool ok = false;
+        for (int i = 0; i < RNG_RETRIES && !ok; i++) {
+            ok = m->have_rdrand ? rdrand64(&v) : rdseed64(&v);
+            if (!ok) {
+                m->rng_retries++;
+                __asm__ volatile("pause");
+            }
+        }
+        if (!ok)
+            return TERN_EIO;
+        size_t n = len < sizeof(v) ? len : sizeof(v);
+        memcpy(p, &v, n);
+        p += n;
+        len -= n;
+    }
+    return TERN_OK;
+}
+
+static unsigned metal_none_count(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static tern_result metal_heap_region(void *ctx, void **out_base, size_t *out_size)
+{
+    struct metal *m = ctx;
+    if (m->heap_base == NULL)
+        return TERN_ENOMEM;
+    *out_base = m->heap_base;
+    *out_size = m->heap_size;
+    return TERN_OK;
+}
+
+static tern_result metal_exec_alloc(void *ctx, size_t size, void **out)
+{
+    (void)ctx;
+    (void)size;
+    (void)out;
+    return TERN_ENOTSUP;
+}
+
+static void metal_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
+{
+    struct metal *m = ctx;
+    *ready = 0;
+    if (deadline_ns == 0)
+        return;
+    /* No I/O sources yet: sleep through interrupts until the deadline. */
+    while (deadline_ns == UINT64_MAX || clock_now_ns(m) < deadline_ns)
+        clock_sleep_until(m, deadline_ns);
+}
+
+static __attribute__((noreturn)) void metal_panic(void *ctx, const char *reason)
+{
+    (void)ctx;
+    (void)reason; /* the core already printed TERN_PANIC reason=... */
+    metal_exit(METAL_PANIC_EXIT_VALUE);
+}
+
+static const struct tern_platform_ops metal_ops = {
+    .monotonic_ns = metal_monotonic_ns,
+    .wall_ns = NULL,
+    .console_write = metal_console_write,
+    .entropy = metal_entropy,
+    .net_count = metal_none_count,
+    .block_count = metal_none_count,
+    .heap_region = metal_heap_region,
+    .exec_alloc = metal_exec_alloc,
+    .wait = metal_wait,
+    .panic = metal_panic,
+    .name = "baremetal",
+};
+
+struct tern_platform metal_platform(struct metal *m)
+{
+    return (struct tern_platform){ .ops = &metal_ops, .ctx = m };
+}
+
+/* ---- bring-up ---- */
+
+/* Picks the largest conventional region at or above 1 MiB as the heap. */
+static void pick_heap(struct metal *m)
+{
+    const struct tern_boot_info *b = m->boot;
+    uint64_t best_base = 0, best_size = 0;
+    for (uint64_t off = 0; off + b->memdesc_size <= b->memmap_size; off += b->memdesc_size) {
+        const struct tern_efi_memdesc *d = (const void *)(b->memmap + off);
+        if (d->type != TERN_EFI_CONVENTIONAL || d->pages > (1ull << 40))
+            continue;
+        uint64_t start = d->phys_start, end = start + d->pages * 4096u;
+        m->usable_bytes += end - start;
+        if (start < ONE_MIB)
+            start = ONE_MIB;
+        if (end <= start)
+            continue;
+        if (end - start > best_size) {
+            best_base = start;
+            best_size = end - start;
+        }
+    }
+    if (best_size >= ONE_MIB) {
+        uint64_t base = (best_base + 63) & ~63ull;
+        m->heap_base = (void *)base;
+        m->heap_size = (size_t)(best_size - (base - best_base));
+    }
+}
+
+static void detect_rng(struct metal *m)
+{
+    uint32_t a, b, c, d;
+    cpuid(0, 0, &a, &b, &c, &d);
+    uint32_t max_leaf = a;
+    cpuid(1, 0, &a, &b, &c, &d);
+    m->have_rdrand = (c >> 30) & 1;
+    if (max_leaf >= 7) {
+        cpuid(7, 0, &a, &b, &c, &d);
+        m->have_rdseed = (b >> 18) & 1;
+    }
+}
+
+struct test_actions {
+    struct tern_timer timer;
+    struct metal *m;
+};
+
+/* Finds a canonical address whose top-level page-table entry is not
+ * present, so touching it is a #PF whatever the firmware mapped. */
+static volatile uint64_t *unmapped_address(void)
+{
+    const uint64_t *pml4 = (const uint64_t *)(read_cr3() & 0x000ffffffffff000ull);
+    for (unsigned i = 255; i > 0; i--)
+        if ((pml4[i] & 1) == 0)
+            return (volatile uint64_t *)((uint64_t)i << 39);
+    return (volatile uint64_t *)0x00007ffffffff000ull;
+}
+
+static void run_test_actions(struct tern_timer *t, void *arg)
+{
+    (void)t;
+    struct tern_os *os = arg;
+    struct metal *m = os->plat.ctx;
+    switch (m->cmdline.fault) {
+    case TERN_METAL_FAULT_UD:
+        tern_log(os, TERN_LOG_WARN, "metal", "fault=ud: raising #UD");
+        __asm__ volatile("ud2");
+        break;
+    case TERN_METAL_FAULT_PF: {
+        volatile uint64_t *p = unmapped_address();
+        tern_log(os, TERN_LOG_WARN, "metal", "fault=pf: reading 0x%llx",
+                 (unsigned long long)(uintptr_t)p);
+        (void)*p;
+        break;
+    }
+    case TERN_METAL_FAULT_DE:
+        tern_log(os, TERN_LOG_WARN, "metal", "fault=de: dividing by zero");
+        __asm__ volatile("xorl %%ecx, %%ecx; divl %%ecx" : : : "eax", "ecx", "edx", "cc");
+        break;
+    case TERN_METAL_FAULT_NONE:
+        break;
+    }
+    if (m->cmdline.halt_set)
+        tern_os_halt(os, m->cmdline.halt_code);
+}
+
+/* Everything the kernel owns lives here (it is the machine's one
+ * instance; the core gets it only through the platform ctx). */
+static struct metal machine;
+static struct tern_os os_instance;
+static struct test_actions actions;
+
+void kmain(const struct tern_boot_info *info)
+{
+    serial_init();
+    if (info == NULL || info->magic != TERN_BOOT_MAGIC || info->version != TERN_BOOT_VERSION) {
+        serial_printf("TERN_PANIC reason=boot-info-mismatch\n");
+        metal_exit(METAL_PANIC_EXIT_VALUE);
+    }
+    struct metal *m = &machine;
+    m->boot = info;
+    cpu_init();
+    clock_init(m);
+    pick_heap(m);
+    detect_rng(m);
+
+    int n = fwcfg_read_file("opt/tern/cmdline", m->cmdline_text, sizeof(m->cmdline_text),
+                            &m->fw_cfg_present);
+    tern_metal_cmdline_parse(&m->cmdline, m->cmdline_text, n > 0 ? (size_t)n : 0);
+
+    struct tern_platform plat = metal_platform(m);
+    struct tern_config cfg;
+    tern_config_default(&cfg);
+    cfg.boot_start_ns = 0; /* the clock's zero is the TSC at UEFI entry */
+
+    struct tern_os *os = &os_instance;
+    if (tern_os_init(os, &plat, &cfg) != TERN_OK) {
+        serial_printf("TERN_PANIC reason=core-init-failed\n");
+        metal_exit(METAL_PANIC_EXIT_VALUE);
+    }
+    tern_log(os, TERN_LOG_INFO, "metal", "kernel at 0x%llx (%llu KiB), boot info at 0x%llx",
+             (unsigned long long)info->kernel_base,
+             (unsigned long long)(info->kernel_size / 1024),
+             (unsigned long long)(uintptr_t)info);
+    tern_log(os, TERN_LOG_INFO, "metal", "tsc %llu kHz%s, lapic timer %llu kHz",
+             (unsigned long long)(m->clock.tsc_hz / 1000),
+             m->clock.invariant_tsc ? " invariant" : " (not invariant)",
+             (unsigned long long)(m->clock.lapic_hz / 1000));
+    if (!m->clock.invariant_tsc)
+        tern_log(os, TERN_LOG_WARN, "metal",
+                 "TSC not marked invariant: the clock assumes a fixed rate on one CPU");
+    tern_log(os, TERN_LOG_INFO, "metal", "memory %llu MiB usable, heap 0x%llx + %llu MiB",
+             (unsigned long long)(m->usable_bytes / ONE_MIB),
+             (unsigned long long)(uintptr_t)m->heap_base,
+             (unsigned long long)(m->heap_size / ONE_MIB));
+    tern_log(os, TERN_LOG_INFO, "metal", "acpi rsdp 0x%llx (revision %u), rng %s",
+             (unsigned long long)info->rsdp, info->acpi_revision,
+             m->have_rdrand ? "rdrand" : m->have_rdseed ? "rdseed" : "none");
+    if (!m->fw_cfg_present)
+        tern_log(os, TERN_LOG_INFO, "metal", "no fw_cfg: normal run");
+    else if (n >= 0)
+        tern_log(os, TERN_LOG_INFO, "metal", "cmdline \"%s\"%s", m->cmdline_text,
+                 m->cmdline.ignored ? " (some tokens ignored)" : "");
+    if (m->cmdline.ignored)
+        tern_log(os, TERN_LOG_WARN, "metal", "cmdline: %u token(s) not understood, ignored",
+                 (unsigned)m->cmdline.ignored);
+
+    if (m->cmdline.halt_set || m->cmdline.fault != TERN_METAL_FAULT_NONE) {
+        actions.m = m;
+        tern_timer_init(&actions.timer, run_test_actions, os);
+        if (tern_timer_arm(os, &actions.timer, tern_now_ns(os)) != TERN_OK)
+            tern_panic(os, "cannot arm the test-action timer");
+    }
+
+    int code = tern_os_run(os);
+    metal_exit((uint8_t)(code & 0x7f));
+}

@@ -1,0 +1,82 @@
+/*
+ * Interface: the bare-metal backend's pieces and its one context struct.
+ *
+ * kmain() (main.c) owns a struct metal and passes it to every piece; the
+ * platform ops (platform.h) get it back as ctx. The only state outside it
+ * is what the CPU itself reads (GDT, IDT, TSS, the boot stacks) and the
+ * LAPIC address the timer interrupt stub uses, in cpu.c and entry.S.
+ *
+ * Bring-up order (each step may use only those before it):
+ *   serial_init -> cpu_init (GDT, TSS, IDT) -> clock_init (TSC vs PIT,
+ *   LAPIC timer) -> memory (heap region) -> fw_cfg command line -> core.
+ */
+#ifndef TERN_METAL_H
+#define TERN_METAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boot_info.h"
+#include "cmdline.h"
+#include "tern/platform.h"
+
+/* QEMU's isa-debug-exit: writing v makes QEMU exit with (v << 1) | 1. */
+#define METAL_DEBUG_EXIT_PORT   0xf4
+#define METAL_PANIC_EXIT_VALUE  0x23   /* QEMU exit status 71 */
+
+struct metal_clock {
+    uint64_t tsc0;           /* TSC at UEFI entry: monotonic zero */
+    uint64_t tsc_hz;
+    uint64_t mult;           /* ns = (delta * mult) >> 32 */
+    uint64_t last_ns;        /* never report less than this */
+    bool invariant_tsc;
+    uint64_t lapic_base;
+    uint64_t lapic_hz;       /* LAPIC timer ticks per second (after divide) */
+    uint64_t lapic_mult;     /* ticks = (ns * lapic_mult) >> 32 */
+    uint64_t wakeups;        /* hlt wake-ups (timer or other interrupt) */
+};
+
+struct metal {
+    const struct tern_boot_info *boot;
+    struct metal_clock clock;
+    void *heap_base;
+    size_t heap_size;
+    uint64_t usable_bytes;    /* all conventional memory in the map */
+    bool have_rdrand, have_rdseed;
+    uint64_t rng_retries;     /* RDRAND/RDSEED underflows retried */
+    struct tern_metal_cmdline cmdline;
+    bool fw_cfg_present;
+    char cmdline_text[TERN_METAL_CMDLINE_MAX];
+};
+
+/* serial.c: COM1, 16550, 115200 8N1, polled. */
+void serial_init(void);
+void serial_write(const char *buf, size_t len);
+/* Formats with tern_vsnprintf and writes the result (a line at most 256 B). */
+void serial_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cpu.c: own GDT (with a TSS whose IST stack takes #DF, NMI, #MC) and an
+ * IDT whose 32 exception vectors print a register dump and the
+ * TERN_PANIC line, then leave QEMU. Interrupts stay disabled. */
+void cpu_init(void);
+/* Leaves QEMU through isa-debug-exit with value v; cli;hlt when absent. */
+__attribute__((noreturn)) void metal_exit(uint8_t v);
+
+/* clock.c. Calibrates the TSC against PIT channel 2 and the LAPIC timer
+ * against the TSC; arms the LAPIC timer interrupt. */
+void clock_init(struct metal *m);
+uint64_t clock_now_ns(struct metal *m);
+/* Sleeps (sti;hlt) until clock_now_ns() >= deadline_ns;
+ * UINT64_MAX sleeps until any interrupt. */
+void clock_sleep_until(struct metal *m, uint64_t deadline_ns);
+
+/* fwcfg.c: copies QEMU's fw_cfg file `name` into buf (NUL-terminated, cut
+ * to cap - 1). Returns its length, or -1 when fw_cfg or the file is
+ * absent. *present says whether fw_cfg itself answered. */
+int fwcfg_read_file(const char *name, char *buf, size_t cap, bool *present);
+
+/* The platform ops (main.c). */
+struct tern_platform metal_platform(struct metal *m);
+
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Boots Tern's UEFI image under QEMU + OVMF with TCG.
+#
+# usage: scripts/run-qemu.sh BUILD_DIR [extra qemu args...]
+#   BUILD_DIR  a meson build dir configured with meson/x86_64-baremetal.ini
+#              (it holds backends/baremetal/BOOTX64.EFI)
+#   extra args are appended, e.g. -fw_cfg name=opt/tern/cmdline,string=halt=7
+#              or -s -S to wait for gdb (docs/baremetal.md).
+#
+# Serial (COM1) is stdio. The guest leaves through isa-debug-exit, so the
+# exit status is (code << 1) | 1: TERN_HALT code=0 -> 1, code=7 -> 15,
+# a panic -> 71. A triple fault ends QEMU (-no-reboot) with status 0.
+# Networking is off (-nic none). Per-run files (the ESP directory and a
+# writable copy of the OVMF variable store) live in a temporary directory
+# removed on exit.
+set -euo pipefail
+
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [qemu args...]" >&2; exit 2; }
+build=$1
+shift
+efi="$build/backends/baremetal/BOOTX64.EFI"
+[ -f "$efi" ] || { echo "run-qemu: $efi not found (configure $build with the cross file and build it)" >&2; exit 2; }
+
+ovmf_dir=${OVMF_DIR:-/usr/share/OVMF}
+code="$ovmf_dir/OVMF_CODE_4M.fd"
+vars="$ovmf_dir/OVMF_VARS_4M.fd"
+for f in "$code" "$vars"; do
+    [ -f "$f" ] || { echo "run-qemu: $f not found (Debian package: ovmf)" >&2; exit 2; }
+done
+command -v qemu-system-x86_64 >/dev/null || { echo "run-qemu: qemu-system-x86_64 not found (Debian package: qemu-system-x86)" >&2; exit 2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-qemu.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/esp/EFI/BOOT"
+cp "$efi" "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
+cp "$vars" "$tmp/vars.fd"
+
+set +e
+qemu-system-x86_64 \
+    -accel tcg -cpu max -m 256M -smp 1 \
+    -drive "if=pflash,format=raw,unit=0,readonly=on,file=$code" \
+    -drive "if=pflash,format=raw,unit=1,file=$tmp/vars.fd" \
+    -drive "format=raw,file=fat:rw:$tmp/esp" \
+    -serial stdio -display none -monitor none -no-reboot \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+    -nic none \
+    "$@"
+status=$?
+set -e
+exit $status
