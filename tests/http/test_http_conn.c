@@ -1,0 +1,471 @@
+/* HTTP connection engine and built-in service on the sim platform:
+ * keep-alive, pipelining, HEAD, Expect, chunked upload, static files with
+ * conditional and range requests, hostile inputs (right status, close,
+ * engine still serving), slowloris / slow body / slow reader / idle
+ * deadlines on the virtual clock, the connection cap. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "http_harness.h"
+
+#define SEC 1000000000ull
+
+static struct bench *B;
+
+static int setup(void **state)
+{
+    (void)state;
+    B = malloc(sizeof *B);
+    bench_init(B, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    /* every connection went back to the pool, every file was closed */
+    assert_int_equal(B->srv.counters.conns_active, 0);
+    assert_int_equal(B->fs.open_handles, 0);
+    bench_fini(B);
+    free(B);
+    return 0;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* A fresh connection gets 200 for /healthz: the engine still serves. */
+static void assert_still_serving(void)
+{
+    struct client *cl = client_open(B);
+    assert_false(cl->closed);
+    client_sends(cl, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "HTTP/1.1 200 OK\r\n"));
+    assert_non_null(strstr(cl->got, "\r\n\r\nok"));
+    client_free(cl);
+}
+
+static void test_healthz_headers(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    client_sends(cl, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_string_equal(cl->got, "HTTP/1.1 200 OK\r\n"
+                                 "Server: tern\r\n"
+                                 "X-Content-Type-Options: nosniff\r\n"
+                                 "Content-Type: text/plain; charset=utf-8\r\n"
+                                 "Cache-Control: no-store\r\n"
+                                 "Content-Length: 2\r\n"
+                                 "\r\n"
+                                 "ok");
+    assert_false(cl->closed);
+    /* with wall time known, a Date header */
+    B->wall_s = 784111777;
+    cl->got_len = 0;
+    client_sends(cl, "HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+    assert_non_null(strstr(cl->got, "Content-Length: 2\r\n\r\n"));
+    assert_true(cl->got[cl->got_len - 1] == '\n');       /* HEAD: no body */
+    assert_false(cl->closed);
+    client_free(cl);
+    assert_int_equal(B->srv.counters.requests, 2);
+    assert_int_equal(B->srv.counters.responses_2xx, 2);
+}
+
+static void test_pipelining_in_order(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    client_sends(cl, "GET /status HTTP/1.1\r\nHost: a\r\n\r\n"
+                     "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n"
+                     "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                     "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    char *s1 = strstr(cl->got, "HTTP/1.1 200 OK");
+    char *s2 = strstr(cl->got, "HTTP/1.1 404 Not Found");
+    char *s3 = s2 ? strstr(s2, "HTTP/1.1 200 OK") : NULL;
+    assert_non_null(s1);
+    assert_non_null(s2);
+    assert_non_null(s3);
+    assert_true(s1 < s2 && s2 < s3);
+    assert_int_equal(count(cl->got, "HTTP/1.1 "), 3);    /* nothing after close */
+    assert_non_null(strstr(s1, "\"backend\":\"sim\""));
+    assert_non_null(strstr(s1, "\"addresses\":[\"192.0.2.10\"]"));
+    assert_non_null(strstr(s1, "Content-Security-Policy: default-src 'none'"));
+    assert_non_null(strstr(s3, "Connection: close\r\n"));
+    assert_true(cl->closed);
+    client_free(cl);
+}
+
+static void test_http10(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    client_sends(cl, "GET /healthz HTTP/1.0\r\n\r\n");
+    assert_non_null(strstr(cl->got, "Connection: close\r\n"));
+    assert_true(cl->closed);
+    client_free(cl);
+    cl = client_open(B);
+    client_sends(cl, "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_non_null(strstr(cl->got, "Connection: keep-alive\r\n"));
+    assert_false(cl->closed);
+    /* unknown length to a 1.0 client: close-delimited, not chunked */
+    cl->got_len = 0;
+    client_sends(cl, "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_null(strstr(cl->got, "chunked"));
+    assert_non_null(strstr(cl->got, "\r\n\r\necho:"));
+    assert_true(cl->closed);
+    client_free(cl);
+}
+
+static void test_chunked_upload_and_expect(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    client_sends(cl, "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n");
+    assert_true(strncmp(cl->got, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42) == 0);
+    client_sends(cl, "5;x=y\r\nhello\r\n");
+    client_sends(cl, "6\r\n world\r\n0\r\nX-T: 1\r\n\r\n");
+    assert_non_null(strstr(cl->got, "Transfer-Encoding: chunked\r\n\r\n"
+                                    "5\r\necho:\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+    /* the connection is reusable */
+    cl->got_len = 0;
+    client_sends(cl, "PUT /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc");
+    assert_non_null(strstr(cl->got, "5\r\necho:\r\n3\r\nabc\r\n0\r\n\r\n"));
+    assert_false(cl->closed);
+    /* a refusal before the body: 405, the body is read and dropped */
+    cl->got_len = 0;
+    client_sends(cl, "PUT /small.txt HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                     "Content-Length: 4\r\n\r\nwxyzGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "405 Method Not Allowed"));
+    assert_non_null(strstr(cl->got, "Allow: GET, HEAD"));
+    assert_non_null(strstr(cl->got, "\r\n\r\nok"));
+    client_free(cl);
+    assert_int_equal(B->srv.counters.continues_sent, 2);
+}
+
+static void test_static_files(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    client_sends(cl, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "HTTP/1.1 200 OK\r\n"));
+    assert_non_null(strstr(cl->got, "Content-Type: text/html; charset=utf-8\r\n"));
+    assert_non_null(strstr(cl->got, "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+    assert_non_null(strstr(cl->got, "ETag: \"e-2ebc98a1\"\r\n"));
+    assert_non_null(strstr(cl->got, "\r\n\r\n<h1>tern</h1>\n"));
+    cl->got_len = 0;
+    client_sends(cl, "GET /dir HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "HTTP/1.1 301 Moved Permanently\r\n"));
+    assert_non_null(strstr(cl->got, "Location: /dir/\r\n"));
+    cl->got_len = 0;
+    client_sends(cl, "GET /dir/ HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "HTTP/1.1 200 OK\r\n"));
+    assert_null(strstr(cl->got, "Last-Modified"));        /* mtime unknown */
+    cl->got_len = 0;
+    client_sends(cl, "GET /di%72/./../small.txt?q=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "\r\n\r\n0123456789abcdefghijklmnopqrstuvwxyz"));
+    assert_non_null(strstr(cl->got, "text/plain"));
+    cl->got_len = 0;
+    client_sends(cl, "GET http://example/small.txt HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "HTTP/1.1 200 OK\r\n"));
+    cl->got_len = 0;
+    client_sends(cl, "GET /missing.txt HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "HTTP/1.1 404 Not Found\r\n"));
+    /* traversal and bad escapes: 400, and the connection stays usable */
+    const char *bad[] = { "/../etc/passwd", "/%2e%2e/x", "/a%2fb", "/a%00", "/a%5c..%5cb",
+                          "/a%zz" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char req[128];
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", bad[i]);
+        cl->got_len = 0;
+        client_sends(cl, req);
+        assert_non_null(strstr(cl->got, "HTTP/1.1 400 Bad Request\r\n"));
+        assert_false(cl->closed);
+    }
+    client_free(cl);
+}
+
+static void test_big_file_streams_through_small_reads(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    cl->drain_max = 777;                  /* the peer reads slowly */
+    client_sends(cl, "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n"
+                     "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    char *body = strstr(cl->got, "\r\n\r\n");
+    assert_non_null(body);
+    assert_non_null(strstr(cl->got, "Content-Length: 100000\r\n"));
+    body += 4;
+    assert_true(cl->got_len - (size_t)(body - cl->got) >= BIG_SIZE);
+    assert_memory_equal(body, B->big, BIG_SIZE);
+    assert_non_null(strstr(body + BIG_SIZE, "HTTP/1.1 200 OK"));  /* then the pipelined one */
+    client_free(cl);
+}
+
+static void test_conditional_and_ranges(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    struct {
+        const char *fields;
+        const char *want;
+        const char *body;
+    } cases[] = {
+        { "If-None-Match: \"24-2ebc98a1\"\r\n", "HTTP/1.1 304 Not Modified", NULL },
+        { "If-None-Match: \"x\", W/\"24-2ebc98a1\"\r\n", "HTTP/1.1 304 Not Modified", NULL },
+        { "If-None-Match: *\r\n", "HTTP/1.1 304", NULL },
+        { "If-None-Match: \"other\"\r\n", "HTTP/1.1 200 OK", "0123456789" },
+        { "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n", "HTTP/1.1 304", NULL },
+        { "If-Modified-Since: Sun, 06 Nov 1994 08:49:36 GMT\r\n", "HTTP/1.1 200", "0123" },
+        { "If-Modified-Since: garbage\r\n", "HTTP/1.1 200", "0123" },
+        /* If-None-Match wins over If-Modified-Since */
+        { "If-None-Match: \"other\"\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
+          "HTTP/1.1 200", "0123" },
+        { "Range: bytes=10-19\r\n", "HTTP/1.1 206 Partial Content", "abcdefghij" },
+        { "Range: bytes=30-\r\n", "Content-Range: bytes 30-35/36", "uvwxyz" },
+        { "Range: bytes=-3\r\n", "Content-Range: bytes 33-35/36", "xyz" },
+        { "Range: bytes=-100\r\n", "Content-Range: bytes 0-35/36", "0123" },
+        { "Range: bytes=0-999\r\n", "Content-Range: bytes 0-35/36", "0123" },
+        { "Range: bytes=36-\r\n", "HTTP/1.1 416 Range Not Satisfiable", NULL },
+        { "Range: bytes=0-1,5-6\r\n", "HTTP/1.1 200 OK", "0123456789" },   /* multi: all */
+        { "Range: bytes=5-2\r\n", "HTTP/1.1 200 OK", "0123456789" },      /* invalid: ignored */
+        { "Range: lines=1-2\r\n", "HTTP/1.1 200 OK", "0123456789" },
+        { "Range: bytes=10-19\r\nIf-Range: \"24-2ebc98a1\"\r\n", "HTTP/1.1 206", "abcdefghij" },
+        { "Range: bytes=10-19\r\nIf-Range: \"stale\"\r\n", "HTTP/1.1 200", "0123456789" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[512];
+        snprintf(req, sizeof req, "GET /small.txt HTTP/1.1\r\nHost: a\r\n%s\r\n",
+                 cases[i].fields);
+        cl->got_len = 0;
+        cl->got[0] = '\0';
+        client_sends(cl, req);
+        if (!strstr(cl->got, cases[i].want) ||
+            (cases[i].body && !strstr(cl->got, cases[i].body))) {
+            print_error("case %zu: %s\n got: %s\n", i, cases[i].fields, cl->got);
+            fail();
+        }
+        if (!cases[i].body) {
+            const char *end = strstr(cl->got, "\r\n\r\n");
+            assert_non_null(end);
+            assert_int_equal(end + 4 - cl->got, (long)cl->got_len);  /* no body */
+        }
+        assert_false(cl->closed);
+    }
+    client_free(cl);
+}
+
+static void test_hostile_inputs(void **state)
+{
+    (void)state;
+    static char long_line[9000], many[9000], big_field[10000];
+    size_t n = (size_t)snprintf(long_line, sizeof long_line, "GET /");
+    memset(long_line + n, 'a', 8500);
+    strcpy(long_line + n + 8500, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    n = (size_t)snprintf(many, sizeof many, "GET / HTTP/1.1\r\nHost: a\r\n");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(many + n, sizeof many - n, "X-%d: %d\r\n", i, i);
+    strcpy(many + n, "\r\n");
+    n = (size_t)snprintf(big_field, sizeof big_field, "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+    memset(big_field + n, 'x', 9000);
+    strcpy(big_field + n + 9000, "\r\n\r\n");
+    struct {
+        const char *in;
+        size_t len;
+        const char *status;
+    } cases[] = {
+        { "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "0\r\n\r\n", 0, "400" },
+        { "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 0,
+          "400" },
+        { "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+          0, "400" },
+        { "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0, "200" },
+        { "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n", 0, "200" },
+        { "GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n", 0, "400" },
+        { "GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n", 0, "400" },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 33, "400" },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 0, "400" },
+        { long_line, 0, "414" },
+        { many, 0, "431" },
+        { big_field, 0, "431" },
+        { "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n", 0, "413" },
+        { "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 0, "505" },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, "501" },
+        { "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 11, "400" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct client *cl = client_open(B);
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
+        client_send(cl, cases[i].in, len);
+        char want[32];
+        snprintf(want, sizeof want, "HTTP/1.1 %s ", cases[i].status);
+        if (strncmp(cl->got, want, strlen(want)) != 0 || !cl->closed) {
+            print_error("case %zu: want %s and close, got (closed=%d): %.200s\n", i,
+                        cases[i].status, cl->closed, cl->got);
+            fail();
+        }
+        /* bad chunk sizes come after a started 200: the connection just ends */
+        if (strcmp(cases[i].status, "200") != 0)
+            assert_non_null(strstr(cl->got, "Connection: close\r\n"));
+        client_free(cl);
+        assert_still_serving();
+    }
+    assert_int_equal(B->srv.counters.bad_request_400, 10);   /* 8 + 2 bad chunk sizes */
+    assert_int_equal(B->srv.counters.uri_too_long_414, 1);
+    assert_int_equal(B->srv.counters.fields_too_large_431, 2);
+    assert_int_equal(B->srv.counters.too_large_413, 1);
+    assert_int_equal(B->srv.counters.version_505, 1);
+    assert_int_equal(B->srv.counters.not_implemented_501, 1);
+}
+
+static void test_slowloris_header_deadline(void **state)
+{
+    (void)state;
+    struct client *slow = client_open(B);
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: 1\r\n";
+    /* one byte a second: the header deadline (10 s) is not extended */
+    for (size_t i = 0; i < strlen(req) && !slow->closed; i++) {
+        client_send(slow, req + i, 1);
+        bench_advance(B, SEC);
+        client_pump(slow);
+        if (i == 5)
+            assert_still_serving();       /* others are not blocked */
+    }
+    assert_true(slow->closed);
+    assert_true(strncmp(slow->got, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+    assert_true(B->sim.now_ns >= 10 * SEC && B->sim.now_ns <= 11 * SEC + B->sim.now_ns % SEC);
+    assert_true(slow->wakes > 0);
+    client_free(slow);
+    assert_int_equal(B->srv.counters.timeout_408, 1);
+}
+
+static void test_slow_body_and_idle(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    client_sends(cl, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
+    bench_advance(B, 29 * SEC);
+    client_sends(cl, "d");                 /* progress extends the body deadline */
+    bench_advance(B, 29 * SEC);
+    client_pump(cl);
+    assert_false(cl->closed);
+    bench_advance(B, 2 * SEC);
+    client_pump(cl);
+    assert_true(cl->closed);                /* the response had started: just close */
+    client_free(cl);
+
+    struct client *nb = client_open(B);
+    client_sends(nb, "POST /nothing HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
+    assert_non_null(strstr(nb->got, "405"));   /* answered at once, body still owed */
+    bench_advance(B, 31 * SEC);
+    client_pump(nb);
+    assert_true(nb->closed);
+    client_free(nb);
+
+    /* idle keep-alive connections close silently after 60 s */
+    struct client *idle = client_open(B);
+    client_sends(idle, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    size_t before = idle->got_len;
+    bench_advance(B, 59 * SEC);
+    client_pump(idle);
+    assert_false(idle->closed);
+    bench_advance(B, 2 * SEC);
+    client_pump(idle);
+    assert_true(idle->closed);
+    assert_int_equal(idle->got_len, before);
+    client_free(idle);
+    assert_int_equal(B->srv.counters.idle_closes, 1);
+}
+
+static void test_slow_reader_is_dropped(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    /* the peer never reads: the bytes stay in the engine */
+    const char *req = "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert_int_equal(tern_http_conn_input(cl->c, (const uint8_t *)req, strlen(req)),
+                     strlen(req));
+    const uint8_t *out;
+    size_t len;
+    tern_http_conn_output(cl->c, &out, &len);
+    assert_true(len > 0);
+    assert_int_equal(B->fs.open_handles, 1);
+    bench_advance(B, 29 * SEC);
+    assert_false(tern_http_conn_should_close(cl->c));
+    assert_still_serving();
+    bench_advance(B, 2 * SEC);
+    assert_true(tern_http_conn_should_close(cl->c));
+    assert_int_equal(B->fs.open_handles, 0);   /* the file was released */
+    tern_http_conn_close(cl->c);
+    cl->closed = true;
+    client_free(cl);
+    assert_int_equal(B->srv.counters.send_timeouts, 1);
+}
+
+static void test_connection_cap(void **state)
+{
+    (void)state;
+    struct client *cls[BENCH_POOL];
+    for (int i = 0; i < BENCH_POOL; i++) {
+        cls[i] = client_open(B);
+        assert_false(cls[i]->closed);
+    }
+    struct client *extra = client_open(B);
+    assert_true(extra->closed);
+    assert_int_equal(B->srv.counters.conns_refused_full, 1);
+    client_free(extra);
+    client_free(cls[0]);
+    assert_still_serving();
+    for (int i = 1; i < BENCH_POOL; i++)
+        client_free(cls[i]);
+}
+
+static void test_peer_half_close(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    client_sends(cl, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    tern_http_conn_input_closed(cl->c);
+    client_pump(cl);
+    assert_true(cl->closed);
+    client_free(cl);
+    cl = client_open(B);
+    client_sends(cl, "GET /heal");
+    tern_http_conn_input_closed(cl->c);
+    client_pump(cl);
+    assert_true(cl->closed);
+    assert_int_equal(cl->got_len, 0);
+    client_free(cl);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_healthz_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelining_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http10, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chunked_upload_and_expect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_file_streams_through_small_reads, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_conditional_and_ranges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_inputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slowloris_header_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_body_and_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_reader_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_half_close, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
