@@ -1,0 +1,266 @@
+/*
+ * Interface: TCP (RFC 9293) as a sans-IO module, and its non-blocking
+ * socket API.
+ *
+ * The caller owns struct tern_tcp and gives it a lower layer (IPv4) that
+ * sends finished segments; IPv4 hands every received protocol-6 packet to
+ * tern_tcp_input() and every ICMP error quoting TCP to
+ * tern_tcp_icmp_error(). Timers run on the instance's timer heap, so the
+ * module needs nothing but tern_os_step() to make progress.
+ *
+ * Memory is fixed at init: cfg.max_conns control blocks (listeners
+ * included), each with its own send and receive buffer, carved from the
+ * instance heap once. Overload (pool empty, backlog full) means
+ * refusals, SYN cookies and counters, never growth.
+ *
+ * Sockets are handles to control blocks. Every call on a handle is valid
+ * until tern_tcp_close() or tern_tcp_abort(); after that the handle must
+ * not be used (the stack may keep the block for FIN or TIME-WAIT and then
+ * reuses it). Readiness is reported by one callback per socket with a
+ * bitmask of TERN_TCP_EV_* (edge: "this became true"); tern_tcp_poll()
+ * gives the level. Callbacks run from input or timer processing as the
+ * last thing done on that socket, so they may call any function here,
+ * close and abort included.
+ *
+ *   tern_tcp_listen(tcp, 0, 80, 64, on_listen, app, &ls);
+ *   on_listen: while (tern_tcp_accept(ls, &s) == TERN_OK) tern_tcp_set_callback(s, ...);
+ *   on_conn:   tern_tcp_recv(s, buf, n, &got) / tern_tcp_send(s, p, n, &sent)
+ *
+ * Addresses are IPv4 in host order, ports in host order.
+ */
+#ifndef TERN_TCP_H
+#define TERN_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tern/list.h"
+#include "tern/result.h"
+#include "tern/timer.h"
+
+struct tern_os;
+struct tern_tcp;
+struct tern_tcp_sock;
+
+/* The seam to IPv4. output sends one complete segment (header and
+ * payload, checksum filled) in an IPv4 packet with DF set; TERN_AGAIN (no
+ * buffer) is treated as loss. path_mtu gives the IP MTU towards dst. */
+struct tern_tcp_lower {
+    tern_result (*output)(void *ctx, uint32_t src, uint32_t dst, const void *segment,
+                          size_t len);
+    uint16_t (*path_mtu)(void *ctx, uint32_t dst);
+    void *ctx;
+};
+
+struct tern_tcp_config {
+    uint32_t max_conns;        /* control blocks, listeners included */
+    uint32_t sndbuf;           /* bytes of send buffer per connection */
+    uint32_t rcvbuf;           /* bytes of receive buffer per connection */
+    uint32_t backlog_max;      /* cap on a listener's SYN + accept queue */
+    uint32_t rto_initial_ms;   /* RFC 6298: 1000 */
+    uint32_t rto_min_ms;       /* lower bound of the RTO */
+    uint32_t rto_max_ms;       /* upper bound (backoff stops there) */
+    uint32_t max_retries;      /* retransmissions before the connection fails (R2) */
+    uint32_t syn_retries;      /* SYN retransmissions before connect fails */
+    uint32_t delack_ms;        /* delayed ACK timer */
+    uint32_t msl_ms;           /* TIME-WAIT lasts 2 * msl_ms */
+    uint32_t keepalive_idle_ms, keepalive_intvl_ms, keepalive_probes;
+    uint32_t challenge_acks_per_sec; /* RFC 5961 section 7 limit (global) */
+    uint32_t mtu_max;          /* largest IP MTU any path may report */
+};
+
+/* Fills cfg with the defaults: 64 connections, 64 KiB buffers each way,
+ * backlog 32, RTO 1 s initial / 200 ms min / 60 s max, 12 retries, 6 SYN
+ * retries, 40 ms delayed ACK, MSL 30 s, keepalive 2 h / 75 s / 9 probes,
+ * 100 challenge ACKs per second, MTU up to 9000. */
+void tern_tcp_config_default(struct tern_tcp_config *cfg);
+
+enum tern_tcp_state {
+    TERN_TCP_CLOSED = 0,
+    TERN_TCP_LISTEN,
+    TERN_TCP_SYN_SENT,
+    TERN_TCP_SYN_RECEIVED,
+    TERN_TCP_ESTABLISHED,
+    TERN_TCP_FIN_WAIT_1,
+    TERN_TCP_FIN_WAIT_2,
+    TERN_TCP_CLOSE_WAIT,
+    TERN_TCP_CLOSING,
+    TERN_TCP_LAST_ACK,
+    TERN_TCP_TIME_WAIT,
+};
+
+/* Events for the socket callback. */
+#define TERN_TCP_EV_READABLE  0x01u  /* data, EOF, or (listener) a connection to accept */
+#define TERN_TCP_EV_WRITABLE  0x02u  /* send space became available */
+#define TERN_TCP_EV_CONNECTED 0x04u  /* the handshake completed (connect) */
+#define TERN_TCP_EV_ERROR     0x08u  /* reset, timeout or refusal: see tern_tcp_error */
+
+typedef void (*tern_tcp_event_fn)(struct tern_tcp_sock *s, unsigned events, void *arg);
+
+/* Every reason a segment or event is dropped or refused, and the main
+ * activity figures. Monotonic counters, readable at any time. */
+struct tern_tcp_stats {
+    uint64_t in_segs, out_segs, out_again;
+    uint64_t retransmits, fast_retransmits, rto_timeouts;
+    uint64_t drop_short, drop_bad_offset, drop_bad_csum, drop_bad_options;
+    uint64_t drop_no_pcb, drop_bad_flags, drop_listen_ack, drop_listen_rst;
+    uint64_t drop_syn_sent_bad_ack, drop_out_of_window, drop_paws, drop_no_ts;
+    uint64_t drop_ack_too_new, drop_ack_too_old, drop_no_ack, drop_syn_rcvd_bad_ack;
+    uint64_t drop_rst_out_of_window, drop_rst_time_wait, drop_data_after_fin;
+    uint64_t drop_ooo_full, drop_backlog_full, drop_pool_empty, drop_bad_cookie;
+    uint64_t challenge_acks, challenge_acks_limited;
+    uint64_t rst_received, rst_sent, syn_cookies_sent, syn_cookies_accepted;
+    uint64_t icmp_ignored, icmp_pmtu, icmp_soft_errors;
+    uint64_t conns_opened, conns_accepted, conns_closed, conns_reset, conns_timed_out;
+    uint64_t keepalive_probes, zero_window_probes, dup_acks, ooo_segments;
+    uint64_t time_wait_recycled;
+};
+
+struct tern_tcp {
+    struct tern_os *os;
+    struct tern_tcp_lower lower;
+    struct tern_tcp_config cfg;
+    struct tern_tcp_sock *pcbs;        /* cfg.max_conns blocks */
+    uint8_t *bufs;                      /* their send and receive buffers */
+    uint8_t *scratch;                   /* one outgoing segment */
+    struct tern_list free_list;         /* unused blocks */
+    struct tern_list listeners;         /* blocks in LISTEN */
+    struct tern_list *buckets;          /* connections by 4-tuple hash */
+    uint32_t bucket_mask;
+    uint32_t in_use;                    /* blocks taken from the pool */
+    uint64_t secret[2];                 /* SipHash key: ISNs, cookies, ports */
+    uint16_t next_port;                 /* ephemeral port cursor */
+    uint64_t challenge_window_ms;       /* start of the current second */
+    uint32_t challenge_count;
+    struct tern_tcp_stats stats;
+};
+
+/* Sets tcp up on os. Copies lower and cfg (cfg NULL means defaults),
+ * takes all memory from the instance heap now and draws the secret from
+ * platform entropy. TERN_OK; TERN_EINVAL (lower incomplete, a config value
+ * out of range); TERN_ENOMEM (heap too small); TERN_EIO (entropy failed). */
+tern_result tern_tcp_init(struct tern_tcp *tcp, struct tern_os *os,
+                          const struct tern_tcp_lower *lower,
+                          const struct tern_tcp_config *cfg);
+
+/* Aborts every connection (RST to the peer), stops all timers and gives
+ * the memory back to the heap. tcp is unusable afterwards. */
+void tern_tcp_finish(struct tern_tcp *tcp);
+
+/* One received TCP segment from IPv4 (src/dst of the IP header). The
+ * checksum is checked here. Bad segments are counted and dropped. The
+ * segment buffer is only read during the call. */
+void tern_tcp_input(struct tern_tcp *tcp, uint32_t src, uint32_t dst, const void *segment,
+                    size_t len);
+
+/* An ICMP error (type, code; next_mtu for fragmentation needed) whose
+ * payload quotes the IPv4 header and first 8 bytes of a TCP segment we
+ * sent. Acted on only when the quoted sequence number is in flight
+ * (RFC 5927); otherwise counted and ignored. */
+void tern_tcp_icmp_error(struct tern_tcp *tcp, uint8_t type, uint8_t code, uint16_t next_mtu,
+                         const void *orig_ip_header_and_8_bytes, size_t len);
+
+/* ---- socket API ---- */
+
+/* Listens on port at local_addr (0: every local address) with at most
+ * backlog connections queued (clamped to cfg.backlog_max; beyond it SYN
+ * cookies answer). TERN_OK and *out; TERN_EINVAL (port 0); TERN_EEXIST (a
+ * listener holds that address and port); TERN_ENOSPC (pool empty). */
+tern_result tern_tcp_listen(struct tern_tcp *tcp, uint32_t local_addr, uint16_t port,
+                            uint32_t backlog, tern_tcp_event_fn cb, void *arg,
+                            struct tern_tcp_sock **out);
+
+/* Takes the oldest established connection from a listener. Its callback
+ * is unset until tern_tcp_set_callback. TERN_OK and *out; TERN_AGAIN when
+ * none is waiting; TERN_EINVAL when ls is not a listener. */
+tern_result tern_tcp_accept(struct tern_tcp_sock *ls, struct tern_tcp_sock **out);
+
+/* Opens a connection from local_addr (a local address; the caller picks
+ * it, IPv4 knows the routes) and local_port (0: an ephemeral port) to
+ * remote:remote_port. The SYN leaves now; EV_CONNECTED or EV_ERROR
+ * follows. TERN_OK and *out; TERN_EINVAL (a zero address or port);
+ * TERN_EEXIST (that 4-tuple is in use); TERN_ENOSPC (pool empty or no
+ * ephemeral port free). */
+tern_result tern_tcp_connect(struct tern_tcp *tcp, uint32_t local_addr, uint16_t local_port,
+                             uint32_t remote_addr, uint16_t remote_port, tern_tcp_event_fn cb,
+                             void *arg, struct tern_tcp_sock **out);
+
+/* Sets (or clears, cb NULL) the socket's event callback. */
+void tern_tcp_set_callback(struct tern_tcp_sock *s, tern_tcp_event_fn cb, void *arg);
+
+/* Queues up to len bytes; *sent says how many were taken. TERN_OK (some or
+ * all taken); TERN_AGAIN (buffer full, or still connecting: wait for
+ * EV_WRITABLE); TERN_ECLOSED (shut down for sending or connection gone:
+ * see tern_tcp_error). */
+tern_result tern_tcp_send(struct tern_tcp_sock *s, const void *buf, size_t len, size_t *sent);
+
+/* Reads up to cap bytes into buf. TERN_OK with *got > 0 (data) or *got ==
+ * 0 (the peer closed: end of stream); TERN_AGAIN (nothing yet);
+ * TERN_ECLOSED (reset or failed, nothing left to read). */
+tern_result tern_tcp_recv(struct tern_tcp_sock *s, void *buf, size_t cap, size_t *got);
+
+/* Bytes readable now / bytes that send would take now. */
+size_t tern_tcp_recv_avail(const struct tern_tcp_sock *s);
+size_t tern_tcp_send_space(const struct tern_tcp_sock *s);
+
+/* Sends FIN after the queued data (half close). TERN_OK; TERN_ECLOSED
+ * when the connection is gone. Calling it twice is harmless. */
+tern_result tern_tcp_shutdown(struct tern_tcp_sock *s);
+
+/* Graceful close and release of the handle: FIN after the queued data;
+ * the stack finishes the exchange on its own. Unread received data turns
+ * it into an abort (RST), as RFC 9293 3.6 allows (RFC 2525). A listener
+ * closes with its queued, unaccepted connections reset. */
+void tern_tcp_close(struct tern_tcp_sock *s);
+
+/* Abortive close: RST to the peer (in synchronized states) and release. */
+void tern_tcp_abort(struct tern_tcp_sock *s);
+
+/* Readiness level now: TERN_TCP_EV_* bits. */
+unsigned tern_tcp_poll(const struct tern_tcp_sock *s);
+
+enum tern_tcp_state tern_tcp_get_state(const struct tern_tcp_sock *s);
+const char *tern_tcp_state_name(enum tern_tcp_state st);
+
+/* Why the connection failed: TERN_OK (it did not), TERN_ECLOSED (reset by
+ * the peer), TERN_ETIMEDOUT (retransmissions or keepalive ran out),
+ * TERN_EPROTO (refused: RST to our SYN). */
+tern_result tern_tcp_error(const struct tern_tcp_sock *s);
+
+void tern_tcp_get_addrs(const struct tern_tcp_sock *s, uint32_t *local_addr,
+                        uint16_t *local_port, uint32_t *remote_addr, uint16_t *remote_port);
+
+/* Nagle off (true) or on (false, the default). */
+void tern_tcp_set_nodelay(struct tern_tcp_sock *s, bool nodelay);
+
+/* Keepalive probes after cfg.keepalive_idle_ms of silence (off by default). */
+void tern_tcp_set_keepalive(struct tern_tcp_sock *s, bool on);
+
+/* The effective send MSS (after options and path MTU). */
+uint32_t tern_tcp_get_mss(const struct tern_tcp_sock *s);
+
+/* Blocks taken from the pool (listeners, connections, TIME-WAIT). */
+uint32_t tern_tcp_pcbs_in_use(const struct tern_tcp *tcp);
+
+/* ---- diagnostic services (RFC 862 echo on 7, RFC 863 discard on 9) ---- */
+
+#define TERN_TCP_SERVICE_ECHO    0x1u
+#define TERN_TCP_SERVICE_DISCARD 0x2u
+
+struct tern_tcp_services {
+    struct tern_tcp *tcp;
+    struct tern_tcp_sock *echo, *discard;
+    uint64_t echoed_bytes, discarded_bytes, sessions;
+};
+
+/* Listens for the services in mask on every local address. TERN_OK, or
+ * what tern_tcp_listen returned (nothing is left listening then). */
+tern_result tern_tcp_services_start(struct tern_tcp_services *svc, struct tern_tcp *tcp,
+                                    unsigned mask);
+
+/* Parses "echo,discard" (either, both, any order) into a mask. TERN_OK or
+ * TERN_EINVAL for an unknown name or an empty list. */
+tern_result tern_tcp_services_parse(const char *text, unsigned *mask);
+
+#endif

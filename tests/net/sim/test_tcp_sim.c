@@ -1,0 +1,267 @@
+/* Deterministic simulation of TCP between two whole instances: handshake,
+ * bulk transfer both ways at once under loss, reordering, duplication,
+ * delay and a bandwidth limit, graceful close, TIME-WAIT expiry, and memory
+ * back to its baseline. Every lossy case runs over many seeds; a failing
+ * seed is printed and TERN_SIM_SEED=<n> reruns only it.
+ * TERN_SIM_SEEDS=<n> sets how many seeds the long test runs (default 20).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim_net.h"
+#include "tern/inet.h"
+
+#define A_ADDR TERN_IPV4(192, 0, 2, 1)
+#define B_ADDR TERN_IPV4(192, 0, 2, 2)
+
+static uint8_t stream_byte(uint64_t key, uint64_t i)
+{
+    uint64_t x = (i ^ key) * 0x9e3779b97f4a7c15ull;
+    x ^= x >> 29;
+    return (uint8_t)(x >> 40);
+}
+
+struct end {
+    struct tern_tcp_sock *s;
+    uint64_t tx_key, rx_key;
+    uint64_t to_send, sent, received, expect;
+    bool eof, bad, err, shut, closed;
+    uint64_t bad_at;
+};
+
+static void pump(struct end *e)
+{
+    uint8_t buf[8192];
+    while (e->s && !e->closed) {
+        size_t got;
+        tern_result r = tern_tcp_recv(e->s, buf, sizeof(buf), &got);
+        if (r == TERN_AGAIN)
+            break;
+        if (r != TERN_OK) {
+            e->err = true;
+            break;
+        }
+        if (got == 0) {
+            e->eof = true;
+            break;
+        }
+        for (size_t i = 0; i < got; i++)
+            if (buf[i] != stream_byte(e->rx_key, e->received + i) && !e->bad) {
+                e->bad = true;
+                e->bad_at = e->received + i;
+            }
+        e->received += got;
+    }
+    while (e->s && !e->closed && e->sent < e->to_send) {
+        size_t n = sizeof(buf);
+        if (e->to_send - e->sent < n)
+            n = (size_t)(e->to_send - e->sent);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = stream_byte(e->tx_key, e->sent + i);
+        size_t took;
+        if (tern_tcp_send(e->s, buf, n, &took) != TERN_OK || took == 0)
+            break;
+        e->sent += took;
+    }
+    if (e->s && !e->closed && e->sent == e->to_send && !e->shut) {
+        e->shut = true;
+        tern_tcp_shutdown(e->s);
+    }
+}
+
+static void on_conn(struct tern_tcp_sock *s, unsigned ev, void *arg)
+{
+    struct end *e = arg;
+    (void)s;
+    if (ev & TERN_TCP_EV_ERROR)
+        e->err = true;
+    pump(e);
+}
+
+static void on_listen(struct tern_tcp_sock *ls, unsigned ev, void *arg)
+{
+    struct end *e = arg;
+    struct tern_tcp_sock *s;
+    (void)ev;
+    if (tern_tcp_accept(ls, &s) == TERN_OK) {
+        e->s = s;
+        tern_tcp_set_callback(s, on_conn, e);
+        pump(e);
+    }
+}
+
+struct pair {
+    struct end a, b;
+};
+
+static bool transfer_done(void *arg)
+{
+    struct pair *p = arg;
+    return (p->a.eof && p->b.eof && p->a.received == p->a.expect &&
+            p->b.received == p->b.expect) ||
+           p->a.err || p->b.err || p->a.bad || p->b.bad;
+}
+
+struct both_free {
+    struct sim_node *x, *y;
+};
+
+static bool all_released(void *arg)
+{
+    struct both_free *f = arg;
+    return tern_tcp_pcbs_in_use(&f->x->tcp) == 0 && tern_tcp_pcbs_in_use(&f->y->tcp) == 0;
+}
+
+struct result {
+    bool ok;
+    uint64_t vtime_ns;
+    uint64_t retransmits;
+    char why[160];
+};
+
+/* One full run: b connects to a, both send `bytes`, both close; then
+ * everything must be released and heaps back to where they were. */
+static struct result run_transfer(uint64_t seed, uint64_t bytes, const struct sim_link_params *lp,
+                                  uint64_t max_vtime_ns)
+{
+    struct result res = { .ok = false };
+    struct sim_net *net = sim_net_new(seed);
+    struct tern_tcp_config cfg;
+    tern_tcp_config_default(&cfg);
+    cfg.max_conns = 4;
+    cfg.sndbuf = 256 * 1024;
+    cfg.rcvbuf = 256 * 1024;
+    cfg.msl_ms = 1000;
+    struct sim_node *a = sim_net_add_node(net, A_ADDR, 8u << 20, &cfg);
+    struct sim_node *b = sim_net_add_node(net, B_ADDR, 8u << 20, &cfg);
+    sim_net_set_link(net, a, b, lp);
+    sim_net_set_link(net, b, a, lp);
+    struct pair p;
+    memset(&p, 0, sizeof(p));
+    p.a.tx_key = seed * 2 + 1;
+    p.b.rx_key = p.a.tx_key;
+    p.b.tx_key = seed * 2 + 2;
+    p.a.rx_key = p.b.tx_key;
+    p.a.to_send = p.b.to_send = bytes;
+    p.a.expect = p.b.expect = bytes;
+    struct tern_tcp_sock *ls;
+    uint64_t t0 = net->now;
+    if (tern_tcp_listen(&a->tcp, 0, 5001, 8, on_listen, &p.a, &ls) != TERN_OK ||
+        tern_tcp_connect(&b->tcp, B_ADDR, 0, A_ADDR, 5001, on_conn, &p.b, &p.b.s) != TERN_OK) {
+        snprintf(res.why, sizeof(res.why), "listen/connect failed");
+        goto out;
+    }
+    bool fin = sim_net_run(net, transfer_done, &p, t0 + max_vtime_ns);
+    res.vtime_ns = net->now - t0;
+    res.retransmits = a->tcp.stats.retransmits + b->tcp.stats.retransmits;
+    if (!fin || p.a.err || p.b.err || p.a.bad || p.b.bad) {
+        snprintf(res.why, sizeof(res.why),
+                 "seed %llu: fin=%d a: rx %llu/%llu bad=%d@%llu err=%d st=%s | b: rx %llu/%llu "
+                 "bad=%d@%llu err=%d st=%s",
+                 (unsigned long long)seed, fin, (unsigned long long)p.a.received,
+                 (unsigned long long)bytes, p.a.bad, (unsigned long long)p.a.bad_at, p.a.err,
+                 p.a.s ? tern_tcp_state_name(tern_tcp_get_state(p.a.s)) : "-",
+                 (unsigned long long)p.b.received, (unsigned long long)bytes, p.b.bad,
+                 (unsigned long long)p.b.bad_at, p.b.err,
+                 tern_tcp_state_name(tern_tcp_get_state(p.b.s)));
+        goto out;
+    }
+    p.a.closed = p.b.closed = true;
+    tern_tcp_close(p.a.s);
+    tern_tcp_close(p.b.s);
+    tern_tcp_close(ls);
+    struct both_free f = { a, b };
+    if (!sim_net_run(net, all_released, &f, net->now + 600ull * 1000000000ull)) {
+        snprintf(res.why, sizeof(res.why), "seed %llu: control blocks not released (%u, %u)",
+                 (unsigned long long)seed, tern_tcp_pcbs_in_use(&a->tcp),
+                 tern_tcp_pcbs_in_use(&b->tcp));
+        goto out;
+    }
+    struct tern_heap_stats ha, hb;
+    tern_heap_get_stats(&a->os.heap, &ha);
+    tern_heap_get_stats(&b->os.heap, &hb);
+    if (ha.in_use != a->heap_after_init.in_use || hb.in_use != b->heap_after_init.in_use) {
+        snprintf(res.why, sizeof(res.why), "seed %llu: heap not back to baseline",
+                 (unsigned long long)seed);
+        goto out;
+    }
+    res.ok = true;
+out:
+    sim_net_free(net);
+    return res;
+}
+
+static const struct sim_link_params clean_link = {
+    .delay_ns = 5000000, .bandwidth_bps = 100000000, .queue_max = 1000, .mtu = 1500,
+};
+
+static const struct sim_link_params lossy_link = {
+    .loss_ppm = 50000,          /* 5% */
+    .dup_ppm = 20000,           /* 2% */
+    .reorder_ppm = 50000,       /* 5% */
+    .delay_ns = 10000000,       /* 10 ms one way */
+    .reorder_extra_ns = 15000000,
+    .bandwidth_bps = 100000000, /* 100 Mbit/s */
+    .queue_max = 2000,
+    .mtu = 1500,
+};
+
+static void test_clean_transfer_1mb(void **state)
+{
+    (void)state;
+    struct result r = run_transfer(1, 1 << 20, &clean_link, 60ull * 1000000000ull);
+    if (!r.ok)
+        fail_msg("%s", r.why);
+    assert_int_equal(r.retransmits, 0);
+}
+
+static void test_lossy_small_transfers(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 100; seed < 140; seed++) {
+        struct result r = run_transfer(seed, 100000, &lossy_link, 300ull * 1000000000ull);
+        if (!r.ok)
+            fail_msg("FAILING SEED (rerun with TERN_SIM_SEED=%llu): %s",
+                     (unsigned long long)seed, r.why);
+    }
+}
+
+static void test_lossy_10mb_each_way_many_seeds(void **state)
+{
+    (void)state;
+    const char *one = getenv("TERN_SIM_SEED");
+    const char *count = getenv("TERN_SIM_SEEDS");
+    uint64_t first = one ? strtoull(one, NULL, 0) : 1;
+    uint64_t n = one ? 1 : (count ? strtoull(count, NULL, 0) : 20);
+    uint64_t worst = 0;
+    for (uint64_t seed = first; seed < first + n; seed++) {
+        struct result r = run_transfer(seed, 10u << 20, &lossy_link, 900ull * 1000000000ull);
+        if (!r.ok)
+            fail_msg("FAILING SEED (rerun with TERN_SIM_SEED=%llu): %s",
+                     (unsigned long long)seed, r.why);
+        if (r.vtime_ns > worst)
+            worst = r.vtime_ns;
+        printf("seed %llu: 10 MiB each way in %.1f s virtual, %llu retransmissions\n",
+               (unsigned long long)seed, (double)r.vtime_ns / 1e9,
+               (unsigned long long)r.retransmits);
+    }
+    printf("worst virtual time %.1f s over %llu seeds\n", (double)worst / 1e9,
+           (unsigned long long)n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clean_transfer_1mb),
+        cmocka_unit_test(test_lossy_small_transfers),
+        cmocka_unit_test(test_lossy_10mb_each_way_many_seeds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
