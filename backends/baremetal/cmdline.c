@@ -19,20 +19,20 @@ static bool token_is(const char *tok, size_t len, const char *word)
     return len == n && memcmp(tok, word, n) == 0;
 }
 
-/* Decimal 0..127, no sign, no leading junk; false otherwise. */
-static bool parse_code(const char *s, size_t len, uint8_t *out)
+/* Decimal 0..max, digits only, at most 9 of them; false otherwise. */
+static bool parse_uint(const char *s, size_t len, uint32_t max, uint32_t *out)
 {
-    if (len == 0 || len > 3)
+    if (len == 0 || len > 9)
         return false;
-    unsigned v = 0;
+    uint32_t v = 0;
     for (size_t i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
             return false;
-        v = v * 10 + (unsigned)(s[i] - '0');
+        v = v * 10 + (uint32_t)(s[i] - '0');
     }
-    if (v > 127)
+    if (v > max)
         return false;
-    *out = (uint8_t)v;
+    *out = v;
     return true;
 }
 
@@ -46,11 +46,18 @@ static bool apply(struct tern_metal_cmdline *out, const char *tok, size_t len)
     size_t vlen = len - klen - 1;
 
     if (token_is(tok, klen, "halt")) {
-        uint8_t code;
-        if (!parse_code(val, vlen, &code))
+        uint32_t code;
+        if (!parse_uint(val, vlen, 127, &code))
             return false;
         out->halt_set = true;
-        out->halt_code = code;
+        out->halt_code = (uint8_t)code;
+        return true;
+    }
+    if (token_is(tok, klen, "delay_ms")) {
+        uint32_t ms;
+        if (!parse_uint(val, vlen, 600000, &ms))
+            return false;
+        out->delay_ms = ms;
         return true;
     }
     if (token_is(tok, klen, "fault")) {

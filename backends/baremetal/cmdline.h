@@ -9,6 +9,8 @@
  * Tokens are separated by spaces, tabs, CR or LF. Understood:
  *   halt=N        halt with code N (0..127) right after boot
  *   fault=ud|pf|de  raise #UD, #PF or #DE on purpose right after boot
+ *   delay_ms=N    do the above N ms (0..600000) after boot instead, so the
+ *                 clock and the timer-interrupt wait are exercised first
  * A later token overrides an earlier one with the same key. Anything else
  * (unknown key, bad or out-of-range value, token longer than 64 bytes)
  * adds one to `ignored`.
@@ -33,6 +35,7 @@ struct tern_metal_cmdline {
     bool halt_set;
     uint8_t halt_code;
     enum tern_metal_fault fault;
+    uint32_t delay_ms;
     uint32_t ignored;      /* tokens counted and dropped */
 };
 

@@ -186,7 +186,6 @@ static void detect_rng(struct metal *m)
 
 struct test_actions {
     struct tern_timer timer;
-    struct metal *m;
 };
 
 /* Finds a canonical address whose top-level page-table entry is not
@@ -205,6 +204,8 @@ static void run_test_actions(struct tern_timer *t, void *arg)
     (void)t;
     struct tern_os *os = arg;
     struct metal *m = os->plat.ctx;
+    tern_log(os, TERN_LOG_INFO, "metal", "test action at %llu ms after %llu timer wake-ups",
+             (unsigned long long)tern_now_ms(os), (unsigned long long)m->clock.wakeups);
     switch (m->cmdline.fault) {
     case TERN_METAL_FAULT_UD:
         tern_log(os, TERN_LOG_WARN, "metal", "fault=ud: raising #UD");
@@ -290,9 +291,9 @@ void kmain(const struct tern_boot_info *info)
                  (unsigned)m->cmdline.ignored);
 
     if (m->cmdline.halt_set || m->cmdline.fault != TERN_METAL_FAULT_NONE) {
-        actions.m = m;
         tern_timer_init(&actions.timer, run_test_actions, os);
-        if (tern_timer_arm(os, &actions.timer, tern_now_ns(os)) != TERN_OK)
+        uint64_t at = tern_now_ns(os) + (uint64_t)m->cmdline.delay_ms * 1000000u;
+        if (tern_timer_arm(os, &actions.timer, at) != TERN_OK)
             tern_panic(os, "cannot arm the test-action timer");
     }
 

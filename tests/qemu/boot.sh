@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Boots the UEFI image under QEMU + OVMF (scripts/run-qemu.sh) with a
+# fw_cfg command line and checks the serial markers and QEMU's exit status.
+#
+# usage: boot.sh CASE BUILD_DIR SOURCE_DIR
+#   halt   halt=7                -> TERN_BOOT_OK backend=baremetal, TERN_HALT code=7, status 15
+#   sleep  halt=7 delay_ms=1500  -> the halt comes >= 1500 ms (guest clock) after boot,
+#                                   after >= 1 timer wake-up, >= 1 s of host time later
+#   ud     fault=ud              -> TERN_PANIC reason=exception vector=6 rip=0x..., status 71
+#   pf     fault=pf              -> vector=14 with a non-zero cr2, status 71
+#   de     fault=de              -> vector=0, status 71
+set -euo pipefail
+case_=$1
+build=$(cd "$2" && pwd)
+src=$(cd "$3" && pwd)
+. "$src/tests/integration/lib.sh"
+
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (qemu-system-x86)"
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || skip "OVMF not installed (ovmf)"
+
+case $case_ in
+    halt)  cmdline="halt=7" ;;
+    sleep) cmdline="halt=7 delay_ms=1500" ;;
+    ud)    cmdline="fault=ud" ;;
+    pf)    cmdline="fault=pf" ;;
+    de)    cmdline="fault=de" ;;
+    *) fail "unknown case $case_" ;;
+esac
+
+out=$(mktemp "${TMPDIR:-/tmp}/tern-qemu-test.XXXXXX")
+trap 'rm -f "$out"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
+
+"$src/scripts/run-qemu.sh" "$build" -fw_cfg "name=opt/tern/cmdline,string=$cmdline" \
+    </dev/null >"$out" 2>&1 &
+pid=$!
+
+wait_for_marker "$out" '^TERN_BOOT_OK backend=baremetal version=[^ ]+ boot_ms=[0-9]+' 100 "$pid"
+boot_host_ns=$(date +%s%N)
+
+expect_status() {
+    local want=$1 status=0
+    wait "$pid" || status=$?
+    pid=
+    if [ "$status" -ne "$want" ]; then
+        cat "$out" >&2
+        fail "QEMU exit status $status, expected $want"
+    fi
+}
+
+case $case_ in
+    halt)
+        wait_for_marker "$out" '^TERN_HALT code=7([^0-9]|$)' 60 "$pid"
+        expect_status 15
+        ;;
+    sleep)
+        wait_for_marker "$out" '^TERN_HALT code=7([^0-9]|$)' 60 "$pid"
+        host_ms=$(( ($(date +%s%N) - boot_host_ns) / 1000000 ))
+        line=$(grep -a -m1 'metal: test action at' "$out" | tr -d '\r')
+        at_ms=$(echo "$line" | sed -n 's/.*test action at \([0-9]*\) ms.*/\1/p')
+        wakeups=$(echo "$line" | sed -n 's/.*after \([0-9]*\) timer wake-ups.*/\1/p')
+        [ -n "$at_ms" ] && [ -n "$wakeups" ] || fail "no test-action line: $line"
+        [ "$at_ms" -ge 1500 ] || fail "halted at $at_ms ms, before the 1500 ms delay"
+        [ "$wakeups" -ge 1 ] || fail "slept without a timer interrupt (wakeups=$wakeups)"
+        [ "$host_ms" -ge 1000 ] || fail "guest's 1500 ms took only $host_ms ms of host time"
+        echo "guest action at $at_ms ms, $wakeups wake-up(s), $host_ms ms host time after boot"
+        expect_status 15
+        ;;
+    ud|pf|de)
+        vec=$(case $case_ in ud) echo 6 ;; pf) echo 14 ;; de) echo 0 ;; esac)
+        wait_for_marker "$out" "^TERN_PANIC reason=exception vector=$vec rip=0x[0-9a-f]+ " 60 "$pid"
+        if [ "$case_" = pf ]; then
+            grep -aEq "^TERN_PANIC reason=exception vector=14 rip=0x[0-9a-f]+ err=0x[0-9a-f]+ cr2=0x[1-9a-f][0-9a-f]* " "$out" ||
+                fail "#PF marker without a non-zero cr2"
+        fi
+        grep -aq '^  rax=' "$out" || fail "no register dump after the panic marker"
+        expect_status 71
+        ;;
+esac
+grep -a '^TERN_' "$out" | tr -d '\r'
+echo "PASS: $case_"

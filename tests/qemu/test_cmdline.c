@@ -1,0 +1,173 @@
+/*
+ * Unit tests for the metal image's fw_cfg command line parser
+ * (backends/baremetal/cmdline.c): what it accepts, what it counts and
+ * drops, that it never reads past len (every input is parsed from an
+ * exactly-sized heap copy, so ASan sees any overread), and that every
+ * prefix of a valid line parses to a consistent result.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cmdline.h"
+
+static struct tern_metal_cmdline parse_n(const char *text, size_t len)
+{
+    struct tern_metal_cmdline c;
+    char *copy = test_malloc(len ? len : 1);
+    memcpy(copy, text, len);
+    tern_metal_cmdline_parse(&c, copy, len);
+    test_free(copy);
+    return c;
+}
+
+static struct tern_metal_cmdline parse(const char *text)
+{
+    return parse_n(text, strlen(text));
+}
+
+static void test_empty(void **state)
+{
+    (void)state;
+    struct tern_metal_cmdline c = parse("");
+    assert_false(c.halt_set);
+    assert_int_equal(c.fault, TERN_METAL_FAULT_NONE);
+    assert_int_equal(c.delay_ms, 0);
+    assert_int_equal(c.ignored, 0);
+    c = parse(" \t\r\n  ");
+    assert_false(c.halt_set);
+    assert_int_equal(c.ignored, 0);
+}
+
+static void test_halt(void **state)
+{
+    (void)state;
+    struct tern_metal_cmdline c = parse("halt=7");
+    assert_true(c.halt_set);
+    assert_int_equal(c.halt_code, 7);
+    assert_int_equal(c.ignored, 0);
+    c = parse("halt=0");
+    assert_true(c.halt_set);
+    assert_int_equal(c.halt_code, 0);
+    c = parse("halt=127\n");
+    assert_int_equal(c.halt_code, 127);
+    c = parse("halt=3 halt=5"); /* the later one wins */
+    assert_int_equal(c.halt_code, 5);
+    assert_int_equal(c.ignored, 0);
+}
+
+static void test_halt_refused(void **state)
+{
+    (void)state;
+    const char *bad[] = { "halt=128", "halt=-1", "halt=", "halt=7x", "halt=+7",
+                          "halt=0000000001", "halt=99999999999999999999", "halt", "halt =7",
+                          "HALT=7" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct tern_metal_cmdline c = parse(bad[i]);
+        if (c.halt_set)
+            fail_msg("'%s' was accepted as halt=%u", bad[i], c.halt_code);
+        assert_true(c.ignored >= 1);
+    }
+}
+
+static void test_fault(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("fault=ud").fault, TERN_METAL_FAULT_UD);
+    assert_int_equal(parse("fault=pf").fault, TERN_METAL_FAULT_PF);
+    assert_int_equal(parse("fault=de").fault, TERN_METAL_FAULT_DE);
+    struct tern_metal_cmdline c = parse("fault=gp fault=UD fault= fault=udx");
+    assert_int_equal(c.fault, TERN_METAL_FAULT_NONE);
+    assert_int_equal(c.ignored, 4);
+}
+
+static void test_delay(void **state)
+{
+    (void)state;
+    struct tern_metal_cmdline c = parse("halt=1 delay_ms=1500");
+    assert_int_equal(c.delay_ms, 1500);
+    assert_true(c.halt_set);
+    assert_int_equal(parse("delay_ms=600000").delay_ms, 600000);
+    c = parse("delay_ms=600001");
+    assert_int_equal(c.delay_ms, 0);
+    assert_int_equal(c.ignored, 1);
+}
+
+static void test_unknown_counted(void **state)
+{
+    (void)state;
+    struct tern_metal_cmdline c = parse("bogus halt=300 =x x= == halt=3 \xff\xfe");
+    assert_true(c.halt_set);
+    assert_int_equal(c.halt_code, 3);
+    assert_int_equal(c.ignored, 6);
+}
+
+static void test_long_token(void **state)
+{
+    (void)state;
+    char buf[300];
+    memset(buf, 'a', sizeof(buf));
+    memcpy(buf, "halt=", 5);
+    struct tern_metal_cmdline c = parse_n(buf, sizeof(buf));
+    assert_false(c.halt_set);
+    assert_int_equal(c.ignored, 1);
+}
+
+static void test_embedded_nul(void **state)
+{
+    (void)state;
+    /* NUL is not a separator: "halt=7\0" is one bad token; the length,
+     * not a terminator, bounds the parse. */
+    static const char text[] = { 'h', 'a', 'l', 't', '=', '7', '\0', ' ', 'f', 'a', 'u', 'l',
+                                 't', '=', 'u', 'd' };
+    struct tern_metal_cmdline c = parse_n(text, sizeof(text));
+    assert_false(c.halt_set);
+    assert_int_equal(c.fault, TERN_METAL_FAULT_UD);
+    assert_int_equal(c.ignored, 1);
+}
+
+/* Every prefix of a valid line: a whole token is applied, a cut one is
+ * refused (counted) or, when the cut leaves a valid value, applied as
+ * what the prefix says. */
+static void test_every_prefix(void **state)
+{
+    (void)state;
+    const char *line = "fault=pf halt=42 delay_ms=250";
+    size_t n = strlen(line);
+    for (size_t len = 0; len <= n; len++) {
+        struct tern_metal_cmdline c = parse_n(line, len);
+        if (len >= 8)
+            assert_int_equal(c.fault, TERN_METAL_FAULT_PF);
+        else
+            assert_int_equal(c.fault, TERN_METAL_FAULT_NONE);
+        if (len >= 16) {
+            assert_true(c.halt_set);
+            assert_int_equal(c.halt_code, 42);
+        } else if (len == 15) {
+            assert_true(c.halt_set);
+            assert_int_equal(c.halt_code, 4);
+        } else {
+            assert_false(c.halt_set);
+        }
+        if (len == n)
+            assert_int_equal(c.delay_ms, 250);
+        assert_true(c.ignored <= 1);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty),         cmocka_unit_test(test_halt),
+        cmocka_unit_test(test_halt_refused),  cmocka_unit_test(test_fault),
+        cmocka_unit_test(test_delay),         cmocka_unit_test(test_unknown_counted),
+        cmocka_unit_test(test_long_token),    cmocka_unit_test(test_embedded_nul),
+        cmocka_unit_test(test_every_prefix),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
