@@ -20,6 +20,7 @@ test_pkgs=(
     qemu-system-x86 ovmf
     libclang-rt-14-dev
     curl iproute2 procps
+    gdisk dosfstools mtools python3
 )
 
 pkgs=("${build_pkgs[@]}")

@@ -1,0 +1,273 @@
+/*
+ * Interface: see include/tern/blockdev.h. A small LRU write-back cache of
+ * whole sectors over a const ops struct.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tern/blockdev.h"
+
+size_t tern_bdev_cache_bytes(uint32_t sector_size, uint32_t nslots)
+{
+    size_t meta = ((size_t)nslots * sizeof(struct tern_bdev_slot) + 15u) & ~(size_t)15u;
+    return meta + (size_t)nslots * sector_size;
+}
+
+tern_result tern_bdev_init(struct tern_bdev *d, const struct tern_bdev_ops *ops, void *ctx,
+                           uint32_t sector_size, uint64_t sector_count, bool read_only,
+                           void *cache_mem, size_t cache_bytes, uint32_t nslots)
+{
+    if (d == NULL || ops == NULL || ops->read == NULL || ops->write == NULL ||
+        ops->flush == NULL)
+        return TERN_EINVAL;
+    if (sector_size < 512 || sector_size > 4096 || (sector_size & (sector_size - 1)) != 0)
+        return TERN_EINVAL;
+    if (sector_count == 0 || nslots < 4 || cache_mem == NULL ||
+        cache_bytes < tern_bdev_cache_bytes(sector_size, nslots))
+        return TERN_EINVAL;
+    memset(d, 0, sizeof(*d));
+    d->ops = ops;
+    d->ctx = ctx;
+    d->sector_size = sector_size;
+    d->sector_count = sector_count;
+    d->read_only = read_only;
+    d->nslots = nslots;
+    d->slots = cache_mem;
+    size_t meta = ((size_t)nslots * sizeof(struct tern_bdev_slot) + 15u) & ~(size_t)15u;
+    d->data = (uint8_t *)cache_mem + meta;
+    memset(d->slots, 0, (size_t)nslots * sizeof(struct tern_bdev_slot));
+    return TERN_OK;
+}
+
+static bool in_range(const struct tern_bdev *d, uint64_t lba, uint32_t count)
+{
+    return count != 0 && lba < d->sector_count && count <= d->sector_count - lba;
+}
+
+static uint8_t *slot_data(struct tern_bdev *d, uint32_t i)
+{
+    return d->data + (size_t)i * d->sector_size;
+}
+
+static int find_slot(const struct tern_bdev *d, uint64_t lba)
+{
+    for (uint32_t i = 0; i < d->nslots; i++)
+        if (d->slots[i].valid && d->slots[i].lba == lba)
+            return (int)i;
+    return -1;
+}
+
+static tern_result dev_write(struct tern_bdev *d, uint64_t lba, const void *buf, uint32_t count)
+{
+    d->stats.writes++;
+    tern_result r = d->ops->write(d->ctx, lba, buf, count);
+    if (r != TERN_OK)
+        d->stats.errors++;
+    return r;
+}
+
+static tern_result dev_read(struct tern_bdev *d, uint64_t lba, void *buf, uint32_t count)
+{
+    d->stats.reads++;
+    tern_result r = d->ops->read(d->ctx, lba, buf, count);
+    if (r != TERN_OK)
+        d->stats.errors++;
+    return r;
+}
+
+/* A slot for lba, loading it from the device unless fill is false. */
+static tern_result get_slot(struct tern_bdev *d, uint64_t lba, bool fill, uint32_t *out)
+{
+    d->clock++;
+    int f = find_slot(d, lba);
+    if (f >= 0) {
+        d->stats.hits++;
+        d->slots[f].used = d->clock;
+        *out = (uint32_t)f;
+        return TERN_OK;
+    }
+    d->stats.misses++;
+    uint32_t victim = 0;
+    bool found_free = false;
+    for (uint32_t i = 0; i < d->nslots; i++) {
+        if (!d->slots[i].valid) {
+            victim = i;
+            found_free = true;
+            break;
+        }
+        if (d->slots[i].used < d->slots[victim].used)
+            victim = i;
+    }
+    struct tern_bdev_slot *s = &d->slots[victim];
+    if (!found_free) {
+        d->stats.evictions++;
+        if (s->dirty) {
+            tern_result r = dev_write(d, s->lba, slot_data(d, victim), 1);
+            if (r != TERN_OK)
+                return r;
+            s->dirty = false;
+        }
+        s->valid = false;
+    }
+    if (fill) {
+        tern_result r = dev_read(d, lba, slot_data(d, victim), 1);
+        if (r != TERN_OK)
+            return r;
+    }
+    s->lba = lba;
+    s->valid = true;
+    s->dirty = false;
+    s->used = d->clock;
+    *out = victim;
+    return TERN_OK;
+}
+
+tern_result tern_bdev_map(struct tern_bdev *d, uint64_t lba, bool for_write, uint8_t **out)
+{
+    if (!in_range(d, lba, 1))
+        return TERN_EINVAL;
+    if (for_write && d->read_only)
+        return TERN_EROFS;
+    uint32_t i;
+    tern_result r = get_slot(d, lba, true, &i);
+    if (r != TERN_OK)
+        return r;
+    if (for_write)
+        d->slots[i].dirty = true;
+    *out = slot_data(d, i);
+    return TERN_OK;
+}
+
+tern_result tern_bdev_read(struct tern_bdev *d, uint64_t lba, void *buf, uint32_t count)
+{
+    if (!in_range(d, lba, count))
+        return TERN_EINVAL;
+    if (count == 1) {
+        uint32_t i;
+        tern_result r = get_slot(d, lba, true, &i);
+        if (r == TERN_OK)
+            memcpy(buf, slot_data(d, i), d->sector_size);
+        return r;
+    }
+    tern_result r = dev_read(d, lba, buf, count);
+    if (r != TERN_OK)
+        return r;
+    /* Cached sectors may be newer than the device. */
+    for (uint32_t i = 0; i < d->nslots; i++) {
+        struct tern_bdev_slot *s = &d->slots[i];
+        if (s->valid && s->dirty && s->lba >= lba && s->lba - lba < count)
+            memcpy((uint8_t *)buf + (size_t)(s->lba - lba) * d->sector_size, slot_data(d, i),
+                   d->sector_size);
+    }
+    return TERN_OK;
+}
+
+tern_result tern_bdev_write(struct tern_bdev *d, uint64_t lba, const void *buf, uint32_t count)
+{
+    if (!in_range(d, lba, count))
+        return TERN_EINVAL;
+    if (d->read_only)
+        return TERN_EROFS;
+    if (count == 1) {
+        uint32_t i;
+        tern_result r = get_slot(d, lba, false, &i);
+        if (r != TERN_OK)
+            return r;
+        memcpy(slot_data(d, i), buf, d->sector_size);
+        d->slots[i].dirty = true;
+        return TERN_OK;
+    }
+    tern_result r = dev_write(d, lba, buf, count);
+    if (r != TERN_OK)
+        return r;
+    /* Keep cached copies equal to what the device now holds. */
+    for (uint32_t i = 0; i < d->nslots; i++) {
+        struct tern_bdev_slot *s = &d->slots[i];
+        if (s->valid && s->lba >= lba && s->lba - lba < count) {
+            memcpy(slot_data(d, i), (const uint8_t *)buf + (size_t)(s->lba - lba) * d->sector_size,
+                   d->sector_size);
+            s->dirty = false;
+        }
+    }
+    return TERN_OK;
+}
+
+tern_result tern_bdev_flush(struct tern_bdev *d)
+{
+    /* Ascending LBA: pick the smallest dirty LBA each round (nslots is small). */
+    for (;;) {
+        int best = -1;
+        for (uint32_t i = 0; i < d->nslots; i++) {
+            const struct tern_bdev_slot *s = &d->slots[i];
+            if (s->valid && s->dirty && (best < 0 || s->lba < d->slots[best].lba))
+                best = (int)i;
+        }
+        if (best < 0)
+            break;
+        tern_result r = dev_write(d, d->slots[best].lba, slot_data(d, (uint32_t)best), 1);
+        if (r != TERN_OK)
+            return r;
+        d->slots[best].dirty = false;
+    }
+    if (d->read_only)
+        return TERN_OK;
+    d->stats.flushes++;
+    tern_result r = d->ops->flush(d->ctx);
+    if (r != TERN_OK)
+        d->stats.errors++;
+    return r;
+}
+
+void tern_bdev_drop_cache(struct tern_bdev *d)
+{
+    for (uint32_t i = 0; i < d->nslots; i++) {
+        d->slots[i].valid = false;
+        d->slots[i].dirty = false;
+    }
+}
+
+/* ---- the backend contract's block device ---- */
+
+static tern_result plat_read(void *ctx, uint64_t lba, void *buf, uint32_t count)
+{
+    struct tern_bdev_platform *p = ctx;
+    return p->plat.ops->block_read(p->plat.ctx, p->idx, lba, buf, count);
+}
+
+static tern_result plat_write(void *ctx, uint64_t lba, const void *buf, uint32_t count)
+{
+    struct tern_bdev_platform *p = ctx;
+    return p->plat.ops->block_write(p->plat.ctx, p->idx, lba, buf, count);
+}
+
+static tern_result plat_flush(void *ctx)
+{
+    struct tern_bdev_platform *p = ctx;
+    return p->plat.ops->block_flush(p->plat.ctx, p->idx);
+}
+
+const struct tern_bdev_ops tern_bdev_platform_ops = {
+    .read = plat_read,
+    .write = plat_write,
+    .flush = plat_flush,
+};
+
+tern_result tern_bdev_open_platform(struct tern_bdev *d, struct tern_bdev_platform *pctx,
+                                    const struct tern_platform *plat, unsigned idx,
+                                    void *cache_mem, size_t cache_bytes, uint32_t nslots)
+{
+    const struct tern_platform_ops *ops = plat->ops;
+    if (idx >= ops->block_count(plat->ctx) || ops->block_info == NULL ||
+        ops->block_read == NULL || ops->block_write == NULL || ops->block_flush == NULL)
+        return TERN_ENOENT;
+    struct tern_block_info info;
+    tern_result r = ops->block_info(plat->ctx, idx, &info);
+    if (r != TERN_OK)
+        return r;
+    pctx->plat = *plat;
+    pctx->idx = idx;
+    return tern_bdev_init(d, &tern_bdev_platform_ops, pctx, info.sector_size, info.sector_count,
+                          info.read_only, cache_mem, cache_bytes, nslots);
+}

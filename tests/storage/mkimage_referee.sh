@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Images made by tern-mkimage pass sgdisk -v and fsck.fat -n, and mtools
+# reads every file back byte-exact; tern-mkimage refuses bad arguments.
+# usage: mkimage_referee.sh TERN_MKIMAGE FATCTL
+set -u
+. "$(dirname "$0")/lib.sh"
+need_tools
+MK=$(realpath "$1"); FATCTL=$(realpath "$2")
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+cd "$T"
+
+# A tree: hundreds of files, long names, nested directories, empty files,
+# a file of several megabytes, mixed-case and non-ASCII names.
+mkdir -p esp/EFI/BOOT data/www/assets data/deep/a/b/c/d/e/f/g
+head -c 70000 /dev/urandom > esp/EFI/BOOT/BOOTX64.EFI
+echo '{"app":"x"}' > esp/tern.json
+for i in $(seq 1 400); do printf 'file %d\n' "$i" > "data/www/assets/A rather long file name number $i.txt"; done
+for i in $(seq 1 40); do head -c $((i * 1000)) /dev/urandom > "data/www/f$i.bin"; done
+head -c 6000000 /dev/urandom > data/big.bin
+: > data/empty
+: > data/www/Empty Long Name.dat
+echo leaf > data/deep/a/b/c/d/e/f/g/leaf.txt
+echo lower > data/readme.txt
+echo mixed > data/MixedCase.Html
+echo utf > "data/caf$(printf '\xc3\xa9') na$(printf '\xc3\xaf')ve.txt"
+
+"$MK" --output d.img --size 64 --esp esp --data data 2>mk.log || { cat mk.log; fail "tern-mkimage failed"; }
+grep -q "(done)" mk.log || fail "no progress report"
+sgdisk -v d.img | grep -q "No problems found" || { sgdisk -v d.img; fail "sgdisk -v"; }
+sgdisk -i 1 d.img | grep -q "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" || fail "ESP type GUID"
+sgdisk -i 2 d.img | grep -q "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" || fail "data type GUID"
+for p in 1 2; do
+    extract d.img $p p$p.img
+    fsck_clean p$p.img || fail "fsck.fat -n on partition $p"
+done
+fsck.fat -n -v p1.img | grep -q "32 bit entries" || fail "ESP is not FAT32"
+# mtools reads every file back byte-exact, through -i IMG@@OFFSET too.
+mkdir m1 m2
+mcopy -s -n -i p1.img ::/ m1/ || fail "mcopy ESP"
+mcopy -s -n -i "d.img@@$(( $(part_start d.img 2) * 512 ))" ::/ m2/ || fail "mcopy data"
+diff -r esp m1 || fail "ESP differs under mtools"
+diff -r data m2 || fail "data differs under mtools"
+# Tern's own reader agrees.
+mkdir t2; "$FATCTL" d.img --part 2 export / t2 || fail "fatctl export"
+diff -r data t2 || fail "data differs under Tern"
+"$FATCTL" d.img --part 2 check | grep -q "lost=0" || fail "check"
+
+# 4096-byte sectors: Tern writes and reads them back.
+"$MK" --output s4.img --size 300 --sector 4096 --data data --quiet || fail "4096-byte sectors"
+mkdir t4; "$FATCTL" s4.img --sector 4096 --part 2 export / t4 || fail "export 4096"
+diff -r data t4 || fail "4096-byte-sector image differs"
+
+# Refusals with clear messages.
+out=$("$MK" --output x.img --size 10 2>&1) && fail "10 MiB accepted"
+printf '%s\n' "$out" | grep -q "minimum is" || fail "no minimum in: $out"
+out=$("$MK" --output x.img --size 64 --esp-size 8 2>&1) && fail "8 MiB ESP accepted"
+printf '%s\n' "$out" | grep -q "FAT32 ESP needs at least" || fail "no ESP minimum in: $out"
+"$MK" --output x.img --size abc 2>/dev/null && fail "--size abc accepted"
+"$MK" --output x.img --size 64 --data /nonexistent 2>/dev/null && fail "missing --data accepted"
+mkdir bad; echo x > 'bad/what?.txt'
+out=$("$MK" --output x.img --size 64 --data bad 2>&1) && fail "name with ? accepted"
+printf '%s\n' "$out" | grep -q "not a valid FAT name" || fail "unclear refusal: $out"
+[ -e x.img ] && fail "a failed run left its image behind"
+# Too much data for the size.
+out=$("$MK" --output x.img --size 40 --data data 2>&1) && fail "overfull image accepted"
+printf '%s\n' "$out" | grep -q "full" || fail "unclear refusal: $out"
+echo "PASS: tern-mkimage images pass sgdisk, fsck.fat and mtools"
