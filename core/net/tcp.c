@@ -96,6 +96,7 @@ tern_result tern_tcp_init(struct tern_tcp *tcp, struct tern_os *os,
         s->tcp = tcp;
         s->sbuf = tcp->bufs + (size_t)i * (c->sndbuf + c->rcvbuf);
         s->rbuf = s->sbuf + c->sndbuf;
+        tern_timer_init(&s->timer, tcp_timer_fire, s);
         tern_list_node_init(&s->link);
         tern_list_push_back(&tcp->free_list, &s->link);
     }
@@ -1111,8 +1112,12 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
     }
     if (SEQ_LT(s->snd_wl1, seg->seq) ||
         (s->snd_wl1 == seg->seq && SEQ_LEQ(s->snd_wl2, seg->ack))) {
-        if (wnd > s->snd_wnd && s->snd_wnd == 0)
+        if (wnd > 0 && s->snd_wnd == 0) {
+            /* the window reopened: resend any probe byte with the rest */
             s->persist_backoff = 0;
+            s->persist_at = 0;
+            s->snd_nxt = s->snd_una;
+        }
         s->snd_wnd = wnd;
         if (wnd > s->max_snd_wnd)
             s->max_snd_wnd = wnd;

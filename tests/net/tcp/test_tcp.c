@@ -1,0 +1,917 @@
+/* TCP unit tests: wire-format segments in, captured segments out. Each
+ * test ends with the pool empty and the heap at its baseline
+ * (fx_free_checked). Hostile inputs follow ../shared/testing.md: RFC 5961
+ * blind RST/SYN/data injection, RST and FIN in every state, overlapping
+ * and out-of-order data, zero windows, SYN floods, window shrinking,
+ * TIME-WAIT assassination, ICMP attacks, malformed headers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tcp_fixture.h"
+#include "tern/inet.h"
+
+/* A SYN from 192.0.2.2:40000 to port 80, with the usual Linux options. */
+static const uint8_t syn_linux[] = {
+    0x9c, 0x40,             /* source port 40000 */
+    0x00, 0x50,             /* destination port 80 */
+    0x00, 0x00, 0x03, 0xe8, /* sequence number 1000 */
+    0x00, 0x00, 0x00, 0x00, /* acknowledgment number 0 */
+    0xa0,                   /* data offset 10 words (40 bytes) */
+    0x02,                   /* flags: SYN */
+    0xfa, 0xf0,             /* window 64240 */
+    0x00, 0x00,             /* checksum (filled by the fixture) */
+    0x00, 0x00,             /* urgent pointer */
+    0x02, 0x04, 0x05, 0xb4, /* MSS 1460 */
+    0x04, 0x02,             /* SACK permitted */
+    0x08, 0x0a,             /* timestamps: */
+    0x00, 0x00, 0x10, 0x00, /*   TSval 4096 */
+    0x00, 0x00, 0x00, 0x00, /*   TSecr 0 */
+    0x01,                   /* NOP */
+    0x03, 0x03, 0x07,       /* window scale 7 */
+};
+
+static bool has_option(const struct out_seg *o, uint8_t kind, const uint8_t **val)
+{
+    size_t i = 0;
+    while (i < o->optlen) {
+        if (o->opts[i] == 0)
+            break;
+        if (o->opts[i] == 1) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= o->optlen || o->opts[i + 1] < 2)
+            return false;
+        if (o->opts[i] == kind) {
+            if (val)
+                *val = o->opts + i + 2;
+            return true;
+        }
+        i += o->opts[i + 1];
+    }
+    return false;
+}
+
+static void test_passive_open_linux_syn_options(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls;
+    assert_int_equal(tern_tcp_listen(&f->tcp, 0, 80, 4, NULL, NULL, &ls), TERN_OK);
+    uint8_t syn[sizeof(syn_linux)];
+    memcpy(syn, syn_linux, sizeof(syn));
+    fx_input_raw(f, syn, sizeof(syn), true);
+    assert_int_equal(f->ncap, 1);
+    const struct out_seg *sa = fx_last(f);
+    assert_int_equal(sa->flags, F_SYN | F_ACK);
+    assert_int_equal(sa->ack, 1001);
+    assert_int_equal(sa->sport, 80);
+    assert_int_equal(sa->dport, 40000);
+    const uint8_t *v;
+    assert_true(has_option(sa, 2, &v));
+    assert_int_equal(tern_load_be16(v), 1460);
+    assert_true(has_option(sa, 4, NULL));         /* SACK permitted back */
+    assert_true(has_option(sa, 8, &v));           /* timestamps, echoing 4096 */
+    assert_int_equal(tern_load_be32(v + 4), 4096);
+    assert_true(has_option(sa, 3, NULL));         /* window scale */
+    uint32_t isn = sa->seq;
+    uint32_t tsval = tern_load_be32(v);
+    /* The ACK completing the handshake, with timestamps. */
+    uint8_t ts[12] = { 1, 1, 8, 10, 0, 0, 0x10, 0x01 };
+    tern_store_be32(ts + 8, tsval);
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 502 /* <<7 */, ts, 12, NULL, 0);
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_accept(ls, &s), TERN_OK);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(tern_tcp_get_mss(s), 1460 - 12);
+    uint32_t la, ra;
+    uint16_t lp, rp;
+    tern_tcp_get_addrs(s, &la, &lp, &ra, &rp);
+    assert_int_equal(la, US);
+    assert_int_equal(ra, PEER);
+    assert_int_equal(lp, 80);
+    assert_int_equal(rp, 40000);
+    /* A segment with an old timestamp fails PAWS: dropped, ACKed. */
+    tern_store_be32(ts + 4, 4000);
+    unsigned before = f->ncap;
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 502, ts, 12, "x", 1);
+    assert_int_equal(f->tcp.stats.drop_paws, 1);
+    assert_int_equal(tern_tcp_recv_avail(s), 0);
+    assert_int_equal(f->ncap, before + 1);
+    /* Without timestamps once negotiated: dropped (RFC 7323 3.2). */
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 502, NULL, 0, "x", 1);
+    assert_int_equal(f->tcp.stats.drop_no_ts, 1);
+    assert_int_equal(tern_tcp_recv_avail(s), 0);
+    tern_tcp_abort(s);
+    assert_int_equal(fx_last(f)->flags & F_RST, F_RST);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_malformed_segments_counted_no_reply(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    unsigned before = f->ncap;
+    uint8_t seg[64];
+    /* too short */
+    memset(seg, 0, sizeof(seg));
+    fx_input_raw(f, seg, 19, false);
+    assert_int_equal(f->tcp.stats.drop_short, 1);
+    /* bad data offset: 4 words, and one pointing past the end */
+    memcpy(seg, syn_linux, 20);
+    seg[12] = 0x40;
+    fx_input_raw(f, seg, 20, true);
+    seg[12] = 0xf0;
+    fx_input_raw(f, seg, 20, true);
+    assert_int_equal(f->tcp.stats.drop_bad_offset, 2);
+    /* bad checksum */
+    memcpy(seg, syn_linux, sizeof(syn_linux));
+    fx_input_raw(f, seg, sizeof(syn_linux), true);
+    unsigned after_good = f->ncap;
+    seg[16] ^= 0x55;
+    fx_input_raw(f, seg, sizeof(syn_linux), false);
+    assert_int_equal(f->tcp.stats.drop_bad_csum, 1);
+    assert_int_equal(f->ncap, after_good);
+    /* option with length 0 and an option running off the end */
+    memcpy(seg, syn_linux, sizeof(syn_linux));
+    seg[20] = 2;
+    seg[21] = 0;
+    fx_input_raw(f, seg, sizeof(syn_linux), true);
+    seg[20] = 1;
+    seg[21] = 1;
+    seg[38] = 3;
+    seg[39] = 9;
+    fx_input_raw(f, seg, sizeof(syn_linux), true);
+    assert_int_equal(f->tcp.stats.drop_bad_options, 2);
+    /* SYN+FIN and SYN+RST */
+    fx_send(f, 40001, 80, 5, 0, F_SYN | F_FIN, 1000, NULL, 0, NULL, 0);
+    fx_send(f, 40001, 80, 5, 0, F_SYN | F_RST, 1000, NULL, 0, NULL, 0);
+    assert_int_equal(f->tcp.stats.drop_bad_flags, 2);
+    /* the good SYN got a SYN-ACK (a second child); nothing else replied */
+    assert_int_equal(after_good, before + 1);
+    assert_int_equal(f->ncap, after_good);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_closed_port_gets_rst(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    fx_send(f, 40000, 81, 7000, 0, F_SYN, 1000, NULL, 0, NULL, 0);
+    assert_int_equal(f->tcp.stats.drop_no_pcb, 1);
+    const struct out_seg *r = fx_last(f);
+    assert_int_equal(r->flags, F_RST | F_ACK);
+    assert_int_equal(r->seq, 0);
+    assert_int_equal(r->ack, 7001);
+    /* with ACK: RST seq = their ack */
+    fx_send(f, 40000, 81, 7000, 0xdeadbeef, F_ACK, 1000, NULL, 0, "abc", 3);
+    r = fx_last(f);
+    assert_int_equal(r->flags, F_RST);
+    assert_int_equal(r->seq, 0xdeadbeef);
+    /* never a RST for a RST */
+    unsigned n = f->ncap;
+    fx_send(f, 40000, 81, 7000, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(f->ncap, n);
+    fx_free_checked(f);
+}
+
+static void test_data_both_ways_and_graceful_close(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK | F_PSH, 65535, NULL, 0, "hello", 5);
+    char buf[16];
+    size_t got;
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 5);
+    assert_memory_equal(buf, "hello", 5);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_AGAIN);
+    /* delayed ACK fires */
+    unsigned n = f->ncap;
+    fx_advance_ms(f, 100);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->ack, 1006);
+    size_t sent;
+    assert_int_equal(tern_tcp_send(s, "world", 5, &sent), TERN_OK);
+    assert_int_equal(sent, 5);
+    const struct out_seg *o = fx_last(f);
+    assert_int_equal(o->len, 5);
+    assert_memory_equal(o->data, "world", 5);
+    assert_int_equal(o->seq, isn + 1);
+    /* unacknowledged: retransmitted after the RTO */
+    n = f->ncap;
+    fx_advance_ms(f, 1100);
+    assert_true(f->ncap > n);
+    assert_int_equal(fx_last(f)->seq, isn + 1);
+    assert_int_equal(fx_last(f)->len, 5);
+    assert_true(f->tcp.stats.retransmits >= 1);
+    fx_send(f, 40000, 80, 1006, isn + 6, F_ACK, 65535, NULL, 0, NULL, 0);
+    /* peer closes: CLOSE-WAIT, EOF */
+    fx_send(f, 40000, 80, 1006, isn + 6, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSE_WAIT);
+    assert_int_equal(fx_last(f)->ack, 1007);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 0);
+    tern_tcp_close(s);
+    o = fx_last(f);
+    assert_int_equal(o->flags & F_FIN, F_FIN);
+    assert_int_equal(o->seq, isn + 6);
+    fx_send(f, 40000, 80, 1007, isn + 7, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 1); /* only the listener */
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_active_open_and_refusal(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 0, PEER, 80, NULL, NULL, &s), TERN_OK);
+    const struct out_seg *syn = fx_last(f);
+    assert_int_equal(syn->flags, F_SYN);
+    assert_true(syn->sport >= 49152);
+    uint32_t isn = syn->seq;
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_SENT);
+    /* A RST whose ACK does not acknowledge our SYN is ignored. */
+    fx_send(f, 80, syn->sport, 0, isn + 5, F_RST | F_ACK, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_SENT);
+    /* A bad ACK gets a RST and changes nothing. */
+    fx_send(f, 80, syn->sport, 1, isn + 9, F_SYN | F_ACK, 1000, NULL, 0, NULL, 0);
+    assert_int_equal(fx_last(f)->flags, F_RST);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_SENT);
+    /* SYN retransmission with backoff */
+    unsigned n = f->ncap;
+    fx_advance_ms(f, 1001);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->flags, F_SYN);
+    assert_int_equal(fx_last(f)->seq, isn);
+    /* The refusal */
+    fx_send(f, 80, syn->sport, 0, isn + 1, F_RST | F_ACK, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+    assert_int_equal(tern_tcp_error(s), TERN_EPROTO);
+    tern_tcp_close(s);
+
+    /* connect that times out */
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5555, PEER, 80, NULL, NULL, &s), TERN_OK);
+    fx_advance_ms(f, 600000);
+    assert_int_equal(tern_tcp_error(s), TERN_ETIMEDOUT);
+    tern_tcp_close(s);
+    fx_free_checked(f);
+}
+
+/* RFC 5961: blind RST, SYN and data injection. */
+static void test_rfc5961_blind_injection(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    size_t sent;
+    assert_int_equal(tern_tcp_send(s, "abcdef", 6, &sent), TERN_OK);
+    fx_send(f, 40000, 80, 1001, isn + 7, F_ACK, 65535, NULL, 0, NULL, 0);
+
+    /* RST in the window but not exact: challenge ACK, connection lives */
+    unsigned n = f->ncap;
+    fx_send(f, 40000, 80, 1001 + 100, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->flags, F_ACK);
+    assert_int_equal(fx_last(f)->ack, 1001);
+    assert_int_equal(f->tcp.stats.challenge_acks, 1);
+    /* RST outside the window: silently dropped */
+    fx_send(f, 40000, 80, 1001 + 1000000, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(f->tcp.stats.drop_rst_out_of_window, 1);
+    /* SYN in a synchronized state: challenge ACK, whatever its sequence */
+    fx_send(f, 40000, 80, 1001 + 5, 0, F_SYN, 1000, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(f->tcp.stats.challenge_acks, 2);
+    /* data with an ACK older than the window allows: challenge ACK, no data */
+    fx_send(f, 40000, 80, 1001, isn - 200000, F_ACK, 65535, NULL, 0, "evil", 4);
+    assert_int_equal(tern_tcp_recv_avail(s), 0);
+    assert_int_equal(f->tcp.stats.drop_ack_too_old, 1);
+    assert_int_equal(f->tcp.stats.challenge_acks, 3);
+    /* data acknowledging what we never sent: ACK, dropped */
+    fx_send(f, 40000, 80, 1001, isn + 5000, F_ACK, 65535, NULL, 0, "evil", 4);
+    assert_int_equal(tern_tcp_recv_avail(s), 0);
+    assert_int_equal(f->tcp.stats.drop_ack_too_new, 1);
+    /* data outside the receive window: ACK, dropped */
+    fx_send(f, 40000, 80, 1001 + 900000, isn + 7, F_ACK, 65535, NULL, 0, "evil", 4);
+    assert_int_equal(tern_tcp_recv_avail(s), 0);
+    /* challenge ACK rate limit */
+    for (int i = 0; i < 500; i++)
+        fx_send(f, 40000, 80, 1001 + 10 + (uint32_t)i, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(f->tcp.stats.challenge_acks, f->cfg.challenge_acks_per_sec);
+    assert_true(f->tcp.stats.challenge_acks_limited >= 500 - f->cfg.challenge_acks_per_sec);
+    /* the exact RST resets */
+    fx_send(f, 40000, 80, 1001, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+    assert_int_equal(tern_tcp_error(s), TERN_ECLOSED);
+    size_t got;
+    char b[4];
+    assert_int_equal(tern_tcp_recv(s, b, 4, &got), TERN_ECLOSED);
+    assert_int_equal(tern_tcp_send(s, "x", 1, &sent), TERN_ECLOSED);
+    tern_tcp_close(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+/* Drives a fresh passive connection into st. Returns the socket (NULL
+ * for states that leave no block the user holds). */
+static struct tern_tcp_sock *into_state(struct fx *f, struct tern_tcp_sock **ls,
+                                        enum tern_tcp_state st, uint32_t *isn,
+                                        uint32_t *peer_nxt)
+{
+    *peer_nxt = 1001;
+    if (st == TERN_TCP_SYN_RECEIVED) {
+        if (!*ls)
+            assert_int_equal(tern_tcp_listen(&f->tcp, 0, 80, 4, NULL, NULL, ls), TERN_OK);
+        fx_send(f, 40000, 80, 1000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+        *isn = fx_last(f)->seq;
+        return NULL;
+    }
+    struct tern_tcp_sock *s = fx_passive(f, ls, 40000, 1000, isn);
+    switch (st) {
+    case TERN_TCP_ESTABLISHED:
+        break;
+    case TERN_TCP_FIN_WAIT_1:
+        tern_tcp_shutdown(s);
+        break;
+    case TERN_TCP_FIN_WAIT_2:
+        tern_tcp_shutdown(s);
+        fx_send(f, 40000, 80, 1001, *isn + 2, F_ACK, 65535, NULL, 0, NULL, 0);
+        break;
+    case TERN_TCP_CLOSE_WAIT:
+        fx_send(f, 40000, 80, 1001, *isn + 1, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+        *peer_nxt = 1002;
+        break;
+    case TERN_TCP_CLOSING:
+        tern_tcp_shutdown(s);
+        fx_send(f, 40000, 80, 1001, *isn + 1, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+        *peer_nxt = 1002;
+        break;
+    case TERN_TCP_LAST_ACK:
+        fx_send(f, 40000, 80, 1001, *isn + 1, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+        tern_tcp_shutdown(s);
+        *peer_nxt = 1002;
+        break;
+    case TERN_TCP_TIME_WAIT:
+        tern_tcp_shutdown(s);
+        fx_send(f, 40000, 80, 1001, *isn + 2, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+        *peer_nxt = 1002;
+        break;
+    default:
+        fail();
+    }
+    assert_int_equal(tern_tcp_get_state(s), st);
+    return s;
+}
+
+static const enum tern_tcp_state sync_states[] = {
+    TERN_TCP_SYN_RECEIVED, TERN_TCP_ESTABLISHED, TERN_TCP_FIN_WAIT_1, TERN_TCP_FIN_WAIT_2,
+    TERN_TCP_CLOSE_WAIT,   TERN_TCP_CLOSING,     TERN_TCP_LAST_ACK,   TERN_TCP_TIME_WAIT,
+};
+
+static void test_rst_in_every_state(void **state)
+{
+    (void)state;
+    for (unsigned i = 0; i < sizeof(sync_states) / sizeof(sync_states[0]); i++) {
+        enum tern_tcp_state st = sync_states[i];
+        struct fx *f = fx_new(NULL);
+        struct tern_tcp_sock *ls = NULL;
+        uint32_t isn, pn;
+        struct tern_tcp_sock *s = into_state(f, &ls, st, &isn, &pn);
+        /* in-window, not exact: challenge ACK (or nothing in TIME-WAIT's
+         * case beyond the ACK), state unchanged */
+        fx_send(f, 40000, 80, pn + 3, 0, F_RST, 0, NULL, 0, NULL, 0);
+        if (s)
+            assert_int_equal(tern_tcp_get_state(s), st);
+        /* exact */
+        fx_send(f, 40000, 80, pn, 0, F_RST, 0, NULL, 0, NULL, 0);
+        if (st == TERN_TCP_TIME_WAIT) {
+            /* RFC 1337: TIME-WAIT is not assassinated */
+            assert_int_equal(tern_tcp_get_state(s), TERN_TCP_TIME_WAIT);
+            assert_int_equal(f->tcp.stats.drop_rst_time_wait, 1);
+            tern_tcp_close(s);
+            fx_advance_ms(f, 2 * f->cfg.msl_ms + 10);
+        } else if (s) {
+            assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+            assert_int_equal(tern_tcp_error(s), TERN_ECLOSED);
+            tern_tcp_close(s);
+        } else {
+            /* the half-open child is gone; the listener stays */
+            assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 1);
+        }
+        tern_tcp_close(ls);
+        fx_free_checked(f);
+    }
+}
+
+static void test_fin_in_every_state(void **state)
+{
+    (void)state;
+    static const enum tern_tcp_state after[] = {
+        TERN_TCP_SYN_RECEIVED, /* FIN without ACK: dropped */
+        TERN_TCP_CLOSE_WAIT,   TERN_TCP_CLOSING,   TERN_TCP_TIME_WAIT,
+        TERN_TCP_CLOSE_WAIT,   TERN_TCP_CLOSING,   TERN_TCP_LAST_ACK, TERN_TCP_TIME_WAIT,
+    };
+    for (unsigned i = 0; i < sizeof(sync_states) / sizeof(sync_states[0]); i++) {
+        enum tern_tcp_state st = sync_states[i];
+        struct fx *f = fx_new(NULL);
+        struct tern_tcp_sock *ls = NULL;
+        uint32_t isn, pn;
+        struct tern_tcp_sock *s = into_state(f, &ls, st, &isn, &pn);
+        uint8_t fl = st == TERN_TCP_SYN_RECEIVED ? F_FIN : (F_FIN | F_ACK);
+        /* a FIN at the next expected sequence (a repeat in the states
+         * that already had one), acknowledging only the SYN */
+        uint32_t fseq = (st == TERN_TCP_CLOSE_WAIT || st == TERN_TCP_CLOSING ||
+                         st == TERN_TCP_LAST_ACK || st == TERN_TCP_TIME_WAIT)
+                            ? pn - 1
+                            : pn;
+        fx_send(f, 40000, 80, fseq, isn + 1, fl, 65535, NULL, 0, NULL, 0);
+        if (s) {
+            assert_int_equal(tern_tcp_get_state(s), after[i]);
+            /* every FIN is acknowledged */
+            assert_int_equal(fx_last(f)->ack, 1002);
+            tern_tcp_abort(s);
+        } else {
+            assert_int_equal(f->tcp.stats.drop_no_ack, 1);
+        }
+        fx_advance_ms(f, 2 * f->cfg.msl_ms + 10);
+        tern_tcp_close(ls);
+        fx_free_checked(f);
+    }
+}
+
+static void test_out_of_order_and_overlap_with_sack(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls;
+    assert_int_equal(tern_tcp_listen(&f->tcp, 0, 80, 4, NULL, NULL, &ls), TERN_OK);
+    static const uint8_t opts[8] = { 2, 4, 0x05, 0xb4, 1, 1, 4, 2 }; /* MSS, SACK-permitted */
+    fx_send(f, 40000, 80, 1000, 0, F_SYN, 65535, opts, 8, NULL, 0);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_accept(ls, &s), TERN_OK);
+    const char *msg = "0123456789abcdefghijklmnopqrstuvwxyz";
+    /* [20,30) first, then [10,25) overlapping it, then [0,12) */
+    fx_send(f, 40000, 80, 1001 + 20, isn + 1, F_ACK, 65535, NULL, 0, msg + 20, 10);
+    const struct out_seg *a = fx_last(f);
+    assert_int_equal(a->ack, 1001);
+    const uint8_t *v;
+    assert_true(has_option(a, 5, &v));
+    assert_int_equal(tern_load_be32(v), 1021);
+    assert_int_equal(tern_load_be32(v + 4), 1031);
+    fx_send(f, 40000, 80, 1001 + 10, isn + 1, F_ACK, 65535, NULL, 0, msg + 10, 15);
+    a = fx_last(f);
+    assert_true(has_option(a, 5, &v));
+    assert_int_equal(tern_load_be32(v), 1011);
+    assert_int_equal(tern_load_be32(v + 4), 1031);
+    assert_int_equal(tern_tcp_recv_avail(s), 0);
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, msg, 12);
+    a = fx_last(f);
+    assert_int_equal(a->ack, 1031);
+    assert_false(has_option(a, 5, NULL));
+    char buf[64];
+    size_t got;
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 30);
+    assert_memory_equal(buf, msg, 30);
+    /* an old duplicate straddling rcv_nxt: only the new part is taken */
+    fx_send(f, 40000, 80, 1001 + 25, isn + 1, F_ACK, 65535, NULL, 0, msg + 25, 11);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 6);
+    assert_memory_equal(buf, msg + 30, 6);
+    /* The out-of-order queue is bounded: many disjoint holes */
+    uint64_t dropped = f->tcp.stats.drop_ooo_full;
+    for (uint32_t i = 0; i < 40; i++)
+        fx_send(f, 40000, 80, 1037 + 10 + 4 * i, isn + 1, F_ACK, 65535, NULL, 0, "ab", 2);
+    assert_true(f->tcp.stats.drop_ooo_full > dropped);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_zero_window_receiver_and_probe(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    static uint8_t data[1460];
+    memset(data, 'z', sizeof(data));
+    uint32_t seq = 1001;
+    /* fill our 16 KiB receive buffer without reading: 11 full segments
+     * and the 324 bytes that are left */
+    for (int i = 0; i < 11; i++) {
+        fx_send(f, 40000, 80, seq, isn + 1, F_ACK, 65535, NULL, 0, data, sizeof(data));
+        seq += sizeof(data);
+    }
+    fx_send(f, 40000, 80, seq, isn + 1, F_ACK, 65535, NULL, 0, data, 324);
+    seq += 324;
+    fx_advance_ms(f, 100); /* the delayed ACK */
+    assert_int_equal(fx_last(f)->ack, seq);
+    assert_int_equal(tern_tcp_recv_avail(s), 16384);
+    const struct out_seg *a = fx_last(f);
+    assert_int_equal(a->wnd, 0);
+    /* a zero-window probe: one byte beyond the window, ACKed, not taken */
+    unsigned n = f->ncap;
+    fx_send(f, 40000, 80, seq, isn + 1, F_ACK, 65535, NULL, 0, data, 1);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->ack, seq);
+    assert_int_equal(fx_last(f)->wnd, 0);
+    assert_int_equal(tern_tcp_recv_avail(s), 16384);
+    /* reading opens the window with an update */
+    char buf[8192];
+    size_t got;
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_true(fx_last(f)->wnd > 0);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_zero_window_sender_persists(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    /* the peer closes its window */
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 0, NULL, 0, NULL, 0);
+    size_t sent;
+    unsigned n = f->ncap;
+    assert_int_equal(tern_tcp_send(s, "persist", 7, &sent), TERN_OK);
+    assert_int_equal(f->ncap, n); /* nothing may go */
+    fx_advance_ms(f, 1500);
+    assert_true(f->ncap > n);
+    assert_int_equal(fx_last(f)->len, 1); /* a one-byte probe */
+    assert_int_equal(fx_last(f)->seq, isn + 1);
+    assert_true(f->tcp.stats.zero_window_probes >= 1);
+    /* probes continue with backoff while the window stays closed, and the
+     * connection is not dropped while the peer answers */
+    for (int i = 0; i < 20; i++) {
+        fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 0, NULL, 0, NULL, 0);
+        fx_advance_ms(f, 5000);
+    }
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    /* the window opens: the data flows */
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 1000, NULL, 0, NULL, 0);
+    fx_advance_ms(f, 1);
+    const struct out_seg *o = fx_last(f);
+    assert_int_equal(o->seq + o->len, isn + 8);
+    fx_send(f, 40000, 80, 1001, isn + 8, F_ACK, 1000, NULL, 0, NULL, 0);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_window_shrinking(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    tern_tcp_set_nodelay(s, true);
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 4000, NULL, 0, NULL, 0);
+    static uint8_t data[8000];
+    memset(data, 'w', sizeof(data));
+    size_t sent;
+    assert_int_equal(tern_tcp_send(s, data, sizeof(data), &sent), TERN_OK);
+    assert_int_equal(sent, sizeof(data));
+    uint32_t hi = 0;
+    for (unsigned i = 0; i < f->ncap; i++)
+        if (fx_cap(f, i)->len)
+            hi = fx_cap(f, i)->seq + (uint32_t)fx_cap(f, i)->len - isn - 1;
+    /* the initial window limits it (cwnd) and the peer's 4000 */
+    assert_true(hi <= 4000);
+    /* the peer acknowledges 1000 and shrinks its window to 500: the right
+     * edge moves left. Nothing new may be sent beyond it. */
+    unsigned n = f->ncap;
+    fx_send(f, 40000, 80, 1001, isn + 1001, F_ACK, 500, NULL, 0, NULL, 0);
+    for (unsigned i = n; i < f->ncap; i++) {
+        const struct out_seg *o = fx_cap(f, i);
+        assert_true(o->seq + o->len - isn - 1 <= 1500 || o->len == 0);
+    }
+    /* then it reopens and everything arrives */
+    uint32_t top = 1000;
+    for (int round = 0; round < 6; round++) {
+        fx_send(f, 40000, 80, 1001, isn + 1 + top, F_ACK, 60000, NULL, 0, NULL, 0);
+        fx_advance_ms(f, 10);
+        for (unsigned i = 0; i < f->ncap; i++) {
+            const struct out_seg *o = fx_cap(f, i);
+            if (o->len && o->seq + o->len - isn - 1 > top)
+                top = o->seq + (uint32_t)o->len - isn - 1;
+        }
+    }
+    assert_int_equal(top, 8000);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_syn_flood_bounded_with_cookies(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls;
+    assert_int_equal(tern_tcp_listen(&f->tcp, 0, 80, 4, NULL, NULL, &ls), TERN_OK);
+    static const uint8_t mss_opt[4] = { 2, 4, 0x05, 0xb4 };
+    for (uint32_t i = 0; i < 5000; i++)
+        fx_send(f, (uint16_t)(1024 + i), 80, i * 7919u, 0, F_SYN, 65535, mss_opt, 4, NULL, 0);
+    /* the listener plus at most the backlog of half-open children */
+    assert_true(tern_tcp_pcbs_in_use(&f->tcp) <= 1 + 4);
+    assert_true(f->tcp.stats.syn_cookies_sent >= 5000 - 4);
+    /* a legitimate client completes through its cookie */
+    fx_send(f, 60000, 80, 777, 0, F_SYN, 65535, mss_opt, 4, NULL, 0);
+    const struct out_seg *sa = fx_last(f);
+    assert_int_equal(sa->flags, F_SYN | F_ACK);
+    assert_int_equal(sa->ack, 778);
+    uint32_t cookie = sa->seq;
+    /* a forged ACK with a wrong cookie is refused */
+    fx_send(f, 60001, 80, 778, cookie + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(fx_last(f)->flags, F_RST);
+    assert_int_equal(f->tcp.stats.syn_cookies_accepted, 0);
+    fx_send(f, 60000, 80, 778, cookie + 1, F_ACK, 65535, NULL, 0, "GET", 3);
+    assert_int_equal(f->tcp.stats.syn_cookies_accepted, 1);
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_accept(ls, &s), TERN_OK);
+    char buf[4];
+    size_t got;
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 3);
+    assert_memory_equal(buf, "GET", 3);
+    tern_tcp_abort(s);
+    /* the half-open ones time out and go */
+    fx_advance_ms(f, 600000);
+    assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 1);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_pool_exhaustion_refuses(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *socks[16];
+    unsigned n = 0;
+    tern_result r;
+    while ((r = tern_tcp_connect(&f->tcp, US, 0, PEER, 80, NULL, NULL, &socks[n])) == TERN_OK)
+        n++;
+    assert_int_equal(r, TERN_ENOSPC);
+    assert_int_equal(n, f->cfg.max_conns);
+    for (unsigned i = 0; i < n; i++)
+        tern_tcp_close(socks[i]);
+    fx_free_checked(f);
+}
+
+static void test_time_wait_and_reuse(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn, pn;
+    struct tern_tcp_sock *s = into_state(f, &ls, TERN_TCP_TIME_WAIT, &isn, &pn);
+    tern_tcp_close(s);
+    assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 2);
+    /* a retransmitted FIN is acknowledged again */
+    unsigned n = f->ncap;
+    fx_send(f, 40000, 80, 1001, isn + 2, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->ack, 1002);
+    /* a new SYN above the old sequence space starts a new connection */
+    fx_send(f, 40000, 80, 500000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(fx_last(f)->flags, F_SYN | F_ACK);
+    assert_int_equal(fx_last(f)->ack, 500001);
+    fx_advance_ms(f, 600000);
+    assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 1);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_icmp_attacks(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    static uint8_t data[3000];
+    size_t sent;
+    tern_tcp_set_nodelay(s, true);
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_send(s, data, sizeof(data), &sent), TERN_OK);
+    assert_int_equal(tern_tcp_get_mss(s), 1460);
+    /* the quoted header: IPv4 (us -> peer, TCP) + 8 bytes of TCP */
+    uint8_t q[28] = { 0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0 };
+    tern_store_be32(q + 12, US);
+    tern_store_be32(q + 16, PEER);
+    tern_store_be16(q + 20, 80);
+    tern_store_be16(q + 22, 40000);
+    /* a sequence number not in flight: ignored */
+    tern_store_be32(q + 24, isn + 100000);
+    tern_tcp_icmp_error(&f->tcp, 3, 4, 576, q, sizeof(q));
+    assert_int_equal(tern_tcp_get_mss(s), 1460);
+    assert_int_equal(f->tcp.stats.icmp_ignored, 1);
+    /* hard errors are soft in synchronized states (RFC 5927) */
+    tern_store_be32(q + 24, isn + 1);
+    tern_tcp_icmp_error(&f->tcp, 3, 3, 0, q, sizeof(q));
+    tern_tcp_icmp_error(&f->tcp, 3, 1, 0, q, sizeof(q));
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(f->tcp.stats.icmp_soft_errors, 2);
+    /* a tiny next-hop MTU is clamped */
+    tern_tcp_icmp_error(&f->tcp, 3, 4, 68, q, sizeof(q));
+    assert_true(tern_tcp_get_mss(s) >= 88);
+    assert_true(tern_tcp_get_mss(s) < 1460);
+    /* truncated and non-TCP quotes are ignored */
+    tern_tcp_icmp_error(&f->tcp, 3, 4, 576, q, 20);
+    q[9] = 17;
+    tern_tcp_icmp_error(&f->tcp, 3, 4, 576, q, sizeof(q));
+    assert_int_equal(f->tcp.stats.icmp_ignored, 3);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_pmtu_shrinks_segments(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    static uint8_t data[3000];
+    size_t sent;
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_send(s, data, sizeof(data), &sent), TERN_OK);
+    uint8_t q[28] = { 0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0 };
+    tern_store_be32(q + 12, US);
+    tern_store_be32(q + 16, PEER);
+    tern_store_be16(q + 20, 80);
+    tern_store_be16(q + 22, 40000);
+    tern_store_be32(q + 24, isn + 1);
+    f->mtu = 1000;
+    tern_tcp_icmp_error(&f->tcp, 3, 4, 1000, q, sizeof(q));
+    assert_int_equal(tern_tcp_get_mss(s), 960);
+    assert_int_equal(f->tcp.stats.icmp_pmtu, 1);
+    fx_advance_ms(f, 5000); /* retransmissions must fit the new MTU (checked by capture) */
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_fast_retransmit_on_three_dupacks(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    tern_tcp_set_nodelay(s, true);
+    static uint8_t data[5840];
+    size_t sent;
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_send(s, data, sizeof(data), &sent), TERN_OK);
+    /* initial window: 3 segments of 1460 (RFC 5681) */
+    fx_send(f, 40000, 80, 1001, isn + 1 + 1460, F_ACK, 65535, NULL, 0, NULL, 0);
+    for (int i = 0; i < 3; i++)
+        fx_send(f, 40000, 80, 1001, isn + 1 + 1460, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(f->tcp.stats.fast_retransmits, 1);
+    bool found = false;
+    for (unsigned i = 0; i < f->ncap; i++)
+        if (fx_cap(f, i)->seq == isn + 1 + 1460 && fx_cap(f, i)->len)
+            found = i > 3;
+    assert_true(found);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_keepalive_times_out(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    tern_tcp_set_keepalive(s, true);
+    fx_advance_ms(f, f->cfg.keepalive_idle_ms + 10);
+    assert_int_equal(f->tcp.stats.keepalive_probes, 1);
+    assert_int_equal(fx_last(f)->seq, isn); /* snd_una - 1 */
+    /* an answer resets the count */
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    fx_advance_ms(f, (uint64_t)f->cfg.keepalive_idle_ms +
+                         (uint64_t)f->cfg.keepalive_intvl_ms * (f->cfg.keepalive_probes + 1));
+    assert_int_equal(tern_tcp_error(s), TERN_ETIMEDOUT);
+    tern_tcp_close(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_close_with_unread_data_resets(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, "unread", 6);
+    tern_tcp_close(s);
+    assert_int_equal(fx_last(f)->flags & F_RST, F_RST);
+    /* a listener closed with a queued connection resets it */
+    uint32_t isn2;
+    fx_send(f, 40001, 80, 5000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    isn2 = fx_last(f)->seq;
+    fx_send(f, 40001, 80, 5001, isn2 + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    tern_tcp_close(ls);
+    assert_int_equal(fx_last(f)->flags & F_RST, F_RST);
+    fx_free_checked(f);
+}
+
+static void test_services_parse(void **state)
+{
+    (void)state;
+    unsigned m = 0;
+    assert_int_equal(tern_tcp_services_parse("echo,discard", &m), TERN_OK);
+    assert_int_equal(m, TERN_TCP_SERVICE_ECHO | TERN_TCP_SERVICE_DISCARD);
+    assert_int_equal(tern_tcp_services_parse("discard", &m), TERN_OK);
+    assert_int_equal(m, TERN_TCP_SERVICE_DISCARD);
+    assert_int_equal(tern_tcp_services_parse("", &m), TERN_EINVAL);
+    assert_int_equal(tern_tcp_services_parse("echo,", &m), TERN_EINVAL);
+    assert_int_equal(tern_tcp_services_parse("chargen", &m), TERN_EINVAL);
+    assert_int_equal(tern_tcp_services_parse("echo,,discard", &m), TERN_EINVAL);
+}
+
+static void test_echo_service(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_services svc;
+    assert_int_equal(tern_tcp_services_start(&svc, &f->tcp, TERN_TCP_SERVICE_ECHO), TERN_OK);
+    fx_send(f, 40000, 7, 1000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 40000, 7, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    fx_send(f, 40000, 7, 1001, isn + 1, F_ACK | F_PSH, 65535, NULL, 0, "ping", 4);
+    assert_int_equal(fx_last(f)->len, 4);
+    assert_memory_equal(fx_last(f)->data, "ping", 4);
+    assert_int_equal(svc.echoed_bytes, 4);
+    /* discard is not running */
+    fx_send(f, 40001, 9, 1000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(fx_last(f)->flags, F_RST | F_ACK);
+    /* the client closes; echo closes too */
+    fx_send(f, 40000, 7, 1005, isn + 5, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(fx_last(f)->flags & F_FIN, F_FIN);
+    fx_send(f, 40000, 7, 1006, isn + 6, F_ACK, 65535, NULL, 0, NULL, 0);
+    tern_tcp_close(svc.echo);
+    fx_free_checked(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_passive_open_linux_syn_options),
+        cmocka_unit_test(test_malformed_segments_counted_no_reply),
+        cmocka_unit_test(test_closed_port_gets_rst),
+        cmocka_unit_test(test_data_both_ways_and_graceful_close),
+        cmocka_unit_test(test_active_open_and_refusal),
+        cmocka_unit_test(test_rfc5961_blind_injection),
+        cmocka_unit_test(test_rst_in_every_state),
+        cmocka_unit_test(test_fin_in_every_state),
+        cmocka_unit_test(test_out_of_order_and_overlap_with_sack),
+        cmocka_unit_test(test_zero_window_receiver_and_probe),
+        cmocka_unit_test(test_zero_window_sender_persists),
+        cmocka_unit_test(test_window_shrinking),
+        cmocka_unit_test(test_syn_flood_bounded_with_cookies),
+        cmocka_unit_test(test_pool_exhaustion_refuses),
+        cmocka_unit_test(test_time_wait_and_reuse),
+        cmocka_unit_test(test_icmp_attacks),
+        cmocka_unit_test(test_pmtu_shrinks_segments),
+        cmocka_unit_test(test_fast_retransmit_on_three_dupacks),
+        cmocka_unit_test(test_keepalive_times_out),
+        cmocka_unit_test(test_close_with_unread_data_resets),
+        cmocka_unit_test(test_services_parse),
+        cmocka_unit_test(test_echo_service),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
