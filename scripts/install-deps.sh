@@ -13,6 +13,7 @@ build_pkgs=(
     build-essential meson ninja-build pkg-config
     clang lld llvm
     libuv1-dev libcmocka-dev
+    libslirp-dev libglib2.0-dev
     dpkg-dev xz-utils
 )
 # Running every test suite: QEMU + OVMF, referees and peers.
@@ -20,6 +21,7 @@ test_pkgs=(
     qemu-system-x86 ovmf
     libclang-rt-14-dev
     curl iproute2 procps
+    tshark python3-scapy dnsmasq-base iputils-ping socat
     gdisk dosfstools mtools python3
 )
 

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "tern/platform.h"
+#include "net_linux.h"
 
 struct linux_disk {
     int fd;
@@ -32,6 +33,7 @@ struct linux_backend {
     size_t heap_size;
     struct linux_disk disks[TERN_MAX_BLOCK_DEVICES];
     unsigned disk_count;
+    struct linux_net *net;          /* network devices (net_linux.c), or NULL */
 };
 
 /* Sets up the loop, the signal watchers and a heap of heap_mib MiB.

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "linux.h"
+#include "tern/net.h"
 #include "tern/os.h"
 
 #define DEFAULT_HEAP_MIB 64
@@ -33,6 +34,7 @@ static void usage(FILE *to)
             "\n"
             "Marker lines (TERN_BOOT_OK, TERN_HALT, ...) are described in docs/markers.md.\n",
             DEFAULT_HEAP_MIB);
+    linux_net_usage(to);
 }
 
 static int parse_level(const char *s, enum tern_log_level *out)
@@ -65,6 +67,7 @@ static const struct option long_opts[] = {
     { "log-level", required_argument, NULL, OPT_LOG },
     { "version", no_argument, NULL, OPT_VERSION },
     { "help", no_argument, NULL, OPT_HELP },
+    LINUX_NET_LONG_OPTS,
     { NULL, 0, NULL, 0 },
 };
 
@@ -76,8 +79,14 @@ int main(int argc, char **argv)
     const char *disks[TERN_MAX_BLOCK_DEVICES];
     unsigned disk_count = 0;
 
+    static struct linux_net_opts netopt;
     int c;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        if (c >= LINUX_NET_OPT_NET && c <= LINUX_NET_OPT_LAST) {
+            if (linux_net_opt(&netopt, c, optarg) != 0)
+                return 2;
+            continue;
+        }
         switch (c) {
         case OPT_DISK:
             if (disk_count == TERN_MAX_BLOCK_DEVICES) {
@@ -126,6 +135,10 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (linux_net_open(&backend, &netopt) != 0) {
+        linux_backend_close(&backend);
+        return 1;
+    }
 
     struct tern_config cfg;
     tern_config_default(&cfg);
@@ -135,6 +148,12 @@ int main(int argc, char **argv)
     static struct tern_os os;
     struct tern_platform plat = linux_platform(&backend);
     if (tern_os_init(&os, &plat, &cfg) != TERN_OK) {
+        linux_backend_close(&backend);
+        return 1;
+    }
+    static struct tern_net net;
+    if (linux_net_start(&os, &net, &netopt) != 0) {
+        tern_os_finish(&os);
         linux_backend_close(&backend);
         return 1;
     }

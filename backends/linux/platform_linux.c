@@ -60,12 +60,6 @@ static tern_result linux_entropy(void *ctx, void *buf, size_t len)
     return TERN_OK;
 }
 
-static unsigned linux_net_count(void *ctx)
-{
-    (void)ctx;
-    return 0;
-}
-
 static tern_result linux_heap_region(void *ctx, void **out_base, size_t *out_size)
 {
     struct linux_backend *b = ctx;
@@ -124,6 +118,7 @@ static void on_signal(uv_signal_t *s, int signum)
 static void linux_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
 {
     struct linux_backend *b = ctx;
+    deadline_ns = linux_net_before_wait(b, deadline_ns); /* slirp's fds and timers */
     uint64_t now = uv_hrtime();
     if (b->ready == 0 && deadline_ns > now) {
         if (deadline_ns != UINT64_MAX) {
@@ -137,6 +132,7 @@ static void linux_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
     } else {
         uv_run(&b->loop, UV_RUN_NOWAIT); /* poll without sleeping */
     }
+    linux_net_after_wait(b);
     *ready = b->ready;
     b->ready &= ~TERN_READY_SHUTDOWN; /* reported once */
 }
@@ -156,6 +152,9 @@ static const struct tern_platform_ops linux_ops = {
     .console_write = linux_console_write,
     .entropy = linux_entropy,
     .net_count = linux_net_count,
+    .net_info = linux_net_info,
+    .net_send = linux_net_send,
+    .net_recv = linux_net_recv,
     .block_count = linux_block_count,
     .block_info = linux_block_info,
     .block_read = linux_block_read,
@@ -210,6 +209,7 @@ static void close_handle(uv_handle_t *h)
 
 void linux_backend_close(struct linux_backend *b)
 {
+    linux_net_close(b);
     close_handle((uv_handle_t *)&b->deadline);
     close_handle((uv_handle_t *)&b->sigint);
     close_handle((uv_handle_t *)&b->sigterm);

@@ -275,3 +275,26 @@ uint32_t tern_net_pbufs_free(const struct tern_net *net)
 {
     return net->pool.available;
 }
+
+static unsigned prefix_len(uint32_t mask)
+{
+    unsigned n = 0;
+    while (n < 32 && (mask & (0x80000000u >> n)))
+        n++;
+    return n;
+}
+
+tern_result tern_net_announce(struct tern_net *net, unsigned ifidx, const char *via)
+{
+    if (ifidx >= net->if_count)
+        return TERN_ENOENT;
+    const struct tern_netif *nif = &net->ifs[ifidx];
+    if (!nif->configured)
+        return TERN_EINVAL;
+    char ip[16], gw[16];
+    tern_ipv4_format(nif->addr, ip);
+    tern_ipv4_format(nif->gw, gw);
+    tern_marker(net->os, "TERN_NET_UP", "if=%s ip=%s/%u gw=%s mtu=%u via=%s", nif->name, ip,
+                prefix_len(nif->mask), gw, (unsigned)nif->mtu, via);
+    return TERN_OK;
+}

@@ -263,6 +263,11 @@ tern_result tern_net_set_addr(struct tern_net *net, unsigned ifidx, uint32_t add
  * calls it; tests and embedders may too). The frame is not retained. */
 void tern_net_input(struct tern_net *net, unsigned ifidx, const void *frame, size_t len);
 
+/* Prints the marker "TERN_NET_UP if=netN ip=A.B.C.D/N gw=A.B.C.D mtu=N
+ * via=VIA" for a configured interface (gw 0.0.0.0 when none). TERN_OK,
+ * TERN_ENOENT (no such interface), TERN_EINVAL (not configured). */
+tern_result tern_net_announce(struct tern_net *net, unsigned ifidx, const char *via);
+
 /* Name/value iteration over the counters, in TERN_NET_COUNTERS order:
  * i from 0; returns false past the end. */
 bool tern_net_counter(const struct tern_net *net, unsigned i, const char **name,
@@ -322,5 +327,17 @@ void tern_udp_close(struct tern_udp_sock *sock);
 
 /* The local port of sock. */
 uint16_t tern_udp_port(const struct tern_udp_sock *sock);
+
+/* ---- diagnostics ---- */
+
+/* A UDP echo service (RFC 862 over UDP): every datagram to port comes
+ * back to its sender. Off unless started; the caller owns e. */
+struct tern_udp_echo {
+    struct tern_udp_sock *sock;
+    uint64_t echoed, failed;
+};
+
+/* TERN_OK, or what tern_udp_open returns. */
+tern_result tern_udp_echo_start(struct tern_udp_echo *e, struct tern_net *net, uint16_t port);
 
 #endif

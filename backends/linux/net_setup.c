@@ -1,0 +1,173 @@
+/*
+ * Interface: see net_linux.h (tern-linux's network options). Without
+ * --net, tern-linux uses slirp; "--net none" runs without a network.
+ * Addresses: --ip A.B.C.D/N [--gw A.B.C.D] configures statically; on
+ * slirp without --ip the known address of its virtual network is used
+ * (192.0.2.15/24, gateway 192.0.2.2), also reported as via=static. The
+ * DHCP client is not part of this build yet, so a TAP or wire device
+ * without --ip stays unconfigured (a warning says so).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "linux.h"
+#include "net_linux.h"
+#include "tern/inet.h"
+#include "tern/net.h"
+#include "tern/os.h"
+
+#define SLIRP_GUEST TERN_IPV4(192, 0, 2, 15)
+#define SLIRP_HOST TERN_IPV4(192, 0, 2, 2)
+
+void linux_net_usage(FILE *to)
+{
+    fprintf(to,
+            "  --net slirp|tap:NAME|wire:LOCAL,REMOTE|none\n"
+            "                     a network device (repeatable; default slirp, restricted)\n"
+            "  --hostfwd tcp:127.0.0.1:HOSTPORT-:GUESTPORT\n"
+            "                     forward a loopback TCP port to the guest (slirp; repeatable)\n"
+            "  --ip A.B.C.D/N     static address of net0 (else slirp's 192.0.2.15/24)\n"
+            "  --gw A.B.C.D       default gateway for --ip\n"
+            "  --pcap FILE        write every frame sent and received to a pcap file\n"
+            "  --udp-echo PORT    diagnostic: echo UDP datagrams sent to PORT\n");
+}
+
+static int parse_cidr(const char *s, uint32_t *ip, uint32_t *mask)
+{
+    char buf[32];
+    const char *slash = strchr(s, '/');
+    if (slash == NULL || (size_t)(slash - s) >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, (size_t)(slash - s));
+    buf[slash - s] = '\0';
+    char *end;
+    long n = strtol(slash + 1, &end, 10);
+    if (*end != '\0' || slash[1] == '\0' || n < 1 || n > 32)
+        return -1;
+    if (tern_ipv4_parse(buf, ip) != TERN_OK)
+        return -1;
+    *mask = (uint32_t)(0xffffffffull << (32 - n));
+    return 0;
+}
+
+int linux_net_opt(struct linux_net_opts *o, int code, const char *arg)
+{
+    switch (code) {
+    case LINUX_NET_OPT_NET:
+        if (o->dev_count == LINUX_NET_MAX_DEVS) {
+            fprintf(stderr, "tern-linux: at most %d --net devices\n", LINUX_NET_MAX_DEVS);
+            return -1;
+        }
+        o->devs[o->dev_count++] = arg;
+        return 0;
+    case LINUX_NET_OPT_HOSTFWD:
+        if (o->hostfwd_count == sizeof(o->hostfwd) / sizeof(o->hostfwd[0])) {
+            fprintf(stderr, "tern-linux: too many --hostfwd\n");
+            return -1;
+        }
+        o->hostfwd[o->hostfwd_count++] = arg;
+        return 0;
+    case LINUX_NET_OPT_PCAP:
+        o->pcap = arg;
+        return 0;
+    case LINUX_NET_OPT_IP:
+        if (parse_cidr(arg, &o->ip, &o->mask) != 0) {
+            fprintf(stderr, "tern-linux: --ip wants A.B.C.D/N, not '%s'\n", arg);
+            return -1;
+        }
+        return 0;
+    case LINUX_NET_OPT_GW:
+        if (tern_ipv4_parse(arg, &o->gw) != TERN_OK) {
+            fprintf(stderr, "tern-linux: --gw wants A.B.C.D, not '%s'\n", arg);
+            return -1;
+        }
+        return 0;
+    case LINUX_NET_OPT_UDP_ECHO: {
+        char *end;
+        long p = strtol(arg, &end, 10);
+        if (*end != '\0' || p < 1 || p > 65535) {
+            fprintf(stderr, "tern-linux: --udp-echo wants a port, not '%s'\n", arg);
+            return -1;
+        }
+        o->udp_echo = (uint16_t)p;
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static bool uses_slirp(const struct linux_net_opts *o)
+{
+    if (o->dev_count == 0)
+        return true;
+    for (unsigned i = 0; i < o->dev_count; i++) {
+        if (strcmp(o->devs[i], "slirp") == 0)
+            return true;
+    }
+    return false;
+}
+
+int linux_net_open(struct linux_backend *b, const struct linux_net_opts *o)
+{
+    if (o->gw && !o->ip) {
+        fprintf(stderr, "tern-linux: --gw needs --ip\n");
+        return -1;
+    }
+    if (o->pcap && linux_net_pcap(b, o->pcap) != 0)
+        return -1;
+    uint32_t guest = o->ip ? o->ip : SLIRP_GUEST;
+    if (o->dev_count == 0) {
+        if (linux_net_add(b, "slirp", guest) != 0)
+            return -1;
+    }
+    for (unsigned i = 0; i < o->dev_count; i++) {
+        if (strcmp(o->devs[i], "none") == 0)
+            continue;
+        if (linux_net_add(b, o->devs[i], guest) != 0)
+            return -1;
+    }
+    for (unsigned i = 0; i < o->hostfwd_count; i++) {
+        if (linux_net_hostfwd(b, o->hostfwd[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int linux_net_start(struct tern_os *os, struct tern_net *net, const struct linux_net_opts *o)
+{
+    if (os->plat.ops->net_count(os->plat.ctx) == 0)
+        return 0;
+    tern_result r = tern_net_init(net, os, NULL);
+    if (r != TERN_OK) {
+        tern_log(os, TERN_LOG_ERROR, "net", "stack init failed: %s", tern_result_name(r));
+        return -1;
+    }
+    uint32_t ip = o->ip, mask = o->mask, gw = o->gw;
+    bool first_is_slirp = (o->dev_count == 0 || strcmp(o->devs[0], "slirp") == 0);
+    if (ip == 0 && first_is_slirp && uses_slirp(o)) {
+        ip = SLIRP_GUEST;
+        mask = 0xffffff00u;
+        gw = SLIRP_HOST;
+    }
+    if (ip == 0) {
+        tern_log(os, TERN_LOG_WARN, "net",
+                 "net0 has no address: give --ip (the DHCP client is not in this build)");
+        return 0;
+    }
+    r = tern_net_set_addr(net, 0, ip, mask, gw);
+    if (r != TERN_OK) {
+        tern_log(os, TERN_LOG_ERROR, "net", "cannot use that address: %s", tern_result_name(r));
+        return -1;
+    }
+    if (o->udp_echo) {
+        static struct tern_udp_echo echo; /* hosted glue: one instance per process */
+        if (tern_udp_echo_start(&echo, net, o->udp_echo) != TERN_OK) {
+            tern_log(os, TERN_LOG_ERROR, "net", "udp echo on port %u failed", o->udp_echo);
+            return -1;
+        }
+    }
+    tern_net_announce(net, 0, "static");
+    return 0;
+}
