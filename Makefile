@@ -41,8 +41,10 @@ test-asan:
 	ninja -C $(BUILD)-asan
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(BUILD)-asan --print-errorlogs --no-suite qemu
 
+# In a cross build meson takes the native compiler from CC_FOR_BUILD (CC
+# would only name the cross compiler, which the cross file fixes as clang).
 test-clang:
-	@[ -f $(BUILD)-clang/build.ninja ] || CC=clang meson setup $(BUILD)-clang $(CROSS) -Dqemu_tests=false
+	@[ -f $(BUILD)-clang/build.ninja ] || CC=clang CC_FOR_BUILD=clang meson setup $(BUILD)-clang $(CROSS) -Dqemu_tests=false
 	ninja -C $(BUILD)-clang
 
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined

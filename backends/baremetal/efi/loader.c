@@ -16,8 +16,9 @@
  *   5. calls the kernel's entry with System V's convention and a
  *      struct tern_boot_info (boot_info.h). It never returns.
  *
- * Failures before step 4 print "TERN_PANIC reason=loader ..." on the
- * firmware console and return an error to the firmware.
+ * Failures before the kernel runs print "TERN_PANIC reason=loader
+ * error=<what>" on the firmware console and return an error to the
+ * firmware (docs/baremetal.md lists the errors).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -127,12 +128,12 @@ static const char *check_elf(uint64_t *lo_out, uint64_t *hi_out)
 
     if (size < sizeof(*eh) || img[0] != 0x7f || img[1] != 'E' || img[2] != 'L' ||
         img[3] != 'F')
-        return "TERN_PANIC reason=loader kernel is not ELF";
+        return "TERN_PANIC reason=loader error=kernel-not-elf";
     if (img[4] != 2 || img[5] != 1 || eh->machine != EM_X86_64 || eh->type != ET_DYN)
-        return "TERN_PANIC reason=loader kernel is not a 64-bit x86_64 static PIE";
+        return "TERN_PANIC reason=loader error=kernel-not-x86_64-static-pie";
     if (eh->phentsize != sizeof(struct elf64_phdr) || eh->phoff > size ||
         (uint64_t)eh->phnum * sizeof(struct elf64_phdr) > size - eh->phoff)
-        return "TERN_PANIC reason=loader bad program headers";
+        return "TERN_PANIC reason=loader error=bad-program-headers";
 
     const struct elf64_phdr *ph = (const void *)(img + eh->phoff);
     uint64_t lo = UINT64_MAX, hi = 0;
@@ -142,14 +143,14 @@ static const char *check_elf(uint64_t *lo_out, uint64_t *hi_out)
         if (ph[i].filesz > ph[i].memsz || ph[i].offset > size ||
             ph[i].filesz > size - ph[i].offset || ph[i].memsz > (1ull << 32) ||
             ph[i].vaddr > (1ull << 32))
-            return "TERN_PANIC reason=loader bad PT_LOAD segment";
+            return "TERN_PANIC reason=loader error=bad-load-segment";
         if (ph[i].vaddr < lo)
             lo = ph[i].vaddr;
         if (ph[i].vaddr + ph[i].memsz > hi)
             hi = ph[i].vaddr + ph[i].memsz;
     }
     if (lo >= hi || eh->entry < lo || eh->entry >= hi)
-        return "TERN_PANIC reason=loader no loadable segment holds the entry";
+        return "TERN_PANIC reason=loader error=entry-outside-image";
     *lo_out = lo & ~0xfffull;
     *hi_out = hi;
     return NULL;
@@ -183,7 +184,7 @@ static const char *relocate(uint8_t *base, uint64_t lo, uint64_t span)
         return NULL;
     if (relaent != sizeof(struct elf64_rela) || rela < lo || rela - lo > span ||
         relasz > span - (rela - lo))
-        return "TERN_PANIC reason=loader bad relocation table";
+        return "TERN_PANIC reason=loader error=bad-relocation-table";
 
     const struct elf64_rela *r = (const void *)(base + (rela - lo));
     for (uint64_t i = 0; i < relasz / sizeof(*r); i++) {
@@ -191,9 +192,9 @@ static const char *relocate(uint8_t *base, uint64_t lo, uint64_t span)
         if (type == R_X86_64_NONE)
             continue;
         if (type != R_X86_64_RELATIVE)
-            return "TERN_PANIC reason=loader unsupported relocation type";
+            return "TERN_PANIC reason=loader error=unsupported-relocation";
         if (r[i].offset < lo || r[i].offset - lo > span - 8)
-            return "TERN_PANIC reason=loader relocation outside the image";
+            return "TERN_PANIC reason=loader error=relocation-outside-image";
         *(uint64_t *)(base + (r[i].offset - lo)) = bias + (uint64_t)r[i].addend;
     }
     return NULL;
@@ -216,7 +217,7 @@ efi_status efi_main(efi_handle image, struct efi_system_table *st)
     uint64_t pages = (span + 0xfff) / 0x1000;
     uint64_t base = 0;
     if (bs->allocate_pages(EFI_ALLOCATE_ANY_PAGES, EFI_LOADER_CODE, pages, &base) != EFI_SUCCESS)
-        return fail(st, "TERN_PANIC reason=loader no memory for the kernel");
+        return fail(st, "TERN_PANIC reason=loader error=no-memory-for-kernel");
 
     const struct elf64_ehdr *eh = (const void *)tern_kernel_elf;
     const struct elf64_phdr *ph = (const void *)(tern_kernel_elf + eh->phoff);
@@ -230,7 +231,7 @@ efi_status efi_main(efi_handle image, struct efi_system_table *st)
 
     struct tern_boot_info *info = NULL;
     if (bs->allocate_pool(EFI_LOADER_DATA, sizeof(*info), (void **)&info) != EFI_SUCCESS)
-        return fail(st, "TERN_PANIC reason=loader no memory for boot info");
+        return fail(st, "TERN_PANIC reason=loader error=no-memory-for-boot-info");
     memset(info, 0, sizeof(*info));
     info->magic = TERN_BOOT_MAGIC;
     info->version = TERN_BOOT_VERSION;
@@ -255,11 +256,11 @@ efi_status efi_main(efi_handle image, struct efi_system_table *st)
     uint32_t desc_version = 0;
     efi_status s = bs->get_memory_map(&map_size, NULL, &key, &desc_size, &desc_version);
     if (s != EFI_BUFFER_TOO_SMALL || desc_size < sizeof(struct tern_efi_memdesc))
-        return fail(st, "TERN_PANIC reason=loader GetMemoryMap failed");
+        return fail(st, "TERN_PANIC reason=loader error=get-memory-map");
     uint64_t cap = map_size + 16 * desc_size;
     void *map = NULL;
     if (bs->allocate_pool(EFI_LOADER_DATA, cap, &map) != EFI_SUCCESS)
-        return fail(st, "TERN_PANIC reason=loader no memory for the memory map");
+        return fail(st, "TERN_PANIC reason=loader error=no-memory-for-memory-map");
 
     /* Between a failed ExitBootServices and the next try only memory-map
      * calls are allowed (UEFI 2.9, 7.4): no printing in this loop. */
@@ -269,7 +270,7 @@ efi_status efi_main(efi_handle image, struct efi_system_table *st)
         if (s == EFI_SUCCESS && bs->exit_boot_services(image, key) == EFI_SUCCESS)
             break;
         if (attempt == 8)
-            return fail(st, "TERN_PANIC reason=loader ExitBootServices kept failing");
+            return fail(st, "TERN_PANIC reason=loader error=exit-boot-services");
     }
     info->memmap = (uint64_t)map;
     info->memmap_size = map_size;
