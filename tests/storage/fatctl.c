@@ -4,6 +4,7 @@
  * mtools.
  *
  *   fatctl IMG [--part N] [--sector 512|4096] [--ro] CMD [ARGS]
+ *     stat PATH           "file|dir size=N cluster=N short=8.3"
  *     gpt                 print the table ("parts=N backup=0|1", one line each)
  *     info                print type, cluster size, label
  *     ls PATH             one line per entry: "d|f SIZE NAME"
@@ -239,6 +240,12 @@ int main(int argc, char **argv)
             printf("%c %u %s\n", st.is_dir ? 'd' : 'f', st.size, st.name);
         if (r != TERN_ENOENT)
             return fail(r);
+    } else if (strcmp(cmd, "stat") == 0 && i < argc) {
+        struct tern_fat_stat st;
+        if ((r = tern_fat_stat(&fs, argv[i], &st)) != TERN_OK)
+            return fail(r);
+        printf("%s size=%u cluster=%u short=%s\n", st.is_dir ? "dir" : "file", st.size,
+               st.first_cluster, st.short_name);
     } else if (strcmp(cmd, "cat") == 0 && i < argc) {
         rc = cat(argv[i], stdout, 0, UINT64_MAX);
     } else if (strcmp(cmd, "pcat") == 0 && i + 2 < argc) {
