@@ -1,0 +1,63 @@
+/*
+ * Interface: the HTTP engine on the core TCP socket API (tcp.h).
+ *
+ * struct tern_http_tcp listens on one port, accepts connections, pairs
+ * each with a struct tern_http_conn from the server's pool, moves received
+ * bytes into the engine and the engine's output into the socket as send
+ * space allows (backpressure: the engine stops reading when its output is
+ * not drained, and the socket's receive window closes behind it), and
+ * closes the socket when the engine says so. A connection beyond the
+ * server's pool is reset at once and counted.
+ *
+ *   static struct tern_http_tcp_slot slots[N];       // N = the server's pool size
+ *   tern_http_tcp_start(&ht, &tcp, &srv, 80, slots, N);
+ *
+ * The caller owns every struct; nothing is allocated.
+ */
+#ifndef TERN_HTTP_TCP_H
+#define TERN_HTTP_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tern/http.h"
+#include "tern/result.h"
+#include "tern/tcp.h"
+
+#define TERN_HTTP_TCP_RX 4096
+
+struct tern_http_tcp;
+
+struct tern_http_tcp_slot {
+    struct tern_http_tcp *ht;
+    struct tern_tcp_sock *sock;      /* NULL when the slot is free */
+    struct tern_http_conn *hc;
+    uint8_t rx[TERN_HTTP_TCP_RX];    /* received, not yet taken by the engine */
+    size_t rx_off, rx_len;
+    bool eof;                        /* the peer sent FIN */
+    bool busy, again;                /* re-entrancy guard of the service loop */
+};
+
+struct tern_http_tcp {
+    struct tern_tcp *tcp;
+    struct tern_http_server *srv;
+    struct tern_tcp_sock *listener;
+    uint16_t port;
+    struct tern_http_tcp_slot *slots;
+    uint32_t nslots;
+    uint64_t refused;                /* connections reset: no free slot */
+    uint64_t resets;                 /* connections that failed under us */
+};
+
+/* Listens on port (every local address) with the given slots (at least
+ * the server's pool size is useful; more are never used). TERN_OK, or what
+ * tern_tcp_listen returned (TERN_EEXIST, TERN_ENOSPC), or TERN_EINVAL. */
+tern_result tern_http_tcp_start(struct tern_http_tcp *ht, struct tern_tcp *tcp,
+                                struct tern_http_server *srv, uint16_t port,
+                                struct tern_http_tcp_slot *slots, uint32_t nslots);
+
+/* Stops listening and aborts every open connection. */
+void tern_http_tcp_stop(struct tern_http_tcp *ht);
+
+#endif
