@@ -887,6 +887,42 @@ static void test_echo_service(void **state)
     fx_free_checked(f);
 }
 
+/* Every truncation of a valid segment, with the checksum recomputed or
+ * not, and every single-bit flip: counted, never a crash, nothing kept. */
+static void test_every_truncation_and_bit_flip(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    uint8_t seg[64];
+    for (size_t len = 0; len <= sizeof(syn_linux); len++) {
+        memcpy(seg, syn_linux, sizeof(syn_linux));
+        uint64_t in = f->tcp.stats.in_segs;
+        fx_input_raw(f, seg, len, false);
+        assert_int_equal(f->tcp.stats.in_segs, in + 1);
+        memcpy(seg, syn_linux, sizeof(syn_linux));
+        fx_input_raw(f, seg, len, true);
+    }
+    for (size_t bit = 0; bit < sizeof(syn_linux) * 8; bit++) {
+        memcpy(seg, syn_linux, sizeof(syn_linux));
+        fx_input_raw(f, seg, sizeof(syn_linux), true);
+        memcpy(seg, syn_linux, sizeof(syn_linux));
+        uint16_t good = tern_load_be16(seg + 16);
+        (void)good;
+        seg[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        fx_input_raw(f, seg, sizeof(syn_linux), false);
+    }
+    assert_true(f->tcp.stats.drop_bad_csum >= sizeof(syn_linux) * 8 - 16);
+    assert_true(tern_tcp_pcbs_in_use(&f->tcp) <= 1 + 1 + 4);
+    tern_tcp_abort(s);
+    fx_advance_ms(f, 600000);
+    assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 1);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -912,6 +948,7 @@ int main(void)
         cmocka_unit_test(test_close_with_unread_data_resets),
         cmocka_unit_test(test_services_parse),
         cmocka_unit_test(test_echo_service),
+        cmocka_unit_test(test_every_truncation_and_bit_flip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
