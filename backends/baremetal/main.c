@@ -17,6 +17,8 @@
  *   wait          LAPIC one-shot + sti;hlt; no I/O sources yet
  *   panic         isa-debug-exit(METAL_PANIC_EXIT_VALUE), then cli;hlt
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "metal.h"
@@ -184,6 +186,26 @@ static void detect_rng(struct metal *m)
     }
 }
 
+/* Runs musl's formatting and number parsing once on this machine (they
+ * are compiled freestanding, x87 long double included) and compares with
+ * known answers. Returns NULL or what differed. */
+static const char *libc_selfcheck(void)
+{
+    char buf[96];
+    snprintf(buf, sizeof(buf), "%d|%5s|%#x|%.3f|%Le|%llu", -42, "ab", 255, 2.5,
+             (long double)1e10, 18446744073709551615ull);
+    if (strcmp(buf, "-42|   ab|0xff|2.500|1.000000e+10|18446744073709551615") != 0)
+        return "snprintf";
+    char *end;
+    if (strtol("  -0x7fz", &end, 0) != -127 || *end != 'z')
+        return "strtol";
+    if (strtoull("18446744073709551615", &end, 10) != 18446744073709551615ull || *end)
+        return "strtoull";
+    if (strtod("2.5e-3", &end) != 2.5e-3 || *end)
+        return "strtod";
+    return NULL;
+}
+
 struct test_actions {
     struct tern_timer timer;
 };
@@ -249,6 +271,7 @@ void kmain(const struct tern_boot_info *info)
     pick_heap(m);
     detect_rng(m);
 
+    const char *libc_bad = libc_selfcheck();
     int n = fwcfg_read_file("opt/tern/cmdline", m->cmdline_text, sizeof(m->cmdline_text),
                             &m->fw_cfg_present);
     tern_metal_cmdline_parse(&m->cmdline, m->cmdline_text, n > 0 ? (size_t)n : 0);
@@ -263,6 +286,8 @@ void kmain(const struct tern_boot_info *info)
         serial_printf("TERN_PANIC reason=core-init-failed\n");
         metal_exit(METAL_PANIC_EXIT_VALUE);
     }
+    if (libc_bad != NULL)
+        tern_panic(os, "libc-selfcheck-failed:%s", libc_bad);
     tern_log(os, TERN_LOG_INFO, "metal", "kernel at 0x%llx (%llu KiB), boot info at 0x%llx",
              (unsigned long long)info->kernel_base,
              (unsigned long long)(info->kernel_size / 1024),
@@ -278,7 +303,7 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)(m->usable_bytes / ONE_MIB),
              (unsigned long long)(uintptr_t)m->heap_base,
              (unsigned long long)(m->heap_size / ONE_MIB));
-    tern_log(os, TERN_LOG_INFO, "metal", "acpi rsdp 0x%llx (revision %u), rng %s",
+    tern_log(os, TERN_LOG_INFO, "metal", "acpi rsdp 0x%llx (revision %u), rng %s, libc self-check ok",
              (unsigned long long)info->rsdp, info->acpi_revision,
              m->have_rdrand ? "rdrand" : m->have_rdseed ? "rdseed" : "none");
     if (!m->fw_cfg_present)

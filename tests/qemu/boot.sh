@@ -3,7 +3,8 @@
 # fw_cfg command line and checks the serial markers and QEMU's exit status.
 #
 # usage: boot.sh CASE BUILD_DIR SOURCE_DIR
-#   halt   halt=7                -> TERN_BOOT_OK backend=baremetal, TERN_HALT code=7, status 15
+#   halt   halt=7                -> TERN_BOOT_OK backend=baremetal, musl's self-check
+#                                   passed, TERN_HALT code=7, status 15
 #   sleep  halt=7 delay_ms=1500  -> the halt comes >= 1500 ms (guest clock) after boot,
 #                                   after >= 1 timer wake-up, >= 1 s of host time later
 #   ud     fault=ud              -> TERN_PANIC reason=exception vector=6 rip=0x..., status 71
@@ -50,6 +51,7 @@ expect_status() {
 case $case_ in
     halt)
         wait_for_marker "$out" '^TERN_HALT code=7([^0-9]|$)' 60 "$pid"
+        grep -aq 'metal: .*libc self-check ok' "$out" || fail "musl self-check line missing"
         expect_status 15
         ;;
     sleep)
