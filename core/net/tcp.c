@@ -404,6 +404,8 @@ static uint32_t rexmit_one(struct tern_tcp_sock *s, uint32_t seq)
     uint32_t len = tcp_max_payload(s);
     if (data_end - seq < len)
         len = data_end - seq;
+    if (s->snd_max - seq < len)
+        len = s->snd_max - seq; /* never new data here: snd_max stays right */
     for (unsigned i = 0; i < s->nsacked; i++)
         if (SEQ_GT(s->sacked[i].start, seq) && s->sacked[i].start - seq < len)
             len = s->sacked[i].start - seq;
@@ -578,7 +580,13 @@ static void dup_ack(struct tern_tcp_sock *s)
             sack_rexmit_next(s);
         return;
     }
-    if (s->dupacks != 3)
+    /* Early retransmit (RFC 5827): with fewer than four segments out and
+     * nothing new to send, fewer duplicate ACKs can ever arrive. */
+    uint32_t thresh = 3;
+    uint32_t oseg = (tcp_flight(s) + s->mss - 1) / s->mss;
+    if (oseg < 4 && oseg >= 2 && SEQ_GEQ(s->snd_max, s->snd_una + s->sbuf_len))
+        thresh = oseg - 1;
+    if (s->dupacks != thresh)
         return;
     /* RFC 6582 3.2 step 1: no new recovery before the old one's end. */
     if (!SEQ_GT(s->snd_una, s->recover))

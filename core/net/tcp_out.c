@@ -188,7 +188,10 @@ void tcp_send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8
 
 void tcp_send_ack(struct tern_tcp_sock *s)
 {
-    tcp_send_segment(s, s->snd_nxt, 0, TCP_ACK);
+    /* snd_max, not snd_nxt: after a timeout snd_nxt is pulled back, and
+     * the peer has seen sequence numbers up to snd_max; an ACK below its
+     * window would be refused (and answered: an ACK war). */
+    tcp_send_segment(s, s->snd_max, 0, TCP_ACK);
 }
 
 void tcp_send_rst(struct tern_tcp_sock *s)
@@ -319,7 +322,11 @@ void tcp_output(struct tern_tcp_sock *s)
             if (SEQ_GT(s->snd_nxt, data_end))
                 break; /* the FIN is out */
             uint32_t avail = data_end - s->snd_nxt;
-            uint32_t wnd = s->snd_wnd < s->cwnd ? s->snd_wnd : s->cwnd;
+            uint32_t cw = s->cwnd;
+            if (!s->in_recovery && s->dupacks > 0 && s->dupacks < 3 &&
+                s->snd_nxt == s->snd_max)
+                cw += s->dupacks * s->mss; /* limited transmit (RFC 3042) */
+            uint32_t wnd = s->snd_wnd < cw ? s->snd_wnd : cw;
             uint32_t flight = s->snd_nxt - s->snd_una;
             uint32_t usable = wnd > flight ? wnd - flight : 0;
             uint32_t mp = tcp_max_payload(s);

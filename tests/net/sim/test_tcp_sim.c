@@ -119,6 +119,16 @@ static bool all_released(void *arg)
     return tern_tcp_pcbs_in_use(&f->x->tcp) == 0 && tern_tcp_pcbs_in_use(&f->y->tcp) == 0;
 }
 
+static bool trace_tap(void *arg, unsigned from, unsigned to, uint8_t *seg, size_t len)
+{
+    struct sim_net *net = arg;
+    size_t off = (size_t)(seg[12] >> 4) * 4;
+    printf("T %.6f %u->%u seq %u ack %u fl %02x wnd %u len %zu\n", (double)net->now / 1e9,
+           from, to, tern_load_be32(seg + 4), tern_load_be32(seg + 8), seg[13],
+           tern_load_be16(seg + 14), len - off);
+    return true;
+}
+
 struct result {
     bool ok;
     uint64_t vtime_ns;
@@ -143,6 +153,10 @@ static struct result run_transfer(uint64_t seed, uint64_t bytes, const struct si
     struct sim_node *b = sim_net_add_node(net, B_ADDR, 8u << 20, &cfg);
     sim_net_set_link(net, a, b, lp);
     sim_net_set_link(net, b, a, lp);
+    if (getenv("TERN_SIM_TRACE")) {
+        net->tap = trace_tap;
+        net->tap_arg = net;
+    }
     struct pair p;
     memset(&p, 0, sizeof(p));
     p.a.tx_key = seed * 2 + 1;
@@ -161,16 +175,30 @@ static struct result run_transfer(uint64_t seed, uint64_t bytes, const struct si
     bool fin = sim_net_run(net, transfer_done, &p, t0 + max_vtime_ns);
     res.vtime_ns = net->now - t0;
     res.retransmits = a->tcp.stats.retransmits + b->tcp.stats.retransmits;
+    if (getenv("TERN_SIM_VERBOSE")) {
+        for (int k = 0; k < 2; k++) {
+            const struct tern_tcp_stats *st = k ? &b->tcp.stats : &a->tcp.stats;
+            printf("  %c: segs in %llu out %llu rexmit %llu fast %llu rto %llu dupacks %llu "
+                   "ooo %llu drop_ooo_full %llu out_of_window %llu paws %llu\n",
+                   'a' + k, (unsigned long long)st->in_segs, (unsigned long long)st->out_segs,
+                   (unsigned long long)st->retransmits, (unsigned long long)st->fast_retransmits,
+                   (unsigned long long)st->rto_timeouts, (unsigned long long)st->dup_acks,
+                   (unsigned long long)st->ooo_segments, (unsigned long long)st->drop_ooo_full,
+                   (unsigned long long)st->drop_out_of_window, (unsigned long long)st->drop_paws);
+        }
+    }
     if (!fin || p.a.err || p.b.err || p.a.bad || p.b.bad) {
         snprintf(res.why, sizeof(res.why),
                  "seed %llu: fin=%d a: rx %llu/%llu bad=%d@%llu err=%d st=%s | b: rx %llu/%llu "
-                 "bad=%d@%llu err=%d st=%s",
+                 "bad=%d@%llu err=%d st=%s (errors %s/%s)",
                  (unsigned long long)seed, fin, (unsigned long long)p.a.received,
                  (unsigned long long)bytes, p.a.bad, (unsigned long long)p.a.bad_at, p.a.err,
                  p.a.s ? tern_tcp_state_name(tern_tcp_get_state(p.a.s)) : "-",
                  (unsigned long long)p.b.received, (unsigned long long)bytes, p.b.bad,
                  (unsigned long long)p.b.bad_at, p.b.err,
-                 tern_tcp_state_name(tern_tcp_get_state(p.b.s)));
+                 tern_tcp_state_name(tern_tcp_get_state(p.b.s)),
+                 p.a.s ? tern_result_name(tern_tcp_error(p.a.s)) : "-",
+                 tern_result_name(tern_tcp_error(p.b.s)));
         goto out;
     }
     p.a.closed = p.b.closed = true;
