@@ -1,0 +1,115 @@
+/*
+ * Interface: TLS 1.2 server sessions on mbedTLS 2.28, sans-IO.
+ *
+ * A struct tern_tls_server holds what all sessions share: certificate
+ * chain and key (parsed from PEM or DER in memory: the backend reads the
+ * files, core never opens one), a CTR-DRBG seeded from the platform
+ * entropy call, the session-ticket keys and the mbedTLS configuration
+ * (TLS 1.2 only; ECDHE-ECDSA / ECDHE-RSA with AES-GCM and
+ * ChaCha20-Poly1305 only).
+ *
+ * A struct tern_tls_session is one connection. The transport offers
+ * ciphertext it received (tern_tls_input, which may take less), drains
+ * ciphertext to send (tern_tls_output / tern_tls_output_done), and reads
+ * and writes plaintext (tern_tls_read / tern_tls_write); the handshake
+ * runs inside read and write. No socket call is made here; mbedTLS's BIO
+ * callbacks work on the session's two buffers.
+ *
+ * The caller owns both structs. They are large (mbedTLS contexts) and
+ * their members are mbedTLS's; use only the functions below.
+ */
+#ifndef TERN_TLS_H
+#define TERN_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mbedtls/ctr_drbg.h"
+#include "mbedtls/pk.h"
+#include "mbedtls/ssl.h"
+#include "mbedtls/ssl_ticket.h"
+#include "mbedtls/x509_crt.h"
+
+#include "tern/result.h"
+
+struct tern_os;
+
+struct tern_tls_stats {
+    uint64_t handshakes, handshake_failures, resumed, records_bad, close_notify;
+};
+
+struct tern_tls_server {
+    struct tern_os *os;
+    mbedtls_ssl_config conf;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_x509_crt chain;
+    mbedtls_pk_context key;
+    mbedtls_ssl_ticket_context tickets;
+    struct tern_tls_stats stats;
+    bool ready;
+};
+
+/* Sets srv up from a certificate chain and its private key, each PEM (a
+ * NUL terminator is not needed) or DER. TERN_OK; TERN_EINVAL with a
+ * one-line reason in err (cap bytes, NUL-terminated) for a missing, empty
+ * or unparseable certificate or key, or a key that does not match the
+ * certificate; TERN_EIO when the entropy source fails; TERN_ENOMEM. On
+ * failure srv holds nothing (no need to call finish). */
+tern_result tern_tls_server_init(struct tern_tls_server *srv, struct tern_os *os,
+                                 const uint8_t *cert, size_t cert_len, const uint8_t *key,
+                                 size_t key_len, char *err, size_t cap);
+void tern_tls_server_finish(struct tern_tls_server *srv);
+
+#define TERN_TLS_IN_BUF 4096
+#define TERN_TLS_OUT_BUF 20480       /* one full record and then some */
+
+enum tern_tls_state {
+    TERN_TLS_HANDSHAKE = 0,
+    TERN_TLS_OPEN,
+    TERN_TLS_CLOSED,                 /* close_notify sent or received */
+    TERN_TLS_FAILED,
+};
+
+struct tern_tls_session {
+    struct tern_tls_server *srv;
+    mbedtls_ssl_context ssl;
+    enum tern_tls_state state;
+    int last_error;                  /* mbedTLS's code of the failure */
+    uint8_t in[TERN_TLS_IN_BUF];
+    size_t in_off, in_len;
+    uint8_t out[TERN_TLS_OUT_BUF];
+    size_t out_off, out_len;
+};
+
+/* Starts a server session. TERN_OK or TERN_ENOMEM. */
+tern_result tern_tls_session_init(struct tern_tls_session *s, struct tern_tls_server *srv);
+void tern_tls_session_finish(struct tern_tls_session *s);
+
+/* Offers received ciphertext; returns how many bytes were taken (offer
+ * the rest after a read). */
+size_t tern_tls_input(struct tern_tls_session *s, const uint8_t *data, size_t len);
+
+/* Ciphertext to send / the transport sent n bytes of it. */
+void tern_tls_output(struct tern_tls_session *s, const uint8_t **data, size_t *len);
+void tern_tls_output_done(struct tern_tls_session *s, size_t n);
+
+/* Advances the handshake and reads plaintext. TERN_OK with *got > 0;
+ * TERN_AGAIN (need more input, or output must drain first); TERN_ECLOSED
+ * (the peer sent close_notify); TERN_EPROTO (handshake or record failure:
+ * the session is dead, see last_error; close the transport). */
+tern_result tern_tls_read(struct tern_tls_session *s, void *buf, size_t cap, size_t *got);
+
+/* Encrypts up to len plaintext bytes (as many as the output buffer has
+ * room for); *wrote says how many. TERN_OK; TERN_AGAIN (handshake not
+ * done or no room); TERN_EPROTO. */
+tern_result tern_tls_write(struct tern_tls_session *s, const void *data, size_t len,
+                           size_t *wrote);
+
+/* Queues close_notify. */
+void tern_tls_close(struct tern_tls_session *s);
+
+/* True once the handshake completed. */
+bool tern_tls_open(const struct tern_tls_session *s);
+
+#endif
