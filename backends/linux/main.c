@@ -11,6 +11,7 @@
 #include "linux.h"
 #include "tern/net.h"
 #include "tern/os.h"
+#include "tern/tcp.h"
 
 #define DEFAULT_HEAP_MIB 64
 
@@ -152,7 +153,8 @@ int main(int argc, char **argv)
         return 1;
     }
     static struct tern_net net;
-    if (linux_net_start(&os, &net, &netopt) != 0) {
+    static struct tern_tcp tcp;
+    if (linux_net_start(&os, &net, &tcp, &netopt) < 0) {
         tern_os_finish(&os);
         linux_backend_close(&backend);
         return 1;

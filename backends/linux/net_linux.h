@@ -79,7 +79,8 @@ enum {
     LINUX_NET_OPT_IP,
     LINUX_NET_OPT_GW,
     LINUX_NET_OPT_UDP_ECHO,
-    LINUX_NET_OPT_LAST = LINUX_NET_OPT_UDP_ECHO,
+    LINUX_NET_OPT_SERVICES,
+    LINUX_NET_OPT_LAST = LINUX_NET_OPT_SERVICES,
 };
 
 /* getopt_long entries for the options above. */
@@ -89,7 +90,8 @@ enum {
     { "pcap", required_argument, NULL, LINUX_NET_OPT_PCAP },         \
     { "ip", required_argument, NULL, LINUX_NET_OPT_IP },             \
     { "gw", required_argument, NULL, LINUX_NET_OPT_GW },             \
-    { "udp-echo", required_argument, NULL, LINUX_NET_OPT_UDP_ECHO }
+    { "udp-echo", required_argument, NULL, LINUX_NET_OPT_UDP_ECHO }, \
+    { "services", required_argument, NULL, LINUX_NET_OPT_SERVICES }
 
 struct linux_net_opts {
     const char *devs[LINUX_NET_MAX_DEVS];
@@ -99,6 +101,7 @@ struct linux_net_opts {
     const char *pcap;
     uint32_t ip, mask, gw;          /* host order; ip 0: not given */
     uint16_t udp_echo;              /* 0: off */
+    unsigned services;              /* TERN_TCP_SERVICE_* mask */
 };
 
 /* Prints the options' help lines. */
@@ -110,8 +113,13 @@ int linux_net_opt(struct linux_net_opts *o, int code, const char *arg);
 /* Opens the devices (default: slirp), forwards and pcap. 0 or -1. */
 int linux_net_open(struct linux_backend *b, const struct linux_net_opts *o);
 
-/* After tern_os_init: starts the stack on the devices, configures the
- * address and prints TERN_NET_UP. A no-op without devices. 0 or -1. */
-int linux_net_start(struct tern_os *os, struct tern_net *net, const struct linux_net_opts *o);
+struct tern_tcp;
+
+/* After tern_os_init: starts the stack on the devices with TCP (tcp, the
+ * caller's) attached, configures the address, starts --udp-echo and
+ * --services and prints TERN_NET_UP. A no-op without devices (tcp stays
+ * uninitialised). 1 when the stack runs, 0 without devices, -1 on error. */
+int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
+                    const struct linux_net_opts *o);
 
 #endif

@@ -16,6 +16,7 @@
 #include "tern/inet.h"
 #include "tern/net.h"
 #include "tern/os.h"
+#include "tern/tcp.h"
 
 #define SLIRP_GUEST TERN_IPV4(192, 0, 2, 15)
 #define SLIRP_HOST TERN_IPV4(192, 0, 2, 2)
@@ -30,7 +31,8 @@ void linux_net_usage(FILE *to)
             "  --ip A.B.C.D/N     static address of net0 (else slirp's 192.0.2.15/24)\n"
             "  --gw A.B.C.D       default gateway for --ip\n"
             "  --pcap FILE        write every frame sent and received to a pcap file\n"
-            "  --udp-echo PORT    diagnostic: echo UDP datagrams sent to PORT\n");
+            "  --udp-echo PORT    diagnostic: echo UDP datagrams sent to PORT\n"
+            "  --services LIST    diagnostic TCP services: echo (port 7), discard (port 9)\n");
 }
 
 static int parse_cidr(const char *s, uint32_t *ip, uint32_t *mask)
@@ -93,6 +95,12 @@ int linux_net_opt(struct linux_net_opts *o, int code, const char *arg)
         o->udp_echo = (uint16_t)p;
         return 0;
     }
+    case LINUX_NET_OPT_SERVICES:
+        if (tern_tcp_services_parse(arg, &o->services) != TERN_OK) {
+            fprintf(stderr, "tern-linux: --services wants echo,discard, not '%s'\n", arg);
+            return -1;
+        }
+        return 0;
     default:
         return -1;
     }
@@ -135,11 +143,17 @@ int linux_net_open(struct linux_backend *b, const struct linux_net_opts *o)
     return 0;
 }
 
-int linux_net_start(struct tern_os *os, struct tern_net *net, const struct linux_net_opts *o)
+int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
+                    const struct linux_net_opts *o)
 {
-    if (os->plat.ops->net_count(os->plat.ctx) == 0)
+    if (os->plat.ops->net_count(os->plat.ctx) == 0) {
+        if (o->services || o->udp_echo)
+            tern_log(os, TERN_LOG_WARN, "net", "no network device: services not started");
         return 0;
+    }
     tern_result r = tern_net_init(net, os, NULL);
+    if (r == TERN_OK)
+        r = tern_net_attach_tcp(net, tcp, NULL);
     if (r != TERN_OK) {
         tern_log(os, TERN_LOG_ERROR, "net", "stack init failed: %s", tern_result_name(r));
         return -1;
@@ -154,7 +168,7 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, const struct linux
     if (ip == 0) {
         tern_log(os, TERN_LOG_WARN, "net",
                  "net0 has no address: give --ip (the DHCP client is not in this build)");
-        return 0;
+        return 1;
     }
     r = tern_net_set_addr(net, 0, ip, mask, gw);
     if (r != TERN_OK) {
@@ -168,6 +182,14 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, const struct linux
             return -1;
         }
     }
+    if (o->services) {
+        static struct tern_tcp_services svc; /* hosted glue: one per process */
+        r = tern_tcp_services_start(&svc, tcp, o->services);
+        if (r != TERN_OK) {
+            tern_log(os, TERN_LOG_ERROR, "net", "services failed: %s", tern_result_name(r));
+            return -1;
+        }
+    }
     tern_net_announce(net, 0, "static");
-    return 0;
+    return 1;
 }

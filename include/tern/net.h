@@ -293,6 +293,15 @@ tern_result tern_net_ip_output(struct tern_net *net, uint32_t src, uint32_t dst,
 void tern_net_set_tcp_hooks(struct tern_net *net, tern_net_tcp_input_fn input,
                             tern_net_tcp_icmp_fn icmp, void *arg);
 
+struct tern_tcp;
+struct tern_tcp_config;
+
+/* Initialises tcp (tern_tcp_init with cfg, NULL: defaults) with this
+ * stack as its lower layer and attaches it with tern_net_set_tcp_hooks.
+ * Returns what tern_tcp_init returns. */
+tern_result tern_net_attach_tcp(struct tern_net *net, struct tern_tcp *tcp,
+                                const struct tern_tcp_config *cfg);
+
 /* struct tern_tcp_lower.output with ctx = net: one TCP segment with DF
  * set. TERN_OK; TERN_AGAIN (no buffer, ARP queue full); TERN_ENOENT (no
  * route); TERN_EINVAL (larger than the path MTU). */

@@ -3,6 +3,7 @@
 # test creates: tern-linux creates the TAP, the kernel side gets
 # 192.0.2.1/24. Checks ARP (the kernel's neighbour entry), ping with small
 # and 8000-byte payloads (fragmented both ways), UDP echo via socat, and
+# a 4 MiB TCP echo (Linux client, tern listener) byte-exact, and
 # tshark reading the --pcap file with every checksum good. Needs root.
 # usage: tap_netns.sh TERN_LINUX
 set -euo pipefail
@@ -30,7 +31,7 @@ in_ns() { ip netns exec "$ns" "$@"; }
 in_ns ip link set lo up
 
 ip netns exec "$ns" "$tern" --net tap:ttap0 --ip 192.0.2.10/24 --gw 192.0.2.1 --udp-echo 7 \
-    --pcap "$tmp/tap.pcap" >"$tmp/out" 2>&1 &
+    --services echo,discard --pcap "$tmp/tap.pcap" >"$tmp/out" 2>&1 &
 pid=$!
 wait_for_marker "$tmp/out" '^TERN_NET_UP if=net0 ip=192.0.2.10/24 gw=192.0.2.1 mtu=1500 via=static' 10 "$pid"
 
@@ -55,14 +56,23 @@ reply=$(echo "tern over tap" | in_ns timeout 5 socat -T 3 - UDP:192.0.2.10:7)
 [ "$reply" = "tern over tap" ] || fail "UDP echo returned '$reply'"
 echo "ok: UDP echo"
 
+# TCP: a Linux client to tern's echo listener, 4 MiB byte-exact.
+head -c $((4 << 20)) /dev/urandom >"$tmp/bulk"
+in_ns timeout 60 socat -T 20 -b 65536 - TCP:192.0.2.10:7 <"$tmp/bulk" >"$tmp/back" ||
+    fail "socat to the echo service failed"
+want=$(sha256sum <"$tmp/bulk" | cut -d' ' -f1)
+got=$(sha256sum <"$tmp/back" | cut -d' ' -f1)
+[ "$want" = "$got" ] || fail "TCP echo: $(stat -c %s "$tmp/back") bytes back, hash differs"
+echo "ok: 4 MiB echoed over TCP byte-exact"
+
 kill -TERM "$pid"
 wait "$pid" || fail "tern-linux exited with $?"
 pid=
 
 if command -v tshark >/dev/null; then
-    opts=(-r "$tmp/tap.pcap" -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE)
+    opts=(-r "$tmp/tap.pcap" -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE)
     total=$(tshark "${opts[@]}" 2>/dev/null | wc -l)
-    bad=$(tshark "${opts[@]}" -Y 'ip.checksum.status == 0 || udp.checksum.status == 0 || icmp.checksum.status == 0' 2>/dev/null | wc -l)
+    bad=$(tshark "${opts[@]}" -Y 'ip.checksum.status == 0 || udp.checksum.status == 0 || icmp.checksum.status == 0 || tcp.checksum.status == 0' 2>/dev/null | wc -l)
     [ "$total" -ge 20 ] || fail "pcap holds only $total frames"
     [ "$bad" -eq 0 ] || fail "$bad frames with bad checksums in the pcap"
     echo "ok: tshark read $total frames, no bad checksum"

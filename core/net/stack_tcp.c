@@ -1,0 +1,34 @@
+/*
+ * Interface: see net.h (tern_net_attach_tcp). Joins the TCP module to
+ * this stack through the seam: TCP's lower layer is tern_net_tcp_output /
+ * tern_net_path_mtu with ctx = the stack, and the stack's TCP hooks call
+ * tern_tcp_input / tern_tcp_icmp_error.
+ */
+#include "net_internal.h"
+#include "tern/tcp.h"
+
+static void hook_input(void *arg, uint32_t src, uint32_t dst, const void *segment, size_t len)
+{
+    tern_tcp_input(arg, src, dst, segment, len);
+}
+
+static void hook_icmp(void *arg, uint8_t type, uint8_t code, uint16_t next_mtu, const void *orig,
+                      size_t len)
+{
+    tern_tcp_icmp_error(arg, type, code, next_mtu, orig, len);
+}
+
+tern_result tern_net_attach_tcp(struct tern_net *net, struct tern_tcp *tcp,
+                                const struct tern_tcp_config *cfg)
+{
+    const struct tern_tcp_lower lower = {
+        .output = tern_net_tcp_output,
+        .path_mtu = tern_net_path_mtu,
+        .ctx = net,
+    };
+    tern_result r = tern_tcp_init(tcp, net->os, &lower, cfg);
+    if (r != TERN_OK)
+        return r;
+    tern_net_set_tcp_hooks(net, hook_input, hook_icmp, tcp);
+    return TERN_OK;
+}
