@@ -11,7 +11,12 @@
 #   Unpacks PKG's .orig.tar.* into DESTDIR (its top directory stripped) and
 #   writes DESTDIR/.tern-source with the version. Does nothing when that
 #   stamp already exists (idempotent). Needs no stdin; works as root or not.
+#
+# For tests: TERN_APT_ETC (default /etc/apt) is where the system's sources
+# are read; with TERN_FETCH_SOURCES_ONLY=1 the script writes the derived
+# deb-src sources, prints them and stops before running apt-get.
 set -euo pipefail
+apt_etc=${TERN_APT_ETC:-/etc/apt}
 
 [ $# -eq 2 ] || { echo "usage: $0 PKG DESTDIR" >&2; exit 2; }
 pkg=$1
@@ -28,26 +33,33 @@ rm -f "$work/sources.list.d/"*.sources
 
 # deb822 stanzas: keep each stanza whose Types include "deb", as deb-src.
 n=0
-for f in /etc/apt/sources.list.d/*.sources; do
+for f in "$apt_etc"/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
     n=$((n + 1))
     awk '
-        function flush() { if (keep) printf "%s\n", stanza; stanza = ""; keep = 0 }
+        function flush() { if (keep && enabled) printf "%s\n", stanza; stanza = ""; keep = 0; enabled = 1 }
+        BEGIN { enabled = 1 }
         /^[ \t]*$/ { flush(); next }
         /^[ \t]*#/ { next }
-        /^Types:/ {
+        tolower($1) == "types:" {
             keep = 0
             for (i = 2; i <= NF; i++) if ($i == "deb") keep = 1
             stanza = stanza "Types: deb-src\n"
             next
         }
+        tolower($1) == "enabled:" && tolower($2) == "no" { enabled = 0 }
         { stanza = stanza $0 "\n" }
         END { flush() }
     ' "$f" > "$work/sources.list.d/system-$n.sources"
 done
 # One-line entries: "deb [opts] uri suite comps" -> "deb-src ...".
-if [ -f /etc/apt/sources.list ]; then
-    sed -n 's/^[ \t]*deb[ \t]/deb-src /p' /etc/apt/sources.list > "$work/sources.list"
+if [ -f "$apt_etc/sources.list" ]; then
+    sed -n 's/^[ \t]*deb[ \t][ \t]*/deb-src /p' "$apt_etc/sources.list" > "$work/sources.list"
+fi
+
+if [ "${TERN_FETCH_SOURCES_ONLY:-0}" = 1 ]; then
+    cat "$work/sources.list" "$work/sources.list.d/"*.sources 2>/dev/null || true
+    exit 0
 fi
 
 apt_opts=(
