@@ -303,9 +303,13 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)(m->usable_bytes / ONE_MIB),
              (unsigned long long)(uintptr_t)m->heap_base,
              (unsigned long long)(m->heap_size / ONE_MIB));
-    tern_log(os, TERN_LOG_INFO, "metal", "acpi rsdp 0x%llx (revision %u), rng %s, libc self-check ok",
+    uint8_t probe[16];
+    tern_result rng = metal_entropy(m, probe, sizeof(probe));
+    tern_log(os, TERN_LOG_INFO, "metal",
+             "acpi rsdp 0x%llx (revision %u), rng %s (%s), libc self-check ok",
              (unsigned long long)info->rsdp, info->acpi_revision,
-             m->have_rdrand ? "rdrand" : m->have_rdseed ? "rdseed" : "none");
+             m->have_rdrand ? "rdrand" : m->have_rdseed ? "rdseed" : "none",
+             rng == TERN_OK ? "read ok" : "unavailable");
     if (!m->fw_cfg_present)
         tern_log(os, TERN_LOG_INFO, "metal", "no fw_cfg: normal run");
     else if (n >= 0)

@@ -52,6 +52,7 @@ case $case_ in
     halt)
         wait_for_marker "$out" '^TERN_HALT code=7([^0-9]|$)' 60 "$pid"
         grep -aq 'metal: .*libc self-check ok' "$out" || fail "musl self-check line missing"
+        grep -aq 'metal: .*rng rdrand (read ok)' "$out" || fail "RDRAND not used or failed (-cpu max has it)"
         expect_status 15
         ;;
     sleep)
