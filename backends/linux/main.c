@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "linux.h"
+#include "tern/disk.h"
 #include "tern/net.h"
 #include "tern/os.h"
 #include "tern/tcp.h"
@@ -152,6 +153,11 @@ int main(int argc, char **argv)
         linux_backend_close(&backend);
         return 1;
     }
+    /* Each disk prints TERN_DISK_OK or TERN_DISK_ERROR; a bad disk does
+     * not stop the OS. */
+    static struct tern_disk mounted_disks[TERN_MAX_BLOCK_DEVICES];
+    for (unsigned i = 0; i < disk_count; i++)
+        (void)tern_disk_mount(&os, i, &mounted_disks[i]);
     static struct tern_net net;
     static struct tern_tcp tcp;
     if (linux_net_start(&os, &net, &tcp, &netopt) < 0) {
@@ -160,6 +166,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int code = tern_os_run(&os);
+    for (unsigned i = 0; i < disk_count; i++)
+        (void)tern_disk_unmount(&mounted_disks[i]);
     tern_os_finish(&os);
     linux_backend_close(&backend);
     return code;

@@ -1,0 +1,109 @@
+/*
+ * Interface: see include/tern/disk.h. Glue between the instance (heap,
+ * log, markers) and the storage stack for the disks a backend offers.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tern/disk.h"
+
+static tern_result fail(struct tern_disk *d, tern_result r, const char *reason)
+{
+    d->reason = reason;
+    tern_log(d->os, TERN_LOG_ERROR, "disk", "disk %u: cannot mount: %s (%s)", d->idx, reason,
+             tern_result_name(r));
+    tern_marker(d->os, "TERN_DISK_ERROR", "disk=%u reason=%s", d->idx, reason);
+    if (d->cache) {
+        tern_free(d->os, d->cache);
+        d->cache = NULL;
+    }
+    return r;
+}
+
+static bool try_volume(struct tern_disk *d, uint64_t first, uint64_t count)
+{
+    return tern_fat_mount(&d->fs, &d->dev, first, count, d->dev.read_only) == TERN_OK;
+}
+
+tern_result tern_disk_mount(struct tern_os *os, unsigned idx, struct tern_disk *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->os = os;
+    d->idx = idx;
+    const struct tern_platform *plat = &os->plat;
+    if (idx >= plat->ops->block_count(plat->ctx))
+        return fail(d, TERN_ENOENT, "no-such-device");
+    struct tern_block_info info;
+    if (plat->ops->block_info == NULL || plat->ops->block_info(plat->ctx, idx, &info) != TERN_OK)
+        return fail(d, TERN_ENOENT, "no-device-info");
+    size_t bytes = tern_bdev_cache_bytes(info.sector_size, TERN_DISK_CACHE_SLOTS);
+    d->cache = tern_alloc(os, bytes);
+    if (d->cache == NULL)
+        return fail(d, TERN_ENOMEM, "no-memory-for-cache");
+    tern_result r = tern_bdev_open_platform(&d->dev, &d->pctx, plat, idx, d->cache, bytes,
+                                            TERN_DISK_CACHE_SLOTS);
+    if (r != TERN_OK)
+        return fail(d, r, "bad-geometry");
+
+    r = tern_gpt_read(&d->dev, &d->gpt);
+    const char *gpt_state = "none";
+    if (r == TERN_OK) {
+        d->has_gpt = true;
+        gpt_state = d->gpt.used_backup ? "backup" : "primary";
+        if (d->gpt.used_backup)
+            tern_log(os, TERN_LOG_WARN, "disk",
+                     "disk %u: primary GPT is damaged (%s); using the backup", idx,
+                     d->gpt.primary_reason);
+        const struct tern_gpt_part *esp = tern_gpt_find_type(&d->gpt, &TERN_GPT_TYPE_ESP);
+        if (esp) {
+            /* The boot volume must be sound: no quiet fallback. */
+            if (!try_volume(d, esp->first_lba, esp->last_lba - esp->first_lba + 1))
+                return fail(d, TERN_EIO, d->fs.reason ? d->fs.reason : "bad-esp");
+            d->part = esp->index + 1;
+        } else {
+            for (unsigned i = 0; i < d->gpt.count && d->part == 0; i++) {
+                const struct tern_gpt_part *p = &d->gpt.parts[i];
+                if (try_volume(d, p->first_lba, p->last_lba - p->first_lba + 1))
+                    d->part = p->index + 1;
+            }
+        }
+        if (d->part == 0)
+            return fail(d, TERN_EIO, d->fs.reason ? d->fs.reason : "no-fat-partition");
+    } else if (r == TERN_EIO && d->gpt.reason && strcmp(d->gpt.reason, "bad-signature") == 0) {
+        /* No GPT at all: maybe a FAT volume on the whole disk. */
+        if (!try_volume(d, 0, d->dev.sector_count))
+            return fail(d, TERN_EIO, d->fs.reason ? d->fs.reason : "no-gpt-no-fat");
+    } else {
+        return fail(d, r, d->gpt.reason ? d->gpt.reason : "gpt-read-error");
+    }
+    d->mounted = true;
+    char label[12];
+    size_t n = strlen(d->fs.label);
+    memcpy(label, d->fs.label, n + 1);
+    for (size_t i = 0; i < n; i++)
+        if (label[i] == ' ' || label[i] == '=')
+            label[i] = '_';
+    tern_log(os, TERN_LOG_INFO, "disk",
+             "disk %u: %llu sectors of %u bytes, FAT%d volume '%s', %u clusters of %u bytes",
+             idx, (unsigned long long)d->dev.sector_count, d->dev.sector_size, d->fs.type,
+             d->fs.label, d->fs.clusters, d->fs.cluster_bytes);
+    tern_marker(os, "TERN_DISK_OK", "disk=%u parts=%u part=%u fs=fat%d label=%s sector=%u gpt=%s",
+                idx, d->has_gpt ? d->gpt.count : 0, d->part, d->fs.type, label,
+                d->dev.sector_size, gpt_state);
+    return TERN_OK;
+}
+
+tern_result tern_disk_unmount(struct tern_disk *d)
+{
+    tern_result r = TERN_OK;
+    if (d->mounted)
+        r = tern_fat_unmount(&d->fs);
+    d->mounted = false;
+    if (d->cache) {
+        tern_free(d->os, d->cache);
+        d->cache = NULL;
+    }
+    return r;
+}

@@ -1,0 +1,53 @@
+/*
+ * Interface: mounting a platform block device at boot. tern_disk_mount()
+ * opens block device idx of the instance's platform with a write-back
+ * cache from the instance heap, reads its GPT (or, without one, treats
+ * the whole disk as one volume) and mounts one FAT volume: the EFI System
+ * Partition when there is one (a corrupt ESP is an error, not skipped),
+ * else the first partition holding a valid FAT volume. It prints exactly one marker per disk (docs/markers.md):
+ *
+ *   TERN_DISK_OK disk=<idx> parts=<GPT partitions, 0 without GPT>
+ *                part=<1-based partition mounted, 0 for the whole disk>
+ *                fs=<fat12|fat16|fat32> label=<volume label, spaces as _>
+ *                sector=<512|4096> gpt=<primary|backup|none>
+ *   TERN_DISK_ERROR disk=<idx> reason=<short-reason>
+ *
+ * and on error also an error log line. The OS keeps running either way.
+ * The caller owns struct tern_disk and keeps it for as long as the volume
+ * is used; tern_disk_unmount() syncs and returns the cache to the heap.
+ */
+#ifndef TERN_DISK_H
+#define TERN_DISK_H
+
+#include <stdbool.h>
+
+#include "tern/blockdev.h"
+#include "tern/fat.h"
+#include "tern/gpt.h"
+#include "tern/os.h"
+
+#define TERN_DISK_CACHE_SLOTS 64
+
+struct tern_disk {
+    struct tern_os *os;
+    unsigned idx;
+    struct tern_bdev_platform pctx;
+    struct tern_bdev dev;
+    void *cache;               /* from the instance heap */
+    struct tern_gpt gpt;
+    bool has_gpt;
+    unsigned part;             /* 1-based partition mounted; 0: whole disk */
+    struct tern_fat fs;
+    bool mounted;
+    const char *reason;        /* why mounting failed */
+};
+
+/* Mounts disk idx (see above). TERN_OK with the volume in d->fs;
+ * TERN_ENOENT (no such device), TERN_ENOMEM (cache), TERN_EIO (no valid
+ * GPT or FAT; d->reason says why), device errors. Prints the marker. */
+tern_result tern_disk_mount(struct tern_os *os, unsigned idx, struct tern_disk *d);
+
+/* Syncs (unless read-only) and frees the cache. */
+tern_result tern_disk_unmount(struct tern_disk *d);
+
+#endif

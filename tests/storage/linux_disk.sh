@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# tern-linux --disk mounts a Tern-built image and an mkfs.fat-built image
+# alike (TERN_DISK_OK), says gpt=backup when the primary GPT is damaged,
+# and gives TERN_DISK_ERROR for a corrupt disk while the OS keeps running.
+# usage: linux_disk.sh TERN_LINUX TERN_MKIMAGE
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../integration/lib.sh"
+need_tools
+BIN=$(realpath "$1"); MK=$(realpath "$2")
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+cd "$T"
+
+"$MK" --output tern.img --size 48 --quiet || fail "tern-mkimage"
+truncate -s 40M mkfs.img
+sgdisk -o -n 1:2048:0 -t 1:0700 mkfs.img >/dev/null || fail "sgdisk"
+truncate -s 38M vol.img; mkfs.fat -F 16 -n "MKFS VOL" vol.img >/dev/null || fail "mkfs.fat"
+dd if=vol.img of=mkfs.img bs=1M seek=1 conv=notrunc status=none
+cp tern.img backup.img
+python3 -c "
+f=open('backup.img','r+b'); f.seek(512+30); b=f.read(1); f.seek(512+30); f.write(bytes([b[0]^1]))"
+truncate -s 8M junk.img
+head -c 4096 /dev/urandom | dd of=junk.img conv=notrunc status=none
+cp tern.img badfat.img
+python3 -c "
+f=open('badfat.img','r+b'); f.seek(2048*512+11); f.write(b'\x00\x03')"
+
+"$BIN" --disk tern.img --disk mkfs.img,ro --disk backup.img --disk junk.img --disk badfat.img \
+    >out 2>&1 &
+pid=$!
+wait_for_marker out '^TERN_DISK_(OK|ERROR) disk=4 ' 10 "$pid"
+wait_for_marker out '^TERN_BOOT_OK ' 5 "$pid"
+grep -q '^TERN_DISK_OK disk=0 parts=2 part=1 fs=fat32 label=TERN-ESP sector=512 gpt=primary$' out ||
+    { cat out; fail "disk 0 (tern-mkimage)"; }
+grep -q '^TERN_DISK_OK disk=1 parts=1 part=1 fs=fat16 label=MKFS_VOL sector=512 gpt=primary$' out ||
+    { cat out; fail "disk 1 (sgdisk + mkfs.fat)"; }
+grep -q '^TERN_DISK_OK disk=2 parts=2 part=1 fs=fat32 label=TERN-ESP sector=512 gpt=backup$' out ||
+    { cat out; fail "disk 2 (primary GPT damaged)"; }
+grep -q 'primary GPT is damaged (bad-header-crc); using the backup' out || fail "no warning for disk 2"
+grep -q '^TERN_DISK_ERROR disk=3 reason=bad-boot-signature$' out || { cat out; fail "disk 3 (junk)"; }
+grep -q '^TERN_DISK_ERROR disk=4 reason=bad-bpb-bytes-per-sector$' out || { cat out; fail "disk 4 (bad BPB)"; }
+grep -q 'error disk: disk 4: cannot mount' out || fail "no log line for disk 4"
+kill -TERM "$pid"; wait "$pid"; rc=$?
+[ $rc -eq 0 ] || fail "tern-linux exit status $rc"
+grep -q '^TERN_HALT code=0$' out || fail "no clean halt"
+echo "PASS: tern-linux --disk markers"
