@@ -441,8 +441,8 @@ void tern_http_set_writable(struct tern_http_conn *c,
 }
 
 void tern_http_set_on_body(struct tern_http_conn *c,
-                           void (*fn)(struct tern_http_conn *c, const uint8_t *data,
-                                      size_t len, void *arg),
+                           size_t (*fn)(struct tern_http_conn *c, const uint8_t *data,
+                                        size_t len, void *arg),
                            void *arg)
 {
     c->on_body = fn;
@@ -609,12 +609,19 @@ static size_t pump(struct tern_http_conn *c, const uint8_t *data, size_t len)
         case TERN_HTTP_EV_HEAD:
             dispatch(c);
             break;
-        case TERN_HTTP_EV_BODY:
+        case TERN_HTTP_EV_BODY: {
+            size_t took = ev.len;
             if (c->on_body && !c->resp_done)
-                c->on_body(c, ev.data, ev.len, c->on_body_arg);
-            if (c->state == TERN_HTTP_C_ACTIVE)
+                took = c->on_body(c, ev.data, ev.len, c->on_body_arg);
+            if (c->state == TERN_HTTP_C_ACTIVE && took)
                 set_phase(c, c->srv->cfg.body_timeout_ns);
+            if (took < ev.len && c->state == TERN_HTTP_C_ACTIVE) {
+                /* The handler is full: the rest waits with the transport. */
+                tern_http_parser_unread_body(&c->parser, ev.len - took);
+                return done - (ev.len - took);
+            }
             break;
+        }
         case TERN_HTTP_EV_DONE:
             c->req_done = true;
             if (c->state == TERN_HTTP_C_ACTIVE) {

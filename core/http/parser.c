@@ -39,6 +39,18 @@ void tern_http_parser_init(struct tern_http_parser *p, const struct tern_http_li
     tern_http_parser_reset(p);
 }
 
+void tern_http_parser_unread_body(struct tern_http_parser *p, size_t n)
+{
+    if (n == 0)
+        return;
+    p->remaining += n;
+    p->body_total -= n;
+    if (p->state == TERN_HTTP_P_MSG_END)
+        p->state = TERN_HTTP_P_BODY_CL;
+    else if (p->state == TERN_HTTP_P_CHUNK_DATA_CR)
+        p->state = TERN_HTTP_P_CHUNK_DATA;
+}
+
 void tern_http_parser_reset(struct tern_http_parser *p)
 {
     struct tern_http_limits lim = p->lim;

@@ -15,6 +15,8 @@
 
 static void slot_free(struct tern_http_tcp_slot *s, bool abort_sock)
 {
+    tern_timer_disarm(s->ht->srv->os, &s->linger);
+    s->lingering = false;
     if (s->hc)
         tern_http_conn_close(s->hc);
     if (s->sock) {
@@ -35,6 +37,15 @@ static bool service_round(struct tern_http_tcp_slot *s)
     bool moved = false;
     const uint8_t *out;
     size_t len, n;
+
+    if (s->lingering) {
+        tern_result r;
+        while ((r = tern_tcp_recv(s->sock, s->rx, sizeof s->rx, &n)) == TERN_OK && n)
+            ;
+        if (r != TERN_AGAIN)
+            slot_free(s, r != TERN_OK);      /* EOF: close; failure: abort */
+        return false;
+    }
 
     tern_http_conn_output(s->hc, &out, &len);
     if (len) {
@@ -72,10 +83,20 @@ static bool service_round(struct tern_http_tcp_slot *s)
         }
     }
     if (tern_http_conn_should_close(s->hc)) {
-        /* Output drained (or abandoned): FIN after what is queued. */
+        /* Output drained (or abandoned): FIN after what is queued, then
+         * linger until the peer's FIN. */
         tern_tcp_shutdown(s->sock);
-        slot_free(s, false);
-        return false;
+        tern_http_conn_close(s->hc);
+        s->hc = NULL;
+        if (s->eof) {
+            slot_free(s, false);
+            return false;
+        }
+        s->lingering = true;
+        struct tern_os *os = s->ht->srv->os;
+        if (tern_timer_arm(os, &s->linger, tern_now_ns(os) + TERN_HTTP_TCP_LINGER_NS) != TERN_OK)
+            slot_free(s, false);
+        return true;
     }
     return moved;
 }
@@ -109,6 +130,14 @@ static void on_sock(struct tern_tcp_sock *sock, unsigned events, void *arg)
     service(s);
 }
 
+static void on_linger_end(struct tern_timer *t, void *arg)
+{
+    struct tern_http_tcp_slot *s = arg;
+    (void)t;
+    if (s->sock)
+        slot_free(s, false);
+}
+
 static void on_wake(struct tern_http_conn *c, void *arg)
 {
     struct tern_http_tcp_slot *s = arg;
@@ -136,7 +165,7 @@ static void on_listen(struct tern_tcp_sock *ls, unsigned events, void *arg)
         s->sock = sock;
         s->hc = hc;
         s->rx_off = s->rx_len = 0;
-        s->eof = s->busy = s->again = false;
+        s->eof = s->busy = s->again = s->lingering = false;
         tern_tcp_set_nodelay(sock, true);
         tern_tcp_set_callback(sock, on_sock, s);
         service(s);
@@ -159,7 +188,8 @@ tern_result tern_http_tcp_start(struct tern_http_tcp *ht, struct tern_tcp *tcp,
         memset(&slots[i], 0, offsetof(struct tern_http_tcp_slot, rx));
         slots[i].ht = ht;
         slots[i].rx_off = slots[i].rx_len = 0;
-        slots[i].eof = slots[i].busy = slots[i].again = false;
+        slots[i].eof = slots[i].busy = slots[i].again = slots[i].lingering = false;
+        tern_timer_init(&slots[i].linger, on_linger_end, &slots[i]);
     }
     return tern_tcp_listen(tcp, 0, port, nslots, on_listen, ht, &ht->listener);
 }

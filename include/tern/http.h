@@ -141,6 +141,11 @@ struct tern_http_parser {
 /* Sets up p with lim (NULL: defaults 8000 / 8192 / 64 / 1 MiB). */
 void tern_http_parser_init(struct tern_http_parser *p, const struct tern_http_limits *lim);
 
+/* Gives back the last n body bytes of the previous EV_BODY (the caller
+ * could not take them): the parser expects them again. n must not exceed
+ * that event's len, and no feed may have happened in between. */
+void tern_http_parser_unread_body(struct tern_http_parser *p, size_t n);
+
 /* Forgets the finished message so the next one can be parsed (keep-alive);
  * the limits stay. Only after TERN_HTTP_EV_DONE. */
 void tern_http_parser_reset(struct tern_http_parser *p);
@@ -292,7 +297,7 @@ struct tern_http_conn {
     uint64_t resp_body_bytes;
     void (*writable)(struct tern_http_conn *c, void *arg);
     void *writable_arg;
-    void (*on_body)(struct tern_http_conn *c, const uint8_t *data, size_t len, void *arg);
+    size_t (*on_body)(struct tern_http_conn *c, const uint8_t *data, size_t len, void *arg);
     void *on_body_arg;
     void (*on_abort)(struct tern_http_conn *c, void *arg);
     void *on_abort_arg;
@@ -386,10 +391,14 @@ tern_result tern_http_resp_simple(struct tern_http_conn *c, int status,
 void tern_http_set_writable(struct tern_http_conn *c,
                             void (*fn)(struct tern_http_conn *c, void *arg), void *arg);
 
-/* Routes the request body to fn instead of discarding it. */
+/* Routes the request body to fn instead of discarding it. fn returns how
+ * many of the len bytes it took; fewer than len pauses the body (the rest
+ * stays with the transport and comes again once output has drained and
+ * the writable callback has run). At the end of the body fn gets data
+ * NULL, len 0. */
 void tern_http_set_on_body(struct tern_http_conn *c,
-                           void (*fn)(struct tern_http_conn *c, const uint8_t *data,
-                                      size_t len, void *arg),
+                           size_t (*fn)(struct tern_http_conn *c, const uint8_t *data,
+                                        size_t len, void *arg),
                            void *arg);
 
 /* Called if the connection goes away before the response ended. */

@@ -6,8 +6,11 @@
  * bytes into the engine and the engine's output into the socket as send
  * space allows (backpressure: the engine stops reading when its output is
  * not drained, and the socket's receive window closes behind it), and
- * closes the socket when the engine says so. A connection beyond the
- * server's pool is reset at once and counted.
+ * closes the socket when the engine says so. The close lingers: after our
+ * FIN, input is read and dropped until the peer's FIN (or 2 s), because
+ * closing with unread input sends a RST that can destroy the response in
+ * the peer's receive buffer (RFC 9112 section 9.6). A connection beyond
+ * the server's pool is reset at once and counted.
  *
  *   static struct tern_http_tcp_slot slots[N];       // N = the server's pool size
  *   tern_http_tcp_start(&ht, &tcp, &srv, 80, slots, N);
@@ -37,7 +40,11 @@ struct tern_http_tcp_slot {
     size_t rx_off, rx_len;
     bool eof;                        /* the peer sent FIN */
     bool busy, again;                /* re-entrancy guard of the service loop */
+    bool lingering;                  /* FIN sent, input discarded until EOF */
+    struct tern_timer linger;        /* ends the lingering close */
 };
+
+#define TERN_HTTP_TCP_LINGER_NS 2000000000ull
 
 struct tern_http_tcp {
     struct tern_tcp *tcp;

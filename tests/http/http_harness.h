@@ -20,7 +20,9 @@
 #include "tern/http.h"
 #include "tern/os.h"
 
+#ifndef BENCH_POOL
 #define BENCH_POOL 4
+#endif
 #define BIG_SIZE 100000
 
 struct mem_file {
@@ -82,14 +84,16 @@ static inline void memfs_close(void *ctx, void *handle)
 static const struct tern_http_file_ops memfs_ops = { memfs_open, memfs_read, memfs_close };
 
 /* /echo: answers "len=N\n" then the body bytes, chunked, as they come. */
-static inline void echo_body(struct tern_http_conn *c, const uint8_t *data, size_t len, void *arg)
+static inline size_t echo_body(struct tern_http_conn *c, const uint8_t *data, size_t len,
+                               void *arg)
 {
     (void)arg;
-    size_t w;
+    size_t w = 0;
     if (data)
         tern_http_resp_write(c, data, len, &w);
     else
         tern_http_resp_end(c);
+    return w;
 }
 
 static inline void echo_route(struct tern_http_conn *c, const struct tern_http_request *req,

@@ -153,6 +153,41 @@ static void test_chunked_upload_and_expect(void **state)
     assert_int_equal(B->srv.counters.continues_sent, 2);
 }
 
+static void test_body_backpressure(void **state)
+{
+    (void)state;
+    /* a 60 KB upload echoed through a 16 KiB output buffer, read slowly */
+    static char req[70000], body[60000];
+    for (size_t i = 0; i < sizeof body; i++)
+        body[i] = (char)('a' + i % 23);
+    int n = snprintf(req, sizeof req, "PUT /echo HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n",
+                     sizeof body);
+    memcpy(req + n, body, sizeof body);
+    struct client *cl = client_open(B);
+    cl->drain_max = 999;
+    client_send(cl, req, (size_t)n + sizeof body);
+    /* de-chunk the response body */
+    char *p = strstr(cl->got, "\r\n\r\n");
+    assert_non_null(p);
+    p += 4;
+    static char got[70000];
+    size_t gl = 0;
+    for (;;) {
+        size_t sz = strtoul(p, &p, 16);
+        p += 2;
+        if (sz == 0)
+            break;
+        memcpy(got + gl, p, sz);
+        gl += sz;
+        p += sz + 2;
+    }
+    assert_int_equal(gl, 5 + sizeof body);
+    assert_memory_equal(got, "echo:", 5);
+    assert_memory_equal(got + 5, body, sizeof body);
+    assert_int_equal(cl->pending_len, 0);
+    client_free(cl);
+}
+
 static void test_static_files(void **state)
 {
     (void)state;
@@ -456,6 +491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipelining_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http10, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunked_upload_and_expect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_backpressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_file_streams_through_small_reads, setup,
                                         teardown),

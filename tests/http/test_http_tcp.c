@@ -214,11 +214,39 @@ static void test_connection_cap_resets(void **state)
     assert_int_equal(L->b.srv.counters.conns_active, 0);
 }
 
+static void test_lingering_close_keeps_the_response(void **state)
+{
+    (void)state;
+    struct peer *p = peer_connect();
+    peer_send(p, "GET / HTTP/1.1\nHost: a\n\n");
+    /* more bytes arrive after the refusal: they must not cause a reset */
+    peer_send(p, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(strncmp(p->got, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
+    assert_true(p->eof);                            /* our FIN */
+    assert_false(p->error);                         /* and no RST */
+    assert_int_equal(L->tcp.stats.rst_sent, 0);
+    tern_tcp_close(p->s);
+    loop_run(L);
+    free(p);
+    /* a peer that never closes is dropped when the linger ends */
+    p = peer_connect();
+    peer_send(p, "GET / HTTP/1.0\r\n\r\n");
+    assert_true(p->eof);
+    L->b.sim.now_ns += TERN_HTTP_TCP_LINGER_NS + 1;
+    loop_run(L);
+    assert_null(L->slots[0].sock);
+    tern_tcp_close(p->s);
+    loop_run(L);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipelined_requests_and_big_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap_resets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lingering_close_keeps_the_response, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
