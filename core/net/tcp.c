@@ -988,7 +988,21 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
         }
     }
 
-    if (!seq_acceptable(s, seg->seq, seglen)) {
+    bool zero_wnd_ack = false;
+    if (!seq_acceptable(s, seg->seq, seglen) && tcp_rcv_space(s) == 0 &&
+        (seg->flags & TCP_ACK) && !(seg->flags & (TCP_RST | TCP_SYN)) &&
+        SEQ_GEQ(seg->seq, s->rcv_nxt) && SEQ_LEQ(seg->seq, s->rcv_nxt + 1)) {
+        /* RFC 9293 3.10.7.4: with a zero receive window, still take
+         * valid ACKs. The data (a window probe) is not taken. */
+        tcp->stats.drop_out_of_window += seg->len ? 1 : 0;
+        seg->seq = s->rcv_nxt;
+        seg->len = 0;
+        seg->flags &= (uint8_t)~TCP_FIN;
+        seglen = 0;
+        zero_wnd_ack = true;
+        s->ack_now = true;
+    }
+    if (!zero_wnd_ack && !seq_acceptable(s, seg->seq, seglen)) {
         if (seg->flags & TCP_RST) {
             tcp->stats.drop_rst_out_of_window++;
             return;

@@ -191,7 +191,10 @@ void tcp_send_ack(struct tern_tcp_sock *s)
     /* snd_max, not snd_nxt: after a timeout snd_nxt is pulled back, and
      * the peer has seen sequence numbers up to snd_max; an ACK below its
      * window would be refused (and answered: an ACK war). */
-    tcp_send_segment(s, s->snd_max, 0, TCP_ACK);
+    uint32_t seq = s->snd_max;
+    if (SEQ_GT(s->snd_max, s->snd_una + s->snd_wnd))
+        seq = s->snd_una; /* a window probe is out beyond the peer's window */
+    tcp_send_segment(s, seq, 0, TCP_ACK);
 }
 
 void tcp_send_rst(struct tern_tcp_sock *s)
@@ -376,7 +379,11 @@ void tcp_output(struct tern_tcp_sock *s)
     /* Timers: retransmission while something is in flight and the peer
      * has a window; persist when its window is zero and data waits. */
     bool pending = SEQ_LT(s->snd_nxt, data_end) || (s->shut_wr && !s->fin_sent);
-    if (s->snd_wnd == 0 && pending && s->state != TERN_TCP_TIME_WAIT) {
+    /* Persist also when the window is open but too small to use (SWS
+     * avoidance) with nothing in flight: the update that would unblock
+     * us may have been lost, and no other timer would notice. */
+    if (pending && s->state != TERN_TCP_TIME_WAIT &&
+        (s->snd_wnd == 0 || s->snd_max == s->snd_una)) {
         s->rexmt_at = 0;
         if (!s->persist_at) {
             uint32_t d = s->rto_ms << (s->persist_backoff < 6 ? s->persist_backoff : 6);
@@ -453,8 +460,15 @@ static void on_persist(struct tern_tcp_sock *s)
     tcp->stats.zero_window_probes++;
     s->snd_nxt = s->snd_una;
     if (s->sbuf_len > 0) {
-        tcp_send_segment(s, s->snd_una, 1, TCP_ACK);
-        s->snd_nxt = s->snd_una + 1;
+        /* zero window: one byte; a small window: what fits in it */
+        uint32_t len = 1;
+        if (s->snd_wnd > 0) {
+            len = s->snd_wnd < s->sbuf_len ? s->snd_wnd : s->sbuf_len;
+            if (len > tcp_max_payload(s))
+                len = tcp_max_payload(s);
+        }
+        tcp_send_segment(s, s->snd_una, len, TCP_ACK);
+        s->snd_nxt = s->snd_una + len;
     } else if (s->shut_wr) {
         tcp_send_segment(s, s->snd_una, 0, TCP_ACK | TCP_FIN);
         s->fin_sent = true;

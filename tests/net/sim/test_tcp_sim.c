@@ -28,6 +28,13 @@ static uint8_t stream_byte(uint64_t key, uint64_t i)
     return (uint8_t)(x >> 40);
 }
 
+/* Seeds for the shorter scenario tests: dflt, or TERN_SIM_MANY. */
+static uint64_t nseeds(uint64_t dflt)
+{
+    const char *m = getenv("TERN_SIM_MANY");
+    return m ? strtoull(m, NULL, 0) : dflt;
+}
+
 struct end {
     struct tern_tcp_sock *s;
     uint64_t tx_key, rx_key;
@@ -253,7 +260,7 @@ static void test_clean_transfer_1mb(void **state)
 static void test_lossy_small_transfers(void **state)
 {
     (void)state;
-    for (uint64_t seed = 100; seed < 140; seed++) {
+    for (uint64_t seed = 100; seed < 100 + nseeds(40); seed++) {
         struct result r = run_transfer(seed, 100000, &lossy_link, 300ull * 1000000000ull);
         if (!r.ok)
             fail_msg("FAILING SEED (rerun with TERN_SIM_SEED=%llu): %s",
@@ -284,11 +291,237 @@ static void test_lossy_10mb_each_way_many_seeds(void **state)
            (unsigned long long)n);
 }
 
+/* ---- many connections at once ---- */
+
+#define NCONN 8
+
+struct multi {
+    struct end srv[NCONN], cli[NCONN];
+    unsigned nsrv;
+};
+
+static void on_multi_listen(struct tern_tcp_sock *ls, unsigned ev, void *arg)
+{
+    struct multi *m = arg;
+    struct tern_tcp_sock *s;
+    (void)ev;
+    while (m->nsrv < NCONN && tern_tcp_accept(ls, &s) == TERN_OK) {
+        struct end *e = &m->srv[m->nsrv++];
+        uint16_t rport;
+        tern_tcp_get_addrs(s, NULL, NULL, NULL, &rport);
+        e->s = s;
+        e->rx_key = rport;
+        e->tx_key = rport + 1000000ull;
+        tern_tcp_set_callback(s, on_conn, e);
+        pump(e);
+    }
+}
+
+static bool multi_done(void *arg)
+{
+    struct multi *m = arg;
+    for (unsigned i = 0; i < NCONN; i++) {
+        if (m->cli[i].err || m->cli[i].bad)
+            return true;
+        if (i < m->nsrv && (m->srv[i].err || m->srv[i].bad))
+            return true;
+    }
+    if (m->nsrv < NCONN)
+        return false;
+    for (unsigned i = 0; i < NCONN; i++)
+        if (!m->cli[i].eof || !m->srv[i].eof || m->cli[i].received != m->cli[i].expect ||
+            m->srv[i].received != m->srv[i].expect)
+            return false;
+    return true;
+}
+
+static void test_lossy_concurrent_connections(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 500; seed < 500 + nseeds(5); seed++) {
+        struct sim_net *net = sim_net_new(seed);
+        struct tern_tcp_config cfg;
+        tern_tcp_config_default(&cfg);
+        cfg.max_conns = NCONN + 2;
+        cfg.sndbuf = 32 * 1024;
+        cfg.rcvbuf = 32 * 1024;
+        cfg.msl_ms = 1000;
+        struct sim_node *a = sim_net_add_node(net, A_ADDR, 8u << 20, &cfg);
+        struct sim_node *b = sim_net_add_node(net, B_ADDR, 8u << 20, &cfg);
+        sim_net_set_link(net, a, b, &lossy_link);
+        sim_net_set_link(net, b, a, &lossy_link);
+        static struct multi m;
+        memset(&m, 0, sizeof(m));
+        struct tern_tcp_sock *ls;
+        assert_int_equal(tern_tcp_listen(&a->tcp, 0, 80, NCONN, on_multi_listen, &m, &ls),
+                         TERN_OK);
+        for (unsigned i = 0; i < NCONN; i++) {
+            struct end *c = &m.cli[i];
+            c->to_send = c->expect = 256 * 1024;
+            m.srv[i].to_send = m.srv[i].expect = 256 * 1024;
+            assert_int_equal(tern_tcp_connect(&b->tcp, B_ADDR, 0, A_ADDR, 80, on_conn, c, &c->s),
+                             TERN_OK);
+            uint16_t lport;
+            tern_tcp_get_addrs(c->s, NULL, &lport, NULL, NULL);
+            c->tx_key = lport;
+            c->rx_key = lport + 1000000ull;
+        }
+        bool ok = sim_net_run(net, multi_done, &m, net->now + 600ull * 1000000000ull);
+        if (!ok || m.nsrv != NCONN)
+            fail_msg("FAILING SEED %llu: not done (%u accepted)", (unsigned long long)seed,
+                     m.nsrv);
+        for (unsigned i = 0; i < NCONN; i++) {
+            if (m.cli[i].err || m.cli[i].bad || m.srv[i].err || m.srv[i].bad)
+                fail_msg("FAILING SEED %llu: connection %u broke", (unsigned long long)seed, i);
+            m.cli[i].closed = m.srv[i].closed = true;
+            tern_tcp_close(m.cli[i].s);
+            tern_tcp_close(m.srv[i].s);
+        }
+        tern_tcp_close(ls);
+        struct both_free f = { a, b };
+        assert_true(sim_net_run(net, all_released, &f, net->now + 600ull * 1000000000ull));
+        sim_net_free(net);
+    }
+}
+
+/* ---- echo service over a lossy link ---- */
+
+static void test_echo_service_lossy(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 700; seed < 700 + nseeds(5); seed++) {
+        struct sim_net *net = sim_net_new(seed);
+        struct tern_tcp_config cfg;
+        tern_tcp_config_default(&cfg);
+        cfg.max_conns = 4;
+        cfg.msl_ms = 1000;
+        struct sim_node *a = sim_net_add_node(net, A_ADDR, 8u << 20, &cfg);
+        struct sim_node *b = sim_net_add_node(net, B_ADDR, 8u << 20, &cfg);
+        sim_net_set_link(net, a, b, &lossy_link);
+        sim_net_set_link(net, b, a, &lossy_link);
+        static struct tern_tcp_services svc;
+        if (getenv("TERN_SIM_TRACE")) {
+            net->tap = trace_tap;
+            net->tap_arg = net;
+        }
+        assert_int_equal(tern_tcp_services_start(&svc, &a->tcp,
+                                                 TERN_TCP_SERVICE_ECHO | TERN_TCP_SERVICE_DISCARD),
+                         TERN_OK);
+        struct pair p;
+        memset(&p, 0, sizeof(p));
+        p.b.tx_key = p.b.rx_key = seed;
+        p.b.to_send = p.b.expect = 1u << 20;
+        p.a.eof = true; /* only b's side is checked */
+        assert_int_equal(tern_tcp_connect(&b->tcp, B_ADDR, 0, A_ADDR, 7, on_conn, &p.b, &p.b.s),
+                         TERN_OK);
+        bool ok = sim_net_run(net, transfer_done, &p, net->now + 600ull * 1000000000ull);
+        if (!ok || p.b.err || p.b.bad || p.b.received != p.b.expect)
+            fail_msg("FAILING SEED %llu: echo rx %llu bad=%d err=%d (%s, %s) a resets %llu "
+                     "timeouts %llu",
+                     (unsigned long long)seed, (unsigned long long)p.b.received, p.b.bad,
+                     p.b.err, tern_result_name(tern_tcp_error(p.b.s)),
+                     tern_tcp_state_name(tern_tcp_get_state(p.b.s)),
+                     (unsigned long long)a->tcp.stats.conns_reset,
+                     (unsigned long long)a->tcp.stats.conns_timed_out);
+        assert_int_equal(svc.echoed_bytes, 1u << 20);
+        p.b.closed = true;
+        tern_tcp_close(p.b.s);
+        tern_tcp_close(svc.echo);
+        tern_tcp_close(svc.discard);
+        struct both_free f = { a, b };
+        assert_true(sim_net_run(net, all_released, &f, net->now + 600ull * 1000000000ull));
+        sim_net_free(net);
+    }
+}
+
+/* ---- a slow reader: zero windows and persist probes under loss ---- */
+
+static void quiet_cb(struct tern_tcp_sock *s, unsigned ev, void *arg)
+{
+    (void)s;
+    (void)ev;
+    (void)arg;
+}
+
+static void test_slow_reader_zero_window_lossy(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 900; seed < 900 + nseeds(3); seed++) {
+        struct sim_net *net = sim_net_new(seed);
+        struct tern_tcp_config cfg;
+        tern_tcp_config_default(&cfg);
+        cfg.max_conns = 4;
+        cfg.sndbuf = 64 * 1024;
+        cfg.rcvbuf = 4096;
+        cfg.msl_ms = 1000;
+        struct sim_node *a = sim_net_add_node(net, A_ADDR, 8u << 20, &cfg);
+        struct sim_node *b = sim_net_add_node(net, B_ADDR, 8u << 20, &cfg);
+        sim_net_set_link(net, a, b, &lossy_link);
+        sim_net_set_link(net, b, a, &lossy_link);
+        if (getenv("TERN_SIM_TRACE")) {
+            net->tap = trace_tap;
+            net->tap_arg = net;
+        }
+        struct pair p;
+        memset(&p, 0, sizeof(p));
+        p.b.tx_key = p.a.rx_key = seed;
+        p.b.to_send = 200000;
+        struct tern_tcp_sock *ls;
+        assert_int_equal(tern_tcp_listen(&a->tcp, 0, 80, 4, NULL, NULL, &ls), TERN_OK);
+        assert_int_equal(tern_tcp_connect(&b->tcp, B_ADDR, 0, A_ADDR, 80, on_conn, &p.b, &p.b.s),
+                         TERN_OK);
+        /* a accepts but reads only 1000 bytes every 200 ms, by hand */
+        uint64_t limit = net->now + 900ull * 1000000000ull;
+        while (!p.a.eof && net->now < limit) {
+            sim_net_advance(net, 200000000ull);
+            if (!p.a.s && tern_tcp_accept(ls, &p.a.s) == TERN_OK)
+                tern_tcp_set_callback(p.a.s, quiet_cb, NULL);
+            if (!p.a.s)
+                continue;
+            uint8_t buf[1000];
+            size_t got;
+            tern_result r = tern_tcp_recv(p.a.s, buf, sizeof(buf), &got);
+            if (r == TERN_OK && got == 0)
+                p.a.eof = true;
+            else if (r == TERN_OK) {
+                for (size_t i = 0; i < got; i++)
+                    if (buf[i] != stream_byte(p.a.rx_key, p.a.received + i))
+                        fail_msg("FAILING SEED %llu: byte %llu wrong", (unsigned long long)seed,
+                                 (unsigned long long)(p.a.received + i));
+                p.a.received += got;
+            } else if (r != TERN_AGAIN) {
+                fail_msg("FAILING SEED %llu: recv %s", (unsigned long long)seed,
+                         tern_result_name(r));
+            }
+        }
+        if (!p.a.eof || p.a.received != 200000 || p.b.err)
+            fail_msg("FAILING SEED %llu: slow reader got %llu (b err=%d %s/%s, a %s; b probes "
+                     "%llu rto %llu)",
+                     (unsigned long long)seed, (unsigned long long)p.a.received, p.b.err,
+                     tern_tcp_state_name(tern_tcp_get_state(p.b.s)),
+                     tern_result_name(tern_tcp_error(p.b.s)),
+                     p.a.s ? tern_tcp_state_name(tern_tcp_get_state(p.a.s)) : "-",
+                     (unsigned long long)b->tcp.stats.zero_window_probes,
+                     (unsigned long long)b->tcp.stats.rto_timeouts);
+        assert_true(b->tcp.stats.zero_window_probes > 0);
+        p.b.closed = true;
+        tern_tcp_close(p.a.s);
+        tern_tcp_close(p.b.s);
+        tern_tcp_close(ls);
+        struct both_free f = { a, b };
+        assert_true(sim_net_run(net, all_released, &f, net->now + 600ull * 1000000000ull));
+        sim_net_free(net);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_transfer_1mb),
         cmocka_unit_test(test_lossy_small_transfers),
+        cmocka_unit_test(test_lossy_concurrent_connections),
+        cmocka_unit_test(test_echo_service_lossy),
+        cmocka_unit_test(test_slow_reader_zero_window_lossy),
         cmocka_unit_test(test_lossy_10mb_each_way_many_seeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
