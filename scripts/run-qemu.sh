@@ -41,7 +41,7 @@ qemu-system-x86_64 \
     -drive "if=pflash,format=raw,unit=0,readonly=on,file=$code" \
     -drive "if=pflash,format=raw,unit=1,file=$tmp/vars.fd" \
     -drive "format=raw,file=fat:rw:$tmp/esp" \
-    -serial stdio -display none -monitor none -no-reboot \
+    -nodefaults -serial stdio -display none -monitor none -no-reboot \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
     -nic none \
     "$@"
