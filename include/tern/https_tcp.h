@@ -1,0 +1,61 @@
+/*
+ * Interface: the HTTP engine behind the TLS engine on the core TCP socket
+ * API: the HTTPS twin of http_tcp.h (same accept, backpressure, lingering
+ * close and connection cap), with one struct tern_tls_session per
+ * connection between the socket and the HTTP connection. close_notify is
+ * sent before our FIN. Built with core/tls (hosted only for now).
+ *
+ *   static struct tern_https_tcp_slot slots[N];
+ *   tern_https_tcp_start(&hs, &tcp, &srv, &tls_server, 443, slots, N);
+ */
+#ifndef TERN_HTTPS_TCP_H
+#define TERN_HTTPS_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tern/http.h"
+#include "tern/tcp.h"
+#include "tern/timer.h"
+#include "tern/tls.h"
+
+#define TERN_HTTPS_TCP_RX 4096
+#define TERN_HTTPS_TCP_LINGER_NS 2000000000ull
+
+struct tern_https_tcp;
+
+struct tern_https_tcp_slot {
+    struct tern_https_tcp *hs;
+    struct tern_tcp_sock *sock;      /* NULL when the slot is free */
+    struct tern_http_conn *hc;
+    struct tern_tls_session tls;
+    uint8_t rx[TERN_HTTPS_TCP_RX];   /* ciphertext from the socket */
+    size_t rx_off, rx_len;
+    uint8_t plain[TERN_HTTPS_TCP_RX];/* plaintext for the engine */
+    size_t p_off, p_len;
+    bool eof, busy, again, lingering;
+    struct tern_timer linger;
+};
+
+struct tern_https_tcp {
+    struct tern_tcp *tcp;
+    struct tern_http_server *srv;
+    struct tern_tls_server *tls;
+    struct tern_tcp_sock *listener;
+    uint16_t port;
+    struct tern_https_tcp_slot *slots;
+    uint32_t nslots;
+    uint64_t refused, resets, tls_failures;
+};
+
+/* As tern_http_tcp_start, with tls the configured TLS server. */
+tern_result tern_https_tcp_start(struct tern_https_tcp *hs, struct tern_tcp *tcp,
+                                 struct tern_http_server *srv, struct tern_tls_server *tls,
+                                 uint16_t port, struct tern_https_tcp_slot *slots,
+                                 uint32_t nslots);
+
+/* Stops listening and aborts every open connection. */
+void tern_https_tcp_stop(struct tern_https_tcp *hs);
+
+#endif
