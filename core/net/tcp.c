@@ -1062,7 +1062,11 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
             return;
         }
         tcp->stats.conns_reset++;
-        tcp_drop(s, TERN_ECLOSED);
+        /* RFC 9293 3.10.7.4: in CLOSING and LAST-ACK both sides have
+         * closed; the reset ends the connection without an error. */
+        tcp_drop(s, (s->state == TERN_TCP_CLOSING || s->state == TERN_TCP_LAST_ACK)
+                        ? TERN_OK
+                        : TERN_ECLOSED);
         return;
     }
 

@@ -342,7 +342,9 @@ void tcp_output(struct tern_tcp_sock *s)
             if (fin && len == 0 && s->snd_wnd == 0 && flight == 0 && usable == 0 &&
                 SEQ_LT(s->snd_nxt, s->snd_max))
                 break;
-            if (len < mp && len < avail) {
+            if (SEQ_LT(s->snd_nxt, s->snd_max)) {
+                /* a retransmission: SWS and Nagle hold back new data only */
+            } else if (len < mp && len < avail) {
                 /* window-limited: sender SWS avoidance */
                 if (len < s->max_snd_wnd / 2)
                     break;

@@ -130,7 +130,7 @@ static bool trace_tap(void *arg, unsigned from, unsigned to, uint8_t *seg, size_
 {
     struct sim_net *net = arg;
     size_t off = (size_t)(seg[12] >> 4) * 4;
-    printf("T %.6f %u->%u seq %u ack %u fl %02x wnd %u len %zu\n", (double)net->now / 1e9,
+    fprintf(stderr, "T %.6f %u->%u seq %u ack %u fl %02x wnd %u len %zu\n", (double)net->now / 1e9,
            from, to, tern_load_be32(seg + 4), tern_load_be32(seg + 8), seg[13],
            tern_load_be16(seg + 14), len - off);
     return true;
@@ -372,7 +372,15 @@ static void test_lossy_concurrent_connections(void **state)
                      m.nsrv);
         for (unsigned i = 0; i < NCONN; i++) {
             if (m.cli[i].err || m.cli[i].bad || m.srv[i].err || m.srv[i].bad)
-                fail_msg("FAILING SEED %llu: connection %u broke", (unsigned long long)seed, i);
+                fail_msg("FAILING SEED %llu: connection %u broke: cli err=%d bad=%d %s %s rx "
+                         "%llu; srv err=%d bad=%d %s %s rx %llu",
+                         (unsigned long long)seed, i, m.cli[i].err, m.cli[i].bad,
+                         tern_tcp_state_name(tern_tcp_get_state(m.cli[i].s)),
+                         tern_result_name(tern_tcp_error(m.cli[i].s)),
+                         (unsigned long long)m.cli[i].received, m.srv[i].err, m.srv[i].bad,
+                         tern_tcp_state_name(tern_tcp_get_state(m.srv[i].s)),
+                         tern_result_name(tern_tcp_error(m.srv[i].s)),
+                         (unsigned long long)m.srv[i].received);
             m.cli[i].closed = m.srv[i].closed = true;
             tern_tcp_close(m.cli[i].s);
             tern_tcp_close(m.srv[i].s);
@@ -494,6 +502,14 @@ static void test_slow_reader_zero_window_lossy(void **state)
                          tern_result_name(r));
             }
         }
+        if (getenv("TERN_SIM_VERBOSE"))
+            printf("b out %llu a in %llu link b->a sent %llu lost %llu tail %llu; a out %llu\n",
+                   (unsigned long long)b->tcp.stats.out_segs,
+                   (unsigned long long)a->tcp.stats.in_segs,
+                   (unsigned long long)net->links[1][0].sent,
+                   (unsigned long long)net->links[1][0].lost,
+                   (unsigned long long)net->links[1][0].tail_dropped,
+                   (unsigned long long)a->tcp.stats.out_segs);
         if (!p.a.eof || p.a.received != 200000 || p.b.err)
             fail_msg("FAILING SEED %llu: slow reader got %llu (b err=%d %s/%s, a %s; b probes "
                      "%llu rto %llu)",
