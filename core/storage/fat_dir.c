@@ -194,7 +194,7 @@ static bool plain_short(const char *name, size_t len, uint8_t raw[11], uint8_t *
         return false;
     if (dot && memchr(dot + 1, '.', elen))
         return false;
-    for (int part = 0; part < 2; part++) {
+    for (int part = 0; part < (dot ? 2 : 1); part++) {
         const char *s = part ? dot + 1 : name;
         size_t n = part ? elen : blen;
         bool upper = false, lower = false;

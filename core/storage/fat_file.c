@@ -31,6 +31,19 @@ static tern_result resolve(struct tern_fat *fs, const char *path, struct resolve
     memset(out, 0, sizeof(*out));
     if (!fs->mounted || path == NULL)
         return TERN_EINVAL;
+    /* The whole path's syntax first, so a bad name is TERN_EINVAL
+     * wherever it stands. */
+    for (const char *q = path; *q;) {
+        while (*q == '/')
+            q++;
+        const char *e = q;
+        while (*e && *e != '/')
+            e++;
+        size_t n = (size_t)(e - q);
+        if (n > 0 && !(n == 1 && q[0] == '.') && fat_name_check(q, n) != TERN_OK)
+            return TERN_EINVAL;
+        q = e;
+    }
     uint32_t dir = fat_root(fs);
     const char *p = path;
     for (;;) {

@@ -169,6 +169,9 @@ int main(int argc, char **argv)
     tern_bdev_init(&dev, &sim_ops, &sd, SS, sd.sectors, false, cache, sizeof(cache), nslots);
     if (tern_fat_mount(&fs, &dev, 0, sd.sectors, false) != TERN_OK || workload(&fs) != 0) {
         fprintf(stderr, "FAIL: the uncut workload failed (%s)\n", fs.reason ? fs.reason : "-");
+        free(base);
+        free(img);
+        free(sd.touched);
         return 1;
     }
     uint64_t n = sd.written;
@@ -233,6 +236,9 @@ int main(int argc, char **argv)
             break;
     }
     fclose(out);
+    free(base);
+    free(img);
+    free(sd.touched);
     if (failures) {
         fprintf(stderr, "FAIL: %d cut points gave a volume fsck.fat or Tern objects to\n",
                 failures);

@@ -1,0 +1,566 @@
+/*
+ * Unit tests for core/storage: the block cache, CRC-32 and GUIDs, GPT
+ * (write, read, every byte of a header flipped), the BPB, and FAT12/16/32
+ * on an in-memory device (file API, names, aliases, limits, errors).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tern/blockdev.h"
+#include "tern/fat.h"
+#include "tern/gpt.h"
+
+/* ---- an in-memory device that logs its writes ---- */
+
+struct ram {
+    uint8_t *mem;
+    uint32_t ss;
+    uint64_t sectors;
+    uint64_t log[4096];        /* LBAs in write order */
+    size_t nlog;
+    unsigned flushes;
+};
+
+static tern_result ram_read(void *ctx, uint64_t lba, void *buf, uint32_t count)
+{
+    struct ram *r = ctx;
+    if (lba + count > r->sectors)
+        return TERN_EINVAL;
+    memcpy(buf, r->mem + lba * r->ss, (size_t)count * r->ss);
+    return TERN_OK;
+}
+
+static tern_result ram_write(void *ctx, uint64_t lba, const void *buf, uint32_t count)
+{
+    struct ram *r = ctx;
+    if (lba + count > r->sectors)
+        return TERN_EINVAL;
+    memcpy(r->mem + lba * r->ss, buf, (size_t)count * r->ss);
+    for (uint32_t i = 0; i < count; i++)
+        if (r->nlog < 4096)
+            r->log[r->nlog++] = lba + i;
+    return TERN_OK;
+}
+
+static tern_result ram_flush(void *ctx)
+{
+    ((struct ram *)ctx)->flushes++;
+    return TERN_OK;
+}
+
+static const struct tern_bdev_ops ram_ops = { ram_read, ram_write, ram_flush };
+
+struct rig {
+    struct ram ram;
+    struct tern_bdev dev;
+    void *cache;
+    struct tern_fat fs;
+};
+
+static struct rig *rig_new(uint32_t ss, uint64_t bytes, uint32_t slots)
+{
+    struct rig *g = test_calloc(1, sizeof(*g));
+    g->ram.ss = ss;
+    g->ram.sectors = bytes / ss;
+    g->ram.mem = test_calloc(1, bytes);
+    size_t cl = tern_bdev_cache_bytes(ss, slots);
+    g->cache = test_malloc(cl);
+    assert_int_equal(tern_bdev_init(&g->dev, &ram_ops, &g->ram, ss, g->ram.sectors, false,
+                                    g->cache, cl, slots), TERN_OK);
+    return g;
+}
+
+static void rig_free(struct rig *g)
+{
+    test_free(g->ram.mem);
+    test_free(g->cache);
+    test_free(g);
+}
+
+/* ---- block cache ---- */
+
+static void test_bdev_init_refuses(void **state)
+{
+    (void)state;
+    struct tern_bdev d;
+    uint8_t mem[8192];
+    struct tern_bdev_ops no_flush = { ram_read, ram_write, NULL };
+    struct ram r = { .ss = 512, .sectors = 8 };
+    assert_int_equal(tern_bdev_init(&d, &no_flush, &r, 512, 8, false, mem, sizeof(mem), 4),
+                     TERN_EINVAL);
+    assert_int_equal(tern_bdev_init(&d, &ram_ops, &r, 1000, 8, false, mem, sizeof(mem), 4),
+                     TERN_EINVAL);
+    assert_int_equal(tern_bdev_init(&d, &ram_ops, &r, 512, 8, false, mem, 100, 4), TERN_EINVAL);
+    assert_int_equal(tern_bdev_init(&d, &ram_ops, &r, 512, 0, false, mem, sizeof(mem), 4),
+                     TERN_EINVAL);
+}
+
+static void test_bdev_write_back_and_order(void **state)
+{
+    (void)state;
+    struct rig *g = rig_new(512, 64 * 512, 8);
+    uint8_t buf[512], out[512 * 4];
+    for (int lba = 7; lba >= 3; lba--) {
+        memset(buf, lba, sizeof(buf));
+        assert_int_equal(tern_bdev_write(&g->dev, (uint64_t)lba, buf, 1), TERN_OK);
+    }
+    /* Nothing reached the device yet, but reads see the new data. */
+    assert_int_equal(g->ram.nlog, 0);
+    assert_int_equal(g->ram.mem[5 * 512], 0);
+    assert_int_equal(tern_bdev_read(&g->dev, 2, out, 4), TERN_OK);   /* overlays the cache */
+    assert_int_equal(out[0], 0);
+    assert_int_equal(out[512], 3);
+    assert_int_equal(out[3 * 512], 5);
+    assert_int_equal(tern_bdev_flush(&g->dev), TERN_OK);
+    assert_int_equal(g->ram.nlog, 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(g->ram.log[i], 3 + i);     /* ascending LBA */
+    assert_int_equal(g->ram.flushes, 1);
+    assert_int_equal(g->ram.mem[5 * 512], 5);
+    /* Eviction writes dirty sectors when the cache is full. */
+    for (int lba = 10; lba < 30; lba++) {
+        memset(buf, lba, sizeof(buf));
+        assert_int_equal(tern_bdev_write(&g->dev, (uint64_t)lba, buf, 1), TERN_OK);
+    }
+    assert_true(g->dev.stats.evictions >= 12);
+    assert_int_equal(g->ram.mem[10 * 512], 10);
+    assert_int_equal(tern_bdev_read(&g->dev, 29, buf, 1), TERN_OK);
+    assert_int_equal(buf[0], 29);
+    /* A multi-sector write updates cached copies. */
+    memset(out, 0xaa, sizeof(out));
+    assert_int_equal(tern_bdev_write(&g->dev, 27, out, 3), TERN_OK);
+    assert_int_equal(tern_bdev_read(&g->dev, 29, buf, 1), TERN_OK);
+    assert_int_equal(buf[0], 0xaa);
+    assert_int_equal(tern_bdev_read(&g->dev, 64, buf, 1), TERN_EINVAL);
+    assert_int_equal(tern_bdev_read(&g->dev, 63, out, 2), TERN_EINVAL);
+    rig_free(g);
+}
+
+/* ---- CRC, GUID ---- */
+
+static void test_crc32_and_guid(void **state)
+{
+    (void)state;
+    assert_int_equal(tern_crc32(0, "123456789", 9), 0xcbf43926u);
+    assert_int_equal(tern_crc32(tern_crc32(0, "1234", 4), "56789", 5), 0xcbf43926u);
+    struct tern_guid g;
+    assert_int_equal(tern_guid_parse("C12A7328-F81F-11D2-BA4B-00A0C93EC93B", &g), TERN_OK);
+    assert_memory_equal(g.b, TERN_GPT_TYPE_ESP.b, 16);
+    assert_int_equal(tern_guid_parse("ebd0a0a2-b9e5-4433-87c0-68b6b72699c7", &g), TERN_OK);
+    assert_memory_equal(g.b, TERN_GPT_TYPE_BASIC_DATA.b, 16);
+    char text[37];
+    tern_guid_format(&g, text);
+    assert_string_equal(text, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7");
+    assert_int_equal(tern_guid_parse("EBD0A0A2-B9E5-4433-87C0-68B6B72699C", &g), TERN_EINVAL);
+    assert_int_equal(tern_guid_parse("EBD0A0A2xB9E5-4433-87C0-68B6B72699C7", &g), TERN_EINVAL);
+    assert_int_equal(tern_guid_parse("EBD0A0A2-B9E5-4433-87C0-68B6B72699C7x", &g), TERN_EINVAL);
+}
+
+/* ---- GPT ---- */
+
+static void make_gpt(struct rig *g)
+{
+    struct tern_guid disk;
+    memset(disk.b, 0x11, 16);
+    uint64_t first, last;
+    tern_gpt_usable(g->ram.ss, g->ram.sectors, &first, &last);
+    struct tern_gpt_new_part parts[2] = {
+        { TERN_GPT_TYPE_ESP, { { 1 } }, first, first + 99, "EFI System Partition" },
+        { TERN_GPT_TYPE_BASIC_DATA, { { 2 } }, first + 100, last, "data" },
+    };
+    assert_int_equal(tern_gpt_write(&g->dev, &disk, parts, 2), TERN_OK);
+}
+
+static void gpt_roundtrip(uint32_t ss)
+{
+    struct rig *g = rig_new(ss, 4u << 20, 16);
+    make_gpt(g);
+    static struct tern_gpt t;
+    assert_int_equal(tern_gpt_read(&g->dev, &t), TERN_OK);
+    assert_false(t.used_backup);
+    assert_int_equal(t.count, 2);
+    assert_non_null(tern_gpt_find_type(&t, &TERN_GPT_TYPE_ESP));
+    assert_int_equal(tern_gpt_find_name(&t, "DATA")->index, 1);
+    assert_int_equal(tern_gpt_find_index(&t, 0)->last_lba - tern_gpt_find_index(&t, 0)->first_lba,
+                     99);
+    assert_null(tern_gpt_find_index(&t, 2));
+    assert_string_equal(t.parts[0].name, "EFI System Partition");
+    /* Primary destroyed: the backup answers, and says why. */
+    memset(g->ram.mem + ss, 0, ss);
+    tern_bdev_drop_cache(&g->dev);
+    assert_int_equal(tern_gpt_read(&g->dev, &t), TERN_OK);
+    assert_true(t.used_backup);
+    assert_string_equal(t.primary_reason, "bad-signature");
+    assert_int_equal(t.count, 2);
+    /* Both gone: a clear error. */
+    memset(g->ram.mem + (g->ram.sectors - 1) * ss, 0, ss);
+    tern_bdev_drop_cache(&g->dev);
+    assert_int_equal(tern_gpt_read(&g->dev, &t), TERN_EIO);
+    assert_string_equal(t.reason, "bad-signature");
+    /* Overlapping or out-of-range partitions are refused at write. */
+    struct tern_guid disk = { { 0 } };
+    struct tern_gpt_new_part bad[2] = {
+        { TERN_GPT_TYPE_ESP, { { 1 } }, 40, 100, "a" },
+        { TERN_GPT_TYPE_ESP, { { 2 } }, 100, 200, "b" },
+    };
+    assert_int_equal(tern_gpt_write(&g->dev, &disk, bad, 2), TERN_EINVAL);
+    bad[1].first_lba = 101;
+    bad[1].last_lba = g->ram.sectors;
+    assert_int_equal(tern_gpt_write(&g->dev, &disk, bad, 2), TERN_EINVAL);
+    rig_free(g);
+}
+
+static void test_gpt_512(void **state)
+{
+    (void)state;
+    gpt_roundtrip(512);
+}
+
+static void test_gpt_4096(void **state)
+{
+    (void)state;
+    gpt_roundtrip(4096);
+}
+
+static void test_gpt_header_every_byte_flipped(void **state)
+{
+    (void)state;
+    struct rig *g = rig_new(512, 4u << 20, 16);
+    make_gpt(g);
+    uint8_t hdr[512];
+    memcpy(hdr, g->ram.mem + 512, 512);
+    const char *why = NULL;
+    assert_int_equal(tern_gpt_check_header(hdr, 512, 1, g->ram.sectors, &why), TERN_OK);
+    /* Every bit of every byte the CRC covers: refused, with a reason. */
+    for (int i = 0; i < 92; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            hdr[i] ^= (uint8_t)(1u << bit);
+            why = NULL;
+            if (tern_gpt_check_header(hdr, 512, 1, g->ram.sectors, &why) != TERN_EIO) {
+                print_error("byte %d bit %d accepted\n", i, bit);
+                fail();
+            }
+            assert_non_null(why);
+            hdr[i] ^= (uint8_t)(1u << bit);
+        }
+    }
+    /* Bytes past the header size are not covered and do not matter. */
+    hdr[200] ^= 0xff;
+    assert_int_equal(tern_gpt_check_header(hdr, 512, 1, g->ram.sectors, &why), TERN_OK);
+    /* Found at the wrong place: my_lba mismatch. */
+    assert_int_equal(tern_gpt_check_header(hdr, 512, 2, g->ram.sectors, &why), TERN_EIO);
+    assert_string_equal(why, "my-lba-mismatch");
+    rig_free(g);
+}
+
+/* ---- FAT ---- */
+
+static struct rig *fat_rig(uint32_t ss, uint64_t bytes, enum tern_fat_type type, uint32_t spc)
+{
+    struct rig *g = rig_new(ss, bytes, 32);
+    struct tern_fat_format_opts o = { .type = type, .spc = spc, .label = "UNIT", .serial = 7 };
+    assert_int_equal(tern_fat_format(&g->dev, 0, g->ram.sectors, &o), TERN_OK);
+    assert_int_equal(tern_fat_mount(&g->fs, &g->dev, 0, g->ram.sectors, false), TERN_OK);
+    assert_int_equal(g->fs.type, type);
+    assert_string_equal(g->fs.label, "UNIT");
+    return g;
+}
+
+static void put(struct tern_fat *fs, const char *path, const void *data, size_t len)
+{
+    struct tern_fat_file f;
+    assert_int_equal(tern_fat_open(fs, &f, path, TERN_FAT_WRITE | TERN_FAT_CREATE |
+                                                      TERN_FAT_TRUNC), TERN_OK);
+    assert_int_equal(tern_fat_write(&f, data, len), TERN_OK);
+    assert_int_equal(tern_fat_close(&f), TERN_OK);
+}
+
+static size_t get(struct tern_fat *fs, const char *path, void *buf, size_t cap)
+{
+    struct tern_fat_file f;
+    size_t got = 0;
+    assert_int_equal(tern_fat_open(fs, &f, path, TERN_FAT_READ), TERN_OK);
+    assert_int_equal(tern_fat_read(&f, buf, cap, &got), TERN_OK);
+    assert_int_equal(tern_fat_close(&f), TERN_OK);
+    return got;
+}
+
+static void fat_basics(uint32_t ss, uint64_t bytes, enum tern_fat_type type, uint32_t spc)
+{
+    struct rig *g = fat_rig(ss, bytes, type, spc);
+    struct tern_fat *fs = &g->fs;
+    static uint8_t data[100000], back[100001];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 31 + i / 977);
+    put(fs, "/hello.txt", "hi", 2);
+    assert_int_equal(tern_fat_mkdir(fs, "/Some Dir"), TERN_OK);
+    assert_int_equal(tern_fat_mkdir(fs, "/some dir/Inner"), TERN_OK);
+    put(fs, "/SOME DIR/inner/Big File.bin", data, sizeof(data));
+    assert_int_equal(get(fs, "/some dir/INNER/big file.BIN", back, sizeof(back)), sizeof(data));
+    assert_memory_equal(back, data, sizeof(data));
+    /* pread at odd offsets. */
+    struct tern_fat_file f;
+    size_t got;
+    assert_int_equal(tern_fat_open(fs, &f, "/Some Dir/Inner/Big File.bin", TERN_FAT_READ),
+                     TERN_OK);
+    assert_int_equal(tern_fat_pread(&f, 12345, back, 7777, &got), TERN_OK);
+    assert_int_equal(got, 7777);
+    assert_memory_equal(back, data + 12345, 7777);
+    assert_int_equal(tern_fat_pread(&f, sizeof(data) - 3, back, 100, &got), TERN_OK);
+    assert_int_equal(got, 3);
+    assert_int_equal(tern_fat_pread(&f, sizeof(data) + 5, back, 100, &got), TERN_OK);
+    assert_int_equal(got, 0);
+    assert_int_equal(tern_fat_close(&f), TERN_OK);
+    /* Seek past the end and write: the gap reads as zeros. */
+    assert_int_equal(tern_fat_open(fs, &f, "/hello.txt", TERN_FAT_WRITE | TERN_FAT_READ), TERN_OK);
+    assert_int_equal(tern_fat_seek(&f, 5000), TERN_OK);
+    assert_int_equal(tern_fat_write(&f, "end", 3), TERN_OK);
+    assert_int_equal(tern_fat_close(&f), TERN_OK);
+    assert_int_equal(get(fs, "/hello.txt", back, sizeof(back)), 5003);
+    assert_memory_equal(back, "hi\0\0", 4);
+    assert_int_equal(back[4999], 0);
+    assert_memory_equal(back + 5000, "end", 3);
+    /* Truncate down, then up. */
+    assert_int_equal(tern_fat_open(fs, &f, "/hello.txt", TERN_FAT_WRITE), TERN_OK);
+    assert_int_equal(tern_fat_truncate(&f, 1), TERN_OK);
+    assert_int_equal(tern_fat_truncate(&f, 3), TERN_OK);
+    assert_int_equal(tern_fat_close(&f), TERN_OK);
+    assert_int_equal(get(fs, "/hello.txt", back, sizeof(back)), 3);
+    assert_memory_equal(back, "h\0\0", 3);
+    /* stat, readdir. */
+    struct tern_fat_stat st;
+    assert_int_equal(tern_fat_stat(fs, "/some dir/inner/big file.bin", &st), TERN_OK);
+    assert_string_equal(st.name, "Big File.bin");
+    assert_string_equal(st.short_name, "BIGFIL~1.BIN");
+    assert_int_equal(st.size, sizeof(data));
+    assert_int_equal(tern_fat_stat(fs, "/", &st), TERN_OK);
+    assert_true(st.is_dir);
+    struct tern_fat_dir d;
+    assert_int_equal(tern_fat_opendir(fs, &d, "/"), TERN_OK);
+    int n = 0;
+    while (tern_fat_readdir(&d, &st) == TERN_OK)
+        n++;
+    assert_int_equal(n, 2);
+    /* Rename and move, then unlink. */
+    assert_int_equal(tern_fat_rename(fs, "/some dir/inner", "/Moved"), TERN_OK);
+    assert_int_equal(tern_fat_stat(fs, "/moved/big file.bin", &st), TERN_OK);
+    assert_int_equal(tern_fat_rename(fs, "/hello.txt", "/HELLO.TXT"), TERN_OK);   /* case only */
+    assert_int_equal(tern_fat_stat(fs, "/hello.txt", &st), TERN_OK);
+    assert_string_equal(st.name, "HELLO.TXT");
+    assert_int_equal(tern_fat_unlink(fs, "/moved"), TERN_EBUSY);
+    assert_int_equal(tern_fat_unlink(fs, "/moved/big file.bin"), TERN_OK);
+    assert_int_equal(tern_fat_unlink(fs, "/moved"), TERN_OK);
+    assert_int_equal(tern_fat_stat(fs, "/moved", &st), TERN_ENOENT);
+    uint32_t free_before, free_after;
+    assert_int_equal(tern_fat_free_clusters(fs, &free_before), TERN_OK);
+    size_t bl = (g->fs.clusters + 2 + 7) / 8;
+    uint8_t *bm = test_malloc(bl);
+    uint32_t lost = 99;
+    assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
+    assert_int_equal(lost, 0);
+    test_free(bm);
+    /* Remount: everything persisted, hints too. */
+    assert_int_equal(tern_fat_unmount(fs), TERN_OK);
+    assert_int_equal(tern_fat_mount(fs, &g->dev, 0, g->ram.sectors, false), TERN_OK);
+    assert_int_equal(get(fs, "/hello.txt", back, sizeof(back)), 3);
+    assert_int_equal(tern_fat_free_clusters(fs, &free_after), TERN_OK);
+    assert_int_equal(free_after, free_before);
+    rig_free(g);
+}
+
+static void test_fat12(void **state)
+{
+    (void)state;
+    fat_basics(512, 2u << 20, TERN_FAT12, 1);
+}
+
+static void test_fat16(void **state)
+{
+    (void)state;
+    fat_basics(512, 16u << 20, TERN_FAT16, 4);
+}
+
+static void test_fat32(void **state)
+{
+    (void)state;
+    fat_basics(512, 40u << 20, TERN_FAT32, 1);
+}
+
+static void test_fat32_4096(void **state)
+{
+    (void)state;
+    fat_basics(4096, 300u << 20, TERN_FAT32, 1);
+}
+
+static void test_fat_errors(void **state)
+{
+    (void)state;
+    struct rig *g = fat_rig(512, 2u << 20, TERN_FAT12, 4);
+    struct tern_fat *fs = &g->fs;
+    struct tern_fat_file f;
+    struct tern_fat_stat st;
+    static const char *const bad[] = { "/a*b", "/a?b", "/x:y", "/trail.", "/trail ", "/..",
+                                       "/a/../b", "/ctl\x01", "/q\"q", "/lt<", "/p|p" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(tern_fat_open(fs, &f, bad[i], TERN_FAT_WRITE | TERN_FAT_CREATE),
+                         TERN_EINVAL);
+    assert_int_equal(tern_fat_open(fs, &f, "/\xc3\x28", TERN_FAT_WRITE | TERN_FAT_CREATE),
+                     TERN_EINVAL);                       /* bad UTF-8 */
+    char longname[300];
+    memset(longname, 'x', sizeof(longname));
+    longname[0] = '/';
+    longname[257] = '\0';
+    assert_int_equal(tern_fat_mkdir(fs, longname), TERN_EINVAL);
+    longname[256] = '\0';                               /* 255 characters: fine */
+    assert_int_equal(tern_fat_mkdir(fs, longname), TERN_OK);
+    assert_int_equal(tern_fat_stat(fs, longname, &st), TERN_OK);
+    assert_int_equal(strlen(st.name), 255);
+    assert_int_equal(tern_fat_open(fs, &f, "/nope", TERN_FAT_READ), TERN_ENOENT);
+    assert_int_equal(tern_fat_open(fs, &f, "/no/dir/x", TERN_FAT_WRITE | TERN_FAT_CREATE),
+                     TERN_ENOENT);
+    put(fs, "/x", "1", 1);
+    assert_int_equal(tern_fat_open(fs, &f, "/x", TERN_FAT_WRITE | TERN_FAT_CREATE | TERN_FAT_EXCL),
+                     TERN_EEXIST);
+    assert_int_equal(tern_fat_mkdir(fs, "/X"), TERN_EEXIST);
+    assert_int_equal(tern_fat_open(fs, &f, longname, TERN_FAT_READ), TERN_EINVAL);  /* a dir */
+    assert_int_equal(tern_fat_open(fs, &f, "/x", TERN_FAT_CREATE), TERN_EINVAL);   /* flags */
+    assert_int_equal(tern_fat_rename(fs, "/x", longname), TERN_EEXIST);
+    assert_int_equal(tern_fat_mkdir(fs, "/d"), TERN_OK);
+    assert_int_equal(tern_fat_mkdir(fs, "/d/e"), TERN_OK);
+    assert_int_equal(tern_fat_rename(fs, "/d", "/d/e/f"), TERN_EINVAL);   /* into itself */
+    assert_int_equal(tern_fat_unlink(fs, "/"), TERN_EINVAL);
+    /* Fill the volume: ENOSPC, and the failed write keeps nothing. */
+    uint32_t free_before;
+    assert_int_equal(tern_fat_free_clusters(fs, &free_before), TERN_OK);
+    static uint8_t big[4u << 20];
+    assert_int_equal(tern_fat_open(fs, &f, "/big", TERN_FAT_WRITE | TERN_FAT_CREATE), TERN_OK);
+    assert_int_equal(tern_fat_write(&f, big, sizeof(big)), TERN_ENOSPC);
+    assert_int_equal(tern_fat_close(&f), TERN_OK);
+    uint32_t free_after;
+    assert_int_equal(tern_fat_free_clusters(fs, &free_after), TERN_OK);
+    assert_int_equal(free_after, free_before);
+    /* The fixed FAT12 root fills up: ENOSPC. */
+    int made = 0;
+    tern_result r = TERN_OK;
+    for (int i = 0; i < 600 && r == TERN_OK; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/F%d", i);
+        r = tern_fat_mkdir(fs, p);
+        made += r == TERN_OK;
+    }
+    assert_int_equal(r, TERN_ENOSPC);
+    assert_true(made > 400);
+    /* Read-only mount. */
+    assert_int_equal(tern_fat_unmount(fs), TERN_OK);
+    assert_int_equal(tern_fat_mount(fs, &g->dev, 0, g->ram.sectors, true), TERN_OK);
+    assert_int_equal(tern_fat_open(fs, &f, "/x", TERN_FAT_WRITE), TERN_EROFS);
+    assert_int_equal(tern_fat_mkdir(fs, "/y"), TERN_EROFS);
+    assert_int_equal(tern_fat_unlink(fs, "/x"), TERN_EROFS);
+    rig_free(g);
+}
+
+static void test_fat_aliases(void **state)
+{
+    (void)state;
+    struct rig *g = fat_rig(512, 16u << 20, TERN_FAT16, 1);
+    struct tern_fat *fs = &g->fs;
+    struct tern_fat_stat st;
+    char p[64];
+    for (int i = 1; i <= 12; i++) {
+        snprintf(p, sizeof(p), "/Long Name %d.text", i);
+        put(fs, p, "x", 1);
+    }
+    assert_int_equal(tern_fat_stat(fs, "/long name 1.text", &st), TERN_OK);
+    assert_string_equal(st.short_name, "LONGNA~1.TEX");
+    assert_int_equal(tern_fat_stat(fs, "/long name 9.text", &st), TERN_OK);
+    assert_string_equal(st.short_name, "LONGNA~9.TEX");
+    assert_int_equal(tern_fat_stat(fs, "/long name 10.text", &st), TERN_OK);
+    assert_string_equal(st.short_name, "LONGN~10.TEX");
+    /* The short alias finds the file too. */
+    assert_int_equal(tern_fat_stat(fs, "/LONGN~10.TEX", &st), TERN_OK);
+    assert_string_equal(st.name, "Long Name 10.text");
+    /* A freed alias number is reused. */
+    assert_int_equal(tern_fat_unlink(fs, "/long name 2.text"), TERN_OK);
+    put(fs, "/Long Name Again.text", "y", 1);
+    assert_int_equal(tern_fat_stat(fs, "/long name again.text", &st), TERN_OK);
+    assert_string_equal(st.short_name, "LONGNA~2.TEX");
+    /* Plain 8.3 names: one entry, case kept through the NT flags. */
+    put(fs, "/readme.md", "r", 1);
+    assert_int_equal(tern_fat_stat(fs, "/README.MD", &st), TERN_OK);
+    assert_string_equal(st.name, "readme.md");
+    assert_string_equal(st.short_name, "readme.md");
+    put(fs, "/.hidden", "h", 1);
+    assert_int_equal(tern_fat_stat(fs, "/.HIDDEN", &st), TERN_OK);
+    assert_string_equal(st.name, ".hidden");
+    /* Non-ASCII survives as UTF-8. */
+    put(fs, "/caf\xc3\xa9.txt", "c", 1);
+    assert_int_equal(tern_fat_stat(fs, "/caf\xc3\xa9.txt", &st), TERN_OK);
+    assert_string_equal(st.name, "caf\xc3\xa9.txt");
+    assert_string_equal(st.short_name, "CAF_~1.TXT");
+    /* A directory that grows past one cluster. */
+    assert_int_equal(tern_fat_mkdir(fs, "/many"), TERN_OK);
+    for (int i = 0; i < 200; i++) {
+        snprintf(p, sizeof(p), "/many/a file with a long name %03d", i);
+        put(fs, p, p, strlen(p));
+    }
+    uint8_t back[64];
+    for (int i = 0; i < 200; i += 37) {
+        snprintf(p, sizeof(p), "/many/A FILE WITH A LONG NAME %03d", i);
+        size_t n = get(fs, p, back, sizeof(back));
+        assert_int_equal(n, strlen(p));
+    }
+    rig_free(g);
+}
+
+static void test_bpb_every_byte(void **state)
+{
+    (void)state;
+    struct rig *g = fat_rig(512, 16u << 20, TERN_FAT16, 4);
+    uint8_t sec[512];
+    memcpy(sec, g->ram.mem, 512);
+    struct tern_fat fs;
+    memset(&fs, 0, sizeof(fs));
+    assert_int_equal(tern_fat_parse_bpb(&fs, sec, 512, g->ram.sectors), TERN_OK);
+    /* Any value of any BPB byte: OK or a clear EIO, never anything else. */
+    for (int i = 0; i < 64; i++) {
+        for (int v = 0; v < 256; v += 17) {
+            uint8_t keep = sec[i];
+            sec[i] = (uint8_t)v;
+            memset(&fs, 0, sizeof(fs));
+            tern_result r = tern_fat_parse_bpb(&fs, sec, 512, g->ram.sectors);
+            assert_true(r == TERN_OK || (r == TERN_EIO && fs.reason != NULL));
+            if (r == TERN_OK)
+                assert_true(fs.clusters >= 1);
+            sec[i] = keep;
+        }
+    }
+    assert_int_equal(tern_fat_parse_bpb(&fs, sec, 256, g->ram.sectors), TERN_EIO);
+    rig_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bdev_init_refuses),
+        cmocka_unit_test(test_bdev_write_back_and_order),
+        cmocka_unit_test(test_crc32_and_guid),
+        cmocka_unit_test(test_gpt_512),
+        cmocka_unit_test(test_gpt_4096),
+        cmocka_unit_test(test_gpt_header_every_byte_flipped),
+        cmocka_unit_test(test_fat12),
+        cmocka_unit_test(test_fat16),
+        cmocka_unit_test(test_fat32),
+        cmocka_unit_test(test_fat32_4096),
+        cmocka_unit_test(test_fat_errors),
+        cmocka_unit_test(test_fat_aliases),
+        cmocka_unit_test(test_bpb_every_byte),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
