@@ -1,11 +1,9 @@
 /*
  * Interface: see net_linux.h (tern-linux's network options). Without
  * --net, tern-linux uses slirp; "--net none" runs without a network.
- * Addresses: --ip A.B.C.D/N [--gw A.B.C.D] configures statically; on
- * slirp without --ip the known address of its virtual network is used
- * (192.0.2.15/24, gateway 192.0.2.2), also reported as via=static. The
- * DHCP client is not part of this build yet, so a TAP or wire device
- * without --ip stays unconfigured (a warning says so).
+ * Addresses: --ip A.B.C.D/N [--gw A.B.C.D] configures net0 statically;
+ * otherwise the DHCP client configures it (slirp's built-in server hands
+ * out 192.0.2.15/24 with gateway 192.0.2.2).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +11,13 @@
 
 #include "linux.h"
 #include "net_linux.h"
+#include "tern/dhcp.h"
 #include "tern/inet.h"
 #include "tern/net.h"
 #include "tern/os.h"
 #include "tern/tcp.h"
 
 #define SLIRP_GUEST TERN_IPV4(192, 0, 2, 15)
-#define SLIRP_HOST TERN_IPV4(192, 0, 2, 2)
 
 void linux_net_usage(FILE *to)
 {
@@ -28,7 +26,7 @@ void linux_net_usage(FILE *to)
             "                     a network device (repeatable; default slirp, restricted)\n"
             "  --hostfwd tcp:127.0.0.1:HOSTPORT-:GUESTPORT\n"
             "                     forward a loopback TCP port to the guest (slirp; repeatable)\n"
-            "  --ip A.B.C.D/N     static address of net0 (else slirp's 192.0.2.15/24)\n"
+            "  --ip A.B.C.D/N     static address of net0 (default: DHCP)\n"
             "  --gw A.B.C.D       default gateway for --ip\n"
             "  --pcap FILE        write every frame sent and received to a pcap file\n"
             "  --udp-echo PORT    diagnostic: echo UDP datagrams sent to PORT\n"
@@ -106,17 +104,6 @@ int linux_net_opt(struct linux_net_opts *o, int code, const char *arg)
     }
 }
 
-static bool uses_slirp(const struct linux_net_opts *o)
-{
-    if (o->dev_count == 0)
-        return true;
-    for (unsigned i = 0; i < o->dev_count; i++) {
-        if (strcmp(o->devs[i], "slirp") == 0)
-            return true;
-    }
-    return false;
-}
-
 int linux_net_open(struct linux_backend *b, const struct linux_net_opts *o)
 {
     if (o->gw && !o->ip) {
@@ -158,22 +145,21 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
         tern_log(os, TERN_LOG_ERROR, "net", "stack init failed: %s", tern_result_name(r));
         return -1;
     }
-    uint32_t ip = o->ip, mask = o->mask, gw = o->gw;
-    bool first_is_slirp = (o->dev_count == 0 || strcmp(o->devs[0], "slirp") == 0);
-    if (ip == 0 && first_is_slirp && uses_slirp(o)) {
-        ip = SLIRP_GUEST;
-        mask = 0xffffff00u;
-        gw = SLIRP_HOST;
-    }
-    if (ip == 0) {
-        tern_log(os, TERN_LOG_WARN, "net",
-                 "net0 has no address: give --ip (the DHCP client is not in this build)");
-        return 1;
-    }
-    r = tern_net_set_addr(net, 0, ip, mask, gw);
-    if (r != TERN_OK) {
-        tern_log(os, TERN_LOG_ERROR, "net", "cannot use that address: %s", tern_result_name(r));
-        return -1;
+    if (o->ip) {
+        r = tern_net_set_addr(net, 0, o->ip, o->mask, o->gw);
+        if (r != TERN_OK) {
+            tern_log(os, TERN_LOG_ERROR, "net", "cannot use that address: %s",
+                     tern_result_name(r));
+            return -1;
+        }
+        tern_net_announce(net, 0, "static");
+    } else {
+        static struct tern_dhcp dhcp; /* hosted glue: one per process */
+        r = tern_dhcp_start(&dhcp, net, NULL, NULL); /* prints TERN_NET_UP when bound */
+        if (r != TERN_OK) {
+            tern_log(os, TERN_LOG_ERROR, "net", "DHCP failed to start: %s", tern_result_name(r));
+            return -1;
+        }
     }
     if (o->udp_echo) {
         static struct tern_udp_echo echo; /* hosted glue: one instance per process */
@@ -190,6 +176,5 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
             return -1;
         }
     }
-    tern_net_announce(net, 0, "static");
     return 1;
 }

@@ -360,6 +360,8 @@ static void apply_lease(struct tern_dhcp *d, const struct tern_dhcp_msg *m)
     arm(d, d->bound_ms + (uint64_t)t1 * 1000u);
     if (changed)
         tern_net_announce(net, 0, "dhcp");
+    tern_log(net->os, TERN_LOG_INFO, "dhcp", "lease %s: %u s (T1 %u s, T2 %u s)",
+             renewal ? "renewed" : "bound", (unsigned)lease, (unsigned)t1, (unsigned)t2);
     if (d->on_event)
         d->on_event(d, renewal ? TERN_DHCP_EV_RENEWED : TERN_DHCP_EV_BOUND, d->arg);
 }

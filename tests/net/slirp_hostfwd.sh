@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The default slirp network: tern-linux starts restricted slirp with a
-# --hostfwd; a host connection to the loopback port must arrive at the
-# guest as a TCP SYN to 192.0.2.15:GUESTPORT (slirp's fds and timers run on
-# the libuv loop), seen in the --pcap file by tshark. No root needed.
+# The default slirp network: tern-linux starts restricted slirp, takes its
+# address from slirp's DHCP server (TERN_NET_UP via=dhcp, no gateway in
+# restricted mode), and a host client reaches tern's TCP echo service
+# through --hostfwd: 1 MiB echoed byte-exact. A second forward to a port
+# nobody listens on must still show the SYN at 192.0.2.15 in the --pcap
+# file, read by tshark. No root needed.
 # usage: slirp_hostfwd.sh TERN_LINUX
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,9 +21,19 @@ cleanup() {
 trap cleanup EXIT
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-"$tern" --hostfwd "tcp:127.0.0.1:$port-:8080" --pcap "$tmp/slirp.pcap" >"$tmp/out" 2>&1 &
+port2=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$tern" --services echo --hostfwd "tcp:127.0.0.1:$port-:8080" --hostfwd "tcp:127.0.0.1:$port2-:7" \
+    --pcap "$tmp/slirp.pcap" >"$tmp/out" 2>&1 &
 pid=$!
-wait_for_marker "$tmp/out" '^TERN_NET_UP if=net0 ip=192.0.2.15/24 gw=192.0.2.2 mtu=1500 via=static' 10 "$pid"
+wait_for_marker "$tmp/out" '^TERN_NET_UP if=net0 ip=192.0.2.15/24 gw=0.0.0.0 mtu=1500 via=dhcp' 10 "$pid"
+
+if command -v socat >/dev/null; then
+    head -c $((1 << 20)) /dev/urandom >"$tmp/bulk"
+    timeout 60 socat -T 20 - "TCP:127.0.0.1:$port2" <"$tmp/bulk" >"$tmp/back" ||
+        fail "socat through the forward failed"
+    cmp -s "$tmp/bulk" "$tmp/back" || fail "echo through slirp: $(stat -c %s "$tmp/back") bytes, differ"
+    echo "ok: 1 MiB echoed through slirp's --hostfwd"
+fi
 
 # A non-loopback forward is refused before anything starts.
 if "$tern" --hostfwd "tcp:0.0.0.0:$port-:80" >"$tmp/bad" 2>&1; then
