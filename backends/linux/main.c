@@ -13,6 +13,7 @@
 #include "tern/net.h"
 #include "tern/os.h"
 #include "tern/tcp.h"
+#include "http_linux.h"
 
 #define DEFAULT_HEAP_MIB 64
 
@@ -37,6 +38,7 @@ static void usage(FILE *to)
             "Marker lines (TERN_BOOT_OK, TERN_HALT, ...) are described in docs/markers.md.\n",
             DEFAULT_HEAP_MIB);
     linux_net_usage(to);
+    linux_http_usage(to);
 }
 
 static int parse_level(const char *s, enum tern_log_level *out)
@@ -70,6 +72,7 @@ static const struct option long_opts[] = {
     { "version", no_argument, NULL, OPT_VERSION },
     { "help", no_argument, NULL, OPT_HELP },
     LINUX_NET_LONG_OPTS,
+    LINUX_HTTP_LONG_OPTS,
     { NULL, 0, NULL, 0 },
 };
 
@@ -82,8 +85,13 @@ int main(int argc, char **argv)
     unsigned disk_count = 0;
 
     static struct linux_net_opts netopt;
+    static struct linux_http_opts httpopt;
     int c;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        if (c >= LINUX_HTTP_OPT_TLS_CERT && c <= LINUX_HTTP_OPT_LAST) {
+            (void)linux_http_opt(&httpopt, c, optarg);
+            continue;
+        }
         if (c >= LINUX_NET_OPT_NET && c <= LINUX_NET_OPT_LAST) {
             if (linux_net_opt(&netopt, c, optarg) != 0)
                 return 2;
@@ -137,6 +145,11 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (linux_http_check(&httpopt) != 0) {
+        linux_backend_close(&backend);
+        return 2;
+    }
+    linux_http_default_forward(&netopt, argc);
     if (linux_net_open(&backend, &netopt) != 0) {
         linux_backend_close(&backend);
         return 1;
@@ -160,7 +173,13 @@ int main(int argc, char **argv)
         (void)tern_disk_mount(&os, i, &mounted_disks[i]);
     static struct tern_net net;
     static struct tern_tcp tcp;
-    if (linux_net_start(&os, &net, &tcp, &netopt) < 0) {
+    int net_up = linux_net_start(&os, &net, &tcp, &netopt);
+    struct tern_fat *served = NULL;          /* the first mounted volume */
+    for (unsigned i = 0; i < disk_count && !served; i++)
+        if (mounted_disks[i].mounted)
+            served = &mounted_disks[i].fs;
+    if (net_up < 0 || (net_up > 0 && linux_http_start(&os, &tcp, served, &httpopt,
+                                                      linux_http_curl_port(&netopt)) != 0)) {
         tern_os_finish(&os);
         linux_backend_close(&backend);
         return 1;

@@ -113,6 +113,12 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
+int64_t tern_http_unix_time(unsigned year, unsigned month, unsigned day, unsigned hour,
+                            unsigned min, unsigned sec)
+{
+    return days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec;
+}
+
 void tern_http_format_date(int64_t secs, char *out, size_t cap)
 {
     if (secs < 0)

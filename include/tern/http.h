@@ -181,6 +181,10 @@ tern_result tern_http_decode_path(const char *src, size_t len, char *out, size_t
  * GMT", 29 characters) into out (cap >= 30). */
 void tern_http_format_date(int64_t secs, char *out, size_t cap);
 
+/* Unix seconds of a UTC civil time (month 1-12, day 1-31). */
+int64_t tern_http_unix_time(unsigned year, unsigned month, unsigned day, unsigned hour,
+                            unsigned min, unsigned sec);
+
 /* Parses an HTTP-date (IMF-fixdate, RFC 850 or asctime) into unix time.
  * TERN_OK or TERN_EINVAL. */
 tern_result tern_http_parse_date(const char *s, size_t len, int64_t *secs);
