@@ -15,6 +15,7 @@ build_pkgs=(
     libuv1-dev libcmocka-dev
     libslirp-dev libglib2.0-dev
     dpkg-dev xz-utils
+    libmbedtls-dev
 )
 # Running every test suite: QEMU + OVMF, referees and peers.
 test_pkgs=(
@@ -23,6 +24,7 @@ test_pkgs=(
     curl iproute2 procps
     tshark python3-scapy dnsmasq-base iputils-ping socat
     gdisk dosfstools mtools python3
+    python3-h11 openssl wrk
 )
 
 pkgs=("${build_pkgs[@]}")
