@@ -24,7 +24,7 @@ void tern_tcp_config_default(struct tern_tcp_config *cfg)
     cfg->rto_min_ms = 200;
     cfg->rto_max_ms = 60000;
     cfg->max_retries = 12;
-    cfg->syn_retries = 6;
+    cfg->syn_retries = 7; /* 1+2+...+64 s, then 128 s: > 3 min (RFC 9293) */
     cfg->delack_ms = 40;
     cfg->msl_ms = 30000;
     cfg->keepalive_idle_ms = 7200000;
@@ -1090,6 +1090,12 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
         if (SEQ_LEQ(seg->ack, s->iss) || SEQ_GT(seg->ack, s->snd_max)) {
             tcp->stats.drop_syn_rcvd_bad_ack++;
             tcp_respond_rst(tcp, seg);
+            return;
+        }
+        if (s->parent && count_children(s->parent, true) >= s->parent->backlog) {
+            /* The accept queue is full: stay half-open; the SYN-ACK is
+             * retransmitted and the peer's ACK tried again (as Linux). */
+            tcp->stats.drop_backlog_full++;
             return;
         }
         s->snd_una = s->iss + 1;

@@ -71,7 +71,7 @@ struct tern_tcp_config {
 };
 
 /* Fills cfg with the defaults: 64 connections, 64 KiB buffers each way,
- * backlog 32, RTO 1 s initial / 200 ms min / 60 s max, 12 retries, 6 SYN
+ * backlog 32, RTO 1 s initial / 200 ms min / 60 s max, 12 retries, 7 SYN
  * retries, 40 ms delayed ACK, MSL 30 s, keepalive 2 h / 75 s / 9 probes,
  * 100 challenge ACKs per second, MTU up to 9000. */
 void tern_tcp_config_default(struct tern_tcp_config *cfg);

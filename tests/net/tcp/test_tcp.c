@@ -673,6 +673,35 @@ static void test_syn_flood_bounded_with_cookies(void **state)
     fx_free_checked(f);
 }
 
+static void test_accept_queue_bounded(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls;
+    assert_int_equal(tern_tcp_listen(&f->tcp, 0, 80, 2, NULL, NULL, &ls), TERN_OK);
+    /* five clients complete their handshakes; nobody accepts */
+    for (uint16_t i = 0; i < 5; i++) {
+        fx_send(f, (uint16_t)(41000 + i), 80, 1000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+        uint32_t isn = fx_last(f)->seq;
+        fx_send(f, (uint16_t)(41000 + i), 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    }
+    /* two established and queued, two half-open (the SYN queue), one
+     * answered by a cookie whose ACK could not be queued either */
+    assert_true(tern_tcp_pcbs_in_use(&f->tcp) <= 1 + 2 + 2);
+    assert_true(f->tcp.stats.drop_backlog_full >= 1);
+    struct tern_tcp_sock *s;
+    unsigned n = 0;
+    while (tern_tcp_accept(ls, &s) == TERN_OK) {
+        n++;
+        tern_tcp_abort(s);
+    }
+    assert_int_equal(n, 2);
+    fx_advance_ms(f, 600000);
+    assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 1);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
 static void test_pool_exhaustion_refuses(void **state)
 {
     (void)state;
@@ -942,6 +971,7 @@ int main(void)
         cmocka_unit_test(test_zero_window_sender_persists),
         cmocka_unit_test(test_window_shrinking),
         cmocka_unit_test(test_syn_flood_bounded_with_cookies),
+        cmocka_unit_test(test_accept_queue_bounded),
         cmocka_unit_test(test_pool_exhaustion_refuses),
         cmocka_unit_test(test_time_wait_and_reuse),
         cmocka_unit_test(test_icmp_attacks),
