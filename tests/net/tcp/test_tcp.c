@@ -955,6 +955,91 @@ static void test_every_truncation_and_bit_flip(void **state)
     fx_free_checked(f);
 }
 
+struct evrec {
+    unsigned events;
+    unsigned calls;
+};
+
+static void record_events(struct tern_tcp_sock *s, unsigned ev, void *arg)
+{
+    struct evrec *r = arg;
+    (void)s;
+    r->events |= ev;
+    r->calls++;
+}
+
+static void test_simultaneous_open(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct evrec ev = { 0, 0 };
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5555, PEER, 80, record_events, &ev, &s),
+                     TERN_OK);
+    uint32_t isn = fx_last(f)->seq;
+    /* the peer's own SYN crosses ours */
+    fx_send(f, 80, 5555, 9000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_RECEIVED);
+    const struct out_seg *o = fx_last(f);
+    assert_int_equal(o->flags, F_SYN | F_ACK);
+    assert_int_equal(o->seq, isn);
+    assert_int_equal(o->ack, 9001);
+    /* its SYN-ACK to our SYN completes it */
+    fx_send(f, 80, 5555, 9000, isn + 1, F_SYN | F_ACK, 65535, NULL, 0, NULL, 0);
+    fx_send(f, 80, 5555, 9001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_true(ev.events & TERN_TCP_EV_CONNECTED);
+    tern_tcp_abort(s);
+    fx_free_checked(f);
+}
+
+static void test_abort_sends_rst_in_every_state(void **state)
+{
+    (void)state;
+    for (unsigned i = 1; i < sizeof(sync_states) / sizeof(sync_states[0]); i++) {
+        enum tern_tcp_state st = sync_states[i];
+        struct fx *f = fx_new(NULL);
+        struct tern_tcp_sock *ls = NULL;
+        uint32_t isn, pn;
+        struct tern_tcp_sock *s = into_state(f, &ls, st, &isn, &pn);
+        unsigned n = f->ncap;
+        tern_tcp_abort(s);
+        if (st == TERN_TCP_TIME_WAIT) {
+            assert_int_equal(f->ncap, n); /* nothing left to reset */
+        } else {
+            assert_int_equal(f->ncap, n + 1);
+            assert_int_equal(fx_last(f)->flags & F_RST, F_RST);
+        }
+        assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 1);
+        tern_tcp_close(ls);
+        fx_free_checked(f);
+    }
+}
+
+static void test_discard_service_and_callback_close(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_services svc;
+    assert_int_equal(tern_tcp_services_start(&svc, &f->tcp, TERN_TCP_SERVICE_DISCARD), TERN_OK);
+    assert_null(svc.echo);
+    fx_send(f, 40000, 9, 1000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 40000, 9, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    unsigned n = f->ncap;
+    /* data and FIN together: discarded, and the service closes from
+     * inside its callback */
+    fx_send(f, 40000, 9, 1001, isn + 1, F_ACK | F_FIN, 65535, NULL, 0, "garbage", 7);
+    assert_int_equal(svc.discarded_bytes, 7);
+    assert_true(f->ncap > n);
+    assert_int_equal(fx_last(f)->flags & F_FIN, F_FIN);
+    assert_int_equal(fx_last(f)->ack, 1009);
+    fx_send(f, 40000, 9, 1009, isn + 2, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 1);
+    tern_tcp_close(svc.discard);
+    fx_free_checked(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -982,6 +1067,9 @@ int main(void)
         cmocka_unit_test(test_services_parse),
         cmocka_unit_test(test_echo_service),
         cmocka_unit_test(test_every_truncation_and_bit_flip),
+        cmocka_unit_test(test_simultaneous_open),
+        cmocka_unit_test(test_abort_sends_rst_in_every_state),
+        cmocka_unit_test(test_discard_service_and_callback_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
