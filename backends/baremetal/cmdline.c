@@ -67,6 +67,10 @@ static bool apply(struct tern_metal_cmdline *out, const char *tok, size_t len)
             out->fault = TERN_METAL_FAULT_PF;
         else if (token_is(val, vlen, "de"))
             out->fault = TERN_METAL_FAULT_DE;
+        else if (token_is(val, vlen, "null"))
+            out->fault = TERN_METAL_FAULT_NULL;
+        else if (token_is(val, vlen, "wx"))
+            out->fault = TERN_METAL_FAULT_WX;
         else
             return false;
         return true;

@@ -9,6 +9,9 @@
  * Tokens are separated by spaces, tabs, CR or LF. Understood:
  *   halt=N        halt with code N (0..127) right after boot
  *   fault=ud|pf|de  raise #UD, #PF or #DE on purpose right after boot
+ *   fault=null    read address 0 (the non-present NULL page: #PF)
+ *   fault=wx      exec_alloc a page, write code, exec_seal it, run it, then
+ *                 write to it (W^X: #PF)
  *   delay_ms=N    do the above N ms (0..600000) after boot instead, so the
  *                 clock and the timer-interrupt wait are exercised first
  * A later token overrides an earlier one with the same key. Anything else
@@ -29,6 +32,8 @@ enum tern_metal_fault {
     TERN_METAL_FAULT_UD,
     TERN_METAL_FAULT_PF,
     TERN_METAL_FAULT_DE,
+    TERN_METAL_FAULT_NULL,
+    TERN_METAL_FAULT_WX,
 };
 
 struct tern_metal_cmdline {

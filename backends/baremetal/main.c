@@ -12,8 +12,8 @@
  *   monotonic_ns  TSC since UEFI entry (clock.c)      wall_ns      not provided
  *   console_write COM1 (serial.c)                     entropy      RDRAND, else RDSEED
  *   net_count     0 (virtio-net is a later issue)     block_count  0 (virtio-blk later)
- *   heap_region   largest conventional region >= 1 MiB from the UEFI map
- *   exec_alloc    TERN_ENOTSUP until Tern owns page tables (a later issue)
+ *   heap_region   largest conventional region >= 1 MiB from the UEFI map (mm.c)
+ *   exec_alloc/seal/free  pages from mm.c's allocator, RW+NX, sealed to RX (W^X)
  *   wait          LAPIC one-shot + sti;hlt; no I/O sources yet
  *   panic         isa-debug-exit(METAL_PANIC_EXIT_VALUE), then cli;hlt
  */
@@ -101,10 +101,17 @@ static tern_result metal_heap_region(void *ctx, void **out_base, size_t *out_siz
 
 static tern_result metal_exec_alloc(void *ctx, size_t size, void **out)
 {
-    (void)ctx;
-    (void)size;
-    (void)out;
-    return TERN_ENOTSUP;
+    return mm_exec_alloc(ctx, size, out);
+}
+
+static tern_result metal_exec_seal(void *ctx, void *ptr, size_t size)
+{
+    return mm_exec_seal(ctx, ptr, size);
+}
+
+static tern_result metal_exec_free(void *ctx, void *ptr, size_t size)
+{
+    return mm_exec_free(ctx, ptr, size);
 }
 
 static void metal_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
@@ -134,6 +141,8 @@ static const struct tern_platform_ops metal_ops = {
     .block_count = metal_none_count,
     .heap_region = metal_heap_region,
     .exec_alloc = metal_exec_alloc,
+    .exec_seal = metal_exec_seal,
+    .exec_free = metal_exec_free,
     .wait = metal_wait,
     .panic = metal_panic,
     .name = "baremetal",
@@ -145,33 +154,6 @@ struct tern_platform metal_platform(struct metal *m)
 }
 
 /* ---- bring-up ---- */
-
-/* Picks the largest conventional region at or above 1 MiB as the heap. */
-static void pick_heap(struct metal *m)
-{
-    const struct tern_boot_info *b = m->boot;
-    uint64_t best_base = 0, best_size = 0;
-    for (uint64_t off = 0; off + b->memdesc_size <= b->memmap_size; off += b->memdesc_size) {
-        const struct tern_efi_memdesc *d = (const void *)(b->memmap + off);
-        if (d->type != TERN_EFI_CONVENTIONAL || d->pages > (1ull << 40))
-            continue;
-        uint64_t start = d->phys_start, end = start + d->pages * 4096u;
-        m->usable_bytes += end - start;
-        if (start < ONE_MIB)
-            start = ONE_MIB;
-        if (end <= start)
-            continue;
-        if (end - start > best_size) {
-            best_base = start;
-            best_size = end - start;
-        }
-    }
-    if (best_size >= ONE_MIB) {
-        uint64_t base = (best_base + 63) & ~63ull;
-        m->heap_base = (void *)base;
-        m->heap_size = (size_t)(best_size - (base - best_base));
-    }
-}
 
 static void detect_rng(struct metal *m)
 {
@@ -221,6 +203,40 @@ static volatile uint64_t *unmapped_address(void)
     return (volatile uint64_t *)0x00007ffffffff000ull;
 }
 
+/* 0, hidden from the optimiser (a literal NULL dereference is UB it may
+ * drop). */
+static uintptr_t null_address(void)
+{
+    uintptr_t p = 0;
+    __asm__ volatile("" : "+r"(p));
+    return p;
+}
+
+/* W^X through the platform ops: write `mov $0x2a, %eax; ret` into a fresh
+ * exec_alloc page, seal it, run it (must return 42), then write to it,
+ * which must fault (#PF with err bit 1, write to a present page). */
+static void wx_test(struct tern_os *os)
+{
+    const struct tern_platform_ops *ops = os->plat.ops;
+    void *ctx = os->plat.ctx;
+    void *page = NULL;
+    if (ops->exec_alloc(ctx, 4096, &page) != TERN_OK)
+        tern_panic(os, "wx: exec_alloc failed");
+    static const uint8_t code[] = { 0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3 };
+    memcpy(page, code, sizeof(code));
+    if (ops->exec_seal(ctx, page, 4096) != TERN_OK)
+        tern_panic(os, "wx: exec_seal failed");
+    int (*fn)(void) = (int (*)(void))page;
+    int r = fn();
+    tern_log(os, TERN_LOG_INFO, "metal", "wx: sealed page 0x%llx ran, returned %d",
+             (unsigned long long)(uintptr_t)page, r);
+    if (r != 42)
+        tern_panic(os, "wx: sealed code returned %d", r);
+    tern_log(os, TERN_LOG_WARN, "metal", "wx: writing to the sealed page");
+    *(volatile uint8_t *)page = 0xc3;
+    tern_panic(os, "wx: write to a sealed page did not fault");
+}
+
 static void run_test_actions(struct tern_timer *t, void *arg)
 {
     (void)t;
@@ -243,6 +259,13 @@ static void run_test_actions(struct tern_timer *t, void *arg)
     case TERN_METAL_FAULT_DE:
         tern_log(os, TERN_LOG_WARN, "metal", "fault=de: dividing by zero");
         __asm__ volatile("xorl %%ecx, %%ecx; divl %%ecx" : : : "eax", "ecx", "edx", "cc");
+        break;
+    case TERN_METAL_FAULT_NULL:
+        tern_log(os, TERN_LOG_WARN, "metal", "fault=null: reading address 0");
+        (void)*(volatile uint64_t *)null_address();
+        break;
+    case TERN_METAL_FAULT_WX:
+        wx_test(os);
         break;
     case TERN_METAL_FAULT_NONE:
         break;
@@ -267,8 +290,8 @@ void kmain(const struct tern_boot_info *info)
     struct metal *m = &machine;
     m->boot = info;
     cpu_init();
+    mm_init(m);
     clock_init(m);
-    pick_heap(m);
     detect_rng(m);
 
     const char *libc_bad = libc_selfcheck();
@@ -303,6 +326,12 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)(m->usable_bytes / ONE_MIB),
              (unsigned long long)(uintptr_t)m->heap_base,
              (unsigned long long)(m->heap_size / ONE_MIB));
+    tern_log(os, TERN_LOG_INFO, "metal",
+             "page tables: identity map 0..0x%llx, %llu table pages, NX on, NULL page unmapped, "
+             "text 0x%llx-0x%llx RX, %llu pages free",
+             (unsigned long long)m->mm.mapped_top, (unsigned long long)m->mm.table_pages,
+             (unsigned long long)m->mm.text_start, (unsigned long long)m->mm.text_end,
+             (unsigned long long)m->mm.free_pages);
     uint8_t probe[16];
     tern_result rng = metal_entropy(m, probe, sizeof(probe));
     tern_log(os, TERN_LOG_INFO, "metal",

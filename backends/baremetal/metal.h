@@ -7,7 +7,8 @@
  * LAPIC address the timer interrupt stub uses, in cpu.c and entry.S.
  *
  * Bring-up order (each step may use only those before it):
- *   serial_init -> cpu_init (GDT, TSS, IDT) -> clock_init (TSC vs PIT,
+ *   serial_init -> cpu_init (GDT, TSS, IDT) -> mm_init (page allocator,
+ *   heap, own page tables) -> clock_init (TSC vs PIT,
  *   LAPIC timer) -> memory (heap region) -> fw_cfg command line -> core.
  */
 #ifndef TERN_METAL_H
@@ -37,9 +38,35 @@ struct metal_clock {
     uint64_t wakeups;        /* hlt wake-ups (timer or other interrupt) */
 };
 
+/* Page-table entry bits (Intel SDM vol. 3, 4.5). */
+#define PTE_P   (1ull << 0)
+#define PTE_W   (1ull << 1)
+#define PTE_PWT (1ull << 3)
+#define PTE_PCD (1ull << 4)
+#define PTE_PS  (1ull << 7)
+#define PTE_NX  (1ull << 63)
+
+#define METAL_MM_RANGES 64
+
+/* The physical page allocator (free ranges, 4 KiB granules) and the page
+ * tables (mm.c). */
+struct metal_mm {
+    struct { uint64_t start, end; } free[METAL_MM_RANGES];
+    unsigned nfree;
+    uint64_t free_pages;
+    uint64_t lost_pages;      /* ranges beyond METAL_MM_RANGES: never used */
+    uint64_t *pml4;
+    uint64_t table_pages;
+    uint64_t mapped_top;      /* [0, mapped_top) identity-mapped at boot */
+    uint64_t text_start, text_end;
+    uint64_t exec_pages;
+    bool active;              /* CR3 points at pml4 */
+};
+
 struct metal {
     const struct tern_boot_info *boot;
     struct metal_clock clock;
+    struct metal_mm mm;
     void *heap_base;
     size_t heap_size;
     uint64_t usable_bytes;    /* all conventional memory in the map */
@@ -70,6 +97,23 @@ uint64_t clock_now_ns(struct metal *m);
 /* Sleeps (sti;hlt) until clock_now_ns() >= deadline_ns;
  * UINT64_MAX sleeps until any interrupt. */
 void clock_sleep_until(struct metal *m, uint64_t deadline_ns);
+
+/* mm.c (see its Interface comment). mm_init panics on failure. */
+void mm_init(struct metal *m);
+/* n zeroed, identity-mapped 4 KiB pages, or NULL. */
+void *mm_alloc_pages(struct metal *m, size_t n);
+void mm_free_pages(struct metal *m, void *p, size_t n);
+/* Identity-maps [pa, pa+size) with flags (PTE_W, PTE_NX, PTE_PCD...).
+ * TERN_OK, TERN_EINVAL, TERN_ENOMEM. */
+tern_result mm_map(struct metal *m, uint64_t pa, uint64_t size, uint64_t flags);
+/* Sets the flags of every 4 KiB page of [va, va+size) (splitting 2 MiB
+ * pages); flags must include PTE_P to keep them present. */
+tern_result mm_protect(struct metal *m, uint64_t va, uint64_t size, uint64_t flags);
+/* The flags of the page mapping va; TERN_ENOENT when not present. */
+tern_result mm_query(struct metal *m, uint64_t va, uint64_t *out_flags);
+tern_result mm_exec_alloc(struct metal *m, size_t size, void **out);
+tern_result mm_exec_seal(struct metal *m, void *ptr, size_t size);
+tern_result mm_exec_free(struct metal *m, void *ptr, size_t size);
 
 /* fwcfg.c: copies QEMU's fw_cfg file `name` into buf (NUL-terminated, cut
  * to cap - 1). Returns its length, or -1 when fw_cfg or the file is

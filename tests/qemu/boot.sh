@@ -10,6 +10,9 @@
 #   ud     fault=ud              -> TERN_PANIC reason=exception vector=6 rip=0x..., status 71
 #   pf     fault=pf              -> vector=14 with a non-zero cr2, status 71
 #   de     fault=de              -> vector=0, status 71
+#   null   fault=null            -> #PF with cr2=0x0 (the NULL page is not mapped), status 71
+#   wx     fault=wx              -> a sealed exec_alloc page runs (returns 42), then a
+#                                   write to it is #PF err=0x3 at that page, status 71
 set -euo pipefail
 case_=$1
 build=$(cd "$2" && pwd)
@@ -25,6 +28,8 @@ case $case_ in
     ud)    cmdline="fault=ud" ;;
     pf)    cmdline="fault=pf" ;;
     de)    cmdline="fault=de" ;;
+    null)  cmdline="fault=null" ;;
+    wx)    cmdline="fault=wx" ;;
     *) fail "unknown case $case_" ;;
 esac
 
@@ -76,6 +81,18 @@ case $case_ in
                 fail "#PF marker without a non-zero cr2"
         fi
         grep -aq '^  rax=' "$out" || fail "no register dump after the panic marker"
+        expect_status 71
+        ;;
+    null)
+        wait_for_marker "$out" '^TERN_PANIC reason=exception vector=14 rip=0x[0-9a-f]+ err=0x[0-9a-f]+ cr2=0x0 ' 60 "$pid"
+        expect_status 71
+        ;;
+    wx)
+        wait_for_marker "$out" '^TERN_PANIC reason=exception vector=14 ' 60 "$pid"
+        page=$(sed -n 's/.*wx: sealed page \(0x[0-9a-f]*\) ran, returned 42.*/\1/p' "$out" | tr -d '\r')
+        [ -n "$page" ] || { cat "$out" >&2; fail "the sealed page did not run or returned something else"; }
+        grep -aEq "^TERN_PANIC reason=exception vector=14 rip=0x[0-9a-f]+ err=0x3 cr2=$page " "$out" ||
+            { cat "$out" >&2; fail "no write #PF (err=0x3) at the sealed page $page"; }
         expect_status 71
         ;;
 esac

@@ -81,9 +81,11 @@ static void test_fault(void **state)
     assert_int_equal(parse("fault=ud").fault, TERN_METAL_FAULT_UD);
     assert_int_equal(parse("fault=pf").fault, TERN_METAL_FAULT_PF);
     assert_int_equal(parse("fault=de").fault, TERN_METAL_FAULT_DE);
-    struct tern_metal_cmdline c = parse("fault=gp fault=UD fault= fault=udx");
+    assert_int_equal(parse("fault=null").fault, TERN_METAL_FAULT_NULL);
+    assert_int_equal(parse("fault=wx").fault, TERN_METAL_FAULT_WX);
+    struct tern_metal_cmdline c = parse("fault=gp fault=UD fault= fault=udx fault=nul fault=wxx");
     assert_int_equal(c.fault, TERN_METAL_FAULT_NONE);
-    assert_int_equal(c.ignored, 4);
+    assert_int_equal(c.ignored, 6);
 }
 
 static void test_delay(void **state)
