@@ -7,6 +7,7 @@
 struct sim_pkt {
     uint64_t at, seq;
     unsigned from, to;
+    bool icmp;           /* an ICMP error for `to`: data = type, code, mtu, quote */
     uint32_t src, dst;
     size_t len;
     uint8_t data[];
@@ -74,8 +75,8 @@ static struct sim_pkt *heap_pop(struct sim_net *net)
     return top;
 }
 
-static void enqueue(struct sim_net *net, unsigned from, unsigned to, uint32_t src, uint32_t dst,
-                    const void *seg, size_t len, uint64_t at)
+static void enqueue_kind(struct sim_net *net, unsigned from, unsigned to, uint32_t src,
+                         uint32_t dst, const void *seg, size_t len, uint64_t at, bool icmp)
 {
     struct sim_pkt *p = malloc(sizeof(*p) + len);
     if (!p)
@@ -87,9 +88,16 @@ static void enqueue(struct sim_net *net, unsigned from, unsigned to, uint32_t sr
     p->src = src;
     p->dst = dst;
     p->len = len;
+    p->icmp = icmp;
     memcpy(p->data, seg, len);
     net->links[from][to].queued++;
     heap_push(net, p);
+}
+
+static void enqueue(struct sim_net *net, unsigned from, unsigned to, uint32_t src, uint32_t dst,
+                    const void *seg, size_t len, uint64_t at)
+{
+    enqueue_kind(net, from, to, src, dst, seg, len, at, false);
 }
 
 static tern_result node_output(void *ctx, uint32_t src, uint32_t dst, const void *seg, size_t len)
@@ -104,8 +112,28 @@ static tern_result node_output(void *ctx, uint32_t src, uint32_t dst, const void
         return TERN_OK; /* nowhere to go: lost */
     struct sim_link *l = &net->links[n->idx][to];
     l->sent++;
-    if (len + 20 > l->p.mtu)
-        abort(); /* TCP must never exceed the path MTU */
+    if (len + 20 > l->p.mtu) {
+        if (!l->p.icmp_too_big)
+            abort(); /* TCP must never exceed the path MTU */
+        /* The router answers with fragmentation needed (type 3 code 4),
+         * quoting the IPv4 header and 8 bytes, after the link delay. */
+        l->too_big++;
+        uint8_t q[4 + 28];
+        memset(q, 0, sizeof(q));
+        q[0] = 3;
+        q[1] = 4;
+        q[2] = (uint8_t)(l->p.mtu >> 8);
+        q[3] = (uint8_t)l->p.mtu;
+        q[4] = 0x45;
+        q[4 + 9] = 6;
+        for (int k = 0; k < 4; k++) {
+            q[4 + 12 + k] = (uint8_t)(src >> (24 - 8 * k));
+            q[4 + 16 + k] = (uint8_t)(dst >> (24 - 8 * k));
+        }
+        memcpy(q + 4 + 20, seg, 8);
+        enqueue_kind(net, to, n->idx, dst, src, q, sizeof(q), net->now + l->p.delay_ns, true);
+        return TERN_OK;
+    }
     if (l->p.queue_max && l->queued >= l->p.queue_max) {
         l->tail_dropped++;
         return TERN_OK;
@@ -139,7 +167,8 @@ static uint16_t node_path_mtu(void *ctx, uint32_t dst)
     struct sim_net *net = n->net;
     for (unsigned i = 0; i < net->nnodes; i++)
         if (net->nodes[i]->addr == dst)
-            return net->links[n->idx][i].p.mtu;
+            return net->links[n->idx][i].p.reported_mtu ? net->links[n->idx][i].p.reported_mtu
+                                                        : net->links[n->idx][i].p.mtu;
     return 576;
 }
 
@@ -220,6 +249,13 @@ bool sim_net_run(struct sim_net *net, bool (*done)(void *arg), void *arg, uint64
         while (net->npkts && net->heap[0]->at <= net->now) {
             struct sim_pkt *p = heap_pop(net);
             net->links[p->from][p->to].queued--;
+            if (p->icmp) {
+                tern_tcp_icmp_error(&net->nodes[p->to]->tcp, p->data[0], p->data[1],
+                                    (uint16_t)(p->data[2] << 8 | p->data[3]), p->data + 4,
+                                    p->len - 4);
+                free(p);
+                continue;
+            }
             bool pass = true;
             if (net->tap)
                 pass = net->tap(net->tap_arg, p->from, p->to, p->data, p->len);

@@ -31,13 +31,16 @@ struct sim_link_params {
     uint64_t bandwidth_bps;                  /* 0: unlimited */
     uint32_t queue_max;                      /* packets in flight on the link (tail drop) */
     uint16_t mtu;
+    uint16_t reported_mtu;  /* what path_mtu() says (0: mtu); lets PMTU discovery be tested */
+    bool icmp_too_big;      /* oversize packets are dropped with an ICMP "fragmentation
+                             * needed" back to the sender (else the sim aborts on them) */
 };
 
 struct sim_link {
     struct sim_link_params p;
     uint64_t busy_until;
     uint32_t queued;
-    uint64_t sent, lost, duplicated, reordered, tail_dropped;
+    uint64_t sent, lost, duplicated, reordered, tail_dropped, too_big;
 };
 
 struct sim_node {

@@ -442,6 +442,52 @@ static void test_echo_service_lossy(void **state)
     }
 }
 
+/* ---- path MTU discovery: the path is narrower than the device says ---- */
+
+static void test_pmtu_discovery_lossy(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1100; seed < 1100 + nseeds(5); seed++) {
+        struct sim_link_params narrow = lossy_link;
+        narrow.loss_ppm = 20000;
+        narrow.mtu = 1000;
+        narrow.reported_mtu = 1500;
+        narrow.icmp_too_big = true;
+        struct sim_net *net = sim_net_new(seed);
+        struct tern_tcp_config cfg;
+        tern_tcp_config_default(&cfg);
+        cfg.max_conns = 4;
+        cfg.msl_ms = 1000;
+        struct sim_node *a = sim_net_add_node(net, A_ADDR, 8u << 20, &cfg);
+        struct sim_node *b = sim_net_add_node(net, B_ADDR, 8u << 20, &cfg);
+        sim_net_set_link(net, a, b, &narrow);
+        sim_net_set_link(net, b, a, &narrow);
+        struct pair p;
+        memset(&p, 0, sizeof(p));
+        p.a.tx_key = p.b.rx_key = seed * 3;
+        p.b.tx_key = p.a.rx_key = seed * 3 + 1;
+        p.a.to_send = p.a.expect = p.b.to_send = p.b.expect = 1u << 20;
+        struct tern_tcp_sock *ls;
+        assert_int_equal(tern_tcp_listen(&a->tcp, 0, 80, 4, on_listen, &p.a, &ls), TERN_OK);
+        assert_int_equal(tern_tcp_connect(&b->tcp, B_ADDR, 0, A_ADDR, 80, on_conn, &p.b, &p.b.s),
+                         TERN_OK);
+        bool ok = sim_net_run(net, transfer_done, &p, net->now + 600ull * 1000000000ull);
+        if (!ok || p.a.err || p.b.err || p.a.bad || p.b.bad)
+            fail_msg("FAILING SEED %llu: pmtu transfer a rx %llu b rx %llu",
+                     (unsigned long long)seed, (unsigned long long)p.a.received,
+                     (unsigned long long)p.b.received);
+        assert_true(a->tcp.stats.icmp_pmtu >= 1 && b->tcp.stats.icmp_pmtu >= 1);
+        assert_true(tern_tcp_get_mss(p.b.s) <= 1000 - 40);
+        p.a.closed = p.b.closed = true;
+        tern_tcp_close(p.a.s);
+        tern_tcp_close(p.b.s);
+        tern_tcp_close(ls);
+        struct both_free f = { a, b };
+        assert_true(sim_net_run(net, all_released, &f, net->now + 600ull * 1000000000ull));
+        sim_net_free(net);
+    }
+}
+
 /* ---- a slow reader: zero windows and persist probes under loss ---- */
 
 static void quiet_cb(struct tern_tcp_sock *s, unsigned ev, void *arg)
@@ -538,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_lossy_concurrent_connections),
         cmocka_unit_test(test_echo_service_lossy),
         cmocka_unit_test(test_slow_reader_zero_window_lossy),
+        cmocka_unit_test(test_pmtu_discovery_lossy),
         cmocka_unit_test(test_lossy_10mb_each_way_many_seeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
