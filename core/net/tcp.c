@@ -1132,6 +1132,7 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
 
     s->last_rx_ms = tcp_now_ms(tcp);
     s->keep_sent = 0;
+    s->probes_unanswered = 0;
     uint32_t wnd = seg->wnd << s->snd_wscale;
     bool fin_acked = false;
     if (s->sack_ok && seg->opt.nsack)
@@ -1323,8 +1324,6 @@ void tern_tcp_icmp_error(struct tern_tcp *tcp, uint8_t type, uint8_t code, uint1
         }
         tcp->stats.icmp_pmtu++;
         s->mss = m;
-        if (s->cwnd > s->mss * 4 && s->cwnd < s->mss)
-            s->cwnd = s->mss;
         rexmit_one(s, s->snd_una);
         return;
     }

@@ -117,6 +117,7 @@ struct tern_tcp_sock {
     struct tern_timer timer;
     uint64_t rexmt_at, persist_at, delack_at, keep_at, tw_at;
     uint32_t persist_backoff, keep_sent;
+    uint32_t probes_unanswered; /* zero-window probes since the peer last spoke */
     uint64_t last_rx_ms;
 
     /* listener */

@@ -453,12 +453,15 @@ static void on_persist(struct tern_tcp_sock *s)
 {
     struct tern_tcp *tcp = s->tcp;
     s->persist_at = 0;
-    if (s->persist_backoff >= tcp->cfg.max_retries) {
+    /* RFC 9293: stay open while the peer answers the probes; give up
+     * only when it stops answering. */
+    if (s->probes_unanswered >= tcp->cfg.max_retries) {
         tcp->stats.conns_timed_out++;
         tcp_drop(s, TERN_ETIMEDOUT);
         return;
     }
     s->persist_backoff++;
+    s->probes_unanswered++;
     tcp->stats.zero_window_probes++;
     s->snd_nxt = s->snd_una;
     if (s->sbuf_len > 0) {

@@ -573,17 +573,23 @@ static void test_zero_window_sender_persists(void **state)
     assert_true(f->tcp.stats.zero_window_probes >= 1);
     /* probes continue with backoff while the window stays closed, and the
      * connection is not dropped while the peer answers */
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < 120; i++) {
         fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 0, NULL, 0, NULL, 0);
-        fx_advance_ms(f, 5000);
+        fx_advance_ms(f, 10000);
     }
     assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_true(f->tcp.stats.zero_window_probes > 12);
     /* the window opens: the data flows */
     fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 1000, NULL, 0, NULL, 0);
     fx_advance_ms(f, 1);
     const struct out_seg *o = fx_last(f);
     assert_int_equal(o->seq + o->len, isn + 8);
     fx_send(f, 40000, 80, 1001, isn + 8, F_ACK, 1000, NULL, 0, NULL, 0);
+    /* a peer that closes its window and then goes silent is given up on */
+    fx_send(f, 40000, 80, 1001, isn + 8, F_ACK, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_send(s, "more", 4, &sent), TERN_OK);
+    fx_advance_ms(f, 3600000);
+    assert_int_equal(tern_tcp_error(s), TERN_ETIMEDOUT);
     tern_tcp_abort(s);
     tern_tcp_close(ls);
     fx_free_checked(f);
