@@ -155,6 +155,15 @@ struct tern_platform metal_platform(struct metal *m)
 
 /* ---- bring-up ---- */
 
+/* ACPI tables are read through the identity map, inside the boot map only. */
+static const void *acpi_map(void *ctx, uint64_t phys, size_t len)
+{
+    struct metal *m = ctx;
+    if (phys == 0 || phys + len < phys || phys + len > m->mm.mapped_top)
+        return NULL;
+    return (const void *)(uintptr_t)phys;
+}
+
 static void detect_rng(struct metal *m)
 {
     uint32_t a, b, c, d;
@@ -292,6 +301,8 @@ void kmain(const struct tern_boot_info *info)
     cpu_init();
     mm_init(m);
     clock_init(m);
+    metal_acpi_parse(&m->acpi, info->rsdp, acpi_map, m);
+    pci_init(m);
     detect_rng(m);
 
     const char *libc_bad = libc_selfcheck();
@@ -339,6 +350,25 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)info->rsdp, info->acpi_revision,
              m->have_rdrand ? "rdrand" : m->have_rdseed ? "rdseed" : "none",
              rng == TERN_OK ? "read ok" : "unavailable");
+    tern_log(os, TERN_LOG_INFO, "metal",
+             "acpi: %u tables (%u bad), ecam %s0x%llx bus %u-%u, pm1a_cnt 0x%x, s5 %s%u, reset %s",
+             (unsigned)m->acpi.tables, (unsigned)m->acpi.bad_tables,
+             m->acpi.have_ecam ? "" : "none ", (unsigned long long)m->acpi.ecam_base,
+             m->acpi.ecam_bus_start, m->acpi.ecam_bus_end, (unsigned)m->acpi.pm1a_cnt,
+             m->acpi.have_s5 ? "" : "none ", m->acpi.s5_typ, m->acpi.have_reset ? "yes" : "no");
+    tern_log(os, TERN_LOG_INFO, "metal", "pci: %u function(s) via %s%s", m->pci.ndevs,
+             m->pci.ecam ? "ecam" : "ports 0xcf8/0xcfc", m->pci.dropped ? " (some dropped)" : "");
+    for (unsigned i = 0; i < m->pci.ndevs; i++) {
+        const struct metal_pci_dev *d = &m->pci.devs[i];
+        tern_log(os, TERN_LOG_INFO, "metal",
+                 "pci %02x:%02x.%u %04x:%04x class %02x.%02x bar0 0x%llx/%llu bar1 0x%llx/%llu "
+                 "bar4 0x%llx/%llu%s",
+                 d->bus, d->dev, d->fn, d->vendor, d->device, d->class_code, d->subclass,
+                 (unsigned long long)d->bar[0].addr, (unsigned long long)d->bar[0].size,
+                 (unsigned long long)d->bar[1].addr, (unsigned long long)d->bar[1].size,
+                 (unsigned long long)d->bar[4].addr, (unsigned long long)d->bar[4].size,
+                 d->msix_cap ? " msi-x" : "");
+    }
     if (!m->fw_cfg_present)
         tern_log(os, TERN_LOG_INFO, "metal", "no fw_cfg: normal run");
     else if (n >= 0)

@@ -9,7 +9,7 @@
  * Bring-up order (each step may use only those before it):
  *   serial_init -> cpu_init (GDT, TSS, IDT) -> mm_init (page allocator,
  *   heap, own page tables) -> clock_init (TSC vs PIT,
- *   LAPIC timer) -> memory (heap region) -> fw_cfg command line -> core.
+ *   LAPIC timer) -> ACPI tables -> PCI enumeration -> virtio drivers -> memory (heap region) -> fw_cfg command line -> core.
  */
 #ifndef TERN_METAL_H
 #define TERN_METAL_H
@@ -18,8 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acpi.h"
 #include "boot_info.h"
 #include "cmdline.h"
+#include "pci.h"
 #include "tern/platform.h"
 
 /* QEMU's isa-debug-exit: writing v makes QEMU exit with (v << 1) | 1. */
@@ -67,6 +69,8 @@ struct metal {
     const struct tern_boot_info *boot;
     struct metal_clock clock;
     struct metal_mm mm;
+    struct metal_acpi acpi;
+    struct metal_pci pci;
     void *heap_base;
     size_t heap_size;
     uint64_t usable_bytes;    /* all conventional memory in the map */
