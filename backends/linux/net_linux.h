@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tern/dhcp.h"
 #include "tern/platform.h"
 
 struct linux_backend;
@@ -80,7 +81,10 @@ enum {
     LINUX_NET_OPT_GW,
     LINUX_NET_OPT_UDP_ECHO,
     LINUX_NET_OPT_SERVICES,
-    LINUX_NET_OPT_LAST = LINUX_NET_OPT_SERVICES,
+    LINUX_NET_OPT_DNS,
+    LINUX_NET_OPT_RESOLVE,
+    LINUX_NET_OPT_UDP_PROBE,
+    LINUX_NET_OPT_LAST = LINUX_NET_OPT_UDP_PROBE,
 };
 
 /* getopt_long entries for the options above. */
@@ -91,7 +95,10 @@ enum {
     { "ip", required_argument, NULL, LINUX_NET_OPT_IP },             \
     { "gw", required_argument, NULL, LINUX_NET_OPT_GW },             \
     { "udp-echo", required_argument, NULL, LINUX_NET_OPT_UDP_ECHO }, \
-    { "services", required_argument, NULL, LINUX_NET_OPT_SERVICES }
+    { "services", required_argument, NULL, LINUX_NET_OPT_SERVICES }, \
+    { "dns", required_argument, NULL, LINUX_NET_OPT_DNS }, \
+    { "resolve", required_argument, NULL, LINUX_NET_OPT_RESOLVE }, \
+    { "udp-probe", required_argument, NULL, LINUX_NET_OPT_UDP_PROBE }
 
 struct linux_net_opts {
     const char *devs[LINUX_NET_MAX_DEVS];
@@ -102,6 +109,10 @@ struct linux_net_opts {
     uint32_t ip, mask, gw;          /* host order; ip 0: not given */
     uint16_t udp_echo;              /* 0: off */
     unsigned services;              /* TERN_TCP_SERVICE_* mask */
+    uint32_t dns;                   /* --dns server, 0: the lease's */
+    const char *resolve;            /* --resolve NAME */
+    uint32_t probe_ip;              /* --udp-probe A.B.C.D:PORT */
+    uint16_t probe_port;
 };
 
 /* Prints the options' help lines. */
@@ -121,5 +132,12 @@ struct tern_tcp;
  * uninitialised). 1 when the stack runs, 0 without devices, -1 on error. */
 int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
                     const struct linux_net_opts *o);
+
+/* Diagnostics that originate traffic (net_diag.c): init before the
+ * address is known; the DHCP callback (and its arg) to pass to
+ * tern_dhcp_start; the call to make when a static address is set. */
+void linux_net_diag_init(struct tern_os *os, struct tern_net *net, const struct linux_net_opts *o);
+tern_dhcp_event_fn linux_net_diag_dhcp_cb(void **arg);
+void linux_net_diag_static_ready(void);
 
 #endif

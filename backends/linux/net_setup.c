@@ -30,7 +30,11 @@ void linux_net_usage(FILE *to)
             "  --gw A.B.C.D       default gateway for --ip\n"
             "  --pcap FILE        write every frame sent and received to a pcap file\n"
             "  --udp-echo PORT    diagnostic: echo UDP datagrams sent to PORT\n"
-            "  --services LIST    diagnostic TCP services: echo (port 7), discard (port 9)\n");
+            "  --services LIST    diagnostic TCP services: echo (port 7), discard (port 9)\n"
+            "  --dns A.B.C.D      DNS server (default: from the DHCP lease)\n"
+            "  --resolve NAME     diagnostic: resolve NAME once net0 is up and log the answer\n"
+            "  --udp-probe A.B.C.D:PORT\n"
+            "                     diagnostic: send UDP to PORT every second until it echoes\n");
 }
 
 static int parse_cidr(const char *s, uint32_t *ip, uint32_t *mask)
@@ -93,6 +97,34 @@ int linux_net_opt(struct linux_net_opts *o, int code, const char *arg)
         o->udp_echo = (uint16_t)p;
         return 0;
     }
+    case LINUX_NET_OPT_DNS:
+        if (tern_ipv4_parse(arg, &o->dns) != TERN_OK) {
+            fprintf(stderr, "tern-linux: --dns wants A.B.C.D, not '%s'\n", arg);
+            return -1;
+        }
+        return 0;
+    case LINUX_NET_OPT_RESOLVE:
+        o->resolve = arg;
+        return 0;
+    case LINUX_NET_OPT_UDP_PROBE: {
+        char host[32];
+        const char *colon = strchr(arg, ':');
+        char *end;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (colon == NULL || (size_t)(colon - arg) >= sizeof(host) || *end != '\0' ||
+            port < 1 || port > 65535) {
+            fprintf(stderr, "tern-linux: --udp-probe wants A.B.C.D:PORT, not '%s'\n", arg);
+            return -1;
+        }
+        memcpy(host, arg, (size_t)(colon - arg));
+        host[colon - arg] = '\0';
+        if (tern_ipv4_parse(host, &o->probe_ip) != TERN_OK) {
+            fprintf(stderr, "tern-linux: --udp-probe wants A.B.C.D:PORT, not '%s'\n", arg);
+            return -1;
+        }
+        o->probe_port = (uint16_t)port;
+        return 0;
+    }
     case LINUX_NET_OPT_SERVICES:
         if (tern_tcp_services_parse(arg, &o->services) != TERN_OK) {
             fprintf(stderr, "tern-linux: --services wants echo,discard, not '%s'\n", arg);
@@ -145,6 +177,7 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
         tern_log(os, TERN_LOG_ERROR, "net", "stack init failed: %s", tern_result_name(r));
         return -1;
     }
+    linux_net_diag_init(os, net, o);
     if (o->ip) {
         r = tern_net_set_addr(net, 0, o->ip, o->mask, o->gw);
         if (r != TERN_OK) {
@@ -155,7 +188,9 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
         tern_net_announce(net, 0, "static");
     } else {
         static struct tern_dhcp dhcp; /* hosted glue: one per process */
-        r = tern_dhcp_start(&dhcp, net, NULL, NULL); /* prints TERN_NET_UP when bound */
+        void *arg;
+        tern_dhcp_event_fn cb = linux_net_diag_dhcp_cb(&arg);
+        r = tern_dhcp_start(&dhcp, net, cb, arg); /* prints TERN_NET_UP when bound */
         if (r != TERN_OK) {
             tern_log(os, TERN_LOG_ERROR, "net", "DHCP failed to start: %s", tern_result_name(r));
             return -1;
@@ -176,5 +211,7 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
             return -1;
         }
     }
+    if (o->ip)
+        linux_net_diag_static_ready();
     return 1;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# DHCP against dnsmasq over TAP in a network namespace this test creates:
-# tern-linux (no --ip) gets a lease with router and MTU, prints
-# TERN_NET_UP via=dhcp, answers ping at the leased address, and renews
-# at T1 (dnsmasq sends T1 = 6 s, T2 = 9 s). Needs root.
+# DHCP and DNS against dnsmasq over TAP in a network namespace this test
+# creates: tern-linux (no --ip) gets a lease with router, MTU and DNS
+# server, prints TERN_NET_UP via=dhcp, answers ping at the leased address,
+# resolves a CNAME to an A record through dnsmasq with the lease's DNS
+# server, and renews at T1 (dnsmasq sends T1 = 6 s, T2 = 9 s). Needs root.
 # usage: tap_dhcp.sh TERN_LINUX
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,13 +30,16 @@ trap cleanup EXIT
 ip netns add "$ns" || skip "cannot create a network namespace here"
 ip netns exec "$ns" ip link set lo up
 
-ip netns exec "$ns" "$tern" --net tap:tdh0 --pcap "$tmp/dhcp.pcap" >"$tmp/out" 2>&1 &
+ip netns exec "$ns" "$tern" --net tap:tdh0 --pcap "$tmp/dhcp.pcap" \
+    --resolve alias.example.test >"$tmp/out" 2>&1 &
 pid=$!
 wait_for_marker "$tmp/out" '^TERN_BOOT_OK' 10 "$pid"
 # the TAP exists once tern-linux is up; give the kernel side its address
 ip netns exec "$ns" ip addr add 192.0.2.1/24 dev tdh0
 ip netns exec "$ns" ip link set tdh0 up
-ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
+ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+    --no-resolv --no-hosts --local-ttl=60 --address=/www.example.test/198.51.100.7 \
+    --cname=alias.example.test,www.example.test \
     --interface=tdh0 --bind-interfaces --dhcp-authoritative \
     --dhcp-range=192.0.2.50,192.0.2.60,255.255.255.0,2m \
     --dhcp-option=option:router,192.0.2.1 --dhcp-option=option:mtu,1400 \
@@ -53,6 +57,9 @@ grep -q "$ip" "$tmp/leases" || fail "dnsmasq has no lease for $ip"
 
 ip netns exec "$ns" ping -c 2 -i 0.2 -W 2 "$ip" >/dev/null || fail "no ping answer at $ip"
 echo "ok: ping at the leased address"
+
+wait_for_marker "$tmp/out" 'dns: alias\.example\.test -> 198\.51\.100\.7 ttl=60' 15 "$pid"
+echo "ok: $(grep -o 'dns: alias.*' "$tmp/out")"
 
 wait_for_marker "$tmp/out" 'dhcp: lease renewed' 20 "$pid"
 echo "ok: renewed at T1"

@@ -1,0 +1,138 @@
+/*
+ * Interface: see net_linux.h (diagnostics). tern-linux's network
+ * diagnostics that originate traffic, started once net0 has an address
+ * (at once with --ip, at the DHCP bind otherwise):
+ *   --resolve NAME       resolve NAME with the DNS servers of the lease
+ *                        (or --dns) and log "dns: NAME -> A.B.C.D ttl=N"
+ *                        or "dns: NAME failed: REASON";
+ *   --udp-probe A.B.C.D:PORT
+ *                        send a datagram every second until one comes back,
+ *                        then log "udp probe: reply from A.B.C.D:PORT ...".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "linux.h"
+#include "net_linux.h"
+#include "tern/dhcp.h"
+#include "tern/dns.h"
+#include "tern/inet.h"
+#include "tern/net.h"
+#include "tern/os.h"
+
+struct net_diag {
+    struct tern_os *os;
+    struct tern_net *net;
+    const struct linux_net_opts *opts;
+    struct tern_dns dns;
+    bool dns_open, resolve_started, probe_started, probe_done;
+    struct tern_udp_sock *probe;
+    struct tern_timer probe_timer;
+    unsigned probe_seq;
+    uint64_t probe_sent_ms;
+};
+
+static struct net_diag diag; /* hosted glue: one instance per process */
+
+static void on_resolved(void *arg, tern_result r, const uint32_t *addrs, unsigned n, uint32_t ttl)
+{
+    struct net_diag *g = arg;
+    if (r != TERN_OK || n == 0) {
+        tern_log(g->os, TERN_LOG_INFO, "dns", "%s failed: %s", g->opts->resolve,
+                 tern_result_name(r));
+        return;
+    }
+    char a[16];
+    tern_ipv4_format(addrs[0], a);
+    tern_log(g->os, TERN_LOG_INFO, "dns", "%s -> %s ttl=%u", g->opts->resolve, a, (unsigned)ttl);
+}
+
+static void probe_send(struct tern_timer *t, void *arg)
+{
+    (void)t;
+    struct net_diag *g = arg;
+    if (g->probe_done)
+        return;
+    char msg[32];
+    int n = snprintf(msg, sizeof(msg), "tern-probe %u", ++g->probe_seq);
+    g->probe_sent_ms = tern_now_ms(g->os);
+    tern_udp_sendto(g->probe, g->opts->probe_ip, g->opts->probe_port, msg, (size_t)n);
+    tern_timer_arm(g->os, &g->probe_timer, (g->probe_sent_ms + 1000) * 1000000u);
+}
+
+static void probe_readable(struct tern_udp_sock *s, void *arg)
+{
+    struct net_diag *g = arg;
+    uint8_t buf[64];
+    size_t len;
+    uint32_t src;
+    uint16_t sport;
+    while (tern_udp_recvfrom(s, buf, sizeof(buf), &len, &src, &sport) == TERN_OK) {
+        if (g->probe_done || src != g->opts->probe_ip || sport != g->opts->probe_port)
+            continue;
+        g->probe_done = true;
+        tern_timer_disarm(g->os, &g->probe_timer);
+        char a[16];
+        tern_ipv4_format(src, a);
+        tern_log(g->os, TERN_LOG_INFO, "net", "udp probe: reply from %s:%u bytes=%zu after %u tries",
+                 a, (unsigned)sport, len, g->probe_seq);
+    }
+}
+
+/* net0 has an address (static, or a DHCP lease): start what waits for it. */
+static void address_ready(struct net_diag *g, const struct tern_dhcp_msg *lease)
+{
+    const struct linux_net_opts *o = g->opts;
+    if (o->resolve && !g->resolve_started) {
+        if (!g->dns_open) {
+            if (tern_dns_init(&g->dns, g->net) != TERN_OK) {
+                tern_log(g->os, TERN_LOG_ERROR, "dns", "no socket for the resolver");
+                return;
+            }
+            g->dns_open = true;
+        }
+        if (o->dns)
+            tern_dns_set_servers(&g->dns, &o->dns, 1);
+        else if (lease && lease->dns_count)
+            tern_dns_set_servers(&g->dns, lease->dns, lease->dns_count);
+        g->resolve_started = true;
+        tern_result r = tern_dns_resolve(&g->dns, o->resolve, on_resolved, g);
+        if (r != TERN_OK)
+            tern_log(g->os, TERN_LOG_INFO, "dns", "%s failed: %s", o->resolve,
+                     tern_result_name(r));
+    }
+    if (o->probe_ip && !g->probe_started) {
+        if (tern_udp_open(g->net, 0, probe_readable, g, &g->probe) != TERN_OK) {
+            tern_log(g->os, TERN_LOG_ERROR, "net", "no socket for the udp probe");
+            return;
+        }
+        g->probe_started = true;
+        tern_timer_init(&g->probe_timer, probe_send, g);
+        probe_send(&g->probe_timer, g);
+    }
+}
+
+static void on_dhcp(struct tern_dhcp *d, enum tern_dhcp_event ev, void *arg)
+{
+    if (ev == TERN_DHCP_EV_BOUND || ev == TERN_DHCP_EV_RENEWED)
+        address_ready(arg, &d->lease);
+}
+
+void linux_net_diag_init(struct tern_os *os, struct tern_net *net, const struct linux_net_opts *o)
+{
+    memset(&diag, 0, sizeof(diag));
+    diag.os = os;
+    diag.net = net;
+    diag.opts = o;
+}
+
+tern_dhcp_event_fn linux_net_diag_dhcp_cb(void **arg)
+{
+    *arg = &diag;
+    return on_dhcp;
+}
+
+void linux_net_diag_static_ready(void)
+{
+    address_ready(&diag, NULL);
+}
