@@ -770,7 +770,7 @@ static void listen_cookie_ack(struct tern_tcp_sock *l, struct tcp_seg *seg)
     uint32_t isn = seg->ack - 1;
     uint32_t t = isn >> 27, now_t = cookie_time(tcp);
     if (((now_t - t) & 31u) > 1 || (isn & 0xffffffu) != cookie_hash(tcp, seg, seg->seq - 1, t)) {
-        tcp->stats.drop_listen_ack++;
+        tcp->stats.drop_bad_cookie++;
         tcp_respond_rst(tcp, seg);
         return;
     }

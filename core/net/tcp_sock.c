@@ -3,6 +3,7 @@
  * send, recv, shutdown, close, abort, getters). Non-blocking: each call
  * does what it can now and says so in its result.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -355,4 +356,33 @@ uint32_t tern_tcp_get_mss(const struct tern_tcp_sock *s)
 uint32_t tern_tcp_pcbs_in_use(const struct tern_tcp *tcp)
 {
     return tcp->in_use;
+}
+
+bool tern_tcp_counter(const struct tern_tcp *tcp, unsigned i, const char **name,
+                      const char **doc, uint64_t *value)
+{
+    static const char *const names[] = {
+#define TERN_TCP_COUNTER_NAME(n, d) #n,
+        TERN_TCP_COUNTERS(TERN_TCP_COUNTER_NAME)
+#undef TERN_TCP_COUNTER_NAME
+    };
+    static const char *const docs[] = {
+#define TERN_TCP_COUNTER_DOC(n, d) d,
+        TERN_TCP_COUNTERS(TERN_TCP_COUNTER_DOC)
+#undef TERN_TCP_COUNTER_DOC
+    };
+    static const size_t offsets[] = {
+#define TERN_TCP_COUNTER_OFF(n, d) offsetof(struct tern_tcp_stats, n),
+        TERN_TCP_COUNTERS(TERN_TCP_COUNTER_OFF)
+#undef TERN_TCP_COUNTER_OFF
+    };
+    if (i >= sizeof(names) / sizeof(names[0]))
+        return false;
+    if (name)
+        *name = names[i];
+    if (doc)
+        *doc = docs[i];
+    if (value)
+        memcpy(value, (const uint8_t *)&tcp->stats + offsets[i], sizeof(*value));
+    return true;
 }

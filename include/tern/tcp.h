@@ -99,22 +99,61 @@ enum tern_tcp_state {
 typedef void (*tern_tcp_event_fn)(struct tern_tcp_sock *s, unsigned events, void *arg);
 
 /* Every reason a segment or event is dropped or refused, and the main
- * activity figures. Monotonic counters, readable at any time. */
+ * activity figures: monotonic counters, X(name, "what it counts"). */
+#define TERN_TCP_COUNTERS(X)                                                      \
+    X(in_segs, "segments received from IPv4")                                     \
+    X(out_segs, "segments handed to IPv4")                                        \
+    X(out_again, "segments IPv4 could not take (treated as lost)")                \
+    X(retransmits, "segments retransmitted")                                      \
+    X(fast_retransmits, "fast retransmits (duplicate ACKs)")                      \
+    X(rto_timeouts, "retransmission timeouts")                                    \
+    X(drop_short, "dropped: shorter than a header")                               \
+    X(drop_bad_offset, "dropped: data offset out of range")                       \
+    X(drop_bad_csum, "dropped: bad checksum")                                     \
+    X(drop_bad_options, "dropped: malformed options")                             \
+    X(drop_no_pcb, "dropped: no connection or listener (RST sent)")              \
+    X(drop_bad_flags, "dropped: impossible flags or ports")                       \
+    X(drop_listen_ack, "dropped: SYN-ACK at a listener (RST sent)")               \
+    X(drop_listen_rst, "dropped: RST at a listener")                              \
+    X(drop_syn_sent_bad_ack, "dropped: bad ACK in SYN-SENT (RST sent)")           \
+    X(drop_out_of_window, "dropped: outside the receive window")                  \
+    X(drop_paws, "dropped: old timestamp (PAWS)")                                 \
+    X(drop_no_ts, "dropped: no timestamp once negotiated")                        \
+    X(drop_ack_too_new, "dropped: ACK of data never sent")                        \
+    X(drop_ack_too_old, "dropped: ACK older than the window (RFC 5961)")          \
+    X(drop_no_ack, "dropped: no ACK bit")                                         \
+    X(drop_syn_rcvd_bad_ack, "dropped: bad ACK in SYN-RECEIVED (RST sent)")       \
+    X(drop_rst_out_of_window, "dropped: RST outside the window")                  \
+    X(drop_rst_time_wait, "dropped: RST in TIME-WAIT (RFC 1337)")                 \
+    X(drop_data_after_fin, "dropped: data after the peer's FIN")                  \
+    X(drop_ooo_full, "dropped: out-of-order queue full")                          \
+    X(drop_backlog_full, "refused: listen queue full")                            \
+    X(drop_pool_empty, "refused: no free control block")                          \
+    X(drop_bad_cookie, "dropped: ACK at a listener, no valid cookie (RST sent)")   \
+    X(challenge_acks, "challenge ACKs sent (RFC 5961)")                           \
+    X(challenge_acks_limited, "challenge ACKs suppressed by the rate limit")       \
+    X(rst_received, "RSTs received")                                              \
+    X(rst_sent, "RSTs sent")                                                      \
+    X(syn_cookies_sent, "SYN cookies sent")                                       \
+    X(syn_cookies_accepted, "connections opened from a SYN cookie")               \
+    X(icmp_ignored, "ICMP errors ignored (not in flight, malformed, no use)")     \
+    X(icmp_pmtu, "ICMP fragmentation-needed acted on")                            \
+    X(icmp_soft_errors, "ICMP soft errors")                                       \
+    X(conns_opened, "connections opened (connect)")                               \
+    X(conns_accepted, "connections established from a listener")                  \
+    X(conns_closed, "control blocks released")                                    \
+    X(conns_reset, "connections reset")                                           \
+    X(conns_timed_out, "connections timed out")                                   \
+    X(keepalive_probes, "keepalive probes sent")                                  \
+    X(zero_window_probes, "zero-window probes sent")                              \
+    X(dup_acks, "duplicate ACKs received")                                        \
+    X(ooo_segments, "out-of-order segments queued")                               \
+    X(time_wait_recycled, "TIME-WAIT blocks recycled when the pool was empty")
+
 struct tern_tcp_stats {
-    uint64_t in_segs, out_segs, out_again;
-    uint64_t retransmits, fast_retransmits, rto_timeouts;
-    uint64_t drop_short, drop_bad_offset, drop_bad_csum, drop_bad_options;
-    uint64_t drop_no_pcb, drop_bad_flags, drop_listen_ack, drop_listen_rst;
-    uint64_t drop_syn_sent_bad_ack, drop_out_of_window, drop_paws, drop_no_ts;
-    uint64_t drop_ack_too_new, drop_ack_too_old, drop_no_ack, drop_syn_rcvd_bad_ack;
-    uint64_t drop_rst_out_of_window, drop_rst_time_wait, drop_data_after_fin;
-    uint64_t drop_ooo_full, drop_backlog_full, drop_pool_empty, drop_bad_cookie;
-    uint64_t challenge_acks, challenge_acks_limited;
-    uint64_t rst_received, rst_sent, syn_cookies_sent, syn_cookies_accepted;
-    uint64_t icmp_ignored, icmp_pmtu, icmp_soft_errors;
-    uint64_t conns_opened, conns_accepted, conns_closed, conns_reset, conns_timed_out;
-    uint64_t keepalive_probes, zero_window_probes, dup_acks, ooo_segments;
-    uint64_t time_wait_recycled;
+#define TERN_TCP_COUNTER_FIELD(name, doc) uint64_t name;
+    TERN_TCP_COUNTERS(TERN_TCP_COUNTER_FIELD)
+#undef TERN_TCP_COUNTER_FIELD
 };
 
 struct tern_tcp {
@@ -239,6 +278,11 @@ void tern_tcp_set_keepalive(struct tern_tcp_sock *s, bool on);
 
 /* The effective send MSS (after options and path MTU). */
 uint32_t tern_tcp_get_mss(const struct tern_tcp_sock *s);
+
+/* Name/value iteration over the counters in TERN_TCP_COUNTERS order: i
+ * from 0; false past the end. doc may be NULL. */
+bool tern_tcp_counter(const struct tern_tcp *tcp, unsigned i, const char **name,
+                      const char **doc, uint64_t *value);
 
 /* Blocks taken from the pool (listeners, connections, TIME-WAIT). */
 uint32_t tern_tcp_pcbs_in_use(const struct tern_tcp *tcp);

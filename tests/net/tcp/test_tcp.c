@@ -661,6 +661,10 @@ static void test_syn_flood_bounded_with_cookies(void **state)
     /* a forged ACK with a wrong cookie is refused */
     fx_send(f, 60001, 80, 778, cookie + 1, F_ACK, 65535, NULL, 0, NULL, 0);
     assert_int_equal(fx_last(f)->flags, F_RST);
+    assert_int_equal(f->tcp.stats.drop_bad_cookie, 1);
+    /* the right cookie, too late (more than two 64 s periods) */
+    fx_send(f, 60002, 80, 5000, 0, F_SYN, 65535, mss_opt, 4, NULL, 0);
+    uint32_t late = fx_last(f)->seq;
     assert_int_equal(f->tcp.stats.syn_cookies_accepted, 0);
     fx_send(f, 60000, 80, 778, cookie + 1, F_ACK, 65535, NULL, 0, "GET", 3);
     assert_int_equal(f->tcp.stats.syn_cookies_accepted, 1);
@@ -672,6 +676,10 @@ static void test_syn_flood_bounded_with_cookies(void **state)
     assert_int_equal(got, 3);
     assert_memory_equal(buf, "GET", 3);
     tern_tcp_abort(s);
+    fx_advance_ms(f, 200000);
+    fx_send(f, 60002, 80, 5001, late + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(f->tcp.stats.drop_bad_cookie, 2);
+    assert_int_equal(f->tcp.stats.syn_cookies_accepted, 1);
     /* the half-open ones time out and go */
     fx_advance_ms(f, 600000);
     assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 1);
@@ -887,6 +895,28 @@ static void test_close_with_unread_data_resets(void **state)
     fx_free_checked(f);
 }
 
+static void test_counters_by_name(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    fx_send(f, 40000, 81, 7000, 0, F_SYN, 1000, NULL, 0, NULL, 0);
+    const char *name, *doc;
+    uint64_t v;
+    bool seen = false;
+    unsigned i = 0;
+    while (tern_tcp_counter(&f->tcp, i, &name, &doc, &v)) {
+        assert_non_null(doc);
+        if (strcmp(name, "drop_no_pcb") == 0) {
+            assert_int_equal(v, 1);
+            seen = true;
+        }
+        i++;
+    }
+    assert_true(seen);
+    assert_int_equal(i, sizeof(struct tern_tcp_stats) / sizeof(uint64_t));
+    fx_free_checked(f);
+}
+
 static void test_services_parse(void **state)
 {
     (void)state;
@@ -1070,6 +1100,7 @@ int main(void)
         cmocka_unit_test(test_fast_retransmit_on_three_dupacks),
         cmocka_unit_test(test_keepalive_times_out),
         cmocka_unit_test(test_close_with_unread_data_resets),
+        cmocka_unit_test(test_counters_by_name),
         cmocka_unit_test(test_services_parse),
         cmocka_unit_test(test_echo_service),
         cmocka_unit_test(test_every_truncation_and_bit_flip),
