@@ -9,7 +9,7 @@ RUN_ARGS   ?=
 
 CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
 
-.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu clean
+.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu clean bench bench-storage
 
 all: build
 
@@ -53,6 +53,12 @@ test-fuzz:
 		-Dfuzz_seconds=$(FUZZ_SECONDS) -Dc_args="$(FUZZ_FLAGS)" -Dc_link_args="-fsanitize=address,undefined" -Db_lundef=false
 	ninja -C $(BUILD)-fuzz
 	meson test -C $(BUILD)-fuzz --print-errorlogs --suite fuzz
+
+# Benchmarks (docs/performance.md). Each area adds itself as a
+# prerequisite of `bench` (prerequisite-only lines, no recipe).
+bench: bench-storage
+bench-storage: deps build
+	bench/storage/bench.sh $(BUILD)
 
 qemu: deps build
 	scripts/run-qemu.sh $(BUILD)

@@ -524,21 +524,24 @@ tern_result tern_fat_format(struct tern_bdev *dev, uint64_t base, uint64_t secto
     struct layout l;
     bool ok = false;
     static const enum tern_fat_type order[3] = { TERN_FAT12, TERN_FAT16, TERN_FAT32 };
-    for (int t = 0; t < 3 && !ok; t++) {
-        if (opts->type != 0 && opts->type != order[t])
-            continue;
-        if (opts->spc != 0) {
-            ok = plan(sectors, bps, order[t], opts->spc, &l);
-            continue;
+    /* Cluster sizes to try, in bytes: 4 KiB first (the page size, what
+     * mkfs.fat picks for mid-sized volumes), then smaller ones (small
+     * volumes, FAT32's cluster minimum), then larger ones (FAT12/16 on
+     * volumes too big for 4 KiB clusters). The first type that fits wins. */
+    static const uint32_t sizes[] = { 4096, 2048, 1024, 512, 8192, 16384, 32768 };
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]) && !ok; k++) {
+        uint32_t spc = opts->spc;
+        if (spc == 0) {
+            if (sizes[k] < bps)
+                continue;
+            spc = sizes[k] / bps;
+        } else if (k > 0) {
+            break;
         }
-        /* Automatic: clusters of 4 KiB (or one sector when larger), then
-         * smaller ones when the type needs more clusters. */
-        uint32_t spc = bps >= 4096 ? 1 : 4096 / bps;
-        for (; spc >= 1 && !ok; spc /= 2)
+        for (int t = 0; t < 3 && !ok; t++) {
+            if (opts->type != 0 && opts->type != order[t])
+                continue;
             ok = plan(sectors, bps, order[t], spc, &l);
-        if (!ok && order[t] != TERN_FAT32) {
-            for (spc = 4096 / bps * 2; spc <= 64 && !ok; spc *= 2)
-                ok = plan(sectors, bps, order[t], spc, &l);
         }
     }
     if (!ok)
