@@ -895,6 +895,29 @@ static void test_close_with_unread_data_resets(void **state)
     fx_free_checked(f);
 }
 
+/* RFC 6528: per-tuple offsets are unrelated; the same tuple moves with
+ * the 4 us clock. */
+static void test_isn_rfc6528(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *a, *b, *c;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5000, PEER, 80, NULL, NULL, &a), TERN_OK);
+    uint32_t ia = fx_last(f)->seq;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5001, PEER, 80, NULL, NULL, &b), TERN_OK);
+    uint32_t ib = fx_last(f)->seq;
+    uint32_t d = ib - ia;
+    assert_true(d > 1000000 && d < 0xfff00000u);
+    tern_tcp_abort(a);
+    fx_advance_ms(f, 1000);
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5000, PEER, 80, NULL, NULL, &c), TERN_OK);
+    uint32_t ic = fx_last(f)->seq;
+    assert_int_equal(ic - ia, 250000); /* 1 s of a 4 us clock */
+    tern_tcp_abort(b);
+    tern_tcp_abort(c);
+    fx_free_checked(f);
+}
+
 static void test_counters_by_name(void **state)
 {
     (void)state;
@@ -1100,6 +1123,7 @@ int main(void)
         cmocka_unit_test(test_fast_retransmit_on_three_dupacks),
         cmocka_unit_test(test_keepalive_times_out),
         cmocka_unit_test(test_close_with_unread_data_resets),
+        cmocka_unit_test(test_isn_rfc6528),
         cmocka_unit_test(test_counters_by_name),
         cmocka_unit_test(test_services_parse),
         cmocka_unit_test(test_echo_service),
