@@ -7,7 +7,11 @@
  *                        or "dns: NAME failed: REASON";
  *   --udp-probe A.B.C.D:PORT
  *                        send a datagram every second until one comes back,
- *                        then log "udp probe: reply from A.B.C.D:PORT ...".
+ *                        then log "udp probe: reply from A.B.C.D:PORT ...";
+ *   --tcp-send A.B.C.D:PORT:BYTES
+ *                        connect and send BYTES bytes of the pattern
+ *                        byte[i] = (i * 31 + (i >> 8)) & 0xff, half-close,
+ *                        log "tcp send: N bytes to A.B.C.D:PORT in T ms".
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +23,7 @@
 #include "tern/inet.h"
 #include "tern/net.h"
 #include "tern/os.h"
+#include "tern/tcp.h"
 
 struct net_diag {
     struct tern_os *os;
@@ -30,6 +35,10 @@ struct net_diag {
     struct tern_timer probe_timer;
     unsigned probe_seq;
     uint64_t probe_sent_ms;
+    struct tern_tcp *tcp;
+    struct tern_tcp_sock *tx;
+    bool tx_started, tx_done;
+    uint64_t tx_sent, tx_start_ms;
 };
 
 static struct net_diag diag; /* hosted glue: one instance per process */
@@ -79,6 +88,60 @@ static void probe_readable(struct tern_udp_sock *s, void *arg)
     }
 }
 
+static uint8_t pattern(uint64_t i)
+{
+    return (uint8_t)((i * 31u + (i >> 8)) & 0xffu);
+}
+
+static void tx_event(struct tern_tcp_sock *s, unsigned ev, void *arg)
+{
+    struct net_diag *g = arg;
+    const struct linux_net_opts *o = g->opts;
+    char a[16];
+    tern_ipv4_format(o->send_ip, a);
+    if (ev & TERN_TCP_EV_ERROR) {
+        tern_log(g->os, TERN_LOG_INFO, "net", "tcp send: to %s:%u failed: %s after %llu bytes", a,
+                 (unsigned)o->send_port, tern_result_name(tern_tcp_error(s)),
+                 (unsigned long long)g->tx_sent);
+        tern_tcp_close(s);
+        g->tx = NULL;
+        return;
+    }
+    if (ev & TERN_TCP_EV_CONNECTED)
+        g->tx_start_ms = tern_now_ms(g->os);
+    while (!g->tx_done && (ev & (TERN_TCP_EV_CONNECTED | TERN_TCP_EV_WRITABLE))) {
+        uint8_t chunk[8192];
+        uint64_t left = o->send_bytes - g->tx_sent;
+        size_t n = left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = pattern(g->tx_sent + i);
+        size_t took = 0;
+        if (n > 0 && tern_tcp_send(s, chunk, n, &took) != TERN_OK)
+            break;
+        g->tx_sent += took;
+        if (g->tx_sent == o->send_bytes) {
+            g->tx_done = true;
+            tern_tcp_shutdown(s);
+            tern_log(g->os, TERN_LOG_INFO, "net", "tcp send: %llu bytes to %s:%u in %llu ms",
+                     (unsigned long long)g->tx_sent, a, (unsigned)o->send_port,
+                     (unsigned long long)(tern_now_ms(g->os) - g->tx_start_ms));
+        } else if (took < n) {
+            break;
+        }
+    }
+    if (ev & TERN_TCP_EV_READABLE) {
+        uint8_t sink[512];
+        size_t got = 0;
+        tern_result r;
+        while ((r = tern_tcp_recv(s, sink, sizeof(sink), &got)) == TERN_OK && got > 0)
+            ;
+        if ((r == TERN_OK && got == 0) || r == TERN_ECLOSED) {
+            tern_tcp_close(s); /* the peer closed too */
+            g->tx = NULL;
+        }
+    }
+}
+
 /* net0 has an address (static, or a DHCP lease): start what waits for it. */
 static void address_ready(struct net_diag *g, const struct tern_dhcp_msg *lease)
 {
@@ -101,6 +164,14 @@ static void address_ready(struct net_diag *g, const struct tern_dhcp_msg *lease)
             tern_log(g->os, TERN_LOG_INFO, "dns", "%s failed: %s", o->resolve,
                      tern_result_name(r));
     }
+    if (o->send_ip && !g->tx_started) {
+        g->tx_started = true;
+        tern_result r = tern_tcp_connect(g->tcp, g->net->ifs[0].addr, 0, o->send_ip,
+                                         o->send_port, tx_event, g, &g->tx);
+        if (r != TERN_OK)
+            tern_log(g->os, TERN_LOG_ERROR, "net", "tcp send: connect failed: %s",
+                     tern_result_name(r));
+    }
     if (o->probe_ip && !g->probe_started) {
         if (tern_udp_open(g->net, 0, probe_readable, g, &g->probe) != TERN_OK) {
             tern_log(g->os, TERN_LOG_ERROR, "net", "no socket for the udp probe");
@@ -118,11 +189,13 @@ static void on_dhcp(struct tern_dhcp *d, enum tern_dhcp_event ev, void *arg)
         address_ready(arg, &d->lease);
 }
 
-void linux_net_diag_init(struct tern_os *os, struct tern_net *net, const struct linux_net_opts *o)
+void linux_net_diag_init(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
+                         const struct linux_net_opts *o)
 {
     memset(&diag, 0, sizeof(diag));
     diag.os = os;
     diag.net = net;
+    diag.tcp = tcp;
     diag.opts = o;
 }
 

@@ -84,7 +84,8 @@ enum {
     LINUX_NET_OPT_DNS,
     LINUX_NET_OPT_RESOLVE,
     LINUX_NET_OPT_UDP_PROBE,
-    LINUX_NET_OPT_LAST = LINUX_NET_OPT_UDP_PROBE,
+    LINUX_NET_OPT_TCP_SEND,
+    LINUX_NET_OPT_LAST = LINUX_NET_OPT_TCP_SEND,
 };
 
 /* getopt_long entries for the options above. */
@@ -98,7 +99,8 @@ enum {
     { "services", required_argument, NULL, LINUX_NET_OPT_SERVICES }, \
     { "dns", required_argument, NULL, LINUX_NET_OPT_DNS }, \
     { "resolve", required_argument, NULL, LINUX_NET_OPT_RESOLVE }, \
-    { "udp-probe", required_argument, NULL, LINUX_NET_OPT_UDP_PROBE }
+    { "udp-probe", required_argument, NULL, LINUX_NET_OPT_UDP_PROBE }, \
+    { "tcp-send", required_argument, NULL, LINUX_NET_OPT_TCP_SEND }
 
 struct linux_net_opts {
     const char *devs[LINUX_NET_MAX_DEVS];
@@ -113,6 +115,9 @@ struct linux_net_opts {
     const char *resolve;            /* --resolve NAME */
     uint32_t probe_ip;              /* --udp-probe A.B.C.D:PORT */
     uint16_t probe_port;
+    uint32_t send_ip;               /* --tcp-send A.B.C.D:PORT:BYTES */
+    uint16_t send_port;
+    uint64_t send_bytes;
 };
 
 /* Prints the options' help lines. */
@@ -136,7 +141,9 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
 /* Diagnostics that originate traffic (net_diag.c): init before the
  * address is known; the DHCP callback (and its arg) to pass to
  * tern_dhcp_start; the call to make when a static address is set. */
-void linux_net_diag_init(struct tern_os *os, struct tern_net *net, const struct linux_net_opts *o);
+struct tern_tcp;
+void linux_net_diag_init(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
+                         const struct linux_net_opts *o);
 tern_dhcp_event_fn linux_net_diag_dhcp_cb(void **arg);
 void linux_net_diag_static_ready(void);
 

@@ -34,7 +34,9 @@ void linux_net_usage(FILE *to)
             "  --dns A.B.C.D      DNS server (default: from the DHCP lease)\n"
             "  --resolve NAME     diagnostic: resolve NAME once net0 is up and log the answer\n"
             "  --udp-probe A.B.C.D:PORT\n"
-            "                     diagnostic: send UDP to PORT every second until it echoes\n");
+            "                     diagnostic: send UDP to PORT every second until it echoes\n"
+            "  --tcp-send A.B.C.D:PORT:BYTES\n"
+            "                     diagnostic: connect and send BYTES bytes of a fixed pattern\n");
 }
 
 static int parse_cidr(const char *s, uint32_t *ip, uint32_t *mask)
@@ -125,6 +127,20 @@ int linux_net_opt(struct linux_net_opts *o, int code, const char *arg)
         o->probe_port = (uint16_t)port;
         return 0;
     }
+    case LINUX_NET_OPT_TCP_SEND: {
+        unsigned a, b, c, d, port;
+        unsigned long long bytes;
+        char tail;
+        if (sscanf(arg, "%u.%u.%u.%u:%u:%llu%c", &a, &b, &c, &d, &port, &bytes, &tail) != 6 ||
+            a > 255 || b > 255 || c > 255 || d > 255 || port < 1 || port > 65535) {
+            fprintf(stderr, "tern-linux: --tcp-send wants A.B.C.D:PORT:BYTES, not '%s'\n", arg);
+            return -1;
+        }
+        o->send_ip = TERN_IPV4(a, b, c, d);
+        o->send_port = (uint16_t)port;
+        o->send_bytes = bytes;
+        return 0;
+    }
     case LINUX_NET_OPT_SERVICES:
         if (tern_tcp_services_parse(arg, &o->services) != TERN_OK) {
             fprintf(stderr, "tern-linux: --services wants echo,discard, not '%s'\n", arg);
@@ -177,7 +193,7 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
         tern_log(os, TERN_LOG_ERROR, "net", "stack init failed: %s", tern_result_name(r));
         return -1;
     }
-    linux_net_diag_init(os, net, o);
+    linux_net_diag_init(os, net, tcp, o);
     if (o->ip) {
         r = tern_net_set_addr(net, 0, o->ip, o->mask, o->gw);
         if (r != TERN_OK) {

@@ -3,7 +3,8 @@
 # test creates: tern-linux creates the TAP, the kernel side gets
 # 192.0.2.1/24. Checks ARP (the kernel's neighbour entry), ping with small
 # and 8000-byte payloads (fragmented both ways), UDP echo via socat, and
-# a 4 MiB TCP echo (Linux client, tern listener) byte-exact, and
+# a 4 MiB TCP echo (Linux client, tern listener) byte-exact, 4 MiB sent
+# by tern (--tcp-send) to a Linux listener and checked by hash, and
 # tshark reading the --pcap file with every checksum good. Needs root.
 # usage: tap_netns.sh TERN_LINUX
 set -euo pipefail
@@ -12,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 tern=$1
 
 [ "$(id -u)" = 0 ] || skip "needs root (TAP device and network namespace)"
-for tool in ip ping socat; do
+for tool in ip ping socat sha256sum; do
     command -v $tool >/dev/null || skip "$tool not installed (scripts/install-deps.sh test)"
 done
 [ -c /dev/net/tun ] || skip "no /dev/net/tun"
@@ -29,9 +30,13 @@ trap cleanup EXIT
 ip netns add "$ns" || skip "cannot create a network namespace here"
 in_ns() { ip netns exec "$ns" "$@"; }
 in_ns ip link set lo up
+# A Linux listener for tern's --tcp-send; tern's SYN retries cover the
+# moment before the kernel side of the TAP is configured.
+in_ns timeout 60 socat -u TCP-LISTEN:5001,reuseaddr "OPEN:$tmp/rx,creat,trunc" &
+lpid=$!
 
 ip netns exec "$ns" "$tern" --net tap:ttap0 --ip 192.0.2.10/24 --gw 192.0.2.1 --udp-echo 7 \
-    --services echo,discard --pcap "$tmp/tap.pcap" >"$tmp/out" 2>&1 &
+    --services echo,discard --tcp-send 192.0.2.1:5001:4194304 --pcap "$tmp/tap.pcap" >"$tmp/out" 2>&1 &
 pid=$!
 wait_for_marker "$tmp/out" '^TERN_NET_UP if=net0 ip=192.0.2.10/24 gw=192.0.2.1 mtu=1500 via=static' 10 "$pid"
 
@@ -64,6 +69,18 @@ want=$(sha256sum <"$tmp/bulk" | cut -d' ' -f1)
 got=$(sha256sum <"$tmp/back" | cut -d' ' -f1)
 [ "$want" = "$got" ] || fail "TCP echo: $(stat -c %s "$tmp/back") bytes back, hash differs"
 echo "ok: 4 MiB echoed over TCP byte-exact"
+
+# Tern to a Linux listener: the pattern byte[i] = (i*31 + (i>>8)) & 0xff.
+wait "$lpid" || fail "the Linux listener failed"
+want=$(/usr/bin/python3 -c '
+import hashlib,sys
+n=4194304
+b=bytes(((i*31+(i>>8))&0xff) for i in range(n))
+print(hashlib.sha256(b).hexdigest())')
+got=$(sha256sum <"$tmp/rx" | cut -d' ' -f1)
+[ "$want" = "$got" ] || fail "tern -> Linux: $(stat -c %s "$tmp/rx") bytes received, hash differs"
+wait_for_marker "$tmp/out" 'tcp send: 4194304 bytes to 192\.0\.2\.1:5001' 5 "$pid"
+echo "ok: 4 MiB from tern to a Linux listener byte-exact"
 
 kill -TERM "$pid"
 wait "$pid" || fail "tern-linux exited with $?"
