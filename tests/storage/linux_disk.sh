@@ -12,6 +12,7 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 cd "$T"
 
 "$MK" --output tern.img --size 48 --quiet || fail "tern-mkimage"
+"$MK" --output s4.img --size 300 --sector 4096 --quiet || fail "tern-mkimage 4096"
 truncate -s 40M mkfs.img
 sgdisk -o -n 1:2048:0 -t 1:0700 mkfs.img >/dev/null || fail "sgdisk"
 truncate -s 38M vol.img; mkfs.fat -F 16 -n "MKFS VOL" vol.img >/dev/null || fail "mkfs.fat"
@@ -26,9 +27,9 @@ python3 -c "
 f=open('badfat.img','r+b'); f.seek(2048*512+11); f.write(b'\x00\x03')"
 
 "$BIN" --disk tern.img --disk mkfs.img,ro --disk backup.img --disk junk.img --disk badfat.img \
-    >out 2>&1 &
+    --disk s4.img,sector=4096 >out 2>&1 &
 pid=$!
-wait_for_marker out '^TERN_DISK_(OK|ERROR) disk=4 ' 10 "$pid"
+wait_for_marker out '^TERN_DISK_(OK|ERROR) disk=5 ' 10 "$pid"
 wait_for_marker out '^TERN_BOOT_OK ' 5 "$pid"
 grep -q '^TERN_DISK_OK disk=0 parts=2 part=1 fs=fat32 label=TERN-ESP sector=512 gpt=primary$' out ||
     { cat out; fail "disk 0 (tern-mkimage)"; }
@@ -40,6 +41,8 @@ grep -q 'primary GPT is damaged (bad-header-crc); using the backup' out || fail 
 grep -q '^TERN_DISK_ERROR disk=3 reason=bad-boot-signature$' out || { cat out; fail "disk 3 (junk)"; }
 grep -q '^TERN_DISK_ERROR disk=4 reason=bad-bpb-bytes-per-sector$' out || { cat out; fail "disk 4 (bad BPB)"; }
 grep -q 'error disk: disk 4: cannot mount' out || fail "no log line for disk 4"
+grep -q '^TERN_DISK_OK disk=5 parts=2 part=1 fs=fat32 label=TERN-ESP sector=4096 gpt=primary$' out ||
+    { cat out; fail "disk 5 (4096-byte sectors)"; }
 kill -TERM "$pid"; wait "$pid"; rc=$?
 [ $rc -eq 0 ] || fail "tern-linux exit status $rc"
 grep -q '^TERN_HALT code=0$' out || fail "no clean halt"

@@ -49,6 +49,17 @@ diff -r data t2 || fail "data differs under Tern"
 "$MK" --output s4.img --size 300 --sector 4096 --data data --quiet || fail "4096-byte sectors"
 mkdir t4; "$FATCTL" s4.img --sector 4096 --part 2 export / t4 || fail "export 4096"
 diff -r data t4 || fail "4096-byte-sector image differs"
+# fsck.fat judges both 4096-byte-sector volumes (sgdisk reads files as
+# 512-byte-sector disks, so the ranges come from Tern's GPT reader).
+"$FATCTL" s4.img --sector 4096 gpt > s4.gpt || fail "gpt 4096"
+for p in 1 2; do
+    read -r _ first last _ < <(grep "^$p " s4.gpt)
+    dd if=s4.img of=s4p$p.img bs=4096 skip="$first" count=$((last - first + 1)) status=none
+    fsck_clean s4p$p.img || fail "fsck.fat -n on 4096-byte-sector partition $p"
+    fsck.fat -n -v s4p$p.img | grep -q "4096 bytes per logical sector" || fail "not 4096-byte sectors"
+done
+mkdir m4; mcopy -s -n -i s4p2.img ::/ m4/ || fail "mcopy 4096"
+diff -r data m4 || fail "mtools reads the 4096-byte-sector volume differently"
 
 # Refusals with clear messages.
 out=$("$MK" --output x.img --size 10 2>&1) && fail "10 MiB accepted"
