@@ -4,7 +4,8 @@
  * GDT: null, 64-bit kernel code (0x08), kernel data (0x10), a TSS (0x18)
  * whose IST1 stack takes #DF, NMI and #MC so those still print when the
  * kernel stack is gone. IDT: vectors 0..31 go to the stubs in entry.S and
- * end in metal_trap(); the LAPIC timer vector wakes hlt; every other
+ * end in metal_trap(); the LAPIC timer vector and the device MSI-X
+ * vector 0x41 wake hlt; every other
  * vector is ignored.
  *
  * metal_trap() prints, straight to COM1 and without touching the core
@@ -133,6 +134,9 @@ void cpu_init(void)
     for (unsigned v = 0; v < 32; v++)
         set_gate(v, tern_isr_stubs[v], (v == 2 || v == 8 || v == 18) ? 1 : 0);
     set_gate(TIMER_VECTOR, (uint64_t)tern_isr_timer, 0);
+    /* Device MSI-X (virtio.h): the same acknowledge-and-return stub; the
+     * wake-up from hlt is all it is for. */
+    set_gate(0x41, (uint64_t)tern_isr_timer, 0);
 
     struct table_ptr ip = { .limit = sizeof(idt) - 1, .base = (uint64_t)idt };
     __asm__ volatile("lidt %0" : : "m"(ip) : "memory");

@@ -10,11 +10,11 @@
  *
  * Platform contract on metal (include/tern/platform.h):
  *   monotonic_ns  TSC since UEFI entry (clock.c)      wall_ns      not provided
- *   console_write COM1 (serial.c)                     entropy      RDRAND, else RDSEED
- *   net_count     0 (virtio-net is a later issue)     block_count  0 (virtio-blk later)
+ *   console_write COM1 (serial.c)                     entropy      RDRAND (else RDSEED) XOR virtio-rng
+ *   net_*         virtio-net (virtio_net.c)           block_*      virtio-blk (virtio_blk.c)
  *   heap_region   largest conventional region >= 1 MiB from the UEFI map (mm.c)
  *   exec_alloc/seal/free  pages from mm.c's allocator, RW+NX, sealed to RX (W^X)
- *   wait          LAPIC one-shot + sti;hlt; no I/O sources yet
+ *   wait          LAPIC one-shot + sti;hlt, woken by MSI-X; ready bits from the rx rings
  *   panic         isa-debug-exit(METAL_PANIC_EXIT_VALUE), then cli;hlt
  */
 #include <stdio.h>
@@ -57,11 +57,8 @@ static bool rdseed64(uint64_t *v)
     return ok;
 }
 
-static tern_result metal_entropy(void *ctx, void *buf, size_t len)
+static tern_result cpu_entropy(struct metal *m, void *buf, size_t len)
 {
-    struct metal *m = ctx;
-    if (!m->have_rdrand && !m->have_rdseed)
-        return TERN_EIO;
     uint8_t *p = buf;
     while (len > 0) {
         uint64_t v = 0;
@@ -83,10 +80,110 @@ static tern_result metal_entropy(void *ctx, void *buf, size_t len)
     return TERN_OK;
 }
 
-static unsigned metal_none_count(void *ctx)
+/* RDRAND (else RDSEED) and virtio-rng, XORed when both are there: the
+ * result is at least as good as the better of the two. One failing source
+ * is enough to fail the call (a broken source is not silently dropped). */
+static tern_result metal_entropy(void *ctx, void *buf, size_t len)
 {
-    (void)ctx;
-    return 0;
+    struct metal *m = ctx;
+    bool cpu = m->have_rdrand || m->have_rdseed;
+    if (!cpu && !m->rng.present)
+        return TERN_EIO;
+    if (cpu && cpu_entropy(m, buf, len) != TERN_OK)
+        return TERN_EIO;
+    if (!m->rng.present)
+        return TERN_OK;
+    uint8_t *p = buf;
+    uint8_t chunk[64];
+    while (len > 0) {
+        size_t n = len < sizeof(chunk) ? len : sizeof(chunk);
+        if (virtio_rng_read(m, &m->rng, chunk, n) != TERN_OK)
+            return TERN_EIO;
+        for (size_t i = 0; i < n; i++)
+            p[i] = cpu ? (uint8_t)(p[i] ^ chunk[i]) : chunk[i];
+        p += n;
+        len -= n;
+    }
+    memset(chunk, 0, sizeof(chunk));
+    return TERN_OK;
+}
+
+static unsigned metal_net_count(void *ctx)
+{
+    return ((struct metal *)ctx)->nnet;
+}
+
+static tern_result metal_net_info(void *ctx, unsigned idx, struct tern_net_info *out)
+{
+    struct metal *m = ctx;
+    if (idx >= m->nnet)
+        return TERN_ENOENT;
+    memset(out, 0, sizeof(*out));
+    memcpy(out->mac, m->net[idx].mac, TERN_MAC_LEN);
+    out->mtu = m->net[idx].mtu;
+    snprintf(out->name, sizeof(out->name), "virtio%u", idx);
+    return TERN_OK;
+}
+
+static tern_result metal_net_send(void *ctx, unsigned idx, const void *frame, size_t len)
+{
+    struct metal *m = ctx;
+    if (idx >= m->nnet)
+        return TERN_EINVAL;
+    return virtio_net_send(&m->net[idx], frame, len);
+}
+
+static tern_result metal_net_recv(void *ctx, unsigned idx, void *buf, size_t cap,
+                                  size_t *out_len)
+{
+    struct metal *m = ctx;
+    if (idx >= m->nnet)
+        return TERN_EINVAL;
+    return virtio_net_recv(&m->net[idx], buf, cap, out_len);
+}
+
+static unsigned metal_block_count(void *ctx)
+{
+    return ((struct metal *)ctx)->nblk;
+}
+
+static tern_result metal_block_info(void *ctx, unsigned idx, struct tern_block_info *out)
+{
+    struct metal *m = ctx;
+    if (idx >= m->nblk)
+        return TERN_ENOENT;
+    memset(out, 0, sizeof(*out));
+    out->sector_size = 512;
+    out->sector_count = m->blk[idx].sectors;
+    out->read_only = m->blk[idx].read_only;
+    snprintf(out->name, sizeof(out->name), "vblk%u", idx);
+    return TERN_OK;
+}
+
+static tern_result metal_block_read(void *ctx, unsigned idx, uint64_t lba, void *buf,
+                                    uint32_t count)
+{
+    struct metal *m = ctx;
+    if (idx >= m->nblk)
+        return TERN_EINVAL;
+    return virtio_blk_rw(m, &m->blk[idx], false, lba, buf, count);
+}
+
+static tern_result metal_block_write(void *ctx, unsigned idx, uint64_t lba, const void *buf,
+                                     uint32_t count)
+{
+    struct metal *m = ctx;
+    if (idx >= m->nblk)
+        return TERN_EINVAL;
+    return virtio_blk_rw(m, &m->blk[idx], true, lba, (void *)(uintptr_t)buf, count);
+}
+
+static tern_result metal_block_flush(void *ctx, unsigned idx)
+{
+    struct metal *m = ctx;
+    if (idx >= m->nblk)
+        return TERN_EINVAL;
+    return virtio_blk_flush(m, &m->blk[idx]);
 }
 
 static tern_result metal_heap_region(void *ctx, void **out_base, size_t *out_size)
@@ -114,15 +211,32 @@ static tern_result metal_exec_free(void *ctx, void *ptr, size_t size)
     return mm_exec_free(ctx, ptr, size);
 }
 
+static uint64_t ready_bits(struct metal *m)
+{
+    uint64_t r = 0;
+    for (unsigned i = 0; i < m->nnet; i++)
+        if (virtio_net_ready(&m->net[i]))
+            r |= TERN_READY_NET(i);
+    return r;
+}
+
 static void metal_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
 {
     struct metal *m = ctx;
-    *ready = 0;
-    if (deadline_ns == 0)
-        return;
-    /* No I/O sources yet: sleep through interrupts until the deadline. */
-    while (deadline_ns == UINT64_MAX || clock_now_ns(m) < deadline_ns)
-        clock_sleep_until(m, deadline_ns);
+    /* Interrupts are off here: a completion that arrives after the check
+     * stays pending and wakes the sti;hlt at once (its shadow). */
+    for (;;) {
+        *ready = ready_bits(m);
+        if (*ready != 0 || deadline_ns == 0)
+            return;
+        uint64_t now = clock_now_ns(m);
+        if (deadline_ns != UINT64_MAX && now >= deadline_ns)
+            return;
+        uint64_t until = deadline_ns;
+        if (m->poll_devices && (until == UINT64_MAX || until - now > METAL_POLL_NS))
+            until = now + METAL_POLL_NS;
+        clock_sleep_until(m, until);
+    }
 }
 
 static __attribute__((noreturn)) void metal_panic(void *ctx, const char *reason)
@@ -137,8 +251,15 @@ static const struct tern_platform_ops metal_ops = {
     .wall_ns = NULL,
     .console_write = metal_console_write,
     .entropy = metal_entropy,
-    .net_count = metal_none_count,
-    .block_count = metal_none_count,
+    .net_count = metal_net_count,
+    .net_info = metal_net_info,
+    .net_send = metal_net_send,
+    .net_recv = metal_net_recv,
+    .block_count = metal_block_count,
+    .block_info = metal_block_info,
+    .block_read = metal_block_read,
+    .block_write = metal_block_write,
+    .block_flush = metal_block_flush,
     .heap_region = metal_heap_region,
     .exec_alloc = metal_exec_alloc,
     .exec_seal = metal_exec_seal,
@@ -162,6 +283,62 @@ static const void *acpi_map(void *ctx, uint64_t phys, size_t len)
     if (phys == 0 || phys + len < phys || phys + len > m->mm.mapped_top)
         return NULL;
     return (const void *)(uintptr_t)phys;
+}
+
+/* Binds the virtio functions PCI found to their drivers. A device that
+ * fails to start is logged and left out; its function stays unclaimed. */
+static void probe_devices(struct metal *m, struct tern_os *os)
+{
+    for (unsigned i = 0; i < m->pci.ndevs; i++) {
+        struct metal_pci_dev *d = &m->pci.devs[i];
+        if (d->vendor != 0x1af4 || d->device < 0x1000 || d->device > 0x107f)
+            continue;
+        unsigned type = d->device >= 0x1040 ? d->device - 0x1040u
+                                            : d->subsys_device; /* transitional */
+        tern_result r = TERN_ENOTSUP;
+        struct metal_virtio *v = NULL;
+        const char *what = "?";
+        if (type == 1 && m->nnet < METAL_NET_MAX) {
+            what = "net";
+            v = &m->net[m->nnet].v;
+            if ((r = virtio_net_init(m, &m->net[m->nnet], d)) == TERN_OK)
+                m->nnet++;
+        } else if (type == 2 && m->nblk < METAL_BLK_MAX) {
+            what = "blk";
+            v = &m->blk[m->nblk].v;
+            if ((r = virtio_blk_init(m, &m->blk[m->nblk], d)) == TERN_OK)
+                m->nblk++;
+        } else if (type == 4 && !m->rng.present) {
+            what = "rng";
+            v = &m->rng.v;
+            r = virtio_rng_init(m, &m->rng, d);
+        } else {
+            continue;
+        }
+        d->claimed = r == TERN_OK;
+        if (r != TERN_OK) {
+            tern_log(os, TERN_LOG_WARN, "metal", "virtio-%s %02x:%02x.%u not started: %s (%d)",
+                     what, d->bus, d->dev, d->fn, v->fatal ? v->fatal : "result", (int)r);
+            continue;
+        }
+        if (!v->msix)
+            m->poll_devices = true;
+        tern_log(os, TERN_LOG_INFO, "metal",
+                 "virtio-%s %02x:%02x.%u %s transport, features 0x%llx, %s", what, d->bus,
+                 d->dev, d->fn, v->modern ? "modern" : "legacy",
+                 (unsigned long long)v->features, v->msix ? "msi-x" : "polled");
+    }
+    for (unsigned i = 0; i < m->nnet; i++) {
+        const uint8_t *a = m->net[i].mac;
+        tern_log(os, TERN_LOG_INFO, "metal",
+                 "virtio%u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u, rx %u tx %u descriptors", i,
+                 a[0], a[1], a[2], a[3], a[4], a[5], m->net[i].mtu, m->net[i].rx.size,
+                 m->net[i].tx.size);
+    }
+    for (unsigned i = 0; i < m->nblk; i++)
+        tern_log(os, TERN_LOG_INFO, "metal", "vblk%u %llu sectors of 512 B%s%s", i,
+                 (unsigned long long)m->blk[i].sectors, m->blk[i].read_only ? ", read-only" : "",
+                 m->blk[i].can_flush ? ", flush" : "");
 }
 
 static void detect_rng(struct metal *m)
@@ -344,7 +521,7 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)m->mm.text_start, (unsigned long long)m->mm.text_end,
              (unsigned long long)m->mm.free_pages);
     uint8_t probe[16];
-    tern_result rng = metal_entropy(m, probe, sizeof(probe));
+    tern_result rng = cpu_entropy(m, probe, sizeof(probe));
     tern_log(os, TERN_LOG_INFO, "metal",
              "acpi rsdp 0x%llx (revision %u), rng %s (%s), libc self-check ok",
              (unsigned long long)info->rsdp, info->acpi_revision,
@@ -369,6 +546,7 @@ void kmain(const struct tern_boot_info *info)
                  (unsigned long long)d->bar[4].addr, (unsigned long long)d->bar[4].size,
                  d->msix_cap ? " msi-x" : "");
     }
+    probe_devices(m, os);
     if (!m->fw_cfg_present)
         tern_log(os, TERN_LOG_INFO, "metal", "no fw_cfg: normal run");
     else if (n >= 0)

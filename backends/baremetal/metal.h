@@ -22,6 +22,7 @@
 #include "boot_info.h"
 #include "cmdline.h"
 #include "pci.h"
+#include "virtio.h"
 #include "tern/platform.h"
 
 /* QEMU's isa-debug-exit: writing v makes QEMU exit with (v << 1) | 1. */
@@ -49,6 +50,7 @@ struct metal_clock {
 #define PTE_NX  (1ull << 63)
 
 #define METAL_MM_RANGES 64
+#define METAL_BLK_MAX 4
 
 /* The physical page allocator (free ranges, 4 KiB granules) and the page
  * tables (mm.c). */
@@ -71,6 +73,12 @@ struct metal {
     struct metal_mm mm;
     struct metal_acpi acpi;
     struct metal_pci pci;
+    struct metal_net net[METAL_NET_MAX];
+    unsigned nnet;
+    struct metal_blk blk[METAL_BLK_MAX];
+    unsigned nblk;
+    struct metal_rng rng;
+    bool poll_devices;        /* a device without MSI-X: wait() polls */
     void *heap_base;
     size_t heap_size;
     uint64_t usable_bytes;    /* all conventional memory in the map */
