@@ -545,6 +545,34 @@ static void test_bpb_every_byte(void **state)
     rig_free(g);
 }
 
+static void test_fat_lfn_checksum_and_orphans(void **state)
+{
+    (void)state;
+    struct rig *g = fat_rig(512, 16u << 20, TERN_FAT16, 4);
+    struct tern_fat *fs = &g->fs;
+    put(fs, "/A Long Name.txt", "x", 1);          /* entries 1-2: LFN, 3: short */
+    put(fs, "/Second Long Name.txt", "y", 1);     /* entries 4-5: LFN, 6: short */
+    assert_int_equal(tern_fat_unmount(fs), TERN_OK);
+    uint8_t *root = g->ram.mem + g->fs.root_lba * 512;
+    assert_int_equal(root[32 + 11], 0x0f);
+    assert_int_equal(root[32 * 3 + 11], 0x20);
+    /* A wrong checksum in both LFN slots: the long name is not trusted. */
+    root[32 + 13]++;
+    root[64 + 13]++;
+    /* An orphan: the second file's first LFN slot is deleted. */
+    root[32 * 4] = 0xe5;
+    tern_bdev_drop_cache(&g->dev);
+    assert_int_equal(tern_fat_mount(fs, &g->dev, 0, g->ram.sectors, false), TERN_OK);
+    struct tern_fat_stat st;
+    assert_int_equal(tern_fat_stat(fs, "/a long name.txt", &st), TERN_ENOENT);
+    assert_int_equal(tern_fat_stat(fs, "/ALONGN~1.TXT", &st), TERN_OK);
+    assert_string_equal(st.name, "ALONGN~1.TXT");
+    assert_int_equal(tern_fat_stat(fs, "/second long name.txt", &st), TERN_ENOENT);
+    assert_int_equal(tern_fat_stat(fs, "/SECOND~1.TXT", &st), TERN_OK);
+    assert_true(fs->stats.bad_lfn >= 2);
+    rig_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -561,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_fat_errors),
         cmocka_unit_test(test_fat_aliases),
         cmocka_unit_test(test_bpb_every_byte),
+        cmocka_unit_test(test_fat_lfn_checksum_and_orphans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
