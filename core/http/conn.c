@@ -159,6 +159,8 @@ struct tern_http_conn *tern_http_conn_open(struct tern_http_server *srv,
         clear_exchange(c);
         tern_http_parser_init(&c->parser, &srv->cfg.limits);
         c->state = TERN_HTTP_C_IDLE;
+        c->served = 0;
+        c->since_ns = tern_now_ns(srv->os);
         set_phase(c, srv->cfg.idle_timeout_ns);
         srv->counters.conns_accepted++;
         srv->counters.conns_active++;
@@ -166,6 +168,48 @@ struct tern_http_conn *tern_http_conn_open(struct tern_http_server *srv,
     }
     srv->counters.conns_refused_full++;
     return NULL;
+}
+
+/* Eviction rank: 1 idle after a response, 2 no request yet (silent or
+ * sending its head), 3 sending a body that is
+ * not being answered yet or was answered already; 0 never (a response in
+ * progress, closing). */
+static int evict_rank(const struct tern_http_conn *c)
+{
+    if (c->aborted)
+        return 0;
+    if (c->state == TERN_HTTP_C_IDLE && c->served)
+        return 1;                            /* keep-alive, between requests */
+    if (c->state == TERN_HTTP_C_IDLE || c->state == TERN_HTTP_C_READ_HEAD)
+        return 2;                            /* no complete request yet */
+    if (c->state == TERN_HTTP_C_ACTIVE && !c->req_done && (!c->resp_started || c->resp_done))
+        return 3;
+    return 0;
+}
+
+bool tern_http_server_evict(struct tern_http_server *srv)
+{
+    struct tern_http_conn *victim = NULL;
+    int vr = 0;
+    for (uint32_t i = 0; i < srv->pool_size; i++) {
+        struct tern_http_conn *c = &srv->pool[i];
+        int r = evict_rank(c);
+        if (r && (!victim || r < vr || (r == vr && c->since_ns < victim->since_ns))) {
+            victim = c;
+            vr = r;
+        }
+    }
+    if (!victim)
+        return false;
+    srv->counters.evictions++;
+    if (victim->state == TERN_HTTP_C_ACTIVE && !victim->resp_done && victim->on_abort)
+        victim->on_abort(victim, victim->on_abort_arg);
+    victim->resp_done = true;
+    victim->aborted = true;
+    victim->state = TERN_HTTP_C_CLOSING;
+    if (victim->wake)
+        victim->wake(victim, victim->wake_arg);
+    return true;
 }
 
 void tern_http_conn_close(struct tern_http_conn *c)
@@ -239,6 +283,8 @@ static void finish_exchange(struct tern_http_conn *c)
     }
     clear_exchange(c);
     tern_http_parser_reset(&c->parser);
+    c->served++;
+    c->since_ns = tern_now_ns(c->srv->os);
     c->state = TERN_HTTP_C_IDLE;
     set_phase(c, c->srv->cfg.idle_timeout_ns);
 }
@@ -508,6 +554,7 @@ static void dispatch(struct tern_http_conn *c)
     struct tern_http_server *srv = c->srv;
     srv->counters.requests++;
     c->state = TERN_HTTP_C_ACTIVE;
+    c->since_ns = tern_now_ns(srv->os);
     memset(c->scratch, 0, sizeof c->scratch);
     r->method = p->method;
     r->method_str = (const char *)p->head;
@@ -600,6 +647,7 @@ static size_t pump(struct tern_http_conn *c, const uint8_t *data, size_t len)
         tern_http_parser_feed(&c->parser, data + done, len - done, &used, &ev);
         if (used && c->state == TERN_HTTP_C_IDLE) {
             c->state = TERN_HTTP_C_READ_HEAD;
+            c->since_ns = tern_now_ns(c->srv->os);
             set_phase(c, c->srv->cfg.header_timeout_ns);
         }
         done += used;

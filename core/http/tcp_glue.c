@@ -82,9 +82,14 @@ static bool service_round(struct tern_http_tcp_slot *s)
             return false;
         }
     }
+    if (s->hc->aborted) {
+        /* Evicted, or a reader too slow: reset, free the slot now. */
+        slot_free(s, true);
+        return false;
+    }
     if (tern_http_conn_should_close(s->hc)) {
-        /* Output drained (or abandoned): FIN after what is queued, then
-         * linger until the peer's FIN. */
+        /* Output drained: FIN after what is queued, then linger until the
+         * peer's FIN. */
         tern_tcp_shutdown(s->sock);
         tern_http_conn_close(s->hc);
         s->hc = NULL;
@@ -153,10 +158,17 @@ static void on_listen(struct tern_tcp_sock *ls, unsigned events, void *arg)
     (void)events;
     while (tern_tcp_accept(ls, &sock) == TERN_OK) {
         struct tern_http_tcp_slot *s = NULL;
-        for (uint32_t i = 0; i < ht->nslots && !s; i++)
-            if (!ht->slots[i].sock)
-                s = &ht->slots[i];
+        for (int tries = 0; tries < 2 && !s; tries++) {
+            for (uint32_t i = 0; i < ht->nslots && !s; i++)
+                if (!ht->slots[i].sock)
+                    s = &ht->slots[i];
+            /* Full: close an idle or slow-head connection (slowloris). */
+            if (!s && !tern_http_server_evict(ht->srv))
+                break;
+        }
         struct tern_http_conn *hc = s ? tern_http_conn_open(ht->srv, on_wake, s) : NULL;
+        if (s && !hc && tern_http_server_evict(ht->srv))
+            hc = tern_http_conn_open(ht->srv, on_wake, s);
         if (!hc) {
             ht->refused++;
             tern_tcp_abort(sock);

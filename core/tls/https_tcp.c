@@ -129,6 +129,10 @@ static bool service_round(struct tern_https_tcp_slot *s)
             return false;
         }
     }
+    if (s->hc->aborted) {
+        slot_free(s, true);                  /* evicted or too slow: reset */
+        return false;
+    }
     if (tern_http_conn_should_close(s->hc)) {
         tern_tls_close(&s->tls);
         tern_http_conn_close(s->hc);
@@ -204,10 +208,16 @@ static void on_listen(struct tern_tcp_sock *ls, unsigned events, void *arg)
     (void)events;
     while (tern_tcp_accept(ls, &sock) == TERN_OK) {
         struct tern_https_tcp_slot *s = NULL;
-        for (uint32_t i = 0; i < hs->nslots && !s; i++)
-            if (!hs->slots[i].sock)
-                s = &hs->slots[i];
+        for (int tries = 0; tries < 2 && !s; tries++) {
+            for (uint32_t i = 0; i < hs->nslots && !s; i++)
+                if (!hs->slots[i].sock)
+                    s = &hs->slots[i];
+            if (!s && !tern_http_server_evict(hs->srv))
+                break;
+        }
         struct tern_http_conn *hc = s ? tern_http_conn_open(hs->srv, on_wake, s) : NULL;
+        if (s && !hc && tern_http_server_evict(hs->srv))
+            hc = tern_http_conn_open(hs->srv, on_wake, s);
         if (hc && tern_tls_session_init(&s->tls, hs->tls) != TERN_OK) {
             tern_http_conn_close(hc);
             hc = NULL;

@@ -201,7 +201,7 @@ struct tern_http_counters {
     uint64_t requests, responses_2xx, responses_3xx, responses_4xx, responses_5xx;
     uint64_t bad_request_400, too_large_413, uri_too_long_414, fields_too_large_431;
     uint64_t timeout_408, not_implemented_501, version_505, expectation_417;
-    uint64_t idle_closes, send_timeouts, continues_sent;
+    uint64_t idle_closes, send_timeouts, continues_sent, evictions;
     uint64_t bytes_in, bytes_out;
 };
 
@@ -277,6 +277,8 @@ struct tern_http_conn {
     uint64_t phase_deadline;         /* header, body, idle or linger; 0 none */
     bool aborted;                    /* close now, drop the output */
     bool in_input;                   /* inside tern_http_conn_input */
+    uint64_t since_ns;               /* when the current state began */
+    uint32_t served;                 /* responses completed on it */
 
     struct tern_http_parser parser;
     struct tern_http_request req;
@@ -331,6 +333,15 @@ tern_result tern_http_server_init(struct tern_http_server *srv, struct tern_os *
  * transport should reset or close the peer). wake may be NULL. */
 struct tern_http_conn *tern_http_conn_open(struct tern_http_server *srv,
                                            tern_http_wake_fn wake, void *arg);
+
+/* Makes room when the pool is full: picks an idle keep-alive connection,
+ * else the one that has been sending its request head the longest (the
+ * slowloris pattern), else one still sending a body that nobody is
+ * answering yet (or whose answer went out already); never one whose
+ * response is in progress. Marks it to close at once
+ * (should_close) and wakes its transport, which is expected to close it
+ * from the wake. Returns true when one was picked (counted in evictions). */
+bool tern_http_server_evict(struct tern_http_server *srv);
 
 /* Offers received bytes. Returns how many were consumed; the rest must be
  * offered again after a wake (the engine stops reading while a response

@@ -189,8 +189,11 @@ static bool service(struct bconn *c)
 
 static void wake(struct tern_http_conn *hc, void *arg)
 {
-    (void)hc;
-    (void)arg;   /* the poll loop services every connection each turn */
+    struct bconn *c = arg;
+    /* The poll loop services every connection each turn; only an evicted
+     * connection is closed from here, so its slot is free at once. */
+    if (hc->aborted && c->fd >= 0)
+        drop(c);
 }
 
 static void accept_on(int lfd, bool is_tls)
@@ -202,9 +205,13 @@ static void accept_on(int lfd, bool is_tls)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct bconn *c = NULL;
-        for (int i = 0; i < MAXC && !c; i++)
-            if (conns[i].fd < 0)
-                c = &conns[i];
+        for (int tries = 0; tries < 2 && !c; tries++) {
+            for (int i = 0; i < MAXC && !c; i++)
+                if (conns[i].fd < 0)
+                    c = &conns[i];
+            if (!c && !tern_http_server_evict(&b.srv))
+                break;
+        }
         struct tern_http_conn *hc = c ? tern_http_conn_open(&b.srv, wake, c) : NULL;
         if (!hc) {
             close(fd);

@@ -62,6 +62,23 @@ expect "healthz during slowloris" "$($C $H/healthz)" "ok"
 expect "slowloris 408" "$(timeout 8 cat <&4 | head -n1 | tr -d "\r")" "HTTP/1.1 408 Request Timeout"
 exec 4<&-
 
+# slowhttptest: slow headers, slow bodies (100 connections each, more than
+# the pool of 32: the oldest slow ones are evicted) and slow readers, while
+# /healthz keeps answering
+if command -v slowhttptest >/dev/null; then
+    for mode in "-H -u $H/healthz" "-B -u $H/small.txt" "-X -u $H/big.bin"; do
+        (cd "$work" && timeout 30 slowhttptest $mode -c 100 -r 50 -i 1 -l 5 -p 2 >"$work/slow" 2>&1) &
+        spid=$!
+        probes=0
+        while kill -0 $spid 2>/dev/null; do
+            [ "$($C --max-time 3 $H/healthz)" = ok ] || fail "healthz failed during slowhttptest ${mode%% *}"
+            probes=$((probes + 1))
+        done
+        wait $spid
+        echo "ok - slowhttptest ${mode%% *}: /healthz answered $probes probes"
+    done
+fi
+
 # TLS
 expect "https healthz" "$($C --cacert "$tls/test-ec-cert.pem" $S/healthz)" "ok"
 expect "https big" "$($C --cacert "$tls/test-ec-cert.pem" $S/big.bin | wc -c)" "100000"

@@ -466,6 +466,46 @@ static void test_connection_cap(void **state)
         client_free(cls[i]);
 }
 
+static void test_eviction_when_full(void **state)
+{
+    (void)state;
+    struct client *cls[BENCH_POOL];
+    for (int i = 0; i < BENCH_POOL; i++) {
+        cls[i] = client_open(B);
+        client_sends(cls[i], "GET /heal");        /* slow heads */
+        bench_advance(B, SEC / 10);
+    }
+    /* one finished a request and waits idle: it goes first */
+    client_sends(cls[2], "thz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cls[2]->got, "\r\n\r\nok"));
+    assert_true(tern_http_server_evict(&B->srv));
+    client_pump(cls[2]);
+    assert_true(cls[2]->closed);
+    assert_true(cls[2]->wakes > 0);
+    /* then the oldest slow head */
+    assert_true(tern_http_server_evict(&B->srv));
+    client_pump(cls[0]);
+    assert_true(cls[0]->closed);
+    for (int i = 1; i < BENCH_POOL; i++)
+        if (i != 2)
+            assert_false(cls[i]->closed);
+    assert_int_equal(B->srv.counters.evictions, 2);
+    assert_still_serving();
+    for (int i = 0; i < BENCH_POOL; i++)
+        client_free(cls[i]);
+
+    /* connections being answered are never evicted */
+    for (int i = 0; i < BENCH_POOL; i++) {
+        cls[i] = client_open(B);
+        const char *req = "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_int_equal(tern_http_conn_input(cls[i]->c, (const uint8_t *)req, strlen(req)),
+                         strlen(req));
+    }
+    assert_false(tern_http_server_evict(&B->srv));
+    for (int i = 0; i < BENCH_POOL; i++)
+        client_free(cls[i]);
+}
+
 static void test_peer_half_close(void **state)
 {
     (void)state;
@@ -501,6 +541,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_body_and_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_reader_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_when_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_half_close, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

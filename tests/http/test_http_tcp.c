@@ -71,14 +71,19 @@ static void test_connection_cap_resets(void **state)
 {
     (void)state;
     struct peer *ps[BENCH_POOL + 1];
-    for (int i = 0; i < BENCH_POOL + 1; i++)
+    /* four requests being answered (bodies still owed): not evictable */
+    for (int i = 0; i < BENCH_POOL; i++) {
         ps[i] = peer_connect();
+        peer_send(ps[i], "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n");
+        assert_non_null(strstr(ps[i]->got, "HTTP/1.1 200 OK"));
+    }
+    ps[BENCH_POOL] = peer_connect();
     assert_true(ps[BENCH_POOL]->error);             /* reset: no slot */
     assert_int_equal(L->ht.refused, 1);
     for (int i = 0; i < BENCH_POOL; i++) {
         assert_false(ps[i]->error);
-        peer_send(ps[i], "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_non_null(strstr(ps[i]->got, "\r\n\r\nok"));
+        peer_send(ps[i], "abc");
+        assert_non_null(strstr(ps[i]->got, "3\r\nabc\r\n0\r\n\r\n"));
     }
     for (int i = 0; i < BENCH_POOL; i++) {
         tern_tcp_close(ps[i]->s);
@@ -90,6 +95,32 @@ static void test_connection_cap_resets(void **state)
     loop_run(L);
     /* the peers' FINs made the server close its side too */
     assert_int_equal(L->b.srv.counters.conns_active, 0);
+}
+
+static void test_full_pool_evicts_slow_heads(void **state)
+{
+    (void)state;
+    struct peer *ps[BENCH_POOL + 1];
+    for (int i = 0; i < BENCH_POOL; i++) {
+        ps[i] = peer_connect();
+        peer_send(ps[i], "GET /heal");            /* slowloris-style */
+        L->b.sim.now_ns += 1000000;
+    }
+    ps[BENCH_POOL] = peer_connect();
+    assert_false(ps[BENCH_POOL]->error);
+    peer_send(ps[BENCH_POOL], "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(ps[BENCH_POOL]->got, "\r\n\r\nok"));
+    assert_true(ps[0]->error);                      /* the oldest was reset */
+    for (int i = 1; i < BENCH_POOL; i++)
+        assert_false(ps[i]->error);
+    assert_int_equal(L->b.srv.counters.evictions, 1);
+    assert_int_equal(L->ht.refused, 0);
+    tern_tcp_abort(ps[0]->s);
+    for (int i = 1; i <= BENCH_POOL; i++)
+        tern_tcp_close(ps[i]->s);
+    loop_run(L);
+    for (int i = 0; i <= BENCH_POOL; i++)
+        free(ps[i]);
 }
 
 static void test_lingering_close_keeps_the_response(void **state)
@@ -123,6 +154,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipelined_requests_and_big_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap_resets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_pool_evicts_slow_heads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lingering_close_keeps_the_response, setup,
                                         teardown),
     };
