@@ -1099,7 +1099,8 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
             return;
         }
         s->snd_una = s->iss + 1;
-        s->state = TERN_TCP_ESTABLISHED;
+        /* a close requested during the handshake sends its FIN now */
+        s->state = s->shut_wr ? TERN_TCP_FIN_WAIT_1 : TERN_TCP_ESTABLISHED;
         s->snd_wnd = seg->wnd << s->snd_wscale;
         s->max_snd_wnd = s->snd_wnd;
         s->snd_wl1 = seg->seq;
@@ -1143,8 +1144,9 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
                wnd == s->snd_wnd && s->snd_wnd > 0 && s->snd_max != s->snd_una) {
         dup_ack(s);
     }
-    if (SEQ_LT(s->snd_wl1, seg->seq) ||
-        (s->snd_wl1 == seg->seq && SEQ_LEQ(s->snd_wl2, seg->ack))) {
+    if (SEQ_GEQ(seg->ack, s->snd_una) &&
+        (SEQ_LT(s->snd_wl1, seg->seq) ||
+         (s->snd_wl1 == seg->seq && SEQ_LEQ(s->snd_wl2, seg->ack)))) {
         if (wnd > 0 && s->snd_wnd == 0) {
             /* the window reopened: resend any probe byte with the rest */
             s->persist_backoff = 0;

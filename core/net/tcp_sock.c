@@ -194,6 +194,8 @@ tern_result tern_tcp_shutdown(struct tern_tcp_sock *s)
         tcp_drop(s, TERN_OK);
         return TERN_OK;
     case TERN_TCP_SYN_RECEIVED:
+        s->shut_wr = true; /* the FIN waits for ESTABLISHED (RFC 9293 3.10.4) */
+        return TERN_OK;
     case TERN_TCP_ESTABLISHED:
         if (!s->shut_wr) {
             s->shut_wr = true;

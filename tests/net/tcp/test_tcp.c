@@ -1049,6 +1049,20 @@ static void test_simultaneous_open(void **state)
     assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
     assert_true(ev.events & TERN_TCP_EV_CONNECTED);
     tern_tcp_abort(s);
+
+    /* shutdown during SYN-RECEIVED: the FIN follows the handshake */
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5556, PEER, 80, NULL, NULL, &s), TERN_OK);
+    isn = fx_last(f)->seq;
+    fx_send(f, 80, 5556, 7000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_RECEIVED);
+    unsigned n = f->ncap;
+    assert_int_equal(tern_tcp_shutdown(s), TERN_OK);
+    assert_int_equal(f->ncap, n);
+    fx_send(f, 80, 5556, 7001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_FIN_WAIT_1);
+    assert_int_equal(fx_last(f)->flags & F_FIN, F_FIN);
+    assert_int_equal(fx_last(f)->seq, isn + 1);
+    tern_tcp_abort(s);
     fx_free_checked(f);
 }
 
