@@ -14,6 +14,8 @@
 #include "tern/http.h"
 #include "tern/http_fat.h"
 #include "tern/http_tcp.h"
+#include "tern/inet.h"
+#include "tern/net.h"
 #include "tern/os.h"
 #include "tern/tcp.h"
 #ifdef TERN_HAVE_TLS
@@ -151,8 +153,40 @@ static struct tern_https_tcp https_listener;
 static struct tern_https_tcp_slot https_slots[HTTP_CONNS / 2];
 #endif
 
-int linux_http_start(struct tern_os *os, struct tern_tcp *tcp, struct tern_fat *files,
-                     const struct linux_http_opts *o, unsigned curl_port)
+/* /status members from the network stack: addresses and a few counters. */
+struct status_src {
+    struct tern_net *net;
+    struct tern_tcp *tcp;
+};
+static struct status_src status_src;
+
+static size_t status_provider(void *arg, char *buf, size_t cap)
+{
+    struct status_src *s = arg;
+    size_t n = (size_t)snprintf(buf, cap, "\"addresses\":[");
+    for (unsigned i = 0; s->net && i < s->net->if_count && n < cap; i++) {
+        const struct tern_netif *nif = &s->net->ifs[i];
+        if (!nif->configured)
+            continue;
+        char ip[16];
+        tern_ipv4_format(nif->addr, ip);
+        n += (size_t)snprintf(buf + n, cap - n, "%s{\"if\":\"%s\",\"ip\":\"%s\",\"mtu\":%u}",
+                              buf[n - 1] == '[' ? "" : ",", nif->name, ip, nif->mtu);
+    }
+    if (n < cap)
+        n += (size_t)snprintf(buf + n, cap - n,
+                              "],\"tcp\":{\"pcbs_in_use\":%u,\"conns_accepted\":%llu,"
+                              "\"rst_sent\":%llu,\"retransmits\":%llu}",
+                              s->tcp ? tern_tcp_pcbs_in_use(s->tcp) : 0,
+                              s->tcp ? (unsigned long long)s->tcp->stats.conns_accepted : 0ull,
+                              s->tcp ? (unsigned long long)s->tcp->stats.rst_sent : 0ull,
+                              s->tcp ? (unsigned long long)s->tcp->stats.retransmits : 0ull);
+    return n < cap ? n : 0;
+}
+
+int linux_http_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
+                     struct tern_fat *files, const struct linux_http_opts *o,
+                     unsigned curl_port)
 {
     if (o->off)
         return 0;
@@ -161,7 +195,9 @@ int linux_http_start(struct tern_os *os, struct tern_tcp *tcp, struct tern_fat *
         tern_http_fat_init(&fat_files, files);
         fops = &tern_http_fat_ops;
     }
-    tern_http_service_init(&svc, os, "linux", fops, &fat_files, NULL, NULL);
+    status_src.net = net;
+    status_src.tcp = tcp;
+    tern_http_service_init(&svc, os, "linux", fops, &fat_files, status_provider, &status_src);
     tern_result r = tern_http_server_init(&srv, os, NULL, conns, HTTP_CONNS, svc.routes,
                                           tern_http_service_route_count(&svc));
     if (r == TERN_OK)

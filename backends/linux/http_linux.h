@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 struct tern_os;
+struct tern_net;
 struct tern_tcp;
 struct tern_fat;
 
@@ -53,10 +54,12 @@ void linux_http_default_forward(struct linux_net_opts *n, int argc);
 /* The host port of the first --hostfwd to guest port 80, or 0. */
 unsigned linux_http_curl_port(const struct linux_net_opts *n);
 
-/* Starts the service on tcp. files: a mounted FAT volume to serve, or
- * NULL. curl_port: the host port forwarded to 80 (for the hint), 0 for
- * none. 0, or -1 (a message was printed). */
-int linux_http_start(struct tern_os *os, struct tern_tcp *tcp, struct tern_fat *files,
-                     const struct linux_http_opts *o, unsigned curl_port);
+/* Starts the service on tcp. net: for the addresses and counters of
+ * /status. files: a mounted FAT volume to serve, or NULL. curl_port: the
+ * host port forwarded to 80 (for the hint), 0 for none. 0, or -1 (a
+ * message was printed). */
+int linux_http_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
+                     struct tern_fat *files, const struct linux_http_opts *o,
+                     unsigned curl_port);
 
 #endif

@@ -72,6 +72,7 @@ static void status(struct tern_http_conn *c, const struct tern_http_request *req
         "\"responses_4xx\":%llu,\"responses_5xx\":%llu,\"bad_request_400\":%llu,"
         "\"timeout_408\":%llu,\"too_large_413\":%llu,\"uri_too_long_414\":%llu,"
         "\"fields_too_large_431\":%llu,\"idle_closes\":%llu,\"send_timeouts\":%llu,"
+        "\"evictions\":%llu,"
         "\"bytes_in\":%llu,\"bytes_out\":%llu}",
         svc->backend, TERN_VERSION,
         (unsigned long long)((tern_now_ns(svc->os) - svc->start_ns) / 1000000),
@@ -82,7 +83,8 @@ static void status(struct tern_http_conn *c, const struct tern_http_request *req
         (unsigned long long)k->bad_request_400, (unsigned long long)k->timeout_408,
         (unsigned long long)k->too_large_413, (unsigned long long)k->uri_too_long_414,
         (unsigned long long)k->fields_too_large_431, (unsigned long long)k->idle_closes,
-        (unsigned long long)k->send_timeouts, (unsigned long long)k->bytes_in,
+        (unsigned long long)k->send_timeouts, (unsigned long long)k->evictions,
+        (unsigned long long)k->bytes_in,
         (unsigned long long)k->bytes_out);
     if (svc->provider && n + 8 < sizeof buf) {
         size_t room = sizeof buf - n - 3;

@@ -41,6 +41,11 @@ wait_for_marker "$tmp/out" '^TERN_NET_UP ' 15 "$pid"
 
 expect "healthz" "$($C $H/healthz)" "ok"
 expect "status backend" "$($C $H/status | head -c 19)" '{"backend":"linux",'
+$C $H/status | /usr/bin/python3 -c 'import json, sys
+d = json.load(sys.stdin)
+assert d["addresses"][0]["ip"] == "192.0.2.15", d
+assert d["http"]["requests"] >= 2 and "tcp" in d, d' || fail "status JSON"
+echo "ok - status JSON with addresses and counters"
 $C -D "$tmp/h" -o /dev/null $H/status
 grep -qi "^Content-Security-Policy: default-src 'none'" "$tmp/h" || fail "status CSP"
 grep -qi '^X-Content-Type-Options: nosniff' "$tmp/h" || fail "nosniff"
