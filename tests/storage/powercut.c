@@ -4,7 +4,10 @@
  * records every sector written. First it runs whole to count the writes
  * (N); then, for every k in 0..N, it runs again on a fresh copy of the
  * volume with the device losing power after k sector writes (later writes
- * vanish, the cache is lost). Each result is judged by the real
+ * vanish, the cache is lost); then, modelling a device with a volatile
+ * write cache, for every flush interval e and 4 seeds: all writes before
+ * flush e persist, a random subset of those between flush e and e+1
+ * persists, none later. Each result is judged by the real
  * `fsck.fat -n`: the only findings allowed are lost clusters ("Reclaimed
  * N unused clusters") and a second FAT copy that lags the first ("FATs
  * differ but appear to be intact") and, on FAT32, the FSInfo free count
@@ -31,6 +34,12 @@ struct simdev {
     uint64_t sectors;
     uint64_t written;          /* sector writes so far */
     uint64_t cut_after;        /* UINT64_MAX: never */
+    /* Second mode, a device with a volatile write cache: writes before
+     * flush number cut_epoch persist, any subset (seeded) of the writes
+     * between that flush and the next persists, later ones vanish. */
+    uint64_t flushes;
+    uint64_t cut_epoch;        /* UINT64_MAX: mode off */
+    uint32_t rng;
     uint64_t *touched;         /* LBAs written in this run (for restore) */
     size_t ntouched, cap;
 };
@@ -52,6 +61,17 @@ static tern_result sim_write(void *ctx, uint64_t lba, const void *buf, uint32_t 
     for (uint32_t i = 0; i < count; i++) {
         if (d->written++ >= d->cut_after)
             continue;                     /* the power is gone */
+        if (d->cut_epoch != UINT64_MAX) {
+            if (d->flushes > d->cut_epoch)
+                continue;
+            if (d->flushes == d->cut_epoch) {
+                d->rng ^= d->rng << 13;
+                d->rng ^= d->rng >> 17;
+                d->rng ^= d->rng << 5;
+                if (d->rng & 1)
+                    continue;             /* this one stayed in the cache */
+            }
+        }
         memcpy(d->img + (lba + i) * SS, (const uint8_t *)buf + (size_t)i * SS, SS);
         if (d->ntouched == d->cap) {
             d->cap = d->cap ? d->cap * 2 : 1024;
@@ -64,7 +84,7 @@ static tern_result sim_write(void *ctx, uint64_t lba, const void *buf, uint32_t 
 
 static tern_result sim_flush(void *ctx)
 {
-    (void)ctx;
+    ((struct simdev *)ctx)->flushes++;
     return TERN_OK;
 }
 
@@ -136,7 +156,7 @@ static int judge(const char *path, uint64_t k, char *why, size_t whylen)
             strncmp(line, "Free cluster summary uninitialized", 34) == 0)
             continue;
         if (!bad)
-            snprintf(why, whylen, "cut after write %llu: %s", (unsigned long long)k, line);
+            snprintf(why, whylen, "case %llu: %s", (unsigned long long)k, line);
         bad = 1;
     }
     pclose(p);
@@ -159,7 +179,8 @@ int main(int argc, char **argv)
     if (fread(base, 1, (size_t)size, in) != (size_t)size)
         return 2;
     fclose(in);
-    struct simdev sd = { .img = img, .sectors = (uint64_t)size / SS, .cut_after = UINT64_MAX };
+    struct simdev sd = { .img = img, .sectors = (uint64_t)size / SS, .cut_after = UINT64_MAX,
+                         .cut_epoch = UINT64_MAX };
     struct tern_bdev dev;
     struct tern_fat fs;
     uint32_t nslots = 16;
@@ -174,8 +195,10 @@ int main(int argc, char **argv)
         free(sd.touched);
         return 1;
     }
-    uint64_t n = sd.written;
-    printf("workload: %llu sector writes\n", (unsigned long long)n);
+    uint64_t n = sd.written, epochs = sd.flushes;
+    printf("workload: %llu sector writes, %llu flushes\n", (unsigned long long)n,
+           (unsigned long long)epochs);
+    enum { SEEDS = 4 };
 
     FILE *out = fopen(argv[2], "w+b");
     if (out == NULL || fwrite(base, 1, (size_t)size, out) != (size_t)size)
@@ -183,11 +206,20 @@ int main(int argc, char **argv)
     fflush(out);
     int fd = fileno(out);
     int failures = 0;
-    for (uint64_t k = 0; k <= n; k++) {
+    uint64_t cases = n + 1 + (epochs + 1) * SEEDS;
+    for (uint64_t k = 0; k < cases; k++) {
         memcpy(img, base, (size_t)size);
         sd.written = 0;
         sd.ntouched = 0;
-        sd.cut_after = k;
+        sd.flushes = 0;
+        if (k <= n) {
+            sd.cut_after = k;
+            sd.cut_epoch = UINT64_MAX;
+        } else {
+            sd.cut_after = UINT64_MAX;
+            sd.cut_epoch = (k - n - 1) / SEEDS;
+            sd.rng = (uint32_t)(k * 2654435761u) | 1u;
+        }
         tern_bdev_init(&dev, &sim_ops, &sd, SS, sd.sectors, false, cache, sizeof(cache), nslots);
         if (tern_fat_mount(&fs, &dev, 0, sd.sectors, false) != TERN_OK) {
             fprintf(stderr, "FAIL: mount before the workload\n");
@@ -204,6 +236,7 @@ int main(int argc, char **argv)
         }
         /* Tern mounts what is left, checks it, and reads keep.bin. */
         sd.cut_after = UINT64_MAX;
+        sd.cut_epoch = UINT64_MAX;
         tern_bdev_init(&dev, &sim_ops, &sd, SS, sd.sectors, true, cache, sizeof(cache), nslots);
         static uint8_t bitmap[1 << 16];
         struct tern_fat_file f;
@@ -213,7 +246,7 @@ int main(int argc, char **argv)
             tern_fat_check(&fs, bitmap, sizeof(bitmap), NULL) != TERN_OK ||
             tern_fat_open(&fs, &f, "/keep.bin", TERN_FAT_READ) != TERN_OK ||
             tern_fat_read(&f, got, sizeof(got), &gl) != TERN_OK) {
-            fprintf(stderr, "FAIL: cut after write %llu: Tern refuses the volume (%s)\n",
+            fprintf(stderr, "FAIL: case %llu: Tern refuses the volume (%s)\n",
                     (unsigned long long)k, fs.reason ? fs.reason : "-");
             failures++;
         } else {
@@ -223,7 +256,7 @@ int main(int argc, char **argv)
                 fclose(kf);
             }
             if (wl != gl || memcmp(want, got, gl) != 0) {
-                fprintf(stderr, "FAIL: cut after write %llu: keep.bin changed\n",
+                fprintf(stderr, "FAIL: case %llu: keep.bin changed\n",
                         (unsigned long long)k);
                 failures++;
             }
@@ -244,7 +277,9 @@ int main(int argc, char **argv)
                 failures);
         return 1;
     }
-    printf("PASS: %llu cut points, each judged by fsck.fat -n and tern_fat_check\n",
-           (unsigned long long)n + 1);
+    printf("PASS: %llu cut points and %llu volatile-cache cuts (%d random subsets of each of "
+           "%llu flush intervals), each judged by fsck.fat -n and tern_fat_check\n",
+           (unsigned long long)n + 1, (unsigned long long)(cases - n - 1), SEEDS,
+           (unsigned long long)epochs + 1);
     return 0;
 }
