@@ -492,12 +492,12 @@ static void sack_prune(struct tern_tcp_sock *s)
 {
     unsigned i = 0;
     while (i < s->nsacked) {
-        if (SEQ_LEQ(s->sacked[i].end, s->snd_una)) {
+        /* A block reaching down to SND.UNA is reneged data: a receiver
+         * holding it would have acknowledged it cumulatively. */
+        if (SEQ_LEQ(s->sacked[i].start, s->snd_una)) {
             s->sacked[i] = s->sacked[--s->nsacked];
             continue;
         }
-        if (SEQ_LT(s->sacked[i].start, s->snd_una))
-            s->sacked[i].start = s->snd_una;
         i++;
     }
 }

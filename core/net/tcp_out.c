@@ -444,7 +444,11 @@ static void on_rexmt(struct tern_tcp_sock *s)
     s->dupacks = 0;
     s->in_recovery = false;
     s->recover = s->snd_max;
-    s->nsacked = 0; /* RFC 2018 8: SACKed data may be reneged */
+    /* RFC 2018 8: SACKed data may be reneged. Trust the scoreboard for
+     * one timeout (no needless resending), forget it on the second so a
+     * reneging receiver cannot wedge the connection. */
+    if (s->backoff > 1)
+        s->nsacked = 0;
     s->snd_nxt = s->snd_una;
     tcp_output(s);
 }

@@ -827,6 +827,47 @@ static void test_pmtu_shrinks_segments(void **state)
     fx_free_checked(f);
 }
 
+/* A receiver that SACKs data and then drops it (reneging, RFC 2018 8)
+ * must not wedge the sender: the data is sent again. */
+static void test_sack_reneging_recovers(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls;
+    assert_int_equal(tern_tcp_listen(&f->tcp, 0, 80, 4, NULL, NULL, &ls), TERN_OK);
+    static const uint8_t opts[8] = { 2, 4, 0x05, 0xb4, 1, 1, 4, 2 };
+    fx_send(f, 40000, 80, 1000, 0, F_SYN, 65535, opts, 8, NULL, 0);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_accept(ls, &s), TERN_OK);
+    tern_tcp_set_nodelay(s, true);
+    static uint8_t data[3 * 1460];
+    size_t sent;
+    assert_int_equal(tern_tcp_send(s, data, sizeof(data), &sent), TERN_OK);
+    /* ACK of the first segment, SACK of the third */
+    uint8_t sack[12] = { 1, 1, 5, 10 };
+    tern_store_be32(sack + 4, isn + 1 + 2920);
+    tern_store_be32(sack + 8, isn + 1 + 4380);
+    fx_send(f, 40000, 80, 1001, isn + 1 + 1460, F_ACK, 65535, sack, 12, NULL, 0);
+    /* the timeout resends the hole only */
+    unsigned n = f->ncap;
+    fx_advance_ms(f, 1100);
+    for (unsigned i = n; i < f->ncap; i++)
+        assert_true(fx_cap(f, i)->len == 0 || fx_cap(f, i)->seq == isn + 1 + 1460);
+    /* the hole is acknowledged, the SACKed block is not: reneged */
+    fx_send(f, 40000, 80, 1001, isn + 1 + 2920, F_ACK, 65535, NULL, 0, NULL, 0);
+    fx_advance_ms(f, 3000);
+    bool resent = false;
+    for (unsigned i = n; i < f->ncap; i++)
+        if (fx_cap(f, i)->seq == isn + 1 + 2920 && fx_cap(f, i)->len == 1460)
+            resent = true;
+    assert_true(resent);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
 static void test_fast_retransmit_on_three_dupacks(void **state)
 {
     (void)state;
@@ -1134,6 +1175,7 @@ int main(void)
         cmocka_unit_test(test_time_wait_and_reuse),
         cmocka_unit_test(test_icmp_attacks),
         cmocka_unit_test(test_pmtu_shrinks_segments),
+        cmocka_unit_test(test_sack_reneging_recovers),
         cmocka_unit_test(test_fast_retransmit_on_three_dupacks),
         cmocka_unit_test(test_keepalive_times_out),
         cmocka_unit_test(test_close_with_unread_data_resets),
