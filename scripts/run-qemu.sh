@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Boots Tern's UEFI image under QEMU + OVMF with TCG.
 #
-# usage: scripts/run-qemu.sh BUILD_DIR [extra qemu args...]
+# usage: scripts/run-qemu.sh BUILD_DIR [options] [extra qemu args...]
 #   BUILD_DIR  a meson build dir configured with meson/x86_64-baremetal.ini
 #              (it holds backends/baremetal/BOOTX64.EFI)
+#   options (before the extra args, any order):
+#     --image IMG     boot Tern's own disk image (scripts/make-image.sh) as a
+#                     virtio-blk disk instead of an ESP directory with the EFI
+#     --net PORT      virtio-net on QEMU's user network, restricted (no
+#                     outbound), hostfwd tcp 127.0.0.1:PORT -> guest port 80
+#     --rng           virtio-rng (host /dev/urandom)
+#     --legacy        virtio devices with disable-modern=on (0.9.5 transport)
+#     --mem SIZE      -m SIZE instead of 256M
 #   extra args are appended, e.g. -fw_cfg name=opt/tern/cmdline,string=halt=7
 #              or -s -S to wait for gdb (docs/baremetal.md).
 #
 # Serial (COM1) is stdio. The guest leaves through isa-debug-exit, so the
 # exit status is (code << 1) | 1: TERN_HALT code=0 -> 1, code=7 -> 15,
 # a panic -> 71. A triple fault ends QEMU (-no-reboot) with status 0.
-# Networking is off (-nic none). Per-run files (the ESP directory and a
+# Networking is off (-nic none) unless --net. Per-run files (the ESP directory and a
 # writable copy of the OVMF variable store) live in a temporary directory
 # removed on exit.
 set -euo pipefail
@@ -18,6 +26,17 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [qemu args...]" >&2; exit 2; }
 build=$1
 shift
+image= net_port= rng= legacy= mem=256M
+while [ $# -gt 0 ]; do
+    case $1 in
+        --image) image=$2; shift 2 ;;
+        --net) net_port=$2; shift 2 ;;
+        --rng) rng=1; shift ;;
+        --legacy) legacy=",disable-modern=on"; shift ;;
+        --mem) mem=$2; shift 2 ;;
+        *) break ;;
+    esac
+done
 efi="$build/backends/baremetal/BOOTX64.EFI"
 [ -f "$efi" ] || { echo "run-qemu: $efi not found (configure $build with the cross file and build it)" >&2; exit 2; }
 
@@ -31,19 +50,33 @@ command -v qemu-system-x86_64 >/dev/null || { echo "run-qemu: qemu-system-x86_64
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-qemu.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/esp/EFI/BOOT"
-cp "$efi" "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
 cp "$vars" "$tmp/vars.fd"
+devs=()
+if [ -n "$image" ]; then
+    [ -f "$image" ] || { echo "run-qemu: image $image not found (make image)" >&2; exit 2; }
+    devs+=(-drive "if=none,id=disk0,format=raw,file=$image"
+           -device "virtio-blk-pci,drive=disk0$legacy")
+else
+    mkdir -p "$tmp/esp/EFI/BOOT"
+    cp "$efi" "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
+    devs+=(-drive "format=raw,file=fat:rw:$tmp/esp")
+fi
+if [ -n "$net_port" ]; then
+    devs+=(-netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$net_port-:80"
+           -device "virtio-net-pci,netdev=net0$legacy")
+else
+    devs+=(-nic none)
+fi
+[ -n "$rng" ] && devs+=(-device "virtio-rng-pci$legacy")
 
 set +e
 qemu-system-x86_64 \
-    -accel tcg -cpu max -m 256M -smp 1 \
+    -accel tcg -cpu max -m "$mem" -smp 1 \
     -drive "if=pflash,format=raw,unit=0,readonly=on,file=$code" \
     -drive "if=pflash,format=raw,unit=1,file=$tmp/vars.fd" \
-    -drive "format=raw,file=fat:rw:$tmp/esp" \
     -nodefaults -serial stdio -display none -monitor none -no-reboot \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-    -nic none \
+    "${devs[@]}" \
     "$@"
 status=$?
 set -e

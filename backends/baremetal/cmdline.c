@@ -36,6 +36,27 @@ static bool parse_uint(const char *s, size_t len, uint32_t max, uint32_t *out)
     return true;
 }
 
+/* A.B.C.D (each 0..255, no leading '+'), host order; false otherwise. */
+static bool parse_ipv4(const char *s, size_t len, uint32_t *out)
+{
+    uint32_t v = 0;
+    size_t start = 0;
+    for (int part = 0; part < 4; part++) {
+        size_t end = start;
+        while (end < len && s[end] != '.')
+            end++;
+        if ((part < 3) != (end < len))
+            return false;
+        uint32_t octet;
+        if (end - start > 3 || !parse_uint(s + start, end - start, 255, &octet))
+            return false;
+        v = v << 8 | octet;
+        start = end + 1;
+    }
+    *out = v;
+    return true;
+}
+
 static bool apply(struct tern_metal_cmdline *out, const char *tok, size_t len)
 {
     const char *eq = memchr(tok, '=', len);
@@ -58,6 +79,23 @@ static bool apply(struct tern_metal_cmdline *out, const char *tok, size_t len)
         if (!parse_uint(val, vlen, 600000, &ms))
             return false;
         out->delay_ms = ms;
+        return true;
+    }
+    if (token_is(tok, klen, "ip")) {
+        const char *slash = memchr(val, '/', vlen);
+        uint32_t ip, prefix;
+        if (slash == NULL || !parse_ipv4(val, (size_t)(slash - val), &ip) || ip == 0 ||
+            !parse_uint(slash + 1, vlen - (size_t)(slash - val) - 1, 32, &prefix) || prefix < 1)
+            return false;
+        out->ip = ip;
+        out->mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
+        return true;
+    }
+    if (token_is(tok, klen, "gw")) {
+        uint32_t gw;
+        if (!parse_ipv4(val, vlen, &gw))
+            return false;
+        out->gw = gw;
         return true;
     }
     if (token_is(tok, klen, "fault")) {

@@ -561,8 +561,17 @@ void kmain(const struct tern_boot_info *info)
         uint64_t at = tern_now_ns(os) + (uint64_t)m->cmdline.delay_ms * 1000000u;
         if (tern_timer_arm(os, &actions.timer, at) != TERN_OK)
             tern_panic(os, "cannot arm the test-action timer");
+    } else {
+        /* A normal boot serves; what is missing is said on serial and
+         * ends the boot with its code (no hang). */
+        int refused = metal_services_start(os, m);
+        if (refused != 0) {
+            metal_services_stop();
+            metal_exit((uint8_t)refused);
+        }
     }
 
     int code = tern_os_run(os);
+    metal_services_stop();
     metal_exit((uint8_t)(code & 0x7f));
 }

@@ -29,6 +29,14 @@
 #define METAL_DEBUG_EXIT_PORT   0xf4
 #define METAL_PANIC_EXIT_VALUE  0x23   /* QEMU exit status 71 */
 
+/* Halt codes of a normal boot that cannot serve (services.c); QEMU exit
+ * status (code << 1) | 1. */
+#define METAL_HALT_NO_DISK    3   /* status 7 */
+#define METAL_HALT_BAD_DISK   4   /* status 9 */
+#define METAL_HALT_BAD_IMAGE  5   /* status 11 */
+#define METAL_HALT_NO_NIC     6   /* status 13 */
+#define METAL_HALT_SERVICE    8   /* status 17 */
+
 struct metal_clock {
     uint64_t tsc0;           /* TSC at UEFI entry: monotonic zero */
     uint64_t tsc_hz;
@@ -131,6 +139,12 @@ tern_result mm_exec_free(struct metal *m, void *ptr, size_t size);
  * to cap - 1). Returns its length, or -1 when fw_cfg or the file is
  * absent. *present says whether fw_cfg itself answered. */
 int fwcfg_read_file(const char *name, char *buf, size_t cap, bool *present);
+
+/* services.c: disk, network, HTTP on a normal boot (see its Interface
+ * comment). 0, or a METAL_HALT_* code after logging what is missing. */
+struct tern_os;
+int metal_services_start(struct tern_os *os, struct metal *m);
+void metal_services_stop(void);
 
 /* The platform ops (main.c). */
 struct tern_platform metal_platform(struct metal *m);

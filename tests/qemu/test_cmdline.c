@@ -88,6 +88,24 @@ static void test_fault(void **state)
     assert_int_equal(c.ignored, 6);
 }
 
+static void test_ip(void **state)
+{
+    (void)state;
+    struct tern_metal_cmdline c = parse("ip=10.0.2.15/24 gw=10.0.2.2");
+    assert_int_equal(c.ip, 0x0a00020fu);
+    assert_int_equal(c.mask, 0xffffff00u);
+    assert_int_equal(c.gw, 0x0a000202u);
+    assert_int_equal(c.ignored, 0);
+    c = parse("ip=192.0.2.1/32");
+    assert_int_equal(c.mask, 0xffffffffu);
+    c = parse("ip=10.0.2.15 ip=10.0.2.15/33 ip=10.0.2.15/0 ip=0.0.0.0/8 ip=256.1.1.1/8 "
+              "ip=1.2.3/8 ip=1.2.3.4.5/8 ip=1..3.4/8 ip=1.2.3.4/ gw=1.2.3 gw=1.2.3.4. "
+              "gw=0001.2.3.4");
+    assert_int_equal(c.ip, 0);
+    assert_int_equal(c.gw, 0);
+    assert_int_equal(c.ignored, 12);
+}
+
 static void test_delay(void **state)
 {
     (void)state;
@@ -167,7 +185,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty),         cmocka_unit_test(test_halt),
         cmocka_unit_test(test_halt_refused),  cmocka_unit_test(test_fault),
-        cmocka_unit_test(test_delay),         cmocka_unit_test(test_unknown_counted),
+        cmocka_unit_test(test_delay),
+        cmocka_unit_test(test_ip),         cmocka_unit_test(test_unknown_counted),
         cmocka_unit_test(test_long_token),    cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_every_prefix),
     };

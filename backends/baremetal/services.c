@@ -1,0 +1,133 @@
+/*
+ * Interface: what a normal metal boot serves (see metal.h), the same core
+ * pieces tern-linux starts: the disk, the network stack with TCP, DHCP
+ * (or a static address from the command line), the HTTP service.
+ *
+ * metal_services_start() returns 0 when everything runs (TERN_READY
+ * printed), or a METAL_HALT_* code after logging, on serial, exactly what
+ * is missing; kmain then halts with that code (QEMU status code*2+1):
+ *   no virtio-blk                          METAL_HALT_NO_DISK
+ *   disk 0 not mountable (TERN_DISK_ERROR) METAL_HALT_BAD_DISK
+ *   ESP without EFI/BOOT/BOOTX64.EFI, or
+ *   no data partition with a FAT volume    METAL_HALT_BAD_IMAGE
+ *   no virtio-net                          METAL_HALT_NO_NIC
+ *   the core refusing to start a service   METAL_HALT_SERVICE
+ *
+ * The image (scripts/make-image.sh): GPT, an ESP that tern_disk_mount
+ * mounts (and this file checks holds the loader), and a second FAT
+ * partition, the data partition, whose files the HTTP service serves.
+ */
+#include <string.h>
+
+#include "metal.h"
+#include "tern/dhcp.h"
+#include "tern/disk.h"
+#include "tern/fat.h"
+#include "tern/gpt.h"
+#include "tern/http.h"
+#include "tern/http_fat.h"
+#include "tern/http_tcp.h"
+#include "tern/net.h"
+#include "tern/os.h"
+#include "tern/tcp.h"
+
+#define HTTP_CONNS 64
+
+/* The machine's one set of services (like os_instance in main.c). */
+static struct {
+    struct tern_disk disk;
+    struct tern_fat data;
+    bool data_mounted;
+    struct tern_net net;
+    struct tern_tcp tcp;
+    struct tern_dhcp dhcp;
+    struct tern_http_fat files;
+    struct tern_http_service svc;
+    struct tern_http_server srv;
+    struct tern_http_conn conns[HTTP_CONNS];
+    struct tern_http_tcp listener;
+    struct tern_http_tcp_slot slots[HTTP_CONNS];
+} s;
+
+static int refuse(struct tern_os *os, int code, const char *what)
+{
+    tern_log(os, TERN_LOG_ERROR, "metal", "%s: halting with code %d", what, code);
+    return code;
+}
+
+/* The data partition: the first GPT partition other than the one
+ * mounted (the ESP) that holds a FAT volume. */
+static bool mount_data(struct tern_os *os)
+{
+    if (!s.disk.has_gpt)
+        return false;
+    for (unsigned i = 0; i < s.disk.gpt.count; i++) {
+        const struct tern_gpt_part *p = &s.disk.gpt.parts[i];
+        if (p->index + 1 == s.disk.part)
+            continue;
+        tern_result r = tern_fat_mount(&s.data, &s.disk.dev, p->first_lba,
+                                       p->last_lba - p->first_lba + 1, false);
+        if (r == TERN_OK) {
+            tern_log(os, TERN_LOG_INFO, "metal", "data partition %u (%s) mounted, %s",
+                     p->index + 1, p->name, "serving its files");
+            return true;
+        }
+        tern_log(os, TERN_LOG_WARN, "metal", "partition %u: no FAT volume (%s)", p->index + 1,
+                 s.data.reason ? s.data.reason : "?");
+    }
+    return false;
+}
+
+int metal_services_start(struct tern_os *os, struct metal *m)
+{
+    if (m->nblk == 0)
+        return refuse(os, METAL_HALT_NO_DISK,
+                      "no disk (virtio-blk): Tern boots from and serves its own image");
+    if (tern_disk_mount(os, 0, &s.disk) != TERN_OK || !s.disk.mounted)
+        return refuse(os, METAL_HALT_BAD_DISK, "disk 0 has no usable FAT volume");
+    struct tern_fat_stat st;
+    if (s.disk.has_gpt &&
+        tern_fat_stat(&s.disk.fs, "EFI/BOOT/BOOTX64.EFI", &st) != TERN_OK)
+        return refuse(os, METAL_HALT_BAD_IMAGE,
+                      "the ESP of disk 0 has no EFI/BOOT/BOOTX64.EFI: not a Tern image");
+    s.data_mounted = mount_data(os);
+    if (!s.data_mounted)
+        return refuse(os, METAL_HALT_BAD_IMAGE,
+                      "disk 0 has no data partition with a FAT volume (the site)");
+    if (tern_fat_stat(&s.data, "index.html", &st) != TERN_OK)
+        tern_log(os, TERN_LOG_WARN, "metal", "the data partition has no index.html");
+
+    if (m->nnet == 0)
+        return refuse(os, METAL_HALT_NO_NIC, "no network device (virtio-net): nothing to serve on");
+    tern_result r = tern_net_init(&s.net, os, NULL);
+    if (r == TERN_OK)
+        r = tern_net_attach_tcp(&s.net, &s.tcp, NULL);
+    if (r == TERN_OK && m->cmdline.ip != 0) {
+        r = tern_net_set_addr(&s.net, 0, m->cmdline.ip, m->cmdline.mask, m->cmdline.gw);
+        if (r == TERN_OK)
+            r = tern_net_announce(&s.net, 0, "static");
+    } else if (r == TERN_OK) {
+        r = tern_dhcp_start(&s.dhcp, &s.net, NULL, NULL); /* TERN_NET_UP when bound */
+    }
+    if (r != TERN_OK)
+        return refuse(os, METAL_HALT_SERVICE, "the network stack did not start");
+
+    tern_http_fat_init(&s.files, &s.data);
+    tern_http_service_init(&s.svc, os, "baremetal", &tern_http_fat_ops, &s.files, NULL, NULL);
+    r = tern_http_server_init(&s.srv, os, NULL, s.conns, HTTP_CONNS, s.svc.routes,
+                              tern_http_service_route_count(&s.svc));
+    if (r == TERN_OK)
+        r = tern_http_tcp_start(&s.listener, &s.tcp, &s.srv, 80, s.slots, HTTP_CONNS);
+    if (r != TERN_OK)
+        return refuse(os, METAL_HALT_SERVICE, "cannot listen on port 80");
+    tern_marker(os, "TERN_READY", "http=80 files=disk");
+    return 0;
+}
+
+void metal_services_stop(void)
+{
+    if (s.data_mounted)
+        (void)tern_fat_unmount(&s.data);
+    if (s.disk.mounted)
+        (void)tern_disk_unmount(&s.disk);
+}
