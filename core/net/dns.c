@@ -330,7 +330,8 @@ static void cache_put(struct tern_dns *d, const char *name, const uint32_t *addr
         }
     }
     memcpy(slot->name, name, TERN_DNS_NAME_MAX);
-    memcpy(slot->addrs, addrs, n * sizeof(addrs[0]));
+    if (n > 0)
+        memcpy(slot->addrs, addrs, n * sizeof(addrs[0]));
     slot->count = n;
     slot->expires_ms = now + (uint64_t)ttl_s * 1000u;
 }

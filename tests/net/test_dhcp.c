@@ -70,7 +70,8 @@ static size_t reply(uint8_t *b, uint8_t type, uint32_t xid, uint32_t yiaddr, con
     b[236] = 99, b[237] = 130, b[238] = 83, b[239] = 99; /* magic cookie */
     size_t i = 240;
     b[i++] = 53, b[i++] = 1, b[i++] = type; /* DHCP message type */
-    memcpy(b + i, opts, olen);
+    if (olen > 0)
+        memcpy(b + i, opts, olen);
     i += olen;
     b[i++] = 255;                   /* end */
     return i;

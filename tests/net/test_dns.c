@@ -109,7 +109,8 @@ static size_t response(uint8_t *b, const uint8_t *q, size_t qlen, uint8_t rcode,
     tern_store_be16(b + 6, an);
     tern_store_be16(b + 8, ns);
     tern_store_be16(b + 10, ar);
-    memcpy(b + qlen, recs, rlen);
+    if (rlen > 0)
+        memcpy(b + qlen, recs, rlen);
     return qlen + rlen;
 }
 
