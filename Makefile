@@ -9,7 +9,7 @@ RUN_ARGS   ?=
 
 CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
 
-.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu clean bench bench-storage
+.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu image clean bench bench-storage
 
 all: build
 
@@ -60,8 +60,14 @@ bench: bench-storage
 bench-storage: deps build
 	bench/storage/bench.sh $(BUILD)
 
-qemu: deps build
-	scripts/run-qemu.sh $(BUILD)
+# Tern's own disk image (GPT, ESP with EFI/BOOT/BOOTX64.EFI, data partition
+# with the default site), booted with virtio-blk, virtio-net on QEMU's
+# restricted user network (127.0.0.1:8081 -> 80) and virtio-rng.
+image: deps build
+	scripts/make-image.sh $(BUILD) $(BUILD)/tern.img
+
+qemu: image
+	scripts/run-qemu.sh $(BUILD) --image $(BUILD)/tern.img --net 8081 --rng
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-clang
