@@ -22,6 +22,14 @@ static tern_result fail(struct tern_disk *d, tern_result r, const char *reason)
     return r;
 }
 
+/* Corruption found after mount (a loop met by a read, ...) is logged. */
+static void log_corrupt(void *arg, const char *reason)
+{
+    struct tern_disk *d = arg;
+    tern_log(d->os, TERN_LOG_ERROR, "disk", "disk %u: corrupt volume: %s (count %llu)", d->idx,
+             reason, (unsigned long long)d->fs.stats.corrupt);
+}
+
 static bool try_volume(struct tern_disk *d, uint64_t first, uint64_t count)
 {
     return tern_fat_mount(&d->fs, &d->dev, first, count, d->dev.read_only) == TERN_OK;
@@ -79,6 +87,8 @@ tern_result tern_disk_mount(struct tern_os *os, unsigned idx, struct tern_disk *
         return fail(d, r, d->gpt.reason ? d->gpt.reason : "gpt-read-error");
     }
     d->mounted = true;
+    d->fs.on_corrupt = log_corrupt;
+    d->fs.on_corrupt_arg = d;
     char label[12];
     size_t n = strlen(d->fs.label);
     memcpy(label, d->fs.label, n + 1);

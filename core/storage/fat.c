@@ -16,6 +16,8 @@ tern_result fat_corrupt(struct tern_fat *fs, const char *reason)
 {
     fs->reason = reason;
     fs->stats.corrupt++;
+    if (fs->on_corrupt)
+        fs->on_corrupt(fs->on_corrupt_arg, reason);
     return TERN_EIO;
 }
 

@@ -78,6 +78,10 @@ struct tern_fat {
     uint16_t date, time;       /* stamped on what we write (FAT encoding) */
     const char *reason;        /* last corruption or refusal reason */
     struct tern_fat_stats stats;
+    /* Optional: called with each corruption reason as it is found (the
+     * disk glue logs it). Set after tern_fat_mount, which clears it. */
+    void (*on_corrupt)(void *arg, const char *reason);
+    void *on_corrupt_arg;
 };
 
 /* Mounts the FAT volume at [base, base + sectors) of dev. Checks the boot

@@ -573,6 +573,47 @@ static void test_fat_lfn_checksum_and_orphans(void **state)
     rig_free(g);
 }
 
+static const char *hook_reason;
+static int hook_calls;
+
+static void hook(void *arg, const char *reason)
+{
+    (void)arg;
+    hook_reason = reason;
+    hook_calls++;
+}
+
+static void test_fat_corruption_hook(void **state)
+{
+    (void)state;
+    struct rig *g = fat_rig(512, 16u << 20, TERN_FAT16, 1);
+    struct tern_fat *fs = &g->fs;
+    static uint8_t data[1500];
+    put(fs, "/three.bin", data, sizeof(data));      /* 3 clusters of 512 */
+    struct tern_fat_stat st;
+    assert_int_equal(tern_fat_stat(fs, "/three.bin", &st), TERN_OK);
+    uint32_t c = st.first_cluster;
+    assert_int_equal(tern_fat_unmount(fs), TERN_OK);
+    /* The last cluster points back to the first: a loop. */
+    uint8_t *fat = g->ram.mem + g->fs.fat_lba * 512;
+    fat[(c + 2) * 2] = (uint8_t)c;
+    fat[(c + 2) * 2 + 1] = (uint8_t)(c >> 8);
+    tern_bdev_drop_cache(&g->dev);
+    assert_int_equal(tern_fat_mount(fs, &g->dev, 0, g->ram.sectors, false), TERN_OK);
+    fs->on_corrupt = hook;
+    hook_calls = 0;
+    struct tern_fat_file f;
+    assert_int_equal(tern_fat_open(fs, &f, "/three.bin", TERN_FAT_READ), TERN_EIO);
+    assert_string_equal(fs->reason, "chain-loop");
+    assert_int_equal(hook_calls, 1);
+    assert_string_equal(hook_reason, "chain-loop");
+    assert_int_equal(fs->stats.corrupt, 1);
+    /* Deleting it is refused the same way, and nothing hangs. */
+    assert_int_equal(tern_fat_unlink(fs, "/three.bin"), TERN_EIO);
+    assert_int_equal(hook_calls, 2);
+    rig_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -590,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_fat_aliases),
         cmocka_unit_test(test_bpb_every_byte),
         cmocka_unit_test(test_fat_lfn_checksum_and_orphans),
+        cmocka_unit_test(test_fat_corruption_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
