@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     memset(&z, 0, sizeof(z));
-    if (sim_platform_init(&z.sim, 4u << 20, 1) != 0)
+    if (sim_platform_init(&z.sim, 1u << 20, 1) != 0)
         abort();
     struct tern_platform base = sim_platform(&z.sim);
     z.ops = *base.ops;
