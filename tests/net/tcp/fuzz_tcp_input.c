@@ -2,7 +2,10 @@
  * with a listener on port 80 and an active connection from port 5555 to
  * 192.0.2.2:80. The input is a script of records:
  *   [kind (1 byte)][length (2 bytes BE)][bytes]
- *   kind & 3 == 0: a segment from 192.0.2.2 with its checksum fixed
+ *   kind & 3 == 0: a segment from 192.0.2.2 with its checksum fixed; with
+ *                  kind & 4 its ACK field becomes the end of the last
+ *                  segment we sent, with kind & 8 its sequence number
+ *                  our last ACK (so the fuzzer gets past handshakes)
  *   kind & 3 == 1: a segment as is (checksum unchecked by the harness)
  *   kind & 3 == 2: an ICMP error: bytes = type, code, mtu(2), quote
  *   kind & 3 == 3: advance the clock by (kind >> 2) * 50 ms
@@ -21,14 +24,21 @@
 #define US TERN_IPV4(192, 0, 2, 1)
 #define PEER TERN_IPV4(192, 0, 2, 2)
 
+struct last_out {
+    uint32_t end, ack;
+};
+
 static tern_result fz_output(void *ctx, uint32_t src, uint32_t dst, const void *seg, size_t len)
 {
-    (void)ctx;
+    struct last_out *lo = ctx;
+    const uint8_t *p = seg;
     (void)src;
     (void)dst;
-    (void)seg;
     if (len < 20 || len > 1480)
         abort();
+    size_t off = (size_t)(p[12] >> 4) * 4;
+    lo->end = tern_load_be32(p + 4) + (uint32_t)(len - off) + ((p[13] & 0x03) ? 1 : 0);
+    lo->ack = tern_load_be32(p + 8);
     return TERN_OK;
 }
 
@@ -77,7 +87,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.rcvbuf = 4096;
     cfg.backlog_max = 2;
     cfg.msl_ms = 1000;
-    struct tern_tcp_lower lower = { fz_output, fz_mtu, NULL };
+    static struct last_out lo;
+    memset(&lo, 0, sizeof(lo));
+    struct tern_tcp_lower lower = { fz_output, fz_mtu, &lo };
     if (tern_tcp_init(&tcp, &os, &lower, &cfg) != TERN_OK)
         abort();
     struct tern_heap_stats base;
@@ -99,6 +111,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (kind & 3) {
         case 0:
             memcpy(seg, p, len);
+            if (len >= 20 && (kind & 4))
+                tern_store_be32(seg + 8, lo.end);
+            if (len >= 20 && (kind & 8))
+                tern_store_be32(seg + 4, lo.ack);
             if (len >= 20) {
                 seg[16] = seg[17] = 0;
                 uint32_t sum = tern_csum_pseudo_ipv4(PEER, US, 6, (uint16_t)len);
