@@ -86,6 +86,27 @@ tern_result tern_disk_mount(struct tern_os *os, unsigned idx, struct tern_disk *
     } else {
         return fail(d, r, d->gpt.reason ? d->gpt.reason : "gpt-read-error");
     }
+    /* A whole-volume check at mount finds what lazy checks cannot
+     * (cross-linked clusters) before anything is served from the disk.
+     * Skipped, with a note, when the bitmap would exceed 1 MiB. */
+    size_t bl = ((size_t)d->fs.clusters + 2 + 7) / 8;
+    uint8_t *bitmap = bl <= (1u << 20) ? tern_alloc(os, bl) : NULL;
+    if (bitmap == NULL) {
+        tern_log(os, TERN_LOG_WARN, "disk", "disk %u: volume check skipped (%zu-byte bitmap)",
+                 idx, bl);
+    } else {
+        uint32_t lost = 0;
+        r = tern_fat_check(&d->fs, bitmap, bl, &lost);
+        tern_free(os, bitmap);
+        if (r == TERN_EIO)
+            return fail(d, r, d->fs.reason ? d->fs.reason : "check-failed");
+        if (r != TERN_OK)
+            tern_log(os, TERN_LOG_WARN, "disk", "disk %u: volume check incomplete: %s", idx,
+                     d->fs.reason ? d->fs.reason : tern_result_name(r));
+        else if (lost > 0)
+            tern_log(os, TERN_LOG_WARN, "disk", "disk %u: %u lost clusters (allocated, unused)",
+                     idx, lost);
+    }
     d->mounted = true;
     d->fs.on_corrupt = log_corrupt;
     d->fs.on_corrupt_arg = d;

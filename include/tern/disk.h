@@ -4,7 +4,11 @@
  * cache from the instance heap, reads its GPT (or, without one, treats
  * the whole disk as one volume) and mounts one FAT volume: the EFI System
  * Partition when there is one (a corrupt ESP is an error, not skipped),
- * else the first partition holding a valid FAT volume. It prints exactly one marker per disk (docs/markers.md):
+ * else the first partition holding a valid FAT volume. The mounted volume
+ * is then walked whole (tern_fat_check, bitmap from the heap, skipped for
+ * volumes of more than 8M clusters): corruption such as cross-linked
+ * clusters makes the mount fail; lost clusters are only logged. It prints
+ * exactly one marker per disk (docs/markers.md):
  *
  *   TERN_DISK_OK disk=<idx> parts=<GPT partitions, 0 without GPT>
  *                part=<1-based partition mounted, 0 for the whole disk>
