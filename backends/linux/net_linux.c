@@ -728,9 +728,15 @@ tern_result linux_net_recv(void *ctx, unsigned idx, void *buf, size_t cap, size_
         *out_len = f->len;
         return TERN_OK;
     }
-    uint8_t frame[65536];
+    /* Straight into the caller's buffer when any frame of the device fits
+     * (the usual case); otherwise through a bounce buffer so an oversized
+     * frame is seen whole and refused. */
+    uint8_t bounce[65536];
+    bool direct = cap >= (size_t)d->mtu + 14 + 4;
+    uint8_t *frame = direct ? buf : bounce;
+    size_t room = direct ? cap : sizeof(bounce);
     for (;;) {
-        ssize_t r = read(d->fd, frame, sizeof(frame));
+        ssize_t r = read(d->fd, frame, room);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -738,9 +744,10 @@ tern_result linux_net_recv(void *ctx, unsigned idx, void *buf, size_t cap, size_
             return TERN_AGAIN;
         }
         pcap_write(b->net, frame, (size_t)r);
-        if ((size_t)r > cap)
+        if ((size_t)r > cap || (size_t)r > (size_t)d->mtu + 14)
             return TERN_EINVAL;
-        memcpy(buf, frame, (size_t)r);
+        if (!direct)
+            memcpy(buf, frame, (size_t)r);
         *out_len = (size_t)r;
         return TERN_OK;
     }
