@@ -895,6 +895,59 @@ static void test_fast_retransmit_on_three_dupacks(void **state)
     fx_free_checked(f);
 }
 
+static void test_nagle_and_nodelay(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    size_t sent;
+    unsigned n = f->ncap;
+    assert_int_equal(tern_tcp_send(s, "a", 1, &sent), TERN_OK);
+    assert_int_equal(f->ncap, n + 1); /* nothing outstanding: goes at once */
+    assert_int_equal(tern_tcp_send(s, "b", 1, &sent), TERN_OK);
+    assert_int_equal(tern_tcp_send(s, "c", 1, &sent), TERN_OK);
+    assert_int_equal(f->ncap, n + 1); /* Nagle holds small data while "a" is unacked */
+    fx_send(f, 40000, 80, 1001, isn + 2, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(f->ncap, n + 2);
+    assert_int_equal(fx_last(f)->len, 2); /* "bc" together */
+    assert_memory_equal(fx_last(f)->data, "bc", 2);
+    tern_tcp_set_nodelay(s, true);
+    assert_int_equal(tern_tcp_send(s, "d", 1, &sent), TERN_OK);
+    assert_int_equal(tern_tcp_send(s, "e", 1, &sent), TERN_OK);
+    assert_int_equal(f->ncap, n + 4); /* no delay: each goes */
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+static void test_delayed_ack_every_second_segment(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    static uint8_t data[1460];
+    unsigned n = f->ncap;
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, data, sizeof(data));
+    assert_int_equal(f->ncap, n); /* one full segment: delayed */
+    fx_send(f, 40000, 80, 1001 + 1460, isn + 1, F_ACK, 65535, NULL, 0, data, sizeof(data));
+    assert_int_equal(f->ncap, n + 1); /* the second: ACKed at once */
+    assert_int_equal(fx_last(f)->ack, 1001 + 2920);
+    fx_send(f, 40000, 80, 1001 + 2920, isn + 1, F_ACK, 65535, NULL, 0, "x", 1);
+    assert_int_equal(f->ncap, n + 1);
+    fx_advance_ms(f, 39);
+    assert_int_equal(f->ncap, n + 1);
+    fx_advance_ms(f, 2); /* the 40 ms timer */
+    assert_int_equal(f->ncap, n + 2);
+    assert_int_equal(fx_last(f)->ack, 1001 + 2921);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
 static void test_keepalive_times_out(void **state)
 {
     (void)state;
@@ -1177,6 +1230,8 @@ int main(void)
         cmocka_unit_test(test_pmtu_shrinks_segments),
         cmocka_unit_test(test_sack_reneging_recovers),
         cmocka_unit_test(test_fast_retransmit_on_three_dupacks),
+        cmocka_unit_test(test_nagle_and_nodelay),
+        cmocka_unit_test(test_delayed_ack_every_second_segment),
         cmocka_unit_test(test_keepalive_times_out),
         cmocka_unit_test(test_close_with_unread_data_resets),
         cmocka_unit_test(test_isn_rfc6528),
