@@ -488,6 +488,14 @@ static void sack_update(struct tern_tcp_sock *s, const struct tcp_opts *o)
     }
 }
 
+static uint32_t sacked_bytes(const struct tern_tcp_sock *s)
+{
+    uint32_t n = 0;
+    for (unsigned i = 0; i < s->nsacked; i++)
+        n += s->sacked[i].end - s->sacked[i].start;
+    return n;
+}
+
 static void sack_prune(struct tern_tcp_sock *s)
 {
     unsigned i = 0;
@@ -1136,12 +1144,18 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
     s->probes_unanswered = 0;
     uint32_t wnd = seg->wnd << s->snd_wscale;
     bool fin_acked = false;
+    uint32_t sacked_before = sacked_bytes(s);
     if (s->sack_ok && seg->opt.nsack)
         sack_update(s, &seg->opt);
+    bool new_sack = sacked_bytes(s) > sacked_before;
     if (SEQ_GT(seg->ack, s->snd_una)) {
         fin_acked = ack_advance(s, seg);
-    } else if (seg->ack == s->snd_una && seg->len == 0 && !(seg->flags & TCP_FIN) &&
-               wnd == s->snd_wnd && s->snd_wnd > 0 && s->snd_max != s->snd_una) {
+    } else if (seg->ack == s->snd_una && s->snd_max != s->snd_una &&
+               (new_sack || (seg->len == 0 && !(seg->flags & TCP_FIN) && wnd == s->snd_wnd &&
+                             s->snd_wnd > 0))) {
+        /* A duplicate ACK: RFC 5681's strict form, or (RFC 6675 2) any
+         * segment whose SACK blocks cover data not SACKed before, which
+         * also counts ACKs riding on data in two-way transfers. */
         dup_ack(s);
     }
     if (SEQ_GEQ(seg->ack, s->snd_una) &&
