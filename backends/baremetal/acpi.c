@@ -115,7 +115,15 @@ static void parse_fadt(struct metal_acpi *out, const uint8_t *t, uint32_t len,
     if (len < 116)
         return;
     out->have_fadt = true;
+    out->pm1a_evt = rd32(t + 56);
+    out->pm1_evt_len = len > 88 ? t[88] : 0;
+    if (out->pm1_evt_len < 4 || (out->pm1_evt_len & 1))
+        out->pm1a_evt = 0; /* need 2-byte status + 2-byte enable at least */
     out->pm1a_cnt = rd32(t + 64);
+    if (out->pm1a_evt > 0xffff)
+        out->pm1a_evt = 0;
+    if (out->pm1a_cnt > 0xffff)
+        out->pm1a_cnt = 0;
     if (len >= 129 && (rd32(t + 112) & (1u << 10)) && t[116] == 1 /* system I/O */ &&
         rd64(t + 120) != 0 && rd64(t + 120) <= 0xffff) {
         out->have_reset = true;

@@ -30,6 +30,8 @@ struct metal_acpi {
     /* FADT */
     bool have_fadt;
     uint32_t pm1a_cnt;        /* I/O port of PM1a_CNT, 0 when none */
+    uint32_t pm1a_evt;        /* I/O port of PM1a_EVT (status, then enable), 0: none */
+    uint8_t pm1_evt_len;      /* bytes of PM1a_EVT: status is the first half */
     bool have_s5;
     uint8_t s5_typ;           /* SLP_TYPa for S5 from the DSDT */
     bool have_reset;          /* FADT RESET_REG_SUP with an I/O-space register */

@@ -91,6 +91,12 @@ static bool apply(struct tern_metal_cmdline *out, const char *tok, size_t len)
         out->mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
         return true;
     }
+    if (token_is(tok, klen, "reboot")) {
+        if (!token_is(val, vlen, "1") && !token_is(val, vlen, "0"))
+            return false;
+        out->reboot = val[0] == '1';
+        return true;
+    }
     if (token_is(tok, klen, "gw")) {
         uint32_t gw;
         if (!parse_ipv4(val, vlen, &gw))

@@ -14,6 +14,7 @@
  *                 write to it (W^X: #PF)
  *   delay_ms=N    do the above N ms (0..600000) after boot instead, so the
  *                 clock and the timer-interrupt wait are exercised first
+ *   reboot=1      reboot (ACPI reset register) instead of powering off at the end
  *   ip=A.B.C.D/N  a static address (prefix 1..32) instead of DHCP
  *   gw=A.B.C.D    the default gateway with ip=
  * A later token overrides an earlier one with the same key. Anything else
@@ -43,6 +44,7 @@ struct tern_metal_cmdline {
     uint8_t halt_code;
     enum tern_metal_fault fault;
     uint32_t delay_ms;
+    bool reboot;
     uint32_t ip, mask, gw; /* host byte order; ip 0: use DHCP */
     uint32_t ignored;      /* tokens counted and dropped */
 };

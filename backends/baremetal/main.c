@@ -227,6 +227,8 @@ static void metal_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
      * stays pending and wakes the sti;hlt at once (its shadow). */
     for (;;) {
         *ready = ready_bits(m);
+        if (metal_power_button(m))
+            *ready |= TERN_READY_SHUTDOWN; /* reported once: the bit is cleared */
         if (*ready != 0 || deadline_ns == 0)
             return;
         uint64_t now = clock_now_ns(m);
@@ -235,6 +237,8 @@ static void metal_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
         uint64_t until = deadline_ns;
         if (m->poll_devices && (until == UINT64_MAX || until - now > METAL_POLL_NS))
             until = now + METAL_POLL_NS;
+        if (m->acpi.pm1a_evt != 0 && (until == UINT64_MAX || until - now > METAL_PWRBTN_POLL_NS))
+            until = now + METAL_PWRBTN_POLL_NS;
         clock_sleep_until(m, until);
     }
 }
@@ -480,6 +484,7 @@ void kmain(const struct tern_boot_info *info)
     clock_init(m);
     metal_acpi_parse(&m->acpi, info->rsdp, acpi_map, m);
     pci_init(m);
+    metal_power_button_enable(m);
     detect_rng(m);
 
     const char *libc_bad = libc_selfcheck();
@@ -567,11 +572,13 @@ void kmain(const struct tern_boot_info *info)
         int refused = metal_services_start(os, m);
         if (refused != 0) {
             metal_services_stop();
-            metal_exit((uint8_t)refused);
+            metal_power_off(m, (uint8_t)refused);
         }
     }
 
     int code = tern_os_run(os);
     metal_services_stop();
-    metal_exit((uint8_t)(code & 0x7f));
+    if (m->cmdline.reboot)
+        metal_reboot(m);
+    metal_power_off(m, (uint8_t)(code & 0x7f));
 }

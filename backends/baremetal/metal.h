@@ -140,6 +140,21 @@ tern_result mm_exec_free(struct metal *m, void *ptr, size_t size);
  * absent. *present says whether fw_cfg itself answered. */
 int fwcfg_read_file(const char *name, char *buf, size_t cap, bool *present);
 
+/* power.c: leaving the machine. metal_power_off(m, code) writes code to
+ * isa-debug-exit (QEMU exits with (code << 1) | 1 when the device is
+ * there), then enters ACPI S5 (PM1a_CNT with the DSDT's SLP_TYPa), and
+ * stops the CPU if both are absent. metal_reboot() uses the FADT reset
+ * register, then the 8042 pulse, then a triple fault.
+ * metal_power_button() reports (and clears) a pressed ACPI power button;
+ * wait() polls it every METAL_PWRBTN_POLL_NS (the SCI would need IOAPIC
+ * routing from the MADT, which Tern does not set up). */
+#define METAL_PWRBTN_POLL_NS 50000000ull
+__attribute__((noreturn)) void metal_power_off(struct metal *m, uint8_t code);
+__attribute__((noreturn)) void metal_reboot(struct metal *m);
+bool metal_power_button(struct metal *m);
+/* Sets PWRBTN_EN, without which the status bit never latches. */
+void metal_power_button_enable(struct metal *m);
+
 /* services.c: disk, network, HTTP on a normal boot (see its Interface
  * comment). 0, or a METAL_HALT_* code after logging what is missing. */
 struct tern_os;

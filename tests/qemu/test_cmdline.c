@@ -96,6 +96,11 @@ static void test_ip(void **state)
     assert_int_equal(c.mask, 0xffffff00u);
     assert_int_equal(c.gw, 0x0a000202u);
     assert_int_equal(c.ignored, 0);
+    c = parse("reboot=1");
+    assert_true(c.reboot);
+    c = parse("reboot=1 reboot=0 reboot=2 reboot=");
+    assert_false(c.reboot);
+    assert_int_equal(c.ignored, 2);
     c = parse("ip=192.0.2.1/32");
     assert_int_equal(c.mask, 0xffffffffu);
     c = parse("ip=10.0.2.15 ip=10.0.2.15/33 ip=10.0.2.15/0 ip=0.0.0.0/8 ip=256.1.1.1/8 "

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Boots Tern's own disk image (scripts/make-image.sh) under QEMU + OVMF
+# with virtio devices and checks what it serves and how it ends.
+#
+# usage: serve.sh CASE BUILD_DIR SOURCE_DIR
+#   modern  virtio 1.x: TERN_DISK_OK, TERN_NET_UP ip=10.0.2.15/24 via=dhcp,
+#           TERN_READY http=80; curl /healthz (ok), /status (backend
+#           baremetal), / (the default index.html); ACPI power button
+#           (QMP system_powerdown) -> orderly halt, status 1 (code 0)
+#   legacy  the same with disable-modern=on (virtio 0.9.5 transport)
+#   nodisk  no virtio-blk (booted from an ESP directory): "no disk" message,
+#           status 7
+#   nonic   the image without a NIC: "no network device" message, status 13
+#   badesp  booted from an ESP directory with a second disk whose ESP lacks
+#           EFI/BOOT/BOOTX64.EFI: "not a Tern image", status 11
+set -euo pipefail
+case_=$1
+build=$(cd "$2" && pwd)
+src=$(cd "$3" && pwd)
+. "$src/tests/integration/lib.sh"
+
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (qemu-system-x86)"
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || skip "OVMF not installed (ovmf)"
+command -v curl >/dev/null || fail "curl not installed"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-serve-test.XXXXXX")
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+out=$tmp/serial.log
+"$src/scripts/make-image.sh" "$build" "$tmp/tern.img" >/dev/null
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+qmp() {
+    python3 - "$tmp/qmp" "$1" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for cmd in ("qmp_capabilities", sys.argv[2]):
+    f.write(json.dumps({"execute": cmd}) + "\n"); f.flush()
+    while "return" not in json.loads(f.readline()):
+        pass
+PY
+}
+
+expect_status() {
+    local want=$1 status=0
+    wait "$pid" || status=$?
+    pid=
+    if [ "$status" -ne "$want" ]; then
+        cat "$out" >&2
+        fail "QEMU exit status $status, expected $want"
+    fi
+}
+
+run() {
+    "$src/scripts/run-qemu.sh" "$build" "$@" </dev/null >"$out" 2>&1 &
+    pid=$!
+}
+
+case $case_ in
+    modern|legacy)
+        port=$(free_port)
+        extra=()
+        [ "$case_" = legacy ] && extra=(--legacy)
+        run --image "$tmp/tern.img" --net "$port" --rng "${extra[@]}" \
+            -qmp "unix:$tmp/qmp,server=on,wait=off"
+        wait_for_marker "$out" '^TERN_BOOT_OK backend=baremetal ' 100 "$pid"
+        wait_for_marker "$out" '^TERN_DISK_OK disk=0 parts=2 part=1 fs=fat32 ' 30 "$pid"
+        wait_for_marker "$out" '^TERN_READY http=80 files=disk' 30 "$pid"
+        wait_for_marker "$out" '^TERN_NET_UP .*ip=10\.0\.2\.15/24 .*via=dhcp' 60 "$pid"
+        transport=modern
+        [ "$case_" = legacy ] && transport=legacy
+        for d in net blk rng; do
+            grep -aq "virtio-$d .* $transport transport" "$out" ||
+                { cat "$out" >&2; fail "virtio-$d not started with the $transport transport"; }
+        done
+        body=$(curl -sS -m 20 "http://127.0.0.1:$port/healthz")
+        [ "$body" = ok ] || fail "/healthz answered '$body'"
+        curl -sS -m 20 "http://127.0.0.1:$port/status" | grep -q '"backend":"baremetal"' ||
+            fail "/status does not say backend baremetal"
+        curl -sS -m 20 "http://127.0.0.1:$port/" | grep -q '<h1>Tern</h1>' ||
+            fail "/ is not the default index.html"
+        code=$(curl -s -o /dev/null -w '%{http_code}' -m 20 "http://127.0.0.1:$port/no-such-file")
+        [ "$code" = 404 ] || fail "a missing file answered $code, not 404"
+        qmp system_powerdown
+        wait_for_marker "$out" '^TERN_HALT code=0' 30 "$pid"
+        expect_status 1
+        ;;
+    nodisk)
+        run --net "$(free_port)"
+        wait_for_marker "$out" 'no disk \(virtio-blk\).*halting with code 3' 100 "$pid"
+        expect_status 7
+        ;;
+    nonic)
+        run --image "$tmp/tern.img"
+        wait_for_marker "$out" '^TERN_DISK_OK disk=0 ' 100 "$pid"
+        wait_for_marker "$out" 'no network device \(virtio-net\).*halting with code 6' 30 "$pid"
+        expect_status 13
+        ;;
+    badesp)
+        mkdir -p "$tmp/empty-esp" "$tmp/site"
+        echo hi >"$tmp/site/index.html"
+        "$build/tools/tern-mkimage" --output "$tmp/bad.img" --size 64 --esp "$tmp/empty-esp" \
+            --data "$tmp/site" --quiet
+        run --net "$(free_port)" -drive "if=none,id=bad,format=raw,file=$tmp/bad.img" \
+            -device virtio-blk-pci,drive=bad
+        wait_for_marker "$out" 'no EFI/BOOT/BOOTX64.EFI: not a Tern image.*halting with code 5' 100 "$pid"
+        expect_status 11
+        ;;
+    *) fail "unknown case $case_" ;;
+esac
+grep -a '^TERN_' "$out" | tr -d '\r'
+echo "PASS: $case_"
