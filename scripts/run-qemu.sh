@@ -69,6 +69,13 @@ else
 fi
 [ -n "$rng" ] && devs+=(-device "virtio-rng-pci$legacy")
 
+# QEMU runs as a child so the temporary directory is removed afterwards;
+# a TERM/INT/HUP to this script is passed on to it (a test that kills
+# the script must not leave QEMU running). Explicit stdin: a background
+# job would otherwise get /dev/null, and the serial console needs it.
+qpid=
+trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "$qpid" ] && kill "$qpid" 2>/dev/null' TERM INT HUP
 set +e
 qemu-system-x86_64 \
     -accel tcg -cpu max -m "$mem" -smp 1 \
@@ -77,7 +84,13 @@ qemu-system-x86_64 \
     -nodefaults -serial stdio -display none -monitor none -no-reboot \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
     "${devs[@]}" \
-    "$@"
-status=$?
+    "$@" <&0 &
+qpid=$!
+status=0
+while :; do
+    wait "$qpid"
+    status=$?
+    kill -0 "$qpid" 2>/dev/null || break   # a trapped signal interrupted wait
+done
 set -e
 exit $status

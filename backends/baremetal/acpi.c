@@ -176,11 +176,18 @@ void metal_acpi_parse(struct metal_acpi *out, uint64_t rsdp_phys, metal_acpi_map
     for (uint32_t off = SDT_HDR; off + step <= len; off += step) {
         uint64_t pa = x ? rd64(t + off) : rd32(t + off);
         out->tables++;
+        const uint8_t *h = map(ctx, pa, SDT_HDR);
+        if (h == NULL) {
+            out->bad_tables++;
+            continue;
+        }
         uint32_t n = 0;
         const uint8_t *s;
-        if (!out->have_ecam && (s = table(out, pa, "MCFG", SDT_MAX, map, ctx, &n)) != NULL)
+        if (memcmp(h, "MCFG", 4) == 0 && !out->have_ecam &&
+            (s = table(out, pa, "MCFG", SDT_MAX, map, ctx, &n)) != NULL)
             parse_mcfg(out, s, n);
-        else if (!out->have_fadt && (s = table(out, pa, "FACP", SDT_MAX, map, ctx, &n)) != NULL)
+        else if (memcmp(h, "FACP", 4) == 0 && !out->have_fadt &&
+                 (s = table(out, pa, "FACP", SDT_MAX, map, ctx, &n)) != NULL)
             parse_fadt(out, s, n, map, ctx);
     }
 }

@@ -49,6 +49,17 @@ static struct {
     struct tern_http_tcp_slot slots[HTTP_CONNS];
 } s;
 
+/* Logs when the lease arrives: with TERN_READY's line, the boot figures
+ * of bench/metal read the guest clock from these. */
+static void on_dhcp(struct tern_dhcp *d, enum tern_dhcp_event ev, void *arg)
+{
+    (void)d;
+    struct tern_os *os = arg;
+    if (ev == TERN_DHCP_EV_BOUND)
+        tern_log(os, TERN_LOG_INFO, "metal", "network up at %llu ms after UEFI entry (dhcp)",
+                 (unsigned long long)tern_now_ms(os));
+}
+
 static int refuse(struct tern_os *os, int code, const char *what)
 {
     tern_log(os, TERN_LOG_ERROR, "metal", "%s: halting with code %d", what, code);
@@ -107,7 +118,7 @@ int metal_services_start(struct tern_os *os, struct metal *m)
         if (r == TERN_OK)
             r = tern_net_announce(&s.net, 0, "static");
     } else if (r == TERN_OK) {
-        r = tern_dhcp_start(&s.dhcp, &s.net, NULL, NULL); /* TERN_NET_UP when bound */
+        r = tern_dhcp_start(&s.dhcp, &s.net, on_dhcp, os); /* TERN_NET_UP when bound */
     }
     if (r != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "the network stack did not start");
@@ -121,6 +132,8 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     if (r != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "cannot listen on port 80");
     tern_marker(os, "TERN_READY", "http=80 files=disk");
+    tern_log(os, TERN_LOG_INFO, "metal", "ready at %llu ms after UEFI entry%s",
+             (unsigned long long)tern_now_ms(os), m->cmdline.ip ? " (static address, network up)" : "");
     return 0;
 }
 

@@ -17,7 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tern_metal_cmdline_parse(&c, (const char *)data, size);
     if (c.halt_set && c.halt_code > 127)
         abort();
-    if (c.delay_ms > 600000 || c.fault > TERN_METAL_FAULT_DE || c.ignored > size)
+    if (c.ip != 0 && (c.mask == 0 || (uint32_t)(~c.mask & (~c.mask + 1)) != 0))
+        abort();
+    if (c.delay_ms > 600000 || c.fault > TERN_METAL_FAULT_WX || c.ignored > size)
         abort();
     return 0;
 }

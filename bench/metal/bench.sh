@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Bare-metal boot figures under QEMU TCG (docs/performance.md):
+#   - UEFI entry -> TERN_READY on the guest clock, with a static address
+#     (fw_cfg ip=10.0.2.15/24) and with DHCP (entry -> lease);
+#   - QEMU start -> first HTTP 200 from /healthz, host wall time;
+#   - the size of BOOTX64.EFI;
+#   - the smallest -m (from a list) that boots and serves.
+# usage: bench/metal/bench.sh BUILD_DIR [RUNS]   (default 3 runs per mode)
+set -euo pipefail
+build=$(cd "$1" && pwd)
+runs=${2:-3}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench-metal.XXXXXX")
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+"$src/scripts/make-image.sh" "$build" "$tmp/tern.img" >/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+# boot MODE MEM: prints "ready_ms net_ms wall_ms" or "fail"
+boot() {
+    local mode=$1 mem=$2 fw=() out=$tmp/serial.log
+    cp "$tmp/tern.img" "$tmp/run.img"
+    [ "$mode" = static ] && fw=(-fw_cfg "name=opt/tern/cmdline,string=ip=10.0.2.15/24 gw=10.0.2.2")
+    local t0
+    t0=$(date +%s%N)
+    "$src/scripts/run-qemu.sh" "$build" --image "$tmp/run.img" --net "$port" --rng --mem "$mem" \
+        "${fw[@]}" </dev/null >"$out" 2>&1 &
+    pid=$!
+    local wall=
+    for _ in $(seq 1 1200); do
+        if curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/healthz" 2>/dev/null | grep -q 200; then
+            wall=$(( ($(date +%s%N) - t0) / 1000000 ))
+            break
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=
+    local ready net
+    ready=$(tr -d '\r' <"$out" | sed -n 's/.*metal: ready at \([0-9]*\) ms.*/\1/p' | head -1)
+    net=$(tr -d '\r' <"$out" | sed -n 's/.*metal: network up at \([0-9]*\) ms.*/\1/p' | head -1)
+    [ "$mode" = static ] && net=$ready
+    if [ -z "$wall" ] || [ -z "$ready" ]; then echo fail; else echo "$ready $net $wall"; fi
+}
+
+echo "BOOTX64.EFI: $(stat -c %s "$build/backends/baremetal/BOOTX64.EFI") bytes"
+for mode in static dhcp; do
+    for i in $(seq 1 "$runs"); do
+        r=$(boot "$mode" 256M)
+        echo "$mode run $i: entry->ready_ms entry->net_up_ms qemu_start->first_200_ms = $r"
+    done
+done
+for mem in 128M 64M 48M 40M 32M 24M; do
+    r=$(boot dhcp "$mem")
+    echo "-m $mem: $r"
+done
