@@ -1012,6 +1012,55 @@ static void test_isn_rfc6528(void **state)
     fx_free_checked(f);
 }
 
+static void test_listen_specific_address_wins(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *any, *exact, *other, *dup;
+    assert_int_equal(tern_tcp_listen(&f->tcp, 0, 80, 4, NULL, NULL, &any), TERN_OK);
+    assert_int_equal(tern_tcp_listen(&f->tcp, US, 80, 4, NULL, NULL, &exact), TERN_OK);
+    assert_int_equal(tern_tcp_listen(&f->tcp, US, 80, 4, NULL, NULL, &dup), TERN_EEXIST);
+    assert_int_equal(tern_tcp_listen(&f->tcp, TERN_IPV4(198, 51, 100, 1), 81, 4, NULL, NULL,
+                                     &other),
+                     TERN_OK);
+    assert_int_equal(tern_tcp_listen(&f->tcp, 0, 0, 4, NULL, NULL, &dup), TERN_EINVAL);
+    fx_send(f, 40000, 80, 1000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_accept(any, &s), TERN_AGAIN);
+    assert_int_equal(tern_tcp_accept(exact, &s), TERN_OK);
+    tern_tcp_abort(s);
+    /* port 81 listens on another address only: refused here */
+    fx_send(f, 40000, 81, 1000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(fx_last(f)->flags, F_RST | F_ACK);
+    tern_tcp_close(any);
+    tern_tcp_close(exact);
+    tern_tcp_close(other);
+    fx_free_checked(f);
+}
+
+static void test_init_validates_config(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp t2;
+    struct tern_tcp_config c;
+    struct tern_tcp_lower lower = f->tcp.lower;
+    tern_tcp_config_default(&c);
+    c.max_conns = 0;
+    assert_int_equal(tern_tcp_init(&t2, &f->os, &lower, &c), TERN_EINVAL);
+    tern_tcp_config_default(&c);
+    c.rto_max_ms = 10;
+    assert_int_equal(tern_tcp_init(&t2, &f->os, &lower, &c), TERN_EINVAL);
+    struct tern_tcp_lower bad = { NULL, lower.path_mtu, lower.ctx };
+    assert_int_equal(tern_tcp_init(&t2, &f->os, &bad, NULL), TERN_EINVAL);
+    tern_tcp_config_default(&c);
+    c.max_conns = 100000; /* 100000 x 128 KiB: more than the 16 MiB heap */
+    assert_int_equal(tern_tcp_init(&t2, &f->os, &lower, &c), TERN_ENOMEM);
+    fx_free_checked(f); /* nothing of the failed inits stays on the heap */
+}
+
 static void test_counters_by_name(void **state)
 {
     (void)state;
@@ -1235,6 +1284,8 @@ int main(void)
         cmocka_unit_test(test_keepalive_times_out),
         cmocka_unit_test(test_close_with_unread_data_resets),
         cmocka_unit_test(test_isn_rfc6528),
+        cmocka_unit_test(test_listen_specific_address_wins),
+        cmocka_unit_test(test_init_validates_config),
         cmocka_unit_test(test_counters_by_name),
         cmocka_unit_test(test_services_parse),
         cmocka_unit_test(test_echo_service),
