@@ -9,7 +9,7 @@ RUN_ARGS   ?=
 
 CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
 
-.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu image clean bench bench-storage
+.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu image clean bench bench-storage bench-metal
 
 all: build
 
@@ -57,6 +57,7 @@ test-fuzz:
 # Benchmarks (docs/performance.md). Each area adds itself as a
 # prerequisite of `bench` (prerequisite-only lines, no recipe).
 bench: bench-storage
+bench: bench-metal
 bench-storage: deps build
 	bench/storage/bench.sh $(BUILD)
 
@@ -71,3 +72,6 @@ qemu: image
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-clang
+
+bench-metal: deps build
+	bench/metal/bench.sh $(BUILD)
