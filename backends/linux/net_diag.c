@@ -11,7 +11,11 @@
  *   --tcp-send A.B.C.D:PORT:BYTES
  *                        connect and send BYTES bytes of the pattern
  *                        byte[i] = (i * 31 + (i >> 8)) & 0xff, half-close,
- *                        log "tcp send: N bytes to A.B.C.D:PORT in T ms".
+ *                        log "tcp send: N bytes to A.B.C.D:PORT in T ms";
+ *   --tcp-sink PORT      accept connections on PORT (one at a time), check
+ *                        every byte against that pattern, log at EOF
+ *                        "tcp sink: N bytes from A.B.C.D:P pattern=ok"
+ *                        (or "pattern=bad at OFFSET").
  */
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +43,9 @@ struct net_diag {
     struct tern_tcp_sock *tx;
     bool tx_started, tx_done;
     uint64_t tx_sent, tx_start_ms;
+    struct tern_tcp_sock *sink_ls, *sink;
+    uint64_t sink_bytes, sink_bad_at;
+    bool sink_bad;
 };
 
 static struct net_diag diag; /* hosted glue: one instance per process */
@@ -142,6 +149,61 @@ static void tx_event(struct tern_tcp_sock *s, unsigned ev, void *arg)
     }
 }
 
+static void sink_event(struct tern_tcp_sock *s, unsigned ev, void *arg)
+{
+    struct net_diag *g = arg;
+    uint8_t buf[8192];
+    size_t got = 0;
+    tern_result r = TERN_AGAIN;
+    if (ev & (TERN_TCP_EV_READABLE | TERN_TCP_EV_ERROR)) {
+        while ((r = tern_tcp_recv(s, buf, sizeof(buf), &got)) == TERN_OK && got > 0) {
+            for (size_t i = 0; i < got && !g->sink_bad; i++) {
+                if (buf[i] != pattern(g->sink_bytes + i)) {
+                    g->sink_bad = true;
+                    g->sink_bad_at = g->sink_bytes + i;
+                }
+            }
+            g->sink_bytes += got;
+        }
+    }
+    if ((r == TERN_OK && got == 0) || r == TERN_ECLOSED) {
+        uint32_t la, ra;
+        uint16_t lp, rp;
+        tern_tcp_get_addrs(s, &la, &lp, &ra, &rp);
+        char a[16];
+        tern_ipv4_format(ra, a);
+        if (g->sink_bad)
+            tern_log(g->os, TERN_LOG_INFO, "net",
+                     "tcp sink: %llu bytes from %s:%u pattern=bad at %llu%s",
+                     (unsigned long long)g->sink_bytes, a, (unsigned)rp,
+                     (unsigned long long)g->sink_bad_at, r == TERN_ECLOSED ? " (reset)" : "");
+        else
+            tern_log(g->os, TERN_LOG_INFO, "net", "tcp sink: %llu bytes from %s:%u pattern=ok%s",
+                     (unsigned long long)g->sink_bytes, a, (unsigned)rp,
+                     r == TERN_ECLOSED ? " (reset)" : "");
+        tern_tcp_close(s);
+        g->sink = NULL;
+    }
+}
+
+static void sink_listen_event(struct tern_tcp_sock *ls, unsigned ev, void *arg)
+{
+    struct net_diag *g = arg;
+    (void)ev;
+    struct tern_tcp_sock *s;
+    while (tern_tcp_accept(ls, &s) == TERN_OK) {
+        if (g->sink != NULL) { /* one stream at a time: its count must mean something */
+            tern_tcp_abort(s);
+            continue;
+        }
+        g->sink = s;
+        g->sink_bytes = 0;
+        g->sink_bad = false;
+        tern_tcp_set_callback(s, sink_event, g);
+        sink_event(s, TERN_TCP_EV_READABLE, g); /* data may already be queued */
+    }
+}
+
 /* net0 has an address (static, or a DHCP lease): start what waits for it. */
 static void address_ready(struct net_diag *g, const struct tern_dhcp_msg *lease)
 {
@@ -203,6 +265,21 @@ tern_dhcp_event_fn linux_net_diag_dhcp_cb(void **arg)
 {
     *arg = &diag;
     return on_dhcp;
+}
+
+int linux_net_diag_listen(void)
+{
+    const struct linux_net_opts *o = diag.opts;
+    if (o->sink_port == 0)
+        return 0;
+    tern_result r = tern_tcp_listen(diag.tcp, 0, o->sink_port, 4, sink_listen_event, &diag,
+                                    &diag.sink_ls);
+    if (r != TERN_OK) {
+        tern_log(diag.os, TERN_LOG_ERROR, "net", "tcp sink on port %u: %s",
+                 (unsigned)o->sink_port, tern_result_name(r));
+        return -1;
+    }
+    return 0;
 }
 
 void linux_net_diag_static_ready(void)

@@ -85,7 +85,8 @@ enum {
     LINUX_NET_OPT_RESOLVE,
     LINUX_NET_OPT_UDP_PROBE,
     LINUX_NET_OPT_TCP_SEND,
-    LINUX_NET_OPT_LAST = LINUX_NET_OPT_TCP_SEND,
+    LINUX_NET_OPT_TCP_SINK,
+    LINUX_NET_OPT_LAST = LINUX_NET_OPT_TCP_SINK,
 };
 
 /* getopt_long entries for the options above. */
@@ -100,7 +101,8 @@ enum {
     { "dns", required_argument, NULL, LINUX_NET_OPT_DNS }, \
     { "resolve", required_argument, NULL, LINUX_NET_OPT_RESOLVE }, \
     { "udp-probe", required_argument, NULL, LINUX_NET_OPT_UDP_PROBE }, \
-    { "tcp-send", required_argument, NULL, LINUX_NET_OPT_TCP_SEND }
+    { "tcp-send", required_argument, NULL, LINUX_NET_OPT_TCP_SEND }, \
+    { "tcp-sink", required_argument, NULL, LINUX_NET_OPT_TCP_SINK }
 
 struct linux_net_opts {
     const char *devs[LINUX_NET_MAX_DEVS];
@@ -118,6 +120,7 @@ struct linux_net_opts {
     uint32_t send_ip;               /* --tcp-send A.B.C.D:PORT:BYTES */
     uint16_t send_port;
     uint64_t send_bytes;
+    uint16_t sink_port;             /* --tcp-sink PORT, 0: off */
 };
 
 /* Prints the options' help lines. */
@@ -146,5 +149,7 @@ void linux_net_diag_init(struct tern_os *os, struct tern_net *net, struct tern_t
                          const struct linux_net_opts *o);
 tern_dhcp_event_fn linux_net_diag_dhcp_cb(void **arg);
 void linux_net_diag_static_ready(void);
+/* Starts the --tcp-sink listener (any address). 0, or -1 (logged). */
+int linux_net_diag_listen(void);
 
 #endif

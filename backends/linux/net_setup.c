@@ -36,7 +36,8 @@ void linux_net_usage(FILE *to)
             "  --udp-probe A.B.C.D:PORT\n"
             "                     diagnostic: send UDP to PORT every second until it echoes\n"
             "  --tcp-send A.B.C.D:PORT:BYTES\n"
-            "                     diagnostic: connect and send BYTES bytes of a fixed pattern\n");
+            "                     diagnostic: connect and send BYTES bytes of a fixed pattern\n"
+            "  --tcp-sink PORT    diagnostic: accept on PORT and check that pattern\n");
 }
 
 static int parse_cidr(const char *s, uint32_t *ip, uint32_t *mask)
@@ -141,6 +142,16 @@ int linux_net_opt(struct linux_net_opts *o, int code, const char *arg)
         o->send_bytes = bytes;
         return 0;
     }
+    case LINUX_NET_OPT_TCP_SINK: {
+        char *end;
+        long p = strtol(arg, &end, 10);
+        if (*end != '\0' || p < 1 || p > 65535) {
+            fprintf(stderr, "tern-linux: --tcp-sink wants a port, not '%s'\n", arg);
+            return -1;
+        }
+        o->sink_port = (uint16_t)p;
+        return 0;
+    }
     case LINUX_NET_OPT_SERVICES:
         if (tern_tcp_services_parse(arg, &o->services) != TERN_OK) {
             fprintf(stderr, "tern-linux: --services wants echo,discard, not '%s'\n", arg);
@@ -227,6 +238,8 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
             return -1;
         }
     }
+    if (linux_net_diag_listen() != 0)
+        return -1;
     if (o->ip)
         linux_net_diag_static_ready();
     return 1;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Two tern-linux processes on one wire: A answers UDP echo, B probes it
-# (--udp-probe) until the echo comes back: ARP and UDP between two
-# instances of Tern's own stack, no root, no kernel in between.
+# (--udp-probe) until the echo comes back, and B sends 8 MiB over TCP
+# (--tcp-send) to A's checking sink (--tcp-sink): ARP, UDP and TCP between
+# two instances of Tern's own stack, no root, no kernel in between.
 # usage: wire_two_terns.sh TERN_LINUX
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,14 +17,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$tern" --net "wire:$tmp/a.sock,$tmp/b.sock" --ip 192.0.2.10/24 --udp-echo 7 >"$tmp/a.out" 2>&1 &
+"$tern" --net "wire:$tmp/a.sock,$tmp/b.sock" --ip 192.0.2.10/24 --udp-echo 7 \
+    --tcp-sink 5001 >"$tmp/a.out" 2>&1 &
 pa=$!
 wait_for_marker "$tmp/a.out" '^TERN_NET_UP if=net0 ip=192.0.2.10/24' 10 "$pa"
 "$tern" --net "wire:$tmp/b.sock,$tmp/a.sock" --ip 192.0.2.11/24 --udp-probe 192.0.2.10:7 \
-    >"$tmp/b.out" 2>&1 &
+    --tcp-send 192.0.2.10:5001:8388608 >"$tmp/b.out" 2>&1 &
 pb=$!
 wait_for_marker "$tmp/b.out" 'udp probe: reply from 192\.0\.2\.10:7 bytes=' 15 "$pb"
 echo "ok: $(grep -o 'udp probe: .*' "$tmp/b.out")"
+wait_for_marker "$tmp/a.out" 'tcp sink: 8388608 bytes from 192\.0\.2\.11:[0-9]+ pattern=ok$' 30 "$pa"
+echo "ok: $(grep -o 'tcp sink: .*' "$tmp/a.out")"
 for p in "$pa" "$pb"; do
     kill -TERM "$p"
     wait "$p" || fail "tern-linux exited with $?"
