@@ -29,7 +29,8 @@ expect() { [ "$2" = "$3" ] || fail "$1: got [$2], want [$3]"; echo "ok - $1"; }
 
 head -c 65536 /dev/urandom >"$tmp/blob.bin"
 mkfs.fat -C "$tmp/disk.img" 4096 >/dev/null && mcopy -i "$tmp/disk.img" "$tmp/blob.bin" :: || fail "image"
-in_ns "$tern" --net tap:thttp0 --ip 192.0.2.10/24 --gw 192.0.2.1 --disk "$tmp/disk.img" \
+# started directly (not through in_ns) so that $pid is tern-linux itself
+ip netns exec "$ns" "$tern" --net tap:thttp0 --ip 192.0.2.10/24 --gw 192.0.2.1 --disk "$tmp/disk.img" \
     --tls-cert "$tls/test-ec-cert.pem" --tls-key "$tls/test-ec-key.pem" --log-level warn \
     >"$tmp/out" 2>&1 &
 pid=$!
