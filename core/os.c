@@ -214,7 +214,9 @@ void tern_vlog(struct tern_os *os, enum tern_log_level level, const char *subsys
                const char *fmt, va_list ap)
 {
     char line[TERN_LOG_LINE_MAX + 2];
-    uint64_t ms = tern_now_ms(os);
+    /* Log times count from the backend's start, like boot_ms. */
+    uint64_t now = tern_now_ns(os);
+    uint64_t ms = now > os->cfg.boot_start_ns ? (now - os->cfg.boot_start_ns) / 1000000u : 0;
     size_t n = tern_snprintf(line, sizeof(line), "[%llu.%03llu] %s %s: ",
                              (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
                              tern_log_level_name(level), subsys);
