@@ -9,6 +9,8 @@
 #                     virtio-blk disk instead of an ESP directory with the EFI
 #     --net PORT      virtio-net on QEMU's user network, restricted (no
 #                     outbound), hostfwd tcp 127.0.0.1:PORT -> guest port 80
+#     --tap IFNAME    virtio-net on an existing TAP device (tests create it
+#                     inside a network namespace they own)
 #     --rng           virtio-rng (host /dev/urandom)
 #     --legacy        virtio devices with disable-modern=on (0.9.5 transport)
 #     --mem SIZE      -m SIZE instead of 256M
@@ -26,11 +28,12 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [qemu args...]" >&2; exit 2; }
 build=$1
 shift
-image= net_port= rng= legacy= mem=256M
+image= net_port= tap= rng= legacy= mem=256M
 while [ $# -gt 0 ]; do
     case $1 in
         --image) image=$2; shift 2 ;;
         --net) net_port=$2; shift 2 ;;
+        --tap) tap=$2; shift 2 ;;
         --rng) rng=1; shift ;;
         --legacy) legacy=",disable-modern=on"; shift ;;
         --mem) mem=$2; shift 2 ;;
@@ -63,6 +66,9 @@ else
 fi
 if [ -n "$net_port" ]; then
     devs+=(-netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$net_port-:80"
+           -device "virtio-net-pci,netdev=net0$legacy")
+elif [ -n "$tap" ]; then
+    devs+=(-netdev "tap,id=net0,ifname=$tap,script=no,downscript=no"
            -device "virtio-net-pci,netdev=net0$legacy")
 else
     devs+=(-nic none)
