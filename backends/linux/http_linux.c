@@ -184,6 +184,25 @@ static size_t status_provider(void *arg, char *buf, size_t cap)
     return n < cap ? n : 0;
 }
 
+/* TERN_READY waits until net0 has an address, so whoever reads it can
+ * connect at once. */
+struct ready_note {
+    struct tern_os *os;
+    bool https, files;
+    unsigned curl_port;
+};
+static struct ready_note ready_note;
+
+static void announce_ready(void *arg)
+{
+    struct ready_note *n = arg;
+    tern_marker(n->os, "TERN_READY", "http=80%s files=%s", n->https ? " https=443" : "",
+                n->files ? "disk" : "none");
+    if (n->curl_port)
+        tern_log(n->os, TERN_LOG_INFO, "http", "try: curl http://127.0.0.1:%u/healthz",
+                 n->curl_port);
+}
+
 int linux_http_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
                      struct tern_fat *files, const struct linux_http_opts *o,
                      unsigned curl_port)
@@ -238,10 +257,7 @@ int linux_http_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *
         https = true;
     }
 #endif
-    tern_marker(os, "TERN_READY", "http=80%s files=%s", https ? " https=443" : "",
-                files ? "disk" : "none");
-    if (curl_port)
-        tern_log(os, TERN_LOG_INFO, "http", "try: curl http://127.0.0.1:%u/healthz",
-                 curl_port);
+    ready_note = (struct ready_note){ os, https, files != NULL, curl_port };
+    linux_net_when_up(announce_ready, &ready_note); /* the listeners are open now */
     return 0;
 }

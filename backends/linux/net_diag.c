@@ -46,6 +46,9 @@ struct net_diag {
     struct tern_tcp_sock *sink_ls, *sink;
     uint64_t sink_bytes, sink_bad_at;
     bool sink_bad;
+    bool address_up;                 /* net0 got its first address */
+    void (*up_fn)(void *arg);        /* run once, when it does */
+    void *up_arg;
 };
 
 static struct net_diag diag; /* hosted glue: one instance per process */
@@ -208,6 +211,11 @@ static void sink_listen_event(struct tern_tcp_sock *ls, unsigned ev, void *arg)
 static void address_ready(struct net_diag *g, const struct tern_dhcp_msg *lease)
 {
     const struct linux_net_opts *o = g->opts;
+    if (!g->address_up) {
+        g->address_up = true;
+        if (g->up_fn)
+            g->up_fn(g->up_arg);
+    }
     if (o->resolve && !g->resolve_started) {
         if (!g->dns_open) {
             if (tern_dns_init(&g->dns, g->net) != TERN_OK) {
@@ -285,4 +293,14 @@ int linux_net_diag_listen(void)
 void linux_net_diag_static_ready(void)
 {
     address_ready(&diag, NULL);
+}
+
+void linux_net_when_up(void (*fn)(void *arg), void *arg)
+{
+    if (diag.address_up) {
+        fn(arg);
+        return;
+    }
+    diag.up_fn = fn;
+    diag.up_arg = arg;
 }

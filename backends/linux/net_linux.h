@@ -86,7 +86,9 @@ enum {
     LINUX_NET_OPT_UDP_PROBE,
     LINUX_NET_OPT_TCP_SEND,
     LINUX_NET_OPT_TCP_SINK,
-    LINUX_NET_OPT_LAST = LINUX_NET_OPT_TCP_SINK,
+    LINUX_NET_OPT_TCP_CONNS,
+    LINUX_NET_OPT_TCP_BUF,
+    LINUX_NET_OPT_LAST = LINUX_NET_OPT_TCP_BUF,
 };
 
 /* getopt_long entries for the options above. */
@@ -102,7 +104,9 @@ enum {
     { "resolve", required_argument, NULL, LINUX_NET_OPT_RESOLVE }, \
     { "udp-probe", required_argument, NULL, LINUX_NET_OPT_UDP_PROBE }, \
     { "tcp-send", required_argument, NULL, LINUX_NET_OPT_TCP_SEND }, \
-    { "tcp-sink", required_argument, NULL, LINUX_NET_OPT_TCP_SINK }
+    { "tcp-sink", required_argument, NULL, LINUX_NET_OPT_TCP_SINK }, \
+    { "tcp-conns", required_argument, NULL, LINUX_NET_OPT_TCP_CONNS }, \
+    { "tcp-buf", required_argument, NULL, LINUX_NET_OPT_TCP_BUF }
 
 struct linux_net_opts {
     const char *devs[LINUX_NET_MAX_DEVS];
@@ -121,6 +125,8 @@ struct linux_net_opts {
     uint16_t send_port;
     uint64_t send_bytes;
     uint16_t sink_port;             /* --tcp-sink PORT, 0: off */
+    uint32_t tcp_conns;             /* --tcp-conns N control blocks, 0: default */
+    uint32_t tcp_buf_kib;           /* --tcp-buf KIB each way, 0: default */
 };
 
 /* Prints the options' help lines. */
@@ -149,6 +155,10 @@ void linux_net_diag_init(struct tern_os *os, struct tern_net *net, struct tern_t
                          const struct linux_net_opts *o);
 tern_dhcp_event_fn linux_net_diag_dhcp_cb(void **arg);
 void linux_net_diag_static_ready(void);
+
+/* Runs fn(arg) once net0 has its first address (at once if it has one):
+ * what announces the OS as reachable waits for this. One hook. */
+void linux_net_when_up(void (*fn)(void *arg), void *arg);
 /* Starts the --tcp-sink listener (any address). 0, or -1 (logged). */
 int linux_net_diag_listen(void);
 
