@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "metal.h"
+#include "mbedtls/metal_tls.h"
 #include "tern/os.h"
 #include "x86.h"
 
@@ -504,6 +505,8 @@ void kmain(const struct tern_boot_info *info)
     }
     if (libc_bad != NULL)
         tern_panic(os, "libc-selfcheck-failed:%s", libc_bad);
+    if (metal_tls_boot(os) != TERN_OK)   /* mbedTLS hooks + crypto self-test */
+        tern_panic(os, "tls-selftest-failed");
     tern_log(os, TERN_LOG_INFO, "metal", "kernel at 0x%llx (%llu KiB), boot info at 0x%llx",
              (unsigned long long)info->kernel_base,
              (unsigned long long)(info->kernel_size / 1024),

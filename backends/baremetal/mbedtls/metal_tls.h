@@ -1,0 +1,45 @@
+/*
+ * Interface: mbedTLS and core/tls on the bare-metal backend (glue.c).
+ *
+ * metal_tls_init(os) routes mbedTLS's calloc/free to os's core heap and
+ * its clock to os's monotonic clock. mbedTLS keeps these hooks in its own
+ * globals (mbedtls_platform_set_calloc_free / _set_time): that is
+ * compatible with "no mutable globals in core" because the hooks and the
+ * instance pointer live here, in the bare-metal backend, which runs
+ * exactly one instance per machine. Call it once, after tern_os_init and
+ * before any mbedTLS use. (The hosted build keeps libc's calloc.)
+ *
+ * metal_tls_selftest(os, cert, cert_len, key, key_len) runs known-answer
+ * tests (SHA-256, AES-128-GCM, ChaCha20-Poly1305), an ECDSA P-256 key
+ * generation + sign + verify (+ a tampered hash must fail) on a CTR_DRBG
+ * seeded from the platform entropy call, and, when a cert or a key is
+ * given (PEM or DER), core/tls's tern_tls_server_init on them (so one
+ * without the other fails). The heap must hold as many allocations after
+ * as before. Logs one line
+ * "tls self-test ok: ..." or "tls self-test FAILED: <what>" and returns
+ * TERN_OK or the failure's result (TERN_EIO for a wrong answer or a leak).
+ *
+ * metal_tls_boot(os) is what kmain calls: metal_tls_init, then the
+ * self-test with the certificate and key QEMU passes as fw_cfg files
+ * opt/tern/tls-cert and opt/tern/tls-key, when both are there (each at
+ * most METAL_TLS_FILE_MAX - 1 bytes; a bigger one is refused, TERN_EINVAL,
+ * never cut). Returns the self-test's result.
+ */
+#ifndef TERN_METAL_TLS_H
+#define TERN_METAL_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tern/result.h"
+
+struct tern_os;
+
+#define METAL_TLS_FILE_MAX 16384
+
+void metal_tls_init(struct tern_os *os);
+tern_result metal_tls_boot(struct tern_os *os);
+tern_result metal_tls_selftest(struct tern_os *os, const uint8_t *cert, size_t cert_len,
+                               const uint8_t *key, size_t key_len);
+
+#endif
