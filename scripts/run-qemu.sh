@@ -14,6 +14,8 @@
 #     --rng           virtio-rng (host /dev/urandom)
 #     --legacy        virtio devices with disable-modern=on (0.9.5 transport)
 #     --mem SIZE      -m SIZE instead of 256M
+#     --no-debug-exit without isa-debug-exit (the guest then powers off
+#                     through ACPI S5 and QEMU exits with status 0)
 #   extra args are appended, e.g. -fw_cfg name=opt/tern/cmdline,string=halt=7
 #              or -s -S to wait for gdb (docs/baremetal.md).
 #
@@ -28,7 +30,7 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [qemu args...]" >&2; exit 2; }
 build=$1
 shift
-image= net_port= tap= rng= legacy= mem=256M
+image= net_port= tap= rng= legacy= mem=256M debug_exit=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 while [ $# -gt 0 ]; do
     case $1 in
         --image) image=$2; shift 2 ;;
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
         --rng) rng=1; shift ;;
         --legacy) legacy=",disable-modern=on"; shift ;;
         --mem) mem=$2; shift 2 ;;
+        --no-debug-exit) debug_exit=(); shift ;;
         *) break ;;
     esac
 done
@@ -88,7 +91,7 @@ qemu-system-x86_64 \
     -drive "if=pflash,format=raw,unit=0,readonly=on,file=$code" \
     -drive "if=pflash,format=raw,unit=1,file=$tmp/vars.fd" \
     -nodefaults -serial stdio -display none -monitor none -no-reboot \
-    -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+    "${debug_exit[@]}" \
     "${devs[@]}" \
     "$@" <&0 &
 qpid=$!

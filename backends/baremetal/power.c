@@ -23,8 +23,12 @@ __attribute__((noreturn)) void metal_power_off(struct metal *m, uint8_t code)
 
 __attribute__((noreturn)) void metal_reboot(struct metal *m)
 {
-    if (m->acpi.have_reset)
+    if (m->acpi.have_reset) {
+        serial_printf("acpi: reset (port 0x%x value 0x%x)\n", (unsigned)m->acpi.reset_port,
+                      m->acpi.reset_value);
         outb(m->acpi.reset_port, m->acpi.reset_value);
+    }
+    serial_printf("reset: 8042 pulse\n");
     for (int i = 0; i < 100000 && (inb(0x64) & 2); i++)
         __asm__ volatile("pause");
     outb(0x64, 0xfe); /* 8042: pulse the reset line */

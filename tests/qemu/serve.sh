@@ -11,6 +11,10 @@
 #   nodisk  no virtio-blk (booted from an ESP directory): "no disk" message,
 #           status 7
 #   nonic   the image without a NIC: "no network device" message, status 13
+#   s5      modern, without isa-debug-exit: the power button ends in ACPI S5
+#           ("acpi: entering S5"), QEMU exits with status 0
+#   reboot  q35 (FADT reset register), reboot=1: the power button ends in
+#           "acpi: reset", and -no-reboot makes QEMU exit with status 0
 #   badesp  booted from an ESP directory with a second disk whose ESP lacks
 #           EFI/BOOT/BOOTX64.EFI: "not a Tern image", status 11
 set -euo pipefail
@@ -90,6 +94,21 @@ case $case_ in
         qmp system_powerdown
         wait_for_marker "$out" '^TERN_HALT code=0' 30 "$pid"
         expect_status 1
+        ;;
+    s5|reboot)
+        extra=(--no-debug-exit)
+        want='acpi: entering S5'
+        if [ "$case_" = reboot ]; then
+            extra=(-machine q35 -fw_cfg "name=opt/tern/cmdline,string=reboot=1")
+            want='acpi: reset \(port 0xcf9'
+        fi
+        run --image "$tmp/tern.img" --net "$(free_port)" "${extra[@]}" \
+            -qmp "unix:$tmp/qmp,server=on,wait=off"
+        wait_for_marker "$out" '^TERN_READY http=80' 120 "$pid"
+        qmp system_powerdown
+        wait_for_marker "$out" '^TERN_HALT code=0' 30 "$pid"
+        wait_for_marker "$out" "$want" 30 "$pid"
+        expect_status 0
         ;;
     nodisk)
         run --net "$(free_port)"
