@@ -140,6 +140,7 @@ struct metal_blk {
     struct metal_vq q;
     uint64_t sectors;           /* 512-byte sectors */
     bool read_only, can_flush;
+    uint64_t short_or_failed;   /* requests the device failed or cut short: TERN_EIO */
     uint8_t *req;               /* one page: header at 0, status at 64 */
     uint8_t *bounce;            /* 64 KiB bounce buffer (caller buffers may be anywhere) */
 };

@@ -92,8 +92,11 @@ static tern_result request(struct metal *m, struct metal_blk *b, uint32_t type, 
     uint32_t len = 0;
     if ((r = wait_one(m, &b->v, &b->q, BLK_TIMEOUT_NS, &len)) != TERN_OK)
         return r;
-    if (len < 1 || *(volatile uint8_t *)status != 0)
+    /* A read must have filled the whole buffer and the status byte. */
+    if ((type == BLK_T_IN ? len < bytes + 1 : len < 1) || *(volatile uint8_t *)status != 0) {
+        b->short_or_failed++;
         return TERN_EIO;
+    }
     return TERN_OK;
 }
 
