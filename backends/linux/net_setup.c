@@ -37,7 +37,10 @@ void linux_net_usage(FILE *to)
             "                     diagnostic: send UDP to PORT every second until it echoes\n"
             "  --tcp-send A.B.C.D:PORT:BYTES\n"
             "                     diagnostic: connect and send BYTES bytes of a fixed pattern\n"
-            "  --tcp-sink PORT    diagnostic: accept on PORT and check that pattern\n");
+            "  --tcp-sink PORT    diagnostic: accept on PORT and check that pattern\n"
+            "  --tcp-conns N      TCP control blocks, listeners included (default 64), taken\n"
+            "                     from the --mem heap at start: N x (2 x --tcp-buf + 0.5) KiB\n"
+            "  --tcp-buf KIB      TCP send and receive buffer per connection, each (default 64)\n");
 }
 
 static int parse_cidr(const char *s, uint32_t *ip, uint32_t *mask)
@@ -152,6 +155,22 @@ int linux_net_opt(struct linux_net_opts *o, int code, const char *arg)
         o->sink_port = (uint16_t)p;
         return 0;
     }
+    case LINUX_NET_OPT_TCP_CONNS:
+    case LINUX_NET_OPT_TCP_BUF: {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        long max = code == LINUX_NET_OPT_TCP_CONNS ? 65536 : 16384;
+        if (*end != '\0' || v < (code == LINUX_NET_OPT_TCP_CONNS ? 2 : 1) || v > max) {
+            fprintf(stderr, "tern-linux: --%s wants a number up to %ld, not '%s'\n",
+                    code == LINUX_NET_OPT_TCP_CONNS ? "tcp-conns" : "tcp-buf", max, arg);
+            return -1;
+        }
+        if (code == LINUX_NET_OPT_TCP_CONNS)
+            o->tcp_conns = (uint32_t)v;
+        else
+            o->tcp_buf_kib = (uint32_t)v;
+        return 0;
+    }
     case LINUX_NET_OPT_SERVICES:
         if (tern_tcp_services_parse(arg, &o->services) != TERN_OK) {
             fprintf(stderr, "tern-linux: --services wants echo,discard, not '%s'\n", arg);
@@ -197,9 +216,15 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
             tern_log(os, TERN_LOG_WARN, "net", "no network device: services not started");
         return 0;
     }
+    struct tern_tcp_config tcfg;
+    tern_tcp_config_default(&tcfg);
+    if (o->tcp_conns)
+        tcfg.max_conns = o->tcp_conns;
+    if (o->tcp_buf_kib)
+        tcfg.sndbuf = tcfg.rcvbuf = o->tcp_buf_kib * 1024;
     tern_result r = tern_net_init(net, os, NULL);
     if (r == TERN_OK)
-        r = tern_net_attach_tcp(net, tcp, NULL);
+        r = tern_net_attach_tcp(net, tcp, &tcfg);
     if (r != TERN_OK) {
         tern_log(os, TERN_LOG_ERROR, "net", "stack init failed: %s", tern_result_name(r));
         return -1;

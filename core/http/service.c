@@ -63,10 +63,13 @@ static void status(struct tern_http_conn *c, const struct tern_http_request *req
     if (!allow_get(c, req))
         return;
     const struct tern_http_counters *k = &c->srv->counters;
+    struct tern_heap_stats hs;
+    tern_heap_get_stats(&svc->os->heap, &hs);
     char buf[3072];
     size_t n = tern_snprintf(
         buf, sizeof buf,
         "{\"backend\":\"%s\",\"version\":\"%s\",\"uptime_ms\":%llu,"
+        "\"heap\":{\"size\":%llu,\"in_use\":%llu,\"peak\":%llu,\"allocations\":%llu},"
         "\"http\":{\"conns_active\":%llu,\"conns_accepted\":%llu,\"conns_refused_full\":%llu,"
         "\"requests\":%llu,\"responses_2xx\":%llu,\"responses_3xx\":%llu,"
         "\"responses_4xx\":%llu,\"responses_5xx\":%llu,\"bad_request_400\":%llu,"
@@ -76,6 +79,8 @@ static void status(struct tern_http_conn *c, const struct tern_http_request *req
         "\"bytes_in\":%llu,\"bytes_out\":%llu}",
         svc->backend, TERN_VERSION,
         (unsigned long long)((tern_now_ns(svc->os) - svc->start_ns) / 1000000),
+        (unsigned long long)hs.size, (unsigned long long)hs.in_use,
+        (unsigned long long)hs.peak, (unsigned long long)hs.allocations,
         (unsigned long long)k->conns_active, (unsigned long long)k->conns_accepted,
         (unsigned long long)k->conns_refused_full, (unsigned long long)k->requests,
         (unsigned long long)k->responses_2xx, (unsigned long long)k->responses_3xx,
