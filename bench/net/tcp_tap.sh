@@ -3,6 +3,7 @@
 # directions, and Linux-to-Linux over a veth pair in the same run, all in
 # network namespaces this script creates. Needs root.
 # usage: bench/net/tcp_tap.sh TERN_LINUX [MIB]   (default 64 MiB per run)
+# TERN_ARGS="..." adds tern-linux options (e.g. "--tcp-buf 512 --mem 256").
 set -euo pipefail
 tern=$1
 mib=${2:-64}
@@ -45,7 +46,7 @@ ip netns exec "$ns1" "$meter" recv 5002 >"$tmp/rx" &
 rpid=$!
 wait_line "$tmp/rx" listening 5
 ip netns exec "$ns1" "$tern" --net tap:tb0 --ip 192.0.2.10/24 --services discard \
-    --tcp-send 192.0.2.1:5002:"$bytes" >"$tmp/out" 2>&1 &
+    ${TERN_ARGS:-} --tcp-send 192.0.2.1:5002:"$bytes" >"$tmp/out" 2>&1 &
 pid=$!
 wait_line "$tmp/out" '^TERN_NET_UP' 10
 ip -n "$ns1" addr add 192.0.2.1/24 dev tb0
