@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "metal.h"
+#include "mbedtls/metal_tls.h"
 #include "tern/dhcp.h"
 #include "tern/disk.h"
 #include "tern/fat.h"
@@ -131,7 +132,10 @@ int metal_services_start(struct tern_os *os, struct metal *m)
         r = tern_http_tcp_start(&s.listener, &s.tcp, &s.srv, 80, s.slots, HTTP_CONNS);
     if (r != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "cannot listen on port 80");
-    tern_marker(os, "TERN_READY", "http=80 files=disk");
+    bool https = false;   /* port 443 when a certificate is given (mbedtls/https.c) */
+    if (metal_https_start(os, &s.tcp, &s.srv, &s.disk.fs, &https) != TERN_OK)
+        return refuse(os, METAL_HALT_SERVICE, "HTTPS: the certificate or key given is not usable");
+    tern_marker(os, "TERN_READY", "http=80%s files=disk", https ? " https=443" : "");
     tern_log(os, TERN_LOG_INFO, "metal", "ready at %llu ms after UEFI entry%s",
              (unsigned long long)tern_now_ms(os), m->cmdline.ip ? " (static address, network up)" : "");
     return 0;

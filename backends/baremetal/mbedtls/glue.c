@@ -228,9 +228,7 @@ tern_result metal_tls_selftest(struct tern_os *os, const uint8_t *cert, size_t c
     return os->heap.allocations == heap_before ? TERN_OK : TERN_EIO;
 }
 
-/* One fw_cfg file into a heap buffer; 0 when absent, -1 when too big or
- * out of memory. */
-static int read_fwcfg(struct tern_os *os, const char *name, char **out)
+int metal_tls_read_fwcfg(struct tern_os *os, const char *name, char **out)
 {
     bool present = false;
     char *buf = tern_alloc(os, METAL_TLS_FILE_MAX);
@@ -256,8 +254,8 @@ tern_result metal_tls_boot(struct tern_os *os)
 {
     metal_tls_init(os);
     char *cert = NULL, *key = NULL;
-    int cn = read_fwcfg(os, "opt/tern/tls-cert", &cert);
-    int kn = cn < 0 ? 0 : read_fwcfg(os, "opt/tern/tls-key", &key);
+    int cn = metal_tls_read_fwcfg(os, "opt/tern/tls-cert", &cert);
+    int kn = cn < 0 ? 0 : metal_tls_read_fwcfg(os, "opt/tern/tls-key", &key);
     tern_result r = TERN_EINVAL;
     if (cn >= 0 && kn >= 0)
         r = metal_tls_selftest(os, (const uint8_t *)cert, cert ? (size_t)cn : 0,

@@ -24,21 +24,46 @@
  * opt/tern/tls-cert and opt/tern/tls-key, when both are there (each at
  * most METAL_TLS_FILE_MAX - 1 bytes; a bigger one is refused, TERN_EINVAL,
  * never cut). Returns the self-test's result.
+ *
+ * metal_tls_read_fwcfg(os, name, &buf) copies fw_cfg file name into a new
+ * heap buffer (NUL-terminated; tern_free it, zeroing key material first):
+ * its length, 0 when absent (*buf NULL), -1 when larger than
+ * METAL_TLS_FILE_MAX - 2 bytes or out of memory (logged).
+ *
+ * metal_https_start(os, tcp, srv, esp, &started) (https.c) serves srv
+ * over TLS on port 443 with core/tls's tern_https_tcp, the certificate
+ * and key coming from fw_cfg (opt/tern/tls-cert, opt/tern/tls-key) or,
+ * when fw_cfg has neither, from the ESP (METAL_TLS_ESP_CERT/_KEY; esp
+ * may be NULL). Neither anywhere: TERN_OK, *started false, HTTPS off
+ * (logged). Otherwise TERN_OK with *started true, or the failure (a
+ * missing half, an unreadable file, a key that does not match, port 443
+ * taken), logged with its reason; the caller should refuse to boot then.
+ * Call once; srv and tcp must outlive the machine.
  */
 #ifndef TERN_METAL_TLS_H
 #define TERN_METAL_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tern/result.h"
 
 struct tern_os;
+struct tern_tcp;
+struct tern_http_server;
+struct tern_fat;
 
 #define METAL_TLS_FILE_MAX 16384
+#define METAL_TLS_ESP_CERT "TERN/TLS/CERT.PEM"
+#define METAL_TLS_ESP_KEY "TERN/TLS/KEY.PEM"
 
 void metal_tls_init(struct tern_os *os);
 tern_result metal_tls_boot(struct tern_os *os);
+int metal_tls_read_fwcfg(struct tern_os *os, const char *name, char **out);
+tern_result metal_https_start(struct tern_os *os, struct tern_tcp *tcp,
+                              struct tern_http_server *srv, struct tern_fat *esp,
+                              bool *started);
 tern_result metal_tls_selftest(struct tern_os *os, const uint8_t *cert, size_t cert_len,
                                const uint8_t *key, size_t key_len);
 

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# HTTPS on metal: core/tls (mbedTLS built freestanding) serving Tern's own
+# image on guest port 443, reached with curl --cacert through QEMU's user
+# network (hostfwd 127.0.0.1:PORT -> 443, restricted: no outbound).
+#
+# usage: https.sh CASE BUILD_DIR SOURCE_DIR
+#   esp      EC cert + key in the image's ESP (TERN/TLS/CERT.PEM, KEY.PEM):
+#            "https on port 443 (... from ESP)"; curl --cacert: /healthz ok,
+#            / is index.html, a 404; verification against another CA fails;
+#            plain HTTP on 80 still answers
+#   fwcfg    RSA cert + key through fw_cfg (ECDHE-RSA), image without them
+#   nocert   no cert anywhere: "HTTPS off", HTTP on 80 answers, 443 does not
+#   badkey   ESP cert with a key that does not match: refused, halt code 8
+set -euo pipefail
+case_=$1
+build=$(cd "$2" && pwd)
+src=$(cd "$3" && pwd)
+. "$src/tests/integration/lib.sh"
+
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (qemu-system-x86)"
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || skip "OVMF not installed (ovmf)"
+command -v curl >/dev/null || fail "curl not installed"
+
+tls=$src/fixtures/tls
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-https-test.XXXXXX")
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+out=$tmp/serial.log
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# An image as scripts/make-image.sh makes it, plus files in the ESP.
+image() { # CERT KEY (either may be empty)
+    mkdir -p "$tmp/esp/EFI/BOOT" "$tmp/esp/TERN/TLS"
+    cp "$build/backends/baremetal/BOOTX64.EFI" "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
+    [ -n "$1" ] && cp "$1" "$tmp/esp/TERN/TLS/CERT.PEM"
+    [ -n "$2" ] && cp "$2" "$tmp/esp/TERN/TLS/KEY.PEM"
+    "$build/tools/tern-mkimage" --output "$tmp/tern.img" --size 64 --esp "$tmp/esp" \
+        --data "$src/backends/baremetal/site" --quiet
+}
+
+p80=$(free_port)
+p443=$(free_port)
+run() {
+    "$src/scripts/run-qemu.sh" "$build" --image "$tmp/tern.img" \
+        -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$p80-:80,hostfwd=tcp:127.0.0.1:$p443-:443" \
+        -device virtio-net-pci,netdev=net0 "$@" </dev/null >"$out" 2>&1 &
+    pid=$!
+}
+
+stop() {
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=
+}
+
+https_checks() { # CA
+    local ca=$1 body code
+    body=$(curl -sS -m 30 --cacert "$ca" "https://127.0.0.1:$p443/healthz") ||
+        { cat "$out" >&2; fail "HTTPS /healthz failed"; }
+    [ "$body" = ok ] || fail "HTTPS /healthz answered '$body'"
+    curl -sS -m 30 --cacert "$ca" "https://127.0.0.1:$p443/" | grep -q '<h1>Tern</h1>' ||
+        fail "HTTPS / is not the default index.html"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -m 30 --cacert "$ca" \
+        "https://127.0.0.1:$p443/no-such-file")
+    [ "$code" = 404 ] || fail "HTTPS missing file answered $code, not 404"
+    body=$(curl -sS -m 30 "http://127.0.0.1:$p80/healthz")
+    [ "$body" = ok ] || fail "HTTP /healthz answered '$body' next to HTTPS"
+}
+
+case $case_ in
+    esp)
+        image "$tls/test-ec-cert.pem" "$tls/test-ec-key.pem"
+        run
+        wait_for_marker "$out" 'tls: https on port 443 \(certificate and key from ESP\)' 120 "$pid"
+        wait_for_marker "$out" '^TERN_READY http=80 https=443 files=disk' 30 "$pid"
+        wait_for_marker "$out" '^TERN_NET_UP ' 60 "$pid"
+        https_checks "$tls/test-ec-cert.pem"
+        if curl -s -o /dev/null -m 30 --cacert "$tls/test-rsa-cert.pem" \
+            "https://127.0.0.1:$p443/healthz"; then
+            fail "the EC certificate verified against another CA"
+        fi
+        stop
+        ;;
+    fwcfg)
+        image "" ""
+        run -fw_cfg "name=opt/tern/tls-cert,file=$tls/test-rsa-cert.pem" \
+            -fw_cfg "name=opt/tern/tls-key,file=$tls/test-rsa-key.pem"
+        wait_for_marker "$out" 'tls: https on port 443 \(certificate and key from fw_cfg\)' 120 "$pid"
+        wait_for_marker "$out" '^TERN_NET_UP ' 60 "$pid"
+        https_checks "$tls/test-rsa-cert.pem"
+        stop
+        ;;
+    nocert)
+        image "" ""
+        run
+        wait_for_marker "$out" 'tls: no certificate .*HTTPS off' 120 "$pid"
+        wait_for_marker "$out" '^TERN_READY http=80 files=disk' 30 "$pid"
+        wait_for_marker "$out" '^TERN_NET_UP ' 60 "$pid"
+        body=$(curl -sS -m 30 "http://127.0.0.1:$p80/healthz")
+        [ "$body" = ok ] || fail "HTTP /healthz answered '$body'"
+        if curl -s -o /dev/null -m 20 -k "https://127.0.0.1:$p443/healthz"; then
+            fail "port 443 answered HTTPS without a certificate"
+        fi
+        stop
+        ;;
+    badkey)
+        image "$tls/test-ec-cert.pem" "$tls/test-other-key.pem"
+        run
+        wait_for_marker "$out" 'ESP certificate and key refused: TLS key does not match the certificate' 120 "$pid"
+        wait_for_marker "$out" 'HTTPS: the certificate or key given is not usable.*halting with code 8' 30 "$pid"
+        status=0
+        wait "$pid" || status=$?
+        pid=
+        [ "$status" -eq 17 ] || { cat "$out" >&2; fail "QEMU exit status $status, expected 17"; }
+        ;;
+    *) fail "unknown case $case_" ;;
+esac
+grep -a -E '^TERN_|tls' "$out" | tr -d '\r'
+echo "PASS: https $case_"
