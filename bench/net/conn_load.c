@@ -7,7 +7,8 @@
  *       send one byte, half-close (SHUT_WR), read until the server's
  *       close (EOF), close. A connection that is refused, reset or sees
  *       no EOF is counted as failed, never retried. Prints
- *         "cycle done=N failed=N seconds=S conns_per_sec=R"
+ *         "cycle done=N failed=N unfinished=N seconds=S conns_per_sec=R
+ *          cpu_us_per_conn=C" (C: this process's user + system CPU)
  *
  *   conn_load hold HOST PORT COUNT SECONDS
  *       Opens COUNT connections (at most 64 connecting at once), prints
@@ -168,9 +169,14 @@ static int cycle(struct load *L, unsigned long conc, double secs)
             finish(L, fd, false);
             unfinished++;
         }
-    printf("cycle done=%lu failed=%lu unfinished=%lu seconds=%.3f conns_per_sec=%.0f\n",
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    printf("cycle done=%lu failed=%lu unfinished=%lu seconds=%.3f conns_per_sec=%.0f "
+           "cpu_us_per_conn=%.1f\n",
            L->done, L->failed - unfinished, unfinished, took,
-           took > 0 ? (double)L->done / took : 0.0);
+           took > 0 ? (double)L->done / took : 0.0, L->done ? cpu * 1e6 / (double)L->done : 0.0);
     return L->failed == 0 ? 0 : 1;
 }
 

@@ -49,32 +49,44 @@ ip -n "$ns2" addr add 198.51.100.2/24 dev vc1
 ip -n "$ns1" link set vc0 up
 ip -n "$ns2" link set vc1 up
 ip netns exec "$ns2" taskset -c 1 "$echo_srv" 7 3600 >"$tmp/epoll" 2>&1 &
-pids+=($!)
+epid=$!
+pids+=($epid)
 wait_line "$tmp/epoll" listening 5
 
 # tern-linux over TAP.
 ip netns exec "$ns1" taskset -c 1 "$tern" --net tap:tc0 --ip 192.0.2.10/24 \
     --services echo --tcp-conns 256 >"$tmp/tern" 2>&1 &
-pids+=($!)
+tpid=$!
+pids+=($tpid)
 wait_line "$tmp/tern" '^TERN_NET_UP' 10
 ip -n "$ns1" addr add 192.0.2.1/24 dev tc0
 ip -n "$ns1" link set tc0 up
 
-one() { # HOST -> conns/s (exits on any failed connection)
-    local out
+# one HOST SERVER_PID -> "conns/s server_cpu_us/conn client_cpu_us/conn"
+# (server CPU from /proc/PID/schedstat: on-CPU time, user and kernel,
+# including the kernel work done in its syscalls, e.g. tern's TAP writes).
+oncpu() { cut -d' ' -f1 "/proc/$1/schedstat"; }
+one() {
+    local out c0 c1
+    c0=$(oncpu "$2")
     out=$(ip netns exec "$ns1" taskset -c 0 "$load" cycle "$1" 7 "$count" "$conc" 60) || {
         echo "conn_load against $1 failed: $out" >&2; exit 1; }
-    echo "$out" | sed -n 's/.*conns_per_sec=\([0-9]*\).*/\1/p'
+    c1=$(oncpu "$2")
+    echo "$(echo "$out" | sed -n 's/.*conns_per_sec=\([0-9]*\).*/\1/p')" \
+         "$(awk -v a="$c0" -v b="$c1" -v n="$count" 'BEGIN { printf "%.1f", (b - a) / 1000 / n }')" \
+         "$(echo "$out" | sed -n 's/.*cpu_us_per_conn=\([0-9.]*\).*/\1/p')"
 }
-one 192.0.2.10 >/dev/null # warm-up: ARP, caches
-one 198.51.100.2 >/dev/null
+one 192.0.2.10 "$tpid" >/dev/null # warm-up: ARP, caches
+one 198.51.100.2 "$epid" >/dev/null
 
 echo "connections per run: $count, $conc in flight, client CPU 0, servers CPU 1"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-4s %12s %12s %6s\n' run tern/s linux/s ratio
+echo "(srv/cli us: server / client process CPU per connection, user + kernel)"
+printf '%-4s %9s %7s %7s | %9s %7s %7s | %6s\n' run tern/s srv_us cli_us linux/s srv_us cli_us ratio
 for r in $(seq "$runs"); do
-    t=$(one 192.0.2.10)
-    l=$(one 198.51.100.2)
-    printf '%-4s %12s %12s %6s\n' "$r" "$t" "$l" "$(awk -v a="$t" -v b="$l" 'BEGIN { printf "%.2f", a / b }')"
+    read -r t ts tc <<<"$(one 192.0.2.10 "$tpid")"
+    read -r l ls lc <<<"$(one 198.51.100.2 "$epid")"
+    printf '%-4s %9s %7s %7s | %9s %7s %7s | %6s\n' "$r" "$t" "$ts" "$tc" "$l" "$ls" "$lc" \
+        "$(awk -v a="$t" -v b="$l" 'BEGIN { printf "%.2f", a / b }')"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
