@@ -33,6 +33,7 @@ boot() {
             break
         fi
         kill -0 "$pid" 2>/dev/null || break
+        grep -aq 'halting with code\|^TERN_PANIC' "$out" && break
         sleep 0.05
     done
     kill "$pid" 2>/dev/null || true
@@ -52,7 +53,7 @@ for mode in static dhcp; do
         echo "$mode run $i: entry->ready_ms entry->net_up_ms qemu_start->first_200_ms = $r"
     done
 done
-for mem in 128M 64M 48M 40M 32M 24M; do
+for mem in 128M 96M 80M 72M 64M; do
     r=$(boot dhcp "$mem")
     echo "-m $mem: $r"
 done
