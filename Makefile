@@ -9,7 +9,7 @@ RUN_ARGS   ?=
 
 CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
 
-.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu image clean bench bench-storage bench-metal
+.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu image clean bench bench-storage bench-metal bench-net
 
 all: build
 
@@ -58,6 +58,13 @@ test-fuzz:
 # prerequisite of `bench` (prerequisite-only lines, no recipe).
 bench: bench-storage
 bench: bench-metal
+bench: bench-net
+# Network benchmarks (root; namespaces the scripts create): docs/performance.md.
+bench-net: deps build
+	bench/net/conn_rate.sh $(BUILD)
+	bench/net/conn_mem.sh $(BUILD)
+	bench/net/tcp_tap.sh $(BUILD)/backends/linux/tern-linux
+	bench/net/tcp_tap_profile.sh $(BUILD)/backends/linux/tern-linux
 bench-storage: deps build
 	bench/storage/bench.sh $(BUILD)
 

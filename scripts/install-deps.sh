@@ -25,6 +25,7 @@ test_pkgs=(
     tshark python3-scapy dnsmasq-base iputils-ping socat
     gdisk dosfstools mtools python3
     python3-h11 openssl wrk slowhttptest
+    linux-perf
 )
 
 pkgs=("${build_pkgs[@]}")
