@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +42,14 @@ int main(int argc, char **argv)
     if (port <= 0 || port > 65535 || secs <= 0 || secs > 3600) {
         fprintf(stderr, "epoll_echo: bad PORT or SECONDS\n");
         return 2;
+    }
+    /* room for conn_mem.sh's 1,000 idle connections whatever ulimit -n is */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 8192) {
+        rl.rlim_cur = 8192;
+        if (rl.rlim_max < rl.rlim_cur)
+            rl.rlim_max = rl.rlim_cur;
+        setrlimit(RLIMIT_NOFILE, &rl);
     }
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
