@@ -12,12 +12,13 @@
 
 #define HTTPS_CONNS 16
 
-/* The machine's one HTTPS listener (like services.c's HTTP one). */
-static struct {
+/* The machine's one HTTPS listener, from the heap only when HTTPS is on
+ * (its 16 slots are ~530 KiB: a boot without a certificate keeps them). */
+struct https {
     struct tern_tls_server tls;
     struct tern_https_tcp listener;
     struct tern_https_tcp_slot slots[HTTPS_CONNS];
-} h;
+};
 
 /* One file of the ESP into a heap buffer: its length, 0 when absent, -1
  * when unreadable, too big or out of memory. */
@@ -65,27 +66,34 @@ tern_result metal_https_start(struct tern_os *os, struct tern_tcp *tcp,
         kn = cn < 0 ? -1 : read_esp(os, esp, METAL_TLS_ESP_KEY, &key);
     }
     tern_result r = TERN_EINVAL;
+    struct https *h = NULL;
     if (cn == 0 && kn == 0) {
         tern_log(os, TERN_LOG_INFO, "tls", "no certificate (fw_cfg or ESP %s): HTTPS off",
                  METAL_TLS_ESP_CERT);
         r = TERN_OK;
+    } else if (cn >= 0 && kn >= 0 && !(h = tern_calloc(os, 1, sizeof *h))) {
+        tern_log(os, TERN_LOG_ERROR, "tls", "no memory for the HTTPS listener (%u KiB)",
+                 (unsigned)(sizeof *h / 1024));
+        r = TERN_ENOMEM;
     } else if (cn >= 0 && kn >= 0) {
         char err[128] = "";
-        r = tern_tls_server_init(&h.tls, os, (const uint8_t *)cert, (size_t)cn,
+        r = tern_tls_server_init(&h->tls, os, (const uint8_t *)cert, (size_t)cn,
                                  (const uint8_t *)key, (size_t)kn, err, sizeof err);
         if (r != TERN_OK)
             tern_log(os, TERN_LOG_ERROR, "tls", "%s certificate and key refused: %s", from, err);
-        else if ((r = tern_https_tcp_start(&h.listener, tcp, srv, &h.tls, 443, h.slots,
+        else if ((r = tern_https_tcp_start(&h->listener, tcp, srv, &h->tls, 443, h->slots,
                                            HTTPS_CONNS)) != TERN_OK) {
             tern_log(os, TERN_LOG_ERROR, "tls", "cannot listen on port 443: %s",
                      tern_result_name(r));
-            tern_tls_server_finish(&h.tls);
+            tern_tls_server_finish(&h->tls);
         } else {
             *started = true;
             tern_log(os, TERN_LOG_INFO, "tls", "https on port 443 (certificate and key from %s)",
                      from);
         }
     }
+    if (h && !*started)
+        tern_free(os, h);
     if (key) {
         memset(key, 0, (size_t)kn);          /* key material */
         tern_free(os, key);
