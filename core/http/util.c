@@ -127,9 +127,34 @@ void tern_http_format_date(int64_t secs, char *out, size_t cap)
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    tern_snprintf(out, cap, "%s, %02u %s %04lld %02d:%02d:%02d GMT", wdays[days % 7], d,
-                  months[m - 1], (long long)y, (int)(rem / 3600), (int)(rem / 60 % 60),
-                  (int)(rem % 60));
+    /* By hand rather than tern_snprintf: every response carries a Date.
+     * "Sun, 06 Nov 1994 08:49:37 GMT"; years past 9999 get more digits. */
+    char t[48], yd[20];
+    size_t n = 0, k = sizeof yd;
+    uint64_t yv = (uint64_t)y; /* secs >= 0, so y >= 1970 */
+    do {
+        yd[--k] = (char)('0' + yv % 10);
+        yv /= 10;
+    } while (yv || sizeof yd - k < 4);
+    memcpy(t + n, wdays[days % 7], 3), n += 3;
+    t[n++] = ',', t[n++] = ' ';
+    t[n++] = (char)('0' + d / 10), t[n++] = (char)('0' + d % 10), t[n++] = ' ';
+    memcpy(t + n, months[m - 1], 3), n += 3;
+    t[n++] = ' ';
+    memcpy(t + n, yd + k, sizeof yd - k), n += sizeof yd - k;
+    unsigned hms[3] = { (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60) };
+    for (unsigned i = 0; i < 3; i++) {
+        t[n++] = i ? ':' : ' ';
+        t[n++] = (char)('0' + hms[i] / 10), t[n++] = (char)('0' + hms[i] % 10);
+    }
+    memcpy(t + n, " GMT", 5); /* with its NUL */
+    n += 4;
+    if (cap == 0)
+        return;
+    if (n >= cap)
+        n = cap - 1; /* truncated like tern_snprintf */
+    memcpy(out, t, n);
+    out[n] = '\0';
 }
 
 /* Reads n decimal digits at s[*i]. */

@@ -340,6 +340,15 @@ static void test_dates(void **state)
     assert_string_equal(buf, "Thu, 01 Jan 1970 00:00:00 GMT");
     tern_http_format_date(951782400, buf, sizeof buf);  /* leap day 2000 */
     assert_string_equal(buf, "Tue, 29 Feb 2000 00:00:00 GMT");
+    tern_http_format_date(253402300799, buf, sizeof buf); /* the last second of 9999 */
+    assert_string_equal(buf, "Fri, 31 Dec 9999 23:59:59 GMT");
+    tern_http_format_date(253402300800, buf, sizeof buf); /* five-digit years widen */
+    assert_string_equal(buf, "Sat, 01 Jan 10000 00:00:00 GMT");
+    tern_http_format_date(-5, buf, sizeof buf);
+    assert_string_equal(buf, "Thu, 01 Jan 1970 00:00:00 GMT");
+    char tiny[8];
+    tern_http_format_date(784111777, tiny, sizeof tiny); /* truncated, terminated */
+    assert_string_equal(tiny, "Sun, 06");
     int64_t s;
     const char *d1 = "Sun, 06 Nov 1994 08:49:37 GMT";
     const char *d2 = "Sunday, 06-Nov-94 08:49:37 GMT";
