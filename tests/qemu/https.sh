@@ -7,7 +7,8 @@
 #   esp      EC cert + key in the image's ESP (TERN/TLS/CERT.PEM, KEY.PEM):
 #            "https on port 443 (... from ESP)"; curl --cacert: /healthz ok,
 #            / is index.html, a 404; verification against another CA fails;
-#            plain HTTP on 80 still answers
+#            plain HTTP on 80 still answers; openssl s_client resumes the
+#            first session from its ticket
 #   fwcfg    RSA cert + key through fw_cfg (ECDHE-RSA), image without them
 #   nocert   no cert anywhere: "HTTPS off", HTTP on 80 answers, 443 does not
 #   badkey   ESP cert with a key that does not match: refused, halt code 8
@@ -82,6 +83,21 @@ case $case_ in
             "https://127.0.0.1:$p443/healthz"; then
             fail "the EC certificate verified against another CA"
         fi
+        # Session tickets: a second connection resumes the first's session.
+        command -v openssl >/dev/null || fail "openssl not installed"
+        for n in 1 2; do
+            sess=(-sess_out "$tmp/sess")
+            [ "$n" = 2 ] && sess=(-sess_in "$tmp/sess")
+            printf 'GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' |
+                timeout 60 openssl s_client -connect "127.0.0.1:$p443" -tls1_2 \
+                    -CAfile "$tls/test-ec-cert.pem" -verify_return_error "${sess[@]}" \
+                    >"$tmp/s_client.$n" 2>&1 || { cat "$tmp/s_client.$n" >&2; fail "s_client $n"; }
+        done
+        grep -q '^New, TLSv1.2' "$tmp/s_client.1" || fail "first s_client: no new TLS 1.2 session"
+        grep -q 'TLS session ticket:' "$tmp/s_client.1" || fail "no session ticket issued"
+        grep -q '^Reused, TLSv1.2' "$tmp/s_client.2" ||
+            { cat "$tmp/s_client.2" >&2; fail "the session ticket was not taken"; }
+        echo "s_client: $(grep -m1 -E '^(New|Reused)' "$tmp/s_client.1"); then $(grep -m1 -E '^(New|Reused)' "$tmp/s_client.2")"
         stop
         ;;
     fwcfg)
