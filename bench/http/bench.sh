@@ -6,6 +6,8 @@
 # leaves them). Prints one line per case: requests/s and p99 latency of
 # both, and the ratio. Needs root, nginx, wrk, mkfs.fat, mcopy.
 # usage: bench.sh TERN_LINUX [SECONDS]   (default 5 s per run)
+# env: RUNS=N repeats every case N times (tern and nginx alternate, one
+# line per run); CASES=REGEX runs only the cases whose name matches.
 set -u
 tern=$1 secs=${2:-5}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -91,14 +93,18 @@ run() { # url extra-args -> "rps p99_ms"
     p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) sub("ms","",v); else if (v ~ /s$/) {sub("s","",v); v=v*1000}; print v}' "$tmp/wrk")
     echo "$rps ${p99:-?}"
 }
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-34s %12s %9s %12s %9s %7s\n' case tern_rps tern_p99 nginx_rps nginx_p99 ratio
 bench() { # name path extra-args...
-    local name=$1 path=$2 scheme=${scheme:-http}
+    local name=$1 path=$2 scheme=${scheme:-http} i
     shift 2
-    read -r trps tp99 <<<"$(run "$@" "$scheme://192.0.2.10$path")"
-    read -r nrps np99 <<<"$(run "$@" "$scheme://198.51.100.2$path")"
-    printf '%-34s %12s %8sms %12s %8sms %7s\n' "$name" "$trps" "$tp99" "$nrps" "$np99" \
-        "$(awk -v a="$trps" -v b="$nrps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')"
+    [[ $name =~ ${CASES:-.} ]] || return 0
+    for ((i = 0; i < ${RUNS:-1}; i++)); do
+        read -r trps tp99 <<<"$(run "$@" "$scheme://192.0.2.10$path")"
+        read -r nrps np99 <<<"$(run "$@" "$scheme://198.51.100.2$path")"
+        printf '%-34s %12s %8sms %12s %8sms %7s\n' "$name" "$trps" "$tp99" "$nrps" "$np99" \
+            "$(awk -v a="$trps" -v b="$nrps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')"
+    done
 }
 conns=16 bench "keep-alive GET /healthz (16 conns)" /healthz
 conns=16 bench "conn per request /healthz" /healthz -H "Connection: close"
