@@ -11,7 +11,6 @@
 
 #include "tern/inet.h"
 #include "tern/os.h"
-#include "csum.h"
 #include "tcp_internal.h"
 
 void tern_tcp_config_default(struct tern_tcp_config *cfg)
@@ -1255,7 +1254,7 @@ void tern_tcp_input(struct tern_tcp *tcp, uint32_t src, uint32_t dst, const void
         return;
     }
     uint32_t sum = tern_csum_pseudo_ipv4(src, dst, 6, (uint16_t)len);
-    if (tern_csum_finish(tern_net_csum_add(sum, p, len)) != 0) {
+    if (tern_csum_finish(tern_csum_add(sum, p, len)) != 0) {
         tcp->stats.drop_bad_csum++;
         return;
     }

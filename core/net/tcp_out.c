@@ -9,7 +9,6 @@
 
 #include "tern/inet.h"
 #include "tern/os.h"
-#include "csum.h"
 #include "tcp_internal.h"
 
 static uint64_t ms_to_ns(uint64_t ms)
@@ -173,7 +172,7 @@ void tcp_send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8
     }
     size_t total = hl + len;
     uint32_t sum = tern_csum_pseudo_ipv4(s->laddr, s->raddr, 6, (uint16_t)total);
-    tern_store_be16(h + 16, tern_csum_finish(tern_net_csum_add(sum, h, total)));
+    tern_store_be16(h + 16, tern_csum_finish(tern_csum_add(sum, h, total)));
     if (flags & TCP_ACK) {
         s->last_ack_sent = s->rcv_nxt;
         s->ack_now = false;
