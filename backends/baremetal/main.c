@@ -435,6 +435,8 @@ static void run_test_actions(struct tern_timer *t, void *arg)
     struct metal *m = os->plat.ctx;
     tern_log(os, TERN_LOG_INFO, "metal", "test action at %llu ms after %llu timer wake-ups",
              (unsigned long long)tern_now_ms(os), (unsigned long long)m->clock.wakeups);
+    tern_log(os, TERN_LOG_INFO, "metal", "clock check: 50 ms of PIT = %llu us on the clock",
+             (unsigned long long)clock_check_pit_us(m, 50));
     switch (m->cmdline.fault) {
     case TERN_METAL_FAULT_UD:
         tern_log(os, TERN_LOG_WARN, "metal", "fault=ud: raising #UD");
@@ -468,6 +470,14 @@ static void run_test_actions(struct tern_timer *t, void *arg)
 /* Everything the kernel owns lives here (it is the machine's one
  * instance; the core gets it only through the platform ctx). */
 static struct metal machine;
+
+/* Microseconds from UEFI entry to TSC value tsc (once the clock runs). */
+static uint64_t entry_us(const struct metal *m, uint64_t tsc)
+{
+    const struct metal_clock *c = &m->clock;
+    uint64_t ticks = tsc > c->tsc0 ? tsc - c->tsc0 : 0;
+    return (uint64_t)(((unsigned __int128)ticks * c->mult) >> 32) / 1000u;
+}
 static struct tern_os os_instance;
 static struct test_actions actions;
 
@@ -480,9 +490,12 @@ void kmain(const struct tern_boot_info *info)
     }
     struct metal *m = &machine;
     m->boot = info;
+    uint64_t tsc_kmain = rdtsc();
     cpu_init();
     mm_init(m);
+    uint64_t tsc_mm = rdtsc();
     clock_init(m);
+    uint64_t t_clock = clock_now_ns(m); /* stage times for the "boot stages" line */
     metal_acpi_parse(&m->acpi, info->rsdp, acpi_map, m);
     pci_init(m);
     metal_power_button_enable(m);
@@ -505,14 +518,17 @@ void kmain(const struct tern_boot_info *info)
     }
     if (libc_bad != NULL)
         tern_panic(os, "libc-selfcheck-failed:%s", libc_bad);
+    uint64_t t_core = clock_now_ns(m);
     if (metal_tls_boot(os) != TERN_OK)   /* mbedTLS hooks + crypto self-test */
         tern_panic(os, "tls-selftest-failed");
+    uint64_t t_tls = clock_now_ns(m);
     tern_log(os, TERN_LOG_INFO, "metal", "kernel at 0x%llx (%llu KiB), boot info at 0x%llx",
              (unsigned long long)info->kernel_base,
              (unsigned long long)(info->kernel_size / 1024),
              (unsigned long long)(uintptr_t)info);
-    tern_log(os, TERN_LOG_INFO, "metal", "tsc %llu kHz%s, lapic timer %llu kHz",
+    tern_log(os, TERN_LOG_INFO, "metal", "tsc %llu kHz (%s)%s, lapic timer %llu kHz",
              (unsigned long long)(m->clock.tsc_hz / 1000),
+             m->clock.tsc_from_cpuid ? "cpuid 0x15" : "pit 3x2 ms",
              m->clock.invariant_tsc ? " invariant" : " (not invariant)",
              (unsigned long long)(m->clock.lapic_hz / 1000));
     if (!m->clock.invariant_tsc)
@@ -554,7 +570,19 @@ void kmain(const struct tern_boot_info *info)
                  (unsigned long long)d->bar[4].addr, (unsigned long long)d->bar[4].size,
                  d->msix_cap ? " msi-x" : "");
     }
+    uint64_t t_logs = clock_now_ns(m);
     probe_devices(m, os);
+    uint64_t t_dev = clock_now_ns(m);
+    tern_log(os, TERN_LOG_INFO, "metal",
+             "boot stages (us): loader %llu, cpu+mm %llu, clock calibration %llu, "
+             "acpi+pci+core %llu, tls self-test %llu, logs %llu, virtio %llu",
+             (unsigned long long)entry_us(m, tsc_kmain),
+             (unsigned long long)(entry_us(m, tsc_mm) - entry_us(m, tsc_kmain)),
+             (unsigned long long)(t_clock / 1000 - entry_us(m, tsc_mm)),
+             (unsigned long long)((t_core - t_clock) / 1000),
+             (unsigned long long)((t_tls - t_core) / 1000),
+             (unsigned long long)((t_logs - t_tls) / 1000),
+             (unsigned long long)((t_dev - t_logs) / 1000));
     if (!m->fw_cfg_present)
         tern_log(os, TERN_LOG_INFO, "metal", "no fw_cfg: normal run");
     else if (n >= 0)

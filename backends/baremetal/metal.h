@@ -40,6 +40,7 @@
 struct metal_clock {
     uint64_t tsc0;           /* TSC at UEFI entry: monotonic zero */
     uint64_t tsc_hz;
+    bool tsc_from_cpuid;     /* CPUID 0x15, else measured against the PIT */
     uint64_t mult;           /* ns = (delta * mult) >> 32 */
     uint64_t last_ns;        /* never report less than this */
     bool invariant_tsc;
@@ -114,6 +115,9 @@ __attribute__((noreturn)) void metal_exit(uint8_t v);
  * against the TSC; arms the LAPIC timer interrupt. */
 void clock_init(struct metal *m);
 uint64_t clock_now_ns(struct metal *m);
+/* Microseconds the calibrated clock counts during ms (<= 54) of PIT
+ * channel 2: the calibration's accuracy check (tests only, it spins). */
+uint64_t clock_check_pit_us(struct metal *m, uint32_t ms);
 /* Sleeps (sti;hlt) until clock_now_ns() >= deadline_ns;
  * UINT64_MAX sleeps until any interrupt. */
 void clock_sleep_until(struct metal *m, uint64_t deadline_ns);
