@@ -1,6 +1,15 @@
 /*
  * Interface: see include/tern/blockdev.h. A small LRU write-back cache of
  * whole sectors over a const ops struct.
+ *
+ * Sequential read-ahead: a miss on sector lba while lba - 1 is cached is
+ * taken as a sequential scan (the FAT check, a file read) and fills up to
+ * READAHEAD sectors (never more than half the cache) in ONE device read,
+ * into a run of adjacent slots that holds no dirty sector, so read-ahead
+ * never writes and never reorders writes. It stops before the first
+ * sector already cached (no two slots ever hold one LBA). A failed
+ * read-ahead is forgotten and the one sector asked for is read alone, so
+ * a bad sector further on fails only the request that reaches it.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -77,6 +86,59 @@ static tern_result dev_read(struct tern_bdev *d, uint64_t lba, void *buf, uint32
     return r;
 }
 
+#define READAHEAD 32u
+
+/* Fills a run of slots from lba on in one device read; sets *out to the
+ * slot of lba. false (nothing changed but stats) when no run fits. */
+static bool read_ahead(struct tern_bdev *d, uint64_t lba, uint32_t *out)
+{
+    uint32_t n = READAHEAD < d->nslots / 2 ? READAHEAD : d->nslots / 2;
+    if (n > d->sector_count - lba)
+        n = (uint32_t)(d->sector_count - lba);
+    for (uint32_t k = 1; k < n; k++)
+        if (find_slot(d, lba + k) >= 0) {
+            n = k;
+            break;
+        }
+    if (n < 2)
+        return false;
+    /* The clean run of n slots whose most recent use is oldest. */
+    uint32_t best = UINT32_MAX, best_age = UINT32_MAX;
+    for (uint32_t s = 0; s + n <= d->nslots; s++) {
+        uint32_t age = 0;
+        bool clean = true;
+        for (uint32_t k = 0; k < n && clean; k++) {
+            const struct tern_bdev_slot *t = &d->slots[s + k];
+            if (t->valid && t->dirty)
+                clean = false;
+            else if (t->valid && t->used > age)
+                age = t->used;
+        }
+        if (clean && age < best_age) {
+            best = s;
+            best_age = age;
+        }
+    }
+    if (best == UINT32_MAX)
+        return false;
+    for (uint32_t k = 0; k < n; k++) {
+        if (d->slots[best + k].valid)
+            d->stats.evictions++;
+        d->slots[best + k].valid = false;
+    }
+    if (dev_read(d, lba, slot_data(d, best), n) != TERN_OK)
+        return false;
+    for (uint32_t k = 0; k < n; k++) {
+        struct tern_bdev_slot *t = &d->slots[best + k];
+        t->lba = lba + k;
+        t->valid = true;
+        t->dirty = false;
+        t->used = d->clock;
+    }
+    *out = best;
+    return true;
+}
+
 /* A slot for lba, loading it from the device unless fill is false. */
 static tern_result get_slot(struct tern_bdev *d, uint64_t lba, bool fill, uint32_t *out)
 {
@@ -89,6 +151,8 @@ static tern_result get_slot(struct tern_bdev *d, uint64_t lba, bool fill, uint32
         return TERN_OK;
     }
     d->stats.misses++;
+    if (fill && lba > 0 && find_slot(d, lba - 1) >= 0 && read_ahead(d, lba, out))
+        return TERN_OK;
     uint32_t victim = 0;
     bool found_free = false;
     for (uint32_t i = 0; i < d->nslots; i++) {

@@ -102,6 +102,43 @@ static void test_bdev_init_refuses(void **state)
                      TERN_EINVAL);
 }
 
+/* Sequential single-sector maps read ahead: few device reads, the right
+ * bytes in every sector, no write, and a dirty cached sector is neither
+ * overwritten by a read-ahead nor written early. */
+static void test_bdev_read_ahead(void **state)
+{
+    (void)state;
+    struct rig *g = rig_new(512, 1024 * 512, 64);
+    for (uint32_t i = 0; i < 1024; i++)
+        memset(g->ram.mem + (size_t)i * 512, (int)(i & 0xff), 512);
+    uint8_t buf[512];
+    memset(buf, 0xaa, sizeof(buf));
+    assert_int_equal(tern_bdev_write(&g->dev, 20, buf, 1), TERN_OK);
+    uint64_t reads0 = g->dev.stats.reads;
+    for (uint32_t i = 0; i < 200; i++) {
+        uint8_t *p;
+        assert_int_equal(tern_bdev_map(&g->dev, i, false, &p), TERN_OK);
+        uint8_t want = i == 20 ? 0xaa : (uint8_t)(i & 0xff);
+        assert_int_equal(p[0], want);
+        assert_int_equal(p[511], want);
+    }
+    uint64_t reads = g->dev.stats.reads - reads0;
+    assert_true(reads >= 2);
+    assert_true(reads <= 12); /* one per sector would be 199 */
+    assert_int_equal(g->ram.nlog, 0);
+    assert_int_equal(tern_bdev_flush(&g->dev), TERN_OK);
+    assert_int_equal(g->ram.nlog, 1);
+    assert_int_equal(g->ram.log[0], 20);
+    assert_int_equal(g->ram.mem[20 * 512], 0xaa);
+    /* Reads at the end of the device stay in range. */
+    for (uint32_t i = 1000; i < 1024; i++) {
+        uint8_t *p;
+        assert_int_equal(tern_bdev_map(&g->dev, i, false, &p), TERN_OK);
+        assert_int_equal(p[0], (uint8_t)(i & 0xff));
+    }
+    rig_free(g);
+}
+
 static void test_bdev_write_back_and_order(void **state)
 {
     (void)state;
@@ -619,6 +656,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bdev_init_refuses),
         cmocka_unit_test(test_bdev_write_back_and_order),
+        cmocka_unit_test(test_bdev_read_ahead),
         cmocka_unit_test(test_crc32_and_guid),
         cmocka_unit_test(test_gpt_512),
         cmocka_unit_test(test_gpt_4096),
