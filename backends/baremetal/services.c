@@ -80,8 +80,30 @@ static bool mount_data(struct tern_os *os)
         tern_result r = tern_fat_mount(&s.data, &s.disk.dev, p->first_lba,
                                        p->last_lba - p->first_lba + 1, false);
         if (r == TERN_OK) {
-            tern_log(os, TERN_LOG_INFO, "metal", "data partition %u (%s) mounted, %s",
-                     p->index + 1, p->name, "serving its files");
+            /* What is served gets the same whole-volume check as the ESP
+             * (cross-linked clusters would serve one file's bytes as
+             * another's): a volume that fails it is not served. */
+            size_t bl = ((size_t)s.data.clusters + 2 + 7) / 8;
+            uint8_t *bitmap = tern_alloc(os, bl);
+            if (bitmap == NULL) {
+                tern_log(os, TERN_LOG_WARN, "metal",
+                         "partition %u: no memory for the check's %zu-byte bitmap", p->index + 1,
+                         bl);
+                (void)tern_fat_unmount(&s.data);
+                continue;
+            }
+            uint32_t lost = 0;
+            r = tern_fat_check(&s.data, bitmap, bl, &lost);
+            tern_free(os, bitmap);
+            if (r != TERN_OK) {
+                tern_log(os, TERN_LOG_WARN, "metal", "partition %u fails its check: %s",
+                         p->index + 1, s.data.reason ? s.data.reason : tern_result_name(r));
+                (void)tern_fat_unmount(&s.data);
+                continue;
+            }
+            tern_log(os, TERN_LOG_INFO, "metal",
+                     "data partition %u (%s) mounted and checked (%u lost clusters), %s",
+                     p->index + 1, p->name, lost, "serving its files");
             return true;
         }
         tern_log(os, TERN_LOG_WARN, "metal", "partition %u: no FAT volume (%s)", p->index + 1,
@@ -95,6 +117,7 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     if (m->nblk == 0)
         return refuse(os, METAL_HALT_NO_DISK,
                       "no disk (virtio-blk): Tern boots from and serves its own image");
+    uint64_t t0 = tern_now_ns(os);
     if (tern_disk_mount(os, 0, &s.disk) != TERN_OK || !s.disk.mounted)
         return refuse(os, METAL_HALT_BAD_DISK, "disk 0 has no usable FAT volume");
     struct tern_fat_stat st;
@@ -102,6 +125,7 @@ int metal_services_start(struct tern_os *os, struct metal *m)
         tern_fat_stat(&s.disk.fs, "EFI/BOOT/BOOTX64.EFI", &st) != TERN_OK)
         return refuse(os, METAL_HALT_BAD_IMAGE,
                       "the ESP of disk 0 has no EFI/BOOT/BOOTX64.EFI: not a Tern image");
+    uint64_t t_esp = tern_now_ns(os);
     s.data_mounted = mount_data(os);
     if (!s.data_mounted)
         return refuse(os, METAL_HALT_BAD_IMAGE,
@@ -109,6 +133,7 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     if (tern_fat_stat(&s.data, "index.html", &st) != TERN_OK)
         tern_log(os, TERN_LOG_WARN, "metal", "the data partition has no index.html");
 
+    uint64_t t_data = tern_now_ns(os);
     if (m->nnet == 0)
         return refuse(os, METAL_HALT_NO_NIC, "no network device (virtio-net): nothing to serve on");
     tern_result r = tern_net_init(&s.net, os, NULL);
@@ -136,6 +161,14 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     if (metal_https_start(os, &s.tcp, &s.srv, &s.disk.fs, &https) != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "HTTPS: the certificate or key given is not usable");
     tern_marker(os, "TERN_READY", "http=80%s files=disk", https ? " https=443" : "");
+    uint64_t t_up = tern_now_ns(os);
+    tern_log(os, TERN_LOG_INFO, "metal",
+             "boot stages (us): disk mount+check %llu (device reads so far %llu), data volume %llu, "
+             "network+http %llu",
+             (unsigned long long)((t_esp - t0) / 1000),
+             (unsigned long long)s.disk.dev.stats.reads,
+             (unsigned long long)((t_data - t_esp) / 1000),
+             (unsigned long long)((t_up - t_data) / 1000));
     tern_log(os, TERN_LOG_INFO, "metal", "ready at %llu ms after UEFI entry%s",
              (unsigned long long)tern_now_ms(os), m->cmdline.ip ? " (static address, network up)" : "");
     return 0;

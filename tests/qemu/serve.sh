@@ -17,6 +17,8 @@
 #           "acpi: reset", and -no-reboot makes QEMU exit with status 0
 #   badesp  booted from an ESP directory with a second disk whose ESP lacks
 #           EFI/BOOT/BOOTX64.EFI: "not a Tern image", status 11
+#   baddata the image with two files of its data partition cross-linked:
+#           the data volume's whole-volume check refuses it, status 11
 set -euo pipefail
 case_=$1
 build=$(cd "$2" && pwd)
@@ -129,6 +131,17 @@ case $case_ in
         run --net "$(free_port)" -drive "if=none,id=bad,format=raw,file=$tmp/bad.img" \
             -device virtio-blk-pci,drive=bad
         wait_for_marker "$out" 'no EFI/BOOT/BOOTX64.EFI: not a Tern image.*halting with code 5' 100 "$pid"
+        expect_status 11
+        ;;
+    baddata)
+        mkdir -p "$tmp/site2"
+        echo one >"$tmp/site2/a.html"
+        echo two >"$tmp/site2/b.html"
+        "$src/scripts/make-image.sh" "$build" "$tmp/bad.img" "$tmp/site2" >/dev/null
+        python3 "$src/tests/qemu/crosslink.py" "$tmp/bad.img"
+        run --image "$tmp/bad.img" --net "$(free_port)"
+        wait_for_marker "$out" 'partition 2 fails its check: cross-linked-cluster' 100 "$pid"
+        wait_for_marker "$out" 'no data partition with a FAT volume.*halting with code 5' 100 "$pid"
         expect_status 11
         ;;
     *) fail "unknown case $case_" ;;
