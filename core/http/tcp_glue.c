@@ -10,38 +10,40 @@
  */
 #include <string.h>
 
-#include "http/stream_slot.h"
 #include "tern/http_tcp.h"
 #include "tern/os.h"
 
-static const struct tern_stream_ops http_ops;
-
-static struct tern_stream_view view(void *slot)
-{
-    struct tern_http_tcp_slot *s = slot;
-    return (struct tern_stream_view){
-        .sock = &s->sock, .hc = &s->hc, .busy = &s->busy, .again = &s->again,
-        .lingering = &s->lingering, .linger = &s->linger, .os = s->ht->srv->os,
-        .resets = &s->ht->resets,
-    };
-}
-
 static void slot_free(struct tern_http_tcp_slot *s, bool abort_sock)
 {
-    tern_stream_free(&http_ops, s, abort_sock);
+    tern_timer_disarm(s->ht->srv->os, &s->linger);
+    s->lingering = false;
+    if (s->hc)
+        tern_http_conn_close(s->hc);
+    if (s->sock) {
+        tern_tcp_set_callback(s->sock, NULL, NULL);
+        if (abort_sock)
+            tern_tcp_abort(s->sock);
+        else
+            tern_tcp_close(s->sock);
+    }
+    s->hc = NULL;
+    s->sock = NULL;
 }
 
 /* One round; returns true when something moved. Frees the slot when the
  * connection is over (s->sock becomes NULL). */
-static bool service_round(void *slot)
+static bool service_round(struct tern_http_tcp_slot *s)
 {
-    struct tern_http_tcp_slot *s = slot;
     bool moved = false;
     const uint8_t *out;
     size_t len, n;
 
     if (s->lingering) {
-        tern_stream_drain(&http_ops, s, s->rx, sizeof s->rx);
+        tern_result r;
+        while ((r = tern_tcp_recv(s->sock, s->rx, sizeof s->rx, &n)) == TERN_OK && n)
+            ;
+        if (r != TERN_AGAIN)
+            slot_free(s, r != TERN_OK);      /* EOF: close; failure: abort */
         return false;
     }
 
@@ -95,53 +97,91 @@ static bool service_round(void *slot)
             slot_free(s, false);
             return false;
         }
-        tern_stream_linger(&http_ops, s, TERN_HTTP_TCP_LINGER_NS);
+        s->lingering = true;
+        struct tern_os *os = s->ht->srv->os;
+        if (tern_timer_arm(os, &s->linger, tern_now_ns(os) + TERN_HTTP_TCP_LINGER_NS) != TERN_OK)
+            slot_free(s, false);
         return true;
     }
     return moved;
 }
 
-static tern_result prepare(void *slot)
+static void service(struct tern_http_tcp_slot *s)
 {
-    struct tern_http_tcp_slot *s = slot;
-    s->rx_off = s->rx_len = 0;
-    s->eof = false;
-    return TERN_OK;
+    if (s->busy) {
+        s->again = true;
+        return;
+    }
+    s->busy = true;
+    do {
+        s->again = false;
+        while (s->sock && service_round(s))
+            ;
+    } while (s->sock && s->again);
+    s->busy = false;
 }
 
 static void on_sock(struct tern_tcp_sock *sock, unsigned events, void *arg)
 {
+    struct tern_http_tcp_slot *s = arg;
     (void)sock;
-    tern_stream_on_sock(&http_ops, arg, events);
-}
-
-static void on_wake(struct tern_http_conn *c, void *arg)
-{
-    (void)c;
-    tern_stream_on_wake(&http_ops, arg);
+    if (!s->sock)
+        return;
+    if ((events & TERN_TCP_EV_ERROR) && tern_tcp_error(s->sock) != TERN_OK) {
+        s->ht->resets++;
+        slot_free(s, true);
+        return;
+    }
+    service(s);
 }
 
 static void on_linger_end(struct tern_timer *t, void *arg)
 {
+    struct tern_http_tcp_slot *s = arg;
     (void)t;
-    tern_stream_on_linger_end(&http_ops, arg);
+    if (s->sock)
+        slot_free(s, false);
 }
 
-static const struct tern_stream_ops http_ops = {
-    .view = view,
-    .round = service_round,
-    .finish = NULL,
-    .prepare = prepare,
-    .on_sock = on_sock,
-    .on_wake = on_wake,
-};
+static void on_wake(struct tern_http_conn *c, void *arg)
+{
+    struct tern_http_tcp_slot *s = arg;
+    (void)c;
+    if (s->sock)
+        service(s);
+}
 
 static void on_listen(struct tern_tcp_sock *ls, unsigned events, void *arg)
 {
     struct tern_http_tcp *ht = arg;
+    struct tern_tcp_sock *sock;
     (void)events;
-    tern_stream_accept(&http_ops, ls, ht->srv, ht->slots, sizeof *ht->slots, ht->nslots,
-                       &ht->refused);
+    while (tern_tcp_accept(ls, &sock) == TERN_OK) {
+        struct tern_http_tcp_slot *s = NULL;
+        for (int tries = 0; tries < 2 && !s; tries++) {
+            for (uint32_t i = 0; i < ht->nslots && !s; i++)
+                if (!ht->slots[i].sock)
+                    s = &ht->slots[i];
+            /* Full: close an idle or slow-head connection (slowloris). */
+            if (!s && !tern_http_server_evict(ht->srv))
+                break;
+        }
+        struct tern_http_conn *hc = s ? tern_http_conn_open(ht->srv, on_wake, s) : NULL;
+        if (s && !hc && tern_http_server_evict(ht->srv))
+            hc = tern_http_conn_open(ht->srv, on_wake, s);
+        if (!hc) {
+            ht->refused++;
+            tern_tcp_abort(sock);
+            continue;
+        }
+        s->sock = sock;
+        s->hc = hc;
+        s->rx_off = s->rx_len = 0;
+        s->eof = s->busy = s->again = s->lingering = false;
+        tern_tcp_set_nodelay(sock, true);
+        tern_tcp_set_callback(sock, on_sock, s);
+        service(s);
+    }
 }
 
 tern_result tern_http_tcp_start(struct tern_http_tcp *ht, struct tern_tcp *tcp,

@@ -9,31 +9,25 @@
  */
 #include <string.h>
 
-#include "http/stream_slot.h"
 #include "tern/https_tcp.h"
 #include "tern/os.h"
 
-static const struct tern_stream_ops https_ops;
-
-static struct tern_stream_view view(void *slot)
-{
-    struct tern_https_tcp_slot *s = slot;
-    return (struct tern_stream_view){
-        .sock = &s->sock, .hc = &s->hc, .busy = &s->busy, .again = &s->again,
-        .lingering = &s->lingering, .linger = &s->linger, .os = s->hs->srv->os,
-        .resets = &s->hs->resets,
-    };
-}
-
-static void finish(void *slot)
-{
-    struct tern_https_tcp_slot *s = slot;
-    tern_tls_session_finish(&s->tls);
-}
-
 static void slot_free(struct tern_https_tcp_slot *s, bool abort_sock)
 {
-    tern_stream_free(&https_ops, s, abort_sock);
+    tern_timer_disarm(s->hs->srv->os, &s->linger);
+    if (s->hc)
+        tern_http_conn_close(s->hc);
+    if (s->sock) {
+        tern_tls_session_finish(&s->tls);
+        tern_tcp_set_callback(s->sock, NULL, NULL);
+        if (abort_sock)
+            tern_tcp_abort(s->sock);
+        else
+            tern_tcp_close(s->sock);
+    }
+    s->hc = NULL;
+    s->sock = NULL;
+    s->lingering = false;
 }
 
 /* TLS output -> socket. false when the socket failed (slot freed). */
@@ -56,9 +50,8 @@ static bool flush_tls(struct tern_https_tcp_slot *s, bool *moved)
     return true;
 }
 
-static bool service_round(void *slot)
+static bool service_round(struct tern_https_tcp_slot *s)
 {
-    struct tern_https_tcp_slot *s = slot;
     bool moved = false;
     const uint8_t *out;
     size_t len, n;
@@ -75,7 +68,11 @@ static bool service_round(void *slot)
             slot_free(s, false);
             return false;
         }
-        tern_stream_drain(&https_ops, s, s->rx, sizeof s->rx);
+        tern_result r;
+        while ((r = tern_tcp_recv(s->sock, s->rx, sizeof s->rx, &n)) == TERN_OK && n)
+            ;
+        if (r != TERN_AGAIN)
+            slot_free(s, r != TERN_OK);
         return false;
     }
     tern_http_conn_output(s->hc, &out, &len);
@@ -140,8 +137,14 @@ static bool service_round(void *slot)
         tern_tls_close(&s->tls);
         tern_http_conn_close(s->hc);
         s->hc = NULL;
-        /* true: the lingering round flushes */
-        return tern_stream_linger(&https_ops, s, TERN_HTTPS_TCP_LINGER_NS);
+        s->lingering = true;
+        struct tern_os *os = s->hs->srv->os;
+        if (tern_timer_arm(os, &s->linger, tern_now_ns(os) + TERN_HTTPS_TCP_LINGER_NS) !=
+            TERN_OK) {
+            slot_free(s, false);
+            return false;
+        }
+        return true;                         /* the lingering round flushes */
     }
     return moved;
 
@@ -153,50 +156,85 @@ tls_failed:
     return false;
 }
 
-static tern_result prepare(void *slot)
+static void service(struct tern_https_tcp_slot *s)
 {
-    struct tern_https_tcp_slot *s = slot;
-    tern_result r = tern_tls_session_init(&s->tls, s->hs->tls);
-    if (r != TERN_OK)
-        return r;
-    s->rx_off = s->rx_len = s->p_off = s->p_len = 0;
-    s->eof = false;
-    return TERN_OK;
+    if (s->busy) {
+        s->again = true;
+        return;
+    }
+    s->busy = true;
+    do {
+        s->again = false;
+        while (s->sock && service_round(s))
+            ;
+    } while (s->sock && s->again);
+    s->busy = false;
 }
 
 static void on_sock(struct tern_tcp_sock *sock, unsigned events, void *arg)
 {
+    struct tern_https_tcp_slot *s = arg;
     (void)sock;
-    tern_stream_on_sock(&https_ops, arg, events);
+    if (!s->sock)
+        return;
+    if ((events & TERN_TCP_EV_ERROR) && tern_tcp_error(s->sock) != TERN_OK) {
+        s->hs->resets++;
+        slot_free(s, true);
+        return;
+    }
+    service(s);
 }
 
 static void on_wake(struct tern_http_conn *c, void *arg)
 {
+    struct tern_https_tcp_slot *s = arg;
     (void)c;
-    tern_stream_on_wake(&https_ops, arg);
+    if (s->sock)
+        service(s);
 }
 
 static void on_linger_end(struct tern_timer *t, void *arg)
 {
+    struct tern_https_tcp_slot *s = arg;
     (void)t;
-    tern_stream_on_linger_end(&https_ops, arg);
+    if (s->sock)
+        slot_free(s, false);
 }
-
-static const struct tern_stream_ops https_ops = {
-    .view = view,
-    .round = service_round,
-    .finish = finish,
-    .prepare = prepare,
-    .on_sock = on_sock,
-    .on_wake = on_wake,
-};
 
 static void on_listen(struct tern_tcp_sock *ls, unsigned events, void *arg)
 {
     struct tern_https_tcp *hs = arg;
+    struct tern_tcp_sock *sock;
     (void)events;
-    tern_stream_accept(&https_ops, ls, hs->srv, hs->slots, sizeof *hs->slots, hs->nslots,
-                       &hs->refused);
+    while (tern_tcp_accept(ls, &sock) == TERN_OK) {
+        struct tern_https_tcp_slot *s = NULL;
+        for (int tries = 0; tries < 2 && !s; tries++) {
+            for (uint32_t i = 0; i < hs->nslots && !s; i++)
+                if (!hs->slots[i].sock)
+                    s = &hs->slots[i];
+            if (!s && !tern_http_server_evict(hs->srv))
+                break;
+        }
+        struct tern_http_conn *hc = s ? tern_http_conn_open(hs->srv, on_wake, s) : NULL;
+        if (s && !hc && tern_http_server_evict(hs->srv))
+            hc = tern_http_conn_open(hs->srv, on_wake, s);
+        if (hc && tern_tls_session_init(&s->tls, hs->tls) != TERN_OK) {
+            tern_http_conn_close(hc);
+            hc = NULL;
+        }
+        if (!hc) {
+            hs->refused++;
+            tern_tcp_abort(sock);
+            continue;
+        }
+        s->sock = sock;
+        s->hc = hc;
+        s->rx_off = s->rx_len = s->p_off = s->p_len = 0;
+        s->eof = s->busy = s->again = s->lingering = false;
+        tern_tcp_set_nodelay(sock, true);
+        tern_tcp_set_callback(sock, on_sock, s);
+        service(s);
+    }
 }
 
 tern_result tern_https_tcp_start(struct tern_https_tcp *hs, struct tern_tcp *tcp,
