@@ -448,6 +448,7 @@ struct layout {
 static bool plan(uint64_t total, uint32_t bps, enum tern_fat_type type, uint32_t spc,
                  struct layout *l)
 {
+    memset(l, 0, sizeof(*l)); /* fat_sectors stays 0 if the sizing never settles */
     l->type = type;
     l->spc = spc;
     l->reserved = type == TERN_FAT32 ? 32 : 1;
@@ -479,7 +480,7 @@ static bool plan(uint64_t total, uint32_t bps, enum tern_fat_type type, uint32_t
 
 uint64_t tern_fat32_min_sectors(uint32_t sector_size)
 {
-    struct layout l;
+    struct layout l = { 0 };
     uint64_t lo = 65525, hi = 65525ull * 2 + 4096;
     while (lo < hi) {
         uint64_t mid = (lo + hi) / 2;
@@ -523,7 +524,7 @@ tern_result tern_fat_format(struct tern_bdev *dev, uint64_t base, uint64_t secto
                            opts->spc * bps > 65536))
         return TERN_EINVAL;
 
-    struct layout l;
+    struct layout l = { 0 };
     bool ok = false;
     static const enum tern_fat_type order[3] = { TERN_FAT12, TERN_FAT16, TERN_FAT32 };
     /* Cluster sizes to try, in bytes: 4 KiB first (the page size, what

@@ -131,8 +131,9 @@ static int export_tree(const char *dir, const char *host, int depth)
      * through the cache, which is fine), then recurse. */
     while ((r = tern_fat_readdir(&d, &st)) == TERN_OK) {
         char p[4096], h[4096];
-        snprintf(p, sizeof(p), "%s/%s", dir, st.name);
-        snprintf(h, sizeof(h), "%s/%s", host, st.name);
+        if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, st.name) >= sizeof(p) ||
+            (size_t)snprintf(h, sizeof(h), "%s/%s", host, st.name) >= sizeof(h))
+            return fail(TERN_EINVAL); /* path too long for this tool */
         struct tern_fat_dir saved = d;
         if (st.is_dir) {
             if (mkdir(h, 0755) != 0 && errno != EEXIST) {

@@ -72,7 +72,7 @@ static void test_passive_open_linux_syn_options(void **state)
     assert_int_equal(sa->ack, 1001);
     assert_int_equal(sa->sport, 80);
     assert_int_equal(sa->dport, 40000);
-    const uint8_t *v;
+    const uint8_t *v = NULL;
     assert_true(has_option(sa, 2, &v));
     assert_int_equal(tern_load_be16(v), 1460);
     assert_true(has_option(sa, 4, NULL));         /* SACK permitted back */
@@ -479,7 +479,7 @@ static void test_out_of_order_and_overlap_with_sack(void **state)
     fx_send(f, 40000, 80, 1001 + 20, isn + 1, F_ACK, 65535, NULL, 0, msg + 20, 10);
     const struct out_seg *a = fx_last(f);
     assert_int_equal(a->ack, 1001);
-    const uint8_t *v;
+    const uint8_t *v = NULL;
     assert_true(has_option(a, 5, &v));
     assert_int_equal(tern_load_be32(v), 1021);
     assert_int_equal(tern_load_be32(v + 4), 1031);
