@@ -25,26 +25,20 @@
 #include <stdint.h>
 
 #include "tern/http.h"
+#include "tern/http_stream.h"
 #include "tern/result.h"
 #include "tern/tcp.h"
 
-#define TERN_HTTP_TCP_RX 4096
+#define TERN_HTTP_TCP_RX TERN_HTTP_STREAM_RX
+#define TERN_HTTP_TCP_LINGER_NS TERN_HTTP_STREAM_LINGER_NS
 
 struct tern_http_tcp;
 
+/* st first: sock (NULL when free), hc, rx, eof, lingering... live there. */
 struct tern_http_tcp_slot {
+    struct tern_http_stream st;
     struct tern_http_tcp *ht;
-    struct tern_tcp_sock *sock;      /* NULL when the slot is free */
-    struct tern_http_conn *hc;
-    uint8_t rx[TERN_HTTP_TCP_RX];    /* received, not yet taken by the engine */
-    size_t rx_off, rx_len;
-    bool eof;                        /* the peer sent FIN */
-    bool busy, again;                /* re-entrancy guard of the service loop */
-    bool lingering;                  /* FIN sent, input discarded until EOF */
-    struct tern_timer linger;        /* ends the lingering close */
 };
-
-#define TERN_HTTP_TCP_LINGER_NS 2000000000ull
 
 struct tern_http_tcp {
     struct tern_tcp *tcp;

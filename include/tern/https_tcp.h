@@ -16,26 +16,23 @@
 #include <stdint.h>
 
 #include "tern/http.h"
+#include "tern/http_stream.h"
 #include "tern/tcp.h"
 #include "tern/timer.h"
 #include "tern/tls.h"
 
-#define TERN_HTTPS_TCP_RX 4096
-#define TERN_HTTPS_TCP_LINGER_NS 2000000000ull
+#define TERN_HTTPS_TCP_RX TERN_HTTP_STREAM_RX
+#define TERN_HTTPS_TCP_LINGER_NS TERN_HTTP_STREAM_LINGER_NS
 
 struct tern_https_tcp;
 
+/* st first: sock (NULL when free), hc, rx (ciphertext), eof... live there. */
 struct tern_https_tcp_slot {
+    struct tern_http_stream st;
     struct tern_https_tcp *hs;
-    struct tern_tcp_sock *sock;      /* NULL when the slot is free */
-    struct tern_http_conn *hc;
     struct tern_tls_session tls;
-    uint8_t rx[TERN_HTTPS_TCP_RX];   /* ciphertext from the socket */
-    size_t rx_off, rx_len;
     uint8_t plain[TERN_HTTPS_TCP_RX];/* plaintext for the engine */
     size_t p_off, p_len;
-    bool eof, busy, again, lingering;
-    struct tern_timer linger;
 };
 
 struct tern_https_tcp {

@@ -143,7 +143,7 @@ static void test_lingering_close_keeps_the_response(void **state)
     assert_true(p->eof);
     L->b.sim.now_ns += TERN_HTTP_TCP_LINGER_NS + 1;
     loop_run(L);
-    assert_null(L->slots[0].sock);
+    assert_null(L->slots[0].st.sock);
     tern_tcp_close(p->s);
     loop_run(L);
     free(p);
