@@ -97,6 +97,12 @@ static bool apply(struct tern_metal_cmdline *out, const char *tok, size_t len)
         out->reboot = val[0] == '1';
         return true;
     }
+    if (token_is(tok, klen, "tls_selftest")) {
+        if (!token_is(val, vlen, "1") && !token_is(val, vlen, "0"))
+            return false;
+        out->tls_selftest = val[0] == '1';
+        return true;
+    }
     if (token_is(tok, klen, "gw")) {
         uint32_t gw;
         if (!parse_ipv4(val, vlen, &gw))

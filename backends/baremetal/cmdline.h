@@ -17,6 +17,8 @@
  *   reboot=1      reboot (ACPI reset register) instead of powering off at the end
  *   ip=A.B.C.D/N  a static address (prefix 1..32) instead of DHCP
  *   gw=A.B.C.D    the default gateway with ip=
+ *   tls_selftest=1  run the TLS crypto self-test at boot even without a
+ *                 certificate (0: only when HTTPS will be served)
  * A later token overrides an earlier one with the same key. Anything else
  * (unknown key, bad or out-of-range value, token longer than 64 bytes)
  * adds one to `ignored`.
@@ -46,6 +48,7 @@ struct tern_metal_cmdline {
     uint32_t delay_ms;
     bool reboot;
     uint32_t ip, mask, gw; /* host byte order; ip 0: use DHCP */
+    bool tls_selftest;     /* tls_selftest=1 */
     uint32_t ignored;      /* tokens counted and dropped */
 };
 

@@ -158,6 +158,8 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     if (r != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "cannot listen on port 80");
     bool https = false;   /* port 443 when a certificate is given (mbedtls/https.c) */
+    if (metal_tls_gate(os, &s.disk.fs) != TERN_OK)   /* crypto self-test before HTTPS */
+        return refuse(os, METAL_HALT_SERVICE, "HTTPS: the TLS crypto self-test failed");
     if (metal_https_start(os, &s.tcp, &s.srv, &s.disk.fs, &https) != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "HTTPS: the certificate or key given is not usable");
     tern_marker(os, "TERN_READY", "http=80%s files=disk", https ? " https=443" : "");

@@ -8,9 +8,11 @@
 #            "https on port 443 (... from ESP)"; curl --cacert: /healthz ok,
 #            / is index.html, a 404; verification against another CA fails;
 #            plain HTTP on 80 still answers; openssl s_client resumes the
-#            first session from its ticket
-#   fwcfg    RSA cert + key through fw_cfg (ECDHE-RSA), image without them
-#   nocert   no cert anywhere: "HTTPS off", HTTP on 80 answers, 443 does not
+#            first session from its ticket; the TLS self-test ran first
+#   fwcfg    RSA cert + key through fw_cfg (ECDHE-RSA), image without them;
+#            the TLS self-test (with the server set-up) ran first
+#   nocert   no cert anywhere: "HTTPS off", HTTP on 80 answers, 443 does
+#            not, and no TLS self-test ran
 #   badkey   ESP cert with a key that does not match: refused, halt code 8
 set -euo pipefail
 case_=$1
@@ -71,6 +73,16 @@ https_checks() { # CA
     [ "$body" = ok ] || fail "HTTP /healthz answered '$body' next to HTTPS"
 }
 
+# The TLS crypto self-test gates HTTPS: its ok line (with $1 as what it
+# says about the server) must come before "https on port 443".
+selftest_first() {
+    local st hs
+    st=$(grep -an -m1 -E "tls: tls self-test ok: sha256 aes-128-gcm chacha20-poly1305 ecdsa-p256, $1 " "$out" | cut -d: -f1)
+    hs=$(grep -an -m1 'tls: https on port 443' "$out" | cut -d: -f1)
+    [ -n "$st" ] || { cat "$out" >&2; fail "no TLS self-test ok line ($1) before HTTPS"; }
+    [ -n "$hs" ] && [ "$st" -lt "$hs" ] || { cat "$out" >&2; fail "the TLS self-test did not run before HTTPS"; }
+}
+
 case $case_ in
     esp)
         image "$tls/test-ec-cert.pem" "$tls/test-ec-key.pem"
@@ -105,6 +117,7 @@ case $case_ in
         run -fw_cfg "name=opt/tern/tls-cert,file=$tls/test-rsa-cert.pem" \
             -fw_cfg "name=opt/tern/tls-key,file=$tls/test-rsa-key.pem"
         wait_for_marker "$out" 'tls: https on port 443 \(certificate and key from fw_cfg\)' 120 "$pid"
+        selftest_first 'core/tls server set up from the given certificate and key'
         wait_for_marker "$out" '^TERN_NET_UP ' 60 "$pid"
         https_checks "$tls/test-rsa-cert.pem"
         stop
@@ -114,6 +127,8 @@ case $case_ in
         run
         wait_for_marker "$out" 'tls: no certificate .*HTTPS off' 120 "$pid"
         wait_for_marker "$out" '^TERN_READY http=80 files=disk' 30 "$pid"
+        # no certificate anywhere: HTTPS is off and the self-test stays off the boot
+        grep -aq 'tls: tls self-test' "$out" && { cat "$out" >&2; fail "the TLS self-test ran without a certificate"; }
         wait_for_marker "$out" '^TERN_NET_UP ' 60 "$pid"
         body=$(curl -sS -m 30 "http://127.0.0.1:$p80/healthz")
         [ "$body" = ok ] || fail "HTTP /healthz answered '$body'"

@@ -111,6 +111,21 @@ static void test_ip(void **state)
     assert_int_equal(c.ignored, 12);
 }
 
+static void test_tls_selftest(void **state)
+{
+    (void)state;
+    assert_false(parse("").tls_selftest);
+    struct tern_metal_cmdline c = parse("halt=7 tls_selftest=1");
+    assert_true(c.tls_selftest);
+    assert_int_equal(c.ignored, 0);
+    c = parse("tls_selftest=1 tls_selftest=0");
+    assert_false(c.tls_selftest);
+    c = parse("tls_selftest=1 tls_selftest=2 tls_selftest= tls_selftest=yes TLS_SELFTEST=0 "
+              "tls_selftest");
+    assert_true(c.tls_selftest); /* every refused token left the accepted one alone */
+    assert_int_equal(c.ignored, 5);
+}
+
 static void test_delay(void **state)
 {
     (void)state;
@@ -190,7 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty),         cmocka_unit_test(test_halt),
         cmocka_unit_test(test_halt_refused),  cmocka_unit_test(test_fault),
-        cmocka_unit_test(test_delay),
+        cmocka_unit_test(test_delay),         cmocka_unit_test(test_tls_selftest),
         cmocka_unit_test(test_ip),         cmocka_unit_test(test_unknown_counted),
         cmocka_unit_test(test_long_token),    cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_every_prefix),

@@ -2,12 +2,13 @@
 # mbedTLS and core/tls on metal: boots the UEFI image with halt=7 and
 # checks the boot-time TLS self-test (backends/baremetal/mbedtls/glue.c:
 # SHA-256, AES-128-GCM and ChaCha20-Poly1305 known answers, ECDSA P-256
-# sign/verify, core/tls's server set-up from the fw_cfg cert and key).
+# sign/verify, core/tls's server set-up from the fw_cfg cert and key). It
+# runs only when a cert or key is given or the cmdline says tls_selftest=1.
 #
 # usage: tls.sh CASE BUILD_DIR SOURCE_DIR
 #   ec        EC cert + key (fixtures/tls)  -> self-test ok, server set up, halt 7, status 15
 #   rsa       RSA cert + key                -> same
-#   none      no cert, no key               -> self-test ok, "no certificate given"
+#   none      no cert, no key, tls_selftest=1 -> self-test ok, "no certificate given"
 #   mismatch  EC cert + another EC key      -> FAILED: key does not match, TERN_PANIC, status 71
 #   nokey     EC cert only                  -> FAILED: key missing, TERN_PANIC, status 71
 #   toobig    a 20 KiB "certificate"        -> refused (never cut), TERN_PANIC, status 71
@@ -26,12 +27,13 @@ big=$(mktemp "${TMPDIR:-/tmp}/tern-qemu-tls-big.XXXXXX")
 trap 'rm -f "$out" "$big"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
 
 files=()
+cmdline=halt=7
 case $case_ in
     ec)       files=(-fw_cfg "name=opt/tern/tls-cert,file=$tls/test-ec-cert.pem"
                      -fw_cfg "name=opt/tern/tls-key,file=$tls/test-ec-key.pem") ;;
     rsa)      files=(-fw_cfg "name=opt/tern/tls-cert,file=$tls/test-rsa-cert.pem"
                      -fw_cfg "name=opt/tern/tls-key,file=$tls/test-rsa-key.pem") ;;
-    none)     ;;
+    none)     cmdline='halt=7 tls_selftest=1' ;;
     mismatch) files=(-fw_cfg "name=opt/tern/tls-cert,file=$tls/test-ec-cert.pem"
                      -fw_cfg "name=opt/tern/tls-key,file=$tls/test-other-key.pem") ;;
     nokey)    files=(-fw_cfg "name=opt/tern/tls-cert,file=$tls/test-ec-cert.pem") ;;
@@ -41,7 +43,7 @@ case $case_ in
     *) fail "unknown case $case_" ;;
 esac
 
-"$src/scripts/run-qemu.sh" "$build" -fw_cfg "name=opt/tern/cmdline,string=halt=7" "${files[@]}" \
+"$src/scripts/run-qemu.sh" "$build" -fw_cfg "name=opt/tern/cmdline,string=$cmdline" "${files[@]}" \
     </dev/null >"$out" 2>&1 &
 pid=$!
 

@@ -15,6 +15,7 @@
 
 #include "../metal.h"
 #include "metal_tls.h"
+#include "tern/fat.h"
 #include "tern/os.h"
 #include "tern/tls.h"
 
@@ -184,8 +185,10 @@ static const char *ecdsa_p256(struct tern_os *os)
     return bad;
 }
 
-tern_result metal_tls_selftest(struct tern_os *os, const uint8_t *cert, size_t cert_len,
-                               const uint8_t *key, size_t key_len)
+/* metal_tls_selftest, with `none` the words logged when neither cert nor
+ * key is given. */
+static tern_result selftest(struct tern_os *os, const uint8_t *cert, size_t cert_len,
+                            const uint8_t *key, size_t key_len, const char *none)
 {
     uint64_t t0 = tern_now_ns(os);
     size_t heap_before = os->heap.allocations;
@@ -200,7 +203,7 @@ tern_result metal_tls_selftest(struct tern_os *os, const uint8_t *cert, size_t c
         tern_log(os, TERN_LOG_ERROR, "tls", "tls self-test FAILED: %s", bad);
         return TERN_EIO;
     }
-    const char *server = "no certificate given";
+    const char *server = none;
     char err[128] = "";
     if (cert || key) {
         struct tern_tls_server *srv = tern_alloc(os, sizeof *srv);
@@ -228,6 +231,12 @@ tern_result metal_tls_selftest(struct tern_os *os, const uint8_t *cert, size_t c
     return os->heap.allocations == heap_before ? TERN_OK : TERN_EIO;
 }
 
+tern_result metal_tls_selftest(struct tern_os *os, const uint8_t *cert, size_t cert_len,
+                               const uint8_t *key, size_t key_len)
+{
+    return selftest(os, cert, cert_len, key, key_len, "no certificate given");
+}
+
 int metal_tls_read_fwcfg(struct tern_os *os, const char *name, char **out)
 {
     bool present = false;
@@ -250,6 +259,23 @@ int metal_tls_read_fwcfg(struct tern_os *os, const char *name, char **out)
     return n;
 }
 
+/* Whether metal_tls_selftest has passed on this machine (one instance per
+ * machine, like the mbedTLS hooks above): metal_tls_gate runs it only once. */
+static bool selftest_passed;
+
+/* tls_selftest=1 on the fw_cfg command line (kmain parses the same file
+ * into its own struct; reading it again here keeps the decision in this
+ * file). Absent or unreadable: false. */
+static bool cmdline_asks_selftest(void)
+{
+    char text[TERN_METAL_CMDLINE_MAX];
+    bool present = false;
+    int n = fwcfg_read_file("opt/tern/cmdline", text, sizeof text, &present);
+    struct tern_metal_cmdline c;
+    tern_metal_cmdline_parse(&c, text, n > 0 ? (size_t)n : 0);
+    return c.tls_selftest;
+}
+
 tern_result metal_tls_boot(struct tern_os *os)
 {
     metal_tls_init(os);
@@ -257,14 +283,33 @@ tern_result metal_tls_boot(struct tern_os *os)
     int cn = metal_tls_read_fwcfg(os, "opt/tern/tls-cert", &cert);
     int kn = cn < 0 ? 0 : metal_tls_read_fwcfg(os, "opt/tern/tls-key", &key);
     tern_result r = TERN_EINVAL;
-    if (cn >= 0 && kn >= 0)
+    if (cn == 0 && kn == 0 && !cmdline_asks_selftest())
+        r = TERN_OK; /* no HTTPS from fw_cfg: metal_tls_gate decides later */
+    else if (cn >= 0 && kn >= 0) {
         r = metal_tls_selftest(os, (const uint8_t *)cert, cert ? (size_t)cn : 0,
                                (const uint8_t *)key, key ? (size_t)kn : 0);
+        selftest_passed = r == TERN_OK;
+    }
     if (key) {
         memset(key, 0, (size_t)kn);          /* key material */
         tern_free(os, key);
     }
     if (cert)
         tern_free(os, cert);
+    return r;
+}
+
+tern_result metal_tls_gate(struct tern_os *os, struct tern_fat *esp)
+{
+    struct tern_fat_stat st;
+    if (selftest_passed || esp == NULL ||
+        (tern_fat_stat(esp, METAL_TLS_ESP_CERT, &st) != TERN_OK &&
+         tern_fat_stat(esp, METAL_TLS_ESP_KEY, &st) != TERN_OK))
+        return TERN_OK;
+    /* The known answers only: metal_https_start sets the server up from
+     * the ESP files itself and refuses a pair that does not work. */
+    tern_result r = selftest(os, NULL, 0, NULL, 0,
+                             "certificate on the ESP, server set up by HTTPS next");
+    selftest_passed = r == TERN_OK;
     return r;
 }

@@ -21,9 +21,18 @@
  *
  * metal_tls_boot(os) is what kmain calls: metal_tls_init, then the
  * self-test with the certificate and key QEMU passes as fw_cfg files
- * opt/tern/tls-cert and opt/tern/tls-key, when both are there (each at
+ * opt/tern/tls-cert and opt/tern/tls-key, when either is there (each at
  * most METAL_TLS_FILE_MAX - 1 bytes; a bigger one is refused, TERN_EINVAL,
- * never cut). Returns the self-test's result.
+ * never cut), so it gates HTTPS from fw_cfg; without them only when the
+ * fw_cfg command line says tls_selftest=1. Otherwise no self-test (the
+ * ~100 ms of P-256 stays off the boot path) and TERN_OK. Returns the
+ * self-test's result.
+ *
+ * metal_tls_gate(os, esp) runs the self-test (known answers, no server
+ * set-up: metal_https_start does that) when it has not passed yet and
+ * the ESP holds METAL_TLS_ESP_CERT or METAL_TLS_ESP_KEY, i.e. right before
+ * HTTPS from the ESP would start. TERN_OK when it passed or was not
+ * needed (esp NULL, no file); the failure otherwise (refuse to boot).
  *
  * metal_tls_read_fwcfg(os, name, &buf) copies fw_cfg file name into a new
  * heap buffer (NUL-terminated; tern_free it, zeroing key material first):
@@ -60,6 +69,7 @@ struct tern_fat;
 
 void metal_tls_init(struct tern_os *os);
 tern_result metal_tls_boot(struct tern_os *os);
+tern_result metal_tls_gate(struct tern_os *os, struct tern_fat *esp);
 int metal_tls_read_fwcfg(struct tern_os *os, const char *name, char **out);
 tern_result metal_https_start(struct tern_os *os, struct tern_tcp *tcp,
                               struct tern_http_server *srv, struct tern_fat *esp,
