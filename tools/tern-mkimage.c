@@ -22,6 +22,7 @@
 #include "tern/blockdev.h"
 #include "tern/fat.h"
 #include "tern/gpt.h"
+#include "sector_io.h"
 
 #define CACHE_SLOTS 512
 #define ALIGN_MIB 1
@@ -36,33 +37,13 @@ struct image {
 static tern_result img_read(void *ctx, uint64_t lba, void *buf, uint32_t count)
 {
     struct image *im = ctx;
-    size_t len = (size_t)count * im->sector_size;
-    off_t off = (off_t)(lba * im->sector_size);
-    for (size_t done = 0; done < len;) {
-        ssize_t n = pread(im->fd, (char *)buf + done, len - done, off + (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return TERN_EIO;
-        done += (size_t)n;
-    }
-    return TERN_OK;
+    return linux_sectors_read(im->fd, im->sector_size, lba, buf, count);
 }
 
 static tern_result img_write(void *ctx, uint64_t lba, const void *buf, uint32_t count)
 {
     struct image *im = ctx;
-    size_t len = (size_t)count * im->sector_size;
-    off_t off = (off_t)(lba * im->sector_size);
-    for (size_t done = 0; done < len;) {
-        ssize_t n = pwrite(im->fd, (const char *)buf + done, len - done, off + (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return TERN_EIO;
-        done += (size_t)n;
-    }
-    return TERN_OK;
+    return linux_sectors_write(im->fd, im->sector_size, lba, buf, count);
 }
 
 /* Barriers inside a build do not need durability: the image is synced

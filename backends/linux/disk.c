@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "linux.h"
+#include "sector_io.h"
 
 static int parse_options(char *opts, bool *ro, uint32_t *sector)
 {
@@ -116,17 +117,7 @@ tern_result linux_block_read(void *ctx, unsigned idx, uint64_t lba, void *buf, u
         return TERN_ENOENT;
     if (check_range(d, lba, count) != TERN_OK)
         return TERN_EINVAL;
-    size_t len = (size_t)count * d->sector_size;
-    off_t off = (off_t)(lba * d->sector_size);
-    for (size_t done = 0; done < len;) {
-        ssize_t n = pread(d->fd, (char *)buf + done, len - done, off + (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return TERN_EIO;
-        done += (size_t)n;
-    }
-    return TERN_OK;
+    return linux_sectors_read(d->fd, d->sector_size, lba, buf, count);
 }
 
 tern_result linux_block_write(void *ctx, unsigned idx, uint64_t lba, const void *buf,
@@ -139,17 +130,7 @@ tern_result linux_block_write(void *ctx, unsigned idx, uint64_t lba, const void 
         return TERN_EROFS;
     if (check_range(d, lba, count) != TERN_OK)
         return TERN_EINVAL;
-    size_t len = (size_t)count * d->sector_size;
-    off_t off = (off_t)(lba * d->sector_size);
-    for (size_t done = 0; done < len;) {
-        ssize_t n = pwrite(d->fd, (const char *)buf + done, len - done, off + (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return TERN_EIO;
-        done += (size_t)n;
-    }
-    return TERN_OK;
+    return linux_sectors_write(d->fd, d->sector_size, lba, buf, count);
 }
 
 tern_result linux_block_flush(void *ctx, unsigned idx)
