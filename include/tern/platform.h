@@ -44,10 +44,50 @@
 #define TERN_MAX_NET_DEVICES   32
 #define TERN_MAX_BLOCK_DEVICES 16
 
+/* Offloads a network device may announce in tern_net_info.offloads. The
+ * model is virtio-net's per-frame header (struct virtio_net_hdr), which is
+ * also what a Linux TAP carries with IFF_VNET_HDR: a backend for either
+ * maps struct tern_net_meta to that header field by field. A device that
+ * announces none (offloads == 0) is driven exactly as without this
+ * extension: net_send/net_recv, whole checksummed frames of at most
+ * mtu + 14 bytes. */
+#define TERN_NET_OFFLOAD_TX_CSUM  0x01u /* completes a partial TCP/UDP checksum (NEEDS_CSUM) */
+#define TERN_NET_OFFLOAD_TX_TSO4  0x02u /* cuts GSO_TCPV4 frames into gso_size segments;
+                                         * needs TX_CSUM (VIRTIO_NET_F_HOST_TSO4) */
+#define TERN_NET_OFFLOAD_RX_CSUM  0x04u /* receive metadata may vouch for the L4 checksum
+                                         * (DATA_VALID) or leave it partial (NEEDS_CSUM) */
+#define TERN_NET_OFFLOAD_RX_LARGE 0x08u /* may deliver coalesced GSO_TCPV4 frames of up to
+                                         * TERN_NET_LARGE_FRAME bytes; needs RX_CSUM
+                                         * (VIRTIO_NET_F_GUEST_TSO4) */
+
+/* The largest frame any offload moves: an IPv4 packet of 65535 bytes plus
+ * the 14-byte Ethernet header. */
+#define TERN_NET_LARGE_FRAME (65535u + 14u)
+
+#define TERN_NET_META_NEEDS_CSUM  0x01u /* sum [csum_start, end) into csum_start + csum_offset;
+                                         * the field holds the pseudo-header sum */
+#define TERN_NET_META_DATA_VALID  0x02u /* receive only: the L4 checksum was verified */
+
+#define TERN_NET_GSO_NONE  0u
+#define TERN_NET_GSO_TCPV4 1u
+
+/* Per-frame metadata (virtio_net_hdr without num_buffers). All zero means
+ * "an ordinary, fully checksummed frame". Offsets count from the first
+ * byte of the Ethernet header. */
+struct tern_net_meta {
+    uint8_t flags;           /* TERN_NET_META_* */
+    uint8_t gso_type;        /* TERN_NET_GSO_* */
+    uint16_t hdr_len;        /* GSO: Ethernet + IPv4 + TCP header bytes */
+    uint16_t gso_size;       /* GSO: TCP payload bytes per segment (the MSS) */
+    uint16_t csum_start;     /* NEEDS_CSUM: where summing starts (the TCP/UDP header) */
+    uint16_t csum_offset;    /* NEEDS_CSUM: the checksum field, from csum_start */
+};
+
 struct tern_net_info {
     uint8_t mac[TERN_MAC_LEN];
     uint16_t mtu;            /* largest IP packet; frames add a 14-byte header */
     char name[16];           /* backend's name for it: "slirp", "tap0", "virtio0" */
+    uint32_t offloads;       /* TERN_NET_OFFLOAD_* bits; 0: none */
 };
 
 struct tern_block_info {
@@ -106,6 +146,28 @@ struct tern_platform_ops {
      * not fit (the frame is dropped). The core calls it until TERN_AGAIN
      * for every device whose ready bit wait() set. */
     tern_result (*net_recv)(void *ctx, unsigned idx, void *buf, size_t cap, size_t *out_len);
+
+    /* OPTIONAL (required when a device announces TX_CSUM or TX_TSO4).
+     * net_send with metadata: meta describes what the device must finish
+     * (NEEDS_CSUM; GSO_TCPV4 with gso_size). The core sends only what
+     * the device announced, and len may exceed mtu + 14 (up to
+     * TERN_NET_LARGE_FRAME) only for GSO_TCPV4. Results as net_send, and
+     * TERN_EINVAL for metadata the device did not announce or that does
+     * not fit the frame. The core keeps using net_send for frames that
+     * need nothing. */
+    tern_result (*net_send_meta)(void *ctx, unsigned idx, const void *frame, size_t len,
+                                 const struct tern_net_meta *meta);
+
+    /* OPTIONAL (required when a device announces RX_CSUM or RX_LARGE).
+     * net_recv that also fills *meta (all zero for an ordinary frame).
+     * The core uses it instead of net_recv for such a device, with cap >=
+     * TERN_NET_LARGE_FRAME when RX_LARGE was announced. DATA_VALID and
+     * NEEDS_CSUM vouch that the L4 checksum need not be checked (a frame
+     * from the host's own stack, as Linux treats CHECKSUM_PARTIAL). What
+     * the metadata claims is still checked against the frame by the core:
+     * it is input, not trust. Results as net_recv. */
+    tern_result (*net_recv_meta)(void *ctx, unsigned idx, void *buf, size_t cap, size_t *out_len,
+                                 struct tern_net_meta *meta);
 
     /* ---- block devices ---- */
 
