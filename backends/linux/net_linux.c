@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,8 @@
 
 #include "linux.h"
 #include "net_linux.h"
+#include "tern/inet.h"
+#include "tern/net.h"
 
 #define FRAME_MAX 1514
 #define SLIRP_TIMERS 8
@@ -56,6 +60,8 @@ struct lnet_dev {
     uint8_t mac[TERN_MAC_LEN];
     uint16_t mtu;
     char name[16];
+    bool vnet;              /* TAP with IFF_VNET_HDR: a virtio_net_hdr before every frame */
+    uint32_t offloads;      /* TERN_NET_OFFLOAD_* announced */
     struct sockaddr_un remote;
     /* slirp */
     Slirp *slirp;
@@ -70,6 +76,8 @@ struct linux_net {
     struct lnet_dev devs[LINUX_NET_MAX_DEVS];
     unsigned count;
     int pcap_fd;
+    uint8_t pcap_seg[TERN_NET_LARGE_FRAME]; /* wire image of an offloaded frame */
+    uint8_t rx_bounce[TERN_NET_LARGE_FRAME + 4]; /* a frame larger than the caller's buffer */
     /* slirp's fds, rebuilt before every wait */
     int epfd;
     uv_poll_t ep_poll;
@@ -94,6 +102,27 @@ static struct linux_net *get_net(struct linux_backend *b)
 }
 
 /* ---- pcap ---- */
+
+static void pcap_write(struct linux_net *n, const void *frame, size_t len);
+
+static void pcap_emit(void *arg, const uint8_t *f, size_t n)
+{
+    pcap_write(arg, f, n);
+}
+
+/* Writes what the wire carries for frame + meta: checksums completed,
+ * TSO/coalesced frames as their segments. Metadata that does not fit the
+ * frame is written raw: the capture shows what the device got. */
+static void pcap_write_meta(struct linux_net *n, const void *frame, size_t len,
+                            const struct tern_net_meta *meta)
+{
+    if (n == NULL || n->pcap_fd < 0)
+        return;
+    if (meta == NULL || (meta->flags == 0 && meta->gso_type == TERN_NET_GSO_NONE) ||
+        tern_net_gso_segment(frame, len, meta, n->pcap_seg, sizeof(n->pcap_seg), pcap_emit,
+                             n) != TERN_OK)
+        pcap_write(n, frame, len);
+}
 
 static void pcap_write(struct linux_net *n, const void *frame, size_t len)
 {
@@ -151,8 +180,33 @@ static void random_mac(uint8_t mac[TERN_MAC_LEN])
     mac[0] = (uint8_t)((mac[0] & 0xfc) | 0x02); /* unicast, locally administered */
 }
 
-static int open_tap(struct lnet_dev *d, const char *name)
+/* "NAME" or "NAME,offload=off|on": the interface name into name. */
+static int tap_spec(const char *spec, char name[IFNAMSIZ], bool *offload)
 {
+    const char *comma = strchr(spec, ',');
+    size_t nl = comma ? (size_t)(comma - spec) : strlen(spec);
+    *offload = true;
+    if (comma != NULL) {
+        if (strcmp(comma + 1, "offload=off") == 0)
+            *offload = false;
+        else if (strcmp(comma + 1, "offload=on") != 0)
+            return -1;
+    }
+    if (nl == 0 || nl >= IFNAMSIZ)
+        return -1;
+    memcpy(name, spec, nl);
+    name[nl] = '\0';
+    return 0;
+}
+
+static int open_tap(struct lnet_dev *d, const char *spec)
+{
+    char name[IFNAMSIZ];
+    bool offload;
+    if (tap_spec(spec, name, &offload) != 0) {
+        fprintf(stderr, "tern-linux: tap wants NAME or NAME,offload=off|on, not '%s'\n", spec);
+        return -1;
+    }
     if (strlen(name) == 0 || strlen(name) >= IFNAMSIZ) {
         fprintf(stderr, "tern-linux: tap: bad interface name '%s'\n", name);
         return -1;
@@ -164,13 +218,31 @@ static int open_tap(struct lnet_dev *d, const char *name)
     }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
     memcpy(ifr.ifr_name, name, strlen(name)); /* < IFNAMSIZ, checked */
     if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
         fprintf(stderr, "tern-linux: tap:%s: %s%s\n", name, strerror(errno),
                 errno == EPERM ? " (creating a TAP needs root or CAP_NET_ADMIN)" : "");
         close(fd);
         return -1;
+    }
+    if (offload) {
+        /* Our writes may carry partial checksums and 64 KiB TSO frames
+         * (the kernel takes those from any vnet-header writer); what the
+         * kernel may hand us is what TUNSETOFFLOAD allows. */
+        int hsz = (int)sizeof(struct virtio_net_hdr);
+        if (ioctl(fd, TUNSETVNETHDRSZ, &hsz) != 0) {
+            fprintf(stderr, "tern-linux: tap:%s: TUNSETVNETHDRSZ: %s\n", name, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        d->vnet = true;
+        d->offloads = TERN_NET_OFFLOAD_TX_CSUM | TERN_NET_OFFLOAD_TX_TSO4;
+        if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) == 0)
+            d->offloads |= TERN_NET_OFFLOAD_RX_CSUM | TERN_NET_OFFLOAD_RX_LARGE;
+        else
+            fprintf(stderr, "tern-linux: tap:%s: TUNSETOFFLOAD: %s (receive offloads off)\n",
+                    name, strerror(errno));
     }
     d->mtu = 1500;
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -671,26 +743,73 @@ tern_result linux_net_info(void *ctx, unsigned idx, struct tern_net_info *out)
     memset(out, 0, sizeof(*out));
     memcpy(out->mac, d->mac, TERN_MAC_LEN);
     out->mtu = d->mtu;
+    out->offloads = d->offloads;
     snprintf(out->name, sizeof(out->name), "%s", d->name);
     return TERN_OK;
 }
 
-tern_result linux_net_send(void *ctx, unsigned idx, const void *frame, size_t len)
+/* The virtio_net_hdr of a TAP (legacy layout, native byte order: the
+ * device was not switched with TUNSETVNETLE/BE). */
+static void hdr_from_meta(struct virtio_net_hdr *h, const struct tern_net_meta *m)
 {
-    struct linux_backend *b = ctx;
-    if (b->net == NULL || idx >= b->net->count)
-        return TERN_ENOENT;
-    struct lnet_dev *d = &b->net->devs[idx];
-    if (len < 14 || len > (size_t)d->mtu + 14)
+    memset(h, 0, sizeof(*h));
+    if (m == NULL)
+        return;
+    if (m->flags & TERN_NET_META_NEEDS_CSUM)
+        h->flags |= VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h->gso_type = m->gso_type == TERN_NET_GSO_TCPV4 ? VIRTIO_NET_HDR_GSO_TCPV4
+                                                     : VIRTIO_NET_HDR_GSO_NONE;
+    h->hdr_len = m->hdr_len;
+    h->gso_size = m->gso_size;
+    h->csum_start = m->csum_start;
+    h->csum_offset = m->csum_offset;
+}
+
+/* What the kernel said, as metadata. Unknown flags and GSO types (ECN,
+ * UDP, IPv6: never enabled by our TUNSETOFFLOAD) become bits that
+ * tern_net_meta_check refuses. */
+static void meta_from_hdr(struct tern_net_meta *m, const struct virtio_net_hdr *h)
+{
+    memset(m, 0, sizeof(*m));
+    if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+        m->flags |= TERN_NET_META_NEEDS_CSUM;
+    if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID)
+        m->flags |= TERN_NET_META_DATA_VALID;
+    if (h->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID))
+        m->flags |= 0x80;
+    if (h->gso_type == VIRTIO_NET_HDR_GSO_TCPV4)
+        m->gso_type = TERN_NET_GSO_TCPV4;
+    else if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE)
+        m->gso_type = 0xff;
+    m->hdr_len = h->hdr_len;
+    m->gso_size = h->gso_size;
+    m->csum_start = h->csum_start;
+    m->csum_offset = h->csum_offset;
+}
+
+static tern_result dev_send(struct linux_backend *b, struct lnet_dev *d, const void *frame,
+                            size_t len, const struct tern_net_meta *meta)
+{
+    bool gso = meta != NULL && meta->gso_type != TERN_NET_GSO_NONE;
+    if (len < 14 || len > (gso ? TERN_NET_LARGE_FRAME : (size_t)d->mtu + 14))
         return TERN_EINVAL;
-    pcap_write(b->net, frame, len);
+    pcap_write_meta(b->net, frame, len, meta);
     ssize_t r;
     switch (d->kind) {
     case LNET_SLIRP:
         slirp_input(d->slirp, frame, (int)len);
         return TERN_OK;
     case LNET_TAP:
-        r = write(d->fd, frame, len);
+        if (d->vnet) {
+            struct virtio_net_hdr h;
+            hdr_from_meta(&h, meta);
+            struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)frame, len } };
+            r = writev(d->fd, iov, 2);
+            if (r == (ssize_t)(sizeof(h) + len))
+                r = (ssize_t)len;
+        } else {
+            r = write(d->fd, frame, len);
+        }
         break;
     case LNET_WIRE:
         r = sendto(d->fd, frame, len, 0, (struct sockaddr *)&d->remote, sizeof(d->remote));
@@ -707,12 +826,55 @@ tern_result linux_net_send(void *ctx, unsigned idx, const void *frame, size_t le
     return TERN_EIO;
 }
 
-tern_result linux_net_recv(void *ctx, unsigned idx, void *buf, size_t cap, size_t *out_len)
+tern_result linux_net_send(void *ctx, unsigned idx, const void *frame, size_t len)
 {
     struct linux_backend *b = ctx;
     if (b->net == NULL || idx >= b->net->count)
-        return TERN_AGAIN;
+        return TERN_ENOENT;
+    return dev_send(b, &b->net->devs[idx], frame, len, NULL);
+}
+
+tern_result linux_net_send_meta(void *ctx, unsigned idx, const void *frame, size_t len,
+                                const struct tern_net_meta *meta)
+{
+    struct linux_backend *b = ctx;
+    if (b->net == NULL || idx >= b->net->count)
+        return TERN_ENOENT;
     struct lnet_dev *d = &b->net->devs[idx];
+    if (meta->flags & ~TERN_NET_META_NEEDS_CSUM)
+        return TERN_EINVAL;
+    if ((meta->flags & TERN_NET_META_NEEDS_CSUM) && !(d->offloads & TERN_NET_OFFLOAD_TX_CSUM))
+        return TERN_EINVAL;
+    if (meta->gso_type != TERN_NET_GSO_NONE &&
+        (!(d->offloads & TERN_NET_OFFLOAD_TX_TSO4) || !(meta->flags & TERN_NET_META_NEEDS_CSUM)))
+        return TERN_EINVAL;
+    /* the same structural checks as on receive: the kernel would refuse
+     * (or worse, trust) a header that disagrees with the frame */
+    if (tern_net_meta_check(frame, len, meta,
+                            TERN_NET_OFFLOAD_RX_CSUM | TERN_NET_OFFLOAD_RX_LARGE) != TERN_OK)
+        return TERN_EINVAL;
+    return dev_send(b, d, frame, len, meta);
+}
+
+/* Completes a partial checksum in place (a plain net_recv caller gets
+ * whole frames). */
+static void finish_csum(uint8_t *f, size_t len, const struct tern_net_meta *m)
+{
+    size_t at = (size_t)m->csum_start + m->csum_offset;
+    if (len >= 18 && tern_load_be16(f + 12) == 0x0800 && 14u + tern_load_be16(f + 16) < len)
+        len = 14u + tern_load_be16(f + 16); /* Ethernet padding is not summed */
+    if (m->csum_start >= len || at + 2 > len)
+        return;
+    uint16_t c = tern_csum_finish(tern_csum_add(0, f + m->csum_start, len - m->csum_start));
+    tern_store_be16(f + at, c);
+}
+
+static tern_result dev_recv(struct linux_backend *b, unsigned idx, void *buf, size_t cap,
+                            size_t *out_len, struct tern_net_meta *out_meta)
+{
+    struct lnet_dev *d = &b->net->devs[idx];
+    struct tern_net_meta m;
+    memset(&m, 0, sizeof(m));
     if (d->kind == LNET_SLIRP) {
         if (d->q_count == 0) {
             b->ready &= ~TERN_READY_NET(idx);
@@ -726,29 +888,74 @@ tern_result linux_net_recv(void *ctx, unsigned idx, void *buf, size_t cap, size_
             return TERN_EINVAL;
         memcpy(buf, f->data, f->len);
         *out_len = f->len;
+        if (out_meta)
+            *out_meta = m;
         return TERN_OK;
     }
     /* Straight into the caller's buffer when any frame of the device fits
      * (the usual case); otherwise through a bounce buffer so an oversized
      * frame is seen whole and refused. */
-    uint8_t bounce[65536];
-    bool direct = cap >= (size_t)d->mtu + 14 + 4;
+    uint8_t *bounce = b->net->rx_bounce;
+    bool large = (d->offloads & TERN_NET_OFFLOAD_RX_LARGE) != 0;
+    size_t dev_max = large ? TERN_NET_LARGE_FRAME : (size_t)d->mtu + 14 + 4;
+    bool direct = cap >= dev_max;
     uint8_t *frame = direct ? buf : bounce;
-    size_t room = direct ? cap : sizeof(bounce);
+    size_t room = direct ? cap : sizeof(b->net->rx_bounce);
     for (;;) {
-        ssize_t r = read(d->fd, frame, room);
+        struct virtio_net_hdr h;
+        ssize_t r;
+        if (d->vnet) {
+            struct iovec iov[2] = { { &h, sizeof(h) }, { frame, room } };
+            r = readv(d->fd, iov, 2);
+        } else {
+            r = read(d->fd, frame, room);
+        }
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
             b->ready &= ~TERN_READY_NET(idx);
             return TERN_AGAIN;
         }
-        pcap_write(b->net, frame, (size_t)r);
-        if ((size_t)r > cap || (size_t)r > (size_t)d->mtu + 14)
+        if (d->vnet) {
+            if ((size_t)r < sizeof(h))
+                return TERN_EINVAL;
+            r -= (ssize_t)sizeof(h);
+            meta_from_hdr(&m, &h);
+        }
+        size_t n = (size_t)r;
+        pcap_write_meta(b->net, frame, n, &m);
+        bool gso = m.gso_type != TERN_NET_GSO_NONE;
+        if (n > cap || n > (gso ? TERN_NET_LARGE_FRAME : (size_t)d->mtu + 14))
             return TERN_EINVAL;
+        if (out_meta == NULL) {
+            /* plain net_recv: whole, checked frames only */
+            if (gso)
+                return TERN_EINVAL;
+            if (m.flags & TERN_NET_META_NEEDS_CSUM)
+                finish_csum(frame, n, &m);
+        }
         if (!direct)
-            memcpy(buf, frame, (size_t)r);
-        *out_len = (size_t)r;
+            memcpy(buf, frame, n);
+        *out_len = n;
+        if (out_meta)
+            *out_meta = m;
         return TERN_OK;
     }
+}
+
+tern_result linux_net_recv(void *ctx, unsigned idx, void *buf, size_t cap, size_t *out_len)
+{
+    struct linux_backend *b = ctx;
+    if (b->net == NULL || idx >= b->net->count)
+        return TERN_AGAIN;
+    return dev_recv(b, idx, buf, cap, out_len, NULL);
+}
+
+tern_result linux_net_recv_meta(void *ctx, unsigned idx, void *buf, size_t cap, size_t *out_len,
+                                struct tern_net_meta *meta)
+{
+    struct linux_backend *b = ctx;
+    if (b->net == NULL || idx >= b->net->count)
+        return TERN_AGAIN;
+    return dev_recv(b, idx, buf, cap, out_len, meta);
 }

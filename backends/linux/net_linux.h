@@ -6,8 +6,14 @@
  *                         nothing leaves the process except through
  *                         --hostfwd. Its virtual network is 192.0.2.0/24:
  *                         the host side is 192.0.2.2, the guest 192.0.2.15.
- *   tap:NAME              a TAP device (IFF_TAP|IFF_NO_PI), created when
- *                         absent (needs CAP_NET_ADMIN).
+ *   tap:NAME[,offload=off] a TAP device (IFF_TAP|IFF_NO_PI), created when
+ *                         absent (needs CAP_NET_ADMIN). By default with
+ *                         IFF_VNET_HDR: every read and write carries a
+ *                         virtio_net_hdr, the device announces TX_CSUM,
+ *                         TX_TSO4 and (when TUNSETOFFLOAD takes TUN_F_CSUM|
+ *                         TUN_F_TSO4) RX_CSUM and RX_LARGE, so one write or
+ *                         read moves up to 64 KiB. offload=off: plain
+ *                         frames, one per read/write, no offloads.
  *   wire:LOCAL,REMOTE     a Unix datagram socket bound at LOCAL that sends
  *                         every frame to REMOTE: one point-to-point L2 link.
  *                         Two tern-linux processes use swapped paths; QEMU
@@ -23,7 +29,9 @@
  * and cleared when net_recv finds nothing.
  *
  * --pcap FILE writes every frame sent and received, on every device, to a
- * pcap file (LINKTYPE_ETHERNET, microsecond timestamps).
+ * pcap file (LINKTYPE_ETHERNET, microsecond timestamps). Offloaded frames
+ * are written as the wire would carry them: checksums completed, TSO and
+ * coalesced frames cut into MTU-sized segments (tern_net_gso_segment).
  */
 #ifndef TERN_NET_LINUX_H
 #define TERN_NET_LINUX_H
@@ -67,6 +75,10 @@ unsigned linux_net_count(void *ctx);
 tern_result linux_net_info(void *ctx, unsigned idx, struct tern_net_info *out);
 tern_result linux_net_send(void *ctx, unsigned idx, const void *frame, size_t len);
 tern_result linux_net_recv(void *ctx, unsigned idx, void *buf, size_t cap, size_t *out_len);
+tern_result linux_net_send_meta(void *ctx, unsigned idx, const void *frame, size_t len,
+                                const struct tern_net_meta *meta);
+tern_result linux_net_recv_meta(void *ctx, unsigned idx, void *buf, size_t cap, size_t *out_len,
+                                struct tern_net_meta *meta);
 
 /* ---- tern-linux's network options (net_setup.c) ---- */
 

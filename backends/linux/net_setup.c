@@ -22,8 +22,10 @@
 void linux_net_usage(FILE *to)
 {
     fprintf(to,
-            "  --net slirp|tap:NAME|wire:LOCAL,REMOTE|none\n"
-            "                     a network device (repeatable; default slirp, restricted)\n"
+            "  --net slirp|tap:NAME[,offload=off]|wire:LOCAL,REMOTE|none\n"
+            "                     a network device (repeatable; default slirp, restricted);\n"
+            "                     a TAP offloads checksums and TCP segmentation (64 KiB\n"
+            "                     per read/write, IFF_VNET_HDR) unless offload=off\n"
             "  --hostfwd tcp:127.0.0.1:HOSTPORT-:GUESTPORT\n"
             "                     forward a loopback TCP port to the guest (slirp; repeatable)\n"
             "  --ip A.B.C.D/N     static address of net0 (default: DHCP)\n"

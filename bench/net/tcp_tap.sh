@@ -6,6 +6,7 @@
 # TERN_ARGS="..." adds tern-linux options (e.g. "--tcp-buf 512 --mem 256").
 set -euo pipefail
 tern=$1
+# TAP_OPTS=",offload=off" measures the per-frame path (no IFF_VNET_HDR).
 mib=${2:-64}
 bytes=$((mib << 20))
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,7 +46,7 @@ veth_rate=$(tail -1 "$tmp/veth" | cut -d' ' -f3)
 ip netns exec "$ns1" "$meter" recv 5002 >"$tmp/rx" &
 rpid=$!
 wait_line "$tmp/rx" listening 5
-ip netns exec "$ns1" "$tern" --net tap:tb0 --ip 192.0.2.10/24 --services discard \
+ip netns exec "$ns1" "$tern" --net tap:tb0${TAP_OPTS:-} --ip 192.0.2.10/24 --services discard \
     ${TERN_ARGS:-} --tcp-send 192.0.2.1:5002:"$bytes" >"$tmp/out" 2>&1 &
 pid=$!
 wait_line "$tmp/out" '^TERN_NET_UP' 10

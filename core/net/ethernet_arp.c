@@ -162,6 +162,19 @@ void tern_arp_input(struct tern_netif *nif, const uint8_t *a, size_t len)
         send_arp(nif, ARP_OP_REPLY, sha, sha, spa);
 }
 
+bool tern_arp_lookup(struct tern_netif *nif, uint32_t nexthop, uint8_t mac[TERN_MAC_LEN])
+{
+    if (tern_ipv4_is_bcast(nif, nexthop)) {
+        memcpy(mac, bcast_mac, TERN_MAC_LEN);
+        return true;
+    }
+    struct tern_arp_entry *e = arp_find(nif, nexthop);
+    if (e == NULL || e->state != TERN_ARP_RESOLVED || e->deadline_ms <= tern_net_now_ms(nif->net))
+        return false;
+    memcpy(mac, e->mac, TERN_MAC_LEN);
+    return true;
+}
+
 tern_result tern_arp_output(struct tern_netif *nif, uint32_t nexthop, struct tern_pbuf *p)
 {
     struct tern_net *net = nif->net;

@@ -38,12 +38,17 @@ void tern_arp_input(struct tern_netif *nif, const uint8_t *pkt, size_t len);
  * Takes p in every case. TERN_OK, or TERN_AGAIN (queue/table full). */
 tern_result tern_arp_output(struct tern_netif *nif, uint32_t nexthop, struct tern_pbuf *p);
 void tern_arp_send_request(struct tern_netif *nif, uint32_t target);
+/* The MAC of IP next hop nexthop if known and fresh (broadcast included),
+ * without resolving or queueing anything. */
+bool tern_arp_lookup(struct tern_netif *nif, uint32_t nexthop, uint8_t mac[TERN_MAC_LEN]);
 /* ARP timers; returns the next deadline (UINT64_MAX: none). */
 uint64_t tern_arp_tick(struct tern_netif *nif, uint64_t now_ms);
 void tern_arp_flush(struct tern_netif *nif);
 
 /* ---- ipv4.c ---- */
-void tern_ipv4_input(struct tern_netif *nif, const uint8_t *pkt, size_t len, bool link_bcast);
+/* l4_valid: the device vouched for the TCP/UDP checksum of this packet. */
+void tern_ipv4_input(struct tern_netif *nif, const uint8_t *pkt, size_t len, bool link_bcast,
+                     bool l4_valid);
 /* Reassembly timeouts; returns the next deadline (UINT64_MAX: none). */
 uint64_t tern_reasm_tick(struct tern_net *net, uint64_t now_ms);
 /* True when addr is the limited broadcast or nif's directed broadcast. */
@@ -60,7 +65,7 @@ void tern_pmtu_update(struct tern_net *net, uint32_t dst, uint16_t mtu);
 
 /* ---- udp.c ---- */
 void tern_udp_input(struct tern_netif *nif, const uint8_t *iphdr, const uint8_t *payload,
-                    size_t len);
+                    size_t len, bool csum_valid);
 void tern_udp_init(struct tern_net *net);
 
 #endif

@@ -65,9 +65,14 @@ static void net_poll(struct tern_os *os, void *arg, uint64_t ready)
             continue;
         /* Drain, but bounded per step so one busy device cannot starve
          * the loop; an undrained device keeps its ready bit. */
+        bool with_meta = (nif->offloads & (TERN_NET_OFFLOAD_RX_CSUM | TERN_NET_OFFLOAD_RX_LARGE)) != 0;
         for (unsigned n = 0; n < 256; n++) {
             size_t len = 0;
-            tern_result r = ops->net_recv(os->plat.ctx, nif->dev, net->rx_buf, net->rx_cap, &len);
+            struct tern_net_meta meta = { 0 };
+            tern_result r = with_meta ? ops->net_recv_meta(os->plat.ctx, nif->dev, net->rx_buf,
+                                                           net->rx_cap, &len, &meta)
+                                      : ops->net_recv(os->plat.ctx, nif->dev, net->rx_buf,
+                                                      net->rx_cap, &len);
             if (r == TERN_AGAIN)
                 break;
             if (r == TERN_EINVAL) {
@@ -76,7 +81,7 @@ static void net_poll(struct tern_os *os, void *arg, uint64_t ready)
             }
             if (r != TERN_OK)
                 break;
-            tern_net_input(net, i, net->rx_buf, len);
+            tern_net_input_meta(net, i, net->rx_buf, len, with_meta ? &meta : NULL);
         }
     }
 }
@@ -102,6 +107,7 @@ tern_result tern_net_init(struct tern_net *net, struct tern_os *os,
     if (count > 0 && (!ops->net_info || !ops->net_send || !ops->net_recv))
         return TERN_EINVAL;
     uint16_t max_mtu = 1500;
+    uint32_t any_offloads = 0;
     for (unsigned i = 0; i < count; i++) {
         struct tern_netif *nif = &net->ifs[i];
         struct tern_net_info info;
@@ -112,6 +118,18 @@ tern_result tern_net_init(struct tern_net *net, struct tern_os *os,
         nif->dev = i;
         memcpy(nif->mac, info.mac, TERN_MAC_LEN);
         nif->mtu = info.mtu;
+        /* An offload needs its call, TSO needs checksum offload, large
+         * receive needs checksum vouching: otherwise the device is wrong. */
+        uint32_t off = info.offloads;
+        if ((off & ~(TERN_NET_OFFLOAD_TX_CSUM | TERN_NET_OFFLOAD_TX_TSO4 |
+                     TERN_NET_OFFLOAD_RX_CSUM | TERN_NET_OFFLOAD_RX_LARGE)) ||
+            ((off & (TERN_NET_OFFLOAD_TX_CSUM | TERN_NET_OFFLOAD_TX_TSO4)) && !ops->net_send_meta) ||
+            ((off & (TERN_NET_OFFLOAD_RX_CSUM | TERN_NET_OFFLOAD_RX_LARGE)) && !ops->net_recv_meta) ||
+            ((off & TERN_NET_OFFLOAD_TX_TSO4) && !(off & TERN_NET_OFFLOAD_TX_CSUM)) ||
+            ((off & TERN_NET_OFFLOAD_RX_LARGE) && !(off & TERN_NET_OFFLOAD_RX_CSUM)))
+            return TERN_EINVAL;
+        nif->offloads = off;
+        any_offloads |= off;
         tern_snprintf(nif->name, sizeof(nif->name), "net%u", i);
         nif->arp = tern_calloc(os, c->arp_entries, sizeof(*nif->arp));
         if (nif->arp == NULL)
@@ -129,8 +147,15 @@ tern_result tern_net_init(struct tern_net *net, struct tern_os *os,
     tern_result r = tern_pbuf_pool_init(&net->pool, os, c->pbufs, buf_size);
     if (r != TERN_OK)
         return r;
-    net->rx_cap = buf_size;
+    /* Large receive and TSO each cost one 64 KiB buffer per stack (not
+     * per device: frames are handled one at a time). */
+    net->rx_cap = (any_offloads & TERN_NET_OFFLOAD_RX_LARGE) ? TERN_NET_LARGE_FRAME : buf_size;
     net->rx_buf = tern_alloc(os, net->rx_cap);
+    if (any_offloads & TERN_NET_OFFLOAD_TX_TSO4) {
+        net->tso_buf = tern_alloc(os, TERN_NET_LARGE_FRAME);
+        if (net->tso_buf == NULL)
+            return TERN_ENOMEM;
+    }
     net->reasm = tern_calloc(os, c->reasm_slots, sizeof(*net->reasm));
     if (net->rx_buf == NULL || net->reasm == NULL)
         return TERN_ENOMEM;
@@ -208,6 +233,12 @@ static bool mac_is_ours_or_bcast(const struct tern_netif *nif, const uint8_t *ds
 
 void tern_net_input(struct tern_net *net, unsigned ifidx, const void *frame, size_t len)
 {
+    tern_net_input_meta(net, ifidx, frame, len, NULL);
+}
+
+void tern_net_input_meta(struct tern_net *net, unsigned ifidx, const void *frame, size_t len,
+                         const struct tern_net_meta *meta)
+{
     if (ifidx >= net->if_count)
         return;
     struct tern_netif *nif = &net->ifs[ifidx];
@@ -218,10 +249,23 @@ void tern_net_input(struct tern_net *net, unsigned ifidx, const void *frame, siz
         net->ctr.rx_drop_runt++;
         return;
     }
-    if (len > (size_t)nif->mtu + TERN_ETH_HLEN) {
+    bool l4_valid = false, large = false;
+    if (meta && (meta->flags || meta->gso_type)) {
+        if (tern_net_meta_check(f, len, meta, nif->offloads) != TERN_OK) {
+            net->ctr.rx_drop_bad_meta++;
+            return;
+        }
+        l4_valid = true; /* meta_check admits only metadata that vouches */
+        large = meta->gso_type == TERN_NET_GSO_TCPV4;
+    }
+    if (len > (large ? TERN_NET_LARGE_FRAME : (size_t)nif->mtu + TERN_ETH_HLEN)) {
         net->ctr.rx_drop_oversize++;
         return;
     }
+    if (large)
+        net->ctr.rx_large_frames++;
+    if (l4_valid)
+        net->ctr.rx_csum_vouched++;
     bool bcast;
     if (!mac_is_ours_or_bcast(nif, f, &bcast)) {
         net->ctr.rx_drop_not_for_us++;
@@ -229,8 +273,8 @@ void tern_net_input(struct tern_net *net, unsigned ifidx, const void *frame, siz
     }
     uint16_t type = tern_load_be16(f + 12);
     if (type == ETHERTYPE_IPV4)
-        tern_ipv4_input(nif, f + TERN_ETH_HLEN, len - TERN_ETH_HLEN, bcast);
-    else if (type == ETHERTYPE_ARP)
+        tern_ipv4_input(nif, f + TERN_ETH_HLEN, len - TERN_ETH_HLEN, bcast, l4_valid);
+    else if (type == ETHERTYPE_ARP && !l4_valid)
         tern_arp_input(nif, f + TERN_ETH_HLEN, len - TERN_ETH_HLEN);
     else
         net->ctr.rx_drop_ethertype++;

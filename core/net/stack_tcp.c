@@ -7,9 +7,10 @@
 #include "net_internal.h"
 #include "tern/tcp.h"
 
-static void hook_input(void *arg, uint32_t src, uint32_t dst, const void *segment, size_t len)
+static void hook_input(void *arg, uint32_t src, uint32_t dst, const void *segment, size_t len,
+                       bool csum_valid)
 {
-    tern_tcp_input(arg, src, dst, segment, len);
+    tern_tcp_input_offload(arg, src, dst, segment, len, csum_valid);
 }
 
 static void hook_icmp(void *arg, uint8_t type, uint8_t code, uint16_t next_mtu, const void *orig,
@@ -21,11 +22,16 @@ static void hook_icmp(void *arg, uint8_t type, uint8_t code, uint16_t next_mtu, 
 tern_result tern_net_attach_tcp(struct tern_net *net, struct tern_tcp *tcp,
                                 const struct tern_tcp_config *cfg)
 {
-    const struct tern_tcp_lower lower = {
+    struct tern_tcp_lower lower = {
         .output = tern_net_tcp_output,
         .path_mtu = tern_net_path_mtu,
         .ctx = net,
     };
+    /* TSO only when a device offers it: TCP then keeps a 64 KiB scratch. */
+    if (net->tso_buf != NULL) {
+        lower.tso_max = tern_net_tso_max;
+        lower.output_tso = tern_net_tcp_output_tso;
+    }
     tern_result r = tern_tcp_init(tcp, net->os, &lower, cfg);
     if (r != TERN_OK)
         return r;

@@ -77,7 +77,11 @@ tern_result tern_tcp_init(struct tern_tcp *tcp, struct tern_os *os,
     tcp->bucket_mask = nb - 1;
     tcp->pcbs = tern_calloc(os, c->max_conns, sizeof(struct tern_tcp_sock));
     tcp->buckets = tern_calloc(os, nb, sizeof(struct tern_list));
-    tcp->scratch = tern_alloc(os, c->mtu_max + 64);
+    if ((lower->tso_max == NULL) != (lower->output_tso == NULL))
+        return TERN_EINVAL;
+    /* One outgoing segment; a whole TSO segment when the lower layer can
+     * take one (65515 bytes of TCP at most). */
+    tcp->scratch = tern_alloc(os, lower->output_tso ? 65536 : c->mtu_max + 64);
     tcp->bufs = tern_alloc(os, (size_t)c->max_conns * (c->sndbuf + c->rcvbuf));
     if (!tcp->pcbs || !tcp->buckets || !tcp->scratch || !tcp->bufs) {
         tern_free(os, tcp->pcbs);
@@ -560,10 +564,14 @@ static bool ack_advance(struct tern_tcp_sock *s, const struct tcp_seg *seg)
         }
     } else {
         s->dupacks = 0;
-        if (s->cwnd < s->ssthresh)
+        /* Congestion avoidance counts bytes (RFC 3465): an ACK covering a
+         * whole TSO frame counts for what it acknowledges. */
+        if (s->cwnd < s->ssthresh) {
             s->cwnd += acked < s->mss ? acked : s->mss;
-        else
-            s->cwnd += (s->mss * s->mss / s->cwnd) ? s->mss * s->mss / s->cwnd : 1;
+        } else {
+            uint64_t inc = (uint64_t)s->mss * (acked < s->cwnd ? acked : s->cwnd) / s->cwnd;
+            s->cwnd += inc ? (uint32_t)inc : 1;
+        }
         if (s->cwnd > (1u << 30))
             s->cwnd = 1u << 30;
     }
@@ -697,8 +705,8 @@ static uint32_t receive_data(struct tern_tcp_sock *s, uint32_t seq, const uint8_
     if (had_ooo) {
         s->ack_now = true;
     } else {
-        if (len >= s->mss)
-            s->unacked_segs++;
+        if (len >= s->mss) /* a coalesced segment counts as the segments it holds */
+            s->unacked_segs += len / s->mss;
         if (s->unacked_segs >= 2)
             s->ack_now = true;
         else if (!s->delack_at)
@@ -1241,6 +1249,12 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
 void tern_tcp_input(struct tern_tcp *tcp, uint32_t src, uint32_t dst, const void *segment,
                     size_t len)
 {
+    tern_tcp_input_offload(tcp, src, dst, segment, len, false);
+}
+
+void tern_tcp_input_offload(struct tern_tcp *tcp, uint32_t src, uint32_t dst,
+                            const void *segment, size_t len, bool csum_valid)
+{
     const uint8_t *p = segment;
     struct tcp_seg seg;
     tcp->stats.in_segs++;
@@ -1253,10 +1267,14 @@ void tern_tcp_input(struct tern_tcp *tcp, uint32_t src, uint32_t dst, const void
         tcp->stats.drop_bad_offset++;
         return;
     }
-    uint32_t sum = tern_csum_pseudo_ipv4(src, dst, 6, (uint16_t)len);
-    if (tern_csum_finish(tern_csum_add(sum, p, len)) != 0) {
-        tcp->stats.drop_bad_csum++;
-        return;
+    if (csum_valid) {
+        tcp->stats.in_csum_vouched++;
+    } else {
+        uint32_t sum = tern_csum_pseudo_ipv4(src, dst, 6, (uint16_t)len);
+        if (tern_csum_finish(tern_csum_add(sum, p, len)) != 0) {
+            tcp->stats.drop_bad_csum++;
+            return;
+        }
     }
     if (!parse_options(p + TCP_HDR_LEN, off - TCP_HDR_LEN, &seg.opt)) {
         tcp->stats.drop_bad_options++;

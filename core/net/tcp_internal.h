@@ -153,6 +153,9 @@ void tcp_output(struct tern_tcp_sock *s);
 void tcp_send_syn(struct tern_tcp_sock *s);
 void tcp_send_ack(struct tern_tcp_sock *s);
 void tcp_send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags);
+/* tcp_send_segment for len > gso_mss through lower.output_tso. */
+void tcp_send_tso(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
+                  uint32_t gso_mss);
 uint32_t tcp_max_payload(const struct tern_tcp_sock *s);
 void tcp_send_rst(struct tern_tcp_sock *s);
 void tcp_send_challenge_ack(struct tern_tcp_sock *s);

@@ -112,8 +112,10 @@ static uint16_t adv_window(struct tern_tcp_sock *s)
 }
 
 /* Sends one segment of the connection: len bytes of the send buffer from
- * seq (which must lie in it), with flags. */
-void tcp_send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags)
+ * seq (which must lie in it), with flags; with gso_mss, as one TSO
+ * segment for the layer below to cut into gso_mss-byte pieces. */
+static void send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
+                         uint32_t gso_mss)
 {
     struct tern_tcp *tcp = s->tcp;
     uint8_t opts[TCP_MAX_OPT];
@@ -172,7 +174,10 @@ void tcp_send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8
     }
     size_t total = hl + len;
     uint32_t sum = tern_csum_pseudo_ipv4(s->laddr, s->raddr, 6, (uint16_t)total);
-    tern_store_be16(h + 16, tern_csum_finish(tern_csum_add(sum, h, total)));
+    if (gso_mss)  /* the folded pseudo-header sum; the device adds the rest */
+        tern_store_be16(h + 16, (uint16_t)~tern_csum_finish(sum));
+    else
+        tern_store_be16(h + 16, tern_csum_finish(tern_csum_add(sum, h, total)));
     if (flags & TCP_ACK) {
         s->last_ack_sent = s->rcv_nxt;
         s->ack_now = false;
@@ -182,8 +187,43 @@ void tcp_send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8
     tcp->stats.out_segs++;
     if (flags & TCP_RST)
         tcp->stats.rst_sent++;
-    if (tcp->lower.output(tcp->lower.ctx, s->laddr, s->raddr, h, total) != TERN_OK)
+    tern_result r;
+    if (gso_mss) {
+        tcp->stats.out_tso++;
+        r = tcp->lower.output_tso(tcp->lower.ctx, s->laddr, s->raddr, h, total,
+                                  (uint16_t)gso_mss);
+    } else {
+        r = tcp->lower.output(tcp->lower.ctx, s->laddr, s->raddr, h, total);
+    }
+    if (r != TERN_OK)
         tcp->stats.out_again++;
+}
+
+void tcp_send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags)
+{
+    send_segment(s, seq, len, flags, 0);
+}
+
+void tcp_send_tso(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags,
+                  uint32_t gso_mss)
+{
+    send_segment(s, seq, len, flags, len > gso_mss ? gso_mss : 0);
+}
+
+/* The largest payload one TSO segment may carry now: a multiple of mp,
+ * or 0 when the path offloads nothing. */
+static uint32_t tso_payload(struct tern_tcp_sock *s, uint32_t mp)
+{
+    struct tern_tcp *tcp = s->tcp;
+    if (tcp->lower.tso_max == NULL || mp == 0)
+        return 0;
+    uint32_t m = tcp->lower.tso_max(tcp->lower.ctx, s->raddr);
+    if (m > 65535 - 20)
+        m = 65535 - 20;
+    if (m <= TCP_HDR_LEN + TCP_MAX_OPT + mp)
+        return 0;
+    m -= TCP_HDR_LEN + TCP_MAX_OPT;
+    return m - m % mp;
 }
 
 void tcp_send_ack(struct tern_tcp_sock *s)
@@ -334,8 +374,23 @@ void tcp_output(struct tern_tcp_sock *s)
             uint32_t usable = wnd > flight ? wnd - flight : 0;
             uint32_t mp = tcp_max_payload(s);
             uint32_t len = avail < usable ? avail : usable;
-            if (len > mp)
-                len = mp;
+            uint32_t tso = len > mp ? tso_payload(s, mp) : 0;
+            if (len > (tso ? tso : mp))
+                len = tso ? tso : mp;
+            if (len > mp) {
+                /* One TSO segment: never over data the peer SACKed, and
+                 * whole MSS pieces only, except a tail that is the end
+                 * of the data and that Nagle would let go now. */
+                for (unsigned i = 0; i < s->nsacked; i++)
+                    if (SEQ_GT(s->sacked[i].start, s->snd_nxt) &&
+                        s->sacked[i].start - s->snd_nxt < len)
+                        len = s->sacked[i].start - s->snd_nxt;
+                bool tail_ok = len == avail &&
+                               (s->nodelay || s->shut_wr || SEQ_LT(s->snd_nxt, s->snd_max) ||
+                                s->snd_max == s->snd_una);
+                if (len > mp && !tail_ok)
+                    len -= len % mp;
+            }
             bool fin = s->shut_wr && len == avail;
             if (len == 0 && !fin)
                 break;
@@ -364,7 +419,10 @@ void tcp_output(struct tern_tcp_sock *s)
                 s->rtt_seq = s->snd_nxt;
                 s->rtt_start_ms = tcp_now_ms(tcp);
             }
-            tcp_send_segment(s, s->snd_nxt, len, flags);
+            if (len > mp)
+                tcp_send_tso(s, s->snd_nxt, len, flags, mp);
+            else
+                tcp_send_segment(s, s->snd_nxt, len, flags);
             s->snd_nxt += len + (fin ? 1 : 0);
             if (fin)
                 s->fin_sent = true;

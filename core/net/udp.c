@@ -139,7 +139,8 @@ tern_result tern_udp_recvfrom(struct tern_udp_sock *sock, void *buf, size_t cap,
     return TERN_OK;
 }
 
-void tern_udp_input(struct tern_netif *nif, const uint8_t *iphdr, const uint8_t *u, size_t len)
+void tern_udp_input(struct tern_netif *nif, const uint8_t *iphdr, const uint8_t *u, size_t len,
+                    bool csum_valid)
 {
     struct tern_net *net = nif->net;
     net->ctr.udp_rx++;
@@ -153,7 +154,7 @@ void tern_udp_input(struct tern_netif *nif, const uint8_t *iphdr, const uint8_t 
         return;
     }
     uint32_t src = tern_load_be32(iphdr + 12), dst = tern_load_be32(iphdr + 16);
-    if (tern_load_be16(u + 6) != 0) {
+    if (tern_load_be16(u + 6) != 0 && !csum_valid) {
         uint32_t sum = tern_csum_pseudo_ipv4(src, dst, TERN_IP_PROTO_UDP, ulen);
         if (tern_csum_finish(tern_csum_add(sum, u, ulen)) != 0) {
             net->ctr.udp_drop_checksum++;

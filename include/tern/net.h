@@ -107,7 +107,12 @@
     X(udp_drop_no_pbuf, "UDP datagrams dropped: pbuf pool empty")              \
     X(udp_drop_too_big, "UDP datagrams larger than a pbuf")                    \
     X(tcp_rx, "TCP segments handed to TCP")                                    \
-    X(tcp_drop_no_handler, "TCP segments with no TCP module attached")
+    X(tcp_drop_no_handler, "TCP segments with no TCP module attached")         \
+    X(rx_large_frames, "coalesced (GSO) frames received from an offloading device") \
+    X(rx_csum_vouched, "frames whose L4 checksum the device vouched for")     \
+    X(rx_drop_bad_meta, "frames whose metadata was not announced or is wrong") \
+    X(tx_tso_frames, "TSO frames handed to the device (up to 64 KiB each)")    \
+    X(tx_tso_segments, "wire segments those TSO frames stand for")
 
 struct tern_net_counters {
 #define TERN_NET_COUNTER_FIELD(name, doc) uint64_t name;
@@ -172,6 +177,7 @@ struct tern_netif {
     unsigned dev;                /* platform device index */
     uint8_t mac[TERN_MAC_LEN];
     uint16_t mtu;                /* IP MTU */
+    uint32_t offloads;           /* TERN_NET_OFFLOAD_* the device announced (and we use) */
     char name[16];               /* "net0" */
     bool configured;             /* has an address */
     uint32_t addr, mask, gw;     /* gw 0: none */
@@ -218,7 +224,7 @@ struct tern_udp_sock {
 /* The TCP seam, IP side. TCP calls these through its struct tern_tcp_lower
  * (ctx = the struct tern_net); IP calls the hooks set below. */
 typedef void (*tern_net_tcp_input_fn)(void *arg, uint32_t src, uint32_t dst,
-                                      const void *segment, size_t len);
+                                      const void *segment, size_t len, bool csum_valid);
 typedef void (*tern_net_tcp_icmp_fn)(void *arg, uint8_t type, uint8_t code, uint16_t next_mtu,
                                      const void *orig_ip_header_and_8_bytes, size_t len);
 
@@ -236,8 +242,10 @@ struct tern_net {
     struct tern_pmtu_entry pmtu[TERN_PMTU_ENTRIES];
     uint64_t icmp_bucket_ms;     /* start of the current rate-limit second */
     uint32_t icmp_bucket_used;
-    uint8_t *rx_buf;             /* one received frame at a time */
+    uint8_t *rx_buf;             /* one received frame at a time (TERN_NET_LARGE_FRAME
+                                  * when a device announced RX_LARGE) */
     size_t rx_cap;
+    uint8_t *tso_buf;            /* one outgoing TSO frame, when a device has TX_TSO4 */
     struct tern_poller poller;
     struct tern_timer tick;      /* ARP retries/aging, reassembly timeouts */
     tern_net_tcp_input_fn tcp_input;
@@ -262,6 +270,39 @@ tern_result tern_net_set_addr(struct tern_net *net, unsigned ifidx, uint32_t add
 /* Handles one received Ethernet frame of interface ifidx (the poller
  * calls it; tests and embedders may too). The frame is not retained. */
 void tern_net_input(struct tern_net *net, unsigned ifidx, const void *frame, size_t len);
+
+/* tern_net_input with the device's metadata (NULL: none). The metadata is
+ * checked with tern_net_meta_check against the offloads the interface
+ * announced; a frame longer than mtu + 14 is taken only as GSO_TCPV4 from
+ * an RX_LARGE device. Refusals count rx_drop_bad_meta / rx_drop_oversize. */
+void tern_net_input_meta(struct tern_net *net, unsigned ifidx, const void *frame, size_t len,
+                         const struct tern_net_meta *meta);
+
+/* ---- offload metadata (offload.c) ---- */
+
+/* Checks received metadata against the frame and the offloads the device
+ * announced (TERN_NET_OFFLOAD_RX_*): known flags and gso_type only; any
+ * metadata needs RX_CSUM, GSO_TCPV4 needs RX_LARGE and an IPv4/TCP frame
+ * with gso_size > 0; NEEDS_CSUM must point exactly at the TCP (offset 16)
+ * or UDP (offset 6) checksum of the IPv4 packet. TERN_OK or TERN_EINVAL. */
+tern_result tern_net_meta_check(const uint8_t *frame, size_t len, const struct tern_net_meta *meta,
+                                uint32_t offloads);
+
+/* Called with every frame tern_net_gso_segment builds (n bytes at f). */
+typedef void (*tern_net_emit_fn)(void *arg, const uint8_t *f, size_t n);
+
+/* Does in software what the device does with frame + meta, as a NIC or
+ * the Linux kernel would: completes a NEEDS_CSUM checksum and cuts a
+ * GSO_TCPV4 frame into gso_size-byte segments (each with the headers
+ * copied, IP total length, id + k and header checksum, TCP sequence
+ * advanced, FIN and PSH on the last segment only, CWR on the first only,
+ * full TCP checksum). Each result is built in out (cap bytes, at least
+ * hdr + gso_size) and passed to emit. A frame with no metadata is passed
+ * through. Used where the wire image matters (pcap) and by devices that
+ * lack the offload. TERN_OK; TERN_EINVAL (meta disagrees with the frame,
+ * cap too small), with nothing emitted. */
+tern_result tern_net_gso_segment(const uint8_t *frame, size_t len, const struct tern_net_meta *meta,
+                                 uint8_t *out, size_t cap, tern_net_emit_fn emit, void *arg);
 
 /* Prints the marker "TERN_NET_UP if=netN ip=A.B.C.D/N gw=A.B.C.D mtu=N
  * via=VIA" for a configured interface (gw 0.0.0.0 when none). TERN_OK,
@@ -311,6 +352,18 @@ tern_result tern_net_tcp_output(void *net, uint32_t src, uint32_t dst, const voi
 /* struct tern_tcp_lower.path_mtu with ctx = net: the IP MTU towards dst
  * (the interface MTU, lowered by ICMP fragmentation-needed). */
 uint16_t tern_net_path_mtu(void *net, uint32_t dst);
+
+/* struct tern_tcp_lower.tso_max with ctx = net: the largest TCP segment
+ * the route to dst can send as one TSO frame now (the interface has
+ * TX_TSO4 and TX_CSUM, and the next hop's MAC is known), else 0. */
+uint32_t tern_net_tso_max(void *net, uint32_t dst);
+
+/* struct tern_tcp_lower.output_tso with ctx = net: one TSO frame (see
+ * tcp.h) with DF set, the IP header checksum ours, the TCP checksum left
+ * to the device. TERN_OK; TERN_AGAIN (device busy, MAC not known);
+ * TERN_ENOENT (no route); TERN_EINVAL (too big, no offload on the route). */
+tern_result tern_net_tcp_output_tso(void *net, uint32_t src, uint32_t dst, const void *segment,
+                                    size_t len, uint16_t mss);
 
 /* ---- UDP ---- */
 

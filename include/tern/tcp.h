@@ -45,12 +45,26 @@ struct tern_tcp_sock;
 
 /* The seam to IPv4. output sends one complete segment (header and
  * payload, checksum filled) in an IPv4 packet with DF set; TERN_AGAIN (no
- * buffer) is treated as loss. path_mtu gives the IP MTU towards dst. */
+ * buffer) is treated as loss. path_mtu gives the IP MTU towards dst.
+ *
+ * TCP segmentation offload (optional, both members or neither): tso_max
+ * says how large a segment (TCP header and payload, at most 65515 bytes)
+ * the path to dst takes as one unit right now, 0 for none. output_tso
+ * sends such a segment: its checksum field holds the folded (not
+ * inverted) pseudo-header sum over src, dst, protocol 6 and len, and the
+ * layer below completes it; when the payload exceeds mss it is cut into
+ * mss-byte segments (the last shorter), each with this header, the
+ * sequence number advanced, PSH and FIN only on the last and CWR only on
+ * the first. Results as output. TCP uses it only for payloads larger
+ * than one mss; tern_tcp_init takes a 64 KiB scratch buffer then. */
 struct tern_tcp_lower {
     tern_result (*output)(void *ctx, uint32_t src, uint32_t dst, const void *segment,
                           size_t len);
     uint16_t (*path_mtu)(void *ctx, uint32_t dst);
     void *ctx;
+    uint32_t (*tso_max)(void *ctx, uint32_t dst);
+    tern_result (*output_tso)(void *ctx, uint32_t src, uint32_t dst, const void *segment,
+                              size_t len, uint16_t mss);
 };
 
 struct tern_tcp_config {
@@ -148,7 +162,9 @@ typedef void (*tern_tcp_event_fn)(struct tern_tcp_sock *s, unsigned events, void
     X(zero_window_probes, "zero-window probes sent")                              \
     X(dup_acks, "duplicate ACKs received")                                        \
     X(ooo_segments, "out-of-order segments queued")                               \
-    X(time_wait_recycled, "TIME-WAIT blocks recycled when the pool was empty")
+    X(time_wait_recycled, "TIME-WAIT blocks recycled when the pool was empty")     \
+    X(out_tso, "TSO segments handed to IPv4 (several wire segments each)")        \
+    X(in_csum_vouched, "segments whose checksum the device vouched for")
 
 struct tern_tcp_stats {
 #define TERN_TCP_COUNTER_FIELD(name, doc) uint64_t name;
@@ -192,6 +208,12 @@ void tern_tcp_finish(struct tern_tcp *tcp);
  * segment buffer is only read during the call. */
 void tern_tcp_input(struct tern_tcp *tcp, uint32_t src, uint32_t dst, const void *segment,
                     size_t len);
+
+/* tern_tcp_input for a segment whose checksum the device verified or
+ * vouched for (receive offload): csum_valid skips the check. A segment
+ * may then carry more than one MSS (a coalesced frame) up to 65535. */
+void tern_tcp_input_offload(struct tern_tcp *tcp, uint32_t src, uint32_t dst,
+                            const void *segment, size_t len, bool csum_valid);
 
 /* An ICMP error (type, code; next_mtu for fragmentation needed) whose
  * payload quotes the IPv4 header and first 8 bytes of a TCP segment we

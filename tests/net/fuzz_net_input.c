@@ -65,9 +65,9 @@ static tern_result fz_recv(void *ctx, unsigned idx, void *buf, size_t cap, size_
 
 static volatile uint8_t sink;
 
-static void tcp_in(void *arg, uint32_t s, uint32_t d, const void *seg, size_t len)
+static void tcp_in(void *arg, uint32_t s, uint32_t d, const void *seg, size_t len, bool valid)
 {
-    (void)arg, (void)s, (void)d;
+    (void)arg, (void)s, (void)d, (void)valid;
     for (size_t i = 0; i < len; i++)
         sink ^= ((const uint8_t *)seg)[i]; /* touch every byte: ASan checks bounds */
 }

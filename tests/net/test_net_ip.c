@@ -681,9 +681,11 @@ struct tcp_probe {
     uint16_t mtu;
 };
 
-static void probe_input(void *arg, uint32_t src, uint32_t dst, const void *seg, size_t len)
+static void probe_input(void *arg, uint32_t src, uint32_t dst, const void *seg, size_t len,
+                        bool csum_valid)
 {
     (void)seg;
+    (void)csum_valid;
     struct tcp_probe *p = arg;
     p->inputs++;
     p->src = src;

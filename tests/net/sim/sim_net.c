@@ -214,7 +214,7 @@ struct sim_node *sim_net_add_node(struct sim_net *net, uint32_t addr, size_t hea
     ocfg.console_level = TERN_LOG_ERROR;
     if (tern_os_init(&n->os, &plat, &ocfg) != TERN_OK)
         abort();
-    struct tern_tcp_lower lower = { node_output, node_path_mtu, n };
+    struct tern_tcp_lower lower = { .output = node_output, .path_mtu = node_path_mtu, .ctx = n };
     if (tern_tcp_init(&n->tcp, &n->os, &lower, cfg) != TERN_OK)
         abort();
     tern_heap_get_stats(&n->os.heap, &n->heap_after_init);

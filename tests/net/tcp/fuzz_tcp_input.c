@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.msl_ms = 1000;
     static struct last_out lo;
     memset(&lo, 0, sizeof(lo));
-    struct tern_tcp_lower lower = { fz_output, fz_mtu, &lo };
+    struct tern_tcp_lower lower = { .output = fz_output, .path_mtu = fz_mtu, .ctx = &lo };
     if (tern_tcp_init(&tcp, &os, &lower, &cfg) != TERN_OK)
         abort();
     struct tern_heap_stats base;

@@ -65,7 +65,7 @@ struct fx *fx_new(const struct tern_tcp_config *cfg)
         f->cfg.rcvbuf = 16384;
         f->cfg.backlog_max = 4;
     }
-    struct tern_tcp_lower lower = { cap_output, cap_mtu, f };
+    struct tern_tcp_lower lower = { .output = cap_output, .path_mtu = cap_mtu, .ctx = f };
     assert_int_equal(tern_tcp_init(&f->tcp, &f->os, &lower, &f->cfg), TERN_OK);
     tern_heap_get_stats(&f->os.heap, &f->base);
     return f;

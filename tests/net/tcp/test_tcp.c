@@ -1053,7 +1053,7 @@ static void test_init_validates_config(void **state)
     tern_tcp_config_default(&c);
     c.rto_max_ms = 10;
     assert_int_equal(tern_tcp_init(&t2, &f->os, &lower, &c), TERN_EINVAL);
-    struct tern_tcp_lower bad = { NULL, lower.path_mtu, lower.ctx };
+    struct tern_tcp_lower bad = { .output = NULL, .path_mtu = lower.path_mtu, .ctx = lower.ctx };
     assert_int_equal(tern_tcp_init(&t2, &f->os, &bad, NULL), TERN_EINVAL);
     tern_tcp_config_default(&c);
     c.max_conns = 100000; /* 100000 x 128 KiB: more than the 16 MiB heap */
