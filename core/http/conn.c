@@ -39,6 +39,7 @@ void tern_http_config_default(struct tern_http_config *cfg)
 }
 
 static void on_timer(struct tern_timer *t, void *arg);
+static void on_alog_timer(struct tern_timer *t, void *arg);
 
 tern_result tern_http_server_init(struct tern_http_server *srv, struct tern_os *os,
                                   const struct tern_http_config *cfg,
@@ -57,6 +58,7 @@ tern_result tern_http_server_init(struct tern_http_server *srv, struct tern_os *
     srv->nroutes = nroutes;
     srv->pool = pool;
     srv->pool_size = n;
+    tern_timer_init(&srv->alog_timer, on_alog_timer, srv);
     for (uint32_t i = 0; i < n; i++) {
         pool[i].state = TERN_HTTP_C_FREE;
         pool[i].srv = srv;
@@ -74,6 +76,14 @@ static size_t out_free(const struct tern_http_conn *c)
 
 static void rearm(struct tern_http_conn *c);
 
+/* The monotonic time. Inside tern_http_conn_input it is read once, on
+ * entry: deadlines are seconds long and one pass over the input takes
+ * microseconds, while a clock read is a visible part of a small request. */
+static uint64_t now_ns(const struct tern_http_conn *c)
+{
+    return c->in_input ? c->input_ns : tern_now_ns(c->srv->os);
+}
+
 static bool out_put(struct tern_http_conn *c, const void *data, size_t n)
 {
     if (n > out_free(c))
@@ -86,7 +96,7 @@ static bool out_put(struct tern_http_conn *c, const void *data, size_t n)
     memcpy(c->out + c->out_len, data, n);
     c->out_len += n;
     if (c->send_deadline == 0 && n > 0) {
-        c->send_deadline = tern_now_ns(c->srv->os) + c->srv->cfg.send_timeout_ns;
+        c->send_deadline = now_ns(c) + c->srv->cfg.send_timeout_ns;
         rearm(c);
     }
     return true;
@@ -124,20 +134,34 @@ static bool line_dec(char *buf, size_t cap, size_t *n, uint64_t v)
 
 /* ---- deadlines ---- */
 
-static void rearm(struct tern_http_conn *c)
+/* Sets the connection's timer for the earliest deadline. exact: put it
+ * there. Otherwise the timer is only ever moved earlier: a deadline that
+ * moves later (the next request's header deadline, idle after a response,
+ * send after a drain) leaves it armed where it was; it then fires early,
+ * on_timer finds nothing due and sets it exactly. A keep-alive request
+ * thus costs no timer-heap operation once the timer sits at or before its
+ * deadlines (one early firing per header timeout per connection instead). */
+static void rearm_at(struct tern_http_conn *c, bool exact)
 {
     uint64_t d = c->phase_deadline;
     if (c->send_deadline && (d == 0 || c->send_deadline < d))
         d = c->send_deadline;
+    if (!exact && tern_timer_armed(&c->timer) && (d == 0 || c->timer.deadline_ns <= d))
+        return;
     if (d == 0)
         tern_timer_disarm(c->srv->os, &c->timer);
     else if (tern_timer_arm(c->srv->os, &c->timer, d) != TERN_OK)
         c->aborted = true;       /* no timer, no deadline: refuse to keep it */
 }
 
+static void rearm(struct tern_http_conn *c)
+{
+    rearm_at(c, false);
+}
+
 static void set_phase(struct tern_http_conn *c, uint64_t timeout_ns)
 {
-    c->phase_deadline = timeout_ns ? tern_now_ns(c->srv->os) + timeout_ns : 0;
+    c->phase_deadline = timeout_ns ? now_ns(c) + timeout_ns : 0;
     rearm(c);
 }
 
@@ -287,15 +311,90 @@ static void count_status(struct tern_http_server *srv, int status)
     }
 }
 
+/* ---- access log ---- */
+
+/* Appends s, cutting it at the end of buf (log lines are cut, not lost). */
+static void cut_add(char *buf, size_t cap, size_t *n, const char *s, size_t len)
+{
+    if (len > cap - *n)
+        len = cap - *n;
+    memcpy(buf + *n, s, len);
+    *n += len;
+}
+
+static void cut_dec(char *buf, size_t cap, size_t *n, uint64_t v, size_t min_digits)
+{
+    char d[20];
+    size_t k = sizeof d;
+    do {
+        d[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v || sizeof d - k < min_digits);
+    cut_add(buf, cap, n, d + k, sizeof d - k);
+}
+
+static void alog_flush(struct tern_http_server *srv)
+{
+    struct tern_os *os = srv->os;
+    tern_timer_disarm(os, &srv->alog_timer);
+    if (srv->alog_len)
+        os->plat.ops->console_write(os->plat.ctx, srv->alog, srv->alog_len);
+    srv->alog_len = 0;
+}
+
+static void on_alog_timer(struct tern_timer *t, void *arg)
+{
+    (void)t;
+    alog_flush(arg);
+}
+
+/* One "info http: METHOD PATH STATUS BYTES" line per response, composed
+ * by hand (tern_log's formatting and a console write per request were
+ * most of a keep-alive request's logging cost). It goes into the log ring
+ * at once, in tern_log's record format; when the console threshold lets
+ * info through, it also joins the server's batch, which reaches the
+ * console in one write when full or when the loop next runs its timers
+ * (a timer due now): a busy server writes once per loop turn, not once
+ * per request. */
 static void access_log(struct tern_http_conn *c)
 {
-    if (!c->srv->cfg.access_log)
+    struct tern_http_server *srv = c->srv;
+    struct tern_os *os = srv->os;
+    if (!srv->cfg.access_log)
         return;
     const struct tern_http_request *r = &c->req;
-    tern_log(c->srv->os, TERN_LOG_INFO, "http", "%.*s %s %d %llu",
-             r->method_str ? (int)r->method_len : 1, r->method_str ? r->method_str : "-",
-             c->path[0] ? c->path : "-", c->status,
-             (unsigned long long)c->resp_body_bytes);
+    char line[TERN_LOG_LINE_MAX];
+    size_t n = 0, cap = sizeof line;
+    uint64_t now = now_ns(c);
+    uint64_t ms = now > os->cfg.boot_start_ns ? (now - os->cfg.boot_start_ns) / 1000000u : 0;
+    cut_add(line, cap, &n, "[", 1);
+    cut_dec(line, cap, &n, ms / 1000, 1);
+    cut_add(line, cap, &n, ".", 1);
+    cut_dec(line, cap, &n, ms % 1000, 3);
+    cut_add(line, cap, &n, "] info http: ", 13);
+    if (r->method_str)
+        cut_add(line, cap, &n, r->method_str, r->method_len);
+    else
+        cut_add(line, cap, &n, "-", 1);
+    cut_add(line, cap, &n, " ", 1);
+    cut_add(line, cap, &n, c->path[0] ? c->path : "-", c->path[0] ? strlen(c->path) : 1);
+    cut_add(line, cap, &n, " ", 1);
+    if (c->status < 0)
+        cut_add(line, cap, &n, "-", 1);
+    cut_dec(line, cap, &n, (uint64_t)(c->status < 0 ? -(int64_t)c->status : c->status), 1);
+    cut_add(line, cap, &n, " ", 1);
+    cut_dec(line, cap, &n, c->resp_body_bytes, 1);
+    tern_log_ring_push(&os->log, TERN_LOG_INFO, line, n);
+    if (TERN_LOG_INFO < os->cfg.console_level)
+        return;
+    if (srv->alog_len + n + 1 > sizeof srv->alog)
+        alog_flush(srv);
+    memcpy(srv->alog + srv->alog_len, line, n);
+    srv->alog[srv->alog_len + n] = '\n';
+    srv->alog_len += n + 1;
+    if (!tern_timer_armed(&srv->alog_timer) &&
+        tern_timer_arm(os, &srv->alog_timer, now) != TERN_OK)
+        alog_flush(srv);                     /* no timer: write it now */
 }
 
 /* The request and its response are both complete. */
@@ -309,40 +408,55 @@ static void finish_exchange(struct tern_http_conn *c)
     clear_exchange(c);
     tern_http_parser_reset(&c->parser);
     c->served++;
-    c->since_ns = tern_now_ns(c->srv->os);
+    c->since_ns = now_ns(c);
     c->state = TERN_HTTP_C_IDLE;
     set_phase(c, c->srv->cfg.idle_timeout_ns);
 }
 
 /* ---- response API ---- */
 
+/* "Date: <IMF-fixdate>\r\n" for wall time secs, formatted once per second
+ * and kept in the server. */
+static const char *date_line(struct tern_http_server *srv, int64_t secs, size_t *len)
+{
+    if (srv->date_len == 0 || srv->date_secs != secs) {
+        char date[40];
+        tern_http_format_date(secs, date, sizeof date);
+        size_t n = 0;
+        if (!line_add(srv->date_line, sizeof srv->date_line, &n, "Date: ", 6) ||
+            !line_add(srv->date_line, sizeof srv->date_line, &n, date, strlen(date)) ||
+            !line_add(srv->date_line, sizeof srv->date_line, &n, "\r\n", 2))
+            n = 0;
+        srv->date_len = n;
+        srv->date_secs = secs;
+    }
+    *len = srv->date_len;
+    return srv->date_line;
+}
+
 static tern_result begin(struct tern_http_conn *c, int status)
 {
-    char line[96];
+    static const char fixed[] = "Server: tern\r\nX-Content-Type-Options: nosniff\r\n";
+    char line[192];
     c->status = status;
     c->resp_started = true;
     c->head_open = true;
     count_status(c->srv, status);
     const char *reason = tern_http_reason(status);
-    size_t n = 0;
+    size_t n = 0, dl = 0;
+    const char *date = NULL;
+    const struct tern_platform *pl = &c->srv->os->plat;
+    int64_t wall;
+    if (pl->ops->wall_ns && pl->ops->wall_ns(pl->ctx, &wall) == TERN_OK)
+        date = date_line(c->srv, wall / 1000000000, &dl);
+    /* Status line, Date, Server and nosniff go out in one piece. */
     if (!line_add(line, sizeof line, &n, "HTTP/1.1 ", 9) ||
         !line_dec(line, sizeof line, &n, (uint64_t)(status < 0 ? 0 : status)) ||
         !line_add(line, sizeof line, &n, " ", 1) ||
         !line_add(line, sizeof line, &n, reason, strlen(reason)) ||
-        !line_add(line, sizeof line, &n, "\r\n", 2) || !out_put(c, line, n))
-        return TERN_ENOSPC;
-    const struct tern_platform *pl = &c->srv->os->plat;
-    int64_t wall;
-    if (pl->ops->wall_ns && pl->ops->wall_ns(pl->ctx, &wall) == TERN_OK) {
-        char date[40];
-        tern_http_format_date(wall / 1000000000, date, sizeof date);
-        n = 0;
-        if (!line_add(line, sizeof line, &n, "Date: ", 6) ||
-            !line_add(line, sizeof line, &n, date, strlen(date)) ||
-            !line_add(line, sizeof line, &n, "\r\n", 2) || !out_put(c, line, n))
-            return TERN_ENOSPC;
-    }
-    if (!out_str(c, "Server: tern\r\nX-Content-Type-Options: nosniff\r\n"))
+        !line_add(line, sizeof line, &n, "\r\n", 2) ||
+        (date && !line_add(line, sizeof line, &n, date, dl)) ||
+        !line_add(line, sizeof line, &n, fixed, sizeof fixed - 1) || !out_put(c, line, n))
         return TERN_ENOSPC;
     return TERN_OK;
 }
@@ -588,7 +702,7 @@ static void dispatch(struct tern_http_conn *c)
     struct tern_http_server *srv = c->srv;
     srv->counters.requests++;
     c->state = TERN_HTTP_C_ACTIVE;
-    c->since_ns = tern_now_ns(srv->os);
+    c->since_ns = now_ns(c);
     memset(c->scratch, 0, sizeof c->scratch);
     r->method = p->method;
     r->method_str = (const char *)p->head;
@@ -681,7 +795,7 @@ static size_t pump(struct tern_http_conn *c, const uint8_t *data, size_t len)
         tern_http_parser_feed(&c->parser, data + done, len - done, &used, &ev);
         if (used && c->state == TERN_HTTP_C_IDLE) {
             c->state = TERN_HTTP_C_READ_HEAD;
-            c->since_ns = tern_now_ns(c->srv->os);
+            c->since_ns = now_ns(c);
             set_phase(c, c->srv->cfg.header_timeout_ns);
         }
         done += used;
@@ -736,6 +850,7 @@ static size_t pump(struct tern_http_conn *c, const uint8_t *data, size_t len)
 
 size_t tern_http_conn_input(struct tern_http_conn *c, const uint8_t *data, size_t len)
 {
+    c->input_ns = tern_now_ns(c->srv->os);
     c->in_input = true;
     size_t n = pump(c, data, len);
     c->in_input = false;
@@ -838,5 +953,5 @@ static void on_timer(struct tern_timer *t, void *arg)
         wake(c);
         return;
     }
-    rearm(c);
+    rearm_at(c, true);                       /* early: nothing due yet */
 }

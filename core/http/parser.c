@@ -1,9 +1,11 @@
 /*
  * Interface: see include/tern/http.h (Parser).
  *
- * The head is consumed one byte at a time and copied (without CR/LF) into
- * p->head; each completed line is checked at once, so no input split can
- * change the outcome. Body bytes are handed out as slices of the input.
+ * The head is copied (without CR/LF) into p->head; each completed line is
+ * checked at once, so no input split can change the outcome. Runs of
+ * plain bytes within a line are scanned a word at a time and copied whole
+ * (head_bytes); line ends, tabs and refused bytes take the byte-at-a-time
+ * path (head_byte). Body bytes are handed out as slices of the input.
  *
  * Strictness (the request-smuggling defence of RFC 9112 section 6.3 and
  * 11.2): lines end with CRLF only (a bare CR or LF is 400), NUL and other
@@ -62,17 +64,32 @@ void tern_http_parser_reset(struct tern_http_parser *p)
     p->state = TERN_HTTP_P_START;
 }
 
-/* tchar of RFC 9110 section 5.6.2. */
+/* tchar of RFC 9110 section 5.6.2: bit c%32 of tchar_map[c/32]. */
+static const uint32_t tchar_map[8] = {
+    0x00000000u,                     /* controls */
+    0x03ff6cfau,                     /* ! # $ % & ' * + - . 0-9 */
+    0xc7fffffeu,                     /* A-Z ^ _ */
+    0x57ffffffu,                     /* ` a-z | ~ */
+    0, 0, 0, 0,
+};
+
 static bool is_tchar(uint8_t c)
 {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return (tchar_map[c >> 5] >> (c & 31)) & 1u;
 }
 
 static uint8_t lower(uint8_t c)
 {
     return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+/* a[0..n) equals b[0..n) ignoring ASCII case; b is lower case. */
+static bool ieq_lc(const uint8_t *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower(a[i]) != (uint8_t)b[i])
+            return false;
+    return true;
 }
 
 static bool ieq(const uint8_t *a, size_t alen, const char *b)
@@ -195,9 +212,21 @@ static void finish_head(struct tern_http_parser *p)
         const struct tern_http_field *f = &p->fields[k];
         const uint8_t *name = p->head + f->name_off;
         const uint8_t *val = p->head + f->value_off;
-        if (ieq(name, f->name_len, "host")) {
+        /* Only five names matter here: compare those of the same length. */
+        const char *known;
+        switch (f->name_len) {
+        case 4: known = "host"; break;
+        case 6: known = "expect"; break;
+        case 10: known = "connection"; break;
+        case 14: known = "content-length"; break;
+        case 17: known = "transfer-encoding"; break;
+        default: continue;
+        }
+        if (!ieq_lc(name, known, f->name_len))
+            continue;
+        if (f->name_len == 4) {
             hosts++;
-        } else if (ieq(name, f->name_len, "content-length")) {
+        } else if (f->name_len == 14) {
             if (++cls > 1 || f->value_len == 0 || f->value_len > 18)
                 { fail(p, 400); return; }
             uint64_t v = 0;
@@ -208,17 +237,17 @@ static void finish_head(struct tern_http_parser *p)
             }
             p->content_length = v;
             p->has_length = true;
-        } else if (ieq(name, f->name_len, "transfer-encoding")) {
+        } else if (f->name_len == 17) {
             if (++tes > 1)
                 { fail(p, 400); return; }
             te = val;
             te_len = f->value_len;
-        } else if (ieq(name, f->name_len, "connection")) {
+        } else if (f->name_len == 10) {
             if (has_token(val, f->value_len, "close"))
                 p->keep_alive = false;
             else if (p->version_minor == 0 && has_token(val, f->value_len, "keep-alive"))
                 p->keep_alive = true;
-        } else if (ieq(name, f->name_len, "expect")) {
+        } else {                             /* expect */
             if (!ieq(val, f->value_len, "100-continue"))
                 { fail(p, 417); return; }
             p->expect_continue = p->version_minor >= 1;
@@ -308,6 +337,56 @@ static bool head_byte(struct tern_http_parser *p, uint8_t c)
     return false;
 }
 
+/* How many leading bytes of s[0..n) are plain head bytes: not a control
+ * (CR, LF and HT included), not DEL. Eight bytes at a time: a word with
+ * none of them below 0x20 and none equal to 0x7f is taken whole (the
+ * "has less than" and "has zero byte" tests are exact for "any byte"); the
+ * word that has one is finished byte by byte. */
+static size_t plain_run(const uint8_t *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, x;
+        memcpy(&w, s + i, 8);
+        x = w ^ (ones * 0x7f);
+        if (((w - ones * 0x20) & ~w & highs) | ((x - ones) & ~x & highs))
+            break;
+    }
+    while (i < n && s[i] >= 0x20 && s[i] != 0x7f)
+        i++;
+    return i;
+}
+
+/* Head bytes from d[0..n): runs of plain bytes inside a line are checked
+ * and copied whole, everything else (CR, LF, HT, the bytes that end or
+ * refuse a line, the first byte of a request) goes through head_byte, so
+ * the outcome is the byte-at-a-time one for any split. Returns how many
+ * were consumed; *complete when the head ended with the last of them. */
+static size_t head_bytes(struct tern_http_parser *p, const uint8_t *d, size_t n, bool *complete)
+{
+    size_t i = 0;
+    *complete = false;
+    while (i < n && p->state != TERN_HTTP_P_ERROR) {
+        if (p->state == TERN_HTTP_P_HEAD && !p->saw_cr) {
+            /* Room before the limit head_byte would refuse at. */
+            uint32_t lim = p->method_len == 0 ? p->lim.max_request_line : p->lim.max_head;
+            size_t room = p->head_len < lim ? lim - p->head_len : 0;
+            size_t k = plain_run(d + i, n - i < room ? n - i : room);
+            memcpy(p->head + p->head_len, d + i, k);
+            p->head_len += (uint32_t)k;
+            i += k;
+            if (i == n)
+                break;
+        }
+        if (head_byte(p, d[i++])) {
+            *complete = true;
+            break;
+        }
+    }
+    return i;
+}
+
 static void set_ev(struct tern_http_event *ev, enum tern_http_event_kind k)
 {
     ev->kind = k;
@@ -324,14 +403,17 @@ void tern_http_parser_feed(struct tern_http_parser *p, const uint8_t *data, size
     while (p->state != TERN_HTTP_P_ERROR) {
         switch (p->state) {
         case TERN_HTTP_P_START:
-        case TERN_HTTP_P_HEAD:
+        case TERN_HTTP_P_HEAD: {
+            bool complete;
             if (i >= len)
                 goto out;
-            if (head_byte(p, data[i++])) {
+            i += head_bytes(p, data + i, len - i, &complete);
+            if (complete) {
                 ev->kind = TERN_HTTP_EV_HEAD;
                 goto out;
             }
             break;
+        }
         case TERN_HTTP_P_BODY_CL: {
             if (i >= len)
                 goto out;

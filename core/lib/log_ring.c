@@ -21,6 +21,18 @@ static size_t record_len_at(const struct tern_log_ring *r, size_t off)
     return REC_HDR + (ring_byte(r, off + 1) | ((size_t)ring_byte(r, off + 2) << 8));
 }
 
+/* Copies n bytes to the ring at *tail (in at most two pieces: every
+ * record is pushed on the access log's per-request path) and advances it. */
+static void ring_put(struct tern_log_ring *r, size_t *tail, const void *src, size_t n)
+{
+    size_t first = r->capacity - *tail;
+    if (first > n)
+        first = n;
+    memcpy(r->buf + *tail, src, first);
+    memcpy(r->buf, (const uint8_t *)src + first, n - first);
+    *tail = (*tail + n) % r->capacity;
+}
+
 static void drop_oldest(struct tern_log_ring *r)
 {
     size_t n = record_len_at(r, 0);
@@ -53,10 +65,8 @@ void tern_log_ring_push(struct tern_log_ring *r, enum tern_log_level level,
 
     uint8_t hdr[REC_HDR] = { (uint8_t)level, (uint8_t)(len & 0xff), (uint8_t)(len >> 8) };
     size_t tail = (r->head + r->used) % r->capacity;
-    for (size_t i = 0; i < need; i++) {
-        r->buf[tail] = i < REC_HDR ? hdr[i] : (uint8_t)text[i - REC_HDR];
-        tail = (tail + 1) % r->capacity;
-    }
+    ring_put(r, &tail, hdr, REC_HDR);
+    ring_put(r, &tail, text, len);
     r->used += need;
     r->next_seq++;
 }

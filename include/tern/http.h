@@ -248,7 +248,7 @@ struct tern_http_config {
     uint64_t body_timeout_ns;        /* no body progress for this -> 408 */
     uint64_t idle_timeout_ns;        /* keep-alive wait -> silent close */
     uint64_t send_timeout_ns;        /* output not drained for this -> close */
-    bool access_log;                 /* a tern_log line per response */
+    bool access_log;                 /* an info log line per response */
 };
 
 /* Defaults: limits as the parser's, 10 s headers, 30 s body, 60 s idle,
@@ -277,6 +277,7 @@ struct tern_http_conn {
     uint64_t phase_deadline;         /* header, body, idle or linger; 0 none */
     bool aborted;                    /* close now, drop the output */
     bool in_input;                   /* inside tern_http_conn_input */
+    uint64_t input_ns;               /* monotonic time at its entry */
     uint64_t since_ns;               /* when the current state began */
     uint32_t served;                 /* responses completed on it */
 
@@ -318,6 +319,14 @@ struct tern_http_server {
     struct tern_http_conn *pool;
     uint32_t pool_size;
     struct tern_http_counters counters;
+    /* "Date: ...\r\n" of the second date_secs (date_len 0: none yet). */
+    int64_t date_secs;
+    char date_line[64];
+    size_t date_len;
+    /* Access lines waiting for one console write (core/http/conn.c). */
+    char alog[2048];
+    size_t alog_len;
+    struct tern_timer alog_timer;
 };
 
 /* Sets up srv over a caller-owned pool of n connections (the cap on

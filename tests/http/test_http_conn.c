@@ -385,6 +385,109 @@ static void test_slowloris_header_deadline(void **state)
     assert_int_equal(B->srv.counters.timeout_408, 1);
 }
 
+/* The connection timer is moved only earlier while requests come and go
+ * (it fires early and is set again): a slow head on a connection that
+ * already served requests still gets 408 10 s after its first byte. */
+static void test_header_deadline_after_keepalive(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    for (int i = 0; i < 3; i++) {
+        cl->got_len = 0;
+        client_sends(cl, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_non_null(strstr(cl->got, "200 OK"));
+        bench_advance(B, SEC);
+    }
+    bench_advance(B, 4 * SEC);                  /* t = 7 s */
+    uint64_t start = B->sim.now_ns;
+    cl->got_len = 0;
+    cl->got[0] = '\0';
+    client_sends(cl, "GET /healthz HTTP/1.1\r\nHo");
+    while (!cl->closed && B->sim.now_ns < start + 20 * SEC) {
+        bench_advance(B, SEC / 2);
+        client_pump(cl);
+    }
+    assert_true(cl->closed);
+    assert_true(strncmp(cl->got, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+    assert_true(B->sim.now_ns >= start + 10 * SEC && B->sim.now_ns <= start + 11 * SEC);
+    client_free(cl);
+
+    /* and an idle keep-alive connection still closes 60 s after its last
+     * response, however early its timer fired meanwhile */
+    struct client *idle = client_open(B);
+    client_sends(idle, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    start = B->sim.now_ns;
+    while (!idle->closed && B->sim.now_ns < start + 70 * SEC) {
+        bench_advance(B, SEC / 2);
+        client_pump(idle);
+    }
+    assert_true(idle->closed);
+    assert_true(B->sim.now_ns >= start + 60 * SEC && B->sim.now_ns <= start + 61 * SEC);
+    client_free(idle);
+}
+
+/* Access lines: into the log ring at once (tern_log's record format), and
+ * to the console (when it takes info) in one write per loop turn. */
+static void test_access_log_ring_and_console_batch(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    client_sends(cl, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    client_sends(cl, "GET /nope?q=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+    uint64_t cur = 0;                          /* the sim clock starts at 1 s */
+    char line[TERN_LOG_LINE_MAX + 1];
+    enum tern_log_level lv;
+    bool seen_ok = false, seen_404 = false;
+    while (tern_log_ring_read(&B->os.log, &cur, line, sizeof line, &lv, NULL) == TERN_OK) {
+        if (strcmp(line, "[1.000] info http: GET /healthz 200 2") == 0 && lv == TERN_LOG_INFO)
+            seen_ok = true;
+        if (strcmp(line, "[1.000] info http: GET /nope 404 10") == 0)
+            seen_404 = true;
+    }
+    assert_true(seen_ok);
+    assert_true(seen_404);
+    assert_false(sim_console_has(&B->sim, "info http:"));   /* console at warn */
+
+    B->os.cfg.console_level = TERN_LOG_INFO;
+    bench_advance(B, 1500 * 1000000ull);
+    for (int i = 0; i < 3; i++)
+        client_sends(cl, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_false(sim_console_has(&B->sim, "info http:"));   /* batched ... */
+    bench_advance(B, 0);                                       /* ... until the loop turns */
+    assert_int_equal(count(B->sim.console, "[2.500] info http: GET /healthz 200 2\n"), 3);
+    /* a long path is cut like any log record, never overflows */
+    static char req[2048];
+    int n = snprintf(req, sizeof req, "GET /");
+    memset(req + n, 'p', 600);
+    snprintf(req + n + 600, sizeof req - (size_t)n - 600, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    client_sends(cl, req);
+    bench_advance(B, 0);
+    cur = B->os.log.next_seq - 1;
+    assert_int_equal(tern_log_ring_read(&B->os.log, &cur, line, sizeof line, NULL, NULL), TERN_OK);
+    assert_int_equal(strlen(line), TERN_LOG_LINE_MAX);
+    assert_true(strncmp(line, "[2.500] info http: GET /ppp", 27) == 0);
+    client_free(cl);
+}
+
+/* The Date line is kept per second and follows the wall clock. */
+static void test_date_follows_wall_clock(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    B->wall_s = 784111777;
+    client_sends(cl, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+    cl->got_len = 0;
+    B->wall_s++;
+    client_sends(cl, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "Date: Sun, 06 Nov 1994 08:49:38 GMT\r\n"));
+    cl->got_len = 0;
+    B->wall_s = 0;                             /* wall time lost: no Date */
+    client_sends(cl, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_null(strstr(cl->got, "Date:"));
+    client_free(cl);
+}
+
 static void test_slow_body_and_idle(void **state)
 {
     (void)state;
@@ -538,6 +641,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conditional_and_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slowloris_header_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_deadline_after_keepalive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_access_log_ring_and_console_batch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_date_follows_wall_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_body_and_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_reader_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),

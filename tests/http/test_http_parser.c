@@ -246,6 +246,118 @@ static void test_body_limits_413(void **state)
                      &lim);
 }
 
+/* The head scanner takes runs of plain bytes eight at a time: every
+ * refused byte must still be found wherever it sits in a word, and the
+ * bytes next to the ones it looks for (space, '~', obs-text) must pass. */
+static void test_fast_scan_refusals_at_every_position(void **state)
+{
+    (void)state;
+    static const uint8_t bad[] = { 0x00, 0x01, 0x08, 0x0b, 0x0c, 0x0e, 0x1b, 0x1f, 0x7f,
+                                   '\r', '\n' };
+    char in[128];
+    for (size_t b = 0; b < sizeof bad; b++) {
+        for (size_t pos = 0; pos < 17; pos++) {
+            /* in a field value */
+            int n = snprintf(in, sizeof in, "GET / HTTP/1.1\r\nHost: a\r\nX-Long: ");
+            memset(in + n, 'v', 20);
+            in[n + (int)pos] = (char)bad[b];
+            n += 20;
+            n += snprintf(in + n, sizeof in - (size_t)n, "\r\n\r\n");
+            char name[64];
+            snprintf(name, sizeof name, "byte %02x at %zu of a value", bad[b], pos);
+            check_all_splits(name, (const uint8_t *)in, (size_t)n, "ERROR 400\n", NULL);
+            /* in the request target */
+            n = snprintf(in, sizeof in, "GET /");
+            memset(in + n, 't', 20);
+            in[n + (int)pos] = (char)bad[b];
+            n += 20;
+            n += snprintf(in + n, sizeof in - (size_t)n, " HTTP/1.1\r\nHost: a\r\n\r\n");
+            snprintf(name, sizeof name, "byte %02x at %zu of the target", bad[b], pos);
+            check_all_splits(name, (const uint8_t *)in, (size_t)n, "ERROR 400\n", NULL);
+        }
+    }
+    /* Neighbours of the refused ranges are plain bytes (HT is allowed in
+     * values and goes the slow way). */
+    const char *ok = "GET / HTTP/1.1\r\nHost: a\r\nX: ~ !\x80\x9f\xa0\xff\x7e\x20\t\x21"
+                     "0123456789abcdef~\r\n\r\n";
+    check_all_splits("bytes next to the refused ones", (const uint8_t *)ok, strlen(ok),
+                     "HEAD GET / 1.1 ka=1\n Host=[a]\n X=[~ !\x80\x9f\xa0\xff~ \t!"
+                     "0123456789abcdef~]\nDONE\n",
+                     NULL);
+}
+
+/* A browser-sized head: long lines cross every split point and word
+ * boundary; names are matched case-insensitively whatever their length. */
+static void test_fast_scan_long_head(void **state)
+{
+    (void)state;
+    const char *in =
+        "GET /static/app.0123456789abcdef.js?v=42&x=%20y HTTP/1.1\r\n"
+        "host: example.test\r\n"
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0\r\n"
+        "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+        "CONNECTION: close\r\n"
+        "CoNtEnT-LeNgTh: 4\r\n"
+        "\r\nbody";
+    check_all_splits("long head", (const uint8_t *)in, strlen(in),
+                     "HEAD GET /static/app.0123456789abcdef.js?v=42&x=%20y 1.1 ka=0\n"
+                     " host=[example.test]\n"
+                     " User-Agent=[Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 "
+                     "Firefox/120.0]\n"
+                     " Accept=[text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8]\n"
+                     " CONNECTION=[close]\n CoNtEnT-LeNgTh=[4]\nBODY body\nDONE\n",
+                     NULL);
+    /* A name of a known length that is not the known name is just a field. */
+    const char *other = "GET / HTTP/1.1\r\nHost: a\r\nHoss: 1\r\nContent-Lengtx: 9\r\n\r\n";
+    check_all_splits("near names", (const uint8_t *)other, strlen(other),
+                     "HEAD GET / 1.1 ka=1\n Host=[a]\n Hoss=[1]\n Content-Lengtx=[9]\nDONE\n",
+                     NULL);
+}
+
+/* The scanner stops at the limits exactly where byte-at-a-time did: a
+ * line of exactly the limit passes, one byte more is refused, and a
+ * control byte at the limit is still a 400. */
+static void test_fast_scan_limits_exact(void **state)
+{
+    (void)state;
+    struct tern_http_limits lim = { 64, 128, 64, 100 };
+    char in[256], want[256];
+    int n = snprintf(in, sizeof in, "GET /");
+    memset(in + n, 'a', 50);
+    n += 50;
+    n += snprintf(in + n, sizeof in - (size_t)n, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(strchr(in, '\r') - in, 64);
+    snprintf(want, sizeof want, "HEAD GET /%.50s 1.1 ka=1\n Host=[a]\nDONE\n", in + 5);
+    check_all_splits("request line of 64 of 64", (const uint8_t *)in, (size_t)n, want, &lim);
+    n = snprintf(in, sizeof in, "GET /");
+    memset(in + n, 'a', 51);
+    n += 51;
+    n += snprintf(in + n, sizeof in - (size_t)n, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    check_all_splits("request line of 65 of 64", (const uint8_t *)in, (size_t)n, "ERROR 414\n",
+                     &lim);
+    n = snprintf(in, sizeof in, "GET /");
+    memset(in + n, 'a', 59);
+    in[n + 59] = '\x01';
+    n += 60;
+    n += snprintf(in + n, sizeof in - (size_t)n, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    check_all_splits("control byte at the request line limit", (const uint8_t *)in, (size_t)n,
+                     "ERROR 400\n", &lim);
+    /* The head limit counts request line and fields without CRLFs:
+     * 14 + 7 + 107 = 128 fits, 129 does not. */
+    n = snprintf(in, sizeof in, "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+    memset(in + n, 'x', 104);
+    n += 104;
+    n += snprintf(in + n, sizeof in - (size_t)n, "\r\n\r\n");
+    snprintf(want, sizeof want, "HEAD GET / 1.1 ka=1\n Host=[a]\n X=[%.104s]\nDONE\n",
+             in + (n - 108));
+    check_all_splits("head of 128 of 128", (const uint8_t *)in, (size_t)n, want, &lim);
+    n = snprintf(in, sizeof in, "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+    memset(in + n, 'x', 105);
+    n += 105;
+    n += snprintf(in + n, sizeof in - (size_t)n, "\r\n\r\n");
+    check_all_splits("head of 129 of 128", (const uint8_t *)in, (size_t)n, "ERROR 431\n", &lim);
+}
+
 static void test_error_is_sticky(void **state)
 {
     (void)state;
@@ -388,6 +500,9 @@ int main(void)
         cmocka_unit_test(test_request_line_limit_414),
         cmocka_unit_test(test_header_limits_431),
         cmocka_unit_test(test_body_limits_413),
+        cmocka_unit_test(test_fast_scan_refusals_at_every_position),
+        cmocka_unit_test(test_fast_scan_long_head),
+        cmocka_unit_test(test_fast_scan_limits_exact),
         cmocka_unit_test(test_error_is_sticky),
         cmocka_unit_test(test_field_lookup),
         cmocka_unit_test(test_decode_path),
