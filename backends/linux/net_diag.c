@@ -49,6 +49,7 @@ struct net_diag {
     bool address_up;                 /* net0 got its first address */
     void (*up_fn)(void *arg);        /* run once, when it does */
     void *up_arg;
+    uint8_t pat[2 * 65536];          /* the pattern twice: it repeats every 64 KiB */
 };
 
 static struct net_diag diag; /* hosted glue: one instance per process */
@@ -120,11 +121,10 @@ static void tx_event(struct tern_tcp_sock *s, unsigned ev, void *arg)
     if (ev & TERN_TCP_EV_CONNECTED)
         g->tx_start_ms = tern_now_ms(g->os);
     while (!g->tx_done && (ev & (TERN_TCP_EV_CONNECTED | TERN_TCP_EV_WRITABLE))) {
-        uint8_t chunk[8192];
+        /* up to 64 KiB straight from the table: pattern(i) = pat[i % 65536] */
+        const uint8_t *chunk = g->pat + (g->tx_sent & 0xffffu);
         uint64_t left = o->send_bytes - g->tx_sent;
-        size_t n = left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
-        for (size_t i = 0; i < n; i++)
-            chunk[i] = pattern(g->tx_sent + i);
+        size_t n = left < 65536 ? (size_t)left : 65536;
         size_t took = 0;
         if (n > 0 && tern_tcp_send(s, chunk, n, &took) != TERN_OK)
             break;
@@ -267,6 +267,8 @@ void linux_net_diag_init(struct tern_os *os, struct tern_net *net, struct tern_t
     diag.net = net;
     diag.tcp = tcp;
     diag.opts = o;
+    for (size_t i = 0; i < sizeof(diag.pat); i++)
+        diag.pat[i] = pattern(i);
 }
 
 tern_dhcp_event_fn linux_net_diag_dhcp_cb(void **arg)

@@ -222,8 +222,22 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
     tern_tcp_config_default(&tcfg);
     if (o->tcp_conns)
         tcfg.max_conns = o->tcp_conns;
-    if (o->tcp_buf_kib)
+    if (o->tcp_buf_kib) {
         tcfg.sndbuf = tcfg.rcvbuf = o->tcp_buf_kib * 1024;
+    } else {
+        /* The receive window is what bounds bulk receive over a TAP (the
+         * peer may have only one window in flight): without --tcp-buf a
+         * connection's receive buffer grows from 64 KiB up to 256 KiB
+         * while all connections' buffers stay within a quarter of the
+         * heap (64 MiB, 64 connections: 192 KiB). */
+        struct tern_heap_stats hs;
+        tern_heap_get_stats(&os->heap, &hs);
+        uint64_t per_conn = (uint64_t)(hs.size / 4) / tcfg.max_conns;
+        if (per_conn > tcfg.sndbuf + tcfg.rcvbuf) {
+            uint64_t rcv = per_conn - tcfg.sndbuf;
+            tcfg.rcvbuf = (uint32_t)(rcv > 256 * 1024 ? 256 * 1024 : rcv & ~(uint64_t)4095);
+        }
+    }
     tern_result r = tern_net_init(net, os, NULL);
     if (r == TERN_OK)
         r = tern_net_attach_tcp(net, tcp, &tcfg);

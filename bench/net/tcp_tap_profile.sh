@@ -7,6 +7,7 @@
 # goes (top symbols, user and kernel). Needs root and perf.
 # usage: bench/net/tcp_tap_profile.sh TERN_LINUX [MIB]   (default 64)
 # TERN_ARGS="..." adds tern-linux options (e.g. "--tcp-buf 512 --mem 256").
+# TAP_OPTS=",offload=off" measures the per-frame path (no IFF_VNET_HDR).
 set -euo pipefail
 tern=$1
 mib=${2:-64}
@@ -36,7 +37,7 @@ s=json.load(sys.stdin)[0]["stats64"]; print(s["rx"]["packets"], s["tx"]["packets
 # what tern sends once a marker file appears (--tcp-send starts at boot,
 # so the send direction is measured with its own tern instance).
 start_tern() { # EXTRA ARGS...
-    ip netns exec "$ns1" taskset -c 1 "$tern" --net tap:tp0 --ip 192.0.2.10/24 \
+    ip netns exec "$ns1" taskset -c 1 "$tern" --net tap:tp0${TAP_OPTS:-} --ip 192.0.2.10/24 \
         --services discard ${TERN_ARGS:-} "$@" >"$tmp/out" 2>&1 &
     pid=$!
     wait_line "$tmp/out" '^TERN_NET_UP' 10
@@ -47,22 +48,22 @@ stop_tern() {
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
     ip -n "$ns1" link del tp0 2>/dev/null || true
 }
-events=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_epoll_wait,task-clock,context-switches
+events=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_readv,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,task-clock,context-switches
 
 report() { # NAME PERFSTAT P0 P1 SECONDS
     read -r rx0 tx0 <<<"$3"; read -r rx1 tx1 <<<"$4"
     # rx/tx are the Linux side of the TAP: its tx is what tern reads
     local in=$((tx1 - tx0)) out=$((rx1 - rx0))
-    awk -v name="$1" -v fin="$in" -v fout="$out" -v secs="$5" '
+    awk -v name="$1" -v fin="$in" -v fout="$out" -v secs="$5" -v bytes="$bytes" '
         /raw_syscalls:sys_enter/ { gsub(",", "", $1); sc = $1 }
-        /sys_enter_read/ { gsub(",", "", $1); rd = $1 }
-        /sys_enter_write/ { gsub(",", "", $1); wr = $1 }
+        /sys_enter_readv?$/ { gsub(",", "", $1); rd += $1 }
+        /sys_enter_writev?$/ { gsub(",", "", $1); wr += $1 }
         /sys_enter_epoll_wait/ { gsub(",", "", $1); ep = $1 }
         /task-clock/ { gsub(",", "", $1); cpu = $1 }
         /context-switches/ { gsub(",", "", $1); cs = $1 }
         END {
             f = fin + fout
-            printf "%s: frames into tern %d, out of tern %d; syscalls %d (read %d, write %d, epoll_wait %d) = %.2f per frame\n", name, fin, fout, sc, rd, wr, ep, sc / f
+            printf "%s: frames into tern %d, out of tern %d (a TSO/coalesced frame counts once); syscalls %d (read/readv %d, write/writev %d, epoll_wait %d) = %.2f per frame, %.0f bytes per frame\n", name, fin, fout, sc, rd, wr, ep, sc / f, bytes / (name ~ /^linux->tern/ ? fin : fout)
             printf "  tern CPU %.0f ms over %.2f s wall (%.0f%% of one core), %.2f us CPU per frame, %d context switches\n", cpu, secs, cpu / 10 / secs, cpu * 1000 / f, cs
         }' "$2"
 }

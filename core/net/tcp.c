@@ -161,7 +161,9 @@ struct tern_tcp_sock *tcp_pcb_alloc(struct tern_tcp *tcp)
     }
     struct tern_tcp_sock *s = TERN_CONTAINER_OF(n, struct tern_tcp_sock, link);
     uint8_t *sb = s->sbuf, *rb = s->rbuf;
+    uint32_t gen = s->gen;
     memset(s, 0, sizeof(*s));
+    s->gen = gen + 1;
     s->tcp = tcp;
     s->sbuf = sb;
     s->rbuf = rb;
@@ -273,12 +275,32 @@ void tcp_init_conn(struct tern_tcp_sock *s)
     s->last_rx_ms = tcp_now_ms(tcp);
 }
 
+void tcp_cork(struct tern_tcp_sock *s)
+{
+    s->cb_depth++;
+}
+
+void tcp_uncork(struct tern_tcp_sock *s, uint32_t gen)
+{
+    if (s->gen != gen || s->cb_depth == 0)
+        return; /* released and reused meanwhile: not ours any more */
+    if (--s->cb_depth > 0 || !s->output_pending)
+        return;
+    s->output_pending = false;
+    tcp_output(s);
+    tcp_notify(s);
+}
+
 void tcp_notify(struct tern_tcp_sock *s)
 {
     unsigned ev = s->pending_ev;
     s->pending_ev = 0;
-    if (ev && s->cb && !s->user_closed)
+    if (ev && s->cb && !s->user_closed) {
+        uint32_t gen = s->gen;
+        tcp_cork(s);
         s->cb(s, ev, s->cb_arg);
+        tcp_uncork(s, gen);
+    }
 }
 
 void tcp_drop(struct tern_tcp_sock *s, tern_result why)
@@ -1311,11 +1333,14 @@ void tern_tcp_input_offload(struct tern_tcp *tcp, uint32_t src, uint32_t dst,
         return;
     }
     struct tern_tcp_sock *parent = s->parent;
+    uint32_t gen = s->gen;
+    tcp_cork(s); /* the ACK waits for what the callback reads and writes */
     if (s->state == TERN_TCP_SYN_SENT)
         syn_sent_input(s, &seg);
     else
         conn_input(s, &seg);
     tcp_notify(s);
+    tcp_uncork(s, gen);
     if (parent && parent->state == TERN_TCP_LISTEN)
         tcp_notify(parent);
 }

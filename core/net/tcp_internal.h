@@ -82,6 +82,13 @@ struct tern_tcp_sock {
     tern_tcp_event_fn cb;
     void *cb_arg;
     unsigned pending_ev;   /* events to deliver at the end of processing */
+    /* Corking: while input or the socket's callback runs (cb_depth > 0),
+     * tcp_output only notes output_pending; the output runs once at the
+     * end, so what the application writes (and reads: the window) in one
+     * callback leaves as one TSO frame, one ACK. gen changes whenever the
+     * block is reused, so a block released meanwhile is left alone. */
+    uint32_t cb_depth, gen;
+    bool output_pending;
 
     /* send side */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, max_snd_wnd, snd_wl1, snd_wl2;
@@ -144,6 +151,10 @@ uint32_t tcp_isn(struct tern_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t 
 void tcp_set_state(struct tern_tcp_sock *s, enum tern_tcp_state st);
 void tcp_init_conn(struct tern_tcp_sock *s);
 void tcp_notify(struct tern_tcp_sock *s);
+/* Corks s (see cb_depth); tcp_uncork(s, gen) with the gen read before
+ * undoes it and runs the deferred output once the last cork is gone. */
+void tcp_cork(struct tern_tcp_sock *s);
+void tcp_uncork(struct tern_tcp_sock *s, uint32_t gen);
 void tcp_drop(struct tern_tcp_sock *s, tern_result why);
 void tcp_enter_time_wait(struct tern_tcp_sock *s);
 uint32_t tcp_rcv_space(const struct tern_tcp_sock *s);

@@ -339,6 +339,10 @@ static void skip_sacked(struct tern_tcp_sock *s)
 void tcp_output(struct tern_tcp_sock *s)
 {
     struct tern_tcp *tcp = s->tcp;
+    if (s->cb_depth > 0) {
+        s->output_pending = true; /* corked: tcp_uncork sends */
+        return;
+    }
     switch (s->state) {
     case TERN_TCP_ESTABLISHED:
     case TERN_TCP_CLOSE_WAIT:
