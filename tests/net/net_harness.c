@@ -27,6 +27,7 @@ static tern_result nh_net_info(void *ctx, unsigned idx, struct tern_net_info *ou
     memset(out, 0, sizeof(*out));
     memcpy(out->mac, h->mac, TERN_MAC_LEN);
     out->mtu = h->mtu;
+    out->offloads = h->offloads;
     strcpy(out->name, "sim0");
     return TERN_OK;
 }
@@ -63,9 +64,51 @@ static tern_result nh_net_recv(void *ctx, unsigned idx, void *buf, size_t cap, s
     return TERN_OK;
 }
 
+static tern_result nh_net_send_meta(void *ctx, unsigned idx, const void *frame, size_t len,
+                                    const struct tern_net_meta *meta)
+{
+    struct net_harness *h = ctx;
+    if (idx != 0 || len > TERN_NET_LARGE_FRAME)
+        return TERN_EINVAL;
+    memcpy(h->tso_frame, frame, len);
+    h->tso_len = len;
+    h->tso_meta = *meta;
+    h->meta_sent++;
+    return TERN_OK;
+}
+
+static tern_result nh_net_recv_meta(void *ctx, unsigned idx, void *buf, size_t cap,
+                                    size_t *out_len, struct tern_net_meta *meta)
+{
+    struct net_harness *h = ctx;
+    if (idx != 0 || h->rx_count == 0)
+        return TERN_AGAIN;
+    *meta = h->rx[h->rx_head].meta;
+    return nh_net_recv(ctx, idx, buf, cap, out_len);
+}
+
+static int nh_setup(struct net_harness *h, uint16_t mtu, const struct tern_net_config *cfg,
+                    uint32_t offloads, bool with_calls, tern_result *init_result);
+
+int nh_init_offloads(struct net_harness *h, uint16_t mtu, uint32_t offloads, bool with_calls,
+                     tern_result *init_result)
+{
+    return nh_setup(h, mtu, NULL, offloads, with_calls, init_result);
+}
+
 int nh_init(struct net_harness *h, uint16_t mtu, const struct tern_net_config *cfg)
 {
+    return nh_setup(h, mtu, cfg, 0, false, NULL);
+}
+
+static int nh_setup(struct net_harness *h, uint16_t mtu, const struct tern_net_config *cfg,
+                    uint32_t offloads, bool with_calls, tern_result *init_result)
+{
     memset(h, 0, sizeof(*h));
+    h->offloads = offloads;
+    h->tso_frame = malloc(TERN_NET_LARGE_FRAME);
+    if (!h->tso_frame)
+        return -1;
     if (sim_platform_init(&h->sim, 8u << 20, 7) != 0)
         return -1;
     h->sent = calloc(NH_MAX_FRAMES, sizeof(*h->sent));
@@ -80,13 +123,20 @@ int nh_init(struct net_harness *h, uint16_t mtu, const struct tern_net_config *c
     h->ops.net_info = nh_net_info;
     h->ops.net_send = nh_net_send;
     h->ops.net_recv = nh_net_recv;
+    if (with_calls) {
+        h->ops.net_send_meta = nh_net_send_meta;
+        h->ops.net_recv_meta = nh_net_recv_meta;
+    }
     struct tern_platform plat = { &h->ops, h };
     struct tern_config oscfg;
     tern_config_default(&oscfg);
     oscfg.console_level = TERN_LOG_OFF;
     if (tern_os_init(&h->os, &plat, &oscfg) != TERN_OK)
         return -1;
-    if (tern_net_init(&h->net, &h->os, cfg) != TERN_OK)
+    tern_result r = tern_net_init(&h->net, &h->os, cfg);
+    if (init_result)
+        *init_result = r;
+    if (r != TERN_OK)
         return -1;
     h->heap_baseline = h->os.heap.in_use;
     return 0;
@@ -97,16 +147,26 @@ void nh_close(struct net_harness *h)
     tern_os_finish(&h->os);
     free(h->sent);
     free(h->rx);
+    free(h->tso_frame);
     sim_platform_close(&h->sim);
 }
 
 void nh_inject(struct net_harness *h, const void *frame, size_t len)
+{
+    nh_inject_meta(h, frame, len, NULL);
+}
+
+void nh_inject_meta(struct net_harness *h, const void *frame, size_t len,
+                    const struct tern_net_meta *meta)
 {
     assert_true(h->rx_count < NH_MAX_FRAMES);
     assert_true(len <= NH_FRAME_CAP);
     struct nh_frame *f = &h->rx[(h->rx_head + h->rx_count) % NH_MAX_FRAMES];
     memcpy(f->data, frame, len);
     f->len = len;
+    memset(&f->meta, 0, sizeof(f->meta));
+    if (meta)
+        f->meta = *meta;
     h->rx_count++;
     tern_os_step(&h->os, TERN_READY_NET(0));
 }

@@ -21,6 +21,7 @@
 
 struct nh_frame {
     size_t len;
+    struct tern_net_meta meta;     /* net_send_meta / net_recv_meta */
     uint8_t data[NH_FRAME_CAP];
 };
 
@@ -34,6 +35,11 @@ struct net_harness {
     uint64_t sent_dropped;         /* beyond NH_MAX_FRAMES */
     struct nh_frame *rx;           /* NH_MAX_FRAMES queued for net_recv */
     unsigned rx_head, rx_count;
+    uint32_t offloads;             /* announced in net_info (set before nh_init_offloads) */
+    uint8_t *tso_frame;            /* the last frame net_send_meta took (64 KiB) */
+    size_t tso_len;
+    struct tern_net_meta tso_meta;
+    unsigned meta_sent;            /* net_send_meta calls */
     struct tern_os os;
     struct tern_net net;
     size_t heap_baseline;          /* heap in_use right after tern_net_init */
@@ -42,10 +48,18 @@ struct net_harness {
 /* Sets up an instance with one device (mac 02:00:00:00:00:01, mtu) and
  * its stack (cfg NULL: defaults). Returns 0 or -1. */
 int nh_init(struct net_harness *h, uint16_t mtu, const struct tern_net_config *cfg);
+/* nh_init with a device announcing offloads (TERN_NET_OFFLOAD_*) and
+ * providing net_send_meta / net_recv_meta when with_calls. Returns 0, or
+ * -1 when tern_net_init refused (*init_result says why). */
+int nh_init_offloads(struct net_harness *h, uint16_t mtu, uint32_t offloads, bool with_calls,
+                     tern_result *init_result);
 void nh_close(struct net_harness *h);
 
 /* Queues a frame for the device and runs one step (the poller drains it). */
 void nh_inject(struct net_harness *h, const void *frame, size_t len);
+/* The same with device metadata (net_recv_meta delivers it). */
+void nh_inject_meta(struct net_harness *h, const void *frame, size_t len,
+                    const struct tern_net_meta *meta);
 /* Advances virtual time by ms and runs one step (timers fire). */
 void nh_advance(struct net_harness *h, uint64_t ms);
 /* Forgets the captured frames. */

@@ -6,11 +6,16 @@
 # a 4 MiB TCP echo (Linux client, tern listener) byte-exact, 4 MiB sent
 # by tern (--tcp-send) to a Linux listener and checked by hash, and
 # tshark reading the --pcap file with every checksum good. Needs root.
-# usage: tap_netns.sh TERN_LINUX
+# With offloads (the default: IFF_VNET_HDR, checksum and TSO both ways) it
+# also checks that frames larger than the MTU crossed the TAP both ways
+# and that the kernel counted no checksum errors; with "off" that no frame
+# was larger than the MTU.
+# usage: tap_netns.sh TERN_LINUX [on|off]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib.sh"
 tern=$1
+offload=${2:-on}
 
 [ "$(id -u)" = 0 ] || skip "needs root (TAP device and network namespace)"
 for tool in ip ping socat sha256sum; do
@@ -35,7 +40,7 @@ in_ns ip link set lo up
 in_ns timeout 60 socat -u TCP-LISTEN:5001,reuseaddr "OPEN:$tmp/rx,creat,trunc" &
 lpid=$!
 
-ip netns exec "$ns" "$tern" --net tap:ttap0 --ip 192.0.2.10/24 --gw 192.0.2.1 --udp-echo 7 \
+ip netns exec "$ns" "$tern" --net tap:ttap0,offload=$offload --ip 192.0.2.10/24 --gw 192.0.2.1 --udp-echo 7 \
     --services echo,discard --tcp-send 192.0.2.1:5001:4194304 --pcap "$tmp/tap.pcap" >"$tmp/out" 2>&1 &
 pid=$!
 wait_for_marker "$tmp/out" '^TERN_NET_UP if=net0 ip=192.0.2.10/24 gw=192.0.2.1 mtu=1500 via=static' 10 "$pid"
@@ -81,6 +86,25 @@ got=$(sha256sum <"$tmp/rx" | cut -d' ' -f1)
 [ "$want" = "$got" ] || fail "tern -> Linux: $(stat -c %s "$tmp/rx") bytes received, hash differs"
 wait_for_marker "$tmp/out" 'tcp send: 4194304 bytes to 192\.0\.2\.1:5001' 5 "$pid"
 echo "ok: 4 MiB from tern to a Linux listener byte-exact"
+
+# What crossed the TAP: the kernel counts a TSO/coalesced frame once, so
+# bytes per packet above the MTU mean offloaded frames.
+stats=$(in_ns ip -s -j link show ttap0 | python3 -c 'import json,sys
+s=json.load(sys.stdin)[0]["stats64"]
+print(s["rx"]["bytes"] // max(s["rx"]["packets"], 1), s["tx"]["bytes"] // max(s["tx"]["packets"], 1))')
+read -r from_tern to_tern <<<"$stats"
+csum_errs=$(in_ns awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else print $c["InCsumErrors"] }' /proc/net/snmp)
+ip_errs=$(in_ns awk '/^Ip:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else print $c["InHdrErrors"] }' /proc/net/snmp)
+[ "$csum_errs" = 0 ] || fail "the kernel counted $csum_errs TCP checksum errors"
+[ "$ip_errs" = 0 ] || fail "the kernel counted $ip_errs IP header errors"
+if [ "$offload" = on ]; then
+    [ "$from_tern" -gt 1514 ] || fail "offload on, yet tern's frames average $from_tern bytes"
+    [ "$to_tern" -gt 1514 ] || fail "offload on, yet frames to tern average $to_tern bytes"
+else
+    [ "$from_tern" -le 1514 ] && [ "$to_tern" -le 1514 ] ||
+        fail "offload off, yet frames average $from_tern / $to_tern bytes"
+fi
+echo "ok: offload=$offload: bytes per frame from tern $from_tern, to tern $to_tern; kernel checksum errors 0"
 
 kill -TERM "$pid"
 wait "$pid" || fail "tern-linux exited with $?"

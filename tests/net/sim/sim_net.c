@@ -1,4 +1,5 @@
 /* Interface: see sim_net.h. Hosted test code: malloc is fine here. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,111 @@ static tern_result node_output(void *ctx, uint32_t src, uint32_t dst, const void
     return TERN_OK;
 }
 
+/* ---- the TSO referee ---- */
+
+/* RFC 1071 in its plainest form, independent of core/lib/inet.c. */
+static uint16_t ref_sum(uint32_t src, uint32_t dst, const uint8_t *seg, size_t len)
+{
+    uint64_t s = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + len;
+    for (size_t i = 0; i + 1 < len; i += 2)
+        s += (uint32_t)seg[i] << 8 | seg[i + 1];
+    if (len & 1)
+        s += (uint32_t)seg[len - 1] << 8;
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)~s;
+}
+
+static void referee_fail(struct sim_net *net, const char *why, uint32_t seq)
+{
+    if (net->referee_errors++ == 0)
+        snprintf(net->referee_why, sizeof(net->referee_why), "%s (seq %u)", why, seq);
+}
+
+static uint16_t node_path_mtu(void *ctx, uint32_t dst);
+
+static uint32_t node_tso_max(void *ctx, uint32_t dst)
+{
+    struct sim_node *n = ctx;
+    (void)dst;
+    return ++n->net->tso_max_calls % 7 == 0 ? 0 : 65535 - 20;
+}
+
+static tern_result node_output_tso(void *ctx, uint32_t src, uint32_t dst, const void *segment,
+                                   size_t len, uint16_t mss)
+{
+    struct sim_node *n = ctx;
+    struct sim_net *net = n->net;
+    const uint8_t *seg = segment;
+    net->tso_frames++;
+    if (len < 20 || len > 65535 - 20) {
+        referee_fail(net, "TSO frame length out of range", 0);
+        return TERN_EINVAL;
+    }
+    size_t thl = (size_t)(seg[12] >> 4) * 4;
+    uint32_t seq = (uint32_t)seg[4] << 24 | (uint32_t)seg[5] << 16 | (uint32_t)seg[6] << 8 | seg[7];
+    if (thl < 20 || thl > len || mss == 0) {
+        referee_fail(net, "bad TCP header length or mss", seq);
+        return TERN_EINVAL;
+    }
+    size_t payload = len - thl;
+    if (payload <= mss)
+        referee_fail(net, "TSO frame no larger than one mss", seq);
+    if (20 + thl + mss > node_path_mtu(ctx, dst))
+        referee_fail(net, "gso size beyond the path MTU", seq);
+    if (seg[13] & 0x06)
+        referee_fail(net, "SYN or RST in a TSO frame", seq);
+    uint16_t want;
+    {   /* the pseudo-header sum over the whole length, folded, not inverted */
+        uint64_t s = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + len;
+        while (s >> 16)
+            s = (s & 0xffff) + (s >> 16);
+        want = (uint16_t)s;
+    }
+    if (((uint16_t)seg[16] << 8 | seg[17]) != want)
+        referee_fail(net, "partial checksum is not the pseudo-header sum", seq);
+    uint8_t *piece = malloc(thl + mss);
+    if (!piece)
+        abort();
+    uint32_t expect_seq = seq;
+    uint8_t flags = seg[13];
+    for (size_t off = 0, k = 0; off < payload; off += mss, k++) {
+        size_t m = payload - off < mss ? payload - off : mss;
+        bool last = off + m == payload;
+        memcpy(piece, seg, thl);
+        memcpy(piece + thl, seg + thl + off, m);
+        uint32_t s = seq + (uint32_t)off;
+        piece[4] = (uint8_t)(s >> 24);
+        piece[5] = (uint8_t)(s >> 16);
+        piece[6] = (uint8_t)(s >> 8);
+        piece[7] = (uint8_t)s;
+        uint8_t f = flags;
+        if (!last)
+            f &= (uint8_t)~0x09; /* FIN, PSH */
+        if (k > 0)
+            f &= (uint8_t)~0x80; /* CWR */
+        piece[13] = f;
+        piece[16] = piece[17] = 0;
+        uint16_t c = ref_sum(src, dst, piece, thl + m);
+        piece[16] = (uint8_t)(c >> 8);
+        piece[17] = (uint8_t)c;
+        /* the checks on what the wire carries */
+        if (thl + m + 20 > node_path_mtu(ctx, dst))
+            referee_fail(net, "piece larger than the MTU", s);
+        if (ref_sum(src, dst, piece, thl + m) != 0)
+            referee_fail(net, "piece checksum wrong", s);
+        if (s != expect_seq)
+            referee_fail(net, "pieces not contiguous", s);
+        if (((piece[13] & 0x09) && !last) || ((piece[13] & 0x80) && k > 0))
+            referee_fail(net, "flags on the wrong piece", s);
+        expect_seq = s + (uint32_t)m;
+        net->tso_pieces++;
+        node_output(ctx, src, dst, piece, thl + m);
+    }
+    free(piece);
+    return TERN_OK;
+}
+
 static uint16_t node_path_mtu(void *ctx, uint32_t dst)
 {
     struct sim_node *n = ctx;
@@ -215,6 +321,10 @@ struct sim_node *sim_net_add_node(struct sim_net *net, uint32_t addr, size_t hea
     if (tern_os_init(&n->os, &plat, &ocfg) != TERN_OK)
         abort();
     struct tern_tcp_lower lower = { .output = node_output, .path_mtu = node_path_mtu, .ctx = n };
+    if (net->tso) {
+        lower.tso_max = node_tso_max;
+        lower.output_tso = node_output_tso;
+    }
     if (tern_tcp_init(&n->tcp, &n->os, &lower, cfg) != TERN_OK)
         abort();
     tern_heap_get_stats(&n->os.heap, &n->heap_after_init);

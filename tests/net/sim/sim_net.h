@@ -68,6 +68,19 @@ struct sim_net {
     /* optional tap: sees every segment as it is delivered; return false to drop it */
     bool (*tap)(void *arg, unsigned from, unsigned to, uint8_t *seg, size_t len);
     void *tap_arg;
+    /* TSO: nodes added while tso is true get an offloading lower layer
+     * (tso_max/output_tso) that acts as referee: it cuts every TSO
+     * segment in software as a NIC or the Linux kernel would, checks the
+     * frame (partial checksum = pseudo-header sum, gso size within the
+     * path MTU, no SYN/RST) and every piece (within the MTU, checksum
+     * right by an independent RFC 1071 sum, sequence numbers contiguous,
+     * FIN/PSH only on the last piece, CWR only on the first), and sends
+     * the pieces over the link like ordinary segments. Every 7th tso_max
+     * call says "no offload now" so both paths mix in one connection. */
+    bool tso;
+    uint64_t tso_frames, tso_pieces, tso_max_calls;
+    uint64_t referee_errors;
+    char referee_why[160];
 };
 
 struct sim_net *sim_net_new(uint64_t seed);

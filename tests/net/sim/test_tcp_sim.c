@@ -136,11 +136,14 @@ static bool trace_tap(void *arg, unsigned from, unsigned to, uint8_t *seg, size_
     return true;
 }
 
+/* Nodes of run_transfer get the TSO referee lower (sim_net.h) when set. */
+static bool g_tso;
+
 struct result {
     bool ok;
     uint64_t vtime_ns;
     uint64_t retransmits;
-    char why[160];
+    char why[320];
 };
 
 /* One full run: b connects to a, both send `bytes`, both close; then
@@ -150,6 +153,7 @@ static struct result run_transfer(uint64_t seed, uint64_t bytes, const struct si
 {
     struct result res = { .ok = false };
     struct sim_net *net = sim_net_new(seed);
+    net->tso = g_tso;
     struct tern_tcp_config cfg;
     tern_tcp_config_default(&cfg);
     cfg.max_conns = 4;
@@ -193,6 +197,16 @@ static struct result run_transfer(uint64_t seed, uint64_t bytes, const struct si
                    (unsigned long long)st->ooo_segments, (unsigned long long)st->drop_ooo_full,
                    (unsigned long long)st->drop_out_of_window, (unsigned long long)st->drop_paws);
         }
+    }
+    if (net->referee_errors) {
+        snprintf(res.why, sizeof(res.why), "seed %llu: TSO referee: %llu errors, first: %s",
+                 (unsigned long long)seed, (unsigned long long)net->referee_errors,
+                 net->referee_why);
+        goto out;
+    }
+    if (g_tso && (net->tso_frames == 0 || a->tcp.stats.out_tso + b->tcp.stats.out_tso == 0)) {
+        snprintf(res.why, sizeof(res.why), "seed %llu: TSO never used", (unsigned long long)seed);
+        goto out;
     }
     if (!fin || p.a.err || p.b.err || p.a.bad || p.b.bad) {
         snprintf(res.why, sizeof(res.why),
@@ -290,6 +304,55 @@ static void test_lossy_10mb_each_way_many_seeds(void **state)
     }
     printf("worst virtual time %.1f s over %llu seeds\n", (double)worst / 1e9,
            (unsigned long long)n);
+}
+
+/* The same transfers through an offloading device: TCP hands it TSO
+ * segments of up to 64 KiB, the referee cuts and checks every one. */
+static void test_tso_clean_transfer_1mb(void **state)
+{
+    (void)state;
+    g_tso = true;
+    struct result r = run_transfer(1, 1 << 20, &clean_link, 60ull * 1000000000ull);
+    g_tso = false;
+    if (!r.ok)
+        fail_msg("%s", r.why);
+    assert_int_equal(r.retransmits, 0);
+}
+
+static void test_tso_lossy_10mb_each_way_many_seeds(void **state)
+{
+    (void)state;
+    const char *one = getenv("TERN_SIM_SEED");
+    uint64_t first = one ? strtoull(one, NULL, 0) : 1;
+    uint64_t n = one ? 1 : nseeds(10);
+    g_tso = true;
+    for (uint64_t seed = first; seed < first + n; seed++) {
+        struct result r = run_transfer(seed, 10u << 20, &lossy_link, 300ull * 1000000000ull);
+        if (!r.ok) {
+            g_tso = false;
+            fail_msg("FAILING SEED (rerun with TERN_SIM_SEED=%llu): %s",
+                     (unsigned long long)seed, r.why);
+        }
+        printf("tso seed %llu: 10 MiB each way in %.1f s virtual, %llu retransmissions\n",
+               (unsigned long long)seed, (double)r.vtime_ns / 1e9,
+               (unsigned long long)r.retransmits);
+    }
+    g_tso = false;
+}
+
+static void test_tso_lossy_small_transfers(void **state)
+{
+    (void)state;
+    g_tso = true;
+    for (uint64_t seed = 100; seed < 100 + nseeds(40); seed++) {
+        struct result r = run_transfer(seed, 100000, &lossy_link, 300ull * 1000000000ull);
+        if (!r.ok) {
+            g_tso = false;
+            fail_msg("FAILING SEED (rerun with TERN_SIM_SEED=%llu): %s",
+                     (unsigned long long)seed, r.why);
+        }
+    }
+    g_tso = false;
 }
 
 /* ---- many connections at once ---- */
@@ -587,6 +650,9 @@ int main(void)
         cmocka_unit_test(test_slow_reader_zero_window_lossy),
         cmocka_unit_test(test_pmtu_discovery_lossy),
         cmocka_unit_test(test_lossy_10mb_each_way_many_seeds),
+        cmocka_unit_test(test_tso_clean_transfer_1mb),
+        cmocka_unit_test(test_tso_lossy_small_transfers),
+        cmocka_unit_test(test_tso_lossy_10mb_each_way_many_seeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
