@@ -1,16 +1,21 @@
 /*
  * Interface: see include/tern/http_tcp.h.
  *
- * The round of the shared service loop (core/http/stream.c): engine
- * output -> tern_tcp_send (as much as the send buffer takes), buffered
- * input -> tern_http_conn_input, socket -> the buffer when it is empty.
+ * The round of the shared service loop (core/http/stream.c): socket ->
+ * the buffer when it is empty, buffered input -> tern_http_conn_input,
+ * engine output -> tern_tcp_send (as much as the send buffer takes).
  */
 #include <string.h>
 
 #include "tern/http_tcp.h"
 
-/* One round; returns true when something moved. Frees the slot when the
- * connection is over (st->sock becomes NULL). */
+/* One round, in the direction data flows: socket -> the buffer when it is
+ * empty, buffered input -> tern_http_conn_input, engine output ->
+ * tern_tcp_send (as much as the send buffer takes). A request that
+ * arrives whole is read, answered and sent in one round; the next round
+ * finds the socket empty and ends the loop. Returns true when something
+ * moved. Frees the slot when the connection is over (st->sock becomes
+ * NULL). */
 static bool service_round(struct tern_http_stream *st)
 {
     bool moved = false;
@@ -20,6 +25,15 @@ static bool service_round(struct tern_http_stream *st)
     if (st->lingering) {
         tern_http_stream_drain(st);
         return false;
+    }
+    if (!tern_http_stream_recv(st, &moved))
+        return false;
+    if (st->rx_len > st->rx_off) {
+        n = tern_http_conn_input(st->hc, st->rx + st->rx_off, st->rx_len - st->rx_off);
+        if (n) {
+            st->rx_off += n;
+            moved = true;
+        }
     }
     tern_http_conn_output(st->hc, &out, &len);
     if (len) {
@@ -33,15 +47,6 @@ static bool service_round(struct tern_http_stream *st)
             return false;
         }
     }
-    if (st->rx_len > st->rx_off) {
-        n = tern_http_conn_input(st->hc, st->rx + st->rx_off, st->rx_len - st->rx_off);
-        if (n) {
-            st->rx_off += n;
-            moved = true;
-        }
-    }
-    if (!tern_http_stream_recv(st, &moved))
-        return false;
     if (st->hc->aborted) {
         /* Evicted, or a reader too slow: reset, free the slot now. */
         tern_http_stream_free(st, true);

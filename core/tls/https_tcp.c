@@ -2,10 +2,10 @@
  * Interface: see include/tern/https_tcp.h.
  *
  * The round of the shared service loop (core/http/stream.c) with a TLS
- * session in the middle: engine output -> tern_tls_write; TLS output ->
- * tern_tcp_send; plaintext -> engine; tern_tls_read -> plaintext;
- * ciphertext -> tern_tls_input; socket -> ciphertext. A TLS failure (bad
- * handshake, bad record) aborts the connection and is counted.
+ * session in the middle: socket -> ciphertext; ciphertext ->
+ * tern_tls_input; tern_tls_read -> plaintext; plaintext -> engine; engine
+ * output -> tern_tls_write; TLS output -> tern_tcp_send. A TLS failure
+ * (bad handshake, bad record) aborts the connection and is counted.
  */
 #include <string.h>
 
@@ -55,21 +55,13 @@ static bool service_round(struct tern_http_stream *st)
             tern_http_stream_drain(st);
         return false;
     }
-    tern_http_conn_output(st->hc, &out, &len);
-    if (len) {
-        tern_result r = tern_tls_write(&s->tls, out, len, &n);
-        if (r == TERN_OK && n) {
-            tern_http_conn_output_done(st->hc, n);
-            moved = true;
-        } else if (r == TERN_EPROTO) {
-            goto tls_failed;
-        }
-    }
-    if (!flush_tls(s, &moved))
+    /* In the direction data flows, so that a request arriving whole is
+     * read, decrypted, answered, encrypted and sent in one round. */
+    if (!tern_http_stream_recv(st, &moved))
         return false;
-    if (s->p_len > s->p_off) {
-        n = tern_http_conn_input(st->hc, s->plain + s->p_off, s->p_len - s->p_off);
-        s->p_off += n;
+    if (st->rx_len > st->rx_off) {
+        n = tern_tls_input(&s->tls, st->rx + st->rx_off, st->rx_len - st->rx_off);
+        st->rx_off += n;
         moved |= n > 0;
     }
     if (s->p_off == s->p_len) {
@@ -85,15 +77,23 @@ static bool service_round(struct tern_http_stream *st)
         } else if (r == TERN_EPROTO) {
             goto tls_failed;
         }
-        if (!flush_tls(s, &moved))           /* handshake messages */
-            return false;
     }
-    if (st->rx_len > st->rx_off) {
-        n = tern_tls_input(&s->tls, st->rx + st->rx_off, st->rx_len - st->rx_off);
-        st->rx_off += n;
+    if (s->p_len > s->p_off) {
+        n = tern_http_conn_input(st->hc, s->plain + s->p_off, s->p_len - s->p_off);
+        s->p_off += n;
         moved |= n > 0;
     }
-    if (!tern_http_stream_recv(st, &moved))
+    tern_http_conn_output(st->hc, &out, &len);
+    if (len) {
+        tern_result r = tern_tls_write(&s->tls, out, len, &n);
+        if (r == TERN_OK && n) {
+            tern_http_conn_output_done(st->hc, n);
+            moved = true;
+        } else if (r == TERN_EPROTO) {
+            goto tls_failed;
+        }
+    }
+    if (!flush_tls(s, &moved))               /* records and handshake messages */
         return false;
     if (st->hc->aborted) {
         tern_http_stream_free(st, true);     /* evicted or too slow: reset */

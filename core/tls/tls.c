@@ -26,6 +26,16 @@ static const int suites[] = {
     0,
 };
 
+/* Key exchange groups, best first: mbedTLS's default order starts with
+ * secp521r1 (the slowest by far, several ms of the handshake); clients
+ * (OpenSSL, NSS, curl) offer X25519 first, then P-256 and P-384. */
+static const mbedtls_ecp_group_id curves[] = {
+    MBEDTLS_ECP_DP_CURVE25519,
+    MBEDTLS_ECP_DP_SECP256R1,
+    MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_NONE,
+};
+
 static int entropy_cb(void *ctx, unsigned char *out, size_t len)
 {
     struct tern_os *os = ctx;
@@ -148,6 +158,7 @@ tern_result tern_tls_server_init(struct tern_tls_server *srv, struct tern_os *os
     mbedtls_ssl_conf_max_version(&srv->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                  MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_ciphersuites(&srv->conf, suites);
+    mbedtls_ssl_conf_curves(&srv->conf, curves);
     mbedtls_ssl_conf_renegotiation(&srv->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
     if ((rc = mbedtls_ssl_conf_own_cert(&srv->conf, &srv->chain, &srv->key)) != 0) {
         say(err, cap, "TLS certificate refused", rc);

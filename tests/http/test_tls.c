@@ -51,6 +51,8 @@ struct env {
     mbedtls_ssl_context cssl;
     uint8_t s2c[65536];
     size_t s2c_len;
+    uint8_t seen[16384];                 /* the server's first bytes, kept */
+    size_t seen_len;
 };
 
 static struct env *E;
@@ -92,7 +94,21 @@ static void move_s2c(struct env *e)
         n = sizeof e->s2c - e->s2c_len;
     memcpy(e->s2c + e->s2c_len, p, n);
     e->s2c_len += n;
+    size_t keep = n < sizeof e->seen - e->seen_len ? n : sizeof e->seen - e->seen_len;
+    memcpy(e->seen + e->seen_len, p, keep);
+    e->seen_len += keep;
     tern_tls_output_done(&e->ss, n);
+}
+
+/* The named group of the server's ServerKeyExchange (handshake type 12,
+ * a 3-byte length, curve_type named_curve 3, the 2-byte group), or -1. */
+static int server_group(const struct env *e)
+{
+    for (size_t i = 0; i + 7 <= e->seen_len; i++)
+        if (e->seen[i] == 12 && e->seen[i + 4] == 3 && e->seen[i + 5] == 0 &&
+            (e->seen[i + 1] << 16 | e->seen[i + 2] << 8 | e->seen[i + 3]) < 1024)
+            return e->seen[i + 5] << 8 | e->seen[i + 6];
+    return -1;
 }
 
 static void env_os(struct env *e)
@@ -144,6 +160,7 @@ static void client_up(struct env *e, const char *ca, const int *suites,
     if (resume)
         assert_int_equal(mbedtls_ssl_set_session(&e->cssl, resume), 0);
     e->s2c_len = 0;
+    e->seen_len = 0;
     assert_int_equal(tern_tls_session_init(&e->ss, &e->srv), TERN_OK);
 }
 
@@ -245,6 +262,44 @@ static void test_ecdsa_handshake_and_data(void **state)
     exchange(E);
     assert_int_equal(E->srv.stats.handshakes, 1);
     assert_int_equal(E->srv.stats.close_notify, 1);
+    client_down(E);
+    tern_tls_server_finish(&E->srv);
+}
+
+/* The server picks the key exchange group by its own order: X25519, then
+ * P-256, then P-384; secp521r1 (mbedTLS's first by default, and the
+ * slowest) is not offered. */
+static void test_key_exchange_groups(void **state)
+{
+    (void)state;
+    server_up(E, "test-ec-cert.pem", "test-ec-key.pem");
+    tern_result sr;
+    /* A client that prefers P-521 and offers X25519 last (mbedTLS's own
+     * client default leaves X25519 out; OpenSSL and NSS list it first). */
+    static const mbedtls_ecp_group_id all[] = { MBEDTLS_ECP_DP_SECP521R1,
+                                                MBEDTLS_ECP_DP_SECP256R1,
+                                                MBEDTLS_ECP_DP_CURVE25519,
+                                                MBEDTLS_ECP_DP_NONE };
+    client_up(E, "test-ec-cert.pem", NULL, NULL);
+    mbedtls_ssl_conf_curves(&E->cconf, all);
+    assert_int_equal(handshake(E, &sr), 0);
+    assert_int_equal(server_group(E), 0x001d);          /* x25519 */
+    exchange(E);
+    client_down(E);
+    static const mbedtls_ecp_group_id p256_p521[] = { MBEDTLS_ECP_DP_SECP521R1,
+                                                      MBEDTLS_ECP_DP_SECP256R1,
+                                                      MBEDTLS_ECP_DP_NONE };
+    client_up(E, "test-ec-cert.pem", NULL, NULL);
+    mbedtls_ssl_conf_curves(&E->cconf, p256_p521);
+    assert_int_equal(handshake(E, &sr), 0);
+    assert_int_equal(server_group(E), 0x0017);          /* secp256r1 */
+    client_down(E);
+    static const mbedtls_ecp_group_id p521[] = { MBEDTLS_ECP_DP_SECP521R1, MBEDTLS_ECP_DP_NONE };
+    client_up(E, "test-ec-cert.pem", NULL, NULL);
+    mbedtls_ssl_conf_curves(&E->cconf, p521);
+    assert_int_not_equal(handshake(E, &sr), 0);
+    assert_int_equal(sr, TERN_EPROTO);
+    assert_int_equal(E->srv.stats.handshake_failures, 1);
     client_down(E);
     tern_tls_server_finish(&E->srv);
 }
@@ -358,6 +413,7 @@ int main(int argc, char **argv)
     srand(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ecdsa_handshake_and_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_exchange_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rsa_chacha_and_cbc_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_ticket_resumption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_input, setup, teardown),
