@@ -5,6 +5,14 @@
 # documentation ranges, inside namespaces this script creates (no packet
 # leaves them). Prints one line per case: requests/s and p99 latency of
 # both, and the ratio. Needs root, nginx, wrk, mkfs.fat, mcopy.
+# tern_cpu / nginx_cpu: the server process's CPU time (user + system,
+# from /proc/PID/stat) per request served in that run; steadier than
+# requests/s on a shared machine. The nginx side is configured like tern:
+# access log off (tern keeps its access lines in its memory ring at
+# --log-level warn), keep-alive without a request limit and 60 s idle,
+# TLS 1.2 with tern's suites in tern's order (server preference: both
+# pick ECDHE-ECDSA-AES128-GCM-SHA256) and tern's groups (X25519 first),
+# session tickets on both.
 # usage: bench.sh TERN_LINUX [SECONDS]   (default 5 s per run)
 # env: RUNS=N repeats every case N times (tern and nginx alternate, one
 # line per run); CASES=REGEX runs only the cases whose name matches.
@@ -63,6 +71,11 @@ events { worker_connections 1024; }
 http {
     access_log off;
     server_tokens off;
+    keepalive_timeout 60s;
+    keepalive_requests 1000000000;
+    ssl_ecdh_curve X25519:prime256v1:secp384r1;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384;
+    ssl_prefer_server_ciphers on;
     client_body_temp_path $tmp;
     proxy_temp_path $tmp; fastcgi_temp_path $tmp; uwsgi_temp_path $tmp; scgi_temp_path $tmp;
     server {
@@ -85,25 +98,36 @@ for i in $(seq 100); do
 done
 ip netns exec "$ns" curl -s --max-time 2 http://192.0.2.10/healthz | grep -q ok || fail "tern not reachable"
 
-run() { # url extra-args -> "rps p99_ms"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+run() { # server-pid url extra-args -> "rps p99_ms cpu_us_per_request"
+    local spid=$1 c0 c1
+    shift
+    c0=$(cpu_ticks "$spid")
     ip netns exec "$ns" taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" >"$tmp/wrk" 2>&1
+    c1=$(cpu_ticks "$spid")
     grep -q 'Socket errors\|Non-2xx' "$tmp/wrk" && echo "WARN: errors: $(grep -E 'Socket errors|Non-2xx' "$tmp/wrk")" >&2
-    local rps p99
+    local rps p99 reqs
     rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/wrk")
+    reqs=$(awk '/requests in/ {print $1}' "$tmp/wrk")
     p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) sub("ms","",v); else if (v ~ /s$/) {sub("s","",v); v=v*1000}; print v}' "$tmp/wrk")
-    echo "$rps ${p99:-?}"
+    echo "$rps ${p99:-?} $(awk -v t=$((c1 - c0)) -v n="${reqs:-0}" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "?" }')"
 }
+nworker=$(pgrep -P "$npid" | head -1)
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-34s %12s %9s %12s %9s %7s\n' case tern_rps tern_p99 nginx_rps nginx_p99 ratio
+printf '%-34s %12s %9s %12s %9s %7s %9s %9s\n' case tern_rps tern_p99 nginx_rps nginx_p99 ratio \
+    tern_cpu nginx_cpu
 bench() { # name path extra-args...
     local name=$1 path=$2 scheme=${scheme:-http} i
     shift 2
     [[ $name =~ ${CASES:-.} ]] || return 0
     for ((i = 0; i < ${RUNS:-1}; i++)); do
-        read -r trps tp99 <<<"$(run "$@" "$scheme://192.0.2.10$path")"
-        read -r nrps np99 <<<"$(run "$@" "$scheme://198.51.100.2$path")"
-        printf '%-34s %12s %8sms %12s %8sms %7s\n' "$name" "$trps" "$tp99" "$nrps" "$np99" \
-            "$(awk -v a="$trps" -v b="$nrps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')"
+        read -r trps tp99 tcpu <<<"$(run "$tpid" "$@" "$scheme://192.0.2.10$path")"
+        read -r nrps np99 ncpu <<<"$(run "$nworker" "$@" "$scheme://198.51.100.2$path")"
+        printf '%-34s %12s %8sms %12s %8sms %7s %7sus %7sus\n' "$name" "$trps" "$tp99" "$nrps" \
+            "$np99" \
+            "$(awk -v a="$trps" -v b="$nrps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')" \
+            "$tcpu" "$ncpu"
     done
 }
 conns=16 bench "keep-alive GET /healthz (16 conns)" /healthz

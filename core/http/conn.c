@@ -84,21 +84,33 @@ static uint64_t now_ns(const struct tern_http_conn *c)
     return c->in_input ? c->input_ns : tern_now_ns(c->srv->os);
 }
 
-static bool out_put(struct tern_http_conn *c, const void *data, size_t n)
+/* n contiguous bytes at the end of the output (n <= out_free(c)). */
+static uint8_t *out_tail(struct tern_http_conn *c, size_t n)
 {
-    if (n > out_free(c))
-        return false;
     if (c->out_len + n > TERN_HTTP_OUT_MAX) {
         memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
         c->out_len -= c->out_off;
         c->out_off = 0;
     }
-    memcpy(c->out + c->out_len, data, n);
+    return c->out + c->out_len;
+}
+
+/* The n bytes written at out_tail are output now. */
+static void out_commit(struct tern_http_conn *c, size_t n)
+{
     c->out_len += n;
     if (c->send_deadline == 0 && n > 0) {
         c->send_deadline = now_ns(c) + c->srv->cfg.send_timeout_ns;
         rearm(c);
     }
+}
+
+static bool out_put(struct tern_http_conn *c, const void *data, size_t n)
+{
+    if (n > out_free(c))
+        return false;
+    memcpy(out_tail(c, n), data, n);
+    out_commit(c, n);
     return true;
 }
 
@@ -468,36 +480,42 @@ tern_result tern_http_resp_begin(struct tern_http_conn *c, int status)
     return begin(c, status);
 }
 
-static bool clean(const char *s)
+/* A framing field (Content-Length, Transfer-Encoding, Connection): the
+ * engine's alone. */
+static bool framing_name(const char *name, size_t n)
 {
-    for (; *s; s++)
-        if (*s == '\r' || *s == '\n')
-            return false;
-    return true;
-}
-
-static bool ieq(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++)
-        if ((*a | 0x20) != (*b | 0x20))
-            return false;
-    return *a == *b;
+    static const char *const names[] = { "content-length", "transfer-encoding", "connection" };
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        if (strlen(names[k]) != n)
+            continue;
+        size_t i = 0;
+        while (i < n && (name[i] | 0x20) == names[k][i])
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
 }
 
 tern_result tern_http_resp_header(struct tern_http_conn *c, const char *name,
                                   const char *value)
 {
-    if (!c->head_open || !*name || !clean(name) || !clean(value) ||
-        ieq(name, "content-length") || ieq(name, "transfer-encoding") ||
-        ieq(name, "connection"))
+    if (!c->head_open || !*name)
         return TERN_EINVAL;
     size_t nl = strlen(name), vl = strlen(value);
+    if (memchr(name, '\r', nl) || memchr(name, '\n', nl) || memchr(value, '\r', vl) ||
+        memchr(value, '\n', vl) || framing_name(name, nl))
+        return TERN_EINVAL;
     if (nl + vl + 4 > out_free(c))
         return TERN_ENOSPC;
-    out_put(c, name, nl);
-    out_put(c, ": ", 2);
-    out_put(c, value, vl);
-    out_put(c, "\r\n", 2);
+    uint8_t *p = out_tail(c, nl + vl + 4);
+    memcpy(p, name, nl);
+    p[nl] = ':';
+    p[nl + 1] = ' ';
+    memcpy(p + nl + 2, value, vl);
+    p[nl + 2 + vl] = '\r';
+    p[nl + 3 + vl] = '\n';
+    out_commit(c, nl + vl + 4);
     return TERN_OK;
 }
 

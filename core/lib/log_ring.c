@@ -11,9 +11,16 @@
 
 #define REC_HDR 3u
 
+/* off mod capacity for off < 2 * capacity (every offset here is a sum of
+ * two that are below it): no division on the per-record path. */
+static size_t wrap(const struct tern_log_ring *r, size_t off)
+{
+    return off >= r->capacity ? off - r->capacity : off;
+}
+
 static uint8_t ring_byte(const struct tern_log_ring *r, size_t off)
 {
-    return r->buf[(r->head + off) % r->capacity];
+    return r->buf[wrap(r, r->head + off)];
 }
 
 static size_t record_len_at(const struct tern_log_ring *r, size_t off)
@@ -30,13 +37,13 @@ static void ring_put(struct tern_log_ring *r, size_t *tail, const void *src, siz
         first = n;
     memcpy(r->buf + *tail, src, first);
     memcpy(r->buf, (const uint8_t *)src + first, n - first);
-    *tail = (*tail + n) % r->capacity;
+    *tail = wrap(r, *tail + n);
 }
 
 static void drop_oldest(struct tern_log_ring *r)
 {
     size_t n = record_len_at(r, 0);
-    r->head = (r->head + n) % r->capacity;
+    r->head = wrap(r, r->head + n);
     r->used -= n;
     r->first_seq++;
     r->dropped++;
@@ -64,7 +71,7 @@ void tern_log_ring_push(struct tern_log_ring *r, enum tern_log_level level,
         drop_oldest(r);
 
     uint8_t hdr[REC_HDR] = { (uint8_t)level, (uint8_t)(len & 0xff), (uint8_t)(len >> 8) };
-    size_t tail = (r->head + r->used) % r->capacity;
+    size_t tail = wrap(r, r->head + r->used);
     ring_put(r, &tail, hdr, REC_HDR);
     ring_put(r, &tail, text, len);
     r->used += need;

@@ -469,6 +469,45 @@ static void test_access_log_ring_and_console_batch(void **state)
     client_free(cl);
 }
 
+static int header_results[10];
+
+static void header_route(struct tern_http_conn *c, const struct tern_http_request *req, void *arg)
+{
+    (void)req;
+    (void)arg;
+    int k = 0;
+    tern_http_resp_begin(c, 200);
+    header_results[k++] = tern_http_resp_header(c, "X-A", "b\r\nInjected: 1");
+    header_results[k++] = tern_http_resp_header(c, "X\nB", "v");
+    header_results[k++] = tern_http_resp_header(c, "Content-Length", "5");
+    header_results[k++] = tern_http_resp_header(c, "TRANSFER-ENCODING", "chunked");
+    header_results[k++] = tern_http_resp_header(c, "connection", "close");
+    header_results[k++] = tern_http_resp_header(c, "", "v");
+    header_results[k++] = tern_http_resp_header(c, "Connectionx", "y");
+    header_results[k++] = tern_http_resp_header(c, "X-Empty", "");
+    tern_http_resp_body(c, 0);
+    header_results[k++] = tern_http_resp_header(c, "X-Late", "1");
+    tern_http_resp_end(c);
+}
+
+/* Handler header fields: CR/LF anywhere and the engine's framing fields
+ * (any case) are refused, everything else goes out as "name: value". */
+static void test_resp_header_refusals(void **state)
+{
+    (void)state;
+    B->routes[0] = (struct tern_http_route){ "/h", true, header_route, NULL };
+    struct client *cl = client_open(B);
+    client_sends(cl, "GET /h HTTP/1.1\r\nHost: a\r\n\r\n");
+    static const int want[] = { TERN_EINVAL, TERN_EINVAL, TERN_EINVAL, TERN_EINVAL,
+                                TERN_EINVAL, TERN_EINVAL, TERN_OK, TERN_OK, TERN_EINVAL };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_int_equal(header_results[i], want[i]);
+    assert_non_null(strstr(cl->got, "\r\nConnectionx: y\r\nX-Empty: \r\nContent-Length: 0\r\n\r\n"));
+    assert_null(strstr(cl->got, "Injected"));
+    assert_int_equal(count(cl->got, "Content-Length"), 1);
+    client_free(cl);
+}
+
 /* The Date line is kept per second and follows the wall clock. */
 static void test_date_follows_wall_clock(void **state)
 {
@@ -645,6 +684,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access_log_ring_and_console_batch, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_date_follows_wall_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resp_header_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_body_and_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_reader_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
