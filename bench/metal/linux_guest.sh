@@ -32,7 +32,8 @@
 #   SECONDS    per wrk case (default 10)
 # env: CONNS (wrk connections, default 10), MEM (-m, default 256M),
 #      CACHE (default BUILD_DIR/linux-guest), BOOT_TIMEOUT (s, default 180),
-#      SKIP_TAP=1 (boot figures only), SKIP_BOOT=1 (TAP figures only). Needs root for the TAP part, which is
+#      SKIP_TAP=1 (boot figures only), SKIP_BOOT=1 (TAP figures only),
+#      SAVE_INITRD=FILE (keep a copy of the initramfs). Needs root for the TAP part, which is
 #      skipped (with a message) otherwise. `make bench-metal-linux`.
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2; }
@@ -130,6 +131,7 @@ printf 'passwd: files\ngroup: files\n' >"$root/etc/nsswitch.conf"
 mknod "$root/dev/console" c 5 1 2>/dev/null || true
 initrd=$tmp/initrd.cpio
 (cd "$root" && find . | "$root/bin/busybox" cpio -o -H newc 2>/dev/null) >"$initrd"
+[ -n "${SAVE_INITRD:-}" ] && cp "$initrd" "$SAVE_INITRD"
 
 # ---- Tern ------------------------------------------------------------------
 "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" >/dev/null
