@@ -94,7 +94,8 @@ ip netns exec "$ns1" taskset -c 0 "$meter" send 192.0.2.10 9 "$bytes" >/dev/null
 kill -INT $rpid; wait $rpid || true
 echo "  top symbols (self, % of tern's samples):"
 perf report -i "$tmp/perf.rx" --stdio --no-children --sort sym 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | head -12 | sed 's/^/   /'
+    { grep -E '^ +[0-9.]+%' || echo ' (no samples: the transfer was shorter than the sampling)'; } |
+    head -12 | sed 's/^/   /'
     split "$tmp/perf.rx"
 stop_tern
 
@@ -125,7 +126,8 @@ wait "$mpid"
 kill -INT $rpid; wait $rpid || true
 echo "  top symbols (self, % of tern's samples):"
 perf report -i "$tmp/perf.tx" --stdio --no-children --sort sym 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | head -12 | sed 's/^/   /'
+    { grep -E '^ +[0-9.]+%' || echo ' (no samples: the transfer was shorter than the sampling)'; } |
+    head -12 | sed 's/^/   /'
     split "$tmp/perf.tx"
 stop_tern
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
