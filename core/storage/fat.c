@@ -225,6 +225,41 @@ tern_result fat_get(struct tern_fat *fs, uint32_t c, uint32_t *out)
     return TERN_EINVAL;
 }
 
+tern_result fat_count_unmarked(struct tern_fat *fs, const uint8_t *bm, uint32_t *out)
+{
+    uint32_t n = 0;
+    if (fs->type == TERN_FAT12) { /* entries straddle sectors: one at a time */
+        for (uint32_t c = 2; c - 2 < fs->clusters; c++) {
+            uint32_t v;
+            tern_result r = fat_get(fs, c, &v);
+            if (r != TERN_OK)
+                return r;
+            if (v != 0 && v != FAT_BAD && !(bm[c / 8] & (1u << (c % 8))))
+                n++;
+        }
+        *out = n;
+        return TERN_OK;
+    }
+    /* FAT16/32: one cache lookup per FAT sector, the same decoding as fat_get. */
+    uint32_t es = fs->type == TERN_FAT32 ? 4u : 2u, per = fs->bps / es;
+    uint32_t end = fs->clusters + 2;
+    for (uint32_t c = 2; c < end;) {
+        uint8_t *p;
+        tern_result r = fat_entry_byte(fs, 0, (uint64_t)c * es, false, &p);
+        if (r != TERN_OK)
+            return r;
+        uint32_t k = c % per, stop = per - k < end - c ? per - k : end - c;
+        for (uint32_t i = 0; i < stop; i++, c++, p += es) {
+            uint32_t v = es == 4 ? le32(p) & 0x0fffffffu : le16(p);
+            bool bad = es == 4 ? v == 0x0ffffff7u : v == 0xfff7u;
+            if (v != 0 && !bad && !(bm[c / 8] & (1u << (c % 8))))
+                n++;
+        }
+    }
+    *out = n;
+    return TERN_OK;
+}
+
 tern_result fat_next(struct tern_fat *fs, uint32_t c, uint32_t *out)
 {
     if (!fat_valid_cluster(fs, c))

@@ -743,13 +743,8 @@ tern_result tern_fat_check(struct tern_fat *fs, uint8_t *bitmap, size_t bitmap_l
         }
     }
     uint32_t n = 0;
-    for (uint32_t c = 2; c - 2 < fs->clusters; c++) {
-        uint32_t v;
-        if ((r = fat_get(fs, c, &v)) != TERN_OK)
-            return r;
-        if (v != 0 && v != FAT_BAD && !(bitmap[c / 8] & (1u << (c % 8))))
-            n++;
-    }
+    if ((r = fat_count_unmarked(fs, bitmap, &n)) != TERN_OK)
+        return r;
     if (lost)
         *lost = n;
     return TERN_OK;

@@ -46,6 +46,9 @@ uint32_t fat_root(const struct tern_fat *fs);
 
 /* Raw (normalized) FAT value of c: 0 free, FAT_EOC, FAT_BAD, or a number. */
 tern_result fat_get(struct tern_fat *fs, uint32_t c, uint32_t *out);
+/* How many clusters 2.. hold a non-free, non-bad FAT value while their
+ * bit in bm is clear (lost clusters), reading the FAT sector by sector. */
+tern_result fat_count_unmarked(struct tern_fat *fs, const uint8_t *bm, uint32_t *out);
 /* The cluster after c: a valid cluster or FAT_EOC; anything else is
  * corruption (TERN_EIO, "cluster-out-of-range"). */
 tern_result fat_next(struct tern_fat *fs, uint32_t c, uint32_t *out);

@@ -329,6 +329,32 @@ static size_t get(struct tern_fat *fs, const char *path, void *buf, size_t cap)
     return got;
 }
 
+/* Writes FAT entry c of the first FAT copy directly (no bookkeeping). */
+static void raw_fat_set(struct tern_fat *fs, uint32_t c, uint32_t v)
+{
+    uint64_t off = fs->type == TERN_FAT32 ? (uint64_t)c * 4
+                 : fs->type == TERN_FAT16 ? (uint64_t)c * 2 : (uint64_t)c + c / 2;
+    unsigned nbytes = fs->type == TERN_FAT32 ? 4 : 2;
+    uint32_t old = 0;
+    for (unsigned k = 0; k < nbytes; k++) {
+        uint8_t *sec;
+        uint64_t o = off + k;
+        assert_int_equal(tern_bdev_map(fs->dev, fs->base + fs->fat_lba + o / fs->bps, false, &sec),
+                         TERN_OK);
+        old |= (uint32_t)sec[o % fs->bps] << (8 * k);
+    }
+    uint32_t w = v;
+    if (fs->type == TERN_FAT12)
+        w = (c & 1) ? (old & 0x000fu) | (v << 4) : (old & 0xf000u) | (v & 0xfffu);
+    for (unsigned k = 0; k < nbytes; k++) {
+        uint8_t *sec;
+        uint64_t o = off + k;
+        assert_int_equal(tern_bdev_map(fs->dev, fs->base + fs->fat_lba + o / fs->bps, true, &sec),
+                         TERN_OK);
+        sec[o % fs->bps] = (uint8_t)(w >> (8 * k));
+    }
+}
+
 static void fat_basics(uint32_t ss, uint64_t bytes, enum tern_fat_type type, uint32_t spc)
 {
     struct rig *g = fat_rig(ss, bytes, type, spc);
@@ -400,6 +426,22 @@ static void fat_basics(uint32_t ss, uint64_t bytes, enum tern_fat_type type, uin
     size_t bl = (g->fs.clusters + 2 + 7) / 8;
     uint8_t *bm = test_malloc(bl);
     uint32_t lost = 99;
+    assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
+    assert_int_equal(lost, 0);
+    /* A chain end no entry reaches is lost; a bad cluster is not: the
+     * check's sector-by-sector FAT scan decodes like fat_get, up to the
+     * very last cluster. */
+    uint32_t last = fs->clusters + 1;
+    uint32_t eoc = type == TERN_FAT12 ? 0xfffu : type == TERN_FAT16 ? 0xffffu : 0x0fffffffu;
+    raw_fat_set(fs, last, eoc);
+    raw_fat_set(fs, last - 1, eoc - 8u); /* xx7: bad */
+    raw_fat_set(fs, last - 2, eoc);
+    lost = 99;
+    assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
+    assert_int_equal(lost, 2);
+    raw_fat_set(fs, last, 0);
+    raw_fat_set(fs, last - 1, 0);
+    raw_fat_set(fs, last - 2, 0);
     assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
     assert_int_equal(lost, 0);
     test_free(bm);
