@@ -2,15 +2,19 @@
 # TCP bulk throughput: tern-linux over TAP against the Linux kernel, both
 # directions, and Linux-to-Linux over a veth pair in the same run, all in
 # network namespaces this script creates. Needs root.
-# usage: bench/net/tcp_tap.sh TERN_LINUX [MIB]   (default 64 MiB per run)
+# usage: bench/net/tcp_tap.sh BUILD/backends/linux/tern-linux [MIB]   (default 64 MiB per run)
+# The Linux end of every transfer (both ends of the veth baseline) is
+# BUILD/bench/net/tcp_meter (C; METER=PATH overrides): its receiver checks
+# every byte against --tcp-send's pattern, tern's end of Linux -> tern is
+# the discard service.
 # TERN_ARGS="..." adds tern-linux options (e.g. "--tcp-buf 512 --mem 256").
+# TAP_OPTS=",offload=off" measures the per-frame path (no IFF_VNET_HDR).
 set -euo pipefail
 tern=$1
-# TAP_OPTS=",offload=off" measures the per-frame path (no IFF_VNET_HDR).
 mib=${2:-64}
 bytes=$((mib << 20))
-here=$(cd "$(dirname "$0")" && pwd)
-meter="$here/tcp_meter.py"
+meter=${METER:-$(cd "$(dirname "$tern")/../.." && pwd)/bench/net/tcp_meter}
+[ -x "$meter" ] || { echo "no $meter: ninja -C BUILD bench/net/tcp_meter, or METER=PATH"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 tmp=$(mktemp -d)
 ns1=tern-bench-a-$$ ns2=tern-bench-b-$$
@@ -37,9 +41,10 @@ ip -n "$ns2" addr add 198.51.100.2/24 dev vb1
 ip -n "$ns1" link set vb0 up
 ip -n "$ns2" link set vb1 up
 ip netns exec "$ns2" "$meter" recv 5001 >"$tmp/veth" &
+vpid=$!
 wait_line "$tmp/veth" listening 5
-veth=$(ip netns exec "$ns1" "$meter" send 198.51.100.2 5001 "$bytes")
-wait
+ip netns exec "$ns1" "$meter" send 198.51.100.2 5001 "$bytes" >/dev/null
+wait "$vpid" # exits 1 on a wrong byte
 veth_rate=$(tail -1 "$tmp/veth" | cut -d' ' -f3)
 
 # --- tern over TAP ---
@@ -58,7 +63,7 @@ rx=$(ip netns exec "$ns1" "$meter" send 192.0.2.10 9 "$bytes")
 rx_rate=$(echo "$rx" | cut -d' ' -f3)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "bytes per run: $bytes"
+echo "bytes per run: $bytes; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "linux->linux veth:   $veth_rate Mbit/s"
 echo "tern->linux  TAP:    $tx_rate Mbit/s  ($(ratio "$tx_rate" "$veth_rate")x veth)"
 echo "linux->tern  TAP:    $rx_rate Mbit/s  ($(ratio "$rx_rate" "$veth_rate")x veth)"

@@ -5,15 +5,17 @@
 # (syscalls, CPU time, context switches) against the frames that crossed
 # the TAP (its packet counters), then a perf sample of where the CPU time
 # goes (top symbols, user and kernel). Needs root and perf.
-# usage: bench/net/tcp_tap_profile.sh TERN_LINUX [MIB]   (default 64)
+# usage: bench/net/tcp_tap_profile.sh BUILD/backends/linux/tern-linux [MIB]   (default 64)
+# The Linux end is BUILD/bench/net/tcp_meter (C; METER=PATH overrides), as
+# in tcp_tap.sh.
 # TERN_ARGS="..." adds tern-linux options (e.g. "--tcp-buf 512 --mem 256").
 # TAP_OPTS=",offload=off" measures the per-frame path (no IFF_VNET_HDR).
 set -euo pipefail
 tern=$1
 mib=${2:-64}
 bytes=$((mib << 20))
-here=$(cd "$(dirname "$0")" && pwd)
-meter="$here/tcp_meter.py"
+meter=${METER:-$(cd "$(dirname "$tern")/../.." && pwd)/bench/net/tcp_meter}
+[ -x "$meter" ] || { echo "no $meter: ninja -C BUILD bench/net/tcp_meter, or METER=PATH"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 command -v perf >/dev/null || { echo "needs perf"; exit 77; }
 tmp=$(mktemp -d)
