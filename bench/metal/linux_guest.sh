@@ -33,8 +33,9 @@
 # env: CONNS (wrk connections, default 10), MEM (-m, default 256M),
 #      CACHE (default BUILD_DIR/linux-guest), BOOT_TIMEOUT (s, default 180),
 #      SKIP_TAP=1 (boot figures only), SKIP_BOOT=1 (TAP figures only),
-#      SAVE_INITRD=FILE (keep a copy of the initramfs). Needs root for the TAP part, which is
-#      skipped (with a message) otherwise. `make bench-metal-linux`.
+#      SAVE_INITRD=FILE (keep a copy of the initramfs). Needs root for the
+#      TAP part, which is skipped (with a message) otherwise.
+#      `make bench-metal-linux` runs it on the Makefile's BUILD.
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2; }
 build=$(cd "$1" && pwd)

@@ -18,6 +18,9 @@ export PATH=/sbin:/usr/sbin:/bin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+# The kernel opened /dev/console from the initramfs if it could (the
+# builder makes the node as root); otherwise the console starts here.
+[ -t 1 ] || exec </dev/console >/dev/console 2>&1
 mark() {
     read -r up _ </proc/uptime
     echo "LINUX_MARK $1 uptime=$up${2:+ $2}"
