@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define TERN_BOOT_MAGIC   0x544f4f424e524554ull  /* "TERNBOOT" little-endian */
-#define TERN_BOOT_VERSION 1u
+#define TERN_BOOT_VERSION 2u
 
 /* UEFI memory types the kernel looks at. */
 #define TERN_EFI_LOADER_CODE        1u
@@ -47,6 +47,13 @@ struct tern_boot_info {
     uint64_t rsdp;           /* address of the ACPI RSDP, 0 when none */
     uint64_t kernel_base;    /* where the kernel image was loaded */
     uint64_t kernel_size;    /* bytes reserved for it (EfiLoaderCode) */
+    /* rdtsc at the loader's steps, for the kernel's "boot stages" line */
+    uint64_t tsc_allocated;  /* the kernel's pages allocated */
+    uint64_t tsc_loaded;     /* the kernel copied, zeroed and relocated */
+    uint64_t tsc_map;        /* the final memory map taken, ExitBootServices called */
+    uint64_t tsc_exit;       /* ExitBootServices returned success */
+    uint32_t exit_attempts;  /* ExitBootServices calls (1 unless the map key went stale) */
+    uint32_t pad;
 };
 
 #endif

@@ -5,21 +5,22 @@
  * counts from UEFI entry) and scaled by its frequency: from CPUID leaf
  * 0x15 (crystal Hz * TSC/crystal ratio) when the CPU states all three
  * numbers, else measured against PIT channel 2 (1.193182 MHz, gated
- * through port 0x61): three 2 ms windows, median taken. Each window's
- * start and end are bracketed by TSC reads, which bounds its error even
- * when the vCPU is preempted (under TCG on a busy host a plain 2 ms
- * window came out 3 % long); a window whose bound exceeds 0.25 % is
- * measured again (up to 4 tries, else the tightest one is kept). The
- * `sleep` QEMU test measures 50 ms of PIT on the calibrated clock and
- * fails beyond 1 %. (Three 10 ms
- * windows cost 30 ms of every boot for a precision nothing needs.) The
+ * through port 0x61): one 2 ms window. Its start and end are bracketed
+ * by TSC reads, which bounds its error even when the vCPU is preempted
+ * (under TCG on a busy host a plain 2 ms window came out 3 % long); a
+ * window whose bound exceeds 0.25 % is measured again (up to 8 tries,
+ * else the tightest one is kept). The `sleep` QEMU test measures 50 ms
+ * of PIT on the calibrated clock and fails beyond 1 %. (Three 10 ms
+ * windows cost 30 ms of every boot, then three 2 ms windows and a
+ * separate LAPIC count 8 ms, for a precision nothing needs.) The
  * result is clamped so it never goes backwards. CPUID
  * says whether the TSC is invariant; when it is not (QEMU TCG does not
  * claim it) the clock still works on one CPU at a fixed frequency, and a
  * warning is logged.
  *
  * Sleeping uses the local APIC timer in one-shot mode (vector 0x40,
- * divide by 16), calibrated against 2 ms of TSC, armed for the remaining time
+ * divide by 16), counted during the same TSC window (1 ms of TSC when
+ * CPUID gave the frequency), armed for the remaining time
  * (at most 2^32 - 1 ticks; longer sleeps re-arm) and then sti;hlt, which
  * cannot miss an interrupt that fires between arming and halting.
  */
@@ -130,32 +131,29 @@ void clock_init(struct metal *m)
             c->tsc_from_cpuid = true;
         }
     }
-    if (!c->tsc_from_cpuid) {
-        /* Each window within 0.25 % (5 us of 2 ms), up to 4 tries each. */
-        uint64_t w[3];
-        for (int i = 0; i < 3; i++)
-            w[i] = pit_measure(CAL_MS, 4, 400);
-        /* median of three */
-        uint64_t lo = w[0] < w[1] ? w[0] : w[1], hi = w[0] < w[1] ? w[1] : w[0];
-        uint64_t med = w[2] < lo ? lo : (w[2] > hi ? hi : w[2]);
-        if (med == 0)
-            med = 1000000u * CAL_MS; /* no PIT: assume 1 GHz rather than divide by 0 */
-        c->tsc_hz = med * (1000u / CAL_MS);
-    }
-    c->mult = (1000000000ull << 32) / c->tsc_hz;
-
-    /* Local APIC: enable (spurious vector 0xff), timer masked while we
-     * count how far it gets in CAL_MS of TSC. */
+    /* Local APIC: enable (spurious vector 0xff), timer masked and counting
+     * down from the top while the TSC is measured, so one window times
+     * both. */
     c->lapic_base = rdmsr(IA32_APIC_BASE) & 0xffffff000ull;
     tern_lapic_eoi = c->lapic_base + LAPIC_EOI;
     lapic_write(c, LAPIC_SVR, 0x1ff);
     lapic_write(c, LAPIC_TMR_DIV, 0x3); /* divide by 16 */
     lapic_write(c, LAPIC_LVT_TMR, LVT_MASKED | TIMER_VECTOR);
-    uint64_t span = c->tsc_hz / (1000u / CAL_MS);
     lapic_write(c, LAPIC_TMR_INIT, 0xffffffffu);
     uint64_t t0 = rdtsc();
-    while (rdtsc() - t0 < span)
-        ;
+    if (!c->tsc_from_cpuid) {
+        /* One window within 0.25 % (5 us of 2 ms), up to 8 tries: the
+         * bracketing bounds the error, so a median adds nothing. */
+        uint64_t w = pit_measure(CAL_MS, 8, 400);
+        if (w == 0)
+            w = 1000000u * CAL_MS; /* no PIT: assume 1 GHz rather than divide by 0 */
+        c->tsc_hz = w * (1000u / CAL_MS);
+    } else {
+        uint64_t span = c->tsc_hz / 1000u; /* 1 ms for the LAPIC alone */
+        while (rdtsc() - t0 < span)
+            ;
+    }
+    c->mult = (1000000000ull << 32) / c->tsc_hz;
     uint32_t left = lapic_read(c, LAPIC_TMR_CUR);
     uint64_t t1 = rdtsc();
     lapic_write(c, LAPIC_TMR_INIT, 0);

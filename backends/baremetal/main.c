@@ -335,13 +335,13 @@ static void probe_devices(struct metal *m, struct tern_os *os)
     }
     for (unsigned i = 0; i < m->nnet; i++) {
         const uint8_t *a = m->net[i].mac;
-        tern_log(os, TERN_LOG_INFO, "metal",
+        tern_log(os, TERN_LOG_DEBUG, "metal",
                  "virtio%u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u, rx %u tx %u descriptors", i,
                  a[0], a[1], a[2], a[3], a[4], a[5], m->net[i].mtu, m->net[i].rx.size,
                  m->net[i].tx.size);
     }
     for (unsigned i = 0; i < m->nblk; i++)
-        tern_log(os, TERN_LOG_INFO, "metal", "vblk%u %llu sectors of 512 B%s%s", i,
+        tern_log(os, TERN_LOG_DEBUG, "metal", "vblk%u %llu sectors of 512 B%s%s", i,
                  (unsigned long long)m->blk[i].sectors, m->blk[i].read_only ? ", read-only" : "",
                  m->blk[i].can_flush ? ", flush" : "");
 }
@@ -492,6 +492,7 @@ void kmain(const struct tern_boot_info *info)
     m->boot = info;
     uint64_t tsc_kmain = rdtsc();
     cpu_init();
+    uint64_t tsc_cpu = rdtsc();
     mm_init(m);
     uint64_t tsc_mm = rdtsc();
     clock_init(m);
@@ -522,13 +523,17 @@ void kmain(const struct tern_boot_info *info)
     if (metal_tls_boot(os) != TERN_OK)   /* mbedTLS hooks + crypto self-test */
         tern_panic(os, "tls-selftest-failed");
     uint64_t t_tls = clock_now_ns(m);
+    /* Detail lines (page tables, ACPI, each PCI function, NIC and disk
+     * geometry) go to the log ring at DEBUG: each byte on COM1 costs boot
+     * time under TCG (docs/baremetal.md, boot time). The kernel address
+     * stays on the console for gdb. */
     tern_log(os, TERN_LOG_INFO, "metal", "kernel at 0x%llx (%llu KiB), boot info at 0x%llx",
              (unsigned long long)info->kernel_base,
              (unsigned long long)(info->kernel_size / 1024),
              (unsigned long long)(uintptr_t)info);
     tern_log(os, TERN_LOG_INFO, "metal", "tsc %llu kHz (%s)%s, lapic timer %llu kHz",
              (unsigned long long)(m->clock.tsc_hz / 1000),
-             m->clock.tsc_from_cpuid ? "cpuid 0x15" : "pit 3x2 ms",
+             m->clock.tsc_from_cpuid ? "cpuid 0x15" : "pit 2 ms",
              m->clock.invariant_tsc ? " invariant" : " (not invariant)",
              (unsigned long long)(m->clock.lapic_hz / 1000));
     if (!m->clock.invariant_tsc)
@@ -538,7 +543,7 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)(m->usable_bytes / ONE_MIB),
              (unsigned long long)(uintptr_t)m->heap_base,
              (unsigned long long)(m->heap_size / ONE_MIB));
-    tern_log(os, TERN_LOG_INFO, "metal",
+    tern_log(os, TERN_LOG_DEBUG, "metal",
              "page tables: identity map 0..0x%llx, %llu table pages, NX on, NULL page unmapped, "
              "text 0x%llx-0x%llx RX, %llu pages free",
              (unsigned long long)m->mm.mapped_top, (unsigned long long)m->mm.table_pages,
@@ -551,7 +556,7 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)info->rsdp, info->acpi_revision,
              m->have_rdrand ? "rdrand" : m->have_rdseed ? "rdseed" : "none",
              rng == TERN_OK ? "read ok" : "unavailable");
-    tern_log(os, TERN_LOG_INFO, "metal",
+    tern_log(os, TERN_LOG_DEBUG, "metal",
              "acpi: %u tables (%u bad), ecam %s0x%llx bus %u-%u, pm1a_cnt 0x%x, s5 %s%u, reset %s",
              (unsigned)m->acpi.tables, (unsigned)m->acpi.bad_tables,
              m->acpi.have_ecam ? "" : "none ", (unsigned long long)m->acpi.ecam_base,
@@ -561,7 +566,7 @@ void kmain(const struct tern_boot_info *info)
              m->pci.ecam ? "ecam" : "ports 0xcf8/0xcfc", m->pci.dropped ? " (some dropped)" : "");
     for (unsigned i = 0; i < m->pci.ndevs; i++) {
         const struct metal_pci_dev *d = &m->pci.devs[i];
-        tern_log(os, TERN_LOG_INFO, "metal",
+        tern_log(os, TERN_LOG_DEBUG, "metal",
                  "pci %02x:%02x.%u %04x:%04x class %02x.%02x bar0 0x%llx/%llu bar1 0x%llx/%llu "
                  "bar4 0x%llx/%llu%s",
                  d->bus, d->dev, d->fn, d->vendor, d->device, d->class_code, d->subclass,
@@ -574,10 +579,18 @@ void kmain(const struct tern_boot_info *info)
     probe_devices(m, os);
     uint64_t t_dev = clock_now_ns(m);
     tern_log(os, TERN_LOG_INFO, "metal",
-             "boot stages (us): loader %llu, cpu+mm %llu, clock calibration %llu, "
+             "boot stages (us): loader %llu (allocate %llu, copy %llu, memory map %llu, "
+             "exit boot services %llu x%u), cpu+mm %llu (mm %llu), clock calibration %llu, "
              "acpi+pci+core %llu, tls self-test %llu, logs %llu, virtio %llu",
              (unsigned long long)entry_us(m, tsc_kmain),
+             (unsigned long long)entry_us(m, info->tsc_allocated),
+             (unsigned long long)(entry_us(m, info->tsc_loaded) -
+                                  entry_us(m, info->tsc_allocated)),
+             (unsigned long long)(entry_us(m, info->tsc_map) - entry_us(m, info->tsc_loaded)),
+             (unsigned long long)(entry_us(m, info->tsc_exit) - entry_us(m, info->tsc_map)),
+             (unsigned)info->exit_attempts,
              (unsigned long long)(entry_us(m, tsc_mm) - entry_us(m, tsc_kmain)),
+             (unsigned long long)(entry_us(m, tsc_mm) - entry_us(m, tsc_cpu)),
              (unsigned long long)(t_clock / 1000 - entry_us(m, tsc_mm)),
              (unsigned long long)((t_core - t_clock) / 1000),
              (unsigned long long)((t_tls - t_core) / 1000),

@@ -170,6 +170,42 @@ static void add_function(struct metal *m, uint8_t bus, uint8_t dev, uint8_t fn, 
     d->msix_cap = pci_find_cap(m, d, PCI_CAP_MSIX, 0);
 }
 
+static bool bus_in_range(const struct metal_pci *p, unsigned bus)
+{
+    return bus >= p->bus_start && bus <= p->bus_end;
+}
+
+/* Every function on bus, then the buses behind its PCI-to-PCI bridges
+ * (class 06.04, header type 1: secondary bus number at 0x19). seen has a
+ * bit per bus so a bad secondary number cannot loop; depth is at most
+ * 256 buses. */
+static void scan_bus(struct metal *m, uint8_t bus, uint8_t *seen)
+{
+    struct metal_pci *p = &m->pci;
+    if (!bus_in_range(p, bus) || (seen[bus / 8] & (1u << (bus % 8))))
+        return;
+    seen[bus / 8] |= (uint8_t)(1u << (bus % 8));
+    for (uint8_t dev = 0; dev < 32; dev++) {
+        for (uint8_t fn = 0; fn < 8; fn++) {
+            uint32_t id = cfg_read32(m, bus, dev, fn, 0);
+            if ((id & 0xffff) == 0xffff || (id & 0xffff) == 0) {
+                if (fn == 0)
+                    break;
+                continue;
+            }
+            uint32_t hdr = cfg_read32(m, bus, dev, fn, 0x0c) >> 16;
+            add_function(m, bus, dev, fn, id);
+            if ((hdr & 0x7f) == 1 && (cfg_read32(m, bus, dev, fn, 0x08) >> 16) == 0x0604) {
+                unsigned sec = (cfg_read32(m, bus, dev, fn, 0x18) >> 8) & 0xff;
+                if (sec > bus)
+                    scan_bus(m, (uint8_t)sec, seen);
+            }
+            if (fn == 0 && !(hdr & 0x80))
+                break;
+        }
+    }
+}
+
 void pci_init(struct metal *m)
 {
     struct metal_pci *p = &m->pci;
@@ -186,22 +222,21 @@ void pci_init(struct metal *m)
         p->bus_start = 0;
         p->bus_end = 255;
     }
-    for (unsigned bus = p->bus_start; bus <= p->bus_end; bus++) {
-        for (uint8_t dev = 0; dev < 32; dev++) {
-            uint32_t id = cfg_read32(m, (uint8_t)bus, dev, 0, 0);
-            if ((id & 0xffff) == 0xffff || (id & 0xffff) == 0)
-                continue;
-            uint8_t hdr = (uint8_t)(cfg_read32(m, (uint8_t)bus, dev, 0, 0x0c) >> 16);
-            add_function(m, (uint8_t)bus, dev, 0, id);
-            if (!(hdr & 0x80))
-                continue;
-            for (uint8_t fn = 1; fn < 8; fn++) {
-                id = cfg_read32(m, (uint8_t)bus, dev, fn, 0);
-                if ((id & 0xffff) != 0xffff && (id & 0xffff) != 0)
-                    add_function(m, (uint8_t)bus, dev, fn, id);
-            }
+    /* From bus 0 down through the bridges (each bus once), not every
+     * bus number: on i440fx every config read is two port accesses, and
+     * under TCG the brute-force 256 x 32 probe cost ~10 ms of boot. */
+    uint8_t seen[32] = { 0 };
+    scan_bus(m, p->bus_start, seen);
+    /* Bus 0's host bridge multi-function: function f is the host
+     * bridge of bus f (more than one root bus). */
+    uint32_t hdr0 = cfg_read32(m, p->bus_start, 0, 0, 0x0c);
+    if ((cfg_read32(m, p->bus_start, 0, 0, 0) & 0xffff) != 0xffff && (hdr0 & 0x800000u))
+        for (uint8_t fn = 1; fn < 8; fn++) {
+            uint32_t id = cfg_read32(m, p->bus_start, 0, fn, 0);
+            if ((id & 0xffff) != 0xffff && (id & 0xffff) != 0 &&
+                (unsigned)p->bus_start + fn <= p->bus_end)
+                scan_bus(m, (uint8_t)(p->bus_start + fn), seen);
         }
-    }
 }
 
 tern_result pci_msix_enable(struct metal *m, const struct metal_pci_dev *d, unsigned n,

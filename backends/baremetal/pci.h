@@ -8,7 +8,9 @@
  * size (sized by writing all-ones with decoding off, then restored),
  * and identity-maps memory BARs (uncached) that lie outside the boot map.
  * Config reads of absent functions return all-ones, which ends the scan
- * of that slot.
+ * of that slot. Buses are found, not probed: bus 0 (the MCFG's first),
+ * the bus behind every PCI-to-PCI bridge (its secondary number), and
+ * buses 1..7 when the host bridge 00:00 is multi-function.
  *
  * pci_msix_enable() programs a function's MSI-X table so that entries
  * 0..n-1 deliver `vector` to this CPU's LAPIC, and turns MSI-X on (legacy

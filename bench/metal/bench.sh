@@ -6,6 +6,10 @@
 #   - the size of BOOTX64.EFI;
 #   - the smallest -m (from a list) that boots and serves.
 # usage: bench/metal/bench.sh BUILD_DIR [RUNS]   (default 3 runs per mode)
+# Each run also prints the kernel's two "boot stages (us)" lines.
+# BENCH_QEMU_ARGS adds QEMU arguments to every boot (e.g. -mem-prealloc,
+# which takes the host's page faults on first touch of guest RAM out of
+# the guest clock: docs/performance.md).
 set -euo pipefail
 build=$(cd "$1" && pwd)
 runs=${2:-3}
@@ -24,7 +28,7 @@ boot() {
     local t0
     t0=$(date +%s%N)
     "$src/scripts/run-qemu.sh" "$build" --image "$tmp/run.img" --net "$port" --rng --mem "$mem" \
-        "${fw[@]}" </dev/null >"$out" 2>&1 &
+        "${fw[@]}" ${BENCH_QEMU_ARGS:-} </dev/null >"$out" 2>&1 &
     pid=$!
     local wall=
     for _ in $(seq 1 1200); do
@@ -43,6 +47,7 @@ boot() {
     ready=$(tr -d '\r' <"$out" | sed -n 's/.*metal: ready at \([0-9]*\) ms.*/\1/p' | head -1)
     net=$(tr -d '\r' <"$out" | sed -n 's/.*metal: network up at \([0-9]*\) ms.*/\1/p' | head -1)
     [ "$mode" = static ] && net=$ready
+    tr -d '\r' <"$out" | sed -n 's/.*metal: \(boot stages (us): .*\)/    \1/p' >"$tmp/stages"
     if [ -z "$wall" ] || [ -z "$ready" ]; then echo fail; else echo "$ready $net $wall"; fi
 }
 
@@ -51,6 +56,7 @@ for mode in static dhcp; do
     for i in $(seq 1 "$runs"); do
         r=$(boot "$mode" 256M)
         echo "$mode run $i: entry->ready_ms entry->net_up_ms qemu_start->first_200_ms = $r"
+        cat "$tmp/stages"
     done
 done
 for mem in 128M 96M 80M 72M 64M; do

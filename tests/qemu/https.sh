@@ -49,7 +49,7 @@ p443=$(free_port)
 run() {
     "$src/scripts/run-qemu.sh" "$build" --image "$tmp/tern.img" \
         -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$p80-:80,hostfwd=tcp:127.0.0.1:$p443-:443" \
-        -device virtio-net-pci,netdev=net0 "$@" </dev/null >"$out" 2>&1 &
+        -device virtio-net-pci,netdev=net0,romfile= "$@" </dev/null >"$out" 2>&1 &
     pid=$!
 }
 

@@ -67,20 +67,55 @@ typedef void (__attribute__((sysv_abi, noreturn)) *kernel_entry_fn)(struct tern_
 void *memset(void *dst, int c, size_t n);
 void *memcpy(void *dst, const void *src, size_t n);
 
+/* Word at a time: under TCG every guest store is a few host instructions,
+ * and the kernel image with its BSS is megabytes (a byte loop cost ~40 ms
+ * of every boot). The empty asm keeps clang from turning the loops back
+ * into calls to these very functions. */
 void *memset(void *dst, int c, size_t n)
 {
-    volatile uint8_t *d = dst;
-    while (n--)
+    uint8_t *d = dst;
+    uint64_t v = 0x0101010101010101ull * (uint8_t)c;
+    for (; n > 0 && ((uintptr_t)d & 7) != 0; n--)
         *d++ = (uint8_t)c;
+    for (; n >= 64; n -= 64, d += 64) {
+        uint64_t *w = (uint64_t *)(void *)d;
+        w[0] = v; w[1] = v; w[2] = v; w[3] = v;
+        w[4] = v; w[5] = v; w[6] = v; w[7] = v;
+        __asm__ volatile("" : : "r"(d) : "memory");
+    }
+    for (; n > 0; n--) {
+        *d++ = (uint8_t)c;
+        __asm__ volatile("" : : "r"(d) : "memory");
+    }
     return dst;
 }
 
 void *memcpy(void *dst, const void *src, size_t n)
 {
-    volatile uint8_t *d = dst;
+    uint8_t *d = dst;
     const uint8_t *s = src;
-    while (n--)
+    if ((((uintptr_t)d ^ (uintptr_t)s) & 7) == 0) {
+        for (; n > 0 && ((uintptr_t)d & 7) != 0; n--)
+            *d++ = *s++;
+        for (; n >= 64; n -= 64, d += 64, s += 64) {
+            uint64_t *w = (uint64_t *)(void *)d;
+            const uint64_t *r = (const uint64_t *)(const void *)s;
+            w[0] = r[0]; w[1] = r[1]; w[2] = r[2]; w[3] = r[3];
+            w[4] = r[4]; w[5] = r[5]; w[6] = r[6]; w[7] = r[7];
+            __asm__ volatile("" : : "r"(d) : "memory");
+        }
+    } else {
+        for (; n >= 8; n -= 8, d += 8, s += 8) {
+            uint64_t w;
+            __builtin_memcpy(&w, s, 8);
+            __builtin_memcpy(d, &w, 8);
+            __asm__ volatile("" : : "r"(d) : "memory");
+        }
+    }
+    for (; n > 0; n--) {
         *d++ = *s++;
+        __asm__ volatile("" : : "r"(d) : "memory");
+    }
     return dst;
 }
 
@@ -144,10 +179,11 @@ static const char *check_elf(uint64_t *lo_out, uint64_t *hi_out)
             ph[i].filesz > size - ph[i].offset || ph[i].memsz > (1ull << 32) ||
             ph[i].vaddr > (1ull << 32))
             return "TERN_PANIC reason=loader error=bad-load-segment";
+        if (ph[i].vaddr < hi) /* ascending, no overlap (gABI); the copy relies on it */
+            return "TERN_PANIC reason=loader error=bad-load-segment";
         if (ph[i].vaddr < lo)
             lo = ph[i].vaddr;
-        if (ph[i].vaddr + ph[i].memsz > hi)
-            hi = ph[i].vaddr + ph[i].memsz;
+        hi = ph[i].vaddr + ph[i].memsz;
     }
     if (lo >= hi || eh->entry < lo || eh->entry >= hi)
         return "TERN_PANIC reason=loader error=entry-outside-image";
@@ -218,17 +254,29 @@ efi_status efi_main(efi_handle image, struct efi_system_table *st)
     uint64_t base = 0;
     if (bs->allocate_pages(EFI_ALLOCATE_ANY_PAGES, EFI_LOADER_CODE, pages, &base) != EFI_SUCCESS)
         return fail(st, "TERN_PANIC reason=loader error=no-memory-for-kernel");
+    uint64_t tsc_allocated = rdtsc();
 
     const struct elf64_ehdr *eh = (const void *)tern_kernel_elf;
     const struct elf64_phdr *ph = (const void *)(tern_kernel_elf + eh->phoff);
-    memset((void *)base, 0, pages * 0x1000);
-    for (unsigned i = 0; i < eh->phnum; i++)
-        if (ph[i].type == PT_LOAD)
-            memcpy((uint8_t *)base + (ph[i].vaddr - lo), tern_kernel_elf + ph[i].offset,
-                   ph[i].filesz);
+    /* Each byte once: segments copied, everything else (gaps between
+     * segments, BSS, the tail of the last page) zeroed. check_elf made
+     * sure the PT_LOAD segments ascend without overlapping. */
+    uint64_t done = 0;
+    for (unsigned i = 0; i < eh->phnum; i++) {
+        if (ph[i].type != PT_LOAD)
+            continue;
+        uint64_t at = ph[i].vaddr - lo;
+        memset((uint8_t *)base + done, 0, at - done);
+        memcpy((uint8_t *)base + at, tern_kernel_elf + ph[i].offset, ph[i].filesz);
+        memset((uint8_t *)base + at + ph[i].filesz, 0, ph[i].memsz - ph[i].filesz);
+        done = at + ph[i].memsz;
+    }
+    if (pages * 0x1000 > done)
+        memset((uint8_t *)base + done, 0, pages * 0x1000 - done);
     if ((err = relocate((uint8_t *)base, lo, pages * 0x1000)) != NULL)
         return fail(st, err);
 
+    uint64_t tsc_loaded = rdtsc();
     struct tern_boot_info *info = NULL;
     if (bs->allocate_pool(EFI_LOADER_DATA, sizeof(*info), (void **)&info) != EFI_SUCCESS)
         return fail(st, "TERN_PANIC reason=loader error=no-memory-for-boot-info");
@@ -238,6 +286,8 @@ efi_status efi_main(efi_handle image, struct efi_system_table *st)
     info->tsc_at_entry = tsc0;
     info->kernel_base = base;
     info->kernel_size = pages * 0x1000;
+    info->tsc_allocated = tsc_allocated;
+    info->tsc_loaded = tsc_loaded;
 
     const struct efi_guid acpi20 = EFI_ACPI_20_TABLE_GUID, acpi10 = EFI_ACPI_10_TABLE_GUID;
     for (uint64_t i = 0; i < st->number_of_table_entries; i++) {
@@ -267,11 +317,14 @@ efi_status efi_main(efi_handle image, struct efi_system_table *st)
     for (int attempt = 0;; attempt++) {
         map_size = cap;
         s = bs->get_memory_map(&map_size, map, &key, &desc_size, &desc_version);
+        info->tsc_map = rdtsc();
+        info->exit_attempts = (uint32_t)attempt + 1;
         if (s == EFI_SUCCESS && bs->exit_boot_services(image, key) == EFI_SUCCESS)
             break;
         if (attempt == 8)
             return fail(st, "TERN_PANIC reason=loader error=exit-boot-services");
     }
+    info->tsc_exit = rdtsc();
     info->memmap = (uint64_t)map;
     info->memmap_size = map_size;
     info->memdesc_size = desc_size;
