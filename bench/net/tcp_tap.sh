@@ -9,6 +9,9 @@
 # the discard service.
 # TERN_ARGS="..." adds tern-linux options (e.g. "--tcp-buf 512 --mem 256").
 # TAP_OPTS=",offload=off" measures the per-frame path (no IFF_VNET_HDR).
+# CC=NAME sets the namespaces' TCP congestion control (default reno: the
+# NewReno family tern implements, unpaced like tern's sender; CC= keeps
+# the host's default, e.g. bbr, which paces Linux's sender).
 set -euo pipefail
 tern=$1
 mib=${2:-64}
@@ -28,6 +31,12 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$ns1"
 ip netns add "$ns2"
+cc=${CC-reno}
+if [ -n "$cc" ]; then
+    ip netns exec "$ns1" sysctl -qw net.ipv4.tcp_congestion_control="$cc"
+    ip netns exec "$ns2" sysctl -qw net.ipv4.tcp_congestion_control="$cc"
+fi
+cc=$(ip netns exec "$ns1" sysctl -n net.ipv4.tcp_congestion_control)
 
 wait_line() { # FILE REGEX SECONDS
     for _ in $(seq $(( $3 * 50 ))); do grep -Eq "$2" "$1" 2>/dev/null && return 0; sleep 0.02; done
@@ -63,7 +72,7 @@ rx=$(ip netns exec "$ns1" "$meter" send 192.0.2.10 9 "$bytes")
 rx_rate=$(echo "$rx" | cut -d' ' -f3)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "bytes per run: $bytes; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bytes per run: $bytes; Linux congestion control $cc; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "linux->linux veth:   $veth_rate Mbit/s"
 echo "tern->linux  TAP:    $tx_rate Mbit/s  ($(ratio "$tx_rate" "$veth_rate")x veth)"
 echo "linux->tern  TAP:    $rx_rate Mbit/s  ($(ratio "$rx_rate" "$veth_rate")x veth)"

@@ -4,12 +4,17 @@
 # creates): for each direction, perf stat on the tern-linux process
 # (syscalls, CPU time, context switches) against the frames that crossed
 # the TAP (its packet counters), then a perf sample of where the CPU time
-# goes (top symbols, user and kernel). Needs root and perf.
+# goes (top symbols, user and kernel). The meter's CPU time (perf stat
+# task-clock, including `ip netns exec` and its start) and the whole
+# machine's busy time over the transfer (/proc/stat, 10 ms ticks) say
+# how much of the 2 CPUs the transfer got. Needs root and perf.
 # usage: bench/net/tcp_tap_profile.sh BUILD/backends/linux/tern-linux [MIB]   (default 64)
 # The Linux end is BUILD/bench/net/tcp_meter (C; METER=PATH overrides), as
 # in tcp_tap.sh.
 # TERN_ARGS="..." adds tern-linux options (e.g. "--tcp-buf 512 --mem 256").
 # TAP_OPTS=",offload=off" measures the per-frame path (no IFF_VNET_HDR).
+# CC=NAME: the namespace's TCP congestion control, as in tcp_tap.sh
+# (default reno; CC= keeps the host's).
 set -euo pipefail
 tern=$1
 mib=${2:-64}
@@ -28,6 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 ip netns add "$ns1"
+[ -n "${CC-reno}" ] && ip netns exec "$ns1" sysctl -qw net.ipv4.tcp_congestion_control="${CC-reno}"
 wait_line() { # FILE REGEX SECONDS
     for _ in $(seq $(( $3 * 50 ))); do grep -Eq "$2" "$1" 2>/dev/null && return 0; sleep 0.02; done
     echo "timeout waiting for /$2/ in $1" >&2; cat "$1" >&2; exit 1
@@ -52,11 +58,16 @@ stop_tern() {
 }
 events=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_readv,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,task-clock,context-switches
 
-report() { # NAME PERFSTAT P0 P1 SECONDS
+cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
+task_ms() { awk -F, '/task-clock/ { print $1 }' "$1"; }
+
+report() { # NAME PERFSTAT P0 P1 SECONDS METERSTAT TICKS0 TICKS1
     read -r rx0 tx0 <<<"$3"; read -r rx1 tx1 <<<"$4"
+    read -r b0 i0 <<<"$7"; read -r b1 i1 <<<"$8"
     # rx/tx are the Linux side of the TAP: its tx is what tern reads
     local in=$((tx1 - tx0)) out=$((rx1 - rx0))
-    awk -v name="$1" -v fin="$in" -v fout="$out" -v secs="$5" -v bytes="$bytes" '
+    awk -v name="$1" -v fin="$in" -v fout="$out" -v secs="$5" -v bytes="$bytes" \
+        -v mcpu="$(task_ms "$6")" -v busy=$((b1 - b0)) -v idle=$((i1 - i0)) '
         /raw_syscalls:sys_enter/ { gsub(",", "", $1); sc = $1 }
         /sys_enter_readv?$/ { gsub(",", "", $1); rd += $1 }
         /sys_enter_writev?$/ { gsub(",", "", $1); wr += $1 }
@@ -67,6 +78,7 @@ report() { # NAME PERFSTAT P0 P1 SECONDS
             f = fin + fout
             printf "%s: frames into tern %d, out of tern %d (a TSO/coalesced frame counts once); syscalls %d (read/readv %d, write/writev %d, epoll_wait %d) = %.2f per frame, %.0f bytes per frame\n", name, fin, fout, sc, rd, wr, ep, sc / f, bytes / (name ~ /^linux->tern/ ? fin : fout)
             printf "  tern CPU %.0f ms over %.2f s wall (%.0f%% of one core), %.2f us CPU per frame, %d context switches\n", cpu, secs, cpu / 10 / secs, cpu * 1000 / f, cs
+            printf "  meter CPU %.0f ms (%.0f%% of one core); the machine: %.0f ms busy, %.0f ms idle of %d CPUs, so others had ~%.0f ms\n", mcpu, mcpu / 10 / secs, busy * 10, idle * 10, (busy + idle) * 10 / 1000 / secs + 0.5, busy * 10 - cpu - mcpu
         }' "$2"
 }
 
@@ -75,21 +87,24 @@ split() { # PERFDATA: share of samples in the kernel and in tern's own code
         /^ +[0-9.]+%/ { p = $1; sub("%", "", p); if ($2 ~ /kernel/) k += p; else if ($2 ~ /tern-linux/) t += p; else o += p }
         END { printf "  samples: kernel %.0f%%, tern-linux %.0f%%, libc/vdso/other %.0f%%\n", k, t, o }'
 }
-echo "transfer: $mib MiB each way; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "transfer: $mib MiB each way; Linux congestion control $(ip netns exec "$ns1" sysctl -n net.ipv4.tcp_congestion_control); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Linux -> tern (discard): perf stat over the transfer, then a sample.
 start_tern
 p0=$(pkts)
 perf stat -x, -o "$tmp/stat" -e "$events" -p "$pid" &
 spid=$!
+c0=$(cpu_ticks)
 t0=$(date +%s.%N)
-rx=$(ip netns exec "$ns1" taskset -c 0 "$meter" send 192.0.2.10 9 "$bytes")
+rx=$(perf stat -x, -o "$tmp/mstat" -e task-clock \
+    ip netns exec "$ns1" taskset -c 0 "$meter" send 192.0.2.10 9 "$bytes")
 t1=$(date +%s.%N)
+c1=$(cpu_ticks)
 kill -INT $spid; wait $spid || true
 p1=$(pkts)
 sed -i 's/^\([0-9.]*\),[^,]*,\([^,]*\),.*/\1 \2/' "$tmp/stat"
 report "linux->tern $(echo "$rx" | cut -d' ' -f3) Mbit/s" "$tmp/stat" "$p0" "$p1" \
-    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$tmp/mstat" "$c0" "$c1"
 perf record -q -F 999 -g -o "$tmp/perf.rx" -p "$pid" 2>/dev/null &
 rpid=$!
 ip netns exec "$ns1" taskset -c 0 "$meter" send 192.0.2.10 9 "$bytes" >/dev/null
@@ -102,21 +117,24 @@ perf report -i "$tmp/perf.rx" --stdio --no-children --sort sym 2>/dev/null |
 stop_tern
 
 # tern -> Linux (--tcp-send to a Linux listener), same measurements.
-ip netns exec "$ns1" taskset -c 0 "$meter" recv 5003 >"$tmp/rx" &
+perf stat -x, -o "$tmp/mstat" -e task-clock \
+    ip netns exec "$ns1" taskset -c 0 "$meter" recv 5003 >"$tmp/rx" &
 mpid=$!
 wait_line "$tmp/rx" listening 5
 start_tern --tcp-send 192.0.2.1:5003:"$bytes"
 p0=$(pkts)
 perf stat -x, -o "$tmp/stat" -e "$events" -p "$pid" &
 spid=$!
+c0=$(cpu_ticks)
 t0=$(date +%s.%N)
 wait "$mpid"
 t1=$(date +%s.%N)
+c1=$(cpu_ticks)
 kill -INT $spid; wait $spid || true
 p1=$(pkts)
 sed -i 's/^\([0-9.]*\),[^,]*,\([^,]*\),.*/\1 \2/' "$tmp/stat"
 report "tern->linux $(tail -1 "$tmp/rx" | cut -d' ' -f3) Mbit/s" "$tmp/stat" "$p0" "$p1" \
-    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$tmp/mstat" "$c0" "$c1"
 stop_tern
 ip netns exec "$ns1" taskset -c 0 "$meter" recv 5003 >"$tmp/rx" &
 mpid=$!
