@@ -602,6 +602,33 @@ tern_result tern_http_resp_write(struct tern_http_conn *c, const void *data, siz
     return TERN_OK;
 }
 
+tern_result tern_http_resp_reserve(struct tern_http_conn *c, uint8_t **buf, size_t *room)
+{
+    *buf = NULL;
+    *room = 0;
+    if (!c->resp_started || c->head_open || c->resp_done || c->resp_chunked || c->no_body ||
+        c->resp_remaining == UINT64_MAX)
+        return TERN_EINVAL;
+    size_t n = out_free(c);
+    if (n > c->resp_remaining)
+        n = (size_t)c->resp_remaining;
+    *buf = out_tail(c, n);
+    *room = n;
+    return TERN_OK;
+}
+
+tern_result tern_http_resp_commit(struct tern_http_conn *c, size_t n)
+{
+    if (!c->resp_started || c->head_open || c->resp_done || c->resp_chunked || c->no_body ||
+        c->resp_remaining == UINT64_MAX || n > c->resp_remaining || n > out_free(c) ||
+        c->out_len + n > TERN_HTTP_OUT_MAX)
+        return TERN_EINVAL;
+    out_commit(c, n);
+    c->resp_remaining -= n;
+    c->resp_body_bytes += n;
+    return TERN_OK;
+}
+
 tern_result tern_http_resp_end(struct tern_http_conn *c)
 {
     if (!c->resp_started || c->head_open || c->resp_done)

@@ -16,9 +16,11 @@
 #include "tern/http.h"
 #include "tern/os.h"
 
-/* File bytes move in pieces this large (on the stack of file_pump, which
- * is never nested in itself or in TLS): 16 KiB is the output buffer's
- * size, so a 64 KiB file takes ~4 reads instead of 16. */
+/* File bytes move in pieces this large: 16 KiB is the output buffer's
+ * size, so a 64 KiB file takes ~4 reads instead of 16. A body that is
+ * sent with a Content-Length is read straight into the output buffer
+ * (tern_http_resp_reserve); HEAD bodies go through a piece on the stack
+ * of file_pump (never nested in itself or in TLS). */
 #define FILE_PIECE 16384
 
 /* Per-response state of a static file, kept in the connection scratch. */
@@ -145,10 +147,22 @@ static void file_pump(struct tern_http_conn *c, void *arg)
         if (want > fs->end - fs->off)
             want = (size_t)(fs->end - fs->off);
         size_t got = 0, w = 0;
-        if (fs->ops->read_at(fs->ctx, fs->handle, fs->off, piece, want, &got) != TERN_OK ||
-            got == 0)
+        uint8_t *dst;
+        size_t room;
+        bool direct = tern_http_resp_reserve(c, &dst, &room) == TERN_OK && room >= want;
+        if (fs->ops->read_at(fs->ctx, fs->handle, fs->off, direct ? dst : piece, want, &got) !=
+                TERN_OK ||
+            got == 0 || got > want)
             break;                           /* EIO or a file shorter than stat said */
-        tern_http_resp_write(c, piece, got, &w);
+        if (direct) {
+            /* Read straight into the output: no copy of the body. */
+            if (tern_http_resp_commit(c, got) == TERN_OK)
+                w = got;
+        } else {
+            tern_http_resp_write(c, piece, got, &w);
+        }
+        if (w == 0)
+            break;
         fs->off += w;
     }
     /* Done, or the file failed: a short body makes resp_end close. */

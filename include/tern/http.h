@@ -402,6 +402,16 @@ size_t tern_http_resp_room(const struct tern_http_conn *c);
 tern_result tern_http_resp_write(struct tern_http_conn *c, const void *data, size_t len,
                                  size_t *wrote);
 
+/* Body bytes written in place, without a copy (a file read straight into
+ * the output): *buf gets room for *room bytes at the end of the output
+ * (*room 0: full, set a writable callback), and tern_http_resp_commit(c,
+ * n) then sends the first n of them (n <= *room). Nothing else may be
+ * written to c in between. Only for a body with a Content-Length that is
+ * sent (not chunked, not HEAD/204/304): TERN_EINVAL otherwise, or as
+ * tern_http_resp_write would; use tern_http_resp_write there. */
+tern_result tern_http_resp_reserve(struct tern_http_conn *c, uint8_t **buf, size_t *room);
+tern_result tern_http_resp_commit(struct tern_http_conn *c, size_t n);
+
 /* Ends the response (the last chunk for chunked). A Content-Length
  * response that fell short is closed. TERN_OK or TERN_EINVAL. */
 tern_result tern_http_resp_end(struct tern_http_conn *c);

@@ -508,6 +508,61 @@ static void test_resp_header_refusals(void **state)
     client_free(cl);
 }
 
+static int reserve_results[8];
+
+static void reserve_route(struct tern_http_conn *c, const struct tern_http_request *req,
+                          void *arg)
+{
+    (void)arg;
+    uint8_t *buf;
+    size_t room;
+    int k = 0;
+    tern_http_resp_begin(c, 200);
+    reserve_results[k++] = tern_http_resp_reserve(c, &buf, &room);    /* head open */
+    bool chunked = strcmp(req->query, "chunked") == 0;
+    tern_http_resp_body(c, chunked ? -1 : 10);
+    reserve_results[k++] = tern_http_resp_reserve(c, &buf, &room);
+    if (reserve_results[k - 1] == TERN_OK) {
+        reserve_results[k++] = room == (req->head_only ? 0 : 10) ? TERN_OK : TERN_EIO;
+        memcpy(buf, "0123456789", 4);
+        reserve_results[k++] = tern_http_resp_commit(c, 4);
+        reserve_results[k++] = tern_http_resp_commit(c, 7);            /* past the length */
+        tern_http_resp_reserve(c, &buf, &room);
+        reserve_results[k++] = room == 6 ? TERN_OK : TERN_EIO;
+        memcpy(buf, "456789", 6);
+        reserve_results[k++] = tern_http_resp_commit(c, 6);
+    } else {
+        size_t w;
+        tern_http_resp_write(c, "0123456789", 10, &w);
+    }
+    tern_http_resp_end(c);
+}
+
+/* In-place body writes: only for a Content-Length body that is sent,
+ * never past the length; the bytes arrive as written. */
+static void test_resp_reserve_commit(void **state)
+{
+    (void)state;
+    B->routes[0] = (struct tern_http_route){ "/r", true, reserve_route, NULL };
+    struct client *cl = client_open(B);
+    client_sends(cl, "GET /r HTTP/1.1\r\nHost: a\r\n\r\n");
+    static const int want[] = { TERN_EINVAL, TERN_OK, TERN_OK, TERN_OK,
+                                TERN_EINVAL, TERN_OK, TERN_OK };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_int_equal(reserve_results[i], want[i]);
+    assert_non_null(strstr(cl->got, "Content-Length: 10\r\n\r\n0123456789"));
+    assert_false(cl->closed);
+    cl->got_len = 0;
+    client_sends(cl, "GET /r?chunked HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(reserve_results[1], TERN_EINVAL);             /* chunked */
+    assert_non_null(strstr(cl->got, "\r\n\r\na\r\n0123456789\r\n0\r\n\r\n"));
+    cl->got_len = 0;
+    client_sends(cl, "HEAD /r HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(reserve_results[1], TERN_EINVAL);             /* HEAD: nothing sent */
+    assert_true(cl->got_len > 4 && strcmp(cl->got + cl->got_len - 4, "\r\n\r\n") == 0);
+    client_free(cl);
+}
+
 /* The Date line is kept per second and follows the wall clock. */
 static void test_date_follows_wall_clock(void **state)
 {
@@ -685,6 +740,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_date_follows_wall_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resp_header_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resp_reserve_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_body_and_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_reader_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
