@@ -12,7 +12,11 @@
  * and is not extended by later bytes (slowloris); the body deadline is
  * extended by each body piece; the idle deadline runs between requests;
  * the send deadline is extended by each drain of the output. One timer per
- * connection is armed for the earliest of them.
+ * connection is armed no later than the earliest of them (rearm_at: moved
+ * only earlier while requests come and go, set exactly when it fires).
+ *
+ * Access lines go into the log ring at once and reach the console in
+ * batches (access_log).
  */
 #include <string.h>
 
