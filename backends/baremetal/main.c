@@ -498,7 +498,9 @@ void kmain(const struct tern_boot_info *info)
     clock_init(m);
     uint64_t t_clock = clock_now_ns(m); /* stage times for the "boot stages" line */
     metal_acpi_parse(&m->acpi, info->rsdp, acpi_map, m);
+    uint64_t t_acpi = clock_now_ns(m);
     pci_init(m);
+    uint64_t t_pci = clock_now_ns(m);
     metal_power_button_enable(m);
     detect_rng(m);
 
@@ -513,6 +515,7 @@ void kmain(const struct tern_boot_info *info)
     cfg.boot_start_ns = 0; /* the clock's zero is the TSC at UEFI entry */
 
     struct tern_os *os = &os_instance;
+    uint64_t t_osinit = clock_now_ns(m);
     if (tern_os_init(os, &plat, &cfg) != TERN_OK) {
         serial_printf("TERN_PANIC reason=core-init-failed\n");
         metal_exit(METAL_PANIC_EXIT_VALUE);
@@ -581,7 +584,8 @@ void kmain(const struct tern_boot_info *info)
     tern_log(os, TERN_LOG_INFO, "metal",
              "boot stages (us): loader %llu (allocate %llu, copy %llu, memory map %llu, "
              "exit boot services %llu x%u), cpu+mm %llu (mm %llu), clock calibration %llu, "
-             "acpi+pci+core %llu, tls self-test %llu, logs %llu, virtio %llu",
+             "acpi+pci+core %llu (acpi %llu, pci %llu, os init %llu), tls self-test %llu, logs %llu, "
+             "virtio %llu",
              (unsigned long long)entry_us(m, tsc_kmain),
              (unsigned long long)entry_us(m, info->tsc_allocated),
              (unsigned long long)(entry_us(m, info->tsc_loaded) -
@@ -593,6 +597,9 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)(entry_us(m, tsc_mm) - entry_us(m, tsc_cpu)),
              (unsigned long long)(t_clock / 1000 - entry_us(m, tsc_mm)),
              (unsigned long long)((t_core - t_clock) / 1000),
+             (unsigned long long)((t_acpi - t_clock) / 1000),
+             (unsigned long long)((t_pci - t_acpi) / 1000),
+             (unsigned long long)((t_core - t_osinit) / 1000),
              (unsigned long long)((t_tls - t_core) / 1000),
              (unsigned long long)((t_logs - t_tls) / 1000),
              (unsigned long long)((t_dev - t_logs) / 1000));

@@ -4,7 +4,8 @@
  *
  * Block requests are synchronous, as the contract says: each is one
  * three-descriptor chain (16-byte header, data, status byte), posted, and
- * then polled until the device returns it, at most BLK_TIMEOUT_NS (a
+ * then waited for (hlt until the MSI-X completion, else polled) until the
+ * device returns it, at most BLK_TIMEOUT_NS (a
  * device that takes longer is reset: TERN_EIO). Data goes through a
  * 64 KiB bounce buffer, so requests are cut into 128-sector pieces.
  * Sectors are always 512 bytes (BLK_SIZE is not negotiated: capacity is
@@ -12,7 +13,7 @@
  * writes TERN_EROFS.
  *
  * virtio-rng: one queue; a read posts one device-writable buffer and
- * polls for it (RNG_TIMEOUT_NS); the device may return fewer bytes than
+ * waits for it the same way (RNG_TIMEOUT_NS); the device may return fewer bytes than
  * asked, so reads loop.
  */
 #include <string.h>
@@ -29,7 +30,12 @@
 #define BLK_TIMEOUT_NS 5000000000ull
 #define RNG_TIMEOUT_NS 1000000000ull
 
-/* Polls q until one buffer comes back or the timeout passes. */
+/* Waits until q returns one buffer or the timeout passes. With MSI-X
+ * the CPU halts until the completion's interrupt (or the LAPIC timer at
+ * the timeout): interrupts are off here, so a completion that lands after
+ * the check stays pending and ends the sti;hlt at once. Under TCG a
+ * spinning vCPU competed with QEMU's I/O thread for the host's CPUs.
+ * Without MSI-X it polls. */
 static tern_result wait_one(struct metal *m, struct metal_virtio *v, struct metal_vq *q,
                             uint64_t timeout_ns, uint32_t *len)
 {
@@ -43,7 +49,10 @@ static tern_result wait_one(struct metal *m, struct metal_virtio *v, struct meta
             virtio_fail(v, "request-timeout");
             return TERN_EIO;
         }
-        __asm__ volatile("pause");
+        if (v->msix)
+            clock_sleep_until(m, until);
+        else
+            __asm__ volatile("pause");
     }
 }
 
