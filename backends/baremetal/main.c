@@ -23,6 +23,7 @@
 
 #include "metal.h"
 #include "mbedtls/metal_tls.h"
+#include "tern/fmt.h"
 #include "tern/os.h"
 #include "x86.h"
 
@@ -122,7 +123,7 @@ static tern_result metal_net_info(void *ctx, unsigned idx, struct tern_net_info 
     memset(out, 0, sizeof(*out));
     memcpy(out->mac, m->net[idx].mac, TERN_MAC_LEN);
     out->mtu = m->net[idx].mtu;
-    snprintf(out->name, sizeof(out->name), "virtio%u", idx);
+    tern_snprintf(out->name, sizeof(out->name), "virtio%u", idx);
     return TERN_OK;
 }
 
@@ -157,7 +158,7 @@ static tern_result metal_block_info(void *ctx, unsigned idx, struct tern_block_i
     out->sector_size = 512;
     out->sector_count = m->blk[idx].sectors;
     out->read_only = m->blk[idx].read_only;
-    snprintf(out->name, sizeof(out->name), "vblk%u", idx);
+    tern_snprintf(out->name, sizeof(out->name), "vblk%u", idx);
     return TERN_OK;
 }
 
@@ -504,7 +505,6 @@ void kmain(const struct tern_boot_info *info)
     metal_power_button_enable(m);
     detect_rng(m);
 
-    const char *libc_bad = libc_selfcheck();
     int n = fwcfg_read_file("opt/tern/cmdline", m->cmdline_text, sizeof(m->cmdline_text),
                             &m->fw_cfg_present);
     tern_metal_cmdline_parse(&m->cmdline, m->cmdline_text, n > 0 ? (size_t)n : 0);
@@ -520,8 +520,6 @@ void kmain(const struct tern_boot_info *info)
         serial_printf("TERN_PANIC reason=core-init-failed\n");
         metal_exit(METAL_PANIC_EXIT_VALUE);
     }
-    if (libc_bad != NULL)
-        tern_panic(os, "libc-selfcheck-failed:%s", libc_bad);
     uint64_t t_core = clock_now_ns(m);
     if (metal_tls_boot(os) != TERN_OK)   /* mbedTLS hooks + crypto self-test */
         tern_panic(os, "tls-selftest-failed");
@@ -555,7 +553,7 @@ void kmain(const struct tern_boot_info *info)
     uint8_t probe[16];
     tern_result rng = cpu_entropy(m, probe, sizeof(probe));
     tern_log(os, TERN_LOG_INFO, "metal",
-             "acpi rsdp 0x%llx (revision %u), rng %s (%s), libc self-check ok",
+             "acpi rsdp 0x%llx (revision %u), rng %s (%s)",
              (unsigned long long)info->rsdp, info->acpi_revision,
              m->have_rdrand ? "rdrand" : m->have_rdseed ? "rdseed" : "none",
              rng == TERN_OK ? "read ok" : "unavailable");
@@ -627,6 +625,14 @@ void kmain(const struct tern_boot_info *info)
         }
     }
 
+    /* musl's formatting and strtod checked once, after TERN_READY: under
+     * TCG the long double paths cost 7-17 ms, and nothing before here
+     * uses them (the core formats with tern_fmt). A failure still stops
+     * the machine before it serves a request. */
+    const char *libc_bad = libc_selfcheck();
+    if (libc_bad != NULL)
+        tern_panic(os, "libc-selfcheck-failed:%s", libc_bad);
+    tern_log(os, TERN_LOG_INFO, "metal", "libc self-check ok");
     int code = tern_os_run(os);
     metal_services_stop();
     if (m->cmdline.reboot)
