@@ -249,11 +249,27 @@ tern_result fat_count_unmarked(struct tern_fat *fs, const uint8_t *bm, uint32_t 
         if (r != TERN_OK)
             return r;
         uint32_t k = c % per, stop = per - k < end - c ? per - k : end - c;
-        for (uint32_t i = 0; i < stop; i++, c++, p += es) {
+        uint32_t step = 8u / es; /* entries in 8 bytes */
+        for (uint32_t i = 0; i < stop;) {
+            /* Free space is runs of zero bytes: 8 at a time (raw zero
+             * decodes to free, so nothing is counted either way). */
+            if (stop - i >= step) {
+                uint64_t w;
+                memcpy(&w, p, 8);
+                if (w == 0) {
+                    i += step;
+                    c += step;
+                    p += 8;
+                    continue;
+                }
+            }
             uint32_t v = es == 4 ? le32(p) & 0x0fffffffu : le16(p);
             bool bad = es == 4 ? v == 0x0ffffff7u : v == 0xfff7u;
             if (v != 0 && !bad && !(bm[c / 8] & (1u << (c % 8))))
                 n++;
+            i++;
+            c++;
+            p += es;
         }
     }
     *out = n;
