@@ -42,7 +42,8 @@ void linux_net_usage(FILE *to)
             "  --tcp-sink PORT    diagnostic: accept on PORT and check that pattern\n"
             "  --tcp-conns N      TCP control blocks, listeners included (default 64), taken\n"
             "                     from the --mem heap at start: N x (2 x --tcp-buf + 0.5) KiB\n"
-            "  --tcp-buf KIB      TCP send and receive buffer per connection, each (default 64)\n");
+            "  --tcp-buf KIB      TCP send and receive buffer per connection, each (default:\n"
+            "                     send 64, receive 64-256 within a quarter of --mem)\n");
 }
 
 static int parse_cidr(const char *s, uint32_t *ip, uint32_t *mask)
