@@ -34,7 +34,14 @@
 
 #define HTTP_CONNS 64
 
-/* The machine's one set of services (like os_instance in main.c). */
+/* The machine's one set of services (like os_instance in main.c). The
+ * HTTP connection pool and its socket slots (~2 MB for 64 connections:
+ * each has a 16 KiB output buffer and a 4 KiB receive buffer) come from
+ * the heap, not BSS: the loader zeroes BSS, and every first touch of a
+ * fresh guest page costs a host page fault under QEMU (issue #6). The
+ * heap does not zero; the core initialises only what it reads (a
+ * connection's state, timer and owner; a slot's bookkeeping when an
+ * accept first reaches it), so a boot touches a few pages of the pool. */
 static struct {
     struct tern_disk disk;
     struct tern_fat data;
@@ -45,9 +52,9 @@ static struct {
     struct tern_http_fat files;
     struct tern_http_service svc;
     struct tern_http_server srv;
-    struct tern_http_conn conns[HTTP_CONNS];
+    struct tern_http_conn *conns;            /* [HTTP_CONNS], heap */
     struct tern_http_tcp listener;
-    struct tern_http_tcp_slot slots[HTTP_CONNS];
+    struct tern_http_tcp_slot *slots;        /* [HTTP_CONNS], heap */
 } s;
 
 /* Logs when the lease arrives: with TERN_READY's line, the boot figures
@@ -148,7 +155,12 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     }
     if (r != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "the network stack did not start");
+    uint64_t t_net = tern_now_ns(os);
 
+    s.conns = tern_alloc(os, HTTP_CONNS * sizeof *s.conns);
+    s.slots = tern_alloc(os, HTTP_CONNS * sizeof *s.slots);
+    if (s.conns == NULL || s.slots == NULL)
+        return refuse(os, METAL_HALT_SERVICE, "no memory for the HTTP connection pool");
     tern_http_fat_init(&s.files, &s.data);
     tern_http_service_init(&s.svc, os, "baremetal", &tern_http_fat_ops, &s.files, NULL, NULL);
     r = tern_http_server_init(&s.srv, os, NULL, s.conns, HTTP_CONNS, s.svc.routes,
@@ -157,6 +169,7 @@ int metal_services_start(struct tern_os *os, struct metal *m)
         r = tern_http_tcp_start(&s.listener, &s.tcp, &s.srv, 80, s.slots, HTTP_CONNS);
     if (r != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "cannot listen on port 80");
+    uint64_t t_http = tern_now_ns(os);
     bool https = false;   /* port 443 when a certificate is given (mbedtls/https.c) */
     if (metal_tls_gate(os, &s.disk.fs) != TERN_OK)   /* crypto self-test before HTTPS */
         return refuse(os, METAL_HALT_SERVICE, "HTTPS: the TLS crypto self-test failed");
@@ -166,11 +179,14 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     uint64_t t_up = tern_now_ns(os);
     tern_log(os, TERN_LOG_INFO, "metal",
              "boot stages (us): disk mount+check %llu (device reads so far %llu), data volume %llu, "
-             "network+http %llu",
+             "network+http %llu (net+tcp %llu, http %llu, tls %llu)",
              (unsigned long long)((t_esp - t0) / 1000),
              (unsigned long long)s.disk.dev.stats.reads,
              (unsigned long long)((t_data - t_esp) / 1000),
-             (unsigned long long)((t_up - t_data) / 1000));
+             (unsigned long long)((t_up - t_data) / 1000),
+             (unsigned long long)((t_net - t_data) / 1000),
+             (unsigned long long)((t_http - t_net) / 1000),
+             (unsigned long long)((t_up - t_http) / 1000));
     tern_log(os, TERN_LOG_INFO, "metal", "ready at %llu ms after UEFI entry%s",
              (unsigned long long)tern_now_ms(os), m->cmdline.ip ? " (static address, network up)" : "");
     return 0;

@@ -66,9 +66,21 @@ static bool service_round(struct tern_http_stream *st)
     return moved;
 }
 
+static const struct tern_http_stream_ops http_ops;
+
+/* Slot i, prepared on first use: accept asks for slots in order from 0,
+ * so only slots [0, ninit) were ever handed out and the others were never
+ * written (a caller may pass uninitialised memory: a boot then touches no
+ * page of the unused slots' receive buffers). */
 static struct tern_http_stream *slot_at(void *owner, uint32_t i)
 {
-    return &((struct tern_http_tcp *)owner)->slots[i].st;
+    struct tern_http_tcp *ht = owner;
+    while (ht->ninit <= i) {
+        struct tern_http_tcp_slot *sl = &ht->slots[ht->ninit++];
+        sl->ht = ht;
+        tern_http_stream_init(&sl->st, &http_ops, ht->srv, &ht->resets);
+    }
+    return &ht->slots[i].st;
 }
 
 static const struct tern_http_stream_ops http_ops = {service_round, NULL, NULL, slot_at};
@@ -92,16 +104,13 @@ tern_result tern_http_tcp_start(struct tern_http_tcp *ht, struct tern_tcp *tcp,
     ht->port = port;
     ht->slots = slots;
     ht->nslots = nslots;
-    for (uint32_t i = 0; i < nslots; i++) {
-        slots[i].ht = ht;
-        tern_http_stream_init(&slots[i].st, &http_ops, srv, &ht->resets);
-    }
+    ht->ninit = 0;                   /* slots are prepared by slot_at */
     return tern_tcp_listen(tcp, 0, port, nslots, on_listen, ht, &ht->listener);
 }
 
 void tern_http_tcp_stop(struct tern_http_tcp *ht)
 {
-    for (uint32_t i = 0; i < ht->nslots; i++)
+    for (uint32_t i = 0; i < ht->ninit; i++)
         if (ht->slots[i].st.sock)
             tern_http_stream_free(&ht->slots[i].st, true);
     if (ht->listener) {

@@ -3,6 +3,7 @@
  * instance heap once, at init. Allocation and release are O(1) list
  * operations; an empty pool returns NULL and the caller counts a drop.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "net_internal.h"
@@ -15,7 +16,14 @@ tern_result tern_pbuf_pool_init(struct tern_pbuf_pool *pool, struct tern_os *os,
     if (count == 0 || buf_size == 0)
         return TERN_EINVAL;
     pool->bufs = tern_calloc(os, count, sizeof(*pool->bufs));
-    pool->storage = tern_calloc(os, count, buf_size);
+    /* Storage is not zeroed: every buffer is written before it is read
+     * (a frame received into it, or one being built), and zeroing once at
+     * init would promise nothing after the first reuse anyway. Zeroing it
+     * touched every page of the pool at boot (a host page fault per page
+     * under QEMU, docs/performance.md, issue #6). */
+    if ((size_t)count > SIZE_MAX / buf_size)
+        return TERN_ENOMEM;
+    pool->storage = tern_alloc(os, (size_t)count * buf_size);
     if (pool->bufs == NULL || pool->storage == NULL)
         return TERN_ENOMEM;
     for (uint32_t i = 0; i < count; i++) {

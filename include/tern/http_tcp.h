@@ -15,7 +15,9 @@
  *   static struct tern_http_tcp_slot slots[N];       // N = the server's pool size
  *   tern_http_tcp_start(&ht, &tcp, &srv, 80, slots, N);
  *
- * The caller owns every struct; nothing is allocated.
+ * The caller owns every struct; nothing is allocated. The slots need not
+ * be initialised (heap memory is fine): a slot is prepared the first time
+ * an accept reaches it, so unused slots are never written.
  */
 #ifndef TERN_HTTP_TCP_H
 #define TERN_HTTP_TCP_H
@@ -47,6 +49,7 @@ struct tern_http_tcp {
     uint16_t port;
     struct tern_http_tcp_slot *slots;
     uint32_t nslots;
+    uint32_t ninit;                  /* slots [0, ninit) prepared (on first use) */
     uint64_t refused;                /* connections reset: no free slot */
     uint64_t resets;                 /* connections that failed under us */
 };
