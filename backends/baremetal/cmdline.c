@@ -103,6 +103,16 @@ static bool apply(struct tern_metal_cmdline *out, const char *tok, size_t len)
         out->tls_selftest = val[0] == '1';
         return true;
     }
+    if (token_is(tok, klen, "log")) {
+        static const char *const names[] = { "debug", "info", "warn", "error", "off" };
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (token_is(val, vlen, names[i])) {
+                out->log_set = true;
+                out->console_level = (enum tern_log_level)i;
+                return true;
+            }
+        return false;
+    }
     if (token_is(tok, klen, "gw")) {
         uint32_t gw;
         if (!parse_ipv4(val, vlen, &gw))

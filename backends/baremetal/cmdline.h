@@ -19,6 +19,9 @@
  *   gw=A.B.C.D    the default gateway with ip=
  *   tls_selftest=1  run the TLS crypto self-test at boot even without a
  *                 certificate (0: only when HTTPS will be served)
+ *   log=LEVEL     console threshold: debug, info (the default), warn, error
+ *                 or off, as tern-linux --log-level; the log ring keeps
+ *                 everything either way and markers always print
  * A later token overrides an earlier one with the same key. Anything else
  * (unknown key, bad or out-of-range value, token longer than 64 bytes)
  * adds one to `ignored`.
@@ -29,6 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "tern/log.h"
 
 #define TERN_METAL_CMDLINE_MAX 256
 
@@ -49,6 +54,8 @@ struct tern_metal_cmdline {
     bool reboot;
     uint32_t ip, mask, gw; /* host byte order; ip 0: use DHCP */
     bool tls_selftest;     /* tls_selftest=1 */
+    bool log_set;          /* log= given: console_level holds it */
+    enum tern_log_level console_level;
     uint32_t ignored;      /* tokens counted and dropped */
 };
 

@@ -513,6 +513,8 @@ void kmain(const struct tern_boot_info *info)
     struct tern_config cfg;
     tern_config_default(&cfg);
     cfg.boot_start_ns = 0; /* the clock's zero is the TSC at UEFI entry */
+    if (m->cmdline.log_set)
+        cfg.console_level = m->cmdline.console_level;
 
     struct tern_os *os = &os_instance;
     uint64_t t_osinit = clock_now_ns(m);

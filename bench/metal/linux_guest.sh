@@ -10,7 +10,9 @@
 #   2. HTTP keep-alive requests/s over a TAP in a network namespace this
 #      script creates (host side 192.0.2.1, guest 192.0.2.2), wrk inside it
 #      (-t1, CONNS connections, SECONDS per case, --latency for p99), for
-#      /healthz and /, QEMU pinned to CPU 0 and wrk to CPU 1.
+#      /healthz and /, QEMU pinned to CPU 0 and wrk to CPU 1. Tern gets
+#      log=warn (access lines to its log ring, not to serial), as nginx
+#      has its access log off.
 # Same QEMU settings for both: -accel tcg -cpu max -m MEM -smp 1 -nodefaults,
 # i440fx, serial on stdio, virtio-net-pci (user net restrict=on with hostfwd
 # to 127.0.0.1, or the TAP), virtio-rng-pci, isa-debug-exit. Tern boots its
@@ -309,7 +311,10 @@ for i in $(seq 1 "$runs"); do
     for guest in tern linux; do
         out=$tmp/serial.log
         if [ "$guest" = tern ]; then
-            tern_cmd tap "ip=192.0.2.2/24 gw=192.0.2.1"; marker='^TERN_READY'
+            # log=warn: access lines stay in the log ring, off the serial
+            # port (nginx runs with access_log off; bench/http/bench.sh
+            # gives tern-linux --log-level warn the same way).
+            tern_cmd tap "ip=192.0.2.2/24 gw=192.0.2.1 log=warn"; marker='^TERN_READY'
         else
             linux_cmd tap "tern_ip=192.0.2.2/24 tern_gw=192.0.2.1"; marker='^LINUX_MARK (ready|fail)'
         fi

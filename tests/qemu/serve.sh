@@ -11,7 +11,9 @@
 #   nodisk  no virtio-blk (booted from an ESP directory): "no disk" message,
 #           status 7
 #   nonic   the image without a NIC: "no network device" message, status 13
-#   s5      modern, without isa-debug-exit: the power button ends in ACPI S5
+#   s5      modern, without isa-debug-exit, with log=warn: /healthz answers
+#           and no info line (access lines included) reaches serial while
+#           the markers do; the power button ends in ACPI S5
 #           ("acpi: entering S5"), QEMU exits with status 0
 #   reboot  q35 (FADT reset register), reboot=1: the power button ends in
 #           "acpi: reset", and -no-reboot makes QEMU exit with status 0
@@ -96,21 +98,33 @@ case $case_ in
         qmp system_powerdown
         wait_for_marker "$out" '^TERN_HALT code=0' 30 "$pid"
         expect_status 1
+        # The default console level (info) shows every response's access line.
+        grep -aq '\] info http: GET /healthz 200 2$' <(tr -d '\r' <"$out") ||
+            { cat "$out" >&2; fail "no access line for GET /healthz on serial"; }
         ;;
     s5|reboot)
-        extra=(--no-debug-exit)
+        extra=(--no-debug-exit -fw_cfg "name=opt/tern/cmdline,string=log=warn")
         want='acpi: entering S5'
         if [ "$case_" = reboot ]; then
             extra=(-machine q35 -fw_cfg "name=opt/tern/cmdline,string=reboot=1")
             want='acpi: reset \(port 0xcf9'
         fi
-        run --image "$tmp/tern.img" --net "$(free_port)" "${extra[@]}" \
+        port=$(free_port)
+        run --image "$tmp/tern.img" --net "$port" "${extra[@]}" \
             -qmp "unix:$tmp/qmp,server=on,wait=off"
         wait_for_marker "$out" '^TERN_READY http=80' 120 "$pid"
+        if [ "$case_" = s5 ]; then
+            body=$(curl -sS -m 20 "http://127.0.0.1:$port/healthz")
+            [ "$body" = ok ] || fail "/healthz answered '$body' with log=warn"
+        fi
         qmp system_powerdown
         wait_for_marker "$out" '^TERN_HALT code=0' 30 "$pid"
         wait_for_marker "$out" "$want" 30 "$pid"
         expect_status 0
+        if [ "$case_" = s5 ]; then
+            ! grep -a '\] info ' "$out" >&2 || fail "log=warn: info lines reached serial (above)"
+            grep -aq '^TERN_BOOT_OK ' "$out" || fail "log=warn: the markers are missing"
+        fi
         ;;
     nodisk)
         run --net "$(free_port)"

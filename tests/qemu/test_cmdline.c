@@ -126,6 +126,32 @@ static void test_tls_selftest(void **state)
     assert_int_equal(c.ignored, 5);
 }
 
+static void test_log(void **state)
+{
+    (void)state;
+    assert_false(parse("").log_set);
+    static const struct {
+        const char *text;
+        enum tern_log_level level;
+    } ok[] = {
+        { "log=debug", TERN_LOG_DEBUG }, { "log=info", TERN_LOG_INFO },
+        { "log=warn", TERN_LOG_WARN },   { "log=error", TERN_LOG_ERROR },
+        { "log=off", TERN_LOG_OFF },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct tern_metal_cmdline c = parse(ok[i].text);
+        assert_true(c.log_set);
+        assert_int_equal(c.console_level, ok[i].level);
+        assert_int_equal(c.ignored, 0);
+    }
+    struct tern_metal_cmdline c = parse("log=warn log=error");
+    assert_int_equal(c.console_level, TERN_LOG_ERROR);
+    c = parse("log=warn log= log=WARN log=warning log=2 LOG=off log");
+    assert_true(c.log_set);
+    assert_int_equal(c.console_level, TERN_LOG_WARN); /* refusals left it alone */
+    assert_int_equal(c.ignored, 6);
+}
+
 static void test_delay(void **state)
 {
     (void)state;
@@ -208,7 +234,7 @@ int main(void)
         cmocka_unit_test(test_delay),         cmocka_unit_test(test_tls_selftest),
         cmocka_unit_test(test_ip),         cmocka_unit_test(test_unknown_counted),
         cmocka_unit_test(test_long_token),    cmocka_unit_test(test_embedded_nul),
-        cmocka_unit_test(test_every_prefix),
+        cmocka_unit_test(test_every_prefix),  cmocka_unit_test(test_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
