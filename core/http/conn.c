@@ -62,12 +62,8 @@ tern_result tern_http_server_init(struct tern_http_server *srv, struct tern_os *
     srv->nroutes = nroutes;
     srv->pool = pool;
     srv->pool_size = n;
+    srv->pool_ready = 0;             /* prepared by tern_http_conn_open */
     tern_timer_init(&srv->alog_timer, on_alog_timer, srv);
-    for (uint32_t i = 0; i < n; i++) {
-        pool[i].state = TERN_HTTP_C_FREE;
-        pool[i].srv = srv;
-        tern_timer_init(&pool[i].timer, on_timer, &pool[i]);
-    }
     return TERN_OK;
 }
 
@@ -212,6 +208,12 @@ struct tern_http_conn *tern_http_conn_open(struct tern_http_server *srv,
 {
     for (uint32_t i = 0; i < srv->pool_size; i++) {
         struct tern_http_conn *c = &srv->pool[i];
+        if (i == srv->pool_ready) {  /* every prepared one is in use */
+            c->state = TERN_HTTP_C_FREE;
+            c->srv = srv;
+            tern_timer_init(&c->timer, on_timer, c);
+            srv->pool_ready++;
+        }
         if (c->state != TERN_HTTP_C_FREE)
             continue;
         c->wake = wake_fn;
@@ -256,7 +258,7 @@ bool tern_http_server_evict(struct tern_http_server *srv)
 {
     struct tern_http_conn *victim = NULL;
     int vr = 0;
-    for (uint32_t i = 0; i < srv->pool_size; i++) {
+    for (uint32_t i = 0; i < srv->pool_ready; i++) {
         struct tern_http_conn *c = &srv->pool[i];
         int r = evict_rank(c);
         if (r && (!victim || r < vr || (r == vr && c->since_ns < victim->since_ns))) {

@@ -318,6 +318,7 @@ struct tern_http_server {
     size_t nroutes;
     struct tern_http_conn *pool;
     uint32_t pool_size;
+    uint32_t pool_ready;             /* pool[0, pool_ready) prepared */
     struct tern_http_counters counters;
     /* "Date: ...\r\n" of the second date_secs (date_len 0: none yet). */
     int64_t date_secs;
@@ -331,7 +332,10 @@ struct tern_http_server {
 
 /* Sets up srv over a caller-owned pool of n connections (the cap on
  * concurrent connections) and the route table (searched in order; kept
- * by pointer). cfg NULL means defaults. TERN_OK or TERN_EINVAL. */
+ * by pointer). cfg NULL means defaults. TERN_OK or TERN_EINVAL. The pool
+ * need not be initialised (heap memory is fine): connections are
+ * prepared in order as opens first need them, so a pool that is never
+ * filled is never written past what was used (at boot, no page of it). */
 tern_result tern_http_server_init(struct tern_http_server *srv, struct tern_os *os,
                                   const struct tern_http_config *cfg,
                                   struct tern_http_conn *pool, uint32_t n,
