@@ -63,7 +63,14 @@ struct metal_clock {
 
 /* The physical page allocator (free ranges, 4 KiB granules) and the page
  * tables (mm.c). */
+#define METAL_MM_BOOT_TABLES 16
+
 struct metal_mm {
+    /* The first page-table pages (the boot map needs ~10): in the
+     * kernel's BSS, which the loader has already written, so building
+     * the map touches no fresh guest RAM (docs/baremetal.md, boot time). */
+    uint8_t boot_tables[METAL_MM_BOOT_TABLES][4096] __attribute__((aligned(4096)));
+    unsigned boot_tables_used;
     struct { uint64_t start, end; } free[METAL_MM_RANGES];
     unsigned nfree;
     uint64_t free_pages;

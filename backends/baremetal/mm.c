@@ -112,6 +112,19 @@ void mm_free_pages(struct metal *m, void *p, size_t n)
 
 /* ---- page tables ---- */
 
+/* One zeroed page for a page table: from the BSS pool while it lasts,
+ * then from the page allocator. */
+static uint64_t *table_page(struct metal *m)
+{
+    struct metal_mm *mm = &m->mm;
+    uint64_t *p = mm->boot_tables_used < METAL_MM_BOOT_TABLES
+                      ? (uint64_t *)mm->boot_tables[mm->boot_tables_used++]
+                      : mm_alloc_pages(m, 1);
+    if (p != NULL)
+        mm->table_pages++;
+    return p;
+}
+
 static uint64_t *table_of(uint64_t entry)
 {
     return (uint64_t *)(entry & ADDR_MASK);
@@ -128,17 +141,15 @@ static uint64_t *walk(struct metal *m, uint64_t va, int level)
         unsigned idx = (unsigned)(va >> (12 + 9 * l)) & 511;
         uint64_t e = t[idx];
         if (!(e & PTE_P)) {
-            uint64_t *n = mm_alloc_pages(m, 1);
+            uint64_t *n = table_page(m);
             if (n == NULL)
                 return NULL;
-            m->mm.table_pages++;
             t[idx] = (uint64_t)n | PTE_P | PTE_W;
         } else if (e & PTE_PS) {
             /* l == 1: a 2 MiB page; split it into a page table. */
-            uint64_t *n = mm_alloc_pages(m, 1);
+            uint64_t *n = table_page(m);
             if (n == NULL)
                 return NULL;
-            m->mm.table_pages++;
             uint64_t base = e & ADDR_MASK & ~(BIG - 1);
             uint64_t flags = e & ~ADDR_MASK & ~PTE_PS;
             for (unsigned i = 0; i < 512; i++)
@@ -318,10 +329,9 @@ void mm_init(struct metal *m)
         free_range_add(mm, start, end);
     }
 
-    mm->pml4 = mm_alloc_pages(m, 1);
+    mm->pml4 = table_page(m);
     if (mm->pml4 == NULL)
         mm_fail("no-pages-for-page-tables");
-    mm->table_pages = 1;
     top = (top + BIG - 1) & ~(BIG - 1);
     /* Everything uncached first (the MMIO hole, the LAPIC, the flash),
      * then RAM of every kind write-back. */
