@@ -94,6 +94,10 @@ struct metal {
     struct metal_blk blk[METAL_BLK_MAX];
     unsigned nblk;
     struct metal_rng rng;
+    /* virtio-rng bytes fetched ahead, each handed out once (then zeroed):
+     * the last rng_pool_left bytes are unused (0, as zeroed: empty). */
+    uint8_t rng_pool[256];
+    size_t rng_pool_left;
     bool poll_devices;        /* a device without MSI-X: wait() polls */
     void *heap_base;
     size_t heap_size;
