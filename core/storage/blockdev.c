@@ -154,7 +154,7 @@ static tern_result dev_read(struct tern_bdev *d, uint64_t lba, void *buf, uint32
     return r;
 }
 
-#define READAHEAD 32u
+#define READAHEAD 128u
 
 /* Fills a run of slots from lba on in one device read; sets *out to the
  * slot of lba. false (nothing changed but stats) when no run fits. */

@@ -46,12 +46,14 @@ tern_result tern_disk_mount(struct tern_os *os, unsigned idx, struct tern_disk *
     struct tern_block_info info;
     if (plat->ops->block_info == NULL || plat->ops->block_info(plat->ctx, idx, &info) != TERN_OK)
         return fail(d, TERN_ENOENT, "no-device-info");
-    size_t bytes = tern_bdev_cache_bytes(info.sector_size, TERN_DISK_CACHE_SLOTS);
+    uint32_t slots = info.sector_size ? TERN_DISK_CACHE_BYTES / info.sector_size : 0;
+    if (slots < TERN_DISK_CACHE_MIN_SLOTS)
+        slots = TERN_DISK_CACHE_MIN_SLOTS;
+    size_t bytes = tern_bdev_cache_bytes(info.sector_size, slots);
     d->cache = tern_alloc(os, bytes);
     if (d->cache == NULL)
         return fail(d, TERN_ENOMEM, "no-memory-for-cache");
-    tern_result r = tern_bdev_open_platform(&d->dev, &d->pctx, plat, idx, d->cache, bytes,
-                                            TERN_DISK_CACHE_SLOTS);
+    tern_result r = tern_bdev_open_platform(&d->dev, &d->pctx, plat, idx, d->cache, bytes, slots);
     if (r != TERN_OK)
         return fail(d, r, "bad-geometry");
 

@@ -30,7 +30,12 @@
 #include "tern/gpt.h"
 #include "tern/os.h"
 
-#define TERN_DISK_CACHE_SLOTS 64
+/* The sector cache of a mounted disk: 128 KiB (256 slots of 512 bytes,
+ * 32 of 4096), at least 16 slots. Half of it is the longest sequential
+ * read-ahead (blockdev.c), so the mount check reads a FAT in 64 KiB
+ * device requests. */
+#define TERN_DISK_CACHE_BYTES (128u * 1024u)
+#define TERN_DISK_CACHE_MIN_SLOTS 16u
 
 struct tern_disk {
     struct tern_os *os;
