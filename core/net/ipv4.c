@@ -325,6 +325,23 @@ uint16_t tern_net_path_mtu(void *ctx, uint32_t dst)
 }
 
 /* Copies [from, from+n) of the concatenation a|b to out. */
+/* A 20-byte IPv4 header (no options) at ip, checksum included. */
+static void put_ipv4_header(uint8_t *ip, const struct tern_net *net, size_t total, uint16_t id,
+                            uint16_t frag, uint8_t proto, uint32_t src, uint32_t dst)
+{
+    ip[0] = 0x45;                                     /* version 4, 20-byte header */
+    ip[1] = 0;                                        /* DSCP/ECN */
+    tern_store_be16(ip + 2, (uint16_t)total);
+    tern_store_be16(ip + 4, id);
+    tern_store_be16(ip + 6, frag);                    /* DF, MF, offset / 8 */
+    ip[8] = net->cfg.ttl;
+    ip[9] = proto;
+    tern_store_be16(ip + 10, 0);
+    tern_store_be32(ip + 12, src);
+    tern_store_be32(ip + 16, dst);
+    tern_store_be16(ip + 10, tern_csum_finish(tern_csum_add(0, ip, TERN_IPV4_HLEN)));
+}
+
 static void copy_parts(uint8_t *out, const uint8_t *a, size_t alen, const uint8_t *b,
                        size_t from, size_t n)
 {
@@ -384,17 +401,9 @@ tern_result tern_net_ip_output(struct tern_net *net, uint32_t src, uint32_t dst,
         memcpy(f + 6, nif->mac, TERN_MAC_LEN);
         tern_store_be16(f + 12, ETHERTYPE_IPV4);
         uint8_t *ip = f + TERN_ETH_HLEN;
-        ip[0] = 0x45;                                 /* version 4, 20-byte header */
-        ip[1] = 0;                                    /* DSCP/ECN */
-        tern_store_be16(ip + 2, (uint16_t)(TERN_IPV4_HLEN + n));
-        tern_store_be16(ip + 4, id);
-        tern_store_be16(ip + 6, (uint16_t)((df ? IP_DF : 0) | (more ? IP_MF : 0) | (off / 8)));
-        ip[8] = net->cfg.ttl;
-        ip[9] = proto;
-        tern_store_be16(ip + 10, 0);
-        tern_store_be32(ip + 12, src);
-        tern_store_be32(ip + 16, dst);
-        tern_store_be16(ip + 10, tern_csum_finish(tern_csum_add(0, ip, TERN_IPV4_HLEN)));
+        put_ipv4_header(ip, net, TERN_IPV4_HLEN + n, id,
+                        (uint16_t)((df ? IP_DF : 0) | (more ? IP_MF : 0) | (off / 8)), proto, src,
+                        dst);
         copy_parts(ip + TERN_IPV4_HLEN, hdr, hlen, data, off, n);
         p->len = (uint16_t)(TERN_ETH_HLEN + TERN_IPV4_HLEN + n);
         if (p->len < 60) { /* Ethernet minimum; IP total length says what is real */
@@ -476,18 +485,9 @@ tern_result tern_net_tcp_output_tso(void *ctx, uint32_t src, uint32_t dst, const
     size_t payload = len - thl;
     uint32_t nseg = payload > mss ? (uint32_t)((payload + mss - 1) / mss) : 1;
     uint8_t *ip = f + TERN_ETH_HLEN;
-    ip[0] = 0x45;
-    ip[1] = 0;
-    tern_store_be16(ip + 2, (uint16_t)(TERN_IPV4_HLEN + len));
-    tern_store_be16(ip + 4, net->ip_id);
+    put_ipv4_header(ip, net, TERN_IPV4_HLEN + len, net->ip_id, IP_DF, TERN_IP_PROTO_TCP, src,
+                    dst);
     net->ip_id = (uint16_t)(net->ip_id + nseg); /* the device numbers segments id, id + 1, ... */
-    tern_store_be16(ip + 6, IP_DF);
-    ip[8] = net->cfg.ttl;
-    ip[9] = TERN_IP_PROTO_TCP;
-    tern_store_be16(ip + 10, 0);
-    tern_store_be32(ip + 12, src);
-    tern_store_be32(ip + 16, dst);
-    tern_store_be16(ip + 10, tern_csum_finish(tern_csum_add(0, ip, TERN_IPV4_HLEN)));
     memcpy(ip + TERN_IPV4_HLEN, seg, len);
     size_t flen = TERN_ETH_HLEN + TERN_IPV4_HLEN + len;
     struct tern_net_meta meta = {
