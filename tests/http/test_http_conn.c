@@ -663,6 +663,52 @@ static void test_connection_cap(void **state)
         client_free(cls[i]);
 }
 
+/* The pool may be uninitialised memory (the metal backend takes it from
+ * the heap): garbage in it changes nothing, connections are prepared in
+ * order as opens first need them, and an unused one is never written. */
+static void test_pool_may_be_uninitialised(void **state)
+{
+    (void)state;
+    struct tern_http_config cfg = B->srv.cfg;
+    memset(B->pool, 0xa5, sizeof B->pool);
+    assert_int_equal(tern_http_server_init(&B->srv, &B->os, &cfg, B->pool, BENCH_POOL,
+                                           B->routes, 4),
+                     TERN_OK);
+    assert_int_equal(B->srv.pool_ready, 0);
+    assert_false(tern_http_server_evict(&B->srv)); /* nothing prepared: nothing to evict */
+    struct client *a = client_open(B);
+    assert_false(a->closed);
+    assert_int_equal(B->srv.pool_ready, 1);
+    const uint8_t *untouched = (const uint8_t *)&B->pool[1];
+    for (size_t i = 0; i < sizeof B->pool[1]; i++)
+        assert_int_equal(untouched[i], 0xa5);
+    client_sends(a, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(a->got, "\r\n\r\nok"));
+    client_free(a);
+    /* a freed connection is reused before a new one is prepared */
+    a = client_open(B);
+    assert_int_equal(B->srv.pool_ready, 1);
+    /* the cap still holds once every connection was prepared */
+    struct client *cls[BENCH_POOL - 1];
+    for (int i = 0; i < BENCH_POOL - 1; i++) {
+        cls[i] = client_open(B);
+        assert_false(cls[i]->closed);
+    }
+    assert_int_equal(B->srv.pool_ready, BENCH_POOL);
+    struct client *extra = client_open(B);
+    assert_true(extra->closed);
+    client_free(extra);
+    client_sends(cls[BENCH_POOL - 2], "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cls[BENCH_POOL - 2]->got, "\r\n\r\nok"));
+    assert_true(tern_http_server_evict(&B->srv)); /* the idle one after its response */
+    client_pump(cls[BENCH_POOL - 2]);
+    assert_true(cls[BENCH_POOL - 2]->closed);
+    client_free(a);
+    for (int i = 0; i < BENCH_POOL - 1; i++)
+        client_free(cls[i]);
+    assert_still_serving();
+}
+
 static void test_eviction_when_full(void **state)
 {
     (void)state;
@@ -725,6 +771,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_healthz_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_may_be_uninitialised, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelining_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http10, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunked_upload_and_expect, setup, teardown),
