@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "tern/blockdev.h"
+#include "tern/disk.h"
 #include "tern/fat.h"
 #include "tern/gpt.h"
 
@@ -136,6 +137,28 @@ static void test_bdev_read_ahead(void **state)
         assert_int_equal(tern_bdev_map(&g->dev, i, false, &p), TERN_OK);
         assert_int_equal(p[0], (uint8_t)(i & 0xff));
     }
+    rig_free(g);
+}
+
+/* A mounted disk's cache (TERN_DISK_CACHE_BYTES: 256 slots of 512
+ * bytes) reads ahead 128 sectors at a time: a 520-sector FAT in five
+ * device reads, each sector's bytes right. */
+static void test_bdev_read_ahead_disk_cache(void **state)
+{
+    (void)state;
+    uint32_t slots = TERN_DISK_CACHE_BYTES / 512;
+    struct rig *g = rig_new(512, 2048 * 512, slots);
+    for (uint32_t i = 0; i < 2048; i++)
+        memset(g->ram.mem + (size_t)i * 512, (int)(i * 7 & 0xff), 512);
+    uint64_t reads0 = g->dev.stats.reads;
+    for (uint32_t i = 100; i < 620; i++) {
+        uint8_t *p;
+        assert_int_equal(tern_bdev_map(&g->dev, i, false, &p), TERN_OK);
+        assert_int_equal(p[0], (uint8_t)(i * 7 & 0xff));
+        assert_int_equal(p[511], (uint8_t)(i * 7 & 0xff));
+    }
+    /* one cold read, then 519 sectors in runs of 128: 1 + 5 */
+    assert_int_equal(g->dev.stats.reads - reads0, 6);
     rig_free(g);
 }
 
@@ -699,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_bdev_init_refuses),
         cmocka_unit_test(test_bdev_write_back_and_order),
         cmocka_unit_test(test_bdev_read_ahead),
+        cmocka_unit_test(test_bdev_read_ahead_disk_cache),
         cmocka_unit_test(test_crc32_and_guid),
         cmocka_unit_test(test_gpt_512),
         cmocka_unit_test(test_gpt_4096),
