@@ -324,7 +324,6 @@ uint16_t tern_net_path_mtu(void *ctx, uint32_t dst)
     return pmtu_lookup(net, dst, nif->mtu);
 }
 
-/* Copies [from, from+n) of the concatenation a|b to out. */
 /* A 20-byte IPv4 header (no options) at ip, checksum included. */
 static void put_ipv4_header(uint8_t *ip, const struct tern_net *net, size_t total, uint16_t id,
                             uint16_t frag, uint8_t proto, uint32_t src, uint32_t dst)
@@ -342,6 +341,7 @@ static void put_ipv4_header(uint8_t *ip, const struct tern_net *net, size_t tota
     tern_store_be16(ip + 10, tern_csum_finish(tern_csum_add(0, ip, TERN_IPV4_HLEN)));
 }
 
+/* Copies [from, from+n) of the concatenation a|b to out. */
 static void copy_parts(uint8_t *out, const uint8_t *a, size_t alen, const uint8_t *b,
                        size_t from, size_t n)
 {
