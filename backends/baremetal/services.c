@@ -132,7 +132,7 @@ int metal_services_start(struct tern_os *os, struct metal *m)
         tern_fat_stat(&s.disk.fs, "EFI/BOOT/BOOTX64.EFI", &st) != TERN_OK)
         return refuse(os, METAL_HALT_BAD_IMAGE,
                       "the ESP of disk 0 has no EFI/BOOT/BOOTX64.EFI: not a Tern image");
-    uint64_t t_esp = tern_now_ns(os);
+    uint64_t t_esp = tern_now_ns(os), reads_esp = s.disk.dev.stats.reads;
     s.data_mounted = mount_data(os);
     if (!s.data_mounted)
         return refuse(os, METAL_HALT_BAD_IMAGE,
@@ -140,7 +140,7 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     if (tern_fat_stat(&s.data, "index.html", &st) != TERN_OK)
         tern_log(os, TERN_LOG_WARN, "metal", "the data partition has no index.html");
 
-    uint64_t t_data = tern_now_ns(os);
+    uint64_t t_data = tern_now_ns(os), reads_data = s.disk.dev.stats.reads;
     if (m->nnet == 0)
         return refuse(os, METAL_HALT_NO_NIC, "no network device (virtio-net): nothing to serve on");
     tern_result r = tern_net_init(&s.net, os, NULL);
@@ -178,15 +178,16 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     tern_marker(os, "TERN_READY", "http=80%s files=disk", https ? " https=443" : "");
     uint64_t t_up = tern_now_ns(os);
     tern_log(os, TERN_LOG_INFO, "metal",
-             "boot stages (us): disk mount+check %llu (device reads so far %llu), data volume %llu, "
-             "network+http %llu (net+tcp %llu, http %llu, tls %llu)",
-             (unsigned long long)((t_esp - t0) / 1000),
-             (unsigned long long)s.disk.dev.stats.reads,
+             "boot stages (us): disk mount+check %llu (%llu device reads), data volume %llu "
+             "(%llu reads), network+http %llu (net+tcp %llu, http %llu, tls %llu, %llu reads)",
+             (unsigned long long)((t_esp - t0) / 1000), (unsigned long long)reads_esp,
              (unsigned long long)((t_data - t_esp) / 1000),
+             (unsigned long long)(reads_data - reads_esp),
              (unsigned long long)((t_up - t_data) / 1000),
              (unsigned long long)((t_net - t_data) / 1000),
              (unsigned long long)((t_http - t_net) / 1000),
-             (unsigned long long)((t_up - t_http) / 1000));
+             (unsigned long long)((t_up - t_http) / 1000),
+             (unsigned long long)(s.disk.dev.stats.reads - reads_data));
     tern_log(os, TERN_LOG_INFO, "metal", "ready at %llu ms after UEFI entry%s",
              (unsigned long long)tern_now_ms(os), m->cmdline.ip ? " (static address, network up)" : "");
     return 0;
