@@ -2,10 +2,14 @@
  * Interface: see include/tern/blockdev.h. A small LRU write-back cache of
  * whole sectors over a const ops struct.
  *
- * Sequential read-ahead: a miss on sector lba while lba - 1 is cached is
- * taken as a sequential scan (the FAT check, a file read) and fills up to
- * READAHEAD sectors (never more than half the cache) in ONE device read,
- * into a run of adjacent slots that holds no dirty sector, so read-ahead
+ * Read-ahead: a miss on sector lba while lba - 1 is cached is taken as a
+ * sequential scan (the FAT check, a file read) and fills up to READAHEAD
+ * sectors; any other miss fills up to COLD_READAHEAD (metadata sits
+ * together: a GPT header and its array, a boot sector and FSInfo, a
+ * directory and its subdirectories). Either is never more than half the
+ * cache, in ONE device read (on a virtual disk a request costs its round
+ * trip, not its size), into a run of adjacent slots that holds no dirty
+ * sector, so read-ahead
  * never writes and never reorders writes. It stops before the first
  * sector already cached (no two slots ever hold one LBA). A failed
  * read-ahead is forgotten and the one sector asked for is read alone, so
@@ -155,12 +159,14 @@ static tern_result dev_read(struct tern_bdev *d, uint64_t lba, void *buf, uint32
 }
 
 #define READAHEAD 128u
+#define COLD_READAHEAD 32u
 
-/* Fills a run of slots from lba on in one device read; sets *out to the
- * slot of lba. false (nothing changed but stats) when no run fits. */
-static bool read_ahead(struct tern_bdev *d, uint64_t lba, uint32_t *out)
+/* Fills a run of up to max slots from lba on in one device read; sets
+ * *out to the slot of lba. false (nothing changed but stats) when no run
+ * of two or more fits. */
+static bool read_ahead(struct tern_bdev *d, uint64_t lba, uint32_t max, uint32_t *out)
 {
-    uint32_t n = READAHEAD < d->nslots / 2 ? READAHEAD : d->nslots / 2;
+    uint32_t n = max < d->nslots / 2 ? max : d->nslots / 2;
     if (n > d->sector_count - lba)
         n = (uint32_t)(d->sector_count - lba);
     for (uint32_t k = 1; k < n; k++)
@@ -185,6 +191,8 @@ static bool read_ahead(struct tern_bdev *d, uint64_t lba, uint32_t *out)
         if (clean && age < best_age) {
             best = s;
             best_age = age;
+            if (age == 0)
+                break;                       /* unused slots: none older */
         }
     }
     if (best == UINT32_MAX)
@@ -220,8 +228,11 @@ static tern_result get_slot(struct tern_bdev *d, uint64_t lba, bool fill, uint32
         return TERN_OK;
     }
     d->stats.misses++;
-    if (fill && lba > 0 && find_slot(d, lba - 1) >= 0 && read_ahead(d, lba, out))
-        return TERN_OK;
+    if (fill) {
+        bool sequential = lba > 0 && find_slot(d, lba - 1) >= 0;
+        if (read_ahead(d, lba, sequential ? READAHEAD : COLD_READAHEAD, out))
+            return TERN_OK;
+    }
     uint32_t victim = 0;
     bool found_free = false;
     for (uint32_t i = 0; i < d->nslots; i++) {

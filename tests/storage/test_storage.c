@@ -141,8 +141,8 @@ static void test_bdev_read_ahead(void **state)
 }
 
 /* A mounted disk's cache (TERN_DISK_CACHE_BYTES: 256 slots of 512
- * bytes) reads ahead 128 sectors at a time: a 520-sector FAT in five
- * device reads, each sector's bytes right. */
+ * bytes) reads ahead 128 sectors at a time once a scan is sequential: a
+ * 520-sector FAT in five device reads, each sector's bytes right. */
 static void test_bdev_read_ahead_disk_cache(void **state)
 {
     (void)state;
@@ -157,8 +157,43 @@ static void test_bdev_read_ahead_disk_cache(void **state)
         assert_int_equal(p[0], (uint8_t)(i * 7 & 0xff));
         assert_int_equal(p[511], (uint8_t)(i * 7 & 0xff));
     }
-    /* one cold read, then 519 sectors in runs of 128: 1 + 5 */
-    assert_int_equal(g->dev.stats.reads - reads0, 6);
+    /* a cold read-ahead of 32, then runs of 128: 1 + 4 */
+    assert_int_equal(g->dev.stats.reads - reads0, 5);
+    rig_free(g);
+}
+
+/* A miss with nothing cached before it reads 32 sectors at once (a GPT
+ * header and its array, a boot sector and FSInfo), stopping before a
+ * cached sector and never over a dirty one. */
+static void test_bdev_cold_read_ahead(void **state)
+{
+    (void)state;
+    struct rig *g = rig_new(512, 1024 * 512, 128);
+    for (uint32_t i = 0; i < 1024; i++)
+        memset(g->ram.mem + (size_t)i * 512, (int)(i & 0xff), 512);
+    uint8_t *p;
+    assert_int_equal(tern_bdev_map(&g->dev, 500, false, &p), TERN_OK);
+    assert_int_equal(g->dev.stats.reads, 1);
+    for (uint32_t i = 501; i < 532; i++) {           /* all came with 500 */
+        assert_int_equal(tern_bdev_map(&g->dev, i, false, &p), TERN_OK);
+        assert_int_equal(p[0], (uint8_t)(i & 0xff));
+    }
+    assert_int_equal(g->dev.stats.reads, 1);
+    /* a dirty sector 8 past a cold miss: the read-ahead stops before it */
+    uint8_t buf[512];
+    memset(buf, 0xee, sizeof buf);
+    assert_int_equal(tern_bdev_write(&g->dev, 108, buf, 1), TERN_OK);
+    assert_int_equal(tern_bdev_map(&g->dev, 100, false, &p), TERN_OK);
+    assert_int_equal(g->dev.stats.reads, 2);
+    for (uint32_t i = 101; i < 108; i++)
+        assert_int_equal(tern_bdev_map(&g->dev, i, false, &p), TERN_OK);
+    assert_int_equal(g->dev.stats.reads, 2);
+    assert_int_equal(tern_bdev_map(&g->dev, 108, false, &p), TERN_OK);
+    assert_int_equal(p[0], 0xee);                    /* the cached write, not the disk */
+    assert_int_equal(g->ram.nlog, 0);                /* reading never wrote */
+    /* the last sector of the device: a run of one is a plain read */
+    assert_int_equal(tern_bdev_map(&g->dev, 1023, false, &p), TERN_OK);
+    assert_int_equal(p[0], (uint8_t)(1023 & 0xff));
     rig_free(g);
 }
 
@@ -723,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_bdev_write_back_and_order),
         cmocka_unit_test(test_bdev_read_ahead),
         cmocka_unit_test(test_bdev_read_ahead_disk_cache),
+        cmocka_unit_test(test_bdev_cold_read_ahead),
         cmocka_unit_test(test_crc32_and_guid),
         cmocka_unit_test(test_gpt_512),
         cmocka_unit_test(test_gpt_4096),
