@@ -14,6 +14,8 @@
 #     --rng           virtio-rng (host /dev/urandom)
 #     --legacy        virtio devices with disable-modern=on (0.9.5 transport)
 #     --mem SIZE      -m SIZE instead of 256M
+#     --ram thp       QEMU's default anonymous guest RAM (see below) instead
+#                     of a memfd
 #     --no-debug-exit without isa-debug-exit (the guest then powers off
 #                     through ACPI S5 and QEMU exits with status 0)
 #   extra args are appended, e.g. -fw_cfg name=opt/tern/cmdline,string=halt=7
@@ -25,7 +27,12 @@
 # Networking is off (-nic none) unless --net. The NIC gets no option ROM
 # (romfile=): Tern never network-boots, and iPXE's teardown in
 # ExitBootServices cost 50-90 ms of every boot under TCG (OVMF's own
-# virtio-net driver: ~3 ms). Per-run files (the ESP directory and a
+# virtio-net driver: ~3 ms). Guest RAM is a memfd (4 KiB pages): QEMU
+# madvises its default RAM for transparent huge pages, and on a host that
+# is itself a VM each first touch of a fresh 2 MiB region then cost 5-10
+# ms, so a boot's guest clock measured the host's page faults more than
+# the guest (docs/performance.md; bench/metal/linux_guest.sh gives its
+# Linux guest the same memory). Per-run files (the ESP directory and a
 # writable copy of the OVMF variable store) live in a temporary directory
 # removed on exit.
 set -euo pipefail
@@ -33,7 +40,7 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [qemu args...]" >&2; exit 2; }
 build=$1
 shift
-image= net_port= tap= rng= legacy= mem=256M debug_exit=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
+image= net_port= tap= rng= legacy= mem=256M ram=memfd debug_exit=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 while [ $# -gt 0 ]; do
     case $1 in
         --image) image=$2; shift 2 ;;
@@ -42,6 +49,7 @@ while [ $# -gt 0 ]; do
         --rng) rng=1; shift ;;
         --legacy) legacy=",disable-modern=on"; shift ;;
         --mem) mem=$2; shift 2 ;;
+        --ram) ram=$2; shift 2 ;;
         --no-debug-exit) debug_exit=(); shift ;;
         *) break ;;
     esac
@@ -80,6 +88,11 @@ else
     devs+=(-nic none)
 fi
 [ -n "$rng" ] && devs+=(-device "virtio-rng-pci$legacy")
+case $ram in
+    memfd) devs+=(-object "memory-backend-memfd,id=ram0,size=$mem" -machine memory-backend=ram0) ;;
+    thp) ;;
+    *) echo "run-qemu: --ram $ram: expected memfd or thp" >&2; exit 2 ;;
+esac
 
 # QEMU runs as a child so the temporary directory is removed afterwards;
 # a TERM/INT/HUP to this script is passed on to it (a test that kills

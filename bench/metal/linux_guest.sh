@@ -13,7 +13,8 @@
 #      /healthz and /, QEMU pinned to CPU 0 and wrk to CPU 1. Tern gets
 #      log=warn (access lines to its log ring, not to serial), as nginx
 #      has its access log off.
-# Same QEMU settings for both: -accel tcg -cpu max -m MEM -smp 1 -nodefaults,
+# Same QEMU settings for both: -accel tcg -cpu max -m MEM -smp 1, guest RAM a
+# memfd of MEM (as scripts/run-qemu.sh gives Tern), -nodefaults,
 # i440fx, serial on stdio, virtio-net-pci (user net restrict=on with hostfwd
 # to 127.0.0.1, or the TAP), virtio-rng-pci, isa-debug-exit. Tern boots its
 # disk image (scripts/make-image.sh) with scripts/run-qemu.sh.
@@ -150,6 +151,7 @@ linux_cmd() {
         nd="user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:80"
     fi
     qcmd=(qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 1
+          -object "memory-backend-memfd,id=ram0,size=$mem" -machine memory-backend=ram0
           -nodefaults -serial stdio -display none -monitor none -no-reboot
           -device isa-debug-exit,iobase=0xf4,iosize=0x04
           -kernel "$vmlinuz" -initrd "$initrd" -append "$append"
