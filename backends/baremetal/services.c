@@ -14,7 +14,7 @@
  *   the core refusing to start a service   METAL_HALT_SERVICE
  *
  * The image (scripts/make-image.sh): GPT, an ESP that tern_disk_mount
- * mounts (and this file checks holds the loader), and a second FAT
+ * mounts read-only (and this file checks holds the loader), and a second FAT
  * partition, the data partition, whose files the HTTP service serves.
  */
 #include <string.h>
@@ -125,7 +125,11 @@ int metal_services_start(struct tern_os *os, struct metal *m)
         return refuse(os, METAL_HALT_NO_DISK,
                       "no disk (virtio-blk): Tern boots from and serves its own image");
     uint64_t t0 = tern_now_ns(os);
-    if (tern_disk_mount(os, 0, &s.disk) != TERN_OK || !s.disk.mounted)
+    /* The ESP read-only: Tern only looks up the loader and reads the TLS
+     * certificate and key there, so its mount check need not read the
+     * whole FAT for lost clusters (docs/storage.md). */
+    static const struct tern_disk_opts esp_opts = { .read_only = true };
+    if (tern_disk_mount_opts(os, 0, &s.disk, &esp_opts) != TERN_OK || !s.disk.mounted)
         return refuse(os, METAL_HALT_BAD_DISK, "disk 0 has no usable FAT volume");
     struct tern_fat_stat st;
     if (s.disk.has_gpt &&

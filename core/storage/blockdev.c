@@ -159,7 +159,7 @@ static tern_result dev_read(struct tern_bdev *d, uint64_t lba, void *buf, uint32
 }
 
 #define READAHEAD 128u
-#define COLD_READAHEAD 32u
+#define COLD_READAHEAD 64u
 
 /* Fills a run of up to max slots from lba on in one device read; sets
  * *out to the slot of lba. false (nothing changed but stats) when no run

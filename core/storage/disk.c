@@ -32,10 +32,16 @@ static void log_corrupt(void *arg, const char *reason)
 
 static bool try_volume(struct tern_disk *d, uint64_t first, uint64_t count)
 {
-    return tern_fat_mount(&d->fs, &d->dev, first, count, d->dev.read_only) == TERN_OK;
+    return tern_fat_mount(&d->fs, &d->dev, first, count, d->read_only) == TERN_OK;
 }
 
 tern_result tern_disk_mount(struct tern_os *os, unsigned idx, struct tern_disk *d)
+{
+    return tern_disk_mount_opts(os, idx, d, NULL);
+}
+
+tern_result tern_disk_mount_opts(struct tern_os *os, unsigned idx, struct tern_disk *d,
+                                 const struct tern_disk_opts *opts)
 {
     memset(d, 0, sizeof(*d));
     d->os = os;
@@ -56,6 +62,7 @@ tern_result tern_disk_mount(struct tern_os *os, unsigned idx, struct tern_disk *
     tern_result r = tern_bdev_open_platform(&d->dev, &d->pctx, plat, idx, d->cache, bytes, slots);
     if (r != TERN_OK)
         return fail(d, r, "bad-geometry");
+    d->read_only = d->dev.read_only || (opts != NULL && opts->read_only);
 
     r = tern_gpt_read(&d->dev, &d->gpt);
     const char *gpt_state = "none";
@@ -97,8 +104,8 @@ tern_result tern_disk_mount(struct tern_os *os, unsigned idx, struct tern_disk *
         tern_log(os, TERN_LOG_WARN, "disk", "disk %u: volume check skipped (%zu-byte bitmap)",
                  idx, bl);
     } else {
-        uint32_t lost = 0;
-        r = tern_fat_check(&d->fs, bitmap, bl, &lost);
+        uint32_t lost = 0;   /* counted only where clusters will be allocated */
+        r = tern_fat_check(&d->fs, bitmap, bl, d->read_only ? NULL : &lost);
         tern_free(os, bitmap);
         if (r == TERN_EIO)
             return fail(d, r, d->fs.reason ? d->fs.reason : "check-failed");

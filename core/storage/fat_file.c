@@ -742,10 +742,7 @@ tern_result tern_fat_check(struct tern_fat *fs, uint8_t *bitmap, size_t bitmap_l
                 return fat_corrupt(fs, "chain-longer-than-size");
         }
     }
-    uint32_t n = 0;
-    if ((r = fat_count_unmarked(fs, bitmap, &n)) != TERN_OK)
-        return r;
-    if (lost)
-        *lost = n;
-    return TERN_OK;
+    if (lost == NULL)
+        return TERN_OK;
+    return fat_count_unmarked(fs, bitmap, lost);
 }

@@ -7,7 +7,8 @@
  * else the first partition holding a valid FAT volume. The mounted volume
  * is then walked whole (tern_fat_check, bitmap from the heap, skipped for
  * volumes of more than 8M clusters): corruption such as cross-linked
- * clusters makes the mount fail; lost clusters are only logged. It prints
+ * clusters makes the mount fail; lost clusters are only logged, and only
+ * counted on a writable volume (tern_fat_check). It prints
  * exactly one marker per disk (docs/markers.md):
  *
  *   TERN_DISK_OK disk=<idx> parts=<GPT partitions, 0 without GPT>
@@ -48,13 +49,25 @@ struct tern_disk {
     unsigned part;             /* 1-based partition mounted; 0: whole disk */
     struct tern_fat fs;
     bool mounted;
+    bool read_only;            /* the volume: the device's flag, or asked for */
     const char *reason;        /* why mounting failed */
+};
+
+struct tern_disk_opts {
+    bool read_only;            /* mount the volume read-only on a writable device */
 };
 
 /* Mounts disk idx (see above). TERN_OK with the volume in d->fs;
  * TERN_ENOENT (no such device), TERN_ENOMEM (cache), TERN_EIO (no valid
  * GPT or FAT; d->reason says why), device errors. Prints the marker. */
 tern_result tern_disk_mount(struct tern_os *os, unsigned idx, struct tern_disk *d);
+
+/* tern_disk_mount with options (NULL: the same as tern_disk_mount). A
+ * volume mounted read-only has nothing allocated on it, so its check
+ * skips the lost-cluster count and does not read the whole FAT;
+ * cross-links, loops and chain lengths are checked either way. */
+tern_result tern_disk_mount_opts(struct tern_os *os, unsigned idx, struct tern_disk *d,
+                                 const struct tern_disk_opts *opts);
 
 /* Syncs (unless read-only) and frees the cache. */
 tern_result tern_disk_unmount(struct tern_disk *d);

@@ -227,7 +227,10 @@ tern_result tern_fat_rename(struct tern_fat *fs, const char *from, const char *t
  * (clusters + 2 + 7) / 8 bytes of caller memory, and checks what the
  * lazy checks cannot: cross-linked clusters (two owners), directory
  * loops. TERN_OK; TERN_EINVAL (bitmap too small); TERN_EIO (reason set).
- * Lost clusters are counted in *lost (may be NULL), not refused. */
+ * Lost clusters (allocated, in no chain: harmless, only wasted space) are
+ * counted in *lost, not refused; with lost NULL they are not counted and
+ * the FAT is not scanned past the chains (the whole FAT is the check's
+ * largest read: 520 sectors on a 33 MiB FAT32 ESP). */
 tern_result tern_fat_check(struct tern_fat *fs, uint8_t *bitmap, size_t bitmap_len,
                            uint32_t *lost);
 
