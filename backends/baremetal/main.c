@@ -574,19 +574,20 @@ void kmain(const struct tern_boot_info *info)
              m->acpi.have_s5 ? "" : "none ", m->acpi.s5_typ, m->acpi.have_reset ? "yes" : "no");
     tern_log(os, TERN_LOG_INFO, "metal", "pci: %u function(s) via %s%s", m->pci.ndevs,
              m->pci.ecam ? "ecam" : "ports 0xcf8/0xcfc", m->pci.dropped ? " (some dropped)" : "");
-    for (unsigned i = 0; i < m->pci.ndevs; i++) {
+    uint64_t t_logs = clock_now_ns(m);
+    probe_devices(m, os);
+    for (unsigned i = 0; i < m->pci.ndevs; i++) {   /* BARs: of the functions a driver enabled */
         const struct metal_pci_dev *d = &m->pci.devs[i];
         tern_log(os, TERN_LOG_DEBUG, "metal",
-                 "pci %02x:%02x.%u %04x:%04x class %02x.%02x bar0 0x%llx/%llu bar1 0x%llx/%llu "
+                 "pci %02x:%02x.%u %04x:%04x class %02x.%02x%s bar0 0x%llx/%llu bar1 0x%llx/%llu "
                  "bar4 0x%llx/%llu%s",
                  d->bus, d->dev, d->fn, d->vendor, d->device, d->class_code, d->subclass,
+                 d->enabled ? "" : " (not enabled)",
                  (unsigned long long)d->bar[0].addr, (unsigned long long)d->bar[0].size,
                  (unsigned long long)d->bar[1].addr, (unsigned long long)d->bar[1].size,
                  (unsigned long long)d->bar[4].addr, (unsigned long long)d->bar[4].size,
                  d->msix_cap ? " msi-x" : "");
     }
-    uint64_t t_logs = clock_now_ns(m);
-    probe_devices(m, os);
     uint64_t t_dev = clock_now_ns(m);
     tern_log(os, TERN_LOG_INFO, "metal",
              "boot stages (us): loader %llu (allocate %llu, copy %llu, memory map %llu, "

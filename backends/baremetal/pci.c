@@ -84,8 +84,15 @@ void pci_write16(struct metal *m, const struct metal_pci_dev *d, uint16_t off, u
     outw((uint16_t)(CFG_DATA + (off & 2)), v);
 }
 
-void pci_enable(struct metal *m, const struct metal_pci_dev *d)
+static void size_bars(struct metal *m, struct metal_pci_dev *d);
+
+void pci_enable(struct metal *m, struct metal_pci_dev *d)
 {
+    if (!d->enabled) {
+        size_bars(m, d);
+        d->msix_cap = pci_find_cap(m, d, PCI_CAP_MSIX, 0);
+        d->enabled = true;
+    }
     uint16_t cmd = pci_read16(m, d, PCI_COMMAND);
     pci_write16(m, d, PCI_COMMAND, cmd | PCI_CMD_IO | PCI_CMD_MEM | PCI_CMD_MASTER);
 }
@@ -166,8 +173,6 @@ static void add_function(struct metal *m, uint8_t bus, uint8_t dev, uint8_t fn, 
     if (hdr != 0)
         return; /* bridges: no BARs of interest */
     d->subsys_device = (uint16_t)(pci_read32(m, d, 0x2c) >> 16);
-    size_bars(m, d);
-    d->msix_cap = pci_find_cap(m, d, PCI_CAP_MSIX, 0);
 }
 
 static bool bus_in_range(const struct metal_pci *p, unsigned bus)

@@ -4,9 +4,12 @@
  * pci_init() enumerates segment 0 once: through ECAM when ACPI's MCFG
  * gave a window (each function's 4 KiB of config space is memory), else
  * through the legacy ports 0xCF8/0xCFC (256 bytes per function). For
- * every function it records the IDs, class, and each BAR's address and
- * size (sized by writing all-ones with decoding off, then restored),
- * and identity-maps memory BARs (uncached) that lie outside the boot map.
+ * every function it records the IDs and class. pci_enable(), called by a
+ * driver that takes the function, sizes its BARs once (all-ones written
+ * with decoding off, then restored), identity-maps memory BARs (uncached)
+ * that lie outside the boot map, finds its MSI-X capability, and turns
+ * decoding and bus mastering on: sizing is ~25 config accesses, each a
+ * port round trip under TCG, and Tern drives only some functions.
  * Config reads of absent functions return all-ones, which ends the scan
  * of that slot. Buses are found, not probed: bus 0 (the MCFG's first),
  * the bus behind every PCI-to-PCI bridge (its secondary number), and
@@ -42,6 +45,7 @@ struct metal_pci_dev {
     uint8_t class_code, subclass;
     struct metal_pci_bar bar[6];
     uint8_t msix_cap;    /* config offset of the MSI-X capability, 0: none */
+    bool enabled;        /* pci_enable ran: bar[] and msix_cap are known */
     bool claimed;        /* a driver took it */
 };
 
@@ -60,8 +64,9 @@ uint16_t pci_read16(struct metal *m, const struct metal_pci_dev *d, uint16_t off
 uint8_t pci_read8(struct metal *m, const struct metal_pci_dev *d, uint16_t off);
 void pci_write32(struct metal *m, const struct metal_pci_dev *d, uint16_t off, uint32_t v);
 void pci_write16(struct metal *m, const struct metal_pci_dev *d, uint16_t off, uint16_t v);
-/* Turns on memory/I/O decoding and bus mastering (DMA). */
-void pci_enable(struct metal *m, const struct metal_pci_dev *d);
+/* Sizes and maps the BARs and finds MSI-X (the first time), then turns
+ * on memory/I/O decoding and bus mastering (DMA). */
+void pci_enable(struct metal *m, struct metal_pci_dev *d);
 /* Walks the capability list; returns the offset of the next capability
  * with id `id` after `after` (0 = from the start), or 0. Bounded to 48
  * steps (a looping list ends the walk). */

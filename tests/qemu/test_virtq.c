@@ -32,7 +32,7 @@ void *mm_alloc_pages(struct metal *m, size_t n)
     return p;
 }
 
-void pci_enable(struct metal *m, const struct metal_pci_dev *d)
+void pci_enable(struct metal *m, struct metal_pci_dev *d)
 {
     (void)m;
     (void)d;
