@@ -195,11 +195,10 @@ boot() {
     deadline=$((t0 + boot_timeout * 1000))
     "${qcmd[@]}" </dev/null >"$out" 2>&1 &
     pid=$!
+    # curl only once the serial log says the guest serves: earlier polls
+    # send connection attempts through slirp into a guest still booting
+    # (and spawn a curl every 50 ms next to QEMU on this 2-CPU host).
     while [ "$(now_ms)" -lt "$deadline" ]; do
-        if [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/healthz" 2>/dev/null)" = 200 ]; then
-            wall=$(( $(now_ms) - t0 ))
-            break
-        fi
         kill -0 "$pid" 2>/dev/null || break
         grep -aq 'halting with code\|^TERN_PANIC\|^LINUX_MARK fail\|Kernel panic' "$out" && break
         if [ -z "$seen" ]; then
@@ -207,6 +206,11 @@ boot() {
                { [ "$guest" = linux ] && grep -aq '^LINUX_MARK ready' "$out"; }; then
                 seen=$(( $(now_ms) - t0 ))
             fi
+        fi
+        if [ -n "$seen" ] &&
+           [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/healthz" 2>/dev/null)" = 200 ]; then
+            wall=$(( $(now_ms) - t0 ))
+            break
         fi
         sleep 0.05
     done
@@ -221,7 +225,6 @@ boot() {
         net=$(ms_of_uptime net_up "$out")
         init=$(ms_of_uptime init "$out")
     fi
-    [ -n "$seen" ] || seen=$wall   # ready lines and the 200 in one poll turn
     if [ -z "$wall" ] || [ -z "$ready" ] || [ -z "$net" ]; then
         cp "$out" "$tmp/failed-$guest-$mode.log"
         echo fail
