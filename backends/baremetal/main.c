@@ -24,6 +24,7 @@
 #include "metal.h"
 #include "mbedtls/metal_tls.h"
 #include "tern/fmt.h"
+#include "tern/net.h"
 #include "tern/os.h"
 #include "x86.h"
 
@@ -130,6 +131,7 @@ static tern_result metal_net_info(void *ctx, unsigned idx, struct tern_net_info 
     memset(out, 0, sizeof(*out));
     memcpy(out->mac, m->net[idx].mac, TERN_MAC_LEN);
     out->mtu = m->net[idx].mtu;
+    out->offloads = m->net[idx].offloads;
     tern_snprintf(out->name, sizeof(out->name), "virtio%u", idx);
     return TERN_OK;
 }
@@ -139,7 +141,16 @@ static tern_result metal_net_send(void *ctx, unsigned idx, const void *frame, si
     struct metal *m = ctx;
     if (idx >= m->nnet)
         return TERN_EINVAL;
-    return virtio_net_send(&m->net[idx], frame, len);
+    return virtio_net_send(&m->net[idx], frame, len, NULL);
+}
+
+static tern_result metal_net_send_meta(void *ctx, unsigned idx, const void *frame, size_t len,
+                                       const struct tern_net_meta *meta)
+{
+    struct metal *m = ctx;
+    if (idx >= m->nnet)
+        return TERN_EINVAL;
+    return virtio_net_send(&m->net[idx], frame, len, meta);
 }
 
 static tern_result metal_net_recv(void *ctx, unsigned idx, void *buf, size_t cap,
@@ -148,7 +159,16 @@ static tern_result metal_net_recv(void *ctx, unsigned idx, void *buf, size_t cap
     struct metal *m = ctx;
     if (idx >= m->nnet)
         return TERN_EINVAL;
-    return virtio_net_recv(&m->net[idx], buf, cap, out_len);
+    return virtio_net_recv(&m->net[idx], buf, cap, out_len, NULL);
+}
+
+static tern_result metal_net_recv_meta(void *ctx, unsigned idx, void *buf, size_t cap,
+                                       size_t *out_len, struct tern_net_meta *meta)
+{
+    struct metal *m = ctx;
+    if (idx >= m->nnet)
+        return TERN_EINVAL;
+    return virtio_net_recv(&m->net[idx], buf, cap, out_len, meta);
 }
 
 static unsigned metal_block_count(void *ctx)
@@ -268,6 +288,8 @@ static const struct tern_platform_ops metal_ops = {
     .net_info = metal_net_info,
     .net_send = metal_net_send,
     .net_recv = metal_net_recv,
+    .net_send_meta = metal_net_send_meta,
+    .net_recv_meta = metal_net_recv_meta,
     .block_count = metal_block_count,
     .block_info = metal_block_info,
     .block_read = metal_block_read,
@@ -336,10 +358,14 @@ static void probe_devices(struct metal *m, struct tern_os *os)
         }
         if (!v->msix)
             m->poll_devices = true;
+        char offloads[40] = "";
+        if (type == 1)
+            tern_net_offload_words(m->net[m->nnet - 1].offloads, offloads, sizeof(offloads));
         tern_log(os, TERN_LOG_INFO, "metal",
-                 "virtio-%s %02x:%02x.%u %s transport, features 0x%llx, %s", what, d->bus,
+                 "virtio-%s %02x:%02x.%u %s transport, features 0x%llx, %s%s%s", what, d->bus,
                  d->dev, d->fn, v->modern ? "modern" : "legacy",
-                 (unsigned long long)v->features, v->msix ? "msi-x" : "polled");
+                 (unsigned long long)v->features, v->msix ? "msi-x" : "polled",
+                 type != 1 ? "" : offloads[0] ? ", offloads " : ", no offloads", offloads);
     }
     for (unsigned i = 0; i < m->nnet; i++) {
         const uint8_t *a = m->net[i].mac;

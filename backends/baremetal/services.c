@@ -51,6 +51,7 @@ static struct {
     struct tern_dhcp dhcp;
     struct tern_http_fat files;
     struct tern_http_service svc;
+    struct tern_http_net_status status;      /* /status: addresses, tcp, net */
     struct tern_http_server srv;
     struct tern_http_conn *conns;            /* [HTTP_CONNS], heap */
     struct tern_http_tcp listener;
@@ -166,7 +167,9 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     if (s.conns == NULL || s.slots == NULL)
         return refuse(os, METAL_HALT_SERVICE, "no memory for the HTTP connection pool");
     tern_http_fat_init(&s.files, &s.data);
-    tern_http_service_init(&s.svc, os, "baremetal", &tern_http_fat_ops, &s.files, NULL, NULL);
+    s.status = (struct tern_http_net_status){ &s.net, &s.tcp };
+    tern_http_service_init(&s.svc, os, "baremetal", &tern_http_fat_ops, &s.files,
+                           tern_http_net_status, &s.status);
     r = tern_http_server_init(&s.srv, os, NULL, s.conns, HTTP_CONNS, s.svc.routes,
                               tern_http_service_route_count(&s.svc));
     if (r == TERN_OK)

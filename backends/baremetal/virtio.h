@@ -129,6 +129,7 @@ struct metal_net {
     uint8_t mac[TERN_MAC_LEN];
     uint16_t mtu;
     uint16_t hdr_len;           /* 12 (VERSION_1) or 10 (legacy) */
+    uint32_t offloads;          /* TERN_NET_OFFLOAD_TX_CSUM / RX_CSUM, as negotiated */
     uint8_t *rx_buf;            /* rx.size buffers of METAL_NET_BUF */
     uint16_t rx_of_head[VIRTQ_MAX]; /* rx buffer index by head descriptor */
     uint8_t *tx_buf;            /* tx.size buffers of METAL_NET_BUF */
@@ -153,8 +154,15 @@ struct metal_rng {
 };
 
 tern_result virtio_net_init(struct metal *m, struct metal_net *n, struct metal_pci_dev *d);
-tern_result virtio_net_send(struct metal_net *n, const void *frame, size_t len);
-tern_result virtio_net_recv(struct metal_net *n, void *buf, size_t cap, size_t *out_len);
+/* Sends one frame; meta (NULL: none) may ask for NEEDS_CSUM only, and only
+ * when the device took CSUM (else TERN_EINVAL). */
+tern_result virtio_net_send(struct metal_net *n, const void *frame, size_t len,
+                            const struct tern_net_meta *meta);
+/* Takes one received frame. With meta, the device's header is returned
+ * as metadata for the core to check; without, a partial checksum is
+ * completed in place so the frame is an ordinary one. */
+tern_result virtio_net_recv(struct metal_net *n, void *buf, size_t cap, size_t *out_len,
+                            struct tern_net_meta *meta);
 bool virtio_net_ready(struct metal_net *n);
 
 tern_result virtio_blk_init(struct metal *m, struct metal_blk *b, struct metal_pci_dev *d);

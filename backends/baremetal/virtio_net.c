@@ -2,12 +2,16 @@
  * Interface: virtio-net behind the platform net contract (see virtio.h).
  *
  * Queues 0 (receive) and 1 (transmit). Features taken: MAC, MTU (only
- * when it is at most 1500, the size the buffers are cut for) and STATUS.
- * No checksum or segmentation offloads: the core computes every checksum
- * itself (the same code path as on Linux, so one path is tested), and
- * taking GUEST_CSUM would mean accepting frames whose checksums nobody
- * checked. Without MRG_RXBUF every receive buffer holds a whole frame:
- * METAL_NET_BUF (2048) bytes >= the header + 1514.
+ * when it is at most 1500, the size the buffers are cut for), STATUS,
+ * and the checksum offloads when offered: CSUM (the device completes a
+ * partial TCP/UDP checksum we send, TERN_NET_OFFLOAD_TX_CSUM) and
+ * GUEST_CSUM (a received frame may come with DATA_VALID or a partial
+ * checksum, TERN_NET_OFFLOAD_RX_CSUM; the core checks that metadata
+ * against the frame like any other input). QEMU offers both when its
+ * peer is a TAP with a vnet header, neither on the user network.
+ * Segmentation offloads (HOST_TSO4, GUEST_TSO4) are not taken: they need
+ * 64 KiB buffers. Without MRG_RXBUF every receive buffer holds a whole
+ * frame: METAL_NET_BUF (2048) bytes >= the header + 1514.
  *
  * Receive: every rx buffer is posted once at init; net_recv copies one
  * frame out and posts its buffer again at once (RX refill). Transmit:
@@ -18,8 +22,11 @@
 #include <string.h>
 
 #include "metal.h"
+#include "tern/net.h"
 #include "virtio.h"
 
+#define NET_F_CSUM (1ull << 0)
+#define NET_F_GUEST_CSUM (1ull << 1)
 #define NET_F_MTU (1ull << 3)
 #define NET_F_MAC (1ull << 5)
 #define NET_F_STATUS (1ull << 16)
@@ -39,9 +46,14 @@ static tern_result post_rx(struct metal_net *n, uint16_t buf)
 tern_result virtio_net_init(struct metal *m, struct metal_net *n, struct metal_pci_dev *d)
 {
     memset(n, 0, sizeof(*n));
-    tern_result r = virtio_open(m, &n->v, d, NET_F_MAC | NET_F_MTU | NET_F_STATUS);
+    tern_result r = virtio_open(m, &n->v, d,
+                                NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MAC | NET_F_MTU | NET_F_STATUS);
     if (r != TERN_OK)
         return r;
+    if (n->v.features & NET_F_CSUM)
+        n->offloads |= TERN_NET_OFFLOAD_TX_CSUM;
+    if (n->v.features & NET_F_GUEST_CSUM)
+        n->offloads |= TERN_NET_OFFLOAD_RX_CSUM;
     n->hdr_len = (n->v.features & VIRTIO_F_VERSION_1) ? 12 : 10;
     if ((r = virtio_queue_setup(m, &n->v, &n->rx, 0, METAL_NET_RX)) != TERN_OK ||
         (r = virtio_queue_setup(m, &n->v, &n->tx, 1, METAL_NET_RX)) != TERN_OK) {
@@ -84,12 +96,19 @@ static void reclaim_tx(struct metal_net *n)
         n->tx_frames++;
 }
 
-tern_result virtio_net_send(struct metal_net *n, const void *frame, size_t len)
+tern_result virtio_net_send(struct metal_net *n, const void *frame, size_t len,
+                            const struct tern_net_meta *meta)
 {
     if (n->v.dead)
         return TERN_EIO;
     if (len < ETH_HDR || len > (size_t)n->mtu + ETH_HDR)
         return TERN_EINVAL;
+    if (meta != NULL && (meta->gso_type != TERN_NET_GSO_NONE ||
+                         (meta->flags & ~TERN_NET_META_NEEDS_CSUM) ||
+                         ((meta->flags & TERN_NET_META_NEEDS_CSUM) &&
+                          (!(n->offloads & TERN_NET_OFFLOAD_TX_CSUM) ||
+                           (size_t)meta->csum_start + meta->csum_offset + 2 > len))))
+        return TERN_EINVAL; /* not what the device took, or outside the frame */
     reclaim_tx(n);
     if (n->v.dead)
         return TERN_EIO;
@@ -101,7 +120,8 @@ tern_result virtio_net_send(struct metal_net *n, const void *frame, size_t len)
      * free exactly when that descriptor is. */
     uint16_t head = n->tx.free_head;
     uint8_t *b = n->tx_buf + (size_t)head * METAL_NET_BUF;
-    memset(b, 0, n->hdr_len); /* no offloads: flags 0, gso none */
+    memset(b, 0, n->hdr_len); /* num_buffers (VERSION_1) is 0 on transmit */
+    tern_net_meta_to_vnet(b, meta);
     memcpy(b + n->hdr_len, frame, len);
     struct virtq_buf vb = { b, (uint32_t)(n->hdr_len + len), false };
     return virtq_post(&n->v, &n->tx, &vb, 1);
@@ -112,7 +132,8 @@ bool virtio_net_ready(struct metal_net *n)
     return virtq_pending(&n->v, &n->rx);
 }
 
-tern_result virtio_net_recv(struct metal_net *n, void *buf, size_t cap, size_t *out_len)
+tern_result virtio_net_recv(struct metal_net *n, void *buf, size_t cap, size_t *out_len,
+                            struct tern_net_meta *meta)
 {
     for (;;) {
         uint16_t head;
@@ -131,9 +152,15 @@ tern_result virtio_net_recv(struct metal_net *n, void *buf, size_t cap, size_t *
             n->rx_dropped++;
             r = TERN_EINVAL;
         } else {
+            struct tern_net_meta m;
+            tern_net_meta_from_vnet(&m, b);
             memcpy(buf, b + n->hdr_len, flen);
             *out_len = flen;
             n->rx_frames++;
+            if (meta != NULL)
+                *meta = m; /* the core checks it against the frame */
+            else
+                tern_net_finish_csum(buf, flen, &m); /* plain frames were asked for */
         }
         if (post_rx(n, bi) != TERN_OK && !n->v.dead)
             n->rx_dropped++;

@@ -153,36 +153,8 @@ static struct tern_https_tcp https_listener;
 static struct tern_https_tcp_slot https_slots[HTTP_CONNS / 2];
 #endif
 
-/* /status members from the network stack: addresses and a few counters. */
-struct status_src {
-    struct tern_net *net;
-    struct tern_tcp *tcp;
-};
-static struct status_src status_src;
-
-static size_t status_provider(void *arg, char *buf, size_t cap)
-{
-    struct status_src *s = arg;
-    size_t n = (size_t)snprintf(buf, cap, "\"addresses\":[");
-    for (unsigned i = 0; s->net && i < s->net->if_count && n < cap; i++) {
-        const struct tern_netif *nif = &s->net->ifs[i];
-        if (!nif->configured)
-            continue;
-        char ip[16];
-        tern_ipv4_format(nif->addr, ip);
-        n += (size_t)snprintf(buf + n, cap - n, "%s{\"if\":\"%s\",\"ip\":\"%s\",\"mtu\":%u}",
-                              buf[n - 1] == '[' ? "" : ",", nif->name, ip, nif->mtu);
-    }
-    if (n < cap)
-        n += (size_t)snprintf(buf + n, cap - n,
-                              "],\"tcp\":{\"pcbs_in_use\":%u,\"conns_accepted\":%llu,"
-                              "\"rst_sent\":%llu,\"retransmits\":%llu}",
-                              s->tcp ? tern_tcp_pcbs_in_use(s->tcp) : 0,
-                              s->tcp ? (unsigned long long)s->tcp->stats.conns_accepted : 0ull,
-                              s->tcp ? (unsigned long long)s->tcp->stats.rst_sent : 0ull,
-                              s->tcp ? (unsigned long long)s->tcp->stats.retransmits : 0ull);
-    return n < cap ? n : 0;
-}
+/* /status members from the network stack. */
+static struct tern_http_net_status status_src;
 
 /* TERN_READY waits until net0 has an address, so whoever reads it can
  * connect at once. */
@@ -214,9 +186,9 @@ int linux_http_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *
         tern_http_fat_init(&fat_files, files);
         fops = &tern_http_fat_ops;
     }
-    status_src.net = net;
-    status_src.tcp = tcp;
-    tern_http_service_init(&svc, os, "linux", fops, &fat_files, status_provider, &status_src);
+    status_src = (struct tern_http_net_status){ net, tcp };
+    tern_http_service_init(&svc, os, "linux", fops, &fat_files, tern_http_net_status,
+                           &status_src);
     tern_result r = tern_http_server_init(&srv, os, NULL, conns, HTTP_CONNS, svc.routes,
                                           tern_http_service_route_count(&svc));
     if (r == TERN_OK)

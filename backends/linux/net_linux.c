@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
-#include <linux/virtio_net.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,9 +229,9 @@ static int open_tap(struct lnet_dev *d, const char *spec)
         /* Our writes may carry partial checksums and 64 KiB TSO frames
          * (the kernel takes those from any vnet-header writer); what the
          * kernel may hand us is what TUNSETOFFLOAD allows. */
-        int hsz = (int)sizeof(struct virtio_net_hdr);
-        if (ioctl(fd, TUNSETVNETHDRSZ, &hsz) != 0) {
-            fprintf(stderr, "tern-linux: tap:%s: TUNSETVNETHDRSZ: %s\n", name, strerror(errno));
+        int hsz = TERN_VNET_HDR_LEN, le = 1;
+        if (ioctl(fd, TUNSETVNETHDRSZ, &hsz) != 0 || ioctl(fd, TUNSETVNETLE, &le) != 0) {
+            fprintf(stderr, "tern-linux: tap:%s: vnet header: %s\n", name, strerror(errno));
             close(fd);
             return -1;
         }
@@ -748,45 +747,6 @@ tern_result linux_net_info(void *ctx, unsigned idx, struct tern_net_info *out)
     return TERN_OK;
 }
 
-/* The virtio_net_hdr of a TAP (legacy layout, native byte order: the
- * device was not switched with TUNSETVNETLE/BE). */
-static void hdr_from_meta(struct virtio_net_hdr *h, const struct tern_net_meta *m)
-{
-    memset(h, 0, sizeof(*h));
-    if (m == NULL)
-        return;
-    if (m->flags & TERN_NET_META_NEEDS_CSUM)
-        h->flags |= VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    h->gso_type = m->gso_type == TERN_NET_GSO_TCPV4 ? VIRTIO_NET_HDR_GSO_TCPV4
-                                                     : VIRTIO_NET_HDR_GSO_NONE;
-    h->hdr_len = m->hdr_len;
-    h->gso_size = m->gso_size;
-    h->csum_start = m->csum_start;
-    h->csum_offset = m->csum_offset;
-}
-
-/* What the kernel said, as metadata. Unknown flags and GSO types (ECN,
- * UDP, IPv6: never enabled by our TUNSETOFFLOAD) become bits that
- * tern_net_meta_check refuses. */
-static void meta_from_hdr(struct tern_net_meta *m, const struct virtio_net_hdr *h)
-{
-    memset(m, 0, sizeof(*m));
-    if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
-        m->flags |= TERN_NET_META_NEEDS_CSUM;
-    if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID)
-        m->flags |= TERN_NET_META_DATA_VALID;
-    if (h->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID))
-        m->flags |= 0x80;
-    if (h->gso_type == VIRTIO_NET_HDR_GSO_TCPV4)
-        m->gso_type = TERN_NET_GSO_TCPV4;
-    else if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE)
-        m->gso_type = 0xff;
-    m->hdr_len = h->hdr_len;
-    m->gso_size = h->gso_size;
-    m->csum_start = h->csum_start;
-    m->csum_offset = h->csum_offset;
-}
-
 static tern_result dev_send(struct linux_backend *b, struct lnet_dev *d, const void *frame,
                             size_t len, const struct tern_net_meta *meta)
 {
@@ -801,9 +761,9 @@ static tern_result dev_send(struct linux_backend *b, struct lnet_dev *d, const v
         return TERN_OK;
     case LNET_TAP:
         if (d->vnet) {
-            struct virtio_net_hdr h;
-            hdr_from_meta(&h, meta);
-            struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)frame, len } };
+            uint8_t h[TERN_VNET_HDR_LEN];
+            tern_net_meta_to_vnet(h, meta);
+            struct iovec iov[2] = { { h, sizeof(h) }, { (void *)frame, len } };
             r = writev(d->fd, iov, 2);
             if (r == (ssize_t)(sizeof(h) + len))
                 r = (ssize_t)len;
@@ -858,17 +818,6 @@ tern_result linux_net_send_meta(void *ctx, unsigned idx, const void *frame, size
 
 /* Completes a partial checksum in place (a plain net_recv caller gets
  * whole frames). */
-static void finish_csum(uint8_t *f, size_t len, const struct tern_net_meta *m)
-{
-    size_t at = (size_t)m->csum_start + m->csum_offset;
-    if (len >= 18 && tern_load_be16(f + 12) == 0x0800 && 14u + tern_load_be16(f + 16) < len)
-        len = 14u + tern_load_be16(f + 16); /* Ethernet padding is not summed */
-    if (m->csum_start >= len || at + 2 > len)
-        return;
-    uint16_t c = tern_csum_finish(tern_csum_add(0, f + m->csum_start, len - m->csum_start));
-    tern_store_be16(f + at, c);
-}
-
 static tern_result dev_recv(struct linux_backend *b, unsigned idx, void *buf, size_t cap,
                             size_t *out_len, struct tern_net_meta *out_meta)
 {
@@ -902,10 +851,10 @@ static tern_result dev_recv(struct linux_backend *b, unsigned idx, void *buf, si
     uint8_t *frame = direct ? buf : bounce;
     size_t room = direct ? cap : sizeof(b->net->rx_bounce);
     for (;;) {
-        struct virtio_net_hdr h;
+        uint8_t h[TERN_VNET_HDR_LEN];
         ssize_t r;
         if (d->vnet) {
-            struct iovec iov[2] = { { &h, sizeof(h) }, { frame, room } };
+            struct iovec iov[2] = { { h, sizeof(h) }, { frame, room } };
             r = readv(d->fd, iov, 2);
         } else {
             r = read(d->fd, frame, room);
@@ -920,7 +869,7 @@ static tern_result dev_recv(struct linux_backend *b, unsigned idx, void *buf, si
             if ((size_t)r < sizeof(h))
                 return TERN_EINVAL;
             r -= (ssize_t)sizeof(h);
-            meta_from_hdr(&m, &h);
+            tern_net_meta_from_vnet(&m, h);
         }
         size_t n = (size_t)r;
         pcap_write_meta(b->net, frame, n, &m);
@@ -932,7 +881,7 @@ static tern_result dev_recv(struct linux_backend *b, unsigned idx, void *buf, si
             if (gso)
                 return TERN_EINVAL;
             if (m.flags & TERN_NET_META_NEEDS_CSUM)
-                finish_csum(frame, n, &m);
+                tern_net_finish_csum(frame, n, &m);
         }
         if (!direct)
             memcpy(buf, frame, n);

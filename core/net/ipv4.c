@@ -356,9 +356,25 @@ static void copy_parts(uint8_t *out, const uint8_t *a, size_t alen, const uint8_
         memcpy(out, b + (from - alen), n);
 }
 
-tern_result tern_net_ip_output(struct tern_net *net, uint32_t src, uint32_t dst, uint8_t proto,
-                               bool df, const void *hdr, size_t hlen, const void *data,
-                               size_t len)
+/* The TCP checksum of the segment (tlen bytes at tcp) whose field holds
+ * the folded pseudo-header sum: left to the interface's device when it has
+ * TX_CSUM (p carries NEEDS_CSUM), else completed here. */
+static void finish_tcp_partial(const struct tern_netif *nif, struct tern_pbuf *p, uint8_t *tcp,
+                               size_t tlen)
+{
+    if (nif->offloads & TERN_NET_OFFLOAD_TX_CSUM) {
+        p->csum_start = (uint16_t)(tcp - p->data);
+        p->csum_offset = 16;
+    } else {
+        tern_store_be16(tcp + 16, tern_csum_finish(tern_csum_add(0, tcp, tlen)));
+    }
+}
+
+/* tern_net_ip_output; partial: a TCP segment with its checksum to finish
+ * (df, so never fragmented). */
+static tern_result ip_output(struct tern_net *net, uint32_t src, uint32_t dst, uint8_t proto,
+                             bool df, const void *hdr, size_t hlen, const void *data, size_t len,
+                             bool partial)
 {
     struct tern_netif *nif;
     uint32_t nexthop;
@@ -405,6 +421,8 @@ tern_result tern_net_ip_output(struct tern_net *net, uint32_t src, uint32_t dst,
                         (uint16_t)((df ? IP_DF : 0) | (more ? IP_MF : 0) | (off / 8)), proto, src,
                         dst);
         copy_parts(ip + TERN_IPV4_HLEN, hdr, hlen, data, off, n);
+        if (partial)
+            finish_tcp_partial(nif, p, ip + TERN_IPV4_HLEN, n);
         p->len = (uint16_t)(TERN_ETH_HLEN + TERN_IPV4_HLEN + n);
         if (p->len < 60) { /* Ethernet minimum; IP total length says what is real */
             memset(f + p->len, 0, 60u - p->len);
@@ -418,6 +436,13 @@ tern_result tern_net_ip_output(struct tern_net *net, uint32_t src, uint32_t dst,
         off += n;
     } while (off < plen);
     return TERN_OK;
+}
+
+tern_result tern_net_ip_output(struct tern_net *net, uint32_t src, uint32_t dst, uint8_t proto,
+                               bool df, const void *hdr, size_t hlen, const void *data,
+                               size_t len)
+{
+    return ip_output(net, src, dst, proto, df, hdr, hlen, data, len, false);
 }
 
 /* ---- TCP seam ---- */
@@ -434,6 +459,14 @@ tern_result tern_net_tcp_output(void *ctx, uint32_t src, uint32_t dst, const voi
                                 size_t len)
 {
     return tern_net_ip_output(ctx, src, dst, TERN_IP_PROTO_TCP, true, segment, len, NULL, 0);
+}
+
+tern_result tern_net_tcp_output_partial(void *ctx, uint32_t src, uint32_t dst,
+                                        const void *segment, size_t len)
+{
+    if (len < 20)
+        return TERN_EINVAL;
+    return ip_output(ctx, src, dst, TERN_IP_PROTO_TCP, true, segment, len, NULL, 0, true);
 }
 
 /* ---- TCP segmentation offload ---- */

@@ -1,11 +1,14 @@
 /*
  * Interface: see net.h ("offload metadata"). The checks that received
  * metadata (struct tern_net_meta, virtio_net_hdr's fields) must pass
- * before the stack believes it, and the software segmentation that turns
- * a TSO frame into the frames a wire carries. Both read only what lies
- * inside the frame: every offset is bounds-checked first.
+ * before the stack believes it, the software segmentation that turns a
+ * TSO frame into the frames a wire carries, and the virtio_net_hdr
+ * encoding backends share. All read only what lies inside the frame:
+ * every offset is bounds-checked first.
  */
 #include <string.h>
+
+#include "tern/fmt.h"
 
 #include "net_internal.h"
 
@@ -166,4 +169,82 @@ tern_result tern_net_gso_segment(const uint8_t *frame, size_t len, const struct 
         k++;
     } while (off < payload);
     return TERN_OK;
+}
+
+/* virtio 1.2, 5.1.6: struct virtio_net_hdr */
+#define VNET_F_NEEDS_CSUM 1u
+#define VNET_F_DATA_VALID 2u
+#define VNET_GSO_NONE 0u
+#define VNET_GSO_TCPV4 1u
+
+static void store_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static uint16_t load_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+void tern_net_meta_to_vnet(uint8_t out[TERN_VNET_HDR_LEN], const struct tern_net_meta *m)
+{
+    memset(out, 0, TERN_VNET_HDR_LEN);
+    if (m == NULL)
+        return;
+    out[0] = (m->flags & TERN_NET_META_NEEDS_CSUM) ? VNET_F_NEEDS_CSUM : 0;
+    out[1] = m->gso_type == TERN_NET_GSO_TCPV4 ? VNET_GSO_TCPV4 : VNET_GSO_NONE;
+    store_le16(out + 2, m->hdr_len);
+    store_le16(out + 4, m->gso_size);
+    store_le16(out + 6, m->csum_start);
+    store_le16(out + 8, m->csum_offset);
+}
+
+void tern_net_meta_from_vnet(struct tern_net_meta *m, const uint8_t in[TERN_VNET_HDR_LEN])
+{
+    memset(m, 0, sizeof(*m));
+    if (in[0] & VNET_F_NEEDS_CSUM)
+        m->flags |= TERN_NET_META_NEEDS_CSUM;
+    if (in[0] & VNET_F_DATA_VALID)
+        m->flags |= TERN_NET_META_DATA_VALID;
+    if (in[0] & ~(VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID))
+        m->flags |= 0x80; /* refused by tern_net_meta_check */
+    if (in[1] == VNET_GSO_TCPV4)
+        m->gso_type = TERN_NET_GSO_TCPV4;
+    else if (in[1] != VNET_GSO_NONE)
+        m->gso_type = 0xff; /* refused by tern_net_meta_check */
+    m->hdr_len = load_le16(in + 2);
+    m->gso_size = load_le16(in + 4);
+    m->csum_start = load_le16(in + 6);
+    m->csum_offset = load_le16(in + 8);
+}
+
+void tern_net_finish_csum(uint8_t *f, size_t len, const struct tern_net_meta *m)
+{
+    if (!(m->flags & TERN_NET_META_NEEDS_CSUM))
+        return;
+    if (len >= TERN_ETH_HLEN + 4 && tern_load_be16(f + 12) == ETHERTYPE_IPV4 &&
+        TERN_ETH_HLEN + (size_t)tern_load_be16(f + 16) < len)
+        len = TERN_ETH_HLEN + tern_load_be16(f + 16); /* Ethernet padding is not summed */
+    size_t at = (size_t)m->csum_start + m->csum_offset;
+    if (m->csum_start >= len || at + 2 > len)
+        return;
+    tern_store_be16(f + at, tern_csum_finish(tern_csum_add(0, f + m->csum_start,
+                                                           len - m->csum_start)));
+}
+
+void tern_net_offload_words(uint32_t o, char *out, size_t cap)
+{
+    static const struct { uint32_t bit; const char *word; } names[] = {
+        { TERN_NET_OFFLOAD_TX_CSUM, "tx-csum" },
+        { TERN_NET_OFFLOAD_TX_TSO4, "tso" },
+        { TERN_NET_OFFLOAD_RX_CSUM, "rx-csum" },
+        { TERN_NET_OFFLOAD_RX_LARGE, "rx-large" },
+    };
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < cap; i++)
+        if (o & names[i].bit)
+            n += tern_snprintf(out + n, cap - n, "%s%s", n ? " " : "", names[i].word);
 }

@@ -49,6 +49,7 @@ struct tern_pbuf *tern_pbuf_alloc(struct tern_pbuf_pool *pool)
     p->off = p->len = 0;
     p->port = 0;
     p->addr = 0;
+    p->csum_start = p->csum_offset = 0;
     return p;
 }
 

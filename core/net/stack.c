@@ -284,7 +284,17 @@ void tern_net_link_send(struct tern_netif *nif, struct tern_pbuf *p)
 {
     struct tern_net *net = nif->net;
     struct tern_os *os = net->os;
-    tern_result r = os->plat.ops->net_send(os->plat.ctx, nif->dev, p->data + p->off, p->len);
+    tern_result r;
+    if (p->csum_start) {
+        struct tern_net_meta meta = { .flags = TERN_NET_META_NEEDS_CSUM,
+                                      .csum_start = p->csum_start,
+                                      .csum_offset = p->csum_offset };
+        r = os->plat.ops->net_send_meta(os->plat.ctx, nif->dev, p->data + p->off, p->len, &meta);
+        if (r == TERN_OK)
+            net->ctr.tx_csum_offloaded++;
+    } else {
+        r = os->plat.ops->net_send(os->plat.ctx, nif->dev, p->data + p->off, p->len);
+    }
     if (r == TERN_OK) {
         net->ctr.tx_frames++;
         net->ctr.tx_bytes += p->len;

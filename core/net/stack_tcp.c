@@ -1,8 +1,9 @@
 /*
  * Interface: see net.h (tern_net_attach_tcp). Joins the TCP module to
  * this stack through the seam: TCP's lower layer is tern_net_tcp_output /
- * tern_net_path_mtu with ctx = the stack, and the stack's TCP hooks call
- * tern_tcp_input / tern_tcp_icmp_error.
+ * tern_net_path_mtu with ctx = the stack (plus the TSO and partial-
+ * checksum outputs when a device offloads), and the stack's TCP hooks
+ * call tern_tcp_input / tern_tcp_icmp_error.
  */
 #include "net_internal.h"
 #include "tern/tcp.h"
@@ -32,6 +33,11 @@ tern_result tern_net_attach_tcp(struct tern_net *net, struct tern_tcp *tcp,
         lower.tso_max = tern_net_tso_max;
         lower.output_tso = tern_net_tcp_output_tso;
     }
+    /* Checksums left to the device when any device completes them (a
+     * route through another one completes them in software). */
+    for (unsigned i = 0; i < net->if_count; i++)
+        if (net->ifs[i].offloads & TERN_NET_OFFLOAD_TX_CSUM)
+            lower.output_partial = tern_net_tcp_output_partial;
     tern_result r = tern_tcp_init(tcp, net->os, &lower, cfg);
     if (r != TERN_OK)
         return r;

@@ -86,11 +86,18 @@ void tcp_send_raw(struct tern_tcp *tcp, uint32_t src, uint32_t dst, uint16_t spo
     if (optlen)
         memcpy(h + TCP_HDR_LEN, opts, optlen);
     uint32_t sum = tern_csum_pseudo_ipv4(src, dst, 6, (uint16_t)hl);
-    tern_store_be16(h + 16, tern_csum_finish(tern_csum_add(sum, h, hl)));
     tcp->stats.out_segs++;
     if (flags & TCP_RST)
         tcp->stats.rst_sent++;
-    if (tcp->lower.output(tcp->lower.ctx, src, dst, h, hl) != TERN_OK)
+    tern_result r;
+    if (tcp->lower.output_partial) {
+        tern_store_be16(h + 16, (uint16_t)~tern_csum_finish(sum));
+        r = tcp->lower.output_partial(tcp->lower.ctx, src, dst, h, hl);
+    } else {
+        tern_store_be16(h + 16, tern_csum_finish(tern_csum_add(sum, h, hl)));
+        r = tcp->lower.output(tcp->lower.ctx, src, dst, h, hl);
+    }
+    if (r != TERN_OK)
         tcp->stats.out_again++;
 }
 
@@ -174,7 +181,8 @@ static void send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, ui
     }
     size_t total = hl + len;
     uint32_t sum = tern_csum_pseudo_ipv4(s->laddr, s->raddr, 6, (uint16_t)total);
-    if (gso_mss)  /* the folded pseudo-header sum; the device adds the rest */
+    bool partial = gso_mss || tcp->lower.output_partial;
+    if (partial)  /* the folded pseudo-header sum; the device adds the rest */
         tern_store_be16(h + 16, (uint16_t)~tern_csum_finish(sum));
     else
         tern_store_be16(h + 16, tern_csum_finish(tern_csum_add(sum, h, total)));
@@ -192,6 +200,8 @@ static void send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, ui
         tcp->stats.out_tso++;
         r = tcp->lower.output_tso(tcp->lower.ctx, s->laddr, s->raddr, h, total,
                                   (uint16_t)gso_mss);
+    } else if (partial) {
+        r = tcp->lower.output_partial(tcp->lower.ctx, s->laddr, s->raddr, h, total);
     } else {
         r = tcp->lower.output(tcp->lower.ctx, s->laddr, s->raddr, h, total);
     }

@@ -64,4 +64,17 @@ tern_result tern_http_tcp_start(struct tern_http_tcp *ht, struct tern_tcp *tcp,
 /* Stops listening and aborts every open connection. */
 void tern_http_tcp_stop(struct tern_http_tcp *ht);
 
+/* A tern_http_status_provider (arg: struct tern_http_net_status, tcp may
+ * be NULL) for the network stack: "addresses" (each configured interface
+ * with if, ip, mtu and its offloads as words), "tcp" (pcbs_in_use,
+ * conns_accepted, rst_sent, retransmits) and "net" (frame counters and
+ * what the offloads did: rx_csum_vouched, tx_csum_offloaded,
+ * tx_tso_frames, rx_large_frames, rx_drop_bad_meta). */
+struct tern_net;
+struct tern_http_net_status {
+    struct tern_net *net;
+    struct tern_tcp *tcp;
+};
+size_t tern_http_net_status(void *arg, char *buf, size_t cap);
+
 #endif

@@ -111,6 +111,7 @@
     X(rx_large_frames, "coalesced (GSO) frames received from an offloading device") \
     X(rx_csum_vouched, "frames whose L4 checksum the device vouched for")     \
     X(rx_drop_bad_meta, "frames whose metadata was not announced or is wrong") \
+    X(tx_csum_offloaded, "frames whose TCP checksum the device completes")    \
     X(tx_tso_frames, "TSO frames handed to the device (up to 64 KiB each)")    \
     X(tx_tso_segments, "wire segments those TSO frames stand for")
 
@@ -148,6 +149,8 @@ struct tern_pbuf {
     uint16_t off, len, cap;
     uint16_t port;               /* UDP queue: source port */
     uint32_t addr;               /* UDP queue: source address; ARP queue: next hop */
+    uint16_t csum_start;         /* nonzero: the device completes the L4 checksum */
+    uint16_t csum_offset;        /* (NEEDS_CSUM, offsets as in tern_net_meta) */
 };
 
 struct tern_pbuf_pool {
@@ -288,6 +291,33 @@ void tern_net_input_meta(struct tern_net *net, unsigned ifidx, const void *frame
 tern_result tern_net_meta_check(const uint8_t *frame, size_t len, const struct tern_net_meta *meta,
                                 uint32_t offloads);
 
+/* virtio_net_hdr: the per-frame header both a virtio-net device and a
+ * Linux TAP with IFF_VNET_HDR carry, in its first 10 bytes (flags,
+ * gso_type, hdr_len, gso_size, csum_start, csum_offset), little-endian as
+ * virtio 1.x, a legacy device on x86 and a TAP after TUNSETVNETLE lay
+ * it out. num_buffers (bytes 10-11 where the layout has them) is the
+ * backend's. */
+#define TERN_VNET_HDR_LEN 10
+
+/* Writes meta (NULL: an ordinary frame, all zero) as a virtio_net_hdr. */
+void tern_net_meta_to_vnet(uint8_t out[TERN_VNET_HDR_LEN], const struct tern_net_meta *meta);
+
+/* Reads a virtio_net_hdr as metadata. Flags and GSO types the model lacks
+ * (RSC_INFO, ECN, UDP, TCPv6) become values tern_net_meta_check refuses. */
+void tern_net_meta_from_vnet(struct tern_net_meta *meta, const uint8_t in[TERN_VNET_HDR_LEN]);
+
+/* For a backend whose caller asked for plain frames (net_recv) but whose
+ * device handed one with NEEDS_CSUM: completes the checksum in place, as
+ * a device without the offload would have (the field holds the
+ * pseudo-header sum; Ethernet padding past the IPv4 packet is not
+ * summed). Nothing is written when the offsets lie outside the frame. */
+void tern_net_finish_csum(uint8_t *frame, size_t len, const struct tern_net_meta *meta);
+
+/* The offloads in o (TERN_NET_OFFLOAD_*) as words for logs and /status:
+ * "tx-csum tso rx-csum rx-large", each only when set; "" for none. out
+ * holds cap >= 32 bytes. */
+void tern_net_offload_words(uint32_t offloads, char *out, size_t cap);
+
 /* Called with every frame tern_net_gso_segment builds (n bytes at f). */
 typedef void (*tern_net_emit_fn)(void *arg, const uint8_t *f, size_t n);
 
@@ -348,6 +378,13 @@ tern_result tern_net_attach_tcp(struct tern_net *net, struct tern_tcp *tcp,
  * route); TERN_EINVAL (larger than the path MTU). */
 tern_result tern_net_tcp_output(void *net, uint32_t src, uint32_t dst, const void *segment,
                                 size_t len);
+
+/* struct tern_tcp_lower.output_partial with ctx = net: tern_net_tcp_output
+ * for a segment whose checksum field holds the folded pseudo-header sum.
+ * A route through a TX_CSUM device sends it with NEEDS_CSUM (counted in
+ * tx_csum_offloaded); any other route completes the checksum here. */
+tern_result tern_net_tcp_output_partial(void *net, uint32_t src, uint32_t dst,
+                                        const void *segment, size_t len);
 
 /* struct tern_tcp_lower.path_mtu with ctx = net: the IP MTU towards dst
  * (the interface MTU, lowered by ICMP fragmentation-needed). */

@@ -56,7 +56,13 @@ struct tern_tcp_sock;
  * mss-byte segments (the last shorter), each with this header, the
  * sequence number advanced, PSH and FIN only on the last and CWR only on
  * the first. Results as output. TCP uses it only for payloads larger
- * than one mss; tern_tcp_init takes a 64 KiB scratch buffer then. */
+ * than one mss; tern_tcp_init takes a 64 KiB scratch buffer then.
+ *
+ * Checksum offload (optional): output_partial is output for a segment
+ * whose checksum field holds that same folded pseudo-header sum; the
+ * layer below has it completed, by the device or in software when the
+ * route's device cannot. When present, TCP sends every segment through
+ * it. */
 struct tern_tcp_lower {
     tern_result (*output)(void *ctx, uint32_t src, uint32_t dst, const void *segment,
                           size_t len);
@@ -65,6 +71,8 @@ struct tern_tcp_lower {
     uint32_t (*tso_max)(void *ctx, uint32_t dst);
     tern_result (*output_tso)(void *ctx, uint32_t src, uint32_t dst, const void *segment,
                               size_t len, uint16_t mss);
+    tern_result (*output_partial)(void *ctx, uint32_t src, uint32_t dst, const void *segment,
+                                  size_t len);
 };
 
 struct tern_tcp_config {

@@ -61,5 +61,14 @@ if command -v wrk >/dev/null; then
     grep -q 'Socket errors\|Non-2xx' "$tmp/wrk" && fail "wrk errors: $(cat "$tmp/wrk")"
     echo "ok - wrk over TAP: $(grep 'Requests/sec' "$tmp/wrk")"
 fi
+# the TAP's offloads (vnet header: checksums both ways, TSO, coalesced
+# receive) were used by what ran above, and no metadata was refused
+$C $H/status | /usr/bin/python3 -c 'import json, sys
+d = json.load(sys.stdin)
+a, n = d["addresses"][0], d["net"]
+assert a["ip"] == "192.0.2.10" and a["offloads"] == "tx-csum tso rx-csum rx-large", a
+assert n["tx_csum_offloaded"] > 0 and n["tx_tso_frames"] > 0 and n["rx_drop_bad_meta"] == 0, n' ||
+    fail "/status: offloads not listed or not used"
+echo "ok - /status: offloads listed and used"
 kill -0 "$pid" || fail "tern-linux died"
 echo "tap_http: all passed"

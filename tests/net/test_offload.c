@@ -2,8 +2,11 @@
  * tern_net_init demands of a device that announces them, the checks on
  * received metadata and their refusals, the L4 checksum skipped only where
  * the metadata vouches, large frames only from a device that announced
- * them, the software segmentation (tern_net_gso_segment) against a TSO
- * frame, and the TSO output path down to the device's net_send_meta. */
+ * them, TCP checksums left to a TX_CSUM device (and completed in software
+ * for any other), the software segmentation (tern_net_gso_segment) against a TSO
+ * frame, the TSO output path down to the device's net_send_meta, and the
+ * virtio_net_hdr encoding (byte layout, unknowns refused) and checksum
+ * completion the backends share. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,7 @@
 
 #include "net_harness.h"
 #include "tern/inet.h"
+#include "tern/tcp.h"
 
 #define OUR_IP TERN_IPV4(192, 0, 2, 10)
 #define PEER_IP TERN_IPV4(192, 0, 2, 1)
@@ -403,6 +407,87 @@ static void test_gso_segment(void **state)
     assert_true(z.csum_ok[0]);
 }
 
+/* ---- virtio_net_hdr ---- */
+
+static void test_vnet_header_layout(void **state)
+{
+    (void)state;
+    struct tern_net_meta m = { .flags = TERN_NET_META_NEEDS_CSUM, .gso_type = TERN_NET_GSO_TCPV4,
+                               .hdr_len = 0x0136, .gso_size = 0x05b4, .csum_start = 0x0022,
+                               .csum_offset = 0x0010 };
+    uint8_t h[TERN_VNET_HDR_LEN];
+    tern_net_meta_to_vnet(h, &m);
+    const uint8_t want[TERN_VNET_HDR_LEN] = { 1, 1, 0x36, 0x01, 0xb4, 0x05, 0x22, 0, 0x10, 0 };
+    assert_memory_equal(h, want, sizeof(want));
+    struct tern_net_meta back;
+    tern_net_meta_from_vnet(&back, h);
+    assert_memory_equal(&back, &m, sizeof(m));
+    tern_net_meta_to_vnet(h, NULL);
+    const uint8_t zero[TERN_VNET_HDR_LEN] = { 0 };
+    assert_memory_equal(h, zero, sizeof(zero));
+    /* DATA_VALID is receive-only: never written */
+    struct tern_net_meta dv = { .flags = TERN_NET_META_DATA_VALID };
+    tern_net_meta_to_vnet(h, &dv);
+    assert_int_equal(h[0], 0);
+}
+
+static void test_vnet_header_unknowns_refused(void **state)
+{
+    (void)state;
+    uint8_t f[14 + 40 + 100];
+    size_t n = tcp_frame(f, PEER_IP, OUR_IP, 1, 0x18, 100, true);
+    struct tern_net_meta m;
+    /* RSC_INFO (flag 4), GSO UDP (3), TCPv6 (4), ECN (0x80) */
+    const uint8_t bad[][TERN_VNET_HDR_LEN] = {
+        { 4, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+        { 0, 3, 0, 0, 0, 0, 0, 0, 0, 0 },
+        { 0, 4, 0, 0, 0, 0, 0, 0, 0, 0 },
+        { 1, 0x81, 54, 0, 0xb4, 5, 34, 0, 16, 0 },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tern_net_meta_from_vnet(&m, bad[i]);
+        assert_int_equal(tern_net_meta_check(f, n, &m, RX_ALL), TERN_EINVAL);
+    }
+    const uint8_t partial[TERN_VNET_HDR_LEN] = { 1, 0, 0, 0, 0, 0, 34, 0, 16, 0 };
+    tern_net_meta_from_vnet(&m, partial);
+    assert_int_equal(tern_net_meta_check(f, n, &m, TERN_NET_OFFLOAD_RX_CSUM), TERN_OK);
+}
+
+static void test_offload_words(void **state)
+{
+    (void)state;
+    char w[40];
+    tern_net_offload_words(0, w, sizeof(w));
+    assert_string_equal(w, "");
+    tern_net_offload_words(TERN_NET_OFFLOAD_TX_CSUM | TERN_NET_OFFLOAD_RX_CSUM, w, sizeof(w));
+    assert_string_equal(w, "tx-csum rx-csum");
+    tern_net_offload_words(RX_ALL | TX_ALL, w, sizeof(w));
+    assert_string_equal(w, "tx-csum tso rx-csum rx-large");
+}
+
+static void test_finish_csum(void **state)
+{
+    (void)state;
+    uint8_t f[14 + 40 + 101 + 8];
+    size_t n = tcp_frame(f, PEER_IP, OUR_IP, 1, 0x18, 101, false);
+    uint16_t full = tern_load_be16(f + 50);
+    n = tcp_frame(f, PEER_IP, OUR_IP, 1, 0x18, 101, true);
+    memset(f + n, 0xa5, 8); /* Ethernet padding past the IPv4 packet: not summed */
+    tern_net_finish_csum(f, n + 8, &partial_meta);
+    assert_int_equal(tern_load_be16(f + 50), full);
+    /* no NEEDS_CSUM, or the field outside the frame: nothing written */
+    n = tcp_frame(f, PEER_IP, OUR_IP, 1, 0x18, 101, true);
+    uint16_t before = tern_load_be16(f + 50);
+    tern_net_finish_csum(f, n, &valid_meta);
+    struct tern_net_meta far = partial_meta;
+    far.csum_offset = 200;
+    tern_net_finish_csum(f, n, &far);
+    far.csum_start = 300;
+    far.csum_offset = 0;
+    tern_net_finish_csum(f, n, &far);
+    assert_int_equal(tern_load_be16(f + 50), before);
+}
+
 /* ---- TSO output ---- */
 
 static const uint8_t arp_reply_from_peer[42] = {
@@ -469,6 +554,115 @@ static void test_tso_output(void **state)
     assert_int_equal(H.meta_sent, 1);
 }
 
+/* ---- checksum offload on output ---- */
+
+static int setup_tx_csum(void **state)
+{
+    (void)state;
+    if (nh_init_offloads(&H, 1500, TERN_NET_OFFLOAD_TX_CSUM, true, NULL) != 0)
+        return -1;
+    return tern_net_set_addr(&H.net, 0, OUR_IP, MASK24, PEER_IP) == TERN_OK ? 0 : -1;
+}
+
+/* A 20-byte TCP header and n payload bytes from us to the peer, its
+ * checksum field holding the folded pseudo-header sum. */
+static size_t partial_segment(uint8_t *seg, size_t n)
+{
+    memset(seg, 0, 20);
+    tern_store_be16(seg, 5001);
+    tern_store_be16(seg + 2, 40000);
+    seg[12] = 0x50;
+    seg[13] = 0x18;
+    for (size_t i = 0; i < n; i++)
+        seg[20 + i] = (uint8_t)(i * 7);
+    tern_store_be16(seg + 16, (uint16_t)~tern_csum_finish(
+                                  tern_csum_pseudo_ipv4(OUR_IP, PEER_IP, 6, (uint16_t)(20 + n))));
+    return 20 + n;
+}
+
+static bool tcp_csum_right(const uint8_t *f, size_t len)
+{
+    size_t tl = tern_load_be16(f + 16) - 20u;
+    if (len < 34 + tl)
+        return false;
+    uint32_t sum = tern_csum_pseudo_ipv4(tern_load_be32(f + 26), tern_load_be32(f + 30), 6,
+                                         (uint16_t)tl);
+    return tern_csum_finish(tern_csum_add(sum, f + 34, tl)) == 0;
+}
+
+static void test_partial_output_left_to_the_device(void **state)
+{
+    (void)state;
+    nh_inject(&H, arp_reply_from_peer, sizeof(arp_reply_from_peer));
+    uint8_t seg[20 + 301];
+    size_t n = partial_segment(seg, 301);
+    nh_clear_sent(&H);
+    assert_int_equal(tern_net_tcp_output_partial(&H.net, OUR_IP, PEER_IP, seg, n), TERN_OK);
+    assert_int_equal(H.meta_sent, 1);
+    assert_int_equal(H.sent_count, 0);
+    assert_int_equal(H.tso_meta.flags, TERN_NET_META_NEEDS_CSUM);
+    assert_int_equal(H.tso_meta.gso_type, TERN_NET_GSO_NONE);
+    assert_int_equal(H.tso_meta.csum_start, 34);
+    assert_int_equal(H.tso_meta.csum_offset, 16);
+    assert_int_equal(H.tso_len, 14 + 20 + n);
+    assert_false(tcp_csum_right(H.tso_frame, H.tso_len)); /* partial as sent */
+    tern_net_finish_csum(H.tso_frame, H.tso_len, &H.tso_meta);   /* what the device does */
+    assert_true(tcp_csum_right(H.tso_frame, H.tso_len));
+    assert_int_equal(nh_counter(&H, "tx_csum_offloaded"), 1);
+    /* a short ACK is padded to 60 bytes with zeros, which the sum ignores */
+    n = partial_segment(seg, 0);
+    assert_int_equal(tern_net_tcp_output_partial(&H.net, OUR_IP, PEER_IP, seg, n), TERN_OK);
+    assert_int_equal(H.tso_len, 60);
+    tern_net_finish_csum(H.tso_frame, H.tso_len, &H.tso_meta);
+    assert_true(tcp_csum_right(H.tso_frame, H.tso_len));
+    assert_int_equal(tern_net_tcp_output_partial(&H.net, OUR_IP, PEER_IP, seg, 19), TERN_EINVAL);
+}
+
+static void test_partial_output_completed_without_the_offload(void **state)
+{
+    (void)state;
+    nh_inject(&H, arp_reply_from_peer, sizeof(arp_reply_from_peer));
+    uint8_t seg[20 + 301];
+    size_t n = partial_segment(seg, 301);
+    nh_clear_sent(&H);
+    assert_int_equal(tern_net_tcp_output_partial(&H.net, OUR_IP, PEER_IP, seg, n), TERN_OK);
+    assert_int_equal(H.meta_sent, 0);
+    assert_int_equal(H.sent_count, 1);
+    assert_true(tcp_csum_right(H.sent[0].data, H.sent[0].len));
+    assert_int_equal(nh_counter(&H, "tx_csum_offloaded"), 0);
+}
+
+/* TCP attached to a stack with a TX_CSUM device sends its segments (here
+ * the SYN-ACK, and the RST that tern_tcp_finish sends) with the checksum
+ * left to the device. */
+static void test_tcp_leaves_checksums_to_the_device(void **state)
+{
+    (void)state;
+    static struct tern_tcp tcp;
+    struct tern_tcp_sock *ls;
+    struct tern_tcp_config cfg;
+    tern_tcp_config_default(&cfg);
+    cfg.max_conns = 4; /* the harness heap is small */
+    cfg.sndbuf = cfg.rcvbuf = 8192;
+    assert_int_equal(tern_net_attach_tcp(&H.net, &tcp, &cfg), TERN_OK);
+    assert_int_equal(tern_tcp_listen(&tcp, OUR_IP, 5001, 4, NULL, NULL, &ls), TERN_OK);
+    nh_inject(&H, arp_reply_from_peer, sizeof(arp_reply_from_peer));
+    uint8_t syn[14 + 40];
+    size_t n = tcp_frame(syn, PEER_IP, OUR_IP, 1000, 0x02, 0, false);
+    nh_inject(&H, syn, n);
+    assert_int_equal(H.meta_sent, 1);
+    assert_int_equal(H.tso_meta.flags, TERN_NET_META_NEEDS_CSUM);
+    assert_int_equal(H.tso_frame[14 + 20 + 13], 0x12); /* SYN-ACK */
+    tern_net_finish_csum(H.tso_frame, H.tso_len, &H.tso_meta);
+    assert_true(tcp_csum_right(H.tso_frame, H.tso_len));
+    tern_net_set_tcp_hooks(&H.net, NULL, NULL, NULL);
+    tern_tcp_finish(&tcp);
+    assert_int_equal(H.meta_sent, 2);
+    assert_int_equal(H.tso_frame[14 + 20 + 13] & 0x04, 0x04); /* RST */
+    tern_net_finish_csum(H.tso_frame, H.tso_len, &H.tso_meta);
+    assert_true(tcp_csum_right(H.tso_frame, H.tso_len));
+}
+
 static void test_tso_needs_the_offload(void **state)
 {
     (void)state;
@@ -485,6 +679,10 @@ int main(void)
         cmocka_unit_test(test_init_demands_the_calls),
         cmocka_unit_test(test_meta_check_refusals),
         cmocka_unit_test(test_gso_segment),
+        cmocka_unit_test(test_vnet_header_layout),
+        cmocka_unit_test(test_vnet_header_unknowns_refused),
+        cmocka_unit_test(test_finish_csum),
+        cmocka_unit_test(test_offload_words),
         cmocka_unit_test_setup_teardown(test_rx_checksum_skipped_only_when_vouched, setup_all,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rx_udp_vouched, setup_all, teardown),
@@ -494,6 +692,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rx_meta_refused_without_offloads, setup_none,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tso_output, setup_all, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_output_left_to_the_device, setup_tx_csum,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_partial_output_completed_without_the_offload,
+                                        setup_none, teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_leaves_checksums_to_the_device, setup_tx_csum,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_tso_needs_the_offload, setup_none, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -185,6 +185,45 @@ static void referee_fail(struct sim_net *net, const char *why, uint32_t seq)
 
 static uint16_t node_path_mtu(void *ctx, uint32_t dst);
 
+/* The checksum field of a segment the device is to finish holds the
+ * pseudo-header sum over the whole length, folded, not inverted. */
+static bool partial_sum_ok(uint32_t src, uint32_t dst, const uint8_t *seg, size_t len)
+{
+    uint64_t s = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + len;
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return ((uint16_t)seg[16] << 8 | seg[17]) == (uint16_t)s;
+}
+
+/* Checksum offload: checks the partial sum, completes the checksum as
+ * the device would and sends the segment on as an ordinary one. */
+static tern_result node_output_partial(void *ctx, uint32_t src, uint32_t dst, const void *segment,
+                                       size_t len)
+{
+    struct sim_node *n = ctx;
+    struct sim_net *net = n->net;
+    const uint8_t *seg = segment;
+    net->partial_segments++;
+    if (len < 20 || len > 65535 - 20) {
+        referee_fail(net, "partial segment length out of range", 0);
+        return TERN_EINVAL;
+    }
+    uint32_t seq = (uint32_t)seg[4] << 24 | (uint32_t)seg[5] << 16 | (uint32_t)seg[6] << 8 | seg[7];
+    if (!partial_sum_ok(src, dst, seg, len))
+        referee_fail(net, "partial checksum is not the pseudo-header sum", seq);
+    uint8_t *whole = malloc(len);
+    if (!whole)
+        abort();
+    memcpy(whole, seg, len);
+    whole[16] = whole[17] = 0;
+    uint16_t c = ref_sum(src, dst, whole, len);
+    whole[16] = (uint8_t)(c >> 8);
+    whole[17] = (uint8_t)c;
+    tern_result r = node_output(ctx, src, dst, whole, len);
+    free(whole);
+    return r;
+}
+
 static uint32_t node_tso_max(void *ctx, uint32_t dst)
 {
     struct sim_node *n = ctx;
@@ -216,14 +255,7 @@ static tern_result node_output_tso(void *ctx, uint32_t src, uint32_t dst, const 
         referee_fail(net, "gso size beyond the path MTU", seq);
     if (seg[13] & 0x06)
         referee_fail(net, "SYN or RST in a TSO frame", seq);
-    uint16_t want;
-    {   /* the pseudo-header sum over the whole length, folded, not inverted */
-        uint64_t s = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + len;
-        while (s >> 16)
-            s = (s & 0xffff) + (s >> 16);
-        want = (uint16_t)s;
-    }
-    if (((uint16_t)seg[16] << 8 | seg[17]) != want)
+    if (!partial_sum_ok(src, dst, seg, len))
         referee_fail(net, "partial checksum is not the pseudo-header sum", seq);
     uint8_t *piece = malloc(thl + mss);
     if (!piece)
@@ -324,6 +356,7 @@ struct sim_node *sim_net_add_node(struct sim_net *net, uint32_t addr, size_t hea
     if (net->tso) {
         lower.tso_max = node_tso_max;
         lower.output_tso = node_output_tso;
+        lower.output_partial = node_output_partial;
     }
     if (tern_tcp_init(&n->tcp, &n->os, &lower, cfg) != TERN_OK)
         abort();

@@ -76,9 +76,11 @@ struct sim_net {
      * right by an independent RFC 1071 sum, sequence numbers contiguous,
      * FIN/PSH only on the last piece, CWR only on the first), and sends
      * the pieces over the link like ordinary segments. Every 7th tso_max
-     * call says "no offload now" so both paths mix in one connection. */
+     * call says "no offload now" so both paths mix in one connection.
+     * Those nodes also offload checksums (output_partial): every other
+     * segment's partial sum is checked and completed the same way. */
     bool tso;
-    uint64_t tso_frames, tso_pieces, tso_max_calls;
+    uint64_t tso_frames, tso_pieces, tso_max_calls, partial_segments;
     uint64_t referee_errors;
     char referee_why[160];
 };

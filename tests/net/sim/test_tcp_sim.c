@@ -208,6 +208,11 @@ static struct result run_transfer(uint64_t seed, uint64_t bytes, const struct si
         snprintf(res.why, sizeof(res.why), "seed %llu: TSO never used", (unsigned long long)seed);
         goto out;
     }
+    if (g_tso && net->partial_segments == 0) {
+        snprintf(res.why, sizeof(res.why), "seed %llu: checksum offload never used",
+                 (unsigned long long)seed);
+        goto out;
+    }
     if (!fin || p.a.err || p.b.err || p.a.bad || p.b.bad) {
         snprintf(res.why, sizeof(res.why),
                  "seed %llu: fin=%d a: rx %llu/%llu bad=%d@%llu err=%d st=%s | b: rx %llu/%llu "

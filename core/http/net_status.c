@@ -1,0 +1,50 @@
+/*
+ * Interface: see http_tcp.h (tern_http_net_status). The /status members
+ * both backends report for their network stack.
+ */
+#include "tern/fmt.h"
+#include "tern/http_tcp.h"
+#include "tern/inet.h"
+#include "tern/net.h"
+
+size_t tern_http_net_status(void *arg, char *buf, size_t cap)
+{
+    const struct tern_http_net_status *s = arg;
+    size_t n = tern_snprintf(buf, cap, "\"addresses\":[");
+    for (unsigned i = 0; s->net && i < s->net->if_count && n < cap; i++) {
+        const struct tern_netif *nif = &s->net->ifs[i];
+        if (!nif->configured)
+            continue;
+        char ip[16], offloads[40];
+        tern_ipv4_format(nif->addr, ip);
+        tern_net_offload_words(nif->offloads, offloads, sizeof(offloads));
+        n += tern_snprintf(buf + n, cap - n,
+                           "%s{\"if\":\"%s\",\"ip\":\"%s\",\"mtu\":%u,\"offloads\":\"%s\"}",
+                           buf[n - 1] == '[' ? "" : ",", nif->name, ip, nif->mtu, offloads);
+    }
+    if (n < cap && s->tcp)
+        n += tern_snprintf(buf + n, cap - n,
+                           "],\"tcp\":{\"pcbs_in_use\":%u,\"conns_accepted\":%llu,"
+                           "\"rst_sent\":%llu,\"retransmits\":%llu}",
+                           tern_tcp_pcbs_in_use(s->tcp),
+                           (unsigned long long)s->tcp->stats.conns_accepted,
+                           (unsigned long long)s->tcp->stats.rst_sent,
+                           (unsigned long long)s->tcp->stats.retransmits);
+    else if (n < cap)
+        n += tern_snprintf(buf + n, cap - n, "]");
+    if (n < cap && s->net) {
+        const struct tern_net_counters *c = &s->net->ctr;
+        n += tern_snprintf(buf + n, cap - n,
+                           ",\"net\":{\"rx_frames\":%llu,\"tx_frames\":%llu,"
+                           "\"rx_csum_vouched\":%llu,\"tx_csum_offloaded\":%llu,"
+                           "\"tx_tso_frames\":%llu,\"rx_large_frames\":%llu,"
+                           "\"rx_drop_bad_meta\":%llu}",
+                           (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,
+                           (unsigned long long)c->rx_csum_vouched,
+                           (unsigned long long)c->tx_csum_offloaded,
+                           (unsigned long long)c->tx_tso_frames,
+                           (unsigned long long)c->rx_large_frames,
+                           (unsigned long long)c->rx_drop_bad_meta);
+    }
+    return n < cap ? n : 0;
+}
