@@ -5,22 +5,30 @@
  * counts from UEFI entry) and scaled by its frequency: from CPUID leaf
  * 0x15 (crystal Hz * TSC/crystal ratio) when the CPU states all three
  * numbers, else measured against PIT channel 2 (1.193182 MHz, gated
- * through port 0x61): one 2 ms window. Its start and end are bracketed
- * by TSC reads, which bounds its error even when the vCPU is preempted
- * (under TCG on a busy host a plain 2 ms window came out 3 % long); a
- * window whose bound exceeds 0.25 % is measured again (up to 8 tries,
- * else the tightest one is kept). The `sleep` QEMU test measures 50 ms
- * of PIT on the calibrated clock and fails beyond 1 %. (Three 10 ms
- * windows cost 30 ms of every boot, then three 2 ms windows and a
- * separate LAPIC count 8 ms, for a precision nothing needs.) The
- * result is clamped so it never goes backwards. CPUID
- * says whether the TSC is invariant; when it is not (QEMU TCG does not
- * claim it) the clock still works on one CPU at a fixed frequency, and a
- * warning is logged.
+ * through port 0x61) in two steps, so that boot does not wait for a
+ * precise window. clock_init starts channel 2 counting down from 0xffff
+ * (55 ms) and spins only until the latched count has moved 1 ms: a
+ * provisional frequency within 0.5 % (the window grows, up to 10 ms,
+ * until the bound says so). clock_refine, called from the idle wait,
+ * reads the same count again once >= 20 ms have passed: a window ten
+ * times longer with the same read error, accepted within 0.05 % (else,
+ * or when the count already wrapped, a new window starts). Every window
+ * is bracketed by TSC reads at both ends, which bounds its error even
+ * when the vCPU is preempted (under TCG on a busy host a plain 2 ms
+ * window came out 3 % long). Switching to the refined frequency rebases
+ * the clock at the current instant, so it stays continuous and never
+ * goes backwards. (Three 10 ms windows cost 30 ms of every boot, then
+ * three 2 ms windows 8 ms, then one 2 ms window 4.3 ms; now ~1 ms.)
+ * The `sleep` QEMU test refines first, then measures 50 ms of PIT on
+ * the clock and fails beyond 1 %. CPUID says whether the TSC is
+ * invariant; when it is not (QEMU TCG does not claim it) the clock still
+ * works on one CPU at a fixed frequency, and a warning is logged.
  *
  * Sleeping uses the local APIC timer in one-shot mode (vector 0x40,
- * divide by 16), counted during the same TSC window (1 ms of TSC when
- * CPUID gave the frequency), armed for the remaining time
+ * divide by 16). Its rate is measured against the TSC over the
+ * provisional window (1 ms of TSC when CPUID gave the frequency), as
+ * LAPIC ticks per TSC tick, so the refined TSC frequency refines it too;
+ * it is armed for the remaining time
  * (at most 2^32 - 1 ticks; longer sleeps re-arm) and then sti;hlt, which
  * cannot miss an interrupt that fires between arming and halting.
  */
@@ -31,7 +39,10 @@
 #define PIT_CH2 0x42
 #define PIT_CMD 0x43
 #define PIT_GATE 0x61
-#define CAL_MS 2u
+#define PROV_MIN_TICKS (PIT_HZ / 1000u)       /* 1 ms: the provisional window */
+#define PROV_MAX_TICKS (PIT_HZ / 100u)        /* 10 ms: accept whatever then */
+#define REFINE_AFTER_NS 20000000ull            /* 20 ms */
+#define PIT_FREE_COUNT 0xffffu                 /* 54.9 ms before the count wraps */
 
 #define IA32_APIC_BASE 0x1b
 #define LAPIC_SVR      0x0f0
@@ -111,10 +122,60 @@ static uint32_t lapic_read(const struct metal_clock *c, uint32_t reg)
     return mmio_read32(c->lapic_base + reg);
 }
 
+/* Starts channel 2 counting down from PIT_FREE_COUNT; the window's start
+ * is the midpoint of the TSC bracket around the write that starts it. */
+static void pit_free_start(struct metal_clock *c)
+{
+    outb(PIT_GATE, (uint8_t)((inb(PIT_GATE) & ~0x02) | 0x01)); /* gate on, speaker off */
+    outb(PIT_CMD, 0xb0);                                       /* ch2, lo/hi, mode 0 */
+    outb(PIT_CH2, (uint8_t)(PIT_FREE_COUNT & 0xff));
+    uint64_t s0 = rdtsc();
+    outb(PIT_CH2, (uint8_t)(PIT_FREE_COUNT >> 8)); /* the count starts here */
+    uint64_t s1 = rdtsc();
+    c->cal_start = (s0 + s1) / 2u;
+    c->cal_start_err = (s1 - s0) / 2u;
+}
+
+/* PIT ticks since pit_free_start, read at the midpoint *at of a TSC
+ * bracket (half its width in *err, plus the start's), or 0 when the count
+ * has wrapped (the output went high) and the window is void. */
+static uint32_t pit_free_elapsed(const struct metal_clock *c, uint64_t *at, uint64_t *err)
+{
+    uint64_t b0 = rdtsc();
+    outb(PIT_CMD, 0x80); /* latch counter 2 */
+    uint8_t lo = inb(PIT_CH2);
+    uint8_t hi = inb(PIT_CH2);
+    bool wrapped = (inb(PIT_GATE) & 0x20) != 0;
+    uint64_t b1 = rdtsc();
+    *at = (b0 + b1) / 2u;
+    *err = (b1 - b0) / 2u + c->cal_start_err;
+    if (wrapped)
+        return 0;
+    return PIT_FREE_COUNT - (uint32_t)(lo | hi << 8);
+}
+
+/* Takes tsc_hz as the clock's frequency from now on: the clock is rebased
+ * at this instant so it stays continuous, and the LAPIC rate follows. */
+static void set_frequency(struct metal_clock *c, uint64_t tsc_hz)
+{
+    uint64_t now = rdtsc();
+    if (c->mult != 0 && now > c->base_tsc) {
+        c->base_ns += ticks_to_ns(c, now - c->base_tsc);
+        c->base_tsc = now;
+    }
+    c->tsc_hz = tsc_hz;
+    c->mult = (1000000000ull << 32) / tsc_hz;
+    c->lapic_hz = (uint64_t)(((unsigned __int128)tsc_hz * c->lapic_per_tsc) >> 32);
+    if (c->lapic_hz == 0)
+        c->lapic_hz = 1;
+    c->lapic_mult = (c->lapic_hz << 32) / 1000000000u;
+}
+
 void clock_init(struct metal *m)
 {
     struct metal_clock *c = &m->clock;
     c->tsc0 = m->boot->tsc_at_entry;
+    c->base_tsc = c->tsc0;
 
     uint32_t a, b, cx, d;
     cpuid(0x80000000u, 0, &a, &b, &cx, &d);
@@ -123,11 +184,12 @@ void clock_init(struct metal *m)
         c->invariant_tsc = (d >> 8) & 1;
     }
 
+    uint64_t cpuid_hz = 0;
     cpuid(0, 0, &a, &b, &cx, &d);
     if (a >= 0x15u) {
         cpuid(0x15u, 0, &a, &b, &cx, &d); /* eax denominator, ebx numerator, ecx crystal Hz */
         if (a != 0 && b != 0 && cx != 0) {
-            c->tsc_hz = (uint64_t)cx * b / a;
+            cpuid_hz = (uint64_t)cx * b / a;
             c->tsc_from_cpuid = true;
         }
     }
@@ -141,28 +203,38 @@ void clock_init(struct metal *m)
     lapic_write(c, LAPIC_LVT_TMR, LVT_MASKED | TIMER_VECTOR);
     lapic_write(c, LAPIC_TMR_INIT, 0xffffffffu);
     uint64_t t0 = rdtsc();
-    if (!c->tsc_from_cpuid) {
-        /* One window within 0.25 % (5 us of 2 ms), up to 8 tries: the
-         * bracketing bounds the error, so a median adds nothing. */
-        uint64_t w = pit_measure(CAL_MS, 8, 400);
-        if (w == 0)
-            w = 1000000u * CAL_MS; /* no PIT: assume 1 GHz rather than divide by 0 */
-        c->tsc_hz = w * (1000u / CAL_MS);
-    } else {
-        uint64_t span = c->tsc_hz / 1000u; /* 1 ms for the LAPIC alone */
+    uint64_t hz;
+    if (c->tsc_from_cpuid) {
+        hz = cpuid_hz;
+        uint64_t span = hz / 1000u; /* 1 ms for the LAPIC alone */
         while (rdtsc() - t0 < span)
             ;
+        c->refined = true;
+    } else {
+        pit_free_start(c);
+        uint64_t at = 0, err = 0, spins = 0;
+        uint32_t ticks;
+        for (;;) {
+            ticks = pit_free_elapsed(c, &at, &err);
+            if (ticks >= PROV_MIN_TICKS && (err * 200u <= at - c->cal_start ||
+                                            ticks >= PROV_MAX_TICKS))
+                break; /* within 0.5 %, or 10 ms spent */
+            if (ticks == 0 && ++spins > 100000000u)
+                break; /* no PIT answering */
+        }
+        hz = ticks ? (at - c->cal_start) * PIT_HZ / ticks /* < 2^50 for any real TSC */
+                   : 1000000000u; /* no PIT: assume 1 GHz rather than divide by 0 */
+        if (ticks == 0)
+            c->refined = true;
     }
-    c->mult = (1000000000ull << 32) / c->tsc_hz;
     uint32_t left = lapic_read(c, LAPIC_TMR_CUR);
     uint64_t t1 = rdtsc();
     lapic_write(c, LAPIC_TMR_INIT, 0);
     uint64_t counted = 0xffffffffu - left;
-    uint64_t elapsed_ns = ticks_to_ns(c, t1 - t0);
-    c->lapic_hz = elapsed_ns ? counted * 1000000000u / elapsed_ns : 0;
-    if (c->lapic_hz == 0)
-        c->lapic_hz = 1;
-    c->lapic_mult = (c->lapic_hz << 32) / 1000000000u;
+    /* counted < 2^31 (a LAPIC below 200 GHz over <= 10 ms): no overflow */
+    c->lapic_per_tsc = t1 > t0 && counted < (1ull << 31) ? (counted << 32) / (t1 - t0) : 0;
+    set_frequency(c, hz);
+    c->provisional_hz = hz;
     lapic_write(c, LAPIC_LVT_TMR, TIMER_VECTOR); /* one-shot, unmasked */
 
     /* The 8259 PICs stay masked: every interrupt Tern takes is the LAPIC's. */
@@ -170,8 +242,30 @@ void clock_init(struct metal *m)
     outb(0xa1, 0xff);
 }
 
+void clock_refine(struct metal *m, bool now)
+{
+    struct metal_clock *c = &m->clock;
+    if (c->refined)
+        return;
+    uint64_t t = rdtsc();
+    if (!now && ticks_to_ns(c, t - c->cal_start) < REFINE_AFTER_NS)
+        return;
+    uint64_t at, err;
+    uint32_t ticks = pit_free_elapsed(c, &at, &err);
+    if (ticks != 0 && err * 2000u <= at - c->cal_start) {
+        set_frequency(c, (at - c->cal_start) * PIT_HZ / ticks);
+        c->refine_ms = (uint32_t)(ticks / (PIT_HZ / 1000u));
+        c->refined = true;
+    } else if (now) {
+        c->refined = true; /* asked to finish: the provisional rate stays */
+    } else {
+        pit_free_start(c); /* wrapped or too loose: a new window */
+    }
+}
+
 uint64_t clock_check_pit_us(struct metal *m, uint32_t ms)
 {
+    clock_refine(m, true); /* channel 2 is ours from here */
     uint64_t ticks = pit_measure(ms, 4, 10000);
     return ticks_to_ns(&m->clock, ticks) / 1000u;
 }
@@ -180,7 +274,7 @@ uint64_t clock_now_ns(struct metal *m)
 {
     struct metal_clock *c = &m->clock;
     uint64_t t = rdtsc();
-    uint64_t ns = t > c->tsc0 ? ticks_to_ns(c, t - c->tsc0) : 0;
+    uint64_t ns = c->base_ns + (t > c->base_tsc ? ticks_to_ns(c, t - c->base_tsc) : 0);
     if (ns < c->last_ns)
         ns = c->last_ns;
     c->last_ns = ns;

@@ -462,6 +462,27 @@ static void wx_test(struct tern_os *os)
     tern_panic(os, "wx: write to a sealed page did not fault");
 }
 
+/* Finishes the clock calibration once its PIT window is long enough (see
+ * clock.c) and says what it found; tries again while it cannot. */
+static struct tern_timer clock_timer;
+static void refine_clock(struct tern_timer *t, void *arg)
+{
+    struct tern_os *os = arg;
+    struct metal *m = os->plat.ctx;
+    clock_refine(m, false);
+    if (!m->clock.refined) {
+        (void)tern_timer_arm(os, t, tern_now_ns(os) + 21000000u);
+        return;
+    }
+    uint64_t p = m->clock.provisional_hz, hz = m->clock.tsc_hz;
+    uint64_t ppm = (p > hz ? p - hz : hz - p) * 1000000u / hz;
+    tern_log(os, TERN_LOG_INFO, "metal",
+             "clock refined over %u ms of PIT: tsc %llu kHz (the provisional rate was %llu ppm "
+             "off), lapic timer %llu kHz",
+             (unsigned)m->clock.refine_ms, (unsigned long long)(hz / 1000),
+             (unsigned long long)ppm, (unsigned long long)(m->clock.lapic_hz / 1000));
+}
+
 static void run_test_actions(struct tern_timer *t, void *arg)
 {
     (void)t;
@@ -569,7 +590,9 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)(uintptr_t)info);
     tern_log(os, TERN_LOG_INFO, "metal", "tsc %llu kHz (%s)%s, lapic timer %llu kHz",
              (unsigned long long)(m->clock.tsc_hz / 1000),
-             m->clock.tsc_from_cpuid ? "cpuid 0x15" : "pit 2 ms",
+             m->clock.tsc_from_cpuid ? "cpuid 0x15"
+             : m->clock.refined      ? "pit"
+                                     : "pit, provisional: refined after 20 ms",
              m->clock.invariant_tsc ? " invariant" : " (not invariant)",
              (unsigned long long)(m->clock.lapic_hz / 1000));
     if (!m->clock.invariant_tsc)
@@ -646,6 +669,12 @@ void kmain(const struct tern_boot_info *info)
         tern_log(os, TERN_LOG_WARN, "metal", "cmdline: %u token(s) not understood, ignored",
                  (unsigned)m->cmdline.ignored);
 
+    if (!m->clock.refined) {
+        tern_timer_init(&clock_timer, refine_clock, os);
+        /* first try as the loop starts: boot takes the window past 20 ms */
+        if (tern_timer_arm(os, &clock_timer, tern_now_ns(os)) != TERN_OK)
+            tern_panic(os, "cannot arm the clock timer");
+    }
     if (m->cmdline.halt_set || m->cmdline.fault != TERN_METAL_FAULT_NONE) {
         tern_timer_init(&actions.timer, run_test_actions, os);
         uint64_t at = tern_now_ns(os) + (uint64_t)m->cmdline.delay_ms * 1000000u;

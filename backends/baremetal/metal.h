@@ -41,11 +41,18 @@ struct metal_clock {
     uint64_t tsc0;           /* TSC at UEFI entry: monotonic zero */
     uint64_t tsc_hz;
     bool tsc_from_cpuid;     /* CPUID 0x15, else measured against the PIT */
-    uint64_t mult;           /* ns = (delta * mult) >> 32 */
+    uint64_t provisional_hz; /* the first estimate (1-10 ms of PIT) */
+    bool refined;            /* the rate is final (refined, CPUID, or given up) */
+    uint32_t refine_ms;      /* the window the refined rate came from */
+    uint64_t cal_start;      /* TSC at the start of the PIT window */
+    uint64_t cal_start_err;  /* half the bracket around that start */
+    uint64_t base_tsc, base_ns; /* ns = base_ns + ((tsc - base_tsc) * mult >> 32) */
+    uint64_t mult;
     uint64_t last_ns;        /* never report less than this */
     bool invariant_tsc;
     uint64_t lapic_base;
     uint64_t lapic_hz;       /* LAPIC timer ticks per second (after divide) */
+    uint64_t lapic_per_tsc;  /* LAPIC ticks per TSC tick, 32.32 fixed point */
     uint64_t lapic_mult;     /* ticks = (ns * lapic_mult) >> 32 */
     uint64_t wakeups;        /* hlt wake-ups (timer or other interrupt) */
 };
@@ -122,9 +129,15 @@ void cpu_init(void);
 /* Leaves QEMU through isa-debug-exit with value v; cli;hlt when absent. */
 __attribute__((noreturn)) void metal_exit(uint8_t v);
 
-/* clock.c. Calibrates the TSC against PIT channel 2 and the LAPIC timer
- * against the TSC; arms the LAPIC timer interrupt. */
+/* clock.c. Calibrates the TSC against PIT channel 2 (a provisional rate
+ * from ~1 ms) and the LAPIC timer against the TSC; arms the LAPIC timer
+ * interrupt. */
 void clock_init(struct metal *m);
+/* Refines the TSC rate over the PIT window clock_init started, once it is
+ * >= 20 ms long (now: at once, keeping the provisional rate when the
+ * window is void); sets clock.refined when the rate is final. A timer
+ * in main.c calls it after boot. */
+void clock_refine(struct metal *m, bool now);
 uint64_t clock_now_ns(struct metal *m);
 /* Microseconds the calibrated clock counts during ms (<= 54) of PIT
  * channel 2: the calibration's accuracy check (tests only, it spins). */

@@ -7,7 +7,7 @@
 #                                   passed, TERN_HALT code=7, status 15
 #   sleep  halt=7 delay_ms=1500  -> the halt comes >= 1500 ms (guest clock) after boot,
 #                                   after >= 1 timer wake-up, >= 1 s of host time later,
-#                                   and 50 ms of PIT reads as 50 ms +- 1 % on the clock
+#                                   and 50 ms of PIT reads as 50 ms +- 0.5 % on the clock
 #   ud     fault=ud              -> TERN_PANIC reason=exception vector=6 rip=0x..., status 71
 #   pf     fault=pf              -> vector=14 with a non-zero cr2, status 71
 #   de     fault=de              -> vector=0, status 71
@@ -71,13 +71,19 @@ case $case_ in
         [ "$at_ms" -ge 1500 ] || fail "halted at $at_ms ms, before the 1500 ms delay"
         [ "$wakeups" -ge 1 ] || fail "slept without a timer interrupt (wakeups=$wakeups)"
         [ "$host_ms" -ge 1000 ] || fail "guest's 1500 ms took only $host_ms ms of host time"
-        # The TSC calibration (one 2 ms PIT window) must stay within 1 %: 50 ms
-        # of PIT measured on the calibrated clock is 49 500..50 500 us.
+        # The TSC calibration (a provisional rate from ~1 ms of PIT, refined
+        # over >= 20 ms once the loop runs, within 0.05 % by its error bound)
+        # must read 50 ms of PIT as 49 750..50 250 us (0.5 %: room for the
+        # check's own window on a busy host).
+        grep -aq 'clock refined over \([2-9][0-9]\|[1-9][0-9][0-9]\) ms of PIT' "$out" ||
+            fail "the clock was not refined over a PIT window of >= 20 ms"
         check_us=$(sed -n 's/.*clock check: 50 ms of PIT = \([0-9]*\) us.*/\1/p' "$out" | tr -d '\r')
         [ -n "$check_us" ] || fail "no clock check line"
-        [ "$check_us" -ge 49500 ] && [ "$check_us" -le 50500 ] ||
-            fail "calibrated clock off by more than 1 %: 50 ms of PIT read as $check_us us"
-        echo "guest action at $at_ms ms, $wakeups wake-up(s), $host_ms ms host time after boot"
+        [ "$check_us" -ge 49750 ] && [ "$check_us" -le 50250 ] ||
+            fail "calibrated clock off by more than 0.5 %: 50 ms of PIT read as $check_us us"
+        echo "guest action at $at_ms ms, $wakeups wake-up(s), $host_ms ms host time after boot;" \
+            "50 ms of PIT read as $check_us us"
+        grep -a 'clock refined' "$out" | tr -d '\r'
         expect_status 15
         ;;
     ud|pf|de)
