@@ -56,6 +56,22 @@
 
 extern uint64_t tern_lapic_eoi;
 
+/* Starts channel 2 counting down from count (mode 0: the output is low
+ * until the count reaches 0, then high; the count wraps and goes on).
+ * Returns the midpoint of the TSC bracket around the write that starts
+ * it, with half the bracket's width in *half. */
+static uint64_t pit_start(uint16_t count, uint64_t *half)
+{
+    outb(PIT_GATE, (uint8_t)((inb(PIT_GATE) & ~0x02) | 0x01)); /* gate on, speaker off */
+    outb(PIT_CMD, 0xb0);                                       /* ch2, lo/hi, mode 0 */
+    outb(PIT_CH2, (uint8_t)(count & 0xff));
+    uint64_t s0 = rdtsc();
+    outb(PIT_CH2, (uint8_t)(count >> 8)); /* the count starts here */
+    uint64_t s1 = rdtsc();
+    *half = (s1 - s0) / 2u;
+    return (s0 + s1) / 2u;
+}
+
 /* TSC ticks during one PIT channel 2 countdown of ms (at most 54), as
  * the span between the midpoints of two TSC brackets: one around the
  * write that starts the count, one around the port reads that saw the
@@ -64,14 +80,9 @@ extern uint64_t tern_lapic_eoi;
  * 0 when the PIT never answers. */
 static uint64_t pit_window(uint32_t ms, uint64_t *err)
 {
-    uint32_t latch = PIT_HZ * ms / 1000u;
-    outb(PIT_GATE, (uint8_t)((inb(PIT_GATE) & ~0x02) | 0x01)); /* gate on, speaker off */
-    outb(PIT_CMD, 0xb0);                                       /* ch2, lo/hi, mode 0 */
-    outb(PIT_CH2, (uint8_t)(latch & 0xff));
-    uint64_t s0 = rdtsc();
-    outb(PIT_CH2, (uint8_t)(latch >> 8)); /* the count starts here */
-    uint64_t s1 = rdtsc();
-    uint64_t low = s1, before = s1, spins = 0;
+    uint64_t half;
+    uint64_t start = pit_start((uint16_t)(PIT_HZ * ms / 1000u), &half);
+    uint64_t low = rdtsc(), before, spins = 0;
     for (;;) {
         before = rdtsc();
         bool high = (inb(PIT_GATE) & 0x20) != 0;
@@ -84,8 +95,8 @@ static uint64_t pit_window(uint32_t ms, uint64_t *err)
         }
     }
     uint64_t e1 = rdtsc();
-    *err = ((s1 - s0) + (e1 - low)) / 2u;
-    return (low + e1) / 2u - (s0 + s1) / 2u;
+    *err = half + (e1 - low) / 2u;
+    return (low + e1) / 2u - start;
 }
 
 /* The best window of ms out of up to tries: the first whose error bound
@@ -122,18 +133,10 @@ static uint32_t lapic_read(const struct metal_clock *c, uint32_t reg)
     return mmio_read32(c->lapic_base + reg);
 }
 
-/* Starts channel 2 counting down from PIT_FREE_COUNT; the window's start
- * is the midpoint of the TSC bracket around the write that starts it. */
+/* Starts the free-running window: channel 2 from PIT_FREE_COUNT. */
 static void pit_free_start(struct metal_clock *c)
 {
-    outb(PIT_GATE, (uint8_t)((inb(PIT_GATE) & ~0x02) | 0x01)); /* gate on, speaker off */
-    outb(PIT_CMD, 0xb0);                                       /* ch2, lo/hi, mode 0 */
-    outb(PIT_CH2, (uint8_t)(PIT_FREE_COUNT & 0xff));
-    uint64_t s0 = rdtsc();
-    outb(PIT_CH2, (uint8_t)(PIT_FREE_COUNT >> 8)); /* the count starts here */
-    uint64_t s1 = rdtsc();
-    c->cal_start = (s0 + s1) / 2u;
-    c->cal_start_err = (s1 - s0) / 2u;
+    c->cal_start = pit_start(PIT_FREE_COUNT, &c->cal_start_err);
 }
 
 /* PIT ticks since pit_free_start, read at the midpoint *at of a TSC

@@ -113,7 +113,12 @@ pid=
 if command -v tshark >/dev/null; then
     opts=(-r "$tmp/tap.pcap" -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE)
     total=$(tshark "${opts[@]}" 2>/dev/null | wc -l)
-    bad=$(tshark "${opts[@]}" -Y 'ip.checksum.status == 0 || udp.checksum.status == 0 || icmp.checksum.status == 0 || tcp.checksum.status == 0' 2>/dev/null | wc -l)
+    # Every frame counts, except one tshark flags by RFC 1624's letter: a
+    # TCP checksum of 0xffff where it computes 0x0000, the other zero of
+    # one's complement, which the kernel's own frames carry now and then
+    # (1 run in 15 here with offload=off; receivers accept both).
+    # Tern's frames get no such pass.
+    bad=$(tshark "${opts[@]}" -Y '(ip.checksum.status == 0 || udp.checksum.status == 0 || icmp.checksum.status == 0 || tcp.checksum.status == 0) && !(ip.src == 192.0.2.1 && tcp.checksum == 0xffff && ip.checksum.status != 0)' 2>/dev/null | wc -l)
     [ "$total" -ge 20 ] || fail "pcap holds only $total frames"
     [ "$bad" -eq 0 ] || fail "$bad frames with bad checksums in the pcap"
     echo "ok: tshark read $total frames, no bad checksum"

@@ -590,14 +590,23 @@ static bool tcp_csum_right(const uint8_t *f, size_t len)
     return tern_csum_finish(tern_csum_add(sum, f + 34, tl)) == 0;
 }
 
-static void test_partial_output_left_to_the_device(void **state)
+/* With the peer's MAC known: a 301-byte partial segment into seg
+ * (20 + 301 bytes) sent through tern_net_tcp_output_partial, the frames
+ * before it forgotten. Returns the segment's length. */
+static size_t send_partial_segment(uint8_t *seg)
 {
-    (void)state;
     nh_inject(&H, arp_reply_from_peer, sizeof(arp_reply_from_peer));
-    uint8_t seg[20 + 301];
     size_t n = partial_segment(seg, 301);
     nh_clear_sent(&H);
     assert_int_equal(tern_net_tcp_output_partial(&H.net, OUR_IP, PEER_IP, seg, n), TERN_OK);
+    return n;
+}
+
+static void test_partial_output_left_to_the_device(void **state)
+{
+    (void)state;
+    uint8_t seg[20 + 301];
+    size_t n = send_partial_segment(seg);
     assert_int_equal(H.meta_sent, 1);
     assert_int_equal(H.sent_count, 0);
     assert_int_equal(H.tso_meta.flags, TERN_NET_META_NEEDS_CSUM);
@@ -621,11 +630,8 @@ static void test_partial_output_left_to_the_device(void **state)
 static void test_partial_output_completed_without_the_offload(void **state)
 {
     (void)state;
-    nh_inject(&H, arp_reply_from_peer, sizeof(arp_reply_from_peer));
     uint8_t seg[20 + 301];
-    size_t n = partial_segment(seg, 301);
-    nh_clear_sent(&H);
-    assert_int_equal(tern_net_tcp_output_partial(&H.net, OUR_IP, PEER_IP, seg, n), TERN_OK);
+    send_partial_segment(seg);
     assert_int_equal(H.meta_sent, 0);
     assert_int_equal(H.sent_count, 1);
     assert_true(tcp_csum_right(H.sent[0].data, H.sent[0].len));
