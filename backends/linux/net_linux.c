@@ -816,8 +816,6 @@ tern_result linux_net_send_meta(void *ctx, unsigned idx, const void *frame, size
     return dev_send(b, d, frame, len, meta);
 }
 
-/* Completes a partial checksum in place (a plain net_recv caller gets
- * whole frames). */
 static tern_result dev_recv(struct linux_backend *b, unsigned idx, void *buf, size_t cap,
                             size_t *out_len, struct tern_net_meta *out_meta)
 {

@@ -68,6 +68,35 @@ size_t tcp_build_syn_opts(uint8_t *o, uint16_t mss, int wscale, bool sack, bool 
     return n;
 }
 
+/* Fills the checksum of segment h (total bytes, src to dst) and hands it
+ * to the lower layer, counted: as one TSO unit of gso_mss-byte pieces
+ * when gso_mss, with only the folded pseudo-header sum when the layer
+ * below finishes checksums (output_partial), else whole. */
+static void output_segment(struct tern_tcp *tcp, uint32_t src, uint32_t dst, uint8_t *h,
+                           size_t total, uint8_t flags, uint32_t gso_mss)
+{
+    uint32_t sum = tern_csum_pseudo_ipv4(src, dst, 6, (uint16_t)total);
+    bool partial = gso_mss || tcp->lower.output_partial;
+    if (partial)  /* the folded pseudo-header sum; the device adds the rest */
+        tern_store_be16(h + 16, (uint16_t)~tern_csum_finish(sum));
+    else
+        tern_store_be16(h + 16, tern_csum_finish(tern_csum_add(sum, h, total)));
+    tcp->stats.out_segs++;
+    if (flags & TCP_RST)
+        tcp->stats.rst_sent++;
+    tern_result r;
+    if (gso_mss) {
+        tcp->stats.out_tso++;
+        r = tcp->lower.output_tso(tcp->lower.ctx, src, dst, h, total, (uint16_t)gso_mss);
+    } else if (partial) {
+        r = tcp->lower.output_partial(tcp->lower.ctx, src, dst, h, total);
+    } else {
+        r = tcp->lower.output(tcp->lower.ctx, src, dst, h, total);
+    }
+    if (r != TERN_OK)
+        tcp->stats.out_again++;
+}
+
 void tcp_send_raw(struct tern_tcp *tcp, uint32_t src, uint32_t dst, uint16_t sport,
                   uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
                   const uint8_t *opts, size_t optlen)
@@ -85,20 +114,7 @@ void tcp_send_raw(struct tern_tcp *tcp, uint32_t src, uint32_t dst, uint16_t spo
     tern_store_be16(h + 18, 0);
     if (optlen)
         memcpy(h + TCP_HDR_LEN, opts, optlen);
-    uint32_t sum = tern_csum_pseudo_ipv4(src, dst, 6, (uint16_t)hl);
-    tcp->stats.out_segs++;
-    if (flags & TCP_RST)
-        tcp->stats.rst_sent++;
-    tern_result r;
-    if (tcp->lower.output_partial) {
-        tern_store_be16(h + 16, (uint16_t)~tern_csum_finish(sum));
-        r = tcp->lower.output_partial(tcp->lower.ctx, src, dst, h, hl);
-    } else {
-        tern_store_be16(h + 16, tern_csum_finish(tern_csum_add(sum, h, hl)));
-        r = tcp->lower.output(tcp->lower.ctx, src, dst, h, hl);
-    }
-    if (r != TERN_OK)
-        tcp->stats.out_again++;
+    output_segment(tcp, src, dst, h, hl, flags, 0);
 }
 
 /* The window field for a non-SYN segment; moves rcv_adv forward with
@@ -179,34 +195,13 @@ static void send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, ui
         memcpy(h + hl, s->sbuf + start, first);
         memcpy(h + hl + first, s->sbuf, len - first);
     }
-    size_t total = hl + len;
-    uint32_t sum = tern_csum_pseudo_ipv4(s->laddr, s->raddr, 6, (uint16_t)total);
-    bool partial = gso_mss || tcp->lower.output_partial;
-    if (partial)  /* the folded pseudo-header sum; the device adds the rest */
-        tern_store_be16(h + 16, (uint16_t)~tern_csum_finish(sum));
-    else
-        tern_store_be16(h + 16, tern_csum_finish(tern_csum_add(sum, h, total)));
     if (flags & TCP_ACK) {
         s->last_ack_sent = s->rcv_nxt;
         s->ack_now = false;
         s->delack_at = 0;
         s->unacked_segs = 0;
     }
-    tcp->stats.out_segs++;
-    if (flags & TCP_RST)
-        tcp->stats.rst_sent++;
-    tern_result r;
-    if (gso_mss) {
-        tcp->stats.out_tso++;
-        r = tcp->lower.output_tso(tcp->lower.ctx, s->laddr, s->raddr, h, total,
-                                  (uint16_t)gso_mss);
-    } else if (partial) {
-        r = tcp->lower.output_partial(tcp->lower.ctx, s->laddr, s->raddr, h, total);
-    } else {
-        r = tcp->lower.output(tcp->lower.ctx, s->laddr, s->raddr, h, total);
-    }
-    if (r != TERN_OK)
-        tcp->stats.out_again++;
+    output_segment(tcp, s->laddr, s->raddr, h, hl + len, flags, gso_mss);
 }
 
 void tcp_send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags)
