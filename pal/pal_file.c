@@ -1,0 +1,15 @@
+/*
+ * Interface: the PAL's file group. Work in progress: the members are
+ * filled by the next commit; until then they stay NULL.
+ */
+#include "pal_internal.h"
+
+void pal_fill_file(struct tern_pal *t)
+{
+    (void)t;
+}
+
+void pal_file_finish(struct tern_pal_app *app)
+{
+    (void)app;
+}
