@@ -221,7 +221,7 @@ static void pal_exit(void *ctx, int code)
     tern_event_init(&never);
     for (;;) {
         if (tern_event_wait(app->os, &never, UINT64_MAX) == TERN_EINVAL)
-            tern_panic(app->os, "app %s called exit() off its threads", app->cfg.name);
+            tern_panic(app->os, "app %s ended itself off its threads", app->cfg.name);
     }
 }
 

@@ -178,7 +178,8 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < disk_count && !served; i++)
         if (mounted_disks[i].mounted)
             served = &mounted_disks[i].fs;
-    if (net_up < 0 || (net_up > 0 && linux_http_start(&os, &net, &tcp, served, &httpopt,
+    static struct linux_http http;
+    if (net_up < 0 || (net_up > 0 && linux_http_start(&http, &os, &net, &tcp, served, &httpopt,
                                                       linux_http_curl_port(&netopt)) != 0)) {
         tern_os_finish(&os);
         linux_backend_close(&backend);
