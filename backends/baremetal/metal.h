@@ -36,6 +36,7 @@
 #define METAL_HALT_BAD_IMAGE  5   /* status 11 */
 #define METAL_HALT_NO_NIC     6   /* status 13 */
 #define METAL_HALT_SERVICE    8   /* status 17 */
+#define METAL_HALT_WORKLOAD   12  /* status 25: manifest or app refused */
 
 struct metal_clock {
     uint64_t tsc0;           /* TSC at UEFI entry: monotonic zero */

@@ -30,9 +30,9 @@
 #include "tern/http_tcp.h"
 #include "tern/net.h"
 #include "tern/os.h"
+#include "tern/services.h"
 #include "tern/tcp.h"
-
-#define HTTP_CONNS 64
+#include "tern/workload.h"
 
 /* The machine's one set of services (like os_instance in main.c). The
  * HTTP connection pool and its socket slots (~2 MB for 64 connections:
@@ -49,14 +49,11 @@ static struct {
     struct tern_net net;
     struct tern_tcp tcp;
     struct tern_dhcp dhcp;
-    struct tern_http_fat files;
-    struct tern_http_service svc;
-    struct tern_http_net_status status;      /* /status: addresses, tcp, net */
-    struct tern_http_server srv;
-    struct tern_http_conn *conns;            /* [HTTP_CONNS], heap */
-    struct tern_http_tcp listener;
-    struct tern_http_tcp_slot *slots;        /* [HTTP_CONNS], heap */
+    struct tern_services http;               /* pool and slots from the heap */
+    struct tern_manifest manifest;
+    struct tern_workload workload;
 } s;
+
 
 /* Logs when the lease arrives: with TERN_READY's line, the boot figures
  * of bench/metal read the guest clock from these. */
@@ -73,6 +70,34 @@ static int refuse(struct tern_os *os, int code, const char *what)
 {
     tern_log(os, TERN_LOG_ERROR, "metal", "%s: halting with code %d", what, code);
     return code;
+}
+
+/* The hello app, built into the kernel (apps/meson.build): the workload
+ * when the boot volume has no /tern/manifest.json. */
+extern const unsigned char tern_builtin_app[], tern_builtin_app_end[];
+
+/* The workload named by the ESP's /tern/manifest.json, else the built-in
+ * one; it prints TERN_READY. 0, or a METAL_HALT_* code. */
+static int start_workload(struct tern_os *os, struct metal *m, bool https)
+{
+    (void)m;
+    struct tern_workload_source src = {
+        .boot = &s.disk.fs,
+        .builtin_app = tern_builtin_app,
+        .builtin_len = (size_t)(tern_builtin_app_end - tern_builtin_app),
+    };
+    struct tern_workload_opts wo = {
+        .services = &s.http, .net = &s.net, .tcp = &s.tcp,
+        .data = &s.data, .boot = &s.disk.fs,
+        .ready_fields = https ? "https=443 files=disk" : "files=disk",
+    };
+    const void *app = NULL;
+    if (tern_workload_resolve(os, &src, &s.manifest, &app, &wo.app_len, &wo.source) != TERN_OK)
+        return refuse(os, METAL_HALT_WORKLOAD, "the workload's manifest was refused");
+    wo.app_file = app;
+    if (tern_workload_start(&s.workload, os, &s.manifest, &wo) != TERN_OK)
+        return refuse(os, METAL_HALT_WORKLOAD, "the workload did not start");
+    return 0;
 }
 
 /* The data partition: the first GPT partition other than the one
@@ -162,28 +187,21 @@ int metal_services_start(struct tern_os *os, struct metal *m)
         return refuse(os, METAL_HALT_SERVICE, "the network stack did not start");
     uint64_t t_net = tern_now_ns(os);
 
-    s.conns = tern_alloc(os, HTTP_CONNS * sizeof *s.conns);
-    s.slots = tern_alloc(os, HTTP_CONNS * sizeof *s.slots);
-    if (s.conns == NULL || s.slots == NULL)
-        return refuse(os, METAL_HALT_SERVICE, "no memory for the HTTP connection pool");
-    tern_http_fat_init(&s.files, &s.data);
-    s.status = (struct tern_http_net_status){ &s.net, &s.tcp };
-    tern_http_service_init(&s.svc, os, "baremetal", &tern_http_fat_ops, &s.files,
-                           tern_http_net_status, &s.status);
-    r = tern_http_server_init(&s.srv, os, NULL, s.conns, HTTP_CONNS, s.svc.routes,
-                              tern_http_service_route_count(&s.svc));
-    if (r == TERN_OK)
-        r = tern_http_tcp_start(&s.listener, &s.tcp, &s.srv, 80, s.slots, HTTP_CONNS);
-    if (r != TERN_OK)
-        return refuse(os, METAL_HALT_SERVICE, "cannot listen on port 80");
+    struct tern_services_opts so = {
+        .backend = "baremetal", .net = &s.net, .tcp = &s.tcp, .files = &s.data,
+    };
+    if (tern_services_start(&s.http, os, &so) != TERN_OK)
+        return refuse(os, METAL_HALT_SERVICE, "cannot serve HTTP on port 80");
     uint64_t t_http = tern_now_ns(os);
     bool https = false;   /* port 443 when a certificate is given (mbedtls/https.c) */
     if (metal_tls_gate(os, &s.disk.fs) != TERN_OK)   /* crypto self-test before HTTPS */
         return refuse(os, METAL_HALT_SERVICE, "HTTPS: the TLS crypto self-test failed");
-    if (metal_https_start(os, &s.tcp, &s.srv, &s.disk.fs, &https) != TERN_OK)
+    if (metal_https_start(os, &s.tcp, &s.http.srv, &s.disk.fs, &https) != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "HTTPS: the certificate or key given is not usable");
-    tern_marker(os, "TERN_READY", "http=80%s files=disk", https ? " https=443" : "");
     uint64_t t_up = tern_now_ns(os);
+    int halt = start_workload(os, m, https);
+    if (halt)
+        return halt;
     tern_log(os, TERN_LOG_INFO, "metal",
              "boot stages (us): disk mount+check %llu (%llu device reads), data volume %llu "
              "(%llu reads), network+http %llu (net+tcp %llu, http %llu, tls %llu, %llu reads)",

@@ -170,19 +170,32 @@ static int start_https(struct linux_http *h, struct tern_tcp *tcp,
 }
 #endif
 
-static void announce_ready(void *arg)
+const char *linux_http_ready_fields(struct linux_http *h)
+{
+    snprintf(h->ready_fields, sizeof h->ready_fields, "%sfiles=%s",
+             h->https ? "https=443 " : "", h->svc.opts.files ? "disk" : "none");
+    return h->ready_fields;
+}
+
+void linux_http_hint(void *arg)
 {
     struct linux_http *h = arg;
-    tern_marker(h->os, "TERN_READY", "http=80%s files=%s", h->https ? " https=443" : "",
-                h->svc.opts.files ? "disk" : "none");
     if (h->curl_port)
         tern_log(h->os, TERN_LOG_INFO, "http", "try: curl http://127.0.0.1:%u/healthz",
                  h->curl_port);
 }
 
+/* TERN_READY without a workload: once net0 has its address. */
+static void announce_ready(void *arg)
+{
+    struct linux_http *h = arg;
+    tern_marker(h->os, "TERN_READY", "http=80 %s", linux_http_ready_fields(h));
+    linux_http_hint(h);
+}
+
 int linux_http_start(struct linux_http *h, struct tern_os *os, struct tern_net *net,
                      struct tern_tcp *tcp, struct tern_fat *files,
-                     const struct linux_http_opts *o, unsigned curl_port)
+                     const struct linux_http_opts *o, unsigned curl_port, bool announce)
 {
     memset(h, 0, sizeof *h);
     h->os = os;
@@ -196,6 +209,7 @@ int linux_http_start(struct linux_http *h, struct tern_os *os, struct tern_net *
     if (o->tls_cert && start_https(h, tcp, o) != 0)
         return -1;
 #endif
-    linux_net_when_up(announce_ready, h); /* the listeners are open now */
+    if (announce)
+        linux_net_when_up(announce_ready, h); /* the listeners are open now */
     return 0;
 }

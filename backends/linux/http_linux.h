@@ -33,6 +33,7 @@ struct linux_http {
     struct tern_services svc;
     unsigned curl_port;
     bool https;
+    char ready_fields[64];
 #ifdef TERN_HAVE_TLS
     struct tern_tls_server tls;
     struct tern_https_tcp https_listener;
@@ -76,12 +77,19 @@ void linux_http_default_forward(struct linux_net_opts *n, int argc);
 /* The host port of the first --hostfwd to guest port 80, or 0. */
 unsigned linux_http_curl_port(const struct linux_net_opts *n);
 
-/* Starts the service on tcp into h. net: for the addresses and counters of
+/* Starts the service on tcp into h; with announce, prints TERN_READY once
+ * net0 has its address (without: a workload prints it). net: for the addresses and counters of
  * /status. files: a mounted FAT volume to serve, or NULL. curl_port: the
  * host port forwarded to 80 (for the hint), 0 for none. 0, or -1 (a
  * message was printed). */
 int linux_http_start(struct linux_http *h, struct tern_os *os, struct tern_net *net,
                      struct tern_tcp *tcp, struct tern_fat *files,
-                     const struct linux_http_opts *o, unsigned curl_port);
+                     const struct linux_http_opts *o, unsigned curl_port, bool announce);
+
+/* The fields TERN_READY adds for this service ("https=443 files=disk"). */
+const char *linux_http_ready_fields(struct linux_http *h);
+
+/* Logs where to point curl (arg: the struct linux_http). */
+void linux_http_hint(void *arg);
 
 #endif
