@@ -13,7 +13,7 @@ struct pal_thread {
     int (*fn)(void *arg);
     void *arg;
     int code;
-    bool done;
+    bool done, detached;
     struct tern_event done_ev;
 };
 
@@ -27,7 +27,10 @@ static void *thread_body(void *arg)
     pt->code = pt->fn(pt->arg);
     pt->done = true;
     pt->app->threads--;
-    tern_event_signal(pt->app->os, &pt->done_ev);
+    if (pt->detached)
+        tern_free(pt->app->os, pt);          /* the core frees the thread itself */
+    else
+        tern_event_signal(pt->app->os, &pt->done_ev);
     return NULL;
 }
 
@@ -79,6 +82,21 @@ static int pal_thread_join(void *ctx, tern_pal_handle h, uint64_t deadline, int 
         *code = pt->code;
     pal_handle_release(app, h);
     tern_free(app->os, pt);
+    return TERN_PAL_OK;
+}
+
+static int pal_thread_detach(void *ctx, tern_pal_handle h)
+{
+    struct tern_pal_app *app = pal_app(ctx);
+    struct pal_thread *pt = pal_handle_get(app, h, PAL_H_THREAD);
+    if (pt == NULL)
+        return TERN_PAL_ENOENT;
+    pal_handle_release(app, h);
+    tern_thread_detach(app->os, pt->t);      /* freed now if it already ended */
+    if (pt->done)
+        tern_free(app->os, pt);
+    else
+        pt->detached = true;                 /* thread_body frees pt at its end */
     return TERN_PAL_OK;
 }
 
@@ -140,6 +158,7 @@ void pal_fill_thread(struct tern_pal *t)
     t->thread_spawn = pal_thread_spawn;
     t->thread_join = pal_thread_join;
     t->yield = pal_yield;
+    t->thread_detach = pal_thread_detach;
     t->event_create = pal_event_create;
     t->event_signal = pal_event_signal;
     t->event_wait = pal_event_wait;

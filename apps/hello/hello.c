@@ -1,5 +1,5 @@
 /*
- * hello: the smallest Tern app. GET / answers the greeting from the
+ * hello: the smallest Tern app. GET /hello answers the greeting from the
  * manifest's env (GREETING), GET /healthz answers "ok"; both are routes
  * on the OS's HTTP server (the PAL's fast path).
  */
@@ -10,7 +10,7 @@ struct hello {
     size_t len;
 };
 
-static int on_root(void *arg, const struct tern_pal_http_request *req,
+static int on_hello(void *arg, const struct tern_pal_http_request *req,
                    struct tern_pal_http_response *resp)
 {
     struct hello *h = arg;
@@ -30,8 +30,8 @@ static int on_healthz(void *arg, const struct tern_pal_http_request *req,
 {
     (void)arg;
     (void)req;
-    resp->body = "ok\n";
-    resp->body_len = 3;
+    resp->body = "ok";
+    resp->body_len = 2;
     return TERN_PAL_OK;
 }
 
@@ -45,7 +45,7 @@ int tern_app_main(const struct tern_pal *pal, const struct tern_app_start *start
         n = sizeof h.greeting - 2;
     h.greeting[n++] = '\n';
     h.len = n;
-    int r = pal->http_route(pal->ctx, "/", 1, 0, on_root, &h);
+    int r = pal->http_route(pal->ctx, "/hello", 1, 0, on_hello, &h);
     if (r == TERN_PAL_OK)
         r = pal->http_route(pal->ctx, "/healthz", 1, 0, on_healthz, &h);
     if (r != TERN_PAL_OK) {

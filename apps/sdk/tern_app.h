@@ -13,6 +13,7 @@
 #define TERN_APP_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -221,6 +221,9 @@ struct tern_pal {
     int (*thread_join)(void *ctx, tern_pal_handle h, uint64_t deadline, int *code);
     /* Lets every other ready thread (and the OS) run once. */
     int (*yield)(void *ctx);
+    /* Lets thread h free itself when it ends: the handle is free now and
+     * must not be joined. TERN_PAL_OK, TERN_PAL_ENOENT. */
+    int (*thread_detach)(void *ctx, tern_pal_handle h);
 
     /* ---- events (auto-reset: a signal with no waiter is kept) ---- */
 
