@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pal_internal.h"
+#include "tern/fmt.h"
 #include "tern/heap.h"
 #include "tern/thread.h"
 
@@ -301,9 +302,9 @@ void pal_app_ended(struct tern_pal_app *app, int code, const char *reason)
     app->exited = true;
     app->running = false;
     app->exit_code = code;
-    app->exit_reason = reason;
+    tern_snprintf(app->exit_reason, sizeof app->exit_reason, "%s", reason);
     tern_marker(app->os, "TERN_APP_EXIT", "name=%s code=%d reason=%s", app->cfg.name, code,
-                reason);
+                tern_token(app->exit_reason));
     if (app->on_exit)
         app->on_exit(app, app->on_exit_arg);
 }

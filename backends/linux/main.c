@@ -14,6 +14,7 @@
 #include "tern/os.h"
 #include "tern/tcp.h"
 #include "http_linux.h"
+#include "guard_linux.h"
 #include "workload_linux.h"
 
 #define DEFAULT_HEAP_MIB 64
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
 
     static struct linux_net_opts netopt;
     static struct linux_http_opts httpopt;
-    static struct linux_app_opts appopt;
+    static struct linux_app_opts appopt = { .watchdog_ms = LINUX_WATCHDOG_MS_DEFAULT };
     int c;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         if (c >= LINUX_HTTP_OPT_TLS_CERT && c <= LINUX_HTTP_OPT_LAST) {
@@ -189,6 +190,7 @@ int main(int argc, char **argv)
         if (mounted_disks[i].mounted)
             served = &mounted_disks[i].fs;
     static struct linux_http http;
+    static struct linux_guard guard;
     bool app = !appopt.off && net_up > 0;
     if (net_up < 0 || (net_up > 0 && linux_http_start(&http, &os, &net, &tcp, served, &httpopt,
                                                       linux_http_curl_port(&netopt), !app) != 0)) {
@@ -208,6 +210,8 @@ int main(int argc, char **argv)
             .arg = &http,
         };
         int refused = linux_app_start(&workload, &os, &appopt, &wo, wo.boot);
+        if (refused == 0 && linux_guard_start(&guard, &os, &workload.w, appopt.watchdog_ms) != 0)
+            refused = 1;
         if (refused) {
             tern_os_finish(&os);
             linux_backend_close(&backend);
@@ -216,6 +220,8 @@ int main(int argc, char **argv)
         }
     }
     int code = tern_os_run(&os);
+    if (app)
+        linux_guard_stop(&guard);
     for (unsigned i = 0; i < disk_count; i++)
         (void)tern_disk_unmount(&mounted_disks[i]);
     tern_os_finish(&os);

@@ -20,7 +20,9 @@ void linux_app_usage(FILE *to)
             "                     on the first disk, else the built-in hello app)\n"
             "  --set KEY=VALUE    override an overridable manifest value, e.g. env.GREETING=hi,\n"
             "                     endpoints.web.port=8080, log_level=debug (repeatable)\n"
-            "  --no-app           run no workload: the OS's own routes only\n");
+            "  --no-app           run no workload: the OS's own routes only\n"
+            "  --watchdog-ms MS   end the app when one of its threads runs MS ms of CPU\n"
+            "                     without yielding (default 1000; 0: off)\n");
 }
 
 int linux_app_opt(struct linux_app_opts *o, int code, const char *arg)
@@ -39,6 +41,16 @@ int linux_app_opt(struct linux_app_opts *o, int code, const char *arg)
     case LINUX_APP_OPT_NO_APP:
         o->off = true;
         return 0;
+    case LINUX_APP_OPT_WATCHDOG: {
+        char *end;
+        unsigned long v = strtoul(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || v > 3600000) {
+            fprintf(stderr, "tern-linux: --watchdog-ms wants 0-3600000, not '%s'\n", arg);
+            return -1;
+        }
+        o->watchdog_ms = (uint32_t)v;
+        return 0;
+    }
     default:
         return -1;
     }

@@ -5,6 +5,8 @@
  *   --set KEY=VALUE     override what the manifest marks overridable
  *                       (repeatable; docs/manifest.md)
  *   --no-app            serve the OS's own routes only, no workload
+ *   --watchdog-ms MS    stop an app thread that runs MS ms of CPU without
+ *                       yielding (default 1000; 0: off)
  * Without --manifest the workload is /tern/manifest.json on the first
  * disk's boot volume, else the built-in default (the hello app, built
  * into tern-linux). The choice itself is core's (tern_workload_resolve).
@@ -13,6 +15,7 @@
 #define TERN_WORKLOAD_LINUX_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "tern/workload.h"
@@ -21,13 +24,15 @@ enum {
     LINUX_APP_OPT_MANIFEST = 1300,
     LINUX_APP_OPT_SET,
     LINUX_APP_OPT_NO_APP,
-    LINUX_APP_OPT_LAST = LINUX_APP_OPT_NO_APP,
+    LINUX_APP_OPT_WATCHDOG,
+    LINUX_APP_OPT_LAST = LINUX_APP_OPT_WATCHDOG,
 };
 
 #define LINUX_APP_LONG_OPTS                                               \
     { "manifest", required_argument, NULL, LINUX_APP_OPT_MANIFEST },      \
     { "set", required_argument, NULL, LINUX_APP_OPT_SET },                \
-    { "no-app", no_argument, NULL, LINUX_APP_OPT_NO_APP }
+    { "no-app", no_argument, NULL, LINUX_APP_OPT_NO_APP },                \
+    { "watchdog-ms", required_argument, NULL, LINUX_APP_OPT_WATCHDOG }
 
 #define LINUX_APP_MAX_SETS 32
 
@@ -36,6 +41,7 @@ struct linux_app_opts {
     const char *sets[LINUX_APP_MAX_SETS];
     unsigned nsets;
     bool off;
+    uint32_t watchdog_ms;                /* 0: off */
 };
 
 /* tern-linux's workload state (main owns it). */

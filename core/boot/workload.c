@@ -175,5 +175,30 @@ tern_result tern_workload_start(struct tern_workload *w, struct tern_os *os,
 
 void tern_workload_crash(struct tern_workload *w, const char *reason)
 {
-    tern_pal_app_kill(&w->app, TERN_WORKLOAD_HALT_CRASH, reason);
+    char token[64];
+    tern_snprintf(token, sizeof token, "crash:%s", reason);
+    tern_pal_app_kill(&w->app, TERN_WORKLOAD_HALT_CRASH, tern_token(token));
+}
+
+bool tern_workload_app_fault(const struct tern_workload *w, uint64_t rip)
+{
+    if (w == NULL || !w->app.running)
+        return false;
+    uint64_t base = (uint64_t)(uintptr_t)w->image.base;
+    if (rip >= base && rip - base < w->image.size)
+        return true;
+    /* The app's threads carry its name (cut to 15 characters). */
+    const struct tern_thread *t = tern_thread_current(w->os);
+    return t != NULL && strncmp(tern_thread_name(t), w->m.name, 15) == 0;
+}
+
+void tern_workload_report_crash(struct tern_workload *w, const char *what)
+{
+    char reason[64];
+    tern_snprintf(reason, sizeof reason, "crash:%s", what);
+    w->app.running = false;
+    w->app.exited = true;
+    w->app.exit_code = TERN_WORKLOAD_HALT_CRASH;
+    tern_marker(w->os, "TERN_APP_EXIT", "name=%s code=%d reason=%s", w->m.name,
+                TERN_WORKLOAD_HALT_CRASH, tern_token(reason));
 }

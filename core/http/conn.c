@@ -223,6 +223,7 @@ struct tern_http_conn *tern_http_conn_open(struct tern_http_server *srv,
         c->phase_deadline = 0;
         c->aborted = false;
         c->in_input = false;
+        c->quiet = false;
         clear_exchange(c);
         tern_http_parser_init(&c->parser, &srv->cfg.limits);
         c->state = TERN_HTTP_C_IDLE;
@@ -378,7 +379,7 @@ static void access_log(struct tern_http_conn *c)
 {
     struct tern_http_server *srv = c->srv;
     struct tern_os *os = srv->os;
-    if (!srv->cfg.access_log)
+    if (!srv->cfg.access_log || c->quiet)
         return;
     const struct tern_http_request *r = &c->req;
     char line[TERN_LOG_LINE_MAX];

@@ -277,6 +277,7 @@ struct tern_http_conn {
     uint64_t phase_deadline;         /* header, body, idle or linger; 0 none */
     bool aborted;                    /* close now, drop the output */
     bool in_input;                   /* inside tern_http_conn_input */
+    bool quiet;                      /* no access log line (the OS's own health checks) */
     uint64_t input_ns;               /* monotonic time at its entry */
     uint64_t since_ns;               /* when the current state began */
     uint32_t served;                 /* responses completed on it */

@@ -28,11 +28,7 @@
 #include "tern/os.h"
 #include "tern/result.h"
 
-/* The OS's PAL ABI; include/tern/pal.h defines it once it exists. */
-#ifndef TERN_PAL_ABI_MAJOR
-#define TERN_PAL_ABI_MAJOR 1
-#define TERN_PAL_ABI_MINOR 0
-#endif
+#include "tern/pal.h"               /* TERN_PAL_ABI_MAJOR / MINOR: the OS's PAL ABI */
 
 /* The largest exec_alloc region an app may need (span of its PT_LOADs
  * plus alignment slack); bare metal's exec_alloc has the same cap. */

@@ -96,7 +96,7 @@ struct tern_pal_app {
     struct tern_thread *main;
     bool running, exited, ready;
     int exit_code;
-    const char *exit_reason;         /* "returned", "exit", "crash: ..." */
+    char exit_reason[48];            /* "returned", "exit", "crash:...", "unhealthy" */
     void (*on_exit)(struct tern_pal_app *app, void *arg);
     void *on_exit_arg;
     void (*on_ready)(struct tern_pal_app *app, void *arg);

@@ -92,9 +92,21 @@ tern_result tern_workload_start(struct tern_workload *w, struct tern_os *os,
                                 const struct tern_manifest *m,
                                 const struct tern_workload_opts *o);
 
-/* Ends the app as crashed (a CPU exception or the watchdog caught it):
- * TERN_APP_EXIT with reason, then the halt. */
+/* Ends the app as crashed from the loop (TERN_APP_EXIT with reason, then
+ * the halt with TERN_WORKLOAD_HALT_CRASH). */
 void tern_workload_crash(struct tern_workload *w, const char *reason);
+
+/* For a backend's fault or watchdog path, where the loop cannot go on:
+ * true when the CPU was running the app (rip inside its image, or one of
+ * its threads current). w may be NULL (no workload). */
+bool tern_workload_app_fault(const struct tern_workload *w, uint64_t rip);
+
+/* Prints TERN_APP_EXIT with code TERN_WORKLOAD_HALT_CRASH and
+ * reason=crash:WHAT (one token) and marks the app ended; the caller then
+ * stops the machine or the process with TERN_WORKLOAD_HALT_CRASH. Only
+ * formats into a stack buffer and writes the console: safe from a
+ * signal handler or a CPU exception. */
+void tern_workload_report_crash(struct tern_workload *w, const char *what);
 
 /* Where a boot finds its workload, in this order: an explicit manifest
  * (tern-linux --manifest), /tern/manifest.json on the boot volume, the

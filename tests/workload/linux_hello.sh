@@ -56,7 +56,8 @@ expect "TERN_APP_LOAD size" "$(marker_field "$out" TERN_APP_LOAD size)" "$(stat 
 grep -q '^TERN_APP_START name=hello' "$out" || fail "no TERN_APP_START"
 expect "greeting from the manifest's env" "$($C http://127.0.0.1:$hp/hello)" "Hello from Tern"
 expect "the app's /healthz" "$($C http://127.0.0.1:$hp/healthz)" "ok"
-expect "POST /hello refused by the app" "$($C -o /dev/null -w '%{http_code}' -d x http://127.0.0.1:$hp/hello)" 405
+expect "POST /hello refused by the app" "$($C -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:$hp/hello)" 405
+expect "a body past the route's max_body" "$($C -o /dev/null -w '%{http_code}' -d x http://127.0.0.1:$hp/hello)" 413
 expect "the OS's /status still there" "$($C http://127.0.0.1:$hp/status | head -c 19)" '{"backend":"linux",'
 grep -Eq 'manifest: .*hello' "$out" || fail "the resolved manifest is not printed"
 stop default
