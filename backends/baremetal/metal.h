@@ -189,6 +189,8 @@ void metal_power_button_enable(struct metal *m);
 struct tern_os;
 int metal_services_start(struct tern_os *os, struct metal *m);
 void metal_services_stop(void);
+/* The running workload, or NULL before it started (for the trap path). */
+struct tern_workload *metal_services_workload(void);
 
 /* The platform ops (main.c). */
 struct tern_platform metal_platform(struct metal *m);

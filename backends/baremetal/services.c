@@ -218,6 +218,11 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     return 0;
 }
 
+struct tern_workload *metal_services_workload(void)
+{
+    return s.workload.os ? &s.workload : NULL;
+}
+
 void metal_services_stop(void)
 {
     if (s.data_mounted)
