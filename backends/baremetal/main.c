@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libc/tern_libc_heap.h"
 #include "metal.h"
 #include "mbedtls/metal_tls.h"
 #include "tern/fmt.h"
@@ -396,6 +397,23 @@ static void detect_rng(struct metal *m)
 /* Runs musl's formatting and number parsing once on this machine (they
  * are compiled freestanding, x87 long double included) and compares with
  * known answers. Returns NULL or what differed. */
+static void *libc_heap_alloc(void *ctx, size_t size)
+{
+    return tern_alloc(ctx, size);
+}
+
+static void libc_heap_free(void *ctx, void *p)
+{
+    tern_free(ctx, p);
+}
+
+/* malloc (cJSON's allocator, for the manifest) takes from the core heap. */
+static void use_core_heap_for_libc(struct tern_os *os)
+{
+    const struct tern_libc_heap heap = { libc_heap_alloc, libc_heap_free, os };
+    tern_libc_set_heap(&heap);
+}
+
 static const char *libc_selfcheck(void)
 {
     char buf[96];
@@ -577,6 +595,7 @@ void kmain(const struct tern_boot_info *info)
         metal_exit(METAL_PANIC_EXIT_VALUE);
     }
     uint64_t t_core = clock_now_ns(m);
+    use_core_heap_for_libc(os);
     if (metal_tls_boot(os) != TERN_OK)   /* mbedTLS hooks + crypto self-test */
         tern_panic(os, "tls-selftest-failed");
     uint64_t t_tls = clock_now_ns(m);
