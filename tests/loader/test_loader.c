@@ -5,7 +5,8 @@
  * by patching one field of a real app and asserts the reason text; a file
  * cut at every offset is refused.
  *
- * argv: app_reloc.elf app_wx.elf app_tls.elf (tests/loader/meson.build).
+ * argv: app_reloc.elf app_wx.elf app_tls.elf app_reloc_packed.elf SEED
+ * (tests/loader/meson.build; SEED is the fuzz corpus's committed app).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -30,13 +31,14 @@
  * (the sum is worked out in apps/app_reloc.c). */
 #define APP_RELOC_RESULT 1517
 
-static const char *app_paths[3];
+#define APP_COUNT 5
+static const char *app_paths[APP_COUNT];
 
 struct fixture {
     struct linux_backend backend;
     struct tern_platform plat;
     struct tern_os os;
-    struct app_file reloc, wx, tls;
+    struct app_file reloc, wx, tls, packed, seed;
 };
 
 static int setup(void **state)
@@ -53,6 +55,8 @@ static int setup(void **state)
     fx->reloc = app_read(app_paths[0]);
     fx->wx = app_read(app_paths[1]);
     fx->tls = app_read(app_paths[2]);
+    fx->packed = app_read(app_paths[3]);
+    fx->seed = app_read(app_paths[4]);
     *state = fx;
     return 0;
 }
@@ -63,6 +67,8 @@ static int teardown(void **state)
     app_free(&fx->reloc);
     app_free(&fx->wx);
     app_free(&fx->tls);
+    app_free(&fx->packed);
+    app_free(&fx->seed);
     tern_os_finish(&fx->os);
     linux_backend_close(&fx->backend);
     free(fx);
@@ -135,6 +141,24 @@ static void test_load_runs_relocated_app(void **state)
     tern_app_unload(&fx->os, &img);
     assert_null(img.base);
     tern_app_unload(&fx->os, &img); /* a second unload does nothing */
+}
+
+/* The same app in the packed layout (one R+X PT_LOAD holding headers,
+ * note, text and rodata), as built now and as committed for the fuzzer. */
+static void test_packed_layout_runs(void **state)
+{
+    struct fixture *fx = *state;
+    const struct app_file *apps[2] = { &fx->packed, &fx->seed };
+    for (int i = 0; i < 2; i++) {
+        struct tern_app_image img;
+        struct tern_load_error err;
+        tern_result r = tern_app_load(&fx->os, apps[i]->buf, apps[i]->len, 1, 0, &img, &err);
+        if (r != TERN_OK)
+            fail_msg("%s refused: %s", app_paths[3 + i], err.reason);
+        assert_int_equal(app_phdr_of(apps[i], PT_LOAD, 0)->p_flags, PF_R | PF_X);
+        assert_int_equal(call_entry(&img, 0), APP_RELOC_RESULT);
+        tern_app_unload(&fx->os, &img);
+    }
 }
 
 static void test_accepts_older_minor(void **state)
@@ -593,14 +617,16 @@ static void test_truncated_at_every_offset(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s app_reloc.elf app_wx.elf app_tls.elf\n", argv[0]);
+    if (argc != APP_COUNT + 1) {
+        fprintf(stderr, "usage: %s app_reloc.elf app_wx.elf app_tls.elf app_reloc_packed.elf "
+                "SEED\n", argv[0]);
         return 2;
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < APP_COUNT; i++)
         app_paths[i] = argv[i + 1];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_runs_relocated_app),
+        cmocka_unit_test(test_packed_layout_runs),
         cmocka_unit_test(test_accepts_older_minor),
         cmocka_unit_test(test_symbolic_relocations),
         cmocka_unit_test(test_wx_faults),
