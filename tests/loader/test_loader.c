@@ -34,6 +34,11 @@
 #define APP_COUNT 5
 static const char *app_paths[APP_COUNT];
 
+/* The PT_LOADs of app_reloc as the linker lays them out (asserted by
+ * test_layout_assumed): 0 R (headers, note, dynsym, rela), 1 R+X (text),
+ * 2 R (rodata), 3 R+W (relro, dynamic, data, bss). */
+#define LOAD(f, n) app_phdr_of((f), PT_LOAD, (n))
+
 struct fixture {
     struct linux_backend backend;
     struct tern_platform plat;
@@ -130,12 +135,19 @@ static void test_load_runs_relocated_app(void **state)
     memcpy(&stored, (void *)(uintptr_t)(img.bias + counter_ptr->st_value), 8);
     assert_int_equal(stored, img.bias + counter->st_value);
 
-    /* the kernel's view: text r-x, data rw- (not executable) */
+    /* the kernel's view: text r-x; data rw- (not executable); headers,
+     * rodata and the relocated RELRO r-- */
     char perms[5];
     mapping_perms(img.text_lo, perms);
     assert_string_equal(perms, "r-xp");
     mapping_perms(img.bias + counter->st_value, perms);
     assert_string_equal(perms, "rw-p");
+    mapping_perms(img.bias + LOAD(&fx->reloc, 0)->p_vaddr, perms);
+    assert_string_equal(perms, "r--p");
+    mapping_perms(img.bias + LOAD(&fx->reloc, 2)->p_vaddr, perms);
+    assert_string_equal(perms, "r--p");
+    mapping_perms(img.bias + app_phdr_of(&fx->reloc, PT_GNU_RELRO, 0)->p_vaddr, perms);
+    assert_string_equal(perms, "r--p");
 
     assert_int_equal(call_entry(&img, 0), APP_RELOC_RESULT);
     tern_app_unload(&fx->os, &img);
@@ -227,6 +239,12 @@ static void test_wx_faults(void **state)
     st = run_wx_child(fx, 2);                   /* executes its writable data */
     assert_true(WIFSIGNALED(st));
     assert_int_equal(WTERMSIG(st), SIGSEGV);
+    st = run_wx_child(fx, 3);                   /* writes its .rodata */
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGSEGV);
+    st = run_wx_child(fx, 4);                   /* writes its relocated RELRO */
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGSEGV);
 }
 
 /* ---- platform results ---- */
@@ -234,8 +252,10 @@ static void test_wx_faults(void **state)
 struct wrap {
     struct tern_platform inner;
     struct tern_platform_ops ops;
-    tern_result alloc_result, seal_result;
+    tern_result alloc_result, seal_result, readonly_result;
+    bool no_readonly;           /* the platform lacks exec_readonly */
     int frees;
+    char rodata_perms[5];       /* /proc/self/maps of the loaded app's rodata */
 };
 
 static tern_result wrap_alloc(void *ctx, size_t size, void **out)
@@ -254,6 +274,14 @@ static tern_result wrap_seal(void *ctx, void *ptr, size_t size)
     return w->inner.ops->exec_seal(w->inner.ctx, ptr, size);
 }
 
+static tern_result wrap_readonly(void *ctx, void *ptr, size_t size)
+{
+    struct wrap *w = ctx;
+    if (w->readonly_result != TERN_OK)
+        return w->readonly_result;
+    return w->inner.ops->exec_readonly(w->inner.ctx, ptr, size);
+}
+
 static tern_result wrap_free(void *ctx, void *ptr, size_t size)
 {
     struct wrap *w = ctx;
@@ -268,11 +296,15 @@ static tern_result load_wrapped(struct fixture *fx, struct wrap *w, struct tern_
     w->ops.exec_alloc = w->ops.exec_alloc ? wrap_alloc : NULL;
     w->ops.exec_seal = w->ops.exec_seal ? wrap_seal : NULL;
     w->ops.exec_free = w->ops.exec_free ? wrap_free : NULL;
+    w->ops.exec_readonly = w->no_readonly ? NULL : wrap_readonly;
     fx->os.plat = (struct tern_platform){ &w->ops, w };
     struct tern_app_image img;
     tern_result r = tern_app_load(&fx->os, fx->reloc.buf, fx->reloc.len, 1, 0, &img, err);
-    if (r == TERN_OK)
+    if (r == TERN_OK) {
+        mapping_perms(img.bias + LOAD(&fx->reloc, 2)->p_vaddr, w->rodata_perms);
+        assert_int_equal(call_entry(&img, 0), APP_RELOC_RESULT);
         tern_app_unload(&fx->os, &img);
+    }
     fx->os.plat = w->inner;
     return r;
 }
@@ -290,6 +322,21 @@ static void test_platform_failures(void **state)
     w = (struct wrap){ .seal_result = TERN_EINVAL };
     assert_int_equal(load_wrapped(fx, &w, &err), TERN_EINVAL);
     assert_string_equal(err.reason, "exec_seal failed: einval");
+    assert_int_equal(w.frees, 1);
+
+    /* an exec_readonly that fails returns the memory too */
+    w = (struct wrap){ .readonly_result = TERN_EINVAL };
+    assert_int_equal(load_wrapped(fx, &w, &err), TERN_EINVAL);
+    assert_string_equal(err.reason, "exec_readonly failed: einval");
+    assert_int_equal(w.frees, 1);
+
+    /* without exec_readonly the app loads, its rodata stays rw- */
+    w = (struct wrap){ .no_readonly = true };
+    assert_int_equal(load_wrapped(fx, &w, &err), TERN_OK);
+    assert_string_equal(w.rodata_perms, "rw-p");
+    w = (struct wrap){ 0 };
+    assert_int_equal(load_wrapped(fx, &w, &err), TERN_OK);
+    assert_string_equal(w.rodata_perms, "r--p");
     assert_int_equal(w.frees, 1);
 
     /* no exec_* at all */
@@ -332,10 +379,6 @@ static void expect_refused(struct fixture *fx, const struct app_file *f, uint32_
 
 typedef void (*patch_fn)(struct app_file *f);
 
-/* The PT_LOADs of app_reloc as the linker lays them out (asserted by
- * test_layout_assumed): 0 R (headers, note, dynsym, rela), 1 R+X (text),
- * 2 R (rodata), 3 R+W (relro, dynamic, data, bss). */
-#define LOAD(f, n) app_phdr_of((f), PT_LOAD, (n))
 
 static void p_class32(struct app_file *f)   { f->buf[EI_CLASS] = ELFCLASS32; }
 static void p_big_endian(struct app_file *f) { f->buf[EI_DATA] = ELFDATA2MSB; }
