@@ -29,10 +29,11 @@
 #include "tern/os.h"
 #include "tern/result.h"
 
-/* The OS's PAL ABI; include/tern/pal.h defines it once it exists. */
+/* The OS's PAL ABI for files that do not include tern/pal.h, spelled
+ * exactly as pal.h spells it (an identical redefinition is allowed). */
 #ifndef TERN_PAL_ABI_MAJOR
-#define TERN_PAL_ABI_MAJOR 1
-#define TERN_PAL_ABI_MINOR 0
+#define TERN_PAL_ABI_MAJOR 1u
+#define TERN_PAL_ABI_MINOR 0u
 #endif
 
 /* The largest exec_alloc region an app may need (span of its PT_LOADs

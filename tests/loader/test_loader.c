@@ -5,8 +5,9 @@
  * by patching one field of a real app and asserts the reason text; a file
  * cut at every offset is refused.
  *
- * argv: app_reloc.elf app_wx.elf app_tls.elf app_reloc_packed.elf SEED
- * (tests/loader/meson.build; SEED is the fuzz corpus's committed app).
+ * argv: app_reloc.elf app_wx.elf app_tls.elf app_reloc_packed.elf SEED LLD
+ * (tests/loader/meson.build; SEED is the fuzz corpus's committed app, LLD
+ * app_reloc linked by lld, or "" when clang/lld are missing).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -31,7 +32,7 @@
  * (the sum is worked out in apps/app_reloc.c). */
 #define APP_RELOC_RESULT 1517
 
-#define APP_COUNT 5
+#define APP_COUNT 6
 static const char *app_paths[APP_COUNT];
 
 /* The PT_LOADs of app_reloc as the linker lays them out (asserted by
@@ -162,15 +163,36 @@ static void test_packed_layout_runs(void **state)
     struct fixture *fx = *state;
     const struct app_file *apps[2] = { &fx->packed, &fx->seed };
     for (int i = 0; i < 2; i++) {
+        assert_int_equal(app_phdr_of(apps[i], PT_LOAD, 0)->p_flags, PF_R | PF_X);
         struct tern_app_image img;
         struct tern_load_error err;
         tern_result r = tern_app_load(&fx->os, apps[i]->buf, apps[i]->len, 1, 0, &img, &err);
         if (r != TERN_OK)
             fail_msg("%s refused: %s", app_paths[3 + i], err.reason);
-        assert_int_equal(app_phdr_of(apps[i], PT_LOAD, 0)->p_flags, PF_R | PF_X);
         assert_int_equal(call_entry(&img, 0), APP_RELOC_RESULT);
         tern_app_unload(&fx->os, &img);
     }
+}
+
+/* The same app linked by lld (apps/'s recipe): RELRO in a PT_LOAD of its
+ * own, made read-only after relocation. */
+static void test_lld_layout_runs(void **state)
+{
+    struct fixture *fx = *state;
+    if (app_paths[5][0] == '\0')
+        skip();
+    struct app_file f = app_read(app_paths[5]);
+    struct tern_app_image img;
+    struct tern_load_error err;
+    tern_result r = tern_app_load(&fx->os, f.buf, f.len, 1, 0, &img, &err);
+    if (r != TERN_OK)
+        fail_msg("%s refused: %s", app_paths[5], err.reason);
+    char perms[5];
+    mapping_perms(img.bias + app_phdr_of(&f, PT_GNU_RELRO, 0)->p_vaddr, perms);
+    assert_string_equal(perms, "r--p");
+    assert_int_equal(call_entry(&img, 0), APP_RELOC_RESULT);
+    tern_app_unload(&fx->os, &img);
+    app_free(&f);
 }
 
 static void test_accepts_older_minor(void **state)
@@ -662,7 +684,7 @@ int main(int argc, char **argv)
 {
     if (argc != APP_COUNT + 1) {
         fprintf(stderr, "usage: %s app_reloc.elf app_wx.elf app_tls.elf app_reloc_packed.elf "
-                "SEED\n", argv[0]);
+                "SEED LLD\n", argv[0]);
         return 2;
     }
     for (int i = 0; i < APP_COUNT; i++)
@@ -670,6 +692,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_runs_relocated_app),
         cmocka_unit_test(test_packed_layout_runs),
+        cmocka_unit_test(test_lld_layout_runs),
         cmocka_unit_test(test_accepts_older_minor),
         cmocka_unit_test(test_symbolic_relocations),
         cmocka_unit_test(test_wx_faults),
