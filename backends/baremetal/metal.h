@@ -162,6 +162,7 @@ tern_result mm_protect(struct metal *m, uint64_t va, uint64_t size, uint64_t fla
 tern_result mm_query(struct metal *m, uint64_t va, uint64_t *out_flags);
 tern_result mm_exec_alloc(struct metal *m, size_t size, void **out);
 tern_result mm_exec_seal(struct metal *m, void *ptr, size_t size);
+tern_result mm_exec_readonly(struct metal *m, void *ptr, size_t size);
 tern_result mm_exec_free(struct metal *m, void *ptr, size_t size);
 
 /* fwcfg.c: copies QEMU's fw_cfg file `name` into buf (NUL-terminated, cut

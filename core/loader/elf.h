@@ -42,6 +42,7 @@
 #define PT_NOTE         4
 #define PT_TLS          7
 #define PT_GNU_STACK    0x6474e551u
+#define PT_GNU_RELRO    0x6474e552u
 #define PF_X            1u
 #define PF_W            2u
 #define PF_R            4u
@@ -114,6 +115,8 @@ struct elf_app {
     uint64_t lo, hi;                      /* page-rounded vaddr span of all PT_LOADs */
     uint64_t max_align;
     uint64_t alloc_size;                  /* what exec_alloc gets: span + alignment slack */
+    bool has_relro;
+    uint64_t relro_lo, relro_hi;          /* PT_GNU_RELRO's vaddr range */
     bool has_dynamic;
     uint64_t dyn_off, dyn_size;           /* PT_DYNAMIC's file range */
     struct tern_note_abi abi;

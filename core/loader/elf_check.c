@@ -173,12 +173,21 @@ static tern_result check_phdr(struct elf_app *a, uint32_t i, struct tern_load_er
         if (s.flags & PF_X)
             return elf_refuse(err, "PT_GNU_STACK asks for an executable stack");
         return TERN_OK;
+    case PT_GNU_RELRO:
+        if (a->has_relro)
+            return elf_refuse(err, "more than one PT_GNU_RELRO");
+        if (s.vaddr > UINT64_MAX - s.memsz)
+            return elf_refuse(err, "program header %u: p_vaddr + p_memsz overflows", i);
+        a->has_relro = true;
+        a->relro_lo = s.vaddr;
+        a->relro_hi = s.vaddr + s.memsz;
+        return TERN_OK;
     case PT_LOAD:
     case PT_NOTE:
     case PT_DYNAMIC:
         break;
     default:
-        return TERN_OK; /* PT_PHDR, PT_GNU_RELRO, PT_GNU_EH_FRAME, ...: not needed */
+        return TERN_OK; /* PT_PHDR, PT_GNU_EH_FRAME, PT_GNU_PROPERTY, ...: not needed */
     }
     if (!elf_file_range(a, s.offset, s.filesz))
         return elf_refuse(err, "program header %u: file range outside the file", i);

@@ -55,8 +55,59 @@ static uint64_t choose_bias(const struct elf_app *a, void *region)
     return start - a->lo;
 }
 
+/* True when the image page at vaddr p holds nothing that must stay
+ * writable (writable bytes outside RELRO) or executable. Ranges are
+ * compared by their last bytes, so nothing overflows at the top. */
+static bool page_read_only(const struct elf_app *a, uint64_t p)
+{
+    uint64_t p_last = p + (TERN_APP_PAGE - 1);
+    for (uint32_t i = 0; i < a->nload; i++) {
+        const struct elf_seg *s = &a->load[i];
+        uint64_t s_last = s->vaddr + (s->memsz - 1);
+        uint64_t lo = s->vaddr > p ? s->vaddr : p;
+        uint64_t last = s_last < p_last ? s_last : p_last;
+        if (lo > last || !(s->flags & (PF_W | PF_X)))
+            continue; /* not in this page, or read-only */
+        if (s->flags & PF_X)
+            return false;
+        if (!a->has_relro || lo < a->relro_lo || last >= a->relro_hi)
+            return false;
+    }
+    return true;
+}
+
+/* Makes every read-only page of the image read-only (runs of pages, one
+ * exec_readonly each). Without exec_readonly they stay read-write. */
+static tern_result protect_read_only(struct tern_os *os, const struct elf_app *a, uint64_t bias,
+                                     struct tern_load_error *err)
+{
+    const struct tern_platform_ops *ops = os->plat.ops;
+    if (ops->exec_readonly == NULL)
+        return TERN_OK;
+    uint64_t pages = (a->hi - a->lo) / TERN_APP_PAGE, run = 0;
+    bool in_run = false;
+    for (uint64_t n = 0; n <= pages; n++) {
+        bool ro = n < pages && page_read_only(a, a->lo + n * TERN_APP_PAGE);
+        if (ro && !in_run) {
+            run = n;
+            in_run = true;
+        }
+        if (ro || !in_run)
+            continue;
+        in_run = false;
+        void *at = (void *)(uintptr_t)(bias + a->lo + run * TERN_APP_PAGE);
+        tern_result r = ops->exec_readonly(os->plat.ctx, at, (size_t)((n - run) * TERN_APP_PAGE));
+        if (r != TERN_OK) {
+            elf_refuse(err, "exec_readonly failed: %s", tern_result_name(r));
+            return r;
+        }
+    }
+    return TERN_OK;
+}
+
 /* Copies the segments (the rest of the region is zeroed: BSS and gaps),
- * applies the relocations and seals the text. */
+ * applies the relocations, makes read-only data read-only and seals the
+ * text. */
 static tern_result place(struct tern_os *os, struct elf_app *a, void *region, uint64_t bias,
                          struct tern_load_error *err)
 {
@@ -68,6 +119,8 @@ static tern_result place(struct tern_os *os, struct elf_app *a, void *region, ui
     tern_result r = elf_relocate(a, bias, true, err);
     if (r != TERN_OK)
         return r; /* not reached: the same walk passed in check_all */
+    if ((r = protect_read_only(os, a, bias, err)) != TERN_OK)
+        return r;
     const struct elf_seg *t = &a->load[a->text];
     uint64_t lo = (bias + t->vaddr) & ~(uint64_t)(TERN_APP_PAGE - 1);
     uint64_t hi = (bias + t->vaddr + t->memsz + TERN_APP_PAGE - 1) & ~(uint64_t)(TERN_APP_PAGE - 1);

@@ -5,8 +5,9 @@
  * field it uses against the file's bounds, reads the app's ABI note,
  * resolves the whole layout and every relocation BEFORE it allocates or
  * writes anything, then copies the PT_LOAD segments into memory from the
- * platform's exec_alloc, applies the relocations, zeroes BSS and seals the
- * executable segment read+execute with exec_seal (W^X). A refused file
+ * platform's exec_alloc, applies the relocations, zeroes BSS, makes
+ * read-only data read-only (exec_readonly) and seals the executable
+ * segment read+execute with exec_seal (W^X). A refused file
  * gets TERN_EINVAL and a one-line reason; nothing of it is kept.
  *
  *   struct tern_app_image img;
@@ -55,14 +56,16 @@ struct tern_load_error {
 /* Checks, places and relocates the app in file[0..len) (caller-owned, not
  * retained) into memory from the platform's exec_alloc, then seals its text
  * W^X through exec_seal. pal_major/pal_minor: the OS's PAL ABI. Writable
- * segments stay read-write and non-executable; read-only data segments
- * stay read-write too (the platform has no per-range protection call; see
- * docs/loader.md). A refusal is logged (warn, subsystem "loader").
+ * segments stay read-write and non-executable; pages holding only
+ * read-only data (and the PT_GNU_RELRO range, once relocated) are made
+ * read-only through exec_readonly when the platform has it, else they stay
+ * read-write (docs/loader.md). A refusal is logged (warn, subsystem
+ * "loader").
  * Returns TERN_OK (*out filled); TERN_EINVAL (refused: err->reason says
  * why; nothing was allocated); TERN_ENOMEM (exec_alloc had no memory);
  * TERN_ENOTSUP (the platform has no exec_alloc/exec_seal/exec_free); or
- * what exec_seal returned when it failed (err->reason says so). err may
- * be NULL. */
+ * what exec_seal/exec_readonly returned when it failed (err->reason says
+ * so; the memory was returned). err may be NULL. */
 tern_result tern_app_load(struct tern_os *os, const void *file, size_t len, uint32_t pal_major,
                           uint32_t pal_minor, struct tern_app_image *out,
                           struct tern_load_error *err);

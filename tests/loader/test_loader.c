@@ -5,7 +5,9 @@
  * by patching one field of a real app and asserts the reason text; a file
  * cut at every offset is refused.
  *
- * argv: app_reloc.elf app_wx.elf app_tls.elf (tests/loader/meson.build).
+ * argv: app_reloc.elf app_wx.elf app_tls.elf app_reloc_packed.elf SEED LLD
+ * (tests/loader/meson.build; SEED is the fuzz corpus's committed app, LLD
+ * app_reloc linked by lld, or "" when clang/lld are missing).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -30,13 +32,19 @@
  * (the sum is worked out in apps/app_reloc.c). */
 #define APP_RELOC_RESULT 1517
 
-static const char *app_paths[3];
+#define APP_COUNT 6
+static const char *app_paths[APP_COUNT];
+
+/* The PT_LOADs of app_reloc as the linker lays them out (asserted by
+ * test_layout_assumed): 0 R (headers, note, dynsym, rela), 1 R+X (text),
+ * 2 R (rodata), 3 R+W (relro, dynamic, data, bss). */
+#define LOAD(f, n) app_phdr_of((f), PT_LOAD, (n))
 
 struct fixture {
     struct linux_backend backend;
     struct tern_platform plat;
     struct tern_os os;
-    struct app_file reloc, wx, tls;
+    struct app_file reloc, wx, tls, packed, seed;
 };
 
 static int setup(void **state)
@@ -53,6 +61,8 @@ static int setup(void **state)
     fx->reloc = app_read(app_paths[0]);
     fx->wx = app_read(app_paths[1]);
     fx->tls = app_read(app_paths[2]);
+    fx->packed = app_read(app_paths[3]);
+    fx->seed = app_read(app_paths[4]);
     *state = fx;
     return 0;
 }
@@ -63,6 +73,8 @@ static int teardown(void **state)
     app_free(&fx->reloc);
     app_free(&fx->wx);
     app_free(&fx->tls);
+    app_free(&fx->packed);
+    app_free(&fx->seed);
     tern_os_finish(&fx->os);
     linux_backend_close(&fx->backend);
     free(fx);
@@ -124,17 +136,63 @@ static void test_load_runs_relocated_app(void **state)
     memcpy(&stored, (void *)(uintptr_t)(img.bias + counter_ptr->st_value), 8);
     assert_int_equal(stored, img.bias + counter->st_value);
 
-    /* the kernel's view: text r-x, data rw- (not executable) */
+    /* the kernel's view: text r-x; data rw- (not executable); headers,
+     * rodata and the relocated RELRO r-- */
     char perms[5];
     mapping_perms(img.text_lo, perms);
     assert_string_equal(perms, "r-xp");
     mapping_perms(img.bias + counter->st_value, perms);
     assert_string_equal(perms, "rw-p");
+    mapping_perms(img.bias + LOAD(&fx->reloc, 0)->p_vaddr, perms);
+    assert_string_equal(perms, "r--p");
+    mapping_perms(img.bias + LOAD(&fx->reloc, 2)->p_vaddr, perms);
+    assert_string_equal(perms, "r--p");
+    mapping_perms(img.bias + app_phdr_of(&fx->reloc, PT_GNU_RELRO, 0)->p_vaddr, perms);
+    assert_string_equal(perms, "r--p");
 
     assert_int_equal(call_entry(&img, 0), APP_RELOC_RESULT);
     tern_app_unload(&fx->os, &img);
     assert_null(img.base);
     tern_app_unload(&fx->os, &img); /* a second unload does nothing */
+}
+
+/* The same app in the packed layout (one R+X PT_LOAD holding headers,
+ * note, text and rodata), as built now and as committed for the fuzzer. */
+static void test_packed_layout_runs(void **state)
+{
+    struct fixture *fx = *state;
+    const struct app_file *apps[2] = { &fx->packed, &fx->seed };
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(app_phdr_of(apps[i], PT_LOAD, 0)->p_flags, PF_R | PF_X);
+        struct tern_app_image img;
+        struct tern_load_error err;
+        tern_result r = tern_app_load(&fx->os, apps[i]->buf, apps[i]->len, 1, 0, &img, &err);
+        if (r != TERN_OK)
+            fail_msg("%s refused: %s", app_paths[3 + i], err.reason);
+        assert_int_equal(call_entry(&img, 0), APP_RELOC_RESULT);
+        tern_app_unload(&fx->os, &img);
+    }
+}
+
+/* The same app linked by lld (apps/'s recipe): RELRO in a PT_LOAD of its
+ * own, made read-only after relocation. */
+static void test_lld_layout_runs(void **state)
+{
+    struct fixture *fx = *state;
+    if (app_paths[5][0] == '\0')
+        skip();
+    struct app_file f = app_read(app_paths[5]);
+    struct tern_app_image img;
+    struct tern_load_error err;
+    tern_result r = tern_app_load(&fx->os, f.buf, f.len, 1, 0, &img, &err);
+    if (r != TERN_OK)
+        fail_msg("%s refused: %s", app_paths[5], err.reason);
+    char perms[5];
+    mapping_perms(img.bias + app_phdr_of(&f, PT_GNU_RELRO, 0)->p_vaddr, perms);
+    assert_string_equal(perms, "r--p");
+    assert_int_equal(call_entry(&img, 0), APP_RELOC_RESULT);
+    tern_app_unload(&fx->os, &img);
+    app_free(&f);
 }
 
 static void test_accepts_older_minor(void **state)
@@ -203,6 +261,12 @@ static void test_wx_faults(void **state)
     st = run_wx_child(fx, 2);                   /* executes its writable data */
     assert_true(WIFSIGNALED(st));
     assert_int_equal(WTERMSIG(st), SIGSEGV);
+    st = run_wx_child(fx, 3);                   /* writes its .rodata */
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGSEGV);
+    st = run_wx_child(fx, 4);                   /* writes its relocated RELRO */
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGSEGV);
 }
 
 /* ---- platform results ---- */
@@ -210,8 +274,10 @@ static void test_wx_faults(void **state)
 struct wrap {
     struct tern_platform inner;
     struct tern_platform_ops ops;
-    tern_result alloc_result, seal_result;
+    tern_result alloc_result, seal_result, readonly_result;
+    bool no_readonly;           /* the platform lacks exec_readonly */
     int frees;
+    char rodata_perms[5];       /* /proc/self/maps of the loaded app's rodata */
 };
 
 static tern_result wrap_alloc(void *ctx, size_t size, void **out)
@@ -230,6 +296,14 @@ static tern_result wrap_seal(void *ctx, void *ptr, size_t size)
     return w->inner.ops->exec_seal(w->inner.ctx, ptr, size);
 }
 
+static tern_result wrap_readonly(void *ctx, void *ptr, size_t size)
+{
+    struct wrap *w = ctx;
+    if (w->readonly_result != TERN_OK)
+        return w->readonly_result;
+    return w->inner.ops->exec_readonly(w->inner.ctx, ptr, size);
+}
+
 static tern_result wrap_free(void *ctx, void *ptr, size_t size)
 {
     struct wrap *w = ctx;
@@ -244,11 +318,15 @@ static tern_result load_wrapped(struct fixture *fx, struct wrap *w, struct tern_
     w->ops.exec_alloc = w->ops.exec_alloc ? wrap_alloc : NULL;
     w->ops.exec_seal = w->ops.exec_seal ? wrap_seal : NULL;
     w->ops.exec_free = w->ops.exec_free ? wrap_free : NULL;
+    w->ops.exec_readonly = w->no_readonly ? NULL : wrap_readonly;
     fx->os.plat = (struct tern_platform){ &w->ops, w };
     struct tern_app_image img;
     tern_result r = tern_app_load(&fx->os, fx->reloc.buf, fx->reloc.len, 1, 0, &img, err);
-    if (r == TERN_OK)
+    if (r == TERN_OK) {
+        mapping_perms(img.bias + LOAD(&fx->reloc, 2)->p_vaddr, w->rodata_perms);
+        assert_int_equal(call_entry(&img, 0), APP_RELOC_RESULT);
         tern_app_unload(&fx->os, &img);
+    }
     fx->os.plat = w->inner;
     return r;
 }
@@ -266,6 +344,21 @@ static void test_platform_failures(void **state)
     w = (struct wrap){ .seal_result = TERN_EINVAL };
     assert_int_equal(load_wrapped(fx, &w, &err), TERN_EINVAL);
     assert_string_equal(err.reason, "exec_seal failed: einval");
+    assert_int_equal(w.frees, 1);
+
+    /* an exec_readonly that fails returns the memory too */
+    w = (struct wrap){ .readonly_result = TERN_EINVAL };
+    assert_int_equal(load_wrapped(fx, &w, &err), TERN_EINVAL);
+    assert_string_equal(err.reason, "exec_readonly failed: einval");
+    assert_int_equal(w.frees, 1);
+
+    /* without exec_readonly the app loads, its rodata stays rw- */
+    w = (struct wrap){ .no_readonly = true };
+    assert_int_equal(load_wrapped(fx, &w, &err), TERN_OK);
+    assert_string_equal(w.rodata_perms, "rw-p");
+    w = (struct wrap){ 0 };
+    assert_int_equal(load_wrapped(fx, &w, &err), TERN_OK);
+    assert_string_equal(w.rodata_perms, "r--p");
     assert_int_equal(w.frees, 1);
 
     /* no exec_* at all */
@@ -308,10 +401,6 @@ static void expect_refused(struct fixture *fx, const struct app_file *f, uint32_
 
 typedef void (*patch_fn)(struct app_file *f);
 
-/* The PT_LOADs of app_reloc as the linker lays them out (asserted by
- * test_layout_assumed): 0 R (headers, note, dynsym, rela), 1 R+X (text),
- * 2 R (rodata), 3 R+W (relro, dynamic, data, bss). */
-#define LOAD(f, n) app_phdr_of((f), PT_LOAD, (n))
 
 static void p_class32(struct app_file *f)   { f->buf[EI_CLASS] = ELFCLASS32; }
 static void p_big_endian(struct app_file *f) { f->buf[EI_DATA] = ELFDATA2MSB; }
@@ -593,14 +682,17 @@ static void test_truncated_at_every_offset(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s app_reloc.elf app_wx.elf app_tls.elf\n", argv[0]);
+    if (argc != APP_COUNT + 1) {
+        fprintf(stderr, "usage: %s app_reloc.elf app_wx.elf app_tls.elf app_reloc_packed.elf "
+                "SEED LLD\n", argv[0]);
         return 2;
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < APP_COUNT; i++)
         app_paths[i] = argv[i + 1];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_runs_relocated_app),
+        cmocka_unit_test(test_packed_layout_runs),
+        cmocka_unit_test(test_lld_layout_runs),
         cmocka_unit_test(test_accepts_older_minor),
         cmocka_unit_test(test_symbolic_relocations),
         cmocka_unit_test(test_wx_faults),
