@@ -48,6 +48,26 @@ void pal_handle_release(struct tern_pal_app *app, tern_pal_handle h);
 /* The core event behind event handle h, or NULL (for poll). */
 struct tern_event *pal_event_of(struct tern_pal_app *app, tern_pal_handle h);
 
+/* poll(): one waiting poll's registration on one polled object. Each
+ * socket and event keeps a list of these and signals every ev on it
+ * whenever it signals its own event, so one wait covers a whole set. */
+struct pal_poll_link {
+    struct tern_event *ev;             /* the poll's wake-up */
+    struct pal_poll_link *next;
+    struct pal_poll_link **head;       /* the list it is on (NULL: none) */
+};
+
+/* Puts link on the list at head / takes it off (harmless when not on). */
+void pal_poll_link_add(struct pal_poll_link *link, struct pal_poll_link **head,
+                       struct tern_event *ev);
+void pal_poll_link_remove(struct pal_poll_link *link);
+
+/* Signals every poll on the list. */
+void pal_poll_wake(struct tern_os *os, struct pal_poll_link *head);
+
+/* The poll list of event handle h, or NULL (pal_thread.c, for poll). */
+struct pal_poll_link **pal_event_pollers(struct tern_pal_app *app, tern_pal_handle h);
+
 /* True when the caller is one of the core's threads (blocking allowed). */
 bool pal_on_thread(struct tern_pal_app *app);
 

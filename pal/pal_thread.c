@@ -19,6 +19,7 @@ struct pal_thread {
 
 struct pal_event {
     struct tern_event ev;
+    struct pal_poll_link *pollers;     /* polls waiting on it (pal_sock.c) */
 };
 
 static void *thread_body(void *arg)
@@ -117,6 +118,7 @@ static int pal_event_create(void *ctx, tern_pal_handle *out)
     if (pe == NULL)
         return TERN_PAL_ENOMEM;
     tern_event_init(&pe->ev);
+    pe->pollers = NULL;
     tern_pal_handle h = pal_handle_new(app, PAL_H_EVENT, pe);
     if (h < 0) {
         tern_free(app->os, pe);
@@ -133,6 +135,7 @@ static int pal_event_signal(void *ctx, tern_pal_handle h)
     if (pe == NULL)
         return TERN_PAL_ENOENT;
     tern_event_signal(app->os, &pe->ev);
+    pal_poll_wake(app->os, pe->pollers);
     return TERN_PAL_OK;
 }
 
@@ -151,6 +154,12 @@ struct tern_event *pal_event_of(struct tern_pal_app *app, tern_pal_handle h)
 {
     struct pal_event *pe = pal_handle_get(app, h, PAL_H_EVENT);
     return pe ? &pe->ev : NULL;
+}
+
+struct pal_poll_link **pal_event_pollers(struct tern_pal_app *app, tern_pal_handle h)
+{
+    struct pal_event *pe = pal_handle_get(app, h, PAL_H_EVENT);
+    return pe ? &pe->pollers : NULL;
 }
 
 void pal_fill_thread(struct tern_pal *t)

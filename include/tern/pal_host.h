@@ -104,6 +104,7 @@ struct tern_pal_app {
     struct {
         uint64_t allocs, alloc_refused, handles_refused, route_requests, route_errors;
         uint64_t path_escapes;
+        uint64_t sock_refused;       /* sockets refused: TCP/UDP pool full */
     } stats;
 };
 
