@@ -60,13 +60,15 @@ power_off() {
     pid=
     [ "$status" -eq 1 ] || { cat "$out" >&2; fail "QEMU exit status $status after power-off, expected 1"; }
 }
-app_sha() { marker_field "$out" TERN_APP_LOAD sha256; }
+# field MARKER KEY: marker_field without the serial line's CR.
+field() { marker_field "$out" "$1" "$2" | tr -d '\r'; }
+app_sha() { field TERN_APP_LOAD sha256; }
 
 case $case_ in
     hello)
         "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" >/dev/null
         boot
-        expect "built-in workload" "$(marker_field "$out" TERN_MANIFEST_OK source)" built-in
+        expect "built-in workload" "$(field TERN_MANIFEST_OK source)" built-in
         expect "the same hello.elf as tern-linux" "$(app_sha)" \
             "$(sha256sum "$build/apps/hello.elf" | cut -d' ' -f1)"
         expect "GET /hello" "$($C $H/hello)" "Hello from Tern"
@@ -79,7 +81,7 @@ case $case_ in
         cp "$build/apps/kv.elf" "$tmp/wl/kv.elf"
         "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/wl" >/dev/null
         boot
-        expect "workload from the disk" "$(marker_field "$out" TERN_MANIFEST_OK source)" disk
+        expect "workload from the disk" "$(field TERN_MANIFEST_OK source)" disk
         expect "the same kv.elf as tern-linux" "$(app_sha)" \
             "$(sha256sum "$build/apps/kv.elf" | cut -d' ' -f1)"
         expect "PUT a new key" "$($C -o /dev/null -w '%{http_code}' -X PUT --data-binary 'first value' $H/kv/alpha)" 201
