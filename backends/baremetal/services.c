@@ -9,13 +9,17 @@
  *   no virtio-blk                          METAL_HALT_NO_DISK
  *   disk 0 not mountable (TERN_DISK_ERROR) METAL_HALT_BAD_DISK
  *   ESP without EFI/BOOT/BOOTX64.EFI, or
- *   no data partition with a FAT volume    METAL_HALT_BAD_IMAGE
+ *   no data volume (tern_disk_mount_data:
+ *   no other partition with a FAT volume
+ *   that passes its check)                 METAL_HALT_BAD_IMAGE
  *   no virtio-net                          METAL_HALT_NO_NIC
  *   the core refusing to start a service   METAL_HALT_SERVICE
  *
  * The image (scripts/make-image.sh): GPT, an ESP that tern_disk_mount
  * mounts read-only (and this file checks holds the loader), and a second FAT
- * partition, the data partition, whose files the HTTP service serves.
+ * partition, the data partition, whose files the HTTP service serves. Which
+ * partition that is, and its check, is core's rule (tern_disk_mount_data),
+ * the same as tern-linux's.
  */
 #include <string.h>
 
@@ -24,7 +28,6 @@
 #include "tern/dhcp.h"
 #include "tern/disk.h"
 #include "tern/fat.h"
-#include "tern/gpt.h"
 #include "tern/http.h"
 #include "tern/http_fat.h"
 #include "tern/http_tcp.h"
@@ -44,8 +47,7 @@
  * accept first reaches it), so a boot touches a few pages of the pool. */
 static struct {
     struct tern_disk disk;
-    struct tern_fat data;
-    bool data_mounted;
+    struct tern_disk_data data;
     struct tern_net net;
     struct tern_tcp tcp;
     struct tern_dhcp dhcp;
@@ -88,7 +90,7 @@ static int start_workload(struct tern_os *os, struct metal *m, bool https)
     };
     struct tern_workload_opts wo = {
         .services = &s.http, .net = &s.net, .tcp = &s.tcp,
-        .data = &s.data, .boot = &s.disk.fs,
+        .data = s.data.fs, .boot = &s.disk.fs,
         .ready_fields = https ? "https=443 files=disk" : "files=disk",
     };
     const void *app = NULL;
@@ -98,51 +100,6 @@ static int start_workload(struct tern_os *os, struct metal *m, bool https)
     if (tern_workload_start(&s.workload, os, &s.manifest, &wo) != TERN_OK)
         return refuse(os, METAL_HALT_WORKLOAD, "the workload did not start");
     return 0;
-}
-
-/* The data partition: the first GPT partition other than the one
- * mounted (the ESP) that holds a FAT volume. */
-static bool mount_data(struct tern_os *os)
-{
-    if (!s.disk.has_gpt)
-        return false;
-    for (unsigned i = 0; i < s.disk.gpt.count; i++) {
-        const struct tern_gpt_part *p = &s.disk.gpt.parts[i];
-        if (p->index + 1 == s.disk.part)
-            continue;
-        tern_result r = tern_fat_mount(&s.data, &s.disk.dev, p->first_lba,
-                                       p->last_lba - p->first_lba + 1, false);
-        if (r == TERN_OK) {
-            /* What is served gets the same whole-volume check as the ESP
-             * (cross-linked clusters would serve one file's bytes as
-             * another's): a volume that fails it is not served. */
-            size_t bl = ((size_t)s.data.clusters + 2 + 7) / 8;
-            uint8_t *bitmap = tern_alloc(os, bl);
-            if (bitmap == NULL) {
-                tern_log(os, TERN_LOG_WARN, "metal",
-                         "partition %u: no memory for the check's %zu-byte bitmap", p->index + 1,
-                         bl);
-                (void)tern_fat_unmount(&s.data);
-                continue;
-            }
-            uint32_t lost = 0;
-            r = tern_fat_check(&s.data, bitmap, bl, &lost);
-            tern_free(os, bitmap);
-            if (r != TERN_OK) {
-                tern_log(os, TERN_LOG_WARN, "metal", "partition %u fails its check: %s",
-                         p->index + 1, s.data.reason ? s.data.reason : tern_result_name(r));
-                (void)tern_fat_unmount(&s.data);
-                continue;
-            }
-            tern_log(os, TERN_LOG_INFO, "metal",
-                     "data partition %u (%s) mounted and checked (%u lost clusters), %s",
-                     p->index + 1, p->name, lost, "serving its files");
-            return true;
-        }
-        tern_log(os, TERN_LOG_WARN, "metal", "partition %u: no FAT volume (%s)", p->index + 1,
-                 s.data.reason ? s.data.reason : "?");
-    }
-    return false;
 }
 
 int metal_services_start(struct tern_os *os, struct metal *m)
@@ -163,11 +120,10 @@ int metal_services_start(struct tern_os *os, struct metal *m)
         return refuse(os, METAL_HALT_BAD_IMAGE,
                       "the ESP of disk 0 has no EFI/BOOT/BOOTX64.EFI: not a Tern image");
     uint64_t t_esp = tern_now_ns(os), reads_esp = s.disk.dev.stats.reads;
-    s.data_mounted = mount_data(os);
-    if (!s.data_mounted)
+    if (tern_disk_mount_data(&s.disk, &s.data, NULL) != TERN_OK)
         return refuse(os, METAL_HALT_BAD_IMAGE,
                       "disk 0 has no data partition with a FAT volume (the site)");
-    if (tern_fat_stat(&s.data, "index.html", &st) != TERN_OK)
+    if (tern_fat_stat(s.data.fs, "index.html", &st) != TERN_OK)
         tern_log(os, TERN_LOG_WARN, "metal", "the data partition has no index.html");
 
     uint64_t t_data = tern_now_ns(os), reads_data = s.disk.dev.stats.reads;
@@ -188,7 +144,7 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     uint64_t t_net = tern_now_ns(os);
 
     struct tern_services_opts so = {
-        .backend = "baremetal", .net = &s.net, .tcp = &s.tcp, .files = &s.data,
+        .backend = "baremetal", .net = &s.net, .tcp = &s.tcp, .files = s.data.fs,
     };
     if (tern_services_start(&s.http, os, &so) != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "cannot serve HTTP on port 80");
@@ -225,8 +181,7 @@ struct tern_workload *metal_services_workload(void)
 
 void metal_services_stop(void)
 {
-    if (s.data_mounted)
-        (void)tern_fat_unmount(&s.data);
+    (void)tern_disk_unmount_data(&s.data);
     if (s.disk.mounted)
         (void)tern_disk_unmount(&s.disk);
 }

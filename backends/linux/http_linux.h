@@ -3,7 +3,8 @@
  *   --tls-cert FILE --tls-key FILE   PEM files; with both, HTTPS on 443
  *   --no-http                        do not start the HTTP service
  * linux_http_start() runs after the network stack is up: it serves
- * /healthz, /status and, when a disk was mounted, its files on port 80
+ * /healthz, /status and, when a disk has a data volume
+ * (tern_disk_mount_data), its files on port 80
  * (and 443), prints TERN_READY http=80 [https=443] and a line telling the
  * user where to point curl.
  */
@@ -78,8 +79,9 @@ void linux_http_default_forward(struct linux_net_opts *n, int argc);
 unsigned linux_http_curl_port(const struct linux_net_opts *n);
 
 /* Starts the service on tcp into h; with announce, prints TERN_READY once
- * net0 has its address (without: a workload prints it). net: for the addresses and counters of
- * /status. files: a mounted FAT volume to serve, or NULL. curl_port: the
+ * net0 has its address (without: a workload prints it). net: for the
+ * addresses and counters of /status. files: the data volume to serve, or
+ * NULL. curl_port: the
  * host port forwarded to 80 (for the hint), 0 for none. 0, or -1 (a
  * message was printed). */
 int linux_http_start(struct linux_http *h, struct tern_os *os, struct tern_net *net,

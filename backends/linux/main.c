@@ -182,13 +182,17 @@ int main(int argc, char **argv)
     static struct tern_disk mounted_disks[TERN_MAX_BLOCK_DEVICES];
     for (unsigned i = 0; i < disk_count; i++)
         (void)tern_disk_mount(&os, i, &mounted_disks[i]);
+    /* What is served: the data volume (core's rule, as on bare metal) of
+     * the first mounted disk that has one. */
+    static struct tern_disk_data data;
+    struct tern_fat *served = NULL;
+    for (unsigned i = 0; i < disk_count && !served; i++)
+        if (mounted_disks[i].mounted &&
+            tern_disk_mount_data(&mounted_disks[i], &data, NULL) == TERN_OK)
+            served = data.fs;
     static struct tern_net net;
     static struct tern_tcp tcp;
     int net_up = linux_net_start(&os, &net, &tcp, &netopt);
-    struct tern_fat *served = NULL;          /* the first mounted volume */
-    for (unsigned i = 0; i < disk_count && !served; i++)
-        if (mounted_disks[i].mounted)
-            served = &mounted_disks[i].fs;
     static struct linux_http http;
     static struct linux_guard guard;
     bool app = !appopt.off && net_up > 0;
@@ -222,6 +226,7 @@ int main(int argc, char **argv)
     int code = tern_os_run(&os);
     if (app)
         linux_guard_stop(&guard);
+    (void)tern_disk_unmount_data(&data);
     for (unsigned i = 0; i < disk_count; i++)
         (void)tern_disk_unmount(&mounted_disks[i]);
     tern_os_finish(&os);
