@@ -78,11 +78,14 @@ static void announce_ready(struct tern_workload *w)
 {
     w->ready = true;
     w->ready_ns = tern_now_ns(w->os);
-    char fields[160] = "";
+    /* The service's fields first, the app last: new fields go at the end
+     * of a marker (docs/markers.md). */
+    char http[16] = "";
     if (w->o.services)
-        tern_snprintf(fields, sizeof fields, "http=%u ", w->o.services->opts.http_port);
-    tern_marker(w->os, "TERN_READY", "%sapp=%s%s%s", fields, w->m.name,
-                w->o.ready_fields ? " " : "", w->o.ready_fields ? w->o.ready_fields : "");
+        tern_snprintf(http, sizeof http, "http=%u ", w->o.services->opts.http_port);
+    tern_marker(w->os, "TERN_READY", "%s%s%sapp=%s", http,
+                w->o.ready_fields ? w->o.ready_fields : "", w->o.ready_fields ? " " : "",
+                w->m.name);
     tern_log(w->os, TERN_LOG_INFO, "workload", "%s ready %llu ms after its start",
              w->m.name, (unsigned long long)((w->ready_ns - w->start_ns) / 1000000));
     if (w->o.on_ready)
