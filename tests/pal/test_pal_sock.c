@@ -88,6 +88,11 @@ static int echo_server(const struct tern_pal *pal, const struct tern_app_start *
     tern_pal_handle l, s;
     CHECK(pal->tcp_listen(c, 7000, &l) == TERN_PAL_OK);
     T.flag = true;
+    /* The listener polls readable once a connection waits in its backlog. */
+    struct tern_pal_pollfd pf = { l, TERN_PAL_POLL_IN | TERN_PAL_POLL_OUT, 0 };
+    unsigned ready = 0;
+    CHECK(pal->poll(c, &pf, 1, TERN_PAL_FOREVER, &ready) == TERN_PAL_OK);
+    CHECK(ready == 1 && pf.revents == TERN_PAL_POLL_IN);
     CHECK(pal->tcp_accept(c, l, TERN_PAL_FOREVER, &s, &T.peer) == TERN_PAL_OK);
     static uint8_t buf[3000];
     for (;;) {
@@ -129,6 +134,10 @@ static int echo_client(const struct tern_pal *pal, const struct tern_app_start *
     tern_pal_handle s, reader;
     CHECK(pal->tcp_connect(c, &to, NOW(pal) + PW_S, &s) == TERN_PAL_OK);
     T.h = s;
+    struct tern_pal_pollfd pf = { s, TERN_PAL_POLL_IN | TERN_PAL_POLL_OUT, 0 };
+    unsigned ready = 0;
+    CHECK(pal->poll(c, &pf, 1, NOW(pal), &ready) == TERN_PAL_OK);
+    CHECK(ready == 1 && pf.revents == TERN_PAL_POLL_OUT);   /* room, nothing to read */
     /* Reading on a second thread while this one writes (the buffers are
      * 16 KiB each way: a writer that never reads would stall). */
     CHECK(pal->thread_spawn(c, echo_reader, (void *)pal, 0, &reader) == TERN_PAL_OK);
