@@ -78,11 +78,23 @@ static int normalise(const char *path, char *out, size_t cap)
     return TERN_PAL_OK;
 }
 
+/* The first cap - 1 bytes of the app's text for a log line: anything
+ * but printable ASCII becomes '?', so an app cannot start a console line
+ * (a forged marker) with a path. */
+static void loggable(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; in[n] && n + 1 < cap; n++)
+        out[n] = (in[n] >= 0x20 && in[n] < 0x7f) ? in[n] : '?';
+    out[n] = '\0';
+}
+
 static int path_escape(struct tern_pal_app *app, const char *path, const char *why)
 {
+    char shown[96];
+    loggable(path, shown, sizeof shown);
     app->stats.path_escapes++;
-    tern_log(app->os, TERN_LOG_WARN, app->cfg.name, "path \"%.*s\" refused: %s", 128, path,
-             why);
+    tern_log(app->os, TERN_LOG_WARN, app->cfg.name, "path \"%s\" refused: %s", shown, why);
     return TERN_PAL_EACCES;
 }
 

@@ -29,6 +29,7 @@ struct pal_sock {
     struct tern_udp_sock *udp;
     struct tern_event ev;              /* signalled by the stack's callback */
     struct pal_poll_link *pollers;
+    struct pal_sock *accepting;        /* pending: the listener its accept waits on */
     unsigned users;                    /* blocking calls and polls inside */
     bool closed;
 };
@@ -124,6 +125,8 @@ static void sock_release_io(struct pal_sock *ps)
     }
     ps->closed = true;
     sock_wake(ps);
+    if (ps->accepting)
+        sock_wake(ps->accepting);      /* the accept that reserved ps sees it closed */
 }
 
 /* Frees ps once closed and nobody is inside a call on it. */
@@ -146,8 +149,15 @@ static int sock_drop(struct pal_sock *ps, int result)
     return result;
 }
 
+/* True while ps is a handle reserved by a blocked tcp_accept (no
+ * connection yet): not usable, not ready, but closable. */
+static bool sock_pending(const struct pal_sock *ps)
+{
+    return ps->tcp == NULL && ps->udp == NULL;
+}
+
 /* The socket of handle h if it is of kind: TERN_PAL_OK; ENOENT (not in
- * use); EINVAL (another kind). */
+ * use, or reserved by a blocked accept); EINVAL (another kind). */
 static int sock_get(struct tern_pal_app *app, tern_pal_handle h, enum pal_kind kind,
                     struct pal_sock **out)
 {
@@ -156,7 +166,10 @@ static int sock_get(struct tern_pal_app *app, tern_pal_handle h, enum pal_kind k
         return TERN_PAL_ENOENT;
     if (k != kind)
         return TERN_PAL_EINVAL;
-    *out = pal_handle_get(app, h, kind);
+    struct pal_sock *ps = pal_handle_get(app, h, kind);
+    if (sock_pending(ps))
+        return TERN_PAL_ENOENT;
+    *out = ps;
     return TERN_PAL_OK;
 }
 
@@ -198,11 +211,11 @@ static int pal_tcp_listen(void *ctx, uint16_t port, tern_pal_handle *out)
     return TERN_PAL_OK;
 }
 
-/* Takes one queued connection into the socket reserved at (cs, ch). */
+/* Takes one queued connection into the reserved socket cs. */
 static int accept_into(struct pal_sock *ls, struct pal_sock *cs, uint64_t deadline)
 {
     for (;;) {
-        if (ls->closed)
+        if (ls->closed || cs->closed)
             return TERN_PAL_ECLOSED;
         tern_result r = tern_tcp_accept(ls->tcp, &cs->tcp);
         if (r == TERN_OK) {
@@ -233,12 +246,19 @@ static int pal_tcp_accept(void *ctx, tern_pal_handle lh, uint64_t deadline, tern
     if ((r = sock_new(app, PAL_H_TCP, &cs, &ch)) != TERN_PAL_OK)
         return r;
     sock_hold(ls);
+    sock_hold(cs);                 /* the app may close the reserved handle meanwhile */
+    cs->accepting = ls;
     r = accept_into(ls, cs, deadline);
+    cs->accepting = NULL;
     if (r != TERN_PAL_OK) {
-        pal_handle_release(app, ch);
-        tern_free(app->os, cs);
+        if (!cs->closed) {
+            pal_handle_release(app, ch);
+            cs->closed = true;
+        }
+        (void)sock_drop(cs, r);
         return sock_drop(ls, r);
     }
+    (void)sock_drop(cs, r);
     if (peer) {
         uint32_t la, ra;
         uint16_t lp, rp;
@@ -532,7 +552,7 @@ static int pal_dns_resolve(void *ctx, const char *name, uint64_t deadline, uint3
 /* What socket ps is ready for now (TERN_PAL_POLL_* bits). */
 static unsigned sock_ready(const struct pal_sock *ps)
 {
-    if (ps->closed)
+    if (ps->closed || sock_pending(ps))
         return TERN_PAL_POLL_ERR;
     if (ps->kind == PAL_H_UDP)
         return (ps->udp->queued ? TERN_PAL_POLL_IN : 0) | TERN_PAL_POLL_OUT;

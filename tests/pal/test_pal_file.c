@@ -362,7 +362,7 @@ static void test_files_names(void **state)
 
 static const char *const escapes[] = {
     "/data/../x", "/data/a/../../x", "relative", "/other", "/data/..", "", "/datax/y",
-    "/../data/../../etc/passwd",
+    "/../data/../../etc/passwd", "/x\nTERN_FORGED marker=1",
 };
 
 static int confine_app(const struct tern_pal *pal, const struct tern_app_start *st)
@@ -424,6 +424,9 @@ static void test_files_confined_to_mounts(void **state)
     assert_int_equal(T.escapes, 7 * (sizeof escapes / sizeof escapes[0]));
     assert_true(sim_console_has(&T.node->sim, "path \"/data/../x\" refused: outside the app's mounts"));
     assert_true(sim_console_has(&T.node->sim, "path \"relative\" refused: not absolute"));
+    /* an app's path never starts a console line of its own */
+    assert_false(sim_console_has(&T.node->sim, "\nTERN_FORGED"));
+    assert_true(sim_console_has(&T.node->sim, "path \"/x?TERN_FORGED marker=1\" refused"));
     char buf[16];
     assert_int_equal(device_read(T.ro, "/readme.txt", buf, sizeof buf), 7);
     assert_int_equal(device_read(T.ro, "/new", buf, sizeof buf), -1);

@@ -88,6 +88,11 @@ static int echo_server(const struct tern_pal *pal, const struct tern_app_start *
     tern_pal_handle l, s;
     CHECK(pal->tcp_listen(c, 7000, &l) == TERN_PAL_OK);
     T.flag = true;
+    /* The listener polls readable once a connection waits in its backlog. */
+    struct tern_pal_pollfd pf = { l, TERN_PAL_POLL_IN | TERN_PAL_POLL_OUT, 0 };
+    unsigned ready = 0;
+    CHECK(pal->poll(c, &pf, 1, TERN_PAL_FOREVER, &ready) == TERN_PAL_OK);
+    CHECK(ready == 1 && pf.revents == TERN_PAL_POLL_IN);
     CHECK(pal->tcp_accept(c, l, TERN_PAL_FOREVER, &s, &T.peer) == TERN_PAL_OK);
     static uint8_t buf[3000];
     for (;;) {
@@ -129,6 +134,10 @@ static int echo_client(const struct tern_pal *pal, const struct tern_app_start *
     tern_pal_handle s, reader;
     CHECK(pal->tcp_connect(c, &to, NOW(pal) + PW_S, &s) == TERN_PAL_OK);
     T.h = s;
+    struct tern_pal_pollfd pf = { s, TERN_PAL_POLL_IN | TERN_PAL_POLL_OUT, 0 };
+    unsigned ready = 0;
+    CHECK(pal->poll(c, &pf, 1, NOW(pal), &ready) == TERN_PAL_OK);
+    CHECK(ready == 1 && pf.revents == TERN_PAL_POLL_OUT);   /* room, nothing to read */
     /* Reading on a second thread while this one writes (the buffers are
      * 16 KiB each way: a writer that never reads would stall). */
     CHECK(pal->thread_spawn(c, echo_reader, (void *)pal, 0, &reader) == TERN_PAL_OK);
@@ -225,6 +234,52 @@ static int silent_server(const struct tern_pal *pal, const struct tern_app_start
     CHECK(pal->sock_read(c, s, buf, sizeof buf, TERN_PAL_FOREVER, &got) == TERN_PAL_OK);
     CHECK(got == 0);                           /* the client's FIN */
     return 0;                                  /* l and s left open: finish closes them */
+}
+
+/* An app that pokes at handles it was not given: the one a blocked
+ * accept holds for its connection is refused (read), reported (poll) and
+ * can be closed, which ends the accept with ECLOSED. */
+static int poke_app(const struct tern_pal *pal, const struct tern_app_start *st)
+{
+    (void)st;
+    void *c = pal->ctx;
+    tern_pal_handle l, t;
+    CHECK(pal->tcp_listen(c, 7400, &l) == TERN_PAL_OK);
+    T.h = l;
+    CHECK(pal->thread_spawn(c, blocked_accept, (void *)pal, 0, &t) == TERN_PAL_OK);
+    CHECK(pal->yield(c) == TERN_PAL_OK);          /* the thread blocks in accept */
+    unsigned closed = 0;
+    for (tern_pal_handle h = 0; h < 8; h++) {
+        if (h == l || h == t)
+            continue;
+        uint8_t buf[8];
+        size_t got, sent;
+        unsigned ready;
+        struct tern_pal_pollfd pf = { h, TERN_PAL_POLL_IN | TERN_PAL_POLL_OUT, 0 };
+        int r = pal->sock_read(c, h, buf, sizeof buf, NOW(pal), &got);
+        CHECK(r == TERN_PAL_ENOENT);
+        CHECK(pal->sock_write(c, h, "x", 1, NOW(pal), &sent) == TERN_PAL_ENOENT);
+        CHECK(pal->sock_shutdown(c, h) == TERN_PAL_ENOENT);
+        CHECK(pal->poll(c, &pf, 1, NOW(pal), &ready) == TERN_PAL_OK);
+        CHECK(ready == 1 && pf.revents == TERN_PAL_POLL_ERR);
+        if (pal->sock_close(c, h) == TERN_PAL_OK)
+            closed++;
+    }
+    CHECK(closed == 1);
+    int code = 0;
+    CHECK(pal->thread_join(c, t, NOW(pal) + PW_S, &code) == TERN_PAL_OK);
+    CHECK(code == TERN_PAL_ECLOSED);
+    CHECK(pal->sock_close(c, l) == TERN_PAL_OK);
+    return 0;
+}
+
+static void test_handles_not_given(void **state)
+{
+    (void)state;
+    struct pal_world *w = world(1);
+    pw_start(w->node[0], poke_app);
+    run_to_end(w, 10 * PW_S);
+    finish_all(w);
 }
 
 static void test_deadlines(void **state)
@@ -664,6 +719,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_echo),
         cmocka_unit_test(test_deadlines),
+        cmocka_unit_test(test_handles_not_given),
         cmocka_unit_test(test_peer_vanishes_and_refused),
         cmocka_unit_test(test_udp_round_trip),
         cmocka_unit_test(test_dns_with_a_server),
