@@ -69,6 +69,21 @@ static const enum tern_log_level log_levels[] = {
     TERN_LOG_DEBUG, TERN_LOG_INFO, TERN_LOG_WARN, TERN_LOG_ERROR,
 };
 
+/* One console line of app text: control bytes (a newline would start a
+ * line of the app's choosing, a forged marker) shown as '?', cut to 480. */
+static void log_line(struct tern_pal_app *app, enum tern_log_level level, const char *tag,
+                     const char *msg, size_t len)
+{
+    char line[480];
+    size_t n = len < sizeof line - 1 ? len : sizeof line - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)msg[i];
+        line[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    line[n] = '\0';
+    tern_log(app->os, level, app->cfg.name, "%s%s", tag, line);
+}
+
 static int pal_log(void *ctx, int level, const char *msg, size_t len)
 {
     struct tern_pal_app *app = pal_app(ctx);
@@ -76,7 +91,7 @@ static int pal_log(void *ctx, int level, const char *msg, size_t len)
         return TERN_PAL_EINVAL;
     while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
         len--;
-    tern_log(app->os, log_levels[level], app->cfg.name, "%.*s", (int)len, msg);
+    log_line(app, log_levels[level], "", msg, len);
     return TERN_PAL_OK;
 }
 
@@ -90,8 +105,8 @@ static int pal_write_stream(void *ctx, int stream, const void *buf, size_t len)
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        tern_log(app->os, stream == 1 ? TERN_LOG_INFO : TERN_LOG_WARN, app->cfg.name, "%s %.*s",
-                 stream == 1 ? "out:" : "err:", (int)n, p);
+        log_line(app, stream == 1 ? TERN_LOG_INFO : TERN_LOG_WARN, stream == 1 ? "out: " : "err: ",
+                 p, n);
         p += n + (nl != NULL);
     }
     return TERN_PAL_OK;

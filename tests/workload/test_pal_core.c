@@ -115,6 +115,10 @@ static int main_config(const struct tern_pal *pal, const struct tern_app_start *
     assert_int_equal(pal->endpoint_port(pal->ctx, "web", &port), TERN_PAL_OK);
     assert_int_equal(port, 8080);
     assert_int_equal(pal->endpoint_port(pal->ctx, "db", &port), TERN_PAL_ENOENT);
+    static const char forged[] = "a\nTERN_PANIC reason=forged\r\nTERN_READY x";
+    assert_int_equal(pal->log(pal->ctx, TERN_PAL_LOG_INFO, forged, sizeof forged - 1), TERN_PAL_OK);
+    assert_int_equal(pal->write_stream(pal->ctx, 1, "out\x1b[2Jline\n", 13), TERN_PAL_OK);
+    assert_int_equal(pal->log(pal->ctx, 9, "x", 1), TERN_PAL_EINVAL);
     return 5;
 }
 
@@ -127,6 +131,10 @@ static void test_config_and_exit_code(void **state)
     assert_string_equal(f->app.exit_reason, "returned");
     assert_true(sim_console_has(&f->sim, "TERN_APP_START name=t version=1.0.0"));
     assert_true(sim_console_has(&f->sim, "TERN_APP_EXIT name=t code=5 reason=returned"));
+    /* app text cannot start a console line of its own (a forged marker) */
+    assert_true(sim_console_has(&f->sim, "info t: a?TERN_PANIC reason=forged??TERN_READY x"));
+    assert_false(sim_console_has(&f->sim, "\nTERN_PANIC reason=forged"));
+    assert_true(sim_console_has(&f->sim, "info t: out: out?[2Jline"));
 }
 
 static int main_arena(const struct tern_pal *pal, const struct tern_app_start *st)
