@@ -688,13 +688,12 @@ static void test_refusal_is_logged(void **state)
 
 /* Every prefix of a real app is refused (an exact-size copy each, so a
  * read past the end shows under ASan), by both entry points. */
-static void test_truncated_at_every_offset(void **state)
+static void refuse_every_prefix(struct fixture *fx, const struct app_file *app)
 {
-    struct fixture *fx = *state;
-    for (size_t n = 0; n < fx->reloc.len; n++) {
+    for (size_t n = 0; n < app->len; n++) {
         uint8_t *cut = malloc(n ? n : 1);
         assert_non_null(cut);
-        memcpy(cut, fx->reloc.buf, n);
+        memcpy(cut, app->buf, n);
         struct tern_load_error err;
         struct tern_app_image img;
         tern_result r = tern_app_load(&fx->os, cut, n, 1, 0, &img, &err);
@@ -702,6 +701,18 @@ static void test_truncated_at_every_offset(void **state)
             fail_msg("cut at %zu: %s \"%s\"", n, tern_result_name(r), err.reason);
         assert_int_equal(tern_app_check(cut, n, 1, 0, NULL, &err), TERN_EINVAL);
         free(cut);
+    }
+}
+
+static void test_truncated_at_every_offset(void **state)
+{
+    struct fixture *fx = *state;
+    refuse_every_prefix(fx, &fx->reloc);
+    refuse_every_prefix(fx, &fx->packed);
+    if (app_paths[5][0] != '\0') {
+        struct app_file lld = app_read(app_paths[5]);
+        refuse_every_prefix(fx, &lld);
+        app_free(&lld);
     }
 }
 
