@@ -133,7 +133,7 @@ static tern_result add_load(struct elf_app *a, uint32_t i, const struct elf_seg 
     if (s->filesz > s->memsz)
         return elf_refuse(err, "program header %u: p_filesz > p_memsz", i);
     if (s->memsz == 0)
-        return elf_refuse(err, "program header %u: empty PT_LOAD", i);
+        return TERN_OK; /* empty (ld.bfd emits one for an empty .eh_frame): nothing to place */
     if (s->vaddr > UINT64_MAX - s->memsz)
         return elf_refuse(err, "program header %u: p_vaddr + p_memsz overflows", i);
     if (!is_pow2(s->align) || s->align < TERN_APP_PAGE || s->align > TERN_APP_MAX_ALIGN)

@@ -105,6 +105,14 @@ static tern_result protect_read_only(struct tern_os *os, const struct elf_app *a
     return TERN_OK;
 }
 
+/* The absolute page range of the executable segment: what exec_seal gets. */
+static void text_pages(const struct elf_app *a, uint64_t bias, uint64_t *lo, uint64_t *hi)
+{
+    const struct elf_seg *t = &a->load[a->text];
+    *lo = (bias + t->vaddr) & ~(uint64_t)(TERN_APP_PAGE - 1);
+    *hi = (bias + t->vaddr + t->memsz + TERN_APP_PAGE - 1) & ~(uint64_t)(TERN_APP_PAGE - 1);
+}
+
 /* Copies the segments (the rest of the region is zeroed: BSS and gaps),
  * applies the relocations, makes read-only data read-only and seals the
  * text. */
@@ -121,9 +129,8 @@ static tern_result place(struct tern_os *os, struct elf_app *a, void *region, ui
         return r; /* not reached: the same walk passed in check_all */
     if ((r = protect_read_only(os, a, bias, err)) != TERN_OK)
         return r;
-    const struct elf_seg *t = &a->load[a->text];
-    uint64_t lo = (bias + t->vaddr) & ~(uint64_t)(TERN_APP_PAGE - 1);
-    uint64_t hi = (bias + t->vaddr + t->memsz + TERN_APP_PAGE - 1) & ~(uint64_t)(TERN_APP_PAGE - 1);
+    uint64_t lo, hi;
+    text_pages(a, bias, &lo, &hi);
     r = os->plat.ops->exec_seal(os->plat.ctx, (void *)(uintptr_t)lo, (size_t)(hi - lo));
     if (r != TERN_OK)
         elf_refuse(err, "exec_seal failed: %s", tern_result_name(r));
@@ -156,15 +163,15 @@ static tern_result load(struct tern_os *os, const void *file, size_t len, uint32
         ops->exec_free(os->plat.ctx, region, (size_t)a.alloc_size);
         return r;
     }
-    const struct elf_seg *t = &a.load[a.text];
+    uint64_t text_lo, text_hi;
+    text_pages(&a, bias, &text_lo, &text_hi);
     *out = (struct tern_app_image){
         .base = region,
         .size = (size_t)a.alloc_size,
         .entry = bias + a.entry,
         .abi = a.abi,
-        .text_lo = (bias + t->vaddr) & ~(uint64_t)(TERN_APP_PAGE - 1),
-        .text_hi = (bias + t->vaddr + t->memsz + TERN_APP_PAGE - 1) &
-                   ~(uint64_t)(TERN_APP_PAGE - 1),
+        .text_lo = text_lo,
+        .text_hi = text_hi,
         .bias = bias,
         .relocs = a.relocs,
     };
