@@ -14,6 +14,7 @@
  *   net_*         virtio-net (virtio_net.c)           block_*      virtio-blk (virtio_blk.c)
  *   heap_region   largest conventional region >= 1 MiB from the UEFI map (mm.c)
  *   exec_alloc/seal/free  pages from mm.c's allocator, RW+NX, sealed to RX (W^X)
+ *   exec_readonly         those pages made R+NX (an app's rodata and RELRO)
  *   wait          LAPIC one-shot + sti;hlt, woken by MSI-X; ready bits from the rx rings
  *   panic         isa-debug-exit(METAL_PANIC_EXIT_VALUE), then cli;hlt
  */
@@ -236,6 +237,11 @@ static tern_result metal_exec_seal(void *ctx, void *ptr, size_t size)
     return mm_exec_seal(ctx, ptr, size);
 }
 
+static tern_result metal_exec_readonly(void *ctx, void *ptr, size_t size)
+{
+    return mm_exec_readonly(ctx, ptr, size);
+}
+
 static tern_result metal_exec_free(void *ctx, void *ptr, size_t size)
 {
     return mm_exec_free(ctx, ptr, size);
@@ -300,6 +306,7 @@ static const struct tern_platform_ops metal_ops = {
     .exec_alloc = metal_exec_alloc,
     .exec_seal = metal_exec_seal,
     .exec_free = metal_exec_free,
+    .exec_readonly = metal_exec_readonly,
     .wait = metal_wait,
     .panic = metal_panic,
     .name = "baremetal",

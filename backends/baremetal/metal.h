@@ -36,6 +36,7 @@
 #define METAL_HALT_BAD_IMAGE  5   /* status 11 */
 #define METAL_HALT_NO_NIC     6   /* status 13 */
 #define METAL_HALT_SERVICE    8   /* status 17 */
+#define METAL_HALT_WORKLOAD   12  /* status 25: manifest or app refused */
 
 struct metal_clock {
     uint64_t tsc0;           /* TSC at UEFI entry: monotonic zero */
@@ -161,6 +162,7 @@ tern_result mm_protect(struct metal *m, uint64_t va, uint64_t size, uint64_t fla
 tern_result mm_query(struct metal *m, uint64_t va, uint64_t *out_flags);
 tern_result mm_exec_alloc(struct metal *m, size_t size, void **out);
 tern_result mm_exec_seal(struct metal *m, void *ptr, size_t size);
+tern_result mm_exec_readonly(struct metal *m, void *ptr, size_t size);
 tern_result mm_exec_free(struct metal *m, void *ptr, size_t size);
 
 /* fwcfg.c: copies QEMU's fw_cfg file `name` into buf (NUL-terminated, cut
@@ -188,6 +190,8 @@ void metal_power_button_enable(struct metal *m);
 struct tern_os;
 int metal_services_start(struct tern_os *os, struct metal *m);
 void metal_services_stop(void);
+/* The running workload, or NULL before it started (for the trap path). */
+struct tern_workload *metal_services_workload(void);
 
 /* The platform ops (main.c). */
 struct tern_platform metal_platform(struct metal *m);

@@ -14,6 +14,8 @@
 #include "tern/os.h"
 #include "tern/tcp.h"
 #include "http_linux.h"
+#include "guard_linux.h"
+#include "workload_linux.h"
 
 #define DEFAULT_HEAP_MIB 64
 
@@ -39,6 +41,7 @@ static void usage(FILE *to)
             DEFAULT_HEAP_MIB);
     linux_net_usage(to);
     linux_http_usage(to);
+    linux_app_usage(to);
 }
 
 static int parse_level(const char *s, enum tern_log_level *out)
@@ -73,6 +76,7 @@ static const struct option long_opts[] = {
     { "help", no_argument, NULL, OPT_HELP },
     LINUX_NET_LONG_OPTS,
     LINUX_HTTP_LONG_OPTS,
+    LINUX_APP_LONG_OPTS,
     { NULL, 0, NULL, 0 },
 };
 
@@ -86,10 +90,16 @@ int main(int argc, char **argv)
 
     static struct linux_net_opts netopt;
     static struct linux_http_opts httpopt;
+    static struct linux_app_opts appopt = { .watchdog_ms = LINUX_WATCHDOG_MS_DEFAULT };
     int c;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         if (c >= LINUX_HTTP_OPT_TLS_CERT && c <= LINUX_HTTP_OPT_LAST) {
             (void)linux_http_opt(&httpopt, c, optarg);
+            continue;
+        }
+        if (c >= LINUX_APP_OPT_MANIFEST && c <= LINUX_APP_OPT_LAST) {
+            if (linux_app_opt(&appopt, c, optarg) != 0)
+                return 2;
             continue;
         }
         if (c >= LINUX_NET_OPT_NET && c <= LINUX_NET_OPT_LAST) {
@@ -145,7 +155,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (linux_http_check(&httpopt) != 0) {
+    static struct linux_workload workload;
+    if (linux_http_check(&httpopt) != 0 || linux_app_check(&workload, &appopt) != 0) {
         linux_backend_close(&backend);
         return 2;
     }
@@ -171,23 +182,55 @@ int main(int argc, char **argv)
     static struct tern_disk mounted_disks[TERN_MAX_BLOCK_DEVICES];
     for (unsigned i = 0; i < disk_count; i++)
         (void)tern_disk_mount(&os, i, &mounted_disks[i]);
+    /* What is served: the data volume (core's rule, as on bare metal) of
+     * the first mounted disk that has one. */
+    static struct tern_disk_data data;
+    struct tern_fat *served = NULL;
+    for (unsigned i = 0; i < disk_count && !served; i++)
+        if (mounted_disks[i].mounted &&
+            tern_disk_mount_data(&mounted_disks[i], &data, NULL) == TERN_OK)
+            served = data.fs;
     static struct tern_net net;
     static struct tern_tcp tcp;
     int net_up = linux_net_start(&os, &net, &tcp, &netopt);
-    struct tern_fat *served = NULL;          /* the first mounted volume */
-    for (unsigned i = 0; i < disk_count && !served; i++)
-        if (mounted_disks[i].mounted)
-            served = &mounted_disks[i].fs;
-    if (net_up < 0 || (net_up > 0 && linux_http_start(&os, &net, &tcp, served, &httpopt,
-                                                      linux_http_curl_port(&netopt)) != 0)) {
+    static struct linux_http http;
+    static struct linux_guard guard;
+    bool app = !appopt.off && net_up > 0;
+    if (net_up < 0 || (net_up > 0 && linux_http_start(&http, &os, &net, &tcp, served, &httpopt,
+                                                      linux_http_curl_port(&netopt), !app) != 0)) {
         tern_os_finish(&os);
         linux_backend_close(&backend);
         return 1;
     }
+    if (app) {
+        struct tern_workload_opts wo = {
+            .services = httpopt.off ? NULL : &http.svc,
+            .net = &net,
+            .tcp = &tcp,
+            .data = served,
+            .boot = disk_count && mounted_disks[0].mounted ? &mounted_disks[0].fs : NULL,
+            .ready_fields = httpopt.off ? NULL : linux_http_ready_fields(&http),
+            .on_ready = linux_http_hint,
+            .arg = &http,
+        };
+        int refused = linux_app_start(&workload, &os, &appopt, &wo, wo.boot);
+        if (refused == 0 && linux_guard_start(&guard, &os, &workload.w, appopt.watchdog_ms) != 0)
+            refused = 1;
+        if (refused) {
+            tern_os_finish(&os);
+            linux_backend_close(&backend);
+            linux_app_close(&workload);
+            return refused;
+        }
+    }
     int code = tern_os_run(&os);
+    if (app)
+        linux_guard_stop(&guard);
+    (void)tern_disk_unmount_data(&data);
     for (unsigned i = 0; i < disk_count; i++)
         (void)tern_disk_unmount(&mounted_disks[i]);
     tern_os_finish(&os);
     linux_backend_close(&backend);
+    linux_app_close(&workload);
     return code;
 }

@@ -247,6 +247,11 @@ static struct tern_tcp_sock *find_listener(struct tern_tcp *tcp, uint32_t laddr,
     return any;
 }
 
+bool tern_tcp_listening(struct tern_tcp *tcp, uint16_t port)
+{
+    return find_listener(tcp, 0, port) != NULL;
+}
+
 void tcp_set_state(struct tern_tcp_sock *s, enum tern_tcp_state st)
 {
     s->state = st;

@@ -317,6 +317,9 @@ bool tern_tcp_counter(const struct tern_tcp *tcp, unsigned i, const char **name,
 /* Blocks taken from the pool (listeners, connections, TIME-WAIT). */
 uint32_t tern_tcp_pcbs_in_use(const struct tern_tcp *tcp);
 
+/* True when a listener is bound on port (any local address). */
+bool tern_tcp_listening(struct tern_tcp *tcp, uint16_t port);
+
 /* ---- diagnostic services (RFC 862 echo on 7, RFC 863 discard on 9) ---- */
 
 #define TERN_TCP_SERVICE_ECHO    0x1u
