@@ -401,9 +401,6 @@ static void detect_rng(struct metal *m)
     }
 }
 
-/* Runs musl's formatting and number parsing once on this machine (they
- * are compiled freestanding, x87 long double included) and compares with
- * known answers. Returns NULL or what differed. */
 static void *libc_heap_alloc(void *ctx, size_t size)
 {
     return tern_alloc(ctx, size);
@@ -421,6 +418,10 @@ static void use_core_heap_for_libc(struct tern_os *os)
     tern_libc_set_heap(&heap);
 }
 
+/* Runs musl's formatting, number parsing and scanning once on this
+ * machine (they are compiled freestanding, x87 long double included) and
+ * the malloc family over the core heap, and compares with known answers.
+ * Returns NULL or what differed. */
 static const char *libc_selfcheck(void)
 {
     char buf[96];
@@ -435,6 +436,20 @@ static const char *libc_selfcheck(void)
         return "strtoull";
     if (strtod("2.5e-3", &end) != 2.5e-3 || *end)
         return "strtod";
+    double d;
+    if (sscanf("1.5e3", "%lg", &d) != 1 || d != 1.5e3)
+        return "sscanf";
+    /* The malloc family over the core heap (cJSON's allocator). */
+    char *p = malloc(5);
+    if (p == NULL)
+        return "malloc";
+    memcpy(p, "tern", 5);
+    char *q = realloc(p, 4096);
+    if (q == NULL || strcmp(q, "tern") != 0) {
+        free(q ? q : p);
+        return "realloc";
+    }
+    free(q);
     return NULL;
 }
 

@@ -751,11 +751,11 @@ static void test_long_path_is_cut(void **state)
 
 /* ---- whole, truncated, mutated ---- */
 
-static void test_every_truncation(void **state)
+static void check_truncations(const char *fixture)
 {
-    (void)state;
     size_t len;
-    char *text = read_fixture("full.json", &len);
+    char *text = read_fixture(fixture, &len);
+    text[len] = '\0';
     const char *last = strrchr(text, '}');
     assert_non_null(last);
     size_t complete = (size_t)(last - text) + 1;
@@ -765,11 +765,23 @@ static void test_every_truncation(void **state)
         tern_result r = parse_exact(text, cut, &m, &err);
         tern_result want = cut < complete ? TERN_EINVAL : TERN_OK;
         if (r != want)
-            fail_msg("cut at %zu of %zu: %s (%s: %s)", cut, len, tern_result_name(r), err.path, err.msg);
+            fail_msg("%s cut at %zu of %zu: %s (%s: %s)", fixture, cut, len, tern_result_name(r),
+                     err.path, err.msg);
         if (r != TERN_OK && (strcmp(err.path, "$") != 0 || err.msg[0] == '\0'))
-            fail_msg("cut at %zu: refusal %s: %s", cut, err.path, err.msg);
+            fail_msg("%s cut at %zu: refusal %s: %s", fixture, cut, err.path, err.msg);
     }
     free(text);
+}
+
+/* Every prefix of each valid fixture: refused (at "$": a prefix is never
+ * a whole document) until the closing brace, accepted from there on. */
+static void test_every_truncation(void **state)
+{
+    (void)state;
+    check_truncations("full.json");
+    check_truncations("hello.json");
+    check_truncations("kv.json");
+    check_truncations("echo.json");
 }
 
 static void test_every_byte_mutated(void **state)
