@@ -5,19 +5,13 @@
  */
 #include <string.h>
 
-#include <mbedtls/sha256.h>
-
 #include "tern/fmt.h"
 #include "tern/http.h"
 #include "tern/os.h"
 #include "tern/services.h"
+#include "tern/tls.h"
 #include "tern/workload.h"
 #include "workload_internal.h"
-
-void tern_sha256(const void *data, size_t len, uint8_t out[32])
-{
-    mbedtls_sha256_ret(data, len, out, 0);
-}
 
 static tern_result refuse(struct tern_workload *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -63,10 +63,17 @@ static tern_result check_volume(struct tern_disk *d, struct tern_fat *fs, const 
         return TERN_ENOMEM;
     uint32_t lost = 0;   /* counted only where clusters will be allocated */
     tern_result r = tern_fat_check(fs, bitmap, bl, fs->read_only ? NULL : &lost);
+    if (r == TERN_OK && lost > 0) {
+        /* What an interrupted write left (a file's clusters allocated
+         * before its directory entry, a replaced file's old ones): freed,
+         * as fsck.fat would, so the volume is clean again. */
+        uint32_t freed = 0;
+        r = tern_fat_reclaim_lost(fs, bitmap, &freed);
+        tern_log(d->os, TERN_LOG_WARN, "disk",
+                 "disk %u: %s: %u lost clusters (allocated, in no file): %u reclaimed%s", d->idx,
+                 what, lost, freed, r == TERN_OK ? "" : ", then the write failed");
+    }
     tern_free(d->os, bitmap);
-    if (r == TERN_OK && lost > 0)
-        tern_log(d->os, TERN_LOG_WARN, "disk", "disk %u: %s: %u lost clusters (allocated, unused)",
-                 d->idx, what, lost);
     return r;
 }
 

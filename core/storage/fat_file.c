@@ -794,3 +794,23 @@ tern_result tern_fat_check(struct tern_fat *fs, uint8_t *bitmap, size_t bitmap_l
         return TERN_OK;
     return fat_count_unmarked(fs, bitmap, lost);
 }
+
+tern_result tern_fat_reclaim_lost(struct tern_fat *fs, const uint8_t *bitmap, uint32_t *freed)
+{
+    *freed = 0;
+    if (fs->read_only)
+        return TERN_EROFS;
+    for (uint32_t c = 2; c - 2 < fs->clusters; c++) {
+        if (bitmap[c / 8] & (1u << (c % 8)))
+            continue;
+        uint32_t v;
+        tern_result r = fat_get(fs, c, &v);
+        if (r == TERN_OK && v != 0 && v != FAT_BAD) {
+            r = fat_set(fs, c, 0);
+            ++*freed;
+        }
+        if (r != TERN_OK)
+            return r;
+    }
+    return *freed ? tern_fat_sync(fs) : TERN_OK;
+}

@@ -243,6 +243,12 @@ tern_result tern_fat_rename_replace(struct tern_fat *fs, const char *from, const
 tern_result tern_fat_check(struct tern_fat *fs, uint8_t *bitmap, size_t bitmap_len,
                            uint32_t *lost);
 
+/* After a tern_fat_check that passed on a writable volume, with the same
+ * bitmap: frees every lost cluster (allocated, in no chain: what an
+ * interrupted write leaves, and what fsck.fat reclaims) and syncs.
+ * *freed gets how many. TERN_OK; TERN_EROFS; device errors. */
+tern_result tern_fat_reclaim_lost(struct tern_fat *fs, const uint8_t *bitmap, uint32_t *freed);
+
 /* Free clusters (counts the FAT when the hint is unknown). */
 tern_result tern_fat_free_clusters(struct tern_fat *fs, uint32_t *out);
 

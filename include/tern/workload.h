@@ -140,7 +140,4 @@ tern_result tern_workload_resolve(struct tern_os *os, const struct tern_workload
                                   struct tern_manifest *m, const void **app, size_t *app_len,
                                   const char **source);
 
-/* SHA-256 of data[0..len) into out (mbedTLS). */
-void tern_sha256(const void *data, size_t len, uint8_t out[32]);
-
 #endif

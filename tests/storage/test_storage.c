@@ -512,9 +512,19 @@ static void fat_basics(uint32_t ss, uint64_t bytes, enum tern_fat_type type, uin
     assert_int_equal(tern_fat_check(fs, bm, bl, NULL), TERN_OK);
     assert_int_equal(tern_fat_unlink(fs, "/x1"), TERN_OK);
     assert_int_equal(tern_fat_unlink(fs, "/x2"), TERN_OK);
-    raw_fat_set(fs, last, 0);
+    /* The two lost ones again, reclaimed as fsck.fat would: the bad
+     * cluster stays bad, the files stay. */
+    raw_fat_set(fs, last, eoc);
+    raw_fat_set(fs, last - 2, eoc);
+    assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
+    assert_int_equal(lost, 2);
+    uint32_t freed = 0;
+    assert_int_equal(tern_fat_reclaim_lost(fs, bm, &freed), TERN_OK);
+    assert_int_equal(freed, 2);
+    assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
+    assert_int_equal(lost, 0);
+    assert_int_equal(get(fs, "/hello.txt", back, sizeof(back)), 3);
     raw_fat_set(fs, last - 1, 0);
-    raw_fat_set(fs, last - 2, 0);
     assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
     assert_int_equal(lost, 0);
     test_free(bm);
