@@ -545,6 +545,8 @@ static bool ack_advance(struct tern_tcp_sock *s, const struct tcp_seg *seg)
     uint32_t acked = ack - s->snd_una;
     uint32_t data = acked < s->sbuf_len ? acked : s->sbuf_len;
     bool fin_acked = s->fin_sent && acked > data;
+    if (fin_acked)
+        s->fin_acked = true; /* snd_una is past the FIN: data_end no longer is */
     s->sbuf_head = (s->sbuf_head + data) % s->sbuf_cap;
     s->sbuf_len -= data;
     if (s->ts_ok && seg->opt.has_ts && seg->opt.tsecr) {

@@ -73,6 +73,7 @@ struct tern_tcp_sock {
     bool sack_ok, ts_ok, ws_ok;
     bool shut_wr;          /* FIN requested after queued data */
     bool fin_sent, fin_rcvd;
+    bool fin_acked;        /* our FIN is acknowledged: it is never sent again */
     bool ack_now;          /* send an ACK at the next output */
     bool in_recovery;
     bool rtt_timing;

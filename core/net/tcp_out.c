@@ -367,7 +367,9 @@ void tcp_output(struct tern_tcp_sock *s)
         return;
     }
     uint32_t data_end = s->snd_una + s->sbuf_len;
-    if (s->state != TERN_TCP_TIME_WAIT) {
+    /* Once the FIN is acknowledged, snd_una is one past the data and a
+     * FIN "due" at data_end would take a sequence number never allocated. */
+    if (s->state != TERN_TCP_TIME_WAIT && !s->fin_acked) {
         for (;;) {
             if (s->sack_ok)
                 skip_sacked(s);
@@ -545,7 +547,7 @@ static void on_persist(struct tern_tcp_sock *s)
         }
         tcp_send_segment(s, s->snd_una, len, TCP_ACK);
         s->snd_nxt = s->snd_una + len;
-    } else if (s->shut_wr) {
+    } else if (s->shut_wr && !s->fin_acked) {
         tcp_send_segment(s, s->snd_una, 0, TCP_ACK | TCP_FIN);
         s->fin_sent = true;
         s->snd_nxt = s->snd_una + 1;

@@ -1256,6 +1256,63 @@ static void test_discard_service_and_callback_close(void **state)
     fx_free_checked(f);
 }
 
+/* Issue 12 #4: a FIN occupies one sequence number and is sent until it
+ * is acknowledged, never again after (RFC 9293 3.10.4, 3.10.7.4). The
+ * peer ACKs our FIN before sending its own: FIN-WAIT-2 sends no second
+ * FIN, neither with the ACKs it owes nor from its timers. */
+static void test_fin_not_resent_after_acked(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    size_t sent;
+    assert_int_equal(tern_tcp_send(s, "bye", 3, &sent), TERN_OK);
+    assert_int_equal(tern_tcp_shutdown(s), TERN_OK);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_FIN_WAIT_1);
+    unsigned fins = 0;
+    for (unsigned i = 0; i < f->ncap; i++)
+        if (fx_cap(f, i)->flags & F_FIN) {
+            assert_int_equal(fx_cap(f, i)->seq + fx_cap(f, i)->len, isn + 4);
+            fins++;
+        }
+    assert_int_equal(fins, 1);
+    /* the peer acknowledges data and FIN (isn + 1 + 3 + 1) */
+    unsigned n = f->ncap;
+    fx_send(f, 40000, 80, 1001, isn + 5, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_FIN_WAIT_2);
+    assert_int_equal(f->ncap, n); /* nothing to answer to a pure ACK */
+    /* data in FIN-WAIT-2 is ACKed from isn + 5, without a FIN */
+    fx_send(f, 40000, 80, 1001, isn + 5, F_ACK, 65535, NULL, 0, "more", 4);
+    fx_advance_ms(f, 100); /* the delayed ACK */
+    assert_true(f->ncap > n);
+    for (unsigned i = n; i < f->ncap; i++) {
+        assert_int_equal(fx_cap(f, i)->flags & F_FIN, 0);
+        assert_int_equal(fx_cap(f, i)->seq, isn + 5);
+        assert_int_equal(fx_cap(f, i)->len, 0);
+    }
+    assert_int_equal(fx_last(f)->ack, 1005);
+    /* timers send nothing either */
+    n = f->ncap;
+    fx_advance_ms(f, 10000);
+    assert_int_equal(f->ncap, n);
+    /* the peer's FIN: TIME-WAIT, ACKed from isn + 5 */
+    fx_send(f, 40000, 80, 1005, isn + 5, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_TIME_WAIT);
+    assert_int_equal(fx_last(f)->flags, F_ACK);
+    assert_int_equal(fx_last(f)->seq, isn + 5);
+    assert_int_equal(fx_last(f)->ack, 1006);
+    char buf[8];
+    size_t got;
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 4);
+    tern_tcp_close(s);
+    fx_advance_ms(f, 2 * f->cfg.msl_ms + 10);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1293,6 +1350,7 @@ int main(void)
         cmocka_unit_test(test_simultaneous_open),
         cmocka_unit_test(test_abort_sends_rst_in_every_state),
         cmocka_unit_test(test_discard_service_and_callback_close),
+        cmocka_unit_test(test_fin_not_resent_after_acked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
