@@ -1008,6 +1008,22 @@ static bool seq_acceptable(const struct tern_tcp_sock *s, uint32_t seq, uint32_t
            (SEQ_GEQ(last, s->rcv_nxt) && SEQ_LT(last, s->rcv_nxt + wnd));
 }
 
+/* What an acceptable RST tells the user (RFC 9293 3.10.7.4). */
+static tern_result rst_result(const struct tern_tcp_sock *s)
+{
+    switch (s->state) {
+    case TERN_TCP_SYN_RECEIVED:
+        /* No parent: entered from SYN-SENT (simultaneous open), so the
+         * connection was refused. A listener's child is just freed. */
+        return s->parent ? TERN_ECLOSED : TERN_EPROTO;
+    case TERN_TCP_CLOSING:
+    case TERN_TCP_LAST_ACK:
+        return TERN_OK; /* both sides had closed: no error */
+    default:
+        return TERN_ECLOSED;
+    }
+}
+
 static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
 {
     struct tern_tcp *tcp = s->tcp;
@@ -1102,11 +1118,7 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
             return;
         }
         tcp->stats.conns_reset++;
-        /* RFC 9293 3.10.7.4: in CLOSING and LAST-ACK both sides have
-         * closed; the reset ends the connection without an error. */
-        tcp_drop(s, (s->state == TERN_TCP_CLOSING || s->state == TERN_TCP_LAST_ACK)
-                        ? TERN_OK
-                        : TERN_ECLOSED);
+        tcp_drop(s, rst_result(s));
         return;
     }
 

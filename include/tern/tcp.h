@@ -294,7 +294,8 @@ const char *tern_tcp_state_name(enum tern_tcp_state st);
 
 /* Why the connection failed: TERN_OK (it did not), TERN_ECLOSED (reset by
  * the peer), TERN_ETIMEDOUT (retransmissions or keepalive ran out),
- * TERN_EPROTO (refused: RST to our SYN). */
+ * TERN_EPROTO (refused: a RST to our SYN in SYN-SENT, or in SYN-RECEIVED
+ * after a simultaneous open). */
 tern_result tern_tcp_error(const struct tern_tcp_sock *s);
 
 void tern_tcp_get_addrs(const struct tern_tcp_sock *s, uint32_t *local_addr,

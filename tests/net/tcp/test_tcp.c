@@ -1313,6 +1313,33 @@ static void test_fin_not_resent_after_acked(void **state)
     fx_free_checked(f);
 }
 
+/* Issue 12 #5: a RST in SYN-RECEIVED entered from SYN-SENT (simultaneous
+ * open) means the connection was refused (RFC 9293 3.10.7.4), as a RST
+ * in SYN-SENT does: TERN_EPROTO, not "reset" (TERN_ECLOSED). */
+static void test_simultaneous_open_rst_is_refused(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct evrec ev = { 0, 0 };
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5555, PEER, 80, record_events, &ev, &s),
+                     TERN_OK);
+    fx_send(f, 80, 5555, 9000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_RECEIVED);
+    /* in the window but not exact: challenge ACK, nothing changes */
+    fx_send(f, 80, 5555, 9001 + 10, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_RECEIVED);
+    assert_int_equal(tern_tcp_error(s), TERN_OK);
+    /* exact: refused */
+    fx_send(f, 80, 5555, 9001, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+    assert_int_equal(tern_tcp_error(s), TERN_EPROTO);
+    assert_true(ev.events & TERN_TCP_EV_ERROR);
+    assert_false(ev.events & TERN_TCP_EV_CONNECTED);
+    tern_tcp_close(s);
+    fx_free_checked(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1351,6 +1378,7 @@ int main(void)
         cmocka_unit_test(test_abort_sends_rst_in_every_state),
         cmocka_unit_test(test_discard_service_and_callback_close),
         cmocka_unit_test(test_fin_not_resent_after_acked),
+        cmocka_unit_test(test_simultaneous_open_rst_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
