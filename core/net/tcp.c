@@ -958,6 +958,9 @@ static void syn_sent_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
     }
     s->irs = seg->seq;
     s->rcv_nxt = seg->seq + 1;
+    /* the window our SYN told (unscaled) counts from the peer's ISN, which
+     * the SYN could not know: tcp_send_syn left rcv_adv relative to 0 */
+    s->rcv_adv = s->rcv_nxt + tcp_syn_window(s);
     s->peer_mss = seg->opt.has_mss ? seg->opt.mss : TCP_DEFAULT_MSS;
     s->ws_ok = seg->opt.has_ws;
     s->snd_wscale = s->ws_ok ? seg->opt.ws : 0;
@@ -990,12 +993,23 @@ static void syn_sent_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
     }
 }
 
-static bool seq_acceptable(const struct tern_tcp_sock *s, uint32_t seq, uint32_t seglen)
+/* RCV.WND: the window the peer was told (up to the advertised edge). */
+static uint32_t rcv_wnd_advertised(const struct tern_tcp_sock *s)
 {
-    uint32_t wnd = SEQ_GT(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+    return SEQ_GT(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+}
+
+/* The window a segment is tested against (RFC 9293 3.10.7.4). Data may
+ * use what we can hold, even beyond the advertised edge; a RST only the
+ * window the peer was told (RFC 5961 3.2 "the current receive window"),
+ * so a blind RST gets no challenge ACK for guessing beyond it. */
+static bool seq_acceptable(const struct tern_tcp_sock *s, uint32_t seq, uint32_t seglen,
+                           bool rst)
+{
+    uint32_t wnd = rcv_wnd_advertised(s);
     uint32_t space = tcp_rcv_space(s);
-    if (space > wnd)
-        wnd = space; /* what we can hold, even beyond the advertised edge */
+    if (!rst && space > wnd)
+        wnd = space;
     if (seglen == 0) {
         if (wnd == 0)
             return seq == s->rcv_nxt;
@@ -1044,8 +1058,9 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
         }
     }
 
+    bool rst = (seg->flags & TCP_RST) != 0;
     bool zero_wnd_ack = false;
-    if (!seq_acceptable(s, seg->seq, seglen) && tcp_rcv_space(s) == 0 &&
+    if (!seq_acceptable(s, seg->seq, seglen, rst) && tcp_rcv_space(s) == 0 &&
         (seg->flags & TCP_ACK) && !(seg->flags & (TCP_RST | TCP_SYN)) &&
         SEQ_GEQ(seg->seq, s->rcv_nxt) && SEQ_LEQ(seg->seq, s->rcv_nxt + 1)) {
         /* RFC 9293 3.10.7.4: with a zero receive window, still take
@@ -1058,8 +1073,8 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
         zero_wnd_ack = true;
         s->ack_now = true;
     }
-    if (!zero_wnd_ack && !seq_acceptable(s, seg->seq, seglen)) {
-        if (seg->flags & TCP_RST) {
+    if (!zero_wnd_ack && !seq_acceptable(s, seg->seq, seglen, rst)) {
+        if (rst) {
             tcp->stats.drop_rst_out_of_window++;
             return;
         }

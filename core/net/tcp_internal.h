@@ -163,6 +163,8 @@ uint32_t tcp_rcv_space(const struct tern_tcp_sock *s);
 /* tcp_out.c */
 void tcp_output(struct tern_tcp_sock *s);
 void tcp_send_syn(struct tern_tcp_sock *s);
+/* The window field of our SYN or SYN-ACK (never scaled). */
+uint16_t tcp_syn_window(const struct tern_tcp_sock *s);
 void tcp_send_ack(struct tern_tcp_sock *s);
 void tcp_send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags);
 /* tcp_send_segment for len > gso_mss through lower.output_tso. */

@@ -279,6 +279,12 @@ void tcp_respond_rst(struct tern_tcp *tcp, const struct tcp_seg *seg)
     }
 }
 
+uint16_t tcp_syn_window(const struct tern_tcp_sock *s)
+{
+    uint32_t space = tcp_rcv_space(s);
+    return (uint16_t)(space > 65535 ? 65535 : space);
+}
+
 void tcp_send_syn(struct tern_tcp_sock *s)
 {
     uint8_t opts[TCP_MAX_OPT];
@@ -294,8 +300,7 @@ void tcp_send_syn(struct tern_tcp_sock *s)
         n = tcp_build_syn_opts(opts, mss, (!synack || s->ws_ok) ? s->rcv_wscale : -1,
                                !synack || s->sack_ok, !synack || s->ts_ok,
                                tcp_now_ms(tcp) + s->ts_offset, synack ? s->ts_recent : 0);
-    uint32_t space = tcp_rcv_space(s);
-    uint16_t wnd = (uint16_t)(space > 65535 ? 65535 : space);
+    uint16_t wnd = tcp_syn_window(s);
     s->rcv_adv = s->rcv_nxt + wnd;
     tcp_send_raw(tcp, s->laddr, s->raddr, s->lport, s->rport, s->iss, synack ? s->rcv_nxt : 0,
                  synack ? (TCP_SYN | TCP_ACK) : TCP_SYN, wnd, opts, n);

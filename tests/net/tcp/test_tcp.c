@@ -1340,6 +1340,91 @@ static void test_simultaneous_open_rst_is_refused(void **state)
     fx_free_checked(f);
 }
 
+/* Issue 12 #6: RFC 5961 3.2 drops a RST outside the current receive
+ * window silently; the window is the one the peer was told (RCV.NXT to
+ * the advertised right edge), not the buffer space beyond it that data
+ * may still use. Checks RSTs around edge on the ESTABLISHED s and ends
+ * with the exact one (s CLOSED). */
+static void check_rst_at_window_edges(struct fx *f, struct tern_tcp_sock *s, uint16_t lport,
+                                      uint16_t rport, uint32_t rcv_nxt, uint32_t edge)
+{
+    uint64_t ch = f->tcp.stats.challenge_acks;
+    uint64_t drops = f->tcp.stats.drop_rst_out_of_window;
+    /* the last sequence number in the window: challenge ACK */
+    unsigned n = f->ncap;
+    fx_send(f, rport, lport, edge - 1, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(f->tcp.stats.challenge_acks, ch + 1);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->flags, F_ACK);
+    assert_int_equal(fx_last(f)->ack, rcv_nxt);
+    /* the right edge itself and beyond it (still inside the buffer
+     * space, and past it): silently dropped */
+    const uint32_t outside[] = { edge, edge + 50, edge + 100000 };
+    for (unsigned i = 0; i < 3; i++) {
+        n = f->ncap;
+        fx_send(f, rport, lport, outside[i], 0, F_RST, 0, NULL, 0, NULL, 0);
+        assert_int_equal(f->ncap, n);
+        assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+        assert_int_equal(f->tcp.stats.drop_rst_out_of_window, drops + i + 1);
+    }
+    assert_int_equal(f->tcp.stats.challenge_acks, ch + 1);
+    /* the exact RST still resets */
+    fx_send(f, rport, lport, rcv_nxt, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+}
+
+static void test_rst_beyond_advertised_window_dropped(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    /* 100 bytes in, read: the buffer has 100 bytes of room beyond the
+     * advertised edge, which SWS avoidance does not advertise yet */
+    static uint8_t data[100];
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, data, sizeof(data));
+    char buf[128];
+    size_t got;
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 100);
+    fx_advance_ms(f, 100); /* the delayed ACK carries the window */
+    const struct out_seg *a = fx_last(f);
+    assert_int_equal(a->ack, 1101);
+    uint32_t edge = a->ack + a->wnd; /* no window scaling */
+    assert_int_equal(edge, 1001 + 16384);
+    assert_true(edge - 1101 < f->cfg.rcvbuf); /* room beyond the edge */
+    check_rst_at_window_edges(f, s, 80, 40000, 1101, edge);
+    tern_tcp_close(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+/* The same after an active open from a peer ISN half the sequence space
+ * away from 0: the window told in our SYN counts from the peer's ISN. */
+static void test_rst_window_after_active_open(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5555, PEER, 80, NULL, NULL, &s), TERN_OK);
+    const struct out_seg *syn = fx_last(f);
+    uint32_t isn = syn->seq;
+    uint16_t syn_wnd = syn->wnd;
+    assert_int_equal(syn_wnd, 16384);
+    const uint32_t peer_isn = 0xc0000000u;
+    fx_send(f, 80, 5555, peer_isn, isn + 1, F_SYN | F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    const struct out_seg *a = fx_last(f);
+    assert_int_equal(a->flags, F_ACK);
+    assert_int_equal(a->ack, peer_isn + 1);
+    assert_int_equal(a->wnd, syn_wnd); /* never more than the buffer */
+    check_rst_at_window_edges(f, s, 5555, 80, peer_isn + 1, peer_isn + 1 + syn_wnd);
+    tern_tcp_close(s);
+    fx_free_checked(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1379,6 +1464,8 @@ int main(void)
         cmocka_unit_test(test_discard_service_and_callback_close),
         cmocka_unit_test(test_fin_not_resent_after_acked),
         cmocka_unit_test(test_simultaneous_open_rst_is_refused),
+        cmocka_unit_test(test_rst_beyond_advertised_window_dropped),
+        cmocka_unit_test(test_rst_window_after_active_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
