@@ -675,6 +675,41 @@ static bool ooo_room_for(const struct tern_tcp_sock *s, uint32_t a, uint32_t b)
     return false;
 }
 
+/* Copies len bytes to the receive ring, off bytes beyond rcv_nxt (the
+ * caller checked that they fit). */
+static void rbuf_store(struct tern_tcp_sock *s, uint32_t off, const uint8_t *data, uint32_t len)
+{
+    uint32_t pos = (s->rbuf_head + s->rbuf_len + off) % s->rbuf_cap;
+    uint32_t first = s->rbuf_cap - pos;
+    if (first > len)
+        first = len;
+    memcpy(s->rbuf + pos, data, first);
+    memcpy(s->rbuf, data + first, len - first);
+}
+
+/* Moves out-of-order ranges that now reach rcv_nxt into the in-order
+ * data. Returns true when rcv_nxt moved. */
+static bool ooo_present(struct tern_tcp_sock *s)
+{
+    uint32_t before = s->rcv_nxt;
+    bool merged = true;
+    while (merged) {
+        merged = false;
+        for (unsigned i = 0; i < s->nooo; i++) {
+            if (SEQ_LEQ(s->ooo[i].start, s->rcv_nxt)) {
+                if (SEQ_GT(s->ooo[i].end, s->rcv_nxt)) {
+                    s->rbuf_len += s->ooo[i].end - s->rcv_nxt;
+                    s->rcv_nxt = s->ooo[i].end;
+                }
+                s->ooo[i] = s->ooo[--s->nooo];
+                merged = true;
+                break;
+            }
+        }
+    }
+    return s->rcv_nxt != before;
+}
+
 /* Stores data at seq (>= rcv_nxt). Returns the bytes that fit. */
 static uint32_t receive_data(struct tern_tcp_sock *s, uint32_t seq, const uint8_t *data,
                              uint32_t len)
@@ -694,12 +729,7 @@ static uint32_t receive_data(struct tern_tcp_sock *s, uint32_t seq, const uint8_
         s->ack_now = true;
         return 0;
     }
-    uint32_t pos = (s->rbuf_head + s->rbuf_len + off) % s->rbuf_cap;
-    uint32_t first = s->rbuf_cap - pos;
-    if (first > len)
-        first = len;
-    memcpy(s->rbuf + pos, data, first);
-    memcpy(s->rbuf, data + first, len - first);
+    rbuf_store(s, off, data, len);
     if (off > 0) {
         tcp->stats.ooo_segments++;
         ooo_add(s, seq, seq + len);
@@ -710,21 +740,7 @@ static uint32_t receive_data(struct tern_tcp_sock *s, uint32_t seq, const uint8_
     bool had_ooo = s->nooo > 0;
     s->rcv_nxt += len;
     s->rbuf_len += len;
-    bool merged = true;
-    while (merged) {
-        merged = false;
-        for (unsigned i = 0; i < s->nooo; i++) {
-            if (SEQ_LEQ(s->ooo[i].start, s->rcv_nxt)) {
-                if (SEQ_GT(s->ooo[i].end, s->rcv_nxt)) {
-                    s->rbuf_len += s->ooo[i].end - s->rcv_nxt;
-                    s->rcv_nxt = s->ooo[i].end;
-                }
-                s->ooo[i] = s->ooo[--s->nooo];
-                merged = true;
-                break;
-            }
-        }
-    }
+    ooo_present(s);
     s->pending_ev |= TERN_TCP_EV_READABLE;
     if (had_ooo) {
         s->ack_now = true;
@@ -930,6 +946,59 @@ static void finish_handshake(struct tern_tcp_sock *s)
 
 /* ---- the state machine ---- */
 
+/* RCV.WND: the window the peer was told (up to the advertised edge). */
+static uint32_t rcv_wnd_advertised(const struct tern_tcp_sock *s)
+{
+    return SEQ_GT(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+}
+
+/* Text on a SYN-ACK, or on the SYN of a simultaneous open (RFC 9293
+ * 3.10.7.3), bounded by the window our SYN told. In ESTABLISHED it is
+ * received at once; in SYN-RECEIVED it waits as an out-of-order range at
+ * RCV.NXT, neither acknowledged nor readable, until ESTABLISHED presents
+ * it (until the peer ACKs our SYN it may be a blind forgery). */
+static void syn_data(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    uint32_t len = seg->len;
+    uint32_t wnd = rcv_wnd_advertised(s);
+    if (len > wnd) {
+        s->tcp->stats.drop_out_of_window++; /* the part beyond the window */
+        len = wnd;
+    }
+    if (len == 0)
+        return;
+    if (s->state == TERN_TCP_ESTABLISHED) {
+        receive_data(s, s->rcv_nxt, seg->data, len);
+        return;
+    }
+    rbuf_store(s, 0, seg->data, len);
+    ooo_add(s, s->rcv_nxt, s->rcv_nxt + len);
+}
+
+/* Drops from seg what lies before RCV.NXT (bytes, and a SYN already had). */
+static void trim_old(const struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (!SEQ_LT(seg->seq, s->rcv_nxt))
+        return;
+    uint32_t d = s->rcv_nxt - seg->seq;
+    if (seg->flags & TCP_SYN) {
+        seg->flags &= (uint8_t)~TCP_SYN;
+        seg->seq++;
+        d--;
+    }
+    if (d >= seg->len) {
+        if (d > seg->len)
+            seg->flags &= (uint8_t)~TCP_FIN;
+        seg->seq += seg->len;
+        seg->data += seg->len;
+        seg->len = 0;
+    } else {
+        seg->seq += d;
+        seg->data += d;
+        seg->len -= d;
+    }
+}
+
 static void syn_sent_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
 {
     struct tern_tcp *tcp = s->tcp;
@@ -984,19 +1053,15 @@ static void syn_sent_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
         s->state = TERN_TCP_ESTABLISHED;
         s->pending_ev |= TERN_TCP_EV_CONNECTED | TERN_TCP_EV_WRITABLE;
         s->ack_now = true;
+        syn_data(s, seg);
         tcp_output(s);
     } else {
         /* simultaneous open */
         s->state = TERN_TCP_SYN_RECEIVED;
         s->rexmt_at = 0;
+        syn_data(s, seg);
         tcp_send_syn(s);
     }
-}
-
-/* RCV.WND: the window the peer was told (up to the advertised edge). */
-static uint32_t rcv_wnd_advertised(const struct tern_tcp_sock *s)
-{
-    return SEQ_GT(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
 }
 
 /* The window a segment is tested against (RFC 9293 3.10.7.4). Data may
@@ -1101,26 +1166,8 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
         SEQ_LEQ(s->last_ack_sent, seg->seq + seglen))
         s->ts_recent = seg->opt.tsval;
 
-    /* Trim what we already have and what does not fit. */
-    if (SEQ_LT(seg->seq, s->rcv_nxt)) {
-        uint32_t d = s->rcv_nxt - seg->seq;
-        if (seg->flags & TCP_SYN) {
-            seg->flags &= (uint8_t)~TCP_SYN;
-            seg->seq++;
-            d--;
-        }
-        if (d >= seg->len) {
-            if (d > seg->len)
-                seg->flags &= (uint8_t)~TCP_FIN;
-            seg->seq += seg->len;
-            seg->data += seg->len;
-            seg->len = 0;
-        } else {
-            seg->seq += d;
-            seg->data += d;
-            seg->len -= d;
-        }
-    }
+    /* Trim what we already have. */
+    trim_old(s, seg);
 
     if (seg->flags & TCP_RST) {
         tcp->stats.rst_received++;
@@ -1177,6 +1224,12 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
         s->backoff = 0;
         s->rexmt_at = 0;
         finish_handshake(s);
+        if (ooo_present(s)) {
+            /* data that came with a simultaneous open's SYN */
+            s->pending_ev |= TERN_TCP_EV_READABLE;
+            s->ack_now = true;
+            trim_old(s, seg);
+        }
         if (s->parent) {
             tcp->stats.conns_accepted++;
             s->parent->pending_ev |= TERN_TCP_EV_READABLE;

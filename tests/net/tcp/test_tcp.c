@@ -1425,6 +1425,109 @@ static void test_rst_window_after_active_open(void **state)
     fx_free_checked(f);
 }
 
+/* Issue 12 #7: data on a SYN-ACK is kept (RFC 9293 3.10.7.3: "continue
+ * processing at the sixth step"), bounded by the window our SYN told. */
+static void test_data_on_syn_ack_kept(void **state)
+{
+    (void)state;
+    struct tern_tcp_config cfg;
+    tern_tcp_config_default(&cfg);
+    cfg.max_conns = 8;
+    cfg.sndbuf = 16384;
+    cfg.rcvbuf = 4096;
+    cfg.backlog_max = 4;
+    struct fx *f = fx_new(&cfg);
+    struct evrec ev = { 0, 0 };
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5555, PEER, 80, record_events, &ev, &s),
+                     TERN_OK);
+    uint32_t isn = fx_last(f)->seq;
+    assert_int_equal(fx_last(f)->wnd, 4096);
+    fx_send(f, 80, 5555, 7000, isn + 1, F_SYN | F_ACK, 65535, NULL, 0, "hello", 5);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(fx_last(f)->flags, F_ACK);
+    assert_int_equal(fx_last(f)->ack, 7001 + 5);
+    assert_true(ev.events & TERN_TCP_EV_CONNECTED);
+    assert_true(ev.events & TERN_TCP_EV_READABLE);
+    char buf[8192];
+    size_t got;
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 5);
+    assert_memory_equal(buf, "hello", 5);
+    tern_tcp_abort(s);
+
+    /* more than the window: the first 4096 bytes are kept */
+    static uint8_t big[6000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 7);
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5556, PEER, 80, NULL, NULL, &s), TERN_OK);
+    isn = fx_last(f)->seq;
+    fx_send(f, 80, 5556, 0xfffff000u, isn + 1, F_SYN | F_ACK, 65535, NULL, 0, big,
+            sizeof(big));
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(fx_last(f)->ack, 0xfffff001u + 4096);
+    assert_int_equal(fx_last(f)->wnd, 0);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 4096);
+    assert_memory_equal(buf, big, 4096);
+    tern_tcp_abort(s);
+    fx_free_checked(f);
+}
+
+/* Issue 12 #7: data on the SYN of a simultaneous open is queued and
+ * delivered once ESTABLISHED is reached (RFC 9293 3.10.7.3), not before:
+ * until the peer acknowledges our SYN it may be a blind forgery. */
+static void test_data_on_simultaneous_syn_queued(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct evrec ev = { 0, 0 };
+    char buf[64];
+    size_t got;
+    struct tern_tcp_sock *s;
+    /* the handshake ACK follows the queued data */
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5555, PEER, 80, record_events, &ev, &s),
+                     TERN_OK);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 80, 5555, 9000, 0, F_SYN, 65535, NULL, 0, "early", 5);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_RECEIVED);
+    assert_int_equal(fx_last(f)->flags, F_SYN | F_ACK);
+    assert_int_equal(fx_last(f)->ack, 9001); /* the SYN only: the data waits */
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_AGAIN);
+    assert_int_equal(tern_tcp_poll(s) & TERN_TCP_EV_READABLE, 0);
+    assert_int_equal(ev.events & TERN_TCP_EV_READABLE, 0);
+    fx_send(f, 80, 5555, 9006, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_true(ev.events & TERN_TCP_EV_READABLE);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 5);
+    assert_memory_equal(buf, "early", 5);
+    assert_int_equal(fx_last(f)->ack, 9006);
+    tern_tcp_abort(s);
+
+    /* the peer retransmits the data, and more, with the handshake ACK */
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5556, PEER, 80, NULL, NULL, &s), TERN_OK);
+    isn = fx_last(f)->seq;
+    fx_send(f, 80, 5556, 9000, 0, F_SYN, 65535, NULL, 0, "early", 5);
+    fx_send(f, 80, 5556, 9001, isn + 1, F_ACK, 65535, NULL, 0, "earlyMORE", 9);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 9);
+    assert_memory_equal(buf, "earlyMORE", 9);
+    fx_advance_ms(f, 100);
+    assert_int_equal(fx_last(f)->ack, 9010);
+    tern_tcp_abort(s);
+
+    /* a RST before the handshake completes discards the queued data */
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5557, PEER, 80, NULL, NULL, &s), TERN_OK);
+    fx_send(f, 80, 5557, 9000, 0, F_SYN, 65535, NULL, 0, "early", 5);
+    fx_send(f, 80, 5557, 9001, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_ECLOSED);
+    tern_tcp_close(s);
+    fx_free_checked(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1466,6 +1569,8 @@ int main(void)
         cmocka_unit_test(test_simultaneous_open_rst_is_refused),
         cmocka_unit_test(test_rst_beyond_advertised_window_dropped),
         cmocka_unit_test(test_rst_window_after_active_open),
+        cmocka_unit_test(test_data_on_syn_ack_kept),
+        cmocka_unit_test(test_data_on_simultaneous_syn_queued),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
