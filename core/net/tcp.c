@@ -1087,14 +1087,21 @@ static bool seq_acceptable(const struct tern_tcp_sock *s, uint32_t seq, uint32_t
            (SEQ_GEQ(last, s->rcv_nxt) && SEQ_LT(last, s->rcv_nxt + wnd));
 }
 
+/* The user's connect has not completed: SYN-SENT, or SYN-RECEIVED
+ * entered from it (simultaneous open; a listener's child has a parent). */
+static bool connect_pending(const struct tern_tcp_sock *s)
+{
+    return s->state == TERN_TCP_SYN_SENT || (s->state == TERN_TCP_SYN_RECEIVED && !s->parent);
+}
+
 /* What an acceptable RST tells the user (RFC 9293 3.10.7.4). */
 static tern_result rst_result(const struct tern_tcp_sock *s)
 {
     switch (s->state) {
     case TERN_TCP_SYN_RECEIVED:
-        /* No parent: entered from SYN-SENT (simultaneous open), so the
-         * connection was refused. A listener's child is just freed. */
-        return s->parent ? TERN_ECLOSED : TERN_EPROTO;
+        /* Entered from SYN-SENT (simultaneous open): the connection was
+         * refused. A listener's child is just freed. */
+        return connect_pending(s) ? TERN_EPROTO : TERN_ECLOSED;
     case TERN_TCP_CLOSING:
     case TERN_TCP_LAST_ACK:
         return TERN_OK; /* both sides had closed: no error */
@@ -1468,7 +1475,16 @@ void tern_tcp_icmp_error(struct tern_tcp *tcp, uint8_t type, uint8_t code, uint1
         rexmit_one(s, s->snd_una);
         return;
     }
-    /* Other unreachables and everything else: soft errors (RFC 5927 4.2,
-     * RFC 1122 4.2.3.9); source quench is ignored (RFC 6633). */
+    if (type == 3 && (code == 2 || code == 3) && connect_pending(s)) {
+        /* Protocol or port unreachable while our connect is pending: a
+         * hard error (RFC 1122 4.2.3.9); the connection is refused. */
+        tcp->stats.icmp_hard_errors++;
+        tcp_drop(s, TERN_EPROTO);
+        tcp_notify(s);
+        return;
+    }
+    /* Other unreachables, and codes 2-3 in synchronized states (RFC 5927
+     * 4.2) or for a listener's half-open child: soft errors; source
+     * quench is ignored (RFC 6633). */
     tcp->stats.icmp_soft_errors++;
 }

@@ -1528,6 +1528,84 @@ static void test_data_on_simultaneous_syn_queued(void **state)
     fx_free_checked(f);
 }
 
+/* The quoted header of an ICMP error about a segment from US:lport to
+ * PEER:rport with sequence number seq: IPv4 (TCP) + 8 bytes of TCP. */
+static void icmp_quote(uint8_t q[28], uint16_t lport, uint16_t rport, uint32_t seq)
+{
+    static const uint8_t ip[12] = { 0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0 };
+    memcpy(q, ip, sizeof(ip));
+    tern_store_be32(q + 12, US);
+    tern_store_be32(q + 16, PEER);
+    tern_store_be16(q + 20, lport);
+    tern_store_be16(q + 22, rport);
+    tern_store_be32(q + 24, seq);
+}
+
+/* Issue 12 #11: ICMP protocol and port unreachable (type 3 codes 2 and
+ * 3) are hard errors while the connection is being opened (RFC 1122
+ * 4.2.3.9, RFC 9293; RFC 5927 softens them only in synchronized
+ * states): the connect fails as refused at once. Fragmentation needed
+ * (code 4) stays path MTU discovery (RFC 1191), never an abort. */
+static void test_icmp_unreachable_fails_connect(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    uint8_t q[28];
+    static const uint8_t codes[2] = { 2, 3 };
+    for (unsigned i = 0; i < 2; i++) {
+        struct evrec ev = { 0, 0 };
+        struct tern_tcp_sock *s;
+        uint16_t lport = (uint16_t)(5555 + i);
+        assert_int_equal(
+            tern_tcp_connect(&f->tcp, US, lport, PEER, 80, record_events, &ev, &s), TERN_OK);
+        uint32_t isn = fx_last(f)->seq;
+        /* a sequence number not in flight: ignored */
+        icmp_quote(q, lport, 80, isn + 1000);
+        tern_tcp_icmp_error(&f->tcp, 3, codes[i], 0, q, sizeof(q));
+        assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_SENT);
+        /* fragmentation needed: not an abort */
+        icmp_quote(q, lport, 80, isn);
+        tern_tcp_icmp_error(&f->tcp, 3, 4, 576, q, sizeof(q));
+        assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_SENT);
+        /* net/host unreachable stay soft */
+        tern_tcp_icmp_error(&f->tcp, 3, 1, 0, q, sizeof(q));
+        assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_SENT);
+        unsigned n = f->ncap;
+        tern_tcp_icmp_error(&f->tcp, 3, codes[i], 0, q, sizeof(q));
+        assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+        assert_int_equal(tern_tcp_error(s), TERN_EPROTO);
+        assert_true(ev.events & TERN_TCP_EV_ERROR);
+        assert_int_equal(f->ncap, n); /* nothing sent: no RST for a SYN */
+        assert_int_equal(f->tcp.stats.icmp_hard_errors, i + 1);
+        /* no SYN retransmission afterwards */
+        fx_advance_ms(f, 5000);
+        assert_int_equal(f->ncap, n);
+        tern_tcp_close(s);
+    }
+    /* the same in SYN-RECEIVED after a simultaneous open */
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5600, PEER, 80, NULL, NULL, &s), TERN_OK);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 80, 5600, 9000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_RECEIVED);
+    icmp_quote(q, 5600, 80, isn);
+    tern_tcp_icmp_error(&f->tcp, 3, 3, 0, q, sizeof(q));
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+    assert_int_equal(tern_tcp_error(s), TERN_EPROTO);
+    tern_tcp_close(s);
+    /* a listener's half-open child is not the user's connect: soft */
+    struct tern_tcp_sock *ls;
+    assert_int_equal(tern_tcp_listen(&f->tcp, 0, 80, 4, NULL, NULL, &ls), TERN_OK);
+    fx_send(f, 40000, 80, 1000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    icmp_quote(q, 80, 40000, fx_last(f)->seq);
+    uint64_t soft = f->tcp.stats.icmp_soft_errors;
+    tern_tcp_icmp_error(&f->tcp, 3, 3, 0, q, sizeof(q));
+    assert_int_equal(f->tcp.stats.icmp_soft_errors, soft + 1);
+    assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 2);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1571,6 +1649,7 @@ int main(void)
         cmocka_unit_test(test_rst_window_after_active_open),
         cmocka_unit_test(test_data_on_syn_ack_kept),
         cmocka_unit_test(test_data_on_simultaneous_syn_queued),
+        cmocka_unit_test(test_icmp_unreachable_fails_connect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
