@@ -645,6 +645,16 @@ static void dup_ack(struct tern_tcp_sock *s)
 
 /* ---- receiving data ---- */
 
+/* ooo[] is kept newest first (the order RFC 2018 4 reports SACK blocks
+ * in): removing keeps the order of the rest. */
+static void ooo_remove(struct tern_tcp_sock *s, unsigned i)
+{
+    memmove(&s->ooo[i], &s->ooo[i + 1], (s->nooo - i - 1) * sizeof(s->ooo[0]));
+    s->nooo--;
+}
+
+/* Records [a, b) as received out of order: merged with the ranges it
+ * touches, and first in the list (it holds the latest arrival). */
 static void ooo_add(struct tern_tcp_sock *s, uint32_t a, uint32_t b)
 {
     unsigned i = 0;
@@ -655,13 +665,14 @@ static void ooo_add(struct tern_tcp_sock *s, uint32_t a, uint32_t b)
                 a = r->start;
             if (SEQ_GT(r->end, b))
                 b = r->end;
-            s->ooo[i] = s->ooo[--s->nooo];
+            ooo_remove(s, i);
             continue;
         }
         i++;
     }
-    s->ooo[s->nooo].start = a;
-    s->ooo[s->nooo].end = b;
+    memmove(&s->ooo[1], &s->ooo[0], s->nooo * sizeof(s->ooo[0]));
+    s->ooo[0].start = a;
+    s->ooo[0].end = b;
     s->nooo++;
 }
 
@@ -701,7 +712,7 @@ static bool ooo_present(struct tern_tcp_sock *s)
                     s->rbuf_len += s->ooo[i].end - s->rcv_nxt;
                     s->rcv_nxt = s->ooo[i].end;
                 }
-                s->ooo[i] = s->ooo[--s->nooo];
+                ooo_remove(s, i);
                 merged = true;
                 break;
             }
@@ -733,7 +744,6 @@ static uint32_t receive_data(struct tern_tcp_sock *s, uint32_t seq, const uint8_
     if (off > 0) {
         tcp->stats.ooo_segments++;
         ooo_add(s, seq, seq + len);
-        s->last_sack_start = seq;
         s->ack_now = true; /* an immediate duplicate ACK (RFC 5681 4.2) */
         return len;
     }

@@ -109,9 +109,8 @@ struct tern_tcp_sock {
     uint32_t irs, rcv_nxt, rcv_adv;
     uint8_t *rbuf;
     uint32_t rbuf_cap, rbuf_head, rbuf_len;
-    struct tcp_range ooo[TCP_OOO_MAX];
+    struct tcp_range ooo[TCP_OOO_MAX]; /* newest first (RFC 2018 4 order) */
     uint8_t nooo;
-    uint32_t last_sack_start; /* most recent OOO block first (RFC 2018) */
     uint32_t unacked_segs; /* full segments received since the last ACK */
 
     /* RTT (RFC 6298) and timestamps (RFC 7323) */

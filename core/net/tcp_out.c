@@ -156,20 +156,15 @@ static void send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, ui
     if (s->sack_ok && s->nooo > 0 && (flags & TCP_ACK)) {
         unsigned room = (unsigned)((TCP_MAX_OPT - n - 4) / 8);
         unsigned nb = s->nooo < room ? s->nooo : room;
-        /* The block holding the latest arrival first (RFC 2018 4). */
-        unsigned first = 0;
-        for (unsigned i = 0; i < s->nooo; i++)
-            if (SEQ_GEQ(s->last_sack_start, s->ooo[i].start) &&
-                SEQ_LT(s->last_sack_start, s->ooo[i].end))
-                first = i;
+        /* ooo[] is newest first: the block holding the latest arrival,
+         * then the most recently reported ones (RFC 2018 4). */
         opts[n++] = 1;
         opts[n++] = 1;
         opts[n++] = 5;
         opts[n++] = (uint8_t)(2 + 8 * nb);
         for (unsigned k = 0; k < nb; k++) {
-            unsigned i = (first + k) % s->nooo;
-            tern_store_be32(opts + n, s->ooo[i].start);
-            tern_store_be32(opts + n + 4, s->ooo[i].end);
+            tern_store_be32(opts + n, s->ooo[k].start);
+            tern_store_be32(opts + n + 4, s->ooo[k].end);
             n += 8;
         }
     }

@@ -1606,6 +1606,80 @@ static void test_icmp_unreachable_fails_connect(void **state)
     fx_free_checked(f);
 }
 
+/* The SACK blocks of o as offsets from base: n pairs into out. */
+static unsigned sack_offsets(const struct out_seg *o, uint32_t base, uint32_t out[4][2])
+{
+    const uint8_t *v = NULL;
+    if (!has_option(o, 5, &v))
+        return 0;
+    unsigned n = (unsigned)(v[-1] - 2) / 8;
+    assert_true(n <= 4);
+    for (unsigned k = 0; k < n; k++) {
+        out[k][0] = tern_load_be32(v + 8 * k) - base;
+        out[k][1] = tern_load_be32(v + 8 * k + 4) - base;
+    }
+    return n;
+}
+
+static void expect_sack(struct fx *f, uint32_t base, unsigned n, const uint32_t want[][2])
+{
+    uint32_t got[4][2];
+    const struct out_seg *a = fx_last(f);
+    assert_int_equal(a->ack, base);
+    assert_int_equal(sack_offsets(a, base, got), n);
+    for (unsigned k = 0; k < n; k++) {
+        assert_int_equal(got[k][0], want[k][0]);
+        assert_int_equal(got[k][1], want[k][1]);
+    }
+}
+
+/* Issue 12 #12: RFC 2018 4: the first SACK block holds the segment that
+ * triggered the ACK, the others repeat the most recently reported blocks,
+ * newest first. With more holes than blocks fit (4 without timestamps),
+ * the oldest block is the one left out. */
+static void test_sack_blocks_by_recency(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls;
+    assert_int_equal(tern_tcp_listen(&f->tcp, 0, 80, 4, NULL, NULL, &ls), TERN_OK);
+    static const uint8_t opts[8] = { 2, 4, 0x05, 0xb4, 1, 1, 4, 2 }; /* MSS, SACK-permitted */
+    fx_send(f, 40000, 80, 1000, 0, F_SYN, 65535, opts, 8, NULL, 0);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_accept(ls, &s), TERN_OK);
+    const uint32_t base = 1001;
+    /* five holes, A..E, arriving in order */
+    for (uint32_t i = 1; i <= 5; i++)
+        fx_send(f, 40000, 80, base + 10 * i, isn + 1, F_ACK, 65535, NULL, 0, "ab", 2);
+    static const uint32_t w1[4][2] = { { 50, 52 }, { 40, 42 }, { 30, 32 }, { 20, 22 } };
+    expect_sack(f, base, 4, w1);
+    /* B grows: it comes first, the rest keep their recency */
+    fx_send(f, 40000, 80, base + 22, isn + 1, F_ACK, 65535, NULL, 0, "cd", 2);
+    static const uint32_t w2[4][2] = { { 20, 24 }, { 50, 52 }, { 40, 42 }, { 30, 32 } };
+    expect_sack(f, base, 4, w2);
+    /* a new hole F */
+    fx_send(f, 40000, 80, base + 60, isn + 1, F_ACK, 65535, NULL, 0, "ef", 2);
+    static const uint32_t w3[4][2] = { { 60, 62 }, { 20, 24 }, { 50, 52 }, { 40, 42 } };
+    expect_sack(f, base, 4, w3);
+    /* A and B join (and the oldest, A, comes back inside the first) */
+    fx_send(f, 40000, 80, base + 12, isn + 1, F_ACK, 65535, NULL, 0, "12345678", 8);
+    static const uint32_t w4[4][2] = { { 10, 24 }, { 60, 62 }, { 50, 52 }, { 40, 42 } };
+    expect_sack(f, base, 4, w4);
+    /* a retransmission inside C (already held) is the trigger: C first */
+    fx_send(f, 40000, 80, base + 30, isn + 1, F_ACK, 65535, NULL, 0, "ab", 2);
+    static const uint32_t w5[4][2] = { { 30, 32 }, { 10, 24 }, { 60, 62 }, { 50, 52 } };
+    expect_sack(f, base, 4, w5);
+    /* the first hole fills: the in-order part leaves the list */
+    fx_send(f, 40000, 80, base, isn + 1, F_ACK, 65535, NULL, 0, "0123456789", 10);
+    static const uint32_t w6[4][2] = { { 6, 8 }, { 36, 38 }, { 26, 28 }, { 16, 18 } };
+    expect_sack(f, base + 24, 4, w6);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1650,6 +1724,7 @@ int main(void)
         cmocka_unit_test(test_data_on_syn_ack_kept),
         cmocka_unit_test(test_data_on_simultaneous_syn_queued),
         cmocka_unit_test(test_icmp_unreachable_fails_connect),
+        cmocka_unit_test(test_sack_blocks_by_recency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
