@@ -1120,6 +1120,58 @@ static tern_result rst_result(const struct tern_tcp_sock *s)
     }
 }
 
+/* States that still take the peer's data. */
+static bool receiving(const struct tern_tcp_sock *s)
+{
+    return s->state == TERN_TCP_ESTABLISHED || s->state == TERN_TCP_FIN_WAIT_1 ||
+           s->state == TERN_TCP_FIN_WAIT_2;
+}
+
+/* The peer's FIN at RCV.NXT (RFC 9293 3.10.7.4, eighth step). */
+static void fin_receive(struct tern_tcp_sock *s)
+{
+    s->fin_held = false;
+    s->ack_now = true;
+    switch (s->state) {
+    case TERN_TCP_ESTABLISHED:
+    case TERN_TCP_FIN_WAIT_1:
+    case TERN_TCP_FIN_WAIT_2:
+        s->rcv_nxt++;
+        s->fin_rcvd = true;
+        s->pending_ev |= TERN_TCP_EV_READABLE;
+        if (s->state == TERN_TCP_ESTABLISHED)
+            s->state = TERN_TCP_CLOSE_WAIT;
+        else if (s->state == TERN_TCP_FIN_WAIT_2)
+            tcp_enter_time_wait(s);
+        else if (s->snd_una == s->snd_max && s->fin_sent)
+            tcp_enter_time_wait(s);
+        else
+            s->state = TERN_TCP_CLOSING;
+        break;
+    case TERN_TCP_TIME_WAIT:
+        tcp_enter_time_wait(s); /* restart 2 MSL */
+        break;
+    default:
+        break;
+    }
+}
+
+/* A FIN at fin_seq, after all of its segment's data was held. At RCV.NXT
+ * it is processed; beyond it (data missing) it is held until the gap
+ * fills and answered at once with a duplicate ACK (RFC 5681 4.2). */
+static void fin_arrived(struct tern_tcp_sock *s, uint32_t fin_seq)
+{
+    if (fin_seq == s->rcv_nxt) {
+        fin_receive(s);
+    } else if (receiving(s) && SEQ_GT(fin_seq, s->rcv_nxt)) {
+        s->fin_held = true;
+        s->fin_held_seq = fin_seq;
+        s->ack_now = true;
+    } else if (s->state == TERN_TCP_TIME_WAIT) {
+        s->ack_now = true;
+    }
+}
+
 static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
 {
     struct tern_tcp *tcp = s->tcp;
@@ -1321,48 +1373,24 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
     }
 
     /* Data (URG is not supported: urgent data is read inline). */
-    bool fin_ok = true;
+    bool all_held = true;
     if (seg->len > 0) {
-        if (s->state == TERN_TCP_ESTABLISHED || s->state == TERN_TCP_FIN_WAIT_1 ||
-            s->state == TERN_TCP_FIN_WAIT_2) {
-            uint32_t took = receive_data(s, seg->seq, seg->data, seg->len);
-            if (took != seg->len || seg->seq != s->rcv_nxt - took)
-                fin_ok = false;
-            if (seg->seq != s->rcv_nxt - took)
-                fin_ok = false;
+        if (receiving(s)) {
+            all_held = receive_data(s, seg->seq, seg->data, seg->len) == seg->len;
         } else {
             tcp->stats.drop_data_after_fin++;
-            fin_ok = false;
+            all_held = false;
         }
     }
-
-    if ((seg->flags & TCP_FIN) && fin_ok && seg->seq + seg->len == s->rcv_nxt) {
-        switch (s->state) {
-        case TERN_TCP_ESTABLISHED:
-        case TERN_TCP_FIN_WAIT_1:
-        case TERN_TCP_FIN_WAIT_2:
-            s->rcv_nxt++;
-            s->fin_rcvd = true;
-            s->pending_ev |= TERN_TCP_EV_READABLE;
-            if (s->state == TERN_TCP_ESTABLISHED)
-                s->state = TERN_TCP_CLOSE_WAIT;
-            else if (s->state == TERN_TCP_FIN_WAIT_2)
-                tcp_enter_time_wait(s);
-            else if (s->snd_una == s->snd_max && s->fin_sent)
-                tcp_enter_time_wait(s);
-            else
-                s->state = TERN_TCP_CLOSING;
-            break;
-        case TERN_TCP_TIME_WAIT:
-            tcp_enter_time_wait(s); /* restart 2 MSL */
-            break;
-        default:
-            break;
-        }
+    /* A FIN beyond data we could not hold is left for the retransmission. */
+    if ((seg->flags & TCP_FIN) && all_held)
+        fin_arrived(s, seg->seq + seg->len);
+    else if ((seg->flags & TCP_FIN) && s->state == TERN_TCP_TIME_WAIT)
         s->ack_now = true;
-    } else if ((seg->flags & TCP_FIN) && s->state == TERN_TCP_TIME_WAIT) {
-        s->ack_now = true;
-    }
+    if (s->fin_held && SEQ_GT(s->rcv_nxt, s->fin_held_seq))
+        s->fin_held = false; /* data went past it: the peer's retransmission decides */
+    if (s->fin_held && s->rcv_nxt == s->fin_held_seq)
+        fin_receive(s); /* the gap before a held FIN filled */
 
     tcp_output(s);
 }

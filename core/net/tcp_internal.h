@@ -74,6 +74,8 @@ struct tern_tcp_sock {
     bool shut_wr;          /* FIN requested after queued data */
     bool fin_sent, fin_rcvd;
     bool fin_acked;        /* our FIN is acknowledged: it is never sent again */
+    bool fin_held;         /* the peer's FIN came ahead of missing data ... */
+    uint32_t fin_held_seq; /* ... at this sequence number; processed when rcv_nxt gets there */
     bool ack_now;          /* send an ACK at the next output */
     bool in_recovery;
     bool rtt_timing;

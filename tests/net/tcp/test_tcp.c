@@ -1680,6 +1680,72 @@ static void test_sack_blocks_by_recency(void **state)
     fx_free_checked(f);
 }
 
+/* Issue 12 #13: a FIN ahead of missing data gets an immediate duplicate
+ * ACK (RFC 5681 4.2) and is held, by its sequence number, until the gap
+ * fills; then it is processed. */
+static void test_fin_ahead_of_gap_held(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    char buf[64];
+    size_t got;
+    /* a bare FIN ahead of 10 missing bytes */
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    unsigned n = f->ncap;
+    fx_send(f, 40000, 80, 1011, isn + 1, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->ack, 1001);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_AGAIN);
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, "0123456789", 10);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSE_WAIT);
+    assert_int_equal(fx_last(f)->ack, 1012);
+    assert_int_equal(f->ncap, n + 2);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 10);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 0); /* end of stream */
+    tern_tcp_abort(s);
+
+    /* data and FIN ahead of the gap, filled in two pieces */
+    s = fx_passive(f, &ls, 40001, 5000, &isn);
+    n = f->ncap;
+    fx_send(f, 40001, 80, 5011, isn + 1, F_ACK | F_FIN, 65535, NULL, 0, "abcdefghij", 10);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->ack, 5001);
+    fx_send(f, 40001, 80, 5001, isn + 1, F_ACK, 65535, NULL, 0, "01234", 5);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    fx_send(f, 40001, 80, 5006, isn + 1, F_ACK, 65535, NULL, 0, "56789", 5);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSE_WAIT);
+    assert_int_equal(fx_last(f)->ack, 5022);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 20);
+    assert_memory_equal(buf, "0123456789abcdefghij", 20);
+    tern_tcp_abort(s);
+
+    /* in FIN-WAIT-2 the held FIN leads to TIME-WAIT */
+    s = fx_passive(f, &ls, 40002, 7000, &isn);
+    assert_int_equal(tern_tcp_shutdown(s), TERN_OK);
+    fx_send(f, 40002, 80, 7001, isn + 2, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_FIN_WAIT_2);
+    n = f->ncap;
+    fx_send(f, 40002, 80, 7004, isn + 2, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->ack, 7001);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_FIN_WAIT_2);
+    fx_send(f, 40002, 80, 7001, isn + 2, F_ACK, 65535, NULL, 0, "xyz", 3);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_TIME_WAIT);
+    assert_int_equal(fx_last(f)->ack, 7005);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 3);
+    tern_tcp_close(s);
+    fx_advance_ms(f, 2 * f->cfg.msl_ms + 10);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1725,6 +1791,7 @@ int main(void)
         cmocka_unit_test(test_data_on_simultaneous_syn_queued),
         cmocka_unit_test(test_icmp_unreachable_fails_connect),
         cmocka_unit_test(test_sack_blocks_by_recency),
+        cmocka_unit_test(test_fin_ahead_of_gap_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
