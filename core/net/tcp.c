@@ -1172,155 +1172,221 @@ static void fin_arrived(struct tern_tcp_sock *s, uint32_t fin_seq)
     }
 }
 
-static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
+/* Sequence space a segment takes: its data, plus one each for SYN and FIN. */
+static uint32_t seg_seq_len(const struct tcp_seg *seg)
+{
+    return seg->len + ((seg->flags & TCP_SYN) ? 1 : 0) + ((seg->flags & TCP_FIN) ? 1 : 0);
+}
+
+/* RFC 7323 5 (PAWS): false when the segment is dropped (old timestamp:
+ * ACKed; no timestamp once negotiated). A RST is exempt. */
+static bool paws_ok(struct tern_tcp_sock *s, const struct tcp_seg *seg)
 {
     struct tern_tcp *tcp = s->tcp;
-    uint32_t seglen = seg->len + ((seg->flags & TCP_SYN) ? 1 : 0) +
-                      ((seg->flags & TCP_FIN) ? 1 : 0);
-
-    /* PAWS (RFC 7323 5) */
-    if (s->ts_ok && !(seg->flags & TCP_RST)) {
-        if (!seg->opt.has_ts) {
-            tcp->stats.drop_no_ts++;
-            return;
-        }
-        if (SEQ_LT(seg->opt.tsval, s->ts_recent)) {
-            tcp->stats.drop_paws++;
-            s->ack_now = true;
-            tcp_output(s);
-            return;
-        }
+    if (!s->ts_ok || (seg->flags & TCP_RST))
+        return true;
+    if (!seg->opt.has_ts) {
+        tcp->stats.drop_no_ts++;
+        return false;
     }
-
-    bool rst = (seg->flags & TCP_RST) != 0;
-    bool zero_wnd_ack = false;
-    if (!seq_acceptable(s, seg->seq, seglen, rst) && tcp_rcv_space(s) == 0 &&
-        (seg->flags & TCP_ACK) && !(seg->flags & (TCP_RST | TCP_SYN)) &&
-        SEQ_GEQ(seg->seq, s->rcv_nxt) && SEQ_LEQ(seg->seq, s->rcv_nxt + 1)) {
-        /* RFC 9293 3.10.7.4: with a zero receive window, still take
-         * valid ACKs. The data (a window probe) is not taken. */
-        tcp->stats.drop_out_of_window += seg->len ? 1 : 0;
-        seg->seq = s->rcv_nxt;
-        seg->len = 0;
-        seg->flags &= (uint8_t)~TCP_FIN;
-        seglen = 0;
-        zero_wnd_ack = true;
-        s->ack_now = true;
-    }
-    if (!zero_wnd_ack && !seq_acceptable(s, seg->seq, seglen, rst)) {
-        if (rst) {
-            tcp->stats.drop_rst_out_of_window++;
-            return;
-        }
-        if (s->state == TERN_TCP_TIME_WAIT && (seg->flags & TCP_SYN) &&
-            !(seg->flags & TCP_ACK) && SEQ_GT(seg->seq, s->rcv_nxt)) {
-            /* A new incarnation (RFC 9293 3.10.7.4, RFC 6191): end the
-             * TIME-WAIT and let the listener take the SYN. */
-            struct tern_tcp_sock *l = find_listener(tcp, seg->dst, seg->dport);
-            if (l) {
-                tcp_drop(s, TERN_OK);
-                listen_input(l, seg);
-                tcp_notify(l);
-                return;
-            }
-        }
-        tcp->stats.drop_out_of_window++;
+    if (SEQ_LT(seg->opt.tsval, s->ts_recent)) {
+        tcp->stats.drop_paws++;
         s->ack_now = true;
         tcp_output(s);
+        return false;
+    }
+    return true;
+}
+
+/* RFC 9293 3.10.7.4: with a zero receive window, valid ACKs are still
+ * taken. True when seg is such an ACK: its data (a window probe) and FIN
+ * are stripped, and an ACK will answer it. */
+static bool zero_window_ack(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (tcp_rcv_space(s) != 0 || !(seg->flags & TCP_ACK) ||
+        (seg->flags & (TCP_RST | TCP_SYN)) || !SEQ_GEQ(seg->seq, s->rcv_nxt) ||
+        !SEQ_LEQ(seg->seq, s->rcv_nxt + 1))
+        return false;
+    s->tcp->stats.drop_out_of_window += seg->len ? 1 : 0;
+    seg->seq = s->rcv_nxt;
+    seg->len = 0;
+    seg->flags &= (uint8_t)~TCP_FIN;
+    s->ack_now = true;
+    return true;
+}
+
+/* An unacceptable segment: a RST is dropped silently; a SYN with a higher
+ * sequence number ends TIME-WAIT if a listener takes it; anything else
+ * is dropped and ACKed. */
+static void seq_unacceptable(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    struct tern_tcp *tcp = s->tcp;
+    if (seg->flags & TCP_RST) {
+        tcp->stats.drop_rst_out_of_window++;
         return;
     }
+    if (s->state == TERN_TCP_TIME_WAIT && (seg->flags & TCP_SYN) && !(seg->flags & TCP_ACK) &&
+        SEQ_GT(seg->seq, s->rcv_nxt)) {
+        /* A new incarnation (RFC 9293 3.10.7.4, RFC 6191): end the
+         * TIME-WAIT and let the listener take the SYN. */
+        struct tern_tcp_sock *l = find_listener(tcp, seg->dst, seg->dport);
+        if (l) {
+            tcp_drop(s, TERN_OK);
+            listen_input(l, seg);
+            tcp_notify(l);
+            return;
+        }
+    }
+    tcp->stats.drop_out_of_window++;
+    s->ack_now = true;
+    tcp_output(s);
+}
 
-    /* RFC 7323 4.3: remember the timestamp to echo. */
+/* First step: PAWS, the sequence number acceptability test, the
+ * timestamp to echo (RFC 7323 4.3), and trimming what we already have.
+ * Each step returns false when the segment is used up. */
+static bool step_seq(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (!paws_ok(s, seg))
+        return false;
+    uint32_t seglen = seg_seq_len(seg);
+    if (!seq_acceptable(s, seg->seq, seglen, (seg->flags & TCP_RST) != 0)) {
+        if (!zero_window_ack(s, seg)) {
+            seq_unacceptable(s, seg);
+            return false;
+        }
+        seglen = 0;
+    }
     if (s->ts_ok && seg->opt.has_ts && SEQ_LEQ(seg->seq, s->last_ack_sent) &&
         SEQ_LEQ(s->last_ack_sent, seg->seq + seglen))
         s->ts_recent = seg->opt.tsval;
-
-    /* Trim what we already have. */
     trim_old(s, seg);
+    return true;
+}
 
-    if (seg->flags & TCP_RST) {
-        tcp->stats.rst_received++;
-        if (seg->seq != s->rcv_nxt) {
-            tcp_send_challenge_ack(s); /* RFC 5961 3.2 */
-            return;
-        }
-        if (s->state == TERN_TCP_TIME_WAIT) {
-            tcp->stats.drop_rst_time_wait++; /* RFC 1337 */
-            return;
-        }
-        tcp->stats.conns_reset++;
-        tcp_drop(s, rst_result(s));
-        return;
+/* Second step: RST (RFC 5961 3.2, RFC 1337). */
+static bool step_rst(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    struct tern_tcp *tcp = s->tcp;
+    if (!(seg->flags & TCP_RST))
+        return true;
+    tcp->stats.rst_received++;
+    if (seg->seq != s->rcv_nxt) {
+        tcp_send_challenge_ack(s); /* RFC 5961 3.2 */
+        return false;
     }
-
-    if (seg->flags & TCP_SYN) {
-        if (s->state == TERN_TCP_SYN_RECEIVED && !(seg->flags & TCP_ACK) &&
-            seg->seq == s->irs) {
-            s->ack_now = true; /* a retransmitted SYN: resend the SYN-ACK */
-            tcp_output(s);
-            return;
-        }
-        tcp_send_challenge_ack(s); /* RFC 5961 4.2 */
-        return;
+    if (s->state == TERN_TCP_TIME_WAIT) {
+        tcp->stats.drop_rst_time_wait++; /* RFC 1337 */
+        return false;
     }
+    tcp->stats.conns_reset++;
+    tcp_drop(s, rst_result(s));
+    return false;
+}
 
-    if (!(seg->flags & TCP_ACK)) {
-        tcp->stats.drop_no_ack++;
-        return;
+/* Fourth step: SYN. A retransmitted SYN in SYN-RECEIVED gets the SYN-ACK
+ * again; any other gets a challenge ACK (RFC 5961 4.2). */
+static bool step_syn(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    if (!(seg->flags & TCP_SYN))
+        return true;
+    if (s->state == TERN_TCP_SYN_RECEIVED && !(seg->flags & TCP_ACK) && seg->seq == s->irs) {
+        s->ack_now = true;
+        tcp_output(s);
+        return false;
     }
+    tcp_send_challenge_ack(s);
+    return false;
+}
 
-    if (s->state == TERN_TCP_SYN_RECEIVED) {
-        if (SEQ_LEQ(seg->ack, s->iss) || SEQ_GT(seg->ack, s->snd_max)) {
-            tcp->stats.drop_syn_rcvd_bad_ack++;
-            tcp_respond_rst(tcp, seg);
-            return;
-        }
-        if (s->parent && count_children(s->parent, true) >= s->parent->backlog) {
-            /* The accept queue is full: stay half-open; the SYN-ACK is
-             * retransmitted and the peer's ACK tried again (as Linux). */
-            tcp->stats.drop_backlog_full++;
-            return;
-        }
-        s->snd_una = s->iss + 1;
-        /* a close requested during the handshake sends its FIN now */
-        s->state = s->shut_wr ? TERN_TCP_FIN_WAIT_1 : TERN_TCP_ESTABLISHED;
-        s->snd_wnd = seg->wnd << s->snd_wscale;
-        s->max_snd_wnd = s->snd_wnd;
-        s->snd_wl1 = seg->seq;
-        s->snd_wl2 = seg->ack;
-        if (s->backoff == 0 && !s->ts_ok)
-            rtt_sample(s, tcp_now_ms(tcp) - (uint32_t)s->rtt_start_ms);
-        s->backoff = 0;
-        s->rexmt_at = 0;
-        finish_handshake(s);
-        if (ooo_present(s)) {
-            /* data that came with a simultaneous open's SYN */
-            s->pending_ev |= TERN_TCP_EV_READABLE;
-            s->ack_now = true;
-            trim_old(s, seg);
-        }
-        if (s->parent) {
-            tcp->stats.conns_accepted++;
-            s->parent->pending_ev |= TERN_TCP_EV_READABLE;
-        } else {
-            s->pending_ev |= TERN_TCP_EV_CONNECTED | TERN_TCP_EV_WRITABLE;
-        }
+/* Fifth step in SYN-RECEIVED: an ACK of our SYN completes the handshake.
+ * False when the segment is used up (a bad ACK gets a RST; a full accept
+ * queue leaves the connection half-open, as Linux does). */
+static bool syn_received_ack(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    struct tern_tcp *tcp = s->tcp;
+    if (SEQ_LEQ(seg->ack, s->iss) || SEQ_GT(seg->ack, s->snd_max)) {
+        tcp->stats.drop_syn_rcvd_bad_ack++;
+        tcp_respond_rst(tcp, seg);
+        return false;
     }
+    if (s->parent && count_children(s->parent, true) >= s->parent->backlog) {
+        tcp->stats.drop_backlog_full++; /* the SYN-ACK is retransmitted */
+        return false;
+    }
+    s->snd_una = s->iss + 1;
+    /* a close requested during the handshake sends its FIN now */
+    s->state = s->shut_wr ? TERN_TCP_FIN_WAIT_1 : TERN_TCP_ESTABLISHED;
+    s->snd_wnd = seg->wnd << s->snd_wscale;
+    s->max_snd_wnd = s->snd_wnd;
+    s->snd_wl1 = seg->seq;
+    s->snd_wl2 = seg->ack;
+    if (s->backoff == 0 && !s->ts_ok)
+        rtt_sample(s, tcp_now_ms(tcp) - (uint32_t)s->rtt_start_ms);
+    s->backoff = 0;
+    s->rexmt_at = 0;
+    finish_handshake(s);
+    if (ooo_present(s)) {
+        /* data that came with a simultaneous open's SYN */
+        s->pending_ev |= TERN_TCP_EV_READABLE;
+        s->ack_now = true;
+        trim_old(s, seg);
+    }
+    if (s->parent) {
+        tcp->stats.conns_accepted++;
+        s->parent->pending_ev |= TERN_TCP_EV_READABLE;
+    } else {
+        s->pending_ev |= TERN_TCP_EV_CONNECTED | TERN_TCP_EV_WRITABLE;
+    }
+    return true;
+}
 
-    /* RFC 5961 5.2 ACK validation */
+/* RFC 5961 5.2: an ACK of data never sent is ACKed and dropped; one older
+ * than the window allows earns a challenge ACK. */
+static bool ack_acceptable(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    struct tern_tcp *tcp = s->tcp;
     if (SEQ_GT(seg->ack, s->snd_max)) {
         tcp->stats.drop_ack_too_new++;
         s->ack_now = true;
         tcp_output(s);
-        return;
+        return false;
     }
     if (SEQ_LT(seg->ack, s->snd_una - s->max_snd_wnd)) {
         tcp->stats.drop_ack_too_old++;
         tcp_send_challenge_ack(s);
-        return;
+        return false;
     }
+    return true;
+}
 
-    s->last_rx_ms = tcp_now_ms(tcp);
+/* SND.WND from seg when it is newer than the last update (RFC 9293
+ * 3.10.7.4: SND.WL1, SND.WL2). */
+static void send_window_update(struct tern_tcp_sock *s, const struct tcp_seg *seg, uint32_t wnd)
+{
+    if (!SEQ_GEQ(seg->ack, s->snd_una) ||
+        !(SEQ_LT(s->snd_wl1, seg->seq) ||
+          (s->snd_wl1 == seg->seq && SEQ_LEQ(s->snd_wl2, seg->ack))))
+        return;
+    if (wnd > 0 && s->snd_wnd == 0) {
+        /* the window reopened: resend any probe byte with the rest */
+        s->persist_backoff = 0;
+        s->persist_at = 0;
+        s->snd_nxt = s->snd_una;
+    }
+    s->snd_wnd = wnd;
+    if (wnd > s->max_snd_wnd)
+        s->max_snd_wnd = wnd;
+    s->snd_wl1 = seg->seq;
+    s->snd_wl2 = seg->ack;
+}
+
+/* An acceptable ACK: SACK scoreboard, new data acknowledged or a
+ * duplicate ACK, the send window. Returns true when it acknowledged our
+ * FIN. */
+static bool ack_process(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    s->last_rx_ms = tcp_now_ms(s->tcp);
     s->keep_sent = 0;
     s->probes_unanswered = 0;
     uint32_t wnd = seg->wnd << s->snd_wscale;
@@ -1339,51 +1405,64 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
          * also counts ACKs riding on data in two-way transfers. */
         dup_ack(s);
     }
-    if (SEQ_GEQ(seg->ack, s->snd_una) &&
-        (SEQ_LT(s->snd_wl1, seg->seq) ||
-         (s->snd_wl1 == seg->seq && SEQ_LEQ(s->snd_wl2, seg->ack)))) {
-        if (wnd > 0 && s->snd_wnd == 0) {
-            /* the window reopened: resend any probe byte with the rest */
-            s->persist_backoff = 0;
-            s->persist_at = 0;
-            s->snd_nxt = s->snd_una;
-        }
-        s->snd_wnd = wnd;
-        if (wnd > s->max_snd_wnd)
-            s->max_snd_wnd = wnd;
-        s->snd_wl1 = seg->seq;
-        s->snd_wl2 = seg->ack;
-    }
+    send_window_update(s, seg, wnd);
+    return fin_acked;
+}
 
-    if (fin_acked) {
-        switch (s->state) {
-        case TERN_TCP_FIN_WAIT_1:
-            s->state = TERN_TCP_FIN_WAIT_2;
-            break;
-        case TERN_TCP_CLOSING:
-            tcp_enter_time_wait(s);
-            break;
-        case TERN_TCP_LAST_ACK:
-            tcp_drop(s, TERN_OK);
-            tcp_notify(s);
-            return;
-        default:
-            break;
-        }
+/* Our FIN was acknowledged: FIN-WAIT-1 -> FIN-WAIT-2, CLOSING ->
+ * TIME-WAIT, LAST-ACK -> closed. False when the connection ended. */
+static bool our_fin_acked(struct tern_tcp_sock *s)
+{
+    switch (s->state) {
+    case TERN_TCP_FIN_WAIT_1:
+        s->state = TERN_TCP_FIN_WAIT_2;
+        return true;
+    case TERN_TCP_CLOSING:
+        tcp_enter_time_wait(s);
+        return true;
+    case TERN_TCP_LAST_ACK:
+        tcp_drop(s, TERN_OK);
+        tcp_notify(s);
+        return false;
+    default:
+        return true;
     }
+}
 
-    /* Data (URG is not supported: urgent data is read inline). */
-    bool all_held = true;
-    if (seg->len > 0) {
-        if (receiving(s)) {
-            all_held = receive_data(s, seg->seq, seg->data, seg->len) == seg->len;
-        } else {
-            tcp->stats.drop_data_after_fin++;
-            all_held = false;
-        }
+/* Fifth step: ACK. */
+static bool step_ack(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (!(seg->flags & TCP_ACK)) {
+        s->tcp->stats.drop_no_ack++;
+        return false;
     }
-    /* A FIN beyond data we could not hold is left for the retransmission. */
-    if ((seg->flags & TCP_FIN) && all_held)
+    if (s->state == TERN_TCP_SYN_RECEIVED && !syn_received_ack(s, seg))
+        return false;
+    if (!ack_acceptable(s, seg))
+        return false;
+    if (ack_process(s, seg))
+        return our_fin_acked(s);
+    return true;
+}
+
+/* Seventh step: segment text. Returns true when all of it is held (the
+ * FIN after it may count). */
+static bool step_text(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    if (seg->len == 0)
+        return true;
+    if (!receiving(s)) {
+        s->tcp->stats.drop_data_after_fin++;
+        return false;
+    }
+    return receive_data(s, seg->seq, seg->data, seg->len) == seg->len;
+}
+
+/* Eighth step: FIN, the segment's own (left for the retransmission when
+ * data before it could not be held) or a held one whose gap filled. */
+static void step_fin(struct tern_tcp_sock *s, const struct tcp_seg *seg, bool text_held)
+{
+    if ((seg->flags & TCP_FIN) && text_held)
         fin_arrived(s, seg->seq + seg->len);
     else if ((seg->flags & TCP_FIN) && s->state == TERN_TCP_TIME_WAIT)
         s->ack_now = true;
@@ -1391,7 +1470,21 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
         s->fin_held = false; /* data went past it: the peer's retransmission decides */
     if (s->fin_held && s->rcv_nxt == s->fin_held_seq)
         fin_receive(s); /* the gap before a held FIN filled */
+}
 
+/* A segment for a synchronized connection (or SYN-RECEIVED), in the order
+ * of RFC 9293 3.10.7.4 "Other States"; each step returns false when the
+ * segment is used up. */
+static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (!step_seq(s, seg) || !step_rst(s, seg))
+        return;
+    /* third: security (IP security options are not supported) */
+    if (!step_syn(s, seg) || !step_ack(s, seg))
+        return;
+    /* sixth: URG is not supported; urgent data is read inline */
+    bool text_held = step_text(s, seg);
+    step_fin(s, seg, text_held);
     tcp_output(s);
 }
 
