@@ -52,7 +52,10 @@ static struct {
     struct tern_tcp tcp;
     struct tern_dhcp dhcp;
     struct tern_services http;               /* pool and slots from the heap */
-    struct tern_manifest manifest;
+    struct tern_manifest manifest;       /* resolved */
+    const void *app;                     /* its app file */
+    size_t app_len;
+    const char *source;
     struct tern_workload workload;
 } s;
 
@@ -79,24 +82,49 @@ static int refuse(struct tern_os *os, int code, const char *what)
 extern const unsigned char tern_builtin_app[], tern_builtin_app_end[];
 
 /* The workload named by the ESP's /tern/manifest.json, else the built-in
- * one; it prints TERN_READY. 0, or a METAL_HALT_* code. */
-static int start_workload(struct tern_os *os, struct metal *m, bool https)
+ * one (core's rule), into s.manifest and s.app: before the network, which
+ * the manifest may configure. 0, or METAL_HALT_WORKLOAD. */
+static int resolve_workload(struct tern_os *os)
 {
-    (void)m;
     struct tern_workload_source src = {
         .boot = &s.disk.fs,
         .builtin_app = tern_builtin_app,
         .builtin_len = (size_t)(tern_builtin_app_end - tern_builtin_app),
     };
+    if (tern_workload_resolve(os, &src, &s.manifest, &s.app, &s.app_len, &s.source) != TERN_OK)
+        return refuse(os, METAL_HALT_WORKLOAD, "the workload's manifest was refused");
+    return 0;
+}
+
+/* The address: the command line's (ip=), else the manifest's static one,
+ * else DHCP. */
+static tern_result start_address(struct tern_os *os, const struct metal *m)
+{
+    const struct tern_manifest_network *mn = &s.manifest.network;
+    uint32_t ip = m->cmdline.ip, mask = m->cmdline.mask, gw = m->cmdline.gw;
+    if (ip == 0 && mn->mode == TERN_MANIFEST_NET_STATIC) {
+        ip = mn->address;
+        mask = mn->prefix_len ? ~0u << (32 - mn->prefix_len) : 0;
+        gw = mn->gateway;
+    }
+    if (ip == 0)
+        return tern_dhcp_start(&s.dhcp, &s.net, on_dhcp, os); /* TERN_NET_UP when bound */
+    tern_result r = tern_net_set_addr(&s.net, 0, ip, mask, gw);
+    return r == TERN_OK ? tern_net_announce(&s.net, 0, "static") : r;
+}
+
+/* Starts the resolved workload; it prints TERN_READY. 0, or a
+ * METAL_HALT_* code. */
+static int start_workload(struct tern_os *os, const struct metal *m, bool https)
+{
     struct tern_workload_opts wo = {
+        .source = s.source, .app_file = s.app, .app_len = s.app_len,
         .services = &s.http, .net = &s.net, .tcp = &s.tcp,
+        .dhcp = s.dhcp.net ? &s.dhcp : NULL,
         .data = s.data.fs, .boot = &s.disk.fs,
         .ready_fields = https ? "https=443 files=disk" : "files=disk",
+        .keep_log_level = m->cmdline.log_set,
     };
-    const void *app = NULL;
-    if (tern_workload_resolve(os, &src, &s.manifest, &app, &wo.app_len, &wo.source) != TERN_OK)
-        return refuse(os, METAL_HALT_WORKLOAD, "the workload's manifest was refused");
-    wo.app_file = app;
     if (tern_workload_start(&s.workload, os, &s.manifest, &wo) != TERN_OK)
         return refuse(os, METAL_HALT_WORKLOAD, "the workload did not start");
     return 0;
@@ -126,19 +154,17 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     if (tern_fat_stat(s.data.fs, "index.html", &st) != TERN_OK)
         tern_log(os, TERN_LOG_WARN, "metal", "the data partition has no index.html");
 
+    int halt = resolve_workload(os);
+    if (halt)
+        return halt;
     uint64_t t_data = tern_now_ns(os), reads_data = s.disk.dev.stats.reads;
     if (m->nnet == 0)
         return refuse(os, METAL_HALT_NO_NIC, "no network device (virtio-net): nothing to serve on");
     tern_result r = tern_net_init(&s.net, os, NULL);
     if (r == TERN_OK)
         r = tern_net_attach_tcp(&s.net, &s.tcp, NULL);
-    if (r == TERN_OK && m->cmdline.ip != 0) {
-        r = tern_net_set_addr(&s.net, 0, m->cmdline.ip, m->cmdline.mask, m->cmdline.gw);
-        if (r == TERN_OK)
-            r = tern_net_announce(&s.net, 0, "static");
-    } else if (r == TERN_OK) {
-        r = tern_dhcp_start(&s.dhcp, &s.net, on_dhcp, os); /* TERN_NET_UP when bound */
-    }
+    if (r == TERN_OK)
+        r = start_address(os, m);
     if (r != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "the network stack did not start");
     uint64_t t_net = tern_now_ns(os);
@@ -155,7 +181,7 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     if (metal_https_start(os, &s.tcp, &s.http.srv, &s.disk.fs, &https) != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "HTTPS: the certificate or key given is not usable");
     uint64_t t_up = tern_now_ns(os);
-    int halt = start_workload(os, m, https);
+    halt = start_workload(os, m, https);
     if (halt)
         return halt;
     tern_log(os, TERN_LOG_INFO, "metal",

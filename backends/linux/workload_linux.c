@@ -109,15 +109,14 @@ static tern_result read_app(void *arg, const char *path, const void **data, size
     return TERN_OK;
 }
 
-int linux_app_start(struct linux_workload *lw, struct tern_os *os, const struct linux_app_opts *o,
-                    const struct tern_workload_opts *wo, struct tern_fat *boot)
+int linux_app_resolve(struct linux_workload *lw, struct tern_os *os,
+                      const struct linux_app_opts *o, struct tern_fat *boot)
 {
-    char name[4096 + 8];
-    snprintf(name, sizeof name, "file:%s", o->manifest ? o->manifest : "");
+    snprintf(lw->source_name, sizeof lw->source_name, "file:%s", o->manifest ? o->manifest : "");
     struct tern_workload_source src = {
         .manifest_json = lw->manifest_json,
         .manifest_len = lw->manifest_len,
-        .manifest_name = name,
+        .manifest_name = lw->source_name,
         .read_app = read_app,
         .read_arg = lw,
         .boot = boot,
@@ -126,11 +125,18 @@ int linux_app_start(struct linux_workload *lw, struct tern_os *os, const struct 
         .overrides = o->sets,
         .noverrides = o->nsets,
     };
-    struct tern_workload_opts opts = *wo;
-    const void *app = NULL;
-    if (tern_workload_resolve(os, &src, &lw->m, &app, &opts.app_len, &opts.source) != TERN_OK)
+    if (tern_workload_resolve(os, &src, &lw->m, &lw->app, &lw->app_len, &lw->source) != TERN_OK)
         return TERN_WORKLOAD_HALT_REFUSED;
-    opts.app_file = app;
+    return 0;
+}
+
+int linux_app_start(struct linux_workload *lw, struct tern_os *os,
+                    const struct tern_workload_opts *wo)
+{
+    struct tern_workload_opts opts = *wo;
+    opts.source = lw->source;
+    opts.app_file = lw->app;
+    opts.app_len = lw->app_len;
     if (tern_workload_start(&lw->w, os, &lw->m, &opts) != TERN_OK)
         return TERN_WORKLOAD_HALT_REFUSED;
     return 0;

@@ -50,8 +50,12 @@ struct linux_workload {
     char *manifest_json;                 /* malloc'd, from --manifest */
     size_t manifest_len;
     char manifest_dir[4096];
+    char source_name[4096 + 8];          /* "file:PATH" */
     void *app_file;                      /* malloc'd, when read from the host */
-    struct tern_manifest m;
+    struct tern_manifest m;              /* resolved: after the overrides */
+    const void *app;                     /* the app's bytes, wherever they came from */
+    size_t app_len;
+    const char *source;
 };
 
 void linux_app_usage(FILE *to);
@@ -63,10 +67,16 @@ int linux_app_opt(struct linux_app_opts *o, int code, const char *arg);
  * message on stderr. */
 int linux_app_check(struct linux_workload *lw, const struct linux_app_opts *o);
 
-/* Resolves and starts the workload (see workload.h). 0, or the halt
- * status for a refusal (TERN_WORKLOAD_HALT_REFUSED), a marker saying why. */
-int linux_app_start(struct linux_workload *lw, struct tern_os *os, const struct linux_app_opts *o,
-                    const struct tern_workload_opts *wo, struct tern_fat *boot);
+/* Finds the manifest and the app (core's rule, tern_workload_resolve;
+ * boot: disk 0's volume or NULL) into lw->m and lw->app. 0, or
+ * TERN_WORKLOAD_HALT_REFUSED with a marker saying why. */
+int linux_app_resolve(struct linux_workload *lw, struct tern_os *os,
+                      const struct linux_app_opts *o, struct tern_fat *boot);
+
+/* Starts the resolved workload (see workload.h) with wo (its source and
+ * app file are lw's). 0, or TERN_WORKLOAD_HALT_REFUSED. */
+int linux_app_start(struct linux_workload *lw, struct tern_os *os,
+                    const struct tern_workload_opts *wo);
 
 void linux_app_close(struct linux_workload *lw);
 

@@ -91,7 +91,7 @@ static tern_result build_pal_config(struct tern_workload *w)
     }
     c->net = w->o.net;
     c->tcp = w->o.tcp;
-    c->dns = w->o.dns;
+    c->dns = w->dns_ready ? &w->dns : NULL;
     if (svc) {
         c->http = &svc->srv;
         c->routes = svc->routes;
@@ -99,6 +99,42 @@ static tern_result build_pal_config(struct tern_workload *w)
         c->routes_cap = TERN_SERVICES_ROUTES;
     }
     return TERN_OK;
+}
+
+/* The app's resolver: the manifest's servers, else (workload_health.c)
+ * the DHCP lease's once it is bound. Without a network, none. */
+static void start_dns(struct tern_workload *w)
+{
+    const struct tern_manifest_network *mn = &w->m.network;
+    if (w->o.net == NULL)
+        return;
+    tern_result r = tern_dns_init(&w->dns, w->o.net);
+    if (r != TERN_OK) {
+        tern_log(w->os, TERN_LOG_WARN, "workload", "no resolver for the app: %s",
+                 tern_result_name(r));
+        return;
+    }
+    w->dns_ready = true;
+    if (mn->dns_count)
+        tern_dns_set_servers(&w->dns, mn->dns, mn->dns_count);
+}
+
+static void stop_dns(struct tern_workload *w)
+{
+    if (w->dns_ready)
+        tern_dns_finish(&w->dns);
+    w->dns_ready = false;
+}
+
+/* The manifest's log level, unless the command line chose one. */
+static void apply_log_level(struct tern_workload *w)
+{
+    static const enum tern_log_level levels[] = {
+        [TERN_MANIFEST_LOG_DEBUG] = TERN_LOG_DEBUG, [TERN_MANIFEST_LOG_INFO] = TERN_LOG_INFO,
+        [TERN_MANIFEST_LOG_WARN] = TERN_LOG_WARN, [TERN_MANIFEST_LOG_ERROR] = TERN_LOG_ERROR,
+    };
+    if (!w->o.keep_log_level && (unsigned)w->m.log_level < 4)
+        w->os->cfg.console_level = levels[w->m.log_level];
 }
 
 static tern_result load_app(struct tern_workload *w)
@@ -144,14 +180,19 @@ tern_result tern_workload_start(struct tern_workload *w, struct tern_os *os,
     tern_manifest_log(os, &w->m);
     tern_marker(os, "TERN_MANIFEST_OK", "name=%s version=%s source=%s", m->name, m->version,
                 o->source ? o->source : "unknown");
+    apply_log_level(w);
+    start_dns(w);
     tern_result r = build_pal_config(w);
     if (r == TERN_OK)
         r = load_app(w);
-    if (r != TERN_OK)
+    if (r != TERN_OK) {
+        stop_dns(w);
         return r;
+    }
     r = tern_pal_app_init(&w->app, os, &w->pcfg);
     if (r != TERN_OK) {
         tern_app_unload(os, &w->image);
+        stop_dns(w);
         return refuse(w, "no room for the app's %u MiB arena (%s)", m->resources.memory_mib,
                       tern_result_name(r));
     }
@@ -161,6 +202,7 @@ tern_result tern_workload_start(struct tern_workload *w, struct tern_os *os,
     if (r != TERN_OK) {
         tern_pal_app_finish(&w->app);
         tern_app_unload(os, &w->image);
+        stop_dns(w);
         return refuse(w, "the app's main thread did not start (%s)", tern_result_name(r));
     }
     workload_health_start(w);

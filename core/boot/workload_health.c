@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "tern/dhcp.h"
 #include "tern/fmt.h"
 #include "tern/http.h"
 #include "tern/net.h"
@@ -98,6 +99,17 @@ static void end_unhealthy(struct tern_workload *w, const char *why)
     tern_pal_app_kill(&w->app, TERN_WORKLOAD_HALT_UNHEALTHY, "unhealthy");
 }
 
+/* A resolver with no servers takes the DHCP lease's once there is one. */
+static void adopt_lease_dns(struct tern_workload *w)
+{
+    const struct tern_dhcp *d = w->o.dhcp;
+    if (!w->dns_ready || w->dns.server_count || d == NULL || d->lease.dns_count == 0)
+        return;
+    tern_dns_set_servers(&w->dns, d->lease.dns, d->lease.dns_count);
+    tern_log(w->os, TERN_LOG_INFO, "workload", "the app resolves names through %u DHCP server(s)",
+             d->lease.dns_count);
+}
+
 static void health_tick(struct tern_timer *t, void *arg)
 {
     (void)t;
@@ -105,6 +117,7 @@ static void health_tick(struct tern_timer *t, void *arg)
     struct tern_os *os = w->os;
     if (w->app.exited)
         return;
+    adopt_lease_dns(w);
     uint64_t now = tern_now_ns(os);
     char why[160] = "";
     enum check_result r = network_up(w) ? check_once(w, why, sizeof why) : CHECK_SKIP;

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tern/dns.h"
 #include "tern/loader.h"
 #include "tern/manifest.h"
 #include "tern/pal_host.h"
@@ -41,7 +42,7 @@ struct tern_os;
 struct tern_services;
 struct tern_net;
 struct tern_tcp;
-struct tern_dns;
+struct tern_dhcp;
 struct tern_fat;
 
 #define TERN_WORKLOAD_HALT_CRASH     70
@@ -55,10 +56,11 @@ struct tern_workload_opts {
     struct tern_services *services;      /* the OS's HTTP server; NULL: none */
     struct tern_net *net;                /* NULL: no network */
     struct tern_tcp *tcp;
-    struct tern_dns *dns;                /* NULL: names do not resolve */
+    const struct tern_dhcp *dhcp;        /* its lease's DNS servers, when the manifest names none */
     struct tern_fat *data;               /* the volume "data" mounts name; may be NULL */
     struct tern_fat *boot;               /* the volume "boot"; may be NULL */
     const char *ready_fields;            /* the backend's extra TERN_READY fields, or NULL */
+    bool keep_log_level;                 /* the console level was given on the command line */
     void (*on_ready)(void *arg);         /* after TERN_READY (a hint for the user) */
     void *arg;
 };
@@ -70,6 +72,8 @@ struct tern_workload {
     struct tern_app_image image;
     struct tern_pal_config pcfg;
     struct tern_pal_app app;
+    struct tern_dns dns;                 /* the app's resolver (net != NULL) */
+    bool dns_ready;
     const char *argv[TERN_PAL_MAX_ARGS + 2];
     const char *envp[TERN_PAL_MAX_ENV + 1];
     char env_text[TERN_PAL_MAX_ENV][TERN_MANIFEST_ENV_NAME_MAX + TERN_MANIFEST_ENV_VALUE_MAX + 2];
