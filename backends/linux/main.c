@@ -179,8 +179,6 @@ static int start_os(struct tern_linux *tl, int argc, uint64_t start_ns)
     if (linux_http_check(&tl->http_opts) != 0 || linux_app_check(&tl->workload, &tl->app_opts) != 0)
         return 2;
     linux_http_default_forward(&tl->net_opts, argc);
-    if (linux_net_open(&tl->backend, &tl->net_opts) != 0)
-        return 1;
     struct tern_config cfg;
     tern_config_default(&cfg);
     cfg.boot_start_ns = start_ns;
@@ -227,6 +225,9 @@ static int start_services(struct tern_linux *tl)
             return refused;
         apply_manifest_network(tl);
     }
+    /* The devices open once the address is known (slirp forwards to it). */
+    if (linux_net_open(&tl->backend, &tl->net_opts) != 0)
+        return 1;
     int net_up = linux_net_start(&tl->os, &tl->net, &tl->tcp, &tl->net_opts);
     if (net_up < 0)
         return 1;

@@ -6,9 +6,12 @@
 # on the host, and clear refusals (exit 78 with a marker naming why) for
 # a bad manifest, a non-overridable --set, an app file that is not an
 # app and a missing one. Loopback only (slirp, --hostfwd).
-# usage: linux_hello.sh TERN_LINUX HELLO_ELF SOURCE_ROOT
+# Then the manifest's own network (a static address instead of DHCP, the
+# forward following it) and the echo app: raw TCP through the PAL's
+# sockets, several clients at once, each on its own app thread.
+# usage: linux_hello.sh TERN_LINUX HELLO_ELF ECHO_ELF SOURCE_ROOT
 set -u
-tern=$1 hello=$2 root=$3
+tern=$1 hello=$2 echo_elf=$3 root=$4
 . "$root/tests/integration/lib.sh"
 command -v curl >/dev/null || skip "curl not installed (scripts/install-deps.sh test)"
 tmp=$(mktemp -d)
@@ -23,8 +26,8 @@ C="curl -sS --max-time 10"
 start() {
     local name=$1
     shift
-    hp=$(free_port)
-    "$tern" --hostfwd "tcp:127.0.0.1:$hp-:80" "$@" >"$tmp/$name.out" 2>&1 &
+    hp=$(free_port) ep=$(free_port)
+    "$tern" --hostfwd "tcp:127.0.0.1:$hp-:80" --hostfwd "tcp:127.0.0.1:$ep-:7" "$@" >"$tmp/$name.out" 2>&1 &
     pid=$!
     wait_for_marker "$tmp/$name.out" '^TERN_READY http=80 .*app=' 15 "$pid"
 }
@@ -96,4 +99,53 @@ refused not-an-app '^TERN_APP_REFUSED name=greeter reason=' --manifest "$tmp/wl/
 sed 's/greeter.elf/missing.elf/' "$tmp/wl/manifest.json" >"$tmp/wl/missing.json"
 refused missing-app '^TERN_MANIFEST_REFUSED .*path=\$\.app\.path' --manifest "$tmp/wl/missing.json"
 grep -q '^TERN_APP_START' "$tmp/not-an-app.out" && fail "an app started after a refusal"
+
+# 5. the manifest's network: a static address, no DHCP; the forward follows it
+sed 's|"health"|"network": { "mode": "static", "address": "192.0.2.77/24", "gateway": "192.0.2.2", "dns": ["192.0.2.3"] },\n  "health"|' \
+    "$tmp/wl/manifest.json" >"$tmp/wl/static.json"
+start static --manifest "$tmp/wl/static.json"
+grep -q '^TERN_NET_UP if=net0 ip=192.0.2.77/24 gw=192.0.2.2 .*via=static' "$tmp/static.out" ||
+    { cat "$tmp/static.out" >&2; fail "the manifest's static address was not used"; }
+grep -q 'dhcp' "$tmp/static.out" && fail "DHCP ran although the manifest is static"
+expect "served at the manifest's address" "$($C http://127.0.0.1:$hp/hello)" "from a file"
+stop static
+
+# 6. echo: raw TCP through the PAL's sockets, clients at once on app threads
+cp "$echo_elf" "$tmp/wl/echo.elf"
+cp "$root/fixtures/manifests/echo.json" "$tmp/wl/echo.json"
+start echo --manifest "$tmp/wl/echo.json"
+/usr/bin/python3 - "$ep" <<'PY' || fail "echo through the PAL"
+import os, socket, sys
+port = int(sys.argv[1])
+
+def recv_exactly(c, n):
+    got = bytearray()
+    while len(got) < n:
+        d = c.recv(n - len(got))
+        if not d:
+            break
+        got += d
+    return bytes(got)
+
+# slirp's forward listens with a backlog of one: open the clients one by
+# one, each proven served (its first 1000 bytes echoed) before the next.
+blobs = [os.urandom(50000 + i * 7777) for i in range(4)]
+clients = []
+for i, b in enumerate(blobs):
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c.sendall(b[:1000])
+    first = recv_exactly(c, 1000)
+    assert first == b[:1000], "client %d: first echo %d bytes" % (i, len(first))
+    clients.append(c)
+for c, b in zip(clients, blobs):      # all four open, each mid-stream
+    c.sendall(b[1000:])
+    c.shutdown(socket.SHUT_WR)
+for i, (c, b) in enumerate(zip(clients, blobs)):
+    got = recv_exactly(c, len(b))
+    assert got == b[1000:], \
+        "client %d: %d of %d bytes back" % (i, len(got), len(b) - 1000)
+    assert c.recv(1) == b"", "client %d: no end of stream" % i
+print("ok - echo: 4 clients at once, every byte back in order")
+PY
+stop echo
 echo "linux_hello: all passed"
