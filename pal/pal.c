@@ -310,6 +310,12 @@ const struct tern_pal *tern_pal_app_table(const struct tern_pal_app *app)
     return &app->table;
 }
 
+void pal_note_bind(struct tern_pal_app *app, const char *proto, uint16_t port)
+{
+    tern_marker(app->os, "TERN_APP_BIND", "name=%s proto=%s port=%u", app->cfg.name, proto,
+                port);
+}
+
 void pal_app_ended(struct tern_pal_app *app, int code, const char *reason)
 {
     if (app->exited)

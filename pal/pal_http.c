@@ -196,6 +196,8 @@ static int pal_http_route(void *ctx, const char *path, int exact, size_t max_bod
     };
     app->nroutes++;
     cfg->http->nroutes = total + 1;
+    if (app->nroutes == 1)
+        pal_note_bind(app, "http", cfg->http_port);
     tern_log(app->os, TERN_LOG_INFO, cfg->name, "route %s%s", path, exact ? "" : " (prefix)");
     return TERN_PAL_OK;
 }

@@ -84,6 +84,9 @@ void pal_sock_finish(struct tern_pal_app *app);
 void pal_file_finish(struct tern_pal_app *app);
 void pal_thread_finish(struct tern_pal_app *app);
 
+/* TERN_APP_BIND proto=PROTO port=PORT: the app bound an endpoint. */
+void pal_note_bind(struct tern_pal_app *app, const char *proto, uint16_t port);
+
 /* The app's exit path shared by return, exit() and kill. */
 void pal_app_ended(struct tern_pal_app *app, int code, const char *reason);
 

@@ -208,6 +208,7 @@ static int pal_tcp_listen(void *ctx, uint16_t port, tern_pal_handle *out)
         return tr == TERN_EEXIST ? TERN_PAL_EBUSY : (int)tr;
     }
     *out = h;
+    pal_note_bind(app, "tcp", port);
     return TERN_PAL_OK;
 }
 
@@ -446,6 +447,8 @@ static int pal_udp_bind(void *ctx, uint16_t port, tern_pal_handle *out)
         return tr == TERN_EEXIST ? TERN_PAL_EBUSY : (int)tr;
     }
     *out = h;
+    if (port)
+        pal_note_bind(app, "udp", port);
     return TERN_PAL_OK;
 }
 

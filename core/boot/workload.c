@@ -94,6 +94,7 @@ static tern_result build_pal_config(struct tern_workload *w)
     c->dns = w->dns_ready ? &w->dns : NULL;
     if (svc) {
         c->http = &svc->srv;
+        c->http_port = svc->opts.http_port;
         c->routes = svc->routes;
         c->nroutes = svc->nroutes;
         c->routes_cap = TERN_SERVICES_ROUTES;

@@ -75,6 +75,7 @@ struct tern_pal_config {
      * PAL keeps routes[0, nroutes) for the OS's own routes and puts the
      * app's in front of them; cap is the table's capacity. */
     struct tern_http_server *http;
+    uint16_t http_port;              /* where it listens (for TERN_APP_BIND) */
     struct tern_http_route *routes;
     size_t nroutes, routes_cap;
 };

@@ -45,8 +45,8 @@ struct tern_tcp;
 struct tern_dhcp;
 struct tern_fat;
 
-#define TERN_WORKLOAD_HALT_CRASH     70
-#define TERN_WORKLOAD_HALT_UNHEALTHY 71
+#define TERN_WORKLOAD_HALT_CRASH     81   /* not 70: a panic of the OS itself exits 70 */
+#define TERN_WORKLOAD_HALT_UNHEALTHY 82
 #define TERN_WORKLOAD_HALT_REFUSED   78   /* a manifest or app refused at start */
 
 struct tern_workload_opts {

@@ -2,7 +2,7 @@
 # An app that goes wrong on tern-linux ends with the right marker and exit
 # status, never as success: a NULL write, ud2, a divide error, a write to
 # its own sealed text (W^X) and a thread that never yields each end with a
-# register dump, TERN_APP_EXIT reason=crash:WHAT and status 70; an app that
+# register dump, TERN_APP_EXIT reason=crash:WHAT and status 81 (a panic of the OS is 70); an app that
 # exhausts its arena is refused memory (the OS keeps serving until the app
 # ends with its own code 12); exit(3) ends with 3; an arena larger than
 # the OS's memory is refused before the app runs (78).
@@ -33,7 +33,7 @@ JSON
 
 for f in null:page-fault ud:invalid-opcode div:divide-error wx:protection-fault spin:watchdog; do
     run "${f%%:*}" 16
-    expect "${f%%:*}: exit status" "$code" 70
+    expect "${f%%:*}: exit status" "$code" 81
     grep -q '^TERN_READY ' "$tmp/out" || fail "${f%%:*}: it never served before the fault"
     expect "${f%%:*}: marker" "$(marker_field "$tmp/out" TERN_APP_EXIT reason)" "crash:${f#*:}"
     grep -q '^  rip=' "$tmp/out" || fail "${f%%:*}: no register dump"

@@ -57,6 +57,7 @@ expect "TERN_MANIFEST_OK source" "$(marker_field "$out" TERN_MANIFEST_OK source)
 expect "TERN_APP_LOAD sha256 = the built file's" "$(marker_field "$out" TERN_APP_LOAD sha256)" "$want"
 expect "TERN_APP_LOAD size" "$(marker_field "$out" TERN_APP_LOAD size)" "$(stat -c %s "$hello")"
 grep -q '^TERN_APP_START name=hello' "$out" || fail "no TERN_APP_START"
+grep -q '^TERN_APP_BIND name=hello proto=http port=80' "$out" || fail "no TERN_APP_BIND for the routes"
 expect "greeting from the manifest's env" "$($C http://127.0.0.1:$hp/hello)" "Hello from Tern"
 expect "the app's /healthz" "$($C http://127.0.0.1:$hp/healthz)" "ok"
 expect "POST /hello refused by the app" "$($C -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:$hp/hello)" 405
@@ -114,6 +115,7 @@ stop static
 cp "$echo_elf" "$tmp/wl/echo.elf"
 cp "$root/fixtures/manifests/echo.json" "$tmp/wl/echo.json"
 start echo --manifest "$tmp/wl/echo.json"
+grep -q '^TERN_APP_BIND name=echo proto=tcp port=7' "$tmp/echo.out" || fail "no TERN_APP_BIND tcp 7"
 /usr/bin/python3 - "$ep" <<'PY' || fail "echo through the PAL"
 import os, socket, sys
 port = int(sys.argv[1])
