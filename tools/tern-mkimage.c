@@ -546,6 +546,42 @@ static struct tern_guid random_guid(void)
     return g;
 }
 
+/* Writes the GPT and both volumes (formatted with the options fit_or_say
+ * chose, serials from the partition GUIDs) and copies the trees in. 0, or
+ * -1 after saying why on stderr. */
+static int write_partitions(struct tern_bdev *dev, struct tern_gpt_new_part parts[2],
+                            struct tern_fat_format_opts *eo, struct tern_fat_format_opts *dopt,
+                            const char *esp, const char *data, bool quiet)
+{
+    parts[0].unique = random_guid();
+    parts[1].unique = random_guid();
+    struct tern_guid disk_guid = random_guid();
+    tern_result r = tern_gpt_write(dev, &disk_guid, parts, 2);
+    if (r != TERN_OK) {
+        fprintf(stderr, "tern-mkimage: writing the GPT failed: %s\n", tern_result_name(r));
+        return -1;
+    }
+    static const char *const what[2] = { "esp", "data" };
+    struct tern_fat_format_opts *opts[2] = { eo, dopt };
+    const char *src[2] = { esp, data };
+    for (int i = 0; i < 2; i++) {
+        uint64_t secs = parts[i].last_lba - parts[i].first_lba + 1;
+        memcpy(&opts[i]->serial, parts[i].unique.b, 4);
+        r = tern_fat_format(dev, parts[i].first_lba, secs, opts[i]);
+        if (r != TERN_OK) {
+            fprintf(stderr, "tern-mkimage: formatting the %s partition failed: %s\n", what[i],
+                    tern_result_name(r));
+            return -1;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        uint64_t secs = parts[i].last_lba - parts[i].first_lba + 1;
+        if (src[i] && fill_volume(dev, parts[i].first_lba, secs, what[i], src[i], quiet) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *output = NULL, *esp = NULL, *data = NULL;
@@ -643,8 +679,10 @@ int main(int argc, char **argv)
     dsv.root_entries = dsv.root_entries ? dsv.root_entries : 1;
     struct tern_gpt_new_part parts[2];
     lay_out(size_mib, esp_mib, sector, parts);
-    if (fit_or_say(&esv, &eo, esp_mib, size_mib, sector, parts[0].last_lba - parts[0].first_lba + 1) != 0 ||
-        fit_or_say(&dsv, &dopt, esp_mib, size_mib, sector, parts[1].last_lba - parts[1].first_lba + 1) != 0)
+    if (fit_or_say(&esv, &eo, esp_mib, size_mib, sector,
+                   parts[0].last_lba - parts[0].first_lba + 1) != 0 ||
+        fit_or_say(&dsv, &dopt, esp_mib, size_mib, sector,
+                   parts[1].last_lba - parts[1].first_lba + 1) != 0)
         goto out;
 
     fd = open(output, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -667,33 +705,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "tern-mkimage: out of memory\n");
         goto out;
     }
-    parts[0].unique = random_guid();
-    parts[1].unique = random_guid();
-    struct tern_guid disk_guid = random_guid();
-    tern_result r = tern_gpt_write(&dev, &disk_guid, parts, 2);
-    if (r != TERN_OK) {
-        fprintf(stderr, "tern-mkimage: writing the GPT failed: %s\n", tern_result_name(r));
+    if (write_partitions(&dev, parts, &eo, &dopt, esp, data, quiet) != 0)
         goto out;
-    }
-    memcpy(&eo.serial, parts[0].unique.b, 4);
-    r = tern_fat_format(&dev, parts[0].first_lba, parts[0].last_lba - parts[0].first_lba + 1, &eo);
-    if (r != TERN_OK) {
-        fprintf(stderr, "tern-mkimage: formatting the ESP failed: %s\n", tern_result_name(r));
-        goto out;
-    }
-    memcpy(&dopt.serial, parts[1].unique.b, 4);
     uint64_t dsecs = parts[1].last_lba - parts[1].first_lba + 1;
-    r = tern_fat_format(&dev, parts[1].first_lba, dsecs, &dopt);
-    if (r != TERN_OK) {
-        fprintf(stderr, "tern-mkimage: formatting the data partition failed: %s\n",
-                tern_result_name(r));
-        goto out;
-    }
-    if (esp && fill_volume(&dev, parts[0].first_lba, parts[0].last_lba - parts[0].first_lba + 1,
-                           "esp", esp, quiet) != 0)
-        goto out;
-    if (data && fill_volume(&dev, parts[1].first_lba, dsecs, "data", data, quiet) != 0)
-        goto out;
     if (tern_bdev_flush(&dev) != TERN_OK || fdatasync(fd) != 0) {
         fprintf(stderr, "tern-mkimage: %s: sync failed\n", output);
         goto out;

@@ -924,7 +924,8 @@ static void dir_plan_case(uint32_t ss, uint64_t bytes, uint32_t seed0)
     }
     uint32_t planned = plan->entries;
     struct rig *g = rig_new(ss, bytes, 32);
-    struct tern_fat_format_opts o = { .type = TERN_FAT16, .label = "PLAN", .root_entries = planned };
+    struct tern_fat_format_opts o = { .type = TERN_FAT16, .label = "PLAN",
+                                      .root_entries = planned };
     assert_int_equal(tern_fat_format(&g->dev, 0, g->ram.sectors, &o), TERN_OK);
     assert_int_equal(tern_fat_mount(&g->fs, &g->dev, 0, g->ram.sectors, false), TERN_OK);
     uint32_t eps = ss / 32;
