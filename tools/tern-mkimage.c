@@ -4,6 +4,14 @@
  * directories, using only core's GPT and FAT code (no mkfs, sgdisk or
  * mtools). See docs/storage.md.
  *
+ * Before it writes anything it surveys both trees (names, sizes, and the
+ * directory entries each directory will use, with core's
+ * tern_fat_dir_plan), sizes the data partition's root directory to hold
+ * its names (or picks FAT32 when a FAT12/16 root cannot), and checks the
+ * clusters every file and directory will take; what does not fit is
+ * refused with what (root directory entries, directory entries,
+ * clusters), by how much, and the --size or --esp-size that would do.
+ *
  *   tern-mkimage --output IMG --size MiB [--esp DIR] [--data DIR]
  *                [--esp-size MiB] [--sector 512|4096] [--quiet]
  */
@@ -56,6 +64,273 @@ static tern_result img_flush(void *ctx)
 
 static const struct tern_bdev_ops image_ops = { img_read, img_write, img_flush };
 
+/* ---- surveying a host tree before anything is written ---- */
+
+/* Directories below the root: tern_fat_check walks 64 levels, the root's
+ * included, and refuses a deeper tree (tree-too-deep) at mount. */
+#define DEPTH_MAX 63
+
+struct survey {
+    const char *what;          /* "esp" or "data" */
+    uint32_t sector_size;
+    uint32_t root_entries;     /* the root's planned size, the label's entry included */
+    unsigned long files, dirs;
+    unsigned long long bytes;
+    uint32_t *file_bytes;      /* [files] */
+    uint32_t *dir_bytes;       /* [dirs]: planned entries * 32 */
+    size_t file_cap, dir_cap;
+    struct tern_fat_geometry geo;   /* the layout chosen (fit_or_say) */
+};
+
+static int push(uint32_t **arr, size_t *cap, unsigned long n, uint32_t v)
+{
+    if (n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 1024;
+        uint32_t *na = realloc(*arr, nc * sizeof(**arr));
+        if (na == NULL) {
+            fprintf(stderr, "tern-mkimage: out of memory\n");
+            return -1;
+        }
+        *arr = na;
+        *cap = nc;
+    }
+    (*arr)[n] = v;
+    return 0;
+}
+
+/* Sorted names of a host directory, as copy_tree will take them. */
+static int sorted_names(const char *host, struct dirent ***names)
+{
+    int n = scandir(host, names, NULL, alphasort);
+    if (n < 0)
+        fprintf(stderr, "tern-mkimage: %s: %s\n", host, strerror(errno));
+    return n;
+}
+
+static void free_names(struct dirent **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Plans directory host (its own plan: depth 0 is the root) and, after
+ * it, each subdirectory; records file and directory sizes. 0 or -1 (said
+ * what, on stderr). */
+static int survey_dir(struct survey *sv, const char *host, int depth)
+{
+    struct dirent **names;
+    int n = sorted_names(host, &names);
+    if (n < 0)
+        return -1;
+    struct tern_fat_dir_plan *plan = malloc(sizeof(*plan));
+    if (plan == NULL) {
+        free_names(names, n);
+        return -1;
+    }
+    tern_fat_dir_plan_init(plan, sv->sector_size, depth == 0 ? 1 : 2);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const char *nm = names[i]->d_name;
+        if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0)
+            continue;
+        char hpath[4096];
+        struct stat st;
+        if ((size_t)snprintf(hpath, sizeof(hpath), "%s/%s", host, nm) >= sizeof(hpath)) {
+            fprintf(stderr, "tern-mkimage: %s/%s: path too long\n", host, nm);
+            rc = -1;
+        } else if (stat(hpath, &st) != 0) {
+            fprintf(stderr, "tern-mkimage: %s: %s\n", hpath, strerror(errno));
+            rc = -1;
+        } else if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+            continue;                            /* skipped by the copy, with a note */
+        } else if (tern_fat_dir_plan_add(plan, nm, strlen(nm)) == TERN_EINVAL) {
+            fprintf(stderr, "tern-mkimage: %s: not a valid FAT name\n", hpath);
+            rc = -1;
+        } else if (S_ISREG(st.st_mode) && st.st_size > 0xffffffffLL) {
+            fprintf(stderr, "tern-mkimage: %s: larger than FAT's 4 GiB - 1 limit\n", hpath);
+            rc = -1;
+        } else if (S_ISREG(st.st_mode)) {
+            rc = push(&sv->file_bytes, &sv->file_cap, sv->files++, (uint32_t)st.st_size);
+            sv->bytes += (unsigned long long)st.st_size;
+        } else if (depth + 1 > DEPTH_MAX) {
+            fprintf(stderr, "tern-mkimage: %s: directories nested %d deep, %d more than the "
+                            "%d Tern's volume check walks below the root\n", hpath, depth + 1,
+                    depth + 1 - DEPTH_MAX, DEPTH_MAX);
+            rc = -1;
+        } else {
+            rc = survey_dir(sv, hpath, depth + 1);
+        }
+    }
+    if (rc == 0 && plan->entries > TERN_FAT_DIR_ENTRIES_MAX) {
+        fprintf(stderr, "tern-mkimage: %s: %u names need %u directory entries; a FAT directory "
+                        "holds at most %u (%u too many): split it into subdirectories\n",
+                host, plan->names, plan->entries, TERN_FAT_DIR_ENTRIES_MAX,
+                plan->entries - TERN_FAT_DIR_ENTRIES_MAX);
+        rc = -1;
+    }
+    if (rc == 0 && depth == 0)
+        sv->root_entries = plan->entries;
+    else if (rc == 0)
+        rc = push(&sv->dir_bytes, &sv->dir_cap, sv->dirs++, plan->entries * 32);
+    free(plan);
+    free_names(names, n);
+    return rc;
+}
+
+/* Clusters of cluster_bytes the surveyed tree takes (directories at
+ * least one each; on FAT32 the root directory's too). */
+static uint64_t clusters_needed(const struct survey *sv, uint32_t cluster_bytes, bool fat32)
+{
+    uint64_t n = 0;
+    for (unsigned long i = 0; i < sv->files; i++)
+        n += ((uint64_t)sv->file_bytes[i] + cluster_bytes - 1) / cluster_bytes;
+    for (unsigned long i = 0; i < sv->dirs; i++) {
+        uint64_t c = ((uint64_t)sv->dir_bytes[i] + cluster_bytes - 1) / cluster_bytes;
+        n += c ? c : 1;
+    }
+    if (fat32) {
+        uint64_t c = ((uint64_t)sv->root_entries * 32 + cluster_bytes - 1) / cluster_bytes;
+        n += c ? c : 1;
+    }
+    return n;
+}
+
+/* The format options for a volume of sectors that holds sv: a FAT12/16
+ * root sized to its names (FAT32 when no FAT12/16 root can hold them);
+ * *g its layout. 0 when it fits; 1 when it does not (*why says what, and
+ * by how much); -1 when no FAT layout fits the size at all. */
+static int fit_volume(const struct survey *sv, uint64_t sectors, struct tern_fat_format_opts *o,
+                      struct tern_fat_geometry *g, char *why, size_t why_len)
+{
+    uint32_t max = tern_fat_root_entries_max(sv->sector_size);
+    enum tern_fat_type forced = o->type;
+    o->root_entries = 0;
+    if (forced != TERN_FAT32) {
+        if (sv->root_entries > max)
+            o->type = TERN_FAT32;                /* no fixed root can hold them */
+        else if (sv->root_entries > 512)
+            o->root_entries = sv->root_entries;
+    }
+    tern_result r = tern_fat_format_plan(sv->sector_size, sectors, o, g);
+    if (r == TERN_ENOSPC && o->root_entries > 0) {
+        o->type = TERN_FAT32;                    /* the root left no room: try a chain */
+        o->root_entries = 0;
+        r = tern_fat_format_plan(sv->sector_size, sectors, o, g);
+    }
+    if (r != TERN_OK) {
+        if (sv->root_entries > 512 && forced != TERN_FAT32)
+            snprintf(why, why_len,
+                     "its root directory needs %u entries: a FAT12/16 root that large does "
+                     "not fit in %llu KiB (and holds at most %u), and FAT32 needs at least "
+                     "%llu KiB", sv->root_entries,
+                     (unsigned long long)(sectors * sv->sector_size / 1024), max,
+                     (unsigned long long)(tern_fat32_min_sectors(sv->sector_size) *
+                                          sv->sector_size / 1024));
+        else
+            snprintf(why, why_len, "no FAT layout fits %llu KiB",
+                     (unsigned long long)(sectors * sv->sector_size / 1024));
+        return -1;
+    }
+    uint64_t need = clusters_needed(sv, g->cluster_bytes, g->type == TERN_FAT32);
+    if (need > g->clusters) {
+        snprintf(why, why_len,
+                 "the partition would be full: %lu files (%llu KiB) and %lu directories need "
+                 "%llu clusters of %u bytes, it has %u (FAT%d): %llu clusters (%llu KiB) short",
+                 sv->files, sv->bytes / 1024, sv->dirs + 1, (unsigned long long)need,
+                 g->cluster_bytes, g->clusters, g->type,
+                 (unsigned long long)(need - g->clusters),
+                 (unsigned long long)((need - g->clusters) * g->cluster_bytes / 1024));
+        return 1;
+    }
+    return 0;
+}
+
+static int survey_tree(struct survey *sv, const char *src)
+{
+    return survey_dir(sv, src, 0);
+}
+
+/* The two partitions of a --size MiB image with an esp_mib ESP: 1 MiB
+ * (MBR + primary GPT), the ESP, the data partition up to the last whole
+ * MiB before the backup GPT. GUIDs are left for the caller. */
+static void lay_out(uint32_t size_mib, uint32_t esp_mib, uint32_t sector,
+                    struct tern_gpt_new_part parts[2])
+{
+    uint64_t per_mib = (1u << 20) / sector, total = (uint64_t)size_mib * per_mib;
+    uint64_t first_usable, last_usable;
+    tern_gpt_usable(sector, total, &first_usable, &last_usable);
+    memset(parts, 0, 2 * sizeof(parts[0]));
+    parts[0].type = TERN_GPT_TYPE_ESP;
+    parts[0].first_lba = per_mib * ALIGN_MIB;
+    parts[0].last_lba = parts[0].first_lba + (uint64_t)esp_mib * per_mib - 1;
+    parts[0].name = "EFI System Partition";
+    parts[1].type = TERN_GPT_TYPE_BASIC_DATA;
+    parts[1].first_lba = parts[0].last_lba + 1;
+    parts[1].last_lba = (last_usable + 1) / per_mib * per_mib - 1;   /* MiB-aligned end */
+    parts[1].name = "Tern data";
+}
+
+/* Whether sv fits the partition of an image of size_mib MiB with an
+ * esp_mib ESP (o: the caller's options, not changed). */
+static bool fits_at(const struct survey *sv, const struct tern_fat_format_opts *o,
+                    uint32_t size_mib, uint32_t esp_mib, uint32_t sector)
+{
+    struct tern_gpt_new_part parts[2];
+    lay_out(size_mib, esp_mib, sector, parts);
+    const struct tern_gpt_new_part *p = &parts[strcmp(sv->what, "esp") == 0 ? 0 : 1];
+    if (p->last_lba < p->first_lba)
+        return false;
+    struct tern_fat_format_opts t = *o;
+    struct tern_fat_geometry g;
+    char why[8];
+    return fit_volume(sv, p->last_lba - p->first_lba + 1, &t, &g, why, sizeof(why)) == 0;
+}
+
+/* The smallest value in (lo, hi] for which fits(v) holds, found by
+ * bisection (more space never holds less), or 0 when even hi does not. */
+static uint32_t smallest_fit(const struct survey *sv, const struct tern_fat_format_opts *o,
+                             uint32_t size_mib, uint32_t esp_mib, uint32_t sector, bool grow_esp)
+{
+    uint32_t lo = grow_esp ? esp_mib : size_mib, hi = 0x100000u;
+#define FITS(v) (grow_esp ? fits_at(sv, o, size_mib + ((v) - esp_mib), (v), sector) \
+                          : fits_at(sv, o, (v), esp_mib, sector))
+    if (!FITS(hi))
+        return 0;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (FITS(mid))
+            hi = mid;
+        else
+            lo = mid;
+    }
+#undef FITS
+    return hi;
+}
+
+/* Fits sv into its partition of sectors (o: the format options, updated
+ * with the root size or FAT32 chosen). 0; or -1 after saying on stderr
+ * what does not fit, by how much, and what size would hold it. */
+static int fit_or_say(struct survey *sv, struct tern_fat_format_opts *o, uint32_t esp_mib,
+                      uint32_t size_mib, uint32_t sector, uint64_t sectors)
+{
+    struct tern_fat_format_opts orig = *o;
+    char why[512];
+    if (fit_volume(sv, sectors, o, &sv->geo, why, sizeof(why)) == 0)
+        return 0;
+    bool esp = strcmp(sv->what, "esp") == 0;
+    uint32_t v = smallest_fit(sv, &orig, size_mib, esp_mib, sector, esp);
+    char hint[160] = "";
+    if (v && esp)
+        snprintf(hint, sizeof(hint), "; --esp-size %u (with --size %u) would hold it", v,
+                 size_mib + (v - esp_mib));
+    else if (v)
+        snprintf(hint, sizeof(hint), "; --size %u would hold it", v);
+    fprintf(stderr, "tern-mkimage: the %s partition (%llu MiB) cannot hold its tree: %s%s\n",
+            esp ? "ESP" : "data", (unsigned long long)(sectors * sector >> 20), why, hint);
+    return -1;
+}
+
 /* ---- filling a volume from a host tree ---- */
 
 struct fill {
@@ -105,7 +380,11 @@ static int copy_file(struct fill *fl, const char *host, const char *path)
     if (r != TERN_OK) {
         fprintf(stderr, "tern-mkimage: %s: cannot create %s on the %s partition: %s%s\n", host,
                 path, fl->what, tern_result_name(r),
-                r == TERN_EINVAL ? " (not a valid FAT name)" : r == TERN_ENOSPC ? " (full)" : "");
+                r == TERN_EINVAL   ? " (not a valid FAT name)"
+                : r == TERN_EEXIST ? " (a name FAT sees as the same, case folded, exists)"
+                : r == TERN_ENOSPC ? " (no room for its directory entry, or no free 8.3 alias "
+                                     "BASIS~N left for its long name)"
+                                   : "");
         close(fd);
         return -1;
     }
@@ -144,8 +423,9 @@ static int copy_file(struct fill *fl, const char *host, const char *path)
 
 static int copy_tree(struct fill *fl, const char *host, const char *path, int depth)
 {
-    if (depth > 64) {
-        fprintf(stderr, "tern-mkimage: %s: directories nested deeper than 64\n", host);
+    if (depth > DEPTH_MAX) {                 /* the survey refused it already */
+        fprintf(stderr, "tern-mkimage: %s: directories nested deeper than %d\n", host,
+                DEPTH_MAX);
         return -1;
     }
     DIR *dir = opendir(host);
@@ -266,6 +546,42 @@ static struct tern_guid random_guid(void)
     return g;
 }
 
+/* Writes the GPT and both volumes (formatted with the options fit_or_say
+ * chose, serials from the partition GUIDs) and copies the trees in. 0, or
+ * -1 after saying why on stderr. */
+static int write_partitions(struct tern_bdev *dev, struct tern_gpt_new_part parts[2],
+                            struct tern_fat_format_opts *eo, struct tern_fat_format_opts *dopt,
+                            const char *esp, const char *data, bool quiet)
+{
+    parts[0].unique = random_guid();
+    parts[1].unique = random_guid();
+    struct tern_guid disk_guid = random_guid();
+    tern_result r = tern_gpt_write(dev, &disk_guid, parts, 2);
+    if (r != TERN_OK) {
+        fprintf(stderr, "tern-mkimage: writing the GPT failed: %s\n", tern_result_name(r));
+        return -1;
+    }
+    static const char *const what[2] = { "esp", "data" };
+    struct tern_fat_format_opts *opts[2] = { eo, dopt };
+    const char *src[2] = { esp, data };
+    for (int i = 0; i < 2; i++) {
+        uint64_t secs = parts[i].last_lba - parts[i].first_lba + 1;
+        memcpy(&opts[i]->serial, parts[i].unique.b, 4);
+        r = tern_fat_format(dev, parts[i].first_lba, secs, opts[i]);
+        if (r != TERN_OK) {
+            fprintf(stderr, "tern-mkimage: formatting the %s partition failed: %s\n", what[i],
+                    tern_result_name(r));
+            return -1;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        uint64_t secs = parts[i].last_lba - parts[i].first_lba + 1;
+        if (src[i] && fill_volume(dev, parts[i].first_lba, secs, what[i], src[i], quiet) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *output = NULL, *esp = NULL, *data = NULL;
@@ -331,8 +647,6 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    /* Layout: 1 MiB (MBR + primary GPT), the ESP, the data partition,
-     * and the backup GPT in the last MiB. */
     uint64_t per_mib = (1u << 20) / sector;
     uint64_t esp_min_mib = (tern_fat32_min_sectors(sector) + per_mib - 1) / per_mib;
     if (esp_mib == 0)
@@ -350,82 +664,73 @@ int main(int argc, char **argv)
                 size_mib, (unsigned long long)min_mib, esp_mib);
         return 2;
     }
+    /* Everything is known before anything is written: survey both trees
+     * and fit them, or say what does not fit. */
+    struct survey esv = { .what = "esp", .sector_size = sector };
+    struct survey dsv = { .what = "data", .sector_size = sector };
+    struct tern_fat_format_opts eo = { .type = TERN_FAT32, .label = "TERN-ESP" };
+    struct tern_fat_format_opts dopt = { .label = "TERN-DATA" };
+    int rc = 1;
+    int fd = -1;
+    void *cache = NULL;
+    if ((esp && survey_tree(&esv, esp) != 0) || (data && survey_tree(&dsv, data) != 0))
+        goto out;
+    esv.root_entries = esv.root_entries ? esv.root_entries : 1;
+    dsv.root_entries = dsv.root_entries ? dsv.root_entries : 1;
+    struct tern_gpt_new_part parts[2];
+    lay_out(size_mib, esp_mib, sector, parts);
+    if (fit_or_say(&esv, &eo, esp_mib, size_mib, sector,
+                   parts[0].last_lba - parts[0].first_lba + 1) != 0 ||
+        fit_or_say(&dsv, &dopt, esp_mib, size_mib, sector,
+                   parts[1].last_lba - parts[1].first_lba + 1) != 0)
+        goto out;
 
-    int fd = open(output, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = open(output, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         fprintf(stderr, "tern-mkimage: %s: %s\n", output, strerror(errno));
-        return 1;
+        goto out;
     }
     uint64_t total = (uint64_t)size_mib * per_mib;
     if (ftruncate(fd, (off_t)(total * sector)) != 0) {
         fprintf(stderr, "tern-mkimage: %s: %s\n", output, strerror(errno));
-        close(fd);
-        return 1;
+        goto out;
     }
     struct image im = { .fd = fd, .sector_size = sector };
     struct tern_bdev dev;
     size_t cache_len = tern_bdev_cache_bytes(sector, CACHE_SLOTS);
-    void *cache = aligned_alloc(64, (cache_len + 63) & ~(size_t)63);
-    int rc = 1;
+    cache = aligned_alloc(64, (cache_len + 63) & ~(size_t)63);
     if (cache == NULL ||
         tern_bdev_init(&dev, &image_ops, &im, sector, total, false, cache, cache_len,
                        CACHE_SLOTS) != TERN_OK) {
         fprintf(stderr, "tern-mkimage: out of memory\n");
         goto out;
     }
-    uint64_t first_usable, last_usable;
-    tern_gpt_usable(sector, total, &first_usable, &last_usable);
-    struct tern_gpt_new_part parts[2];
-    parts[0].type = TERN_GPT_TYPE_ESP;
-    parts[0].unique = random_guid();
-    parts[0].first_lba = per_mib * ALIGN_MIB;
-    parts[0].last_lba = parts[0].first_lba + (uint64_t)esp_mib * per_mib - 1;
-    parts[0].name = "EFI System Partition";
-    parts[1].type = TERN_GPT_TYPE_BASIC_DATA;
-    parts[1].unique = random_guid();
-    parts[1].first_lba = parts[0].last_lba + 1;
-    parts[1].last_lba = (last_usable + 1) / per_mib * per_mib - 1;   /* MiB-aligned end */
-    parts[1].name = "Tern data";
-    struct tern_guid disk_guid = random_guid();
-    tern_result r = tern_gpt_write(&dev, &disk_guid, parts, 2);
-    if (r != TERN_OK) {
-        fprintf(stderr, "tern-mkimage: writing the GPT failed: %s\n", tern_result_name(r));
+    if (write_partitions(&dev, parts, &eo, &dopt, esp, data, quiet) != 0)
         goto out;
-    }
-    uint32_t serial;
-    memcpy(&serial, parts[0].unique.b, 4);
-    struct tern_fat_format_opts eo = { .type = TERN_FAT32, .label = "TERN-ESP", .serial = serial };
-    r = tern_fat_format(&dev, parts[0].first_lba, parts[0].last_lba - parts[0].first_lba + 1, &eo);
-    if (r != TERN_OK) {
-        fprintf(stderr, "tern-mkimage: formatting the ESP failed: %s\n", tern_result_name(r));
-        goto out;
-    }
-    memcpy(&serial, parts[1].unique.b, 4);
-    struct tern_fat_format_opts dopt = { .label = "TERN-DATA", .serial = serial };
     uint64_t dsecs = parts[1].last_lba - parts[1].first_lba + 1;
-    r = tern_fat_format(&dev, parts[1].first_lba, dsecs, &dopt);
-    if (r != TERN_OK) {
-        fprintf(stderr, "tern-mkimage: formatting the data partition failed: %s\n",
-                tern_result_name(r));
-        goto out;
-    }
-    if (esp && fill_volume(&dev, parts[0].first_lba, parts[0].last_lba - parts[0].first_lba + 1,
-                           "esp", esp, quiet) != 0)
-        goto out;
-    if (data && fill_volume(&dev, parts[1].first_lba, dsecs, "data", data, quiet) != 0)
-        goto out;
     if (tern_bdev_flush(&dev) != TERN_OK || fdatasync(fd) != 0) {
         fprintf(stderr, "tern-mkimage: %s: sync failed\n", output);
         goto out;
     }
-    if (!quiet)
-        fprintf(stderr, "tern-mkimage: wrote %s: %u MiB, ESP %u MiB (FAT32), data %llu MiB\n",
-                output, size_mib, esp_mib, (unsigned long long)(dsecs / per_mib));
+    if (!quiet) {
+        char root[48] = "";
+        if (dsv.geo.root_entries)
+            snprintf(root, sizeof(root), ", %u root entries", dsv.geo.root_entries);
+        fprintf(stderr, "tern-mkimage: wrote %s: %u MiB, ESP %u MiB (FAT32), data %llu MiB "
+                        "(FAT%d%s)\n", output, size_mib, esp_mib,
+                (unsigned long long)(dsecs / per_mib), dsv.geo.type, root);
+    }
     rc = 0;
 out:
     free(cache);
-    close(fd);
-    if (rc != 0)
-        unlink(output);
+    if (fd >= 0) {
+        close(fd);
+        if (rc != 0)
+            unlink(output);
+    }
+    free(esv.file_bytes);
+    free(esv.dir_bytes);
+    free(dsv.file_bytes);
+    free(dsv.dir_bytes);
     return rc;
 }

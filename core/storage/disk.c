@@ -54,8 +54,8 @@ static tern_result check_volume(struct tern_disk *d, struct tern_fat *fs, const 
 {
     size_t bl = ((size_t)fs->clusters + 2 + 7) / 8;
     if (bl > (1u << 20)) {
-        tern_log(d->os, TERN_LOG_WARN, "disk", "disk %u: %s: volume check skipped (%zu-byte bitmap)",
-                 d->idx, what, bl);
+        tern_log(d->os, TERN_LOG_WARN, "disk",
+                 "disk %u: %s: volume check skipped (%zu-byte bitmap)", d->idx, what, bl);
         return TERN_OK;
     }
     uint8_t *bitmap = tern_alloc(d->os, bl);

@@ -506,14 +506,15 @@ struct layout {
     uint64_t clusters;
 };
 
+/* root_entries: FAT12/16 only, a whole number of sectors' worth. */
 static bool plan(uint64_t total, uint32_t bps, enum tern_fat_type type, uint32_t spc,
-                 struct layout *l)
+                 uint32_t root_entries, struct layout *l)
 {
     memset(l, 0, sizeof(*l)); /* fat_sectors stays 0 if the sizing never settles */
     l->type = type;
     l->spc = spc;
     l->reserved = type == TERN_FAT32 ? 32 : 1;
-    l->root_entries = type == TERN_FAT32 ? 0 : 512;
+    l->root_entries = type == TERN_FAT32 ? 0 : root_entries;
     l->root_sectors = l->root_entries * 32 / bps;
     uint32_t bits = type == TERN_FAT12 ? 12 : (uint32_t)type;
     uint32_t fs = 1;
@@ -545,7 +546,7 @@ uint64_t tern_fat32_min_sectors(uint32_t sector_size)
     uint64_t lo = 65525, hi = 65525ull * 2 + 4096;
     while (lo < hi) {
         uint64_t mid = (lo + hi) / 2;
-        if (plan(mid, sector_size, TERN_FAT32, 1, &l))
+        if (plan(mid, sector_size, TERN_FAT32, 1, 0, &l))
             hi = mid;
         else
             lo = mid + 1;
@@ -565,26 +566,25 @@ static tern_result write_zeros(struct tern_bdev *dev, uint64_t lba, uint64_t cou
     return TERN_OK;
 }
 
-tern_result tern_fat_format(struct tern_bdev *dev, uint64_t base, uint64_t sectors,
-                            const struct tern_fat_format_opts *opts)
+uint32_t tern_fat_root_entries_max(uint32_t sector_size)
 {
-    uint32_t bps = dev->sector_size;
-    if (base >= dev->sector_count || sectors > dev->sector_count - base || sectors > 0xffffffffu)
+    uint32_t eps = sector_size / 32;
+    return eps ? 65535u / eps * eps : 0;
+}
+
+/* The layout for opts (see tern_fat_format_plan). */
+static tern_result choose_layout(uint32_t bps, uint64_t sectors,
+                                 const struct tern_fat_format_opts *opts, struct layout *out)
+{
+    if (bps < 512 || bps > 4096 || (bps & (bps - 1)) != 0 || sectors > 0xffffffffu)
         return TERN_EINVAL;
-    if (dev->read_only)
-        return TERN_EROFS;
-    const char *label = opts->label ? opts->label : "NO NAME";
-    size_t llen = strlen(label);
-    if (llen == 0 || llen > 11)
-        return TERN_EINVAL;
-    for (size_t i = 0; i < llen; i++)
-        if ((uint8_t)label[i] < 0x20 || (uint8_t)label[i] >= 0x7f || strchr("\"*+,./:;<=>?[\\]|",
-                                                                             label[i]))
-            return TERN_EINVAL;
     if (opts->spc != 0 && ((opts->spc & (opts->spc - 1)) != 0 || opts->spc > 128 ||
                            opts->spc * bps > 65536))
         return TERN_EINVAL;
-
+    uint32_t eps = bps / 32, root = opts->root_entries ? opts->root_entries : 512;
+    if (root > tern_fat_root_entries_max(bps))
+        return TERN_EINVAL;
+    root = (root + eps - 1) / eps * eps;
     struct layout l = { 0 };
     bool ok = false;
     static const enum tern_fat_type order[3] = { TERN_FAT12, TERN_FAT16, TERN_FAT32 };
@@ -605,11 +605,52 @@ tern_result tern_fat_format(struct tern_bdev *dev, uint64_t base, uint64_t secto
         for (int t = 0; t < 3 && !ok; t++) {
             if (opts->type != 0 && opts->type != order[t])
                 continue;
-            ok = plan(sectors, bps, order[t], spc, &l);
+            ok = plan(sectors, bps, order[t], spc, root, &l);
         }
     }
     if (!ok)
         return TERN_ENOSPC;
+    *out = l;
+    return TERN_OK;
+}
+
+tern_result tern_fat_format_plan(uint32_t sector_size, uint64_t sectors,
+                                 const struct tern_fat_format_opts *opts,
+                                 struct tern_fat_geometry *g)
+{
+    struct layout l;
+    tern_result r = choose_layout(sector_size, sectors, opts, &l);
+    if (r != TERN_OK)
+        return r;
+    g->type = l.type;
+    g->spc = l.spc;
+    g->cluster_bytes = l.spc * sector_size;
+    g->root_entries = l.root_entries;
+    g->fat_sectors = l.fat_sectors;
+    g->clusters = (uint32_t)l.clusters;
+    return TERN_OK;
+}
+
+tern_result tern_fat_format(struct tern_bdev *dev, uint64_t base, uint64_t sectors,
+                            const struct tern_fat_format_opts *opts)
+{
+    uint32_t bps = dev->sector_size;
+    if (base >= dev->sector_count || sectors > dev->sector_count - base || sectors > 0xffffffffu)
+        return TERN_EINVAL;
+    if (dev->read_only)
+        return TERN_EROFS;
+    const char *label = opts->label ? opts->label : "NO NAME";
+    size_t llen = strlen(label);
+    if (llen == 0 || llen > 11)
+        return TERN_EINVAL;
+    for (size_t i = 0; i < llen; i++)
+        if ((uint8_t)label[i] < 0x20 || (uint8_t)label[i] >= 0x7f || strchr("\"*+,./:;<=>?[\\]|",
+                                                                             label[i]))
+            return TERN_EINVAL;
+    struct layout l;
+    tern_result lr = choose_layout(bps, sectors, opts, &l);
+    if (lr != TERN_OK)
+        return lr;
 
     uint8_t boot[4096];
     memset(boot, 0, sizeof(boot));

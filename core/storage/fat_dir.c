@@ -278,14 +278,13 @@ static int digits_of(uint32_t n)
 }
 
 /* Picks the smallest N so that BASIS~N.EXT is not in directory dir. One
- * pass over the directory marks the tails in use. */
+ * pass over the directory marks the tails in use. TERN_ENOSPC when all
+ * 4095 are taken. */
 #define ALIAS_MAX 4096
-static tern_result make_alias(struct tern_fat *fs, uint32_t dir, const char *name, size_t len,
-                              uint8_t raw[11])
+static tern_result alias_from_basis(struct tern_fat *fs, uint32_t dir, const uint8_t base[8],
+                                    size_t blen, const uint8_t ext[3], size_t elen,
+                                    uint8_t raw[11])
 {
-    uint8_t base[8], ext[3];
-    size_t blen, elen;
-    alias_basis(name, len, base, &blen, ext, &elen);
     uint8_t used[ALIAS_MAX / 8];
     memset(used, 0, sizeof(used));
     struct tern_fat_dir d;
@@ -343,6 +342,37 @@ static tern_result make_alias(struct tern_fat *fs, uint32_t dir, const char *nam
         return TERN_OK;
     }
     return TERN_ENOSPC;
+}
+
+/* The 8.3 alias of a long name: BASIS~N.EXT from the name's characters;
+ * once the 4095 tails of that basis are taken in the directory, the
+ * basis becomes the first two characters and four hex digits of a hash
+ * of the long name (as Windows does after a few tails), tried with up to
+ * 16 hash values, so one directory can hold far more long names that
+ * share a prefix. TERN_ENOSPC only when those are all taken too. */
+static tern_result make_alias(struct tern_fat *fs, uint32_t dir, const char *name, size_t len,
+                              uint8_t raw[11])
+{
+    uint8_t base[8], ext[3];
+    size_t blen, elen;
+    alias_basis(name, len, base, &blen, ext, &elen);
+    tern_result r = alias_from_basis(fs, dir, base, blen, ext, elen, raw);
+    if (r != TERN_ENOSPC)
+        return r;
+    uint32_t h = 2166136261u;                /* FNV-1a over the long name */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)name[i]) * 16777619u;
+    static const char hex[] = "0123456789ABCDEF";
+    size_t keep = blen < 2 ? blen : 2;
+    for (uint32_t k = 0; k < 16 && r == TERN_ENOSPC; k++) {
+        uint32_t v = ((h >> 16) ^ h) + k;
+        uint8_t hb[8];
+        memcpy(hb, base, keep);
+        for (int i = 0; i < 4; i++)
+            hb[keep + (size_t)i] = (uint8_t)hex[(v >> (12 - 4 * i)) & 15];
+        r = alias_from_basis(fs, dir, hb, keep + 4, ext, elen, raw);
+    }
+    return r;
 }
 
 /* ---- iteration ---- */
@@ -561,8 +591,30 @@ tern_result fat_entry_map(struct tern_fat *fs, uint32_t dir, uint32_t index, boo
     return TERN_OK;
 }
 
+/* VFAT entries for a long name of units UTF-16 units. */
+static uint32_t lfn_slots_for(int units)
+{
+    return ((uint32_t)units + LFN_CHARS - 1) / LFN_CHARS;
+}
+
+/* Entries name takes in a directory: its short entry, plus VFAT entries
+ * unless it is a plain 8.3 name (fat_dir_add's rule). 0: not a name. */
+static uint32_t name_entries(const char *name, size_t len)
+{
+    uint8_t raw[11], ntres;
+    if (fat_name_check(name, len) != TERN_OK)
+        return 0;
+    if (plain_short(name, len, raw, &ntres))
+        return 1;
+    uint16_t u[LFN_MAX_SLOTS * LFN_CHARS];
+    int units = to_utf16(name, len, u, 255);
+    return units < 0 ? 0 : 1 + lfn_slots_for(units);
+}
+
 /* Finds `need` consecutive free slots (not crossing a sector when they fit
- * in one), growing a cluster directory by one zeroed cluster if needed. */
+ * in one), growing a cluster directory by one zeroed cluster if needed.
+ * tern_fat_dir_plan_add models where this puts each run in a fresh
+ * directory: keep the two in step. */
 static tern_result find_slots(struct tern_fat *fs, uint32_t dir, uint32_t need, uint32_t *out,
                               uint32_t *end_index)
 {
@@ -605,22 +657,31 @@ static tern_result find_slots(struct tern_fat *fs, uint32_t dir, uint32_t need, 
     }
     if (dir == 0 || d.index >= FAT_DIR_MAX)
         return TERN_ENOSPC;
-    /* Grow: a zeroed cluster, then link it (the directory's chain). */
-    uint32_t c;
-    tern_result r = fat_alloc(fs, 0, &c);
-    if (r != TERN_OK)
-        return r;
-    if ((r = fat_zero_cluster(fs, c)) != TERN_OK)
-        return r;
-    if ((r = fat_barrier(fs)) != TERN_OK)
-        return r;
-    if ((r = fat_set(fs, last_cluster, c)) != TERN_OK)
-        return r;
-    if ((r = fat_barrier(fs)) != TERN_OK)
-        return r;
-    uint32_t start = d.index;
-    if (run > 0 && need > eps && run_start + run == start)
-        start = run_start;
+    uint32_t start = d.index, have = 0;
+    if (run > 0 && need > eps && run_start + run == start) {
+        start = run_start;                   /* a long run continues the free tail */
+        have = run;
+    }
+    /* Grow by as many zeroed clusters as the run needs (two for a run of
+     * more than 16 entries on 512-byte clusters), each zeroed, then
+     * linked to the directory's chain. */
+    uint32_t per_cluster = fs->cluster_bytes / 32;
+    uint32_t grow = (need - have + per_cluster - 1) / per_cluster;
+    for (uint32_t k = 0; k < grow; k++) {
+        uint32_t c;
+        tern_result r = fat_alloc(fs, 0, &c);
+        if (r != TERN_OK)
+            return r;
+        if ((r = fat_zero_cluster(fs, c)) != TERN_OK)
+            return r;
+        if ((r = fat_barrier(fs)) != TERN_OK)
+            return r;
+        if ((r = fat_set(fs, last_cluster, c)) != TERN_OK)
+            return r;
+        if ((r = fat_barrier(fs)) != TERN_OK)
+            return r;
+        last_cluster = c;
+    }
     *out = start;
     return TERN_OK;
 }
@@ -642,7 +703,7 @@ tern_result fat_dir_add(struct tern_fat *fs, uint32_t dir, const char *name, siz
         units = to_utf16(name, len, u, 255);
         if (units < 0)
             return TERN_EINVAL;
-        lfn_slots = ((uint32_t)units + LFN_CHARS - 1) / LFN_CHARS;
+        lfn_slots = lfn_slots_for(units);
         ntres = 0;
         if ((r = make_alias(fs, dir, name, len, raw)) != TERN_OK)
             return r;
@@ -740,4 +801,57 @@ void fat_entry_stat(const struct fat_entry *e, struct tern_fat_stat *out)
     out->first_cluster = e->cluster;
     out->date = e->date;
     out->time = e->time;
+}
+
+/* ---- sizing a directory before it is written ---- */
+
+void tern_fat_dir_plan_init(struct tern_fat_dir_plan *p, uint32_t sector_size,
+                            uint32_t reserved)
+{
+    memset(p, 0, sizeof(*p));
+    p->per_sector = sector_size / 32;
+    p->entries = reserved;
+    p->first_gap = UINT32_MAX;
+}
+
+/* A run of need <= per_sector entries in the first skipped sector tail
+ * that holds it (find_slots scans from the start). */
+static bool plan_fill_gap(struct tern_fat_dir_plan *p, uint32_t need)
+{
+    uint32_t cur = p->entries / p->per_sector;
+    uint32_t lim = sizeof(p->gap);
+    for (uint32_t s = p->first_gap; s < cur && s < lim; s++) {
+        if (p->gap[s] < need)
+            continue;
+        p->gap[s] = (uint8_t)(p->gap[s] - need);   /* the rest stays at the tail */
+        if (s == p->first_gap)
+            while (p->first_gap < cur && p->first_gap < lim && p->gap[p->first_gap] == 0)
+                p->first_gap++;
+        return true;
+    }
+    return false;
+}
+
+tern_result tern_fat_dir_plan_add(struct tern_fat_dir_plan *p, const char *name, size_t len)
+{
+    uint32_t need = name_entries(name, len);
+    if (need == 0)
+        return TERN_EINVAL;
+    p->names++;
+    uint32_t eps = p->per_sector;
+    if (need <= eps && !plan_fill_gap(p, need)) {
+        uint32_t cur = p->entries / eps, room = eps - p->entries % eps;
+        if (need > room) {                       /* skip this sector's tail */
+            if (cur < sizeof(p->gap)) {
+                p->gap[cur] = (uint8_t)room;
+                if (cur < p->first_gap)
+                    p->first_gap = cur;
+            }
+            p->entries = (cur + 1) * eps;
+        }
+        p->entries += need;
+    } else if (need > eps) {
+        p->entries += need;                      /* long runs start at the end */
+    }
+    return p->entries > TERN_FAT_DIR_ENTRIES_MAX ? TERN_ENOSPC : TERN_OK;
 }

@@ -107,19 +107,73 @@ tern_result tern_fat_unmount(struct tern_fat *fs);
 tern_result tern_fat_parse_bpb(struct tern_fat *fs, const uint8_t *sec, uint32_t sec_len,
                                uint64_t part_sectors);
 
+#define TERN_FAT_DIR_ENTRIES_MAX 65536u   /* 32-byte entries in one directory */
+
 struct tern_fat_format_opts {
     enum tern_fat_type type;   /* 0: by size (12, 16 or 32) */
     uint32_t spc;              /* sectors per cluster; 0: automatic */
     const char *label;         /* up to 11 ASCII characters; NULL: "NO NAME" */
     uint32_t serial;
+    /* FAT12/16 fixed root directory: entries, rounded up to whole
+     * sectors; 0: 512. At most tern_fat_root_entries_max(sector size).
+     * Ignored when the volume comes out FAT32 (its root is a chain). */
+    uint32_t root_entries;
 };
 
-/* Creates an empty FAT volume on [base, base + sectors) of dev and
- * flushes. TERN_OK; TERN_ENOSPC when the size cannot hold the type
- * (fs->reason unused: see tern_fat_min_sectors); TERN_EINVAL (label,
- * spc); device errors. */
+/* The layout tern_fat_format would write. */
+struct tern_fat_geometry {
+    enum tern_fat_type type;
+    uint32_t spc, cluster_bytes;
+    uint32_t root_entries;     /* 0 on FAT32 */
+    uint32_t fat_sectors;      /* one FAT copy (there are two) */
+    uint32_t clusters;         /* data clusters */
+};
+
+/* Plans a volume of sectors sectors of sector_size bytes as
+ * tern_fat_format would (cluster sizes 4 KiB first, then 2, 1, 0.5, 8,
+ * 16, 32 KiB; FAT12, 16, then 32 for each; the first that fits).
+ * TERN_OK with *g; TERN_ENOSPC when no layout fits; TERN_EINVAL (spc,
+ * root_entries over the maximum). Touches no device. */
+tern_result tern_fat_format_plan(uint32_t sector_size, uint64_t sectors,
+                                 const struct tern_fat_format_opts *opts,
+                                 struct tern_fat_geometry *g);
+
+/* The largest FAT12/16 root directory: 65535 entries rounded down to a
+ * whole sector (65520 at 512 bytes, 65408 at 4096). */
+uint32_t tern_fat_root_entries_max(uint32_t sector_size);
+
+/* Creates an empty FAT volume on [base, base + sectors) of dev (the
+ * layout of tern_fat_format_plan) and flushes. TERN_OK; TERN_ENOSPC
+ * when the size cannot hold the type (fs->reason unused: see
+ * tern_fat_min_sectors); TERN_EINVAL (label, spc, root_entries);
+ * device errors. */
 tern_result tern_fat_format(struct tern_bdev *dev, uint64_t base, uint64_t sectors,
                             const struct tern_fat_format_opts *opts);
+
+/* Sizing a directory before it is written (tern-mkimage sizes volumes
+ * with it): the entries a fresh directory uses when names are added in
+ * order, placed as tern_fat_open/tern_fat_mkdir place them (a name takes
+ * one entry, or with VFAT entries one per 13 UTF-16 units plus its 8.3
+ * alias; a run of at most one sector's entries never crosses a sector, so
+ * it may skip a sector's tail, which a later shorter run can fill). The
+ * struct is caller-owned (about 4 KiB); nothing is allocated. */
+struct tern_fat_dir_plan {
+    uint32_t per_sector;       /* entries in a sector */
+    uint32_t entries;          /* to the end of the last run: the size */
+    uint32_t names;            /* names added */
+    uint32_t first_gap;        /* lowest sector with a skipped tail */
+    uint8_t gap[TERN_FAT_DIR_ENTRIES_MAX / 16];   /* free tail per sector */
+};
+
+/* Starts a plan: reserved entries are in use first (a root: 1 for the
+ * volume label; a subdirectory: 2 for "." and ".."). */
+void tern_fat_dir_plan_init(struct tern_fat_dir_plan *p, uint32_t sector_size,
+                            uint32_t reserved);
+
+/* Adds a name (UTF-8, len bytes). TERN_OK; TERN_EINVAL (a name FAT
+ * cannot hold: see the name rules above); TERN_ENOSPC (past
+ * TERN_FAT_DIR_ENTRIES_MAX: p->entries still grows, to say by how much). */
+tern_result tern_fat_dir_plan_add(struct tern_fat_dir_plan *p, const char *name, size_t len);
 
 /* The smallest volume, in sectors of sector_size, that holds a FAT32
  * volume (65525 clusters of one sector). */

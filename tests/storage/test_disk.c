@@ -292,7 +292,8 @@ static void test_data_partition_failing_its_check(void **state)
     assert_null(g->data.fs);
     assert_false(g->data.own_mounted);
     assert_string_equal(g->data.reason, "cross-linked-cluster");
-    assert_true(sim_console_has(&g->sim, "disk 0: partition 2 fails its check: cross-linked-cluster"));
+    assert_true(
+        sim_console_has(&g->sim, "disk 0: partition 2 fails its check: cross-linked-cluster"));
     rig_free(g);
 }
 

@@ -737,6 +737,44 @@ static void test_fat_aliases(void **state)
     rig_free(g);
 }
 
+/* More than 4095 long names with one alias basis in a directory: past
+ * BASIS~4095 the alias basis becomes two characters and a hash (as
+ * Windows does), so the 4096th and later names are placed, found by long
+ * name and alias, and the volume passes its check. */
+static void test_fat_alias_past_4095(void **state)
+{
+    (void)state;
+    struct rig *g = fat_rig(512, 16u << 20, TERN_FAT16, 4);
+    struct tern_fat *fs = &g->fs;
+    assert_int_equal(tern_fat_mkdir(fs, "/same"), TERN_OK);
+    char p[80];
+    struct tern_fat_file f;
+    for (int i = 1; i <= 4100; i++) {
+        snprintf(p, sizeof(p), "/same/shared prefix %d.html", i);
+        assert_int_equal(tern_fat_open(fs, &f, p, TERN_FAT_WRITE | TERN_FAT_CREATE |
+                                                      TERN_FAT_EXCL), TERN_OK);
+        assert_int_equal(tern_fat_close(&f), TERN_OK);
+    }
+    struct tern_fat_stat st;
+    assert_int_equal(tern_fat_stat(fs, "/same/shared prefix 4095.html", &st), TERN_OK);
+    assert_string_equal(st.short_name, "SHA~4095.HTM");
+    assert_int_equal(tern_fat_stat(fs, "/same/shared prefix 4096.html", &st), TERN_OK);
+    assert_int_equal(strlen(st.short_name), 12);            /* SHxxxx~1.HTM */
+    assert_memory_equal(st.short_name, "SH", 2);
+    assert_memory_equal(st.short_name + 6, "~1.HTM", 6);
+    char alias[20];
+    snprintf(alias, sizeof(alias), "/same/%s", st.short_name);
+    assert_int_equal(tern_fat_stat(fs, alias, &st), TERN_OK);
+    assert_string_equal(st.name, "shared prefix 4096.html");
+    size_t bl = (fs->clusters + 2 + 7) / 8;
+    uint8_t *bm = test_malloc(bl);
+    uint32_t lost = 9;
+    assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
+    assert_int_equal(lost, 0);
+    test_free(bm);
+    rig_free(g);
+}
+
 static void test_bpb_every_byte(void **state)
 {
     (void)state;
@@ -832,6 +870,176 @@ static void test_fat_corruption_hook(void **state)
     rig_free(g);
 }
 
+/* ---- sizing directories before writing them (tern-mkimage) ---- */
+
+/* Name k of a seeded mix: plain 8.3 names (one entry), long names of 9
+ * to 255 bytes (some with 2-byte UTF-8), unique by their leading index. */
+static void plan_name(uint32_t *seed, unsigned k, char *out)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    unsigned kind = (*seed >> 16) % 5, len = 9 + (*seed >> 8) % 247;
+    if (kind == 0) {
+        sprintf(out, "f%u.txt", k);                      /* 8.3, lower case */
+        return;
+    }
+    if (kind == 1) {
+        sprintf(out, "F%u", k);                          /* 8.3, upper case */
+        return;
+    }
+    int n = sprintf(out, "%u-", k);
+    while ((unsigned)n < len) {
+        if (kind == 2 && (unsigned)n + 2 <= len) {
+            out[n++] = (char)0xc3;                       /* U+00E9 */
+            out[n++] = (char)0xa9;
+        } else {
+            out[n] = (char)('a' + ((unsigned)n * 7 + k) % 26);
+            n++;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* The entries a directory ends at, read from its raw sectors. */
+static uint32_t raw_root_end(struct rig *g)
+{
+    const uint8_t *root = g->ram.mem + (g->fs.base + g->fs.root_lba) * g->ram.ss;
+    uint32_t end = 0;
+    for (uint32_t i = 0; i < g->fs.root_entries; i++)
+        if (root[i * 32] != 0)
+            end = i + 1;
+    return end;
+}
+
+static void dir_plan_case(uint32_t ss, uint64_t bytes, uint32_t seed0)
+{
+    /* The root: planned names fill a root of exactly the planned size,
+     * entry for entry; the name the plan says overflows it is refused. */
+    struct tern_fat_dir_plan *plan = test_malloc(sizeof(*plan));
+    tern_fat_dir_plan_init(plan, ss, 1);
+    uint32_t seed = seed0;
+    char name[300];
+    for (unsigned k = 0; k < 300; k++) {
+        plan_name(&seed, k, name);
+        assert_int_equal(tern_fat_dir_plan_add(plan, name, strlen(name)), TERN_OK);
+    }
+    uint32_t planned = plan->entries;
+    struct rig *g = rig_new(ss, bytes, 32);
+    struct tern_fat_format_opts o = { .type = TERN_FAT16, .label = "PLAN",
+                                      .root_entries = planned };
+    assert_int_equal(tern_fat_format(&g->dev, 0, g->ram.sectors, &o), TERN_OK);
+    assert_int_equal(tern_fat_mount(&g->fs, &g->dev, 0, g->ram.sectors, false), TERN_OK);
+    uint32_t eps = ss / 32;
+    assert_int_equal(g->fs.root_entries, (planned + eps - 1) / eps * eps);
+    seed = seed0;
+    struct tern_fat_file f;
+    for (unsigned k = 0; k < 300; k++) {
+        char path[310];
+        plan_name(&seed, k, name);
+        sprintf(path, "/%s", name);
+        assert_int_equal(tern_fat_open(&g->fs, &f, path, TERN_FAT_WRITE | TERN_FAT_CREATE |
+                                                             TERN_FAT_EXCL), TERN_OK);
+        assert_int_equal(tern_fat_close(&f), TERN_OK);
+    }
+    assert_int_equal(tern_fat_sync(&g->fs), TERN_OK);
+    assert_int_equal(raw_root_end(g), planned);
+    /* Go on until the root is full: the plan says when. */
+    for (unsigned k = 300;; k++) {
+        char path[310];
+        plan_name(&seed, k, name);
+        sprintf(path, "/%s", name);
+        assert_int_equal(tern_fat_dir_plan_add(plan, name, strlen(name)), TERN_OK);
+        bool fits = plan->entries <= g->fs.root_entries;
+        tern_result r = tern_fat_open(&g->fs, &f, path, TERN_FAT_WRITE | TERN_FAT_CREATE);
+        if (!fits) {
+            assert_int_equal(r, TERN_ENOSPC);
+            break;
+        }
+        assert_int_equal(r, TERN_OK);
+        assert_int_equal(tern_fat_close(&f), TERN_OK);
+    }
+    assert_int_equal(tern_fat_unmount(&g->fs), TERN_OK);
+    rig_free(g);
+
+    /* A subdirectory on one-sector clusters: the clusters it takes are
+     * the planned entries' (the files are empty: no clusters of their own). */
+    g = rig_new(ss, bytes, 32);
+    struct tern_fat_format_opts o2 = { .type = TERN_FAT16, .spc = 1, .label = "PLAN" };
+    assert_int_equal(tern_fat_format(&g->dev, 0, g->ram.sectors, &o2), TERN_OK);
+    assert_int_equal(tern_fat_mount(&g->fs, &g->dev, 0, g->ram.sectors, false), TERN_OK);
+    uint32_t before, after;
+    assert_int_equal(tern_fat_free_clusters(&g->fs, &before), TERN_OK);
+    assert_int_equal(tern_fat_mkdir(&g->fs, "/sub"), TERN_OK);
+    tern_fat_dir_plan_init(plan, ss, 2);
+    seed = seed0 ^ 0x5a5a;
+    for (unsigned k = 0; k < 400; k++) {
+        char path[320];
+        plan_name(&seed, k, name);
+        sprintf(path, "/sub/%s", name);
+        assert_int_equal(tern_fat_dir_plan_add(plan, name, strlen(name)), TERN_OK);
+        assert_int_equal(tern_fat_open(&g->fs, &f, path, TERN_FAT_WRITE | TERN_FAT_CREATE),
+                         TERN_OK);
+        assert_int_equal(tern_fat_close(&f), TERN_OK);
+    }
+    assert_int_equal(tern_fat_free_clusters(&g->fs, &after), TERN_OK);
+    assert_int_equal(before - after, (plan->entries + eps - 1) / eps);
+    assert_int_equal(tern_fat_unmount(&g->fs), TERN_OK);
+    rig_free(g);
+    test_free(plan);
+}
+
+static void test_dir_plan_matches_writes(void **state)
+{
+    (void)state;
+    for (uint32_t seed = 1; seed <= 3; seed++)
+        dir_plan_case(512, 16u << 20, seed);
+    dir_plan_case(4096, 80u << 20, 9);
+}
+
+static void test_dir_plan_refusals_and_format_plan(void **state)
+{
+    (void)state;
+    struct tern_fat_dir_plan *plan = test_malloc(sizeof(*plan));
+    tern_fat_dir_plan_init(plan, 512, 1);
+    assert_int_equal(tern_fat_dir_plan_add(plan, "what?.txt", 9), TERN_EINVAL);
+    assert_int_equal(tern_fat_dir_plan_add(plan, "..", 2), TERN_EINVAL);
+    assert_int_equal(plan->entries, 1);
+    /* 5461 names of 13 units take 2 entries each: 10923 entries; long
+     * ones overflow a directory's 65536 and say by how much */
+    tern_result r = TERN_OK;
+    char name[64];
+    unsigned k;
+    for (k = 0; r == TERN_OK; k++) {
+        int n = sprintf(name, "%u-long-name-of-many-units-xxxxxxxxxxxxxxx", k);
+        r = tern_fat_dir_plan_add(plan, name, (size_t)n);
+    }
+    assert_int_equal(r, TERN_ENOSPC);
+    assert_true(plan->entries > TERN_FAT_DIR_ENTRIES_MAX);
+    test_free(plan);
+
+    assert_int_equal(tern_fat_root_entries_max(512), 65520);
+    assert_int_equal(tern_fat_root_entries_max(4096), 65408);
+    struct tern_fat_geometry geo;
+    struct tern_fat_format_opts o = { .root_entries = 4000 };
+    assert_int_equal(tern_fat_format_plan(512, 32u << 11, &o, &geo), TERN_OK);
+    assert_int_equal(geo.type, TERN_FAT16);
+    assert_int_equal(geo.root_entries, 4000);             /* 250 sectors */
+    o.root_entries = 4001;
+    assert_int_equal(tern_fat_format_plan(512, 32u << 11, &o, &geo), TERN_OK);
+    assert_int_equal(geo.root_entries, 4016);             /* rounded up to a sector */
+    o.root_entries = 65521;
+    assert_int_equal(tern_fat_format_plan(512, 32u << 11, &o, &geo), TERN_EINVAL);
+    o.root_entries = 65520;                               /* 2 MiB of root in 1 MiB */
+    assert_int_equal(tern_fat_format_plan(512, 1u << 11, &o, &geo), TERN_ENOSPC);
+    o.root_entries = 0;
+    assert_int_equal(tern_fat_format_plan(512, 1u << 11, &o, &geo), TERN_OK);
+    assert_int_equal(geo.root_entries, 512);
+    o.type = TERN_FAT32;
+    assert_int_equal(tern_fat_format_plan(512, tern_fat32_min_sectors(512), &o, &geo), TERN_OK);
+    assert_int_equal(geo.type, TERN_FAT32);
+    assert_int_equal(geo.root_entries, 0);
+    assert_int_equal(geo.clusters, 65525);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -851,9 +1059,12 @@ int main(void)
         cmocka_unit_test(test_fat_errors),
         cmocka_unit_test(test_fat_rename_replace),
         cmocka_unit_test(test_fat_aliases),
+        cmocka_unit_test(test_fat_alias_past_4095),
         cmocka_unit_test(test_bpb_every_byte),
         cmocka_unit_test(test_fat_lfn_checksum_and_orphans),
         cmocka_unit_test(test_fat_corruption_hook),
+        cmocka_unit_test(test_dir_plan_matches_writes),
+        cmocka_unit_test(test_dir_plan_refusals_and_format_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
