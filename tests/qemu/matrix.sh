@@ -11,6 +11,9 @@
 #   default    (none)   pc      1     256M   yes         serve; entropy from virtio-rng alone
 #                                                        (qemu64: no RDRAND/RDSEED)
 #   norng      (none)   pc      1     256M   no          halt code 9 (no entropy source), status 19
+#   deadrng    (none)   pc      1     256M   silent      halt code 9: the only source (a virtio-rng
+#                                                        whose backend never answers) fails its
+#                                                        first read (1 s limit), status 19
 #   core2duo   core2duo q35     1     72M    yes         serve (no RDRAND/RDSEED, x2APIC, 1 GiB
 #                                                        pages, invariant TSC; least memory)
 #   westmere   Westmere pc      2     256M   yes         serve (rdrand absent, 2 vCPUs)
@@ -36,6 +39,7 @@ command -v curl >/dev/null || fail "curl not installed"
 case $case_ in
     default)  set -- default        pc   1 256M rng   serve  'virtio-rng' ;;
     norng)    set -- default        pc   1 256M norng halt9  '' ;;
+    deadrng)  set -- default        pc   1 256M dead  dead9  '' ;;
     core2duo) set -- core2duo       q35  1 72M  rng   serve  'virtio-rng' ;;
     westmere) set -- Westmere       pc   2 256M rng   serve  'virtio-rng' ;;
     skylake)  set -- Skylake-Client q35  2 256M norng serve  'rdrand' ;;
@@ -83,6 +87,10 @@ expect_status() {
 port=$(free_port)
 args=(--image "$image" --net "$port" --cpu "$cpu" --smp "$vcpus" --mem "$mem")
 [ "$rng" = rng ] && args+=(--rng)
+# A virtio-rng fed by an EGD backend on a null chardev: requests are
+# taken and never answered.
+[ "$rng" = dead ] && args+=(-chardev null,id=egd0 -object rng-egd,id=rng0,chardev=egd0
+                            -device virtio-rng-pci,rng=rng0)
 t0=$(date +%s%N)
 # -snapshot: the one image is shared by every case and never written.
 "$src/scripts/run-qemu.sh" "$build" "${args[@]}" -machine "$machine" -snapshot \
@@ -109,6 +117,13 @@ case $expect in
         ready_s=$(( ($(date +%s%N) - t0) / 1000000 ))
         grep -aEq "metal: rng $want_rng \(read ok\)" "$out" || fail "entropy not from '$want_rng'"
         ! grep -aq '^TERN_READY' "$out" || fail "served at $mem"
+        ;;
+    dead9)
+        wait_for_marker "$out" 'error metal: entropy source virtio-rng failed its first read .*: halting with code 9' 60 "$pid"
+        expect_status 19
+        ready_s=$(( ($(date +%s%N) - t0) / 1000000 ))
+        grep -aq 'metal: rng virtio-rng (read failed)' "$out" || fail "no 'read failed' line"
+        ! grep -aq '^TERN_READY' "$out" || fail "served with a dead entropy source"
         ;;
     halt9)
         wait_for_marker "$out" 'error metal: no entropy source \(the CPU has neither RDRAND nor RDSEED, and there is no virtio-rng\): halting with code 9' 60 "$pid"
