@@ -104,6 +104,10 @@ case $expect in
         wait_for_marker "$out" '^TERN_NET_UP .*ip=10\.0\.2\.15/24 .*via=dhcp' 60 "$pid"
         body=$(curl -sS -m 20 "http://127.0.0.1:$port/healthz")
         [ "$body" = ok ] || fail "/healthz answered '$body'"
+        curl -sS -m 20 "http://127.0.0.1:$port/status" | /usr/bin/python3 -c 'import json, sys
+d = json.load(sys.stdin)
+assert d["backend"] == "baremetal" and d["net"]["entropy_failures"] == 0, d' ||
+            fail "/status: not baremetal, or entropy draws refused"
         ready_s=$(( ($(date +%s%N) - t0) / 1000000 ))
         grep -aEq "metal: rng $want_rng \(read ok\)" "$out" ||
             { cat "$out" >&2; fail "entropy not from '$want_rng' (rng line above)"; }
