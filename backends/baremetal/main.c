@@ -408,10 +408,13 @@ static void check_entropy(struct metal *m, struct tern_os *os)
     tern_log(os, TERN_LOG_INFO, "metal", "rng %s (%s)", sources,
              r == TERN_OK ? "read ok" : "read failed");
     if (r != TERN_OK) {
+        char retries[40] = "";
+        if (cpu != NULL)
+            tern_snprintf(retries, sizeof retries, " (%llu %s underflows retried)",
+                          (unsigned long long)m->rng_retries, cpu);
         tern_log(os, TERN_LOG_ERROR, "metal",
-                 "entropy source %s failed its first read (%llu RDRAND/RDSEED retries): "
-                 "halting with code %d",
-                 sources, (unsigned long long)m->rng_retries, METAL_HALT_NO_ENTROPY);
+                 "entropy source %s failed its first read%s: halting with code %d", sources,
+                 retries, METAL_HALT_NO_ENTROPY);
         metal_power_off(m, METAL_HALT_NO_ENTROPY);
     }
 }
