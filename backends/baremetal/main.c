@@ -419,6 +419,29 @@ static void check_entropy(struct metal *m, struct tern_os *os)
     }
 }
 
+/* W^X needs NX: mm.c maps everything but kernel text non-executable,
+ * and on a CPU without NX (some early x86-64 parts; QEMU's `-cpu
+ * qemu64,-nx`) EFER.NXE does not stick and every such page is a
+ * reserved-bit #PF, the handler's stack included: a triple fault with
+ * nothing said. So the CPU is asked first, and one without NX halts
+ * with METAL_HALT_NO_NX (the core is not up yet: straight to COM1). */
+static void require_nx(void)
+{
+    uint32_t a, b, c, d;
+    cpuid(0x80000000u, 0, &a, &b, &c, &d);
+    bool nx = false;
+    if (a >= 0x80000001u) {
+        cpuid(0x80000001u, 0, &a, &b, &c, &d);
+        nx = (d >> 20) & 1;
+    }
+    if (nx)
+        return;
+    serial_printf("error metal: the CPU has no NX (execute-disable, CPUID 0x80000001 EDX "
+                  "bit 20), which W^X needs: halting with code %d\n",
+                  METAL_HALT_NO_NX);
+    metal_exit(METAL_HALT_NO_NX);
+}
+
 static void detect_rng(struct metal *m)
 {
     uint32_t a, b, c, d;
@@ -586,6 +609,7 @@ void kmain(const struct tern_boot_info *info)
     m->boot = info;
     uint64_t tsc_kmain = rdtsc();
     cpu_init();
+    require_nx();   /* before the page tables that depend on it */
     uint64_t tsc_cpu = rdtsc();
     mm_init(m);
     uint64_t tsc_mm = rdtsc();

@@ -7,7 +7,7 @@
  * LAPIC address the timer interrupt stub uses, in cpu.c and entry.S.
  *
  * Bring-up order (each step may use only those before it):
- *   serial_init -> cpu_init (GDT, TSS, IDT) -> mm_init (page allocator,
+ *   serial_init -> cpu_init (GDT, TSS, IDT) -> NX check -> mm_init (page allocator,
  *   heap, own page tables) -> clock_init (TSC vs PIT,
  *   LAPIC timer) -> ACPI tables -> PCI enumeration -> RDRAND/RDSEED
  *   (CPUID) -> fw_cfg command line -> core -> virtio drivers -> the
@@ -42,6 +42,10 @@
  * (no RDRAND/RDSEED in CPUID and no virtio-rng), or one failing its
  * first read. */
 #define METAL_HALT_NO_ENTROPY 9   /* status 19 */
+/* Before Tern's own page tables (main.c): a CPU without NX
+ * (execute-disable, CPUID 0x80000001 EDX bit 20), on which every page
+ * Tern maps non-executable would be a reserved-bit fault. */
+#define METAL_HALT_NO_NX      10  /* status 21 */
 
 struct metal_clock {
     uint64_t tsc0;           /* TSC at UEFI entry: monotonic zero */

@@ -21,6 +21,8 @@
 #   epyc       EPYC     q35     1     8G     yes         serve (AMD, no x2APIC; RAM above 4 GiB)
 #   icelake    Icelake-Server pc 2    4G     no          serve; RDRAND alone... (1 GiB pages, LA57)
 #   opteron    Opteron_G3 pc    1     72M    yes         serve (old AMD, pc at the least memory)
+#   nonx       qemu64,-nx pc    1     256M   yes         halt code 10, status 21: no NX (W^X
+#                                                        needs it), said before the page tables
 #   tiny       (max)    pc      1     64M    yes         halt code 8, status 17: the network
 #                                                        stack's pools do not fit (enomem)
 set -euo pipefail
@@ -47,6 +49,7 @@ case $case_ in
     icelake)  set -- Icelake-Server pc   2 4G   norng serve  'rdrand' ;;
     opteron)  set -- Opteron_G3     pc   1 72M  rng   serve  'virtio-rng' ;;
     tiny)     set -- max            pc   1 64M  rng   halt8  'rdrand\+virtio-rng' ;;
+    nonx)     set -- qemu64,-nx     pc   1 256M rng   halt10 '' ;;
     *) fail "unknown case $case_" ;;
 esac
 cpu=$1 machine=$2 vcpus=$3 mem=$4 rng=$5 expect=$6 want_rng=$7
@@ -97,7 +100,7 @@ t0=$(date +%s%N)
     -qmp "unix:$tmp/qmp,server=on,wait=off" </dev/null >"$out" 2>&1 &
 pid=$!
 
-wait_for_marker "$out" '^TERN_BOOT_OK backend=baremetal ' 100 "$pid"
+[ "$expect" = halt10 ] || wait_for_marker "$out" '^TERN_BOOT_OK backend=baremetal ' 100 "$pid"
 case $expect in
     serve)
         wait_for_marker "$out" '^TERN_READY http=80 files=disk' 60 "$pid"
@@ -129,6 +132,12 @@ assert d["backend"] == "baremetal" and d["net"]["entropy_failures"] == 0, d' ||
         grep -aq 'metal: rng virtio-rng (read failed)' "$out" || fail "no 'read failed' line"
         ! grep -aq '^TERN_READY' "$out" || fail "served with a dead entropy source"
         ;;
+    halt10)
+        wait_for_marker "$out" '^error metal: the CPU has no NX \(execute-disable, CPUID 0x80000001 EDX bit 20\), which W\^X needs: halting with code 10' 100 "$pid"
+        expect_status 21
+        ready_s=$(( ($(date +%s%N) - t0) / 1000000 ))
+        ! grep -aq '^TERN_BOOT_OK' "$out" || fail "the kernel went on without NX"
+        ;;
     halt9)
         wait_for_marker "$out" 'error metal: no entropy source \(the CPU has neither RDRAND nor RDSEED, and there is no virtio-rng\): halting with code 9' 60 "$pid"
         expect_status 19
@@ -138,7 +147,7 @@ assert d["backend"] == "baremetal" and d["net"]["entropy_failures"] == 0, d' ||
 esac
 ! grep -a '^TERN_PANIC' "$out" >&2 || { cat "$out" >&2; fail "a panic (above)"; }
 usable=$(tr -d '\r' <"$out" | sed -n 's/.*metal: memory \([0-9]*\) MiB usable.*/\1/p')
-boot_ms=$(tr -d '\r' <"$out" | marker_field /dev/stdin TERN_BOOT_OK boot_ms)
+boot_ms=$(tr -d '\r' <"$out" | marker_field /dev/stdin TERN_BOOT_OK boot_ms || true)
 grep -a '^TERN_\|metal: rng\|metal: memory\|metal: tsc\|halting\|^qemu-system' "$out" | tr -d '\r'
 echo "matrix $case_: cpu=$cpu machine=$machine smp=$vcpus mem=$mem $rng -> $expect;" \
     "boot_ms=$boot_ms, ${usable:-?} MiB usable, ${ready_s} ms of host time"
