@@ -15,7 +15,7 @@ build_pkgs=(
     libuv1-dev libcmocka-dev
     libslirp-dev libglib2.0-dev
     dpkg-dev xz-utils
-    libmbedtls-dev
+    libmbedtls-dev libcjson-dev
 )
 # Running every test suite: QEMU + OVMF, referees and peers.
 test_pkgs=(

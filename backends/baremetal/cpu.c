@@ -15,6 +15,7 @@
  * METAL_PANIC_EXIT_VALUE. A fault inside that path exits at once.
  */
 #include "metal.h"
+#include "tern/workload.h"
 #include "x86.h"
 
 #define SEL_CODE 0x08
@@ -142,12 +143,30 @@ void cpu_init(void)
     __asm__ volatile("lidt %0" : : "m"(ip) : "memory");
 }
 
+/* The words tern-linux's guard uses for the same faults. */
+static const char *app_fault_name(unsigned v, uint64_t err)
+{
+    switch (v) {
+    case 0: return "divide-error";
+    case 6: return "invalid-opcode";
+    case 13: return "general-protection";
+    case 14: return (err & 1) ? "protection-fault" : "page-fault";
+    default: return names[v];
+    }
+}
+
 void metal_trap(struct trap_frame *f)
 {
     if (in_trap++)
         metal_exit(METAL_PANIC_EXIT_VALUE); /* faulted while reporting */
     unsigned v = (unsigned)f->vector & 31;
-    if (v == 14)
+    struct tern_workload *w = metal_services_workload();
+    bool app = tern_workload_app_fault(w, f->rip);
+    if (app)
+        serial_printf("\nerror guard: the app crashed: %s (%s) at rip=0x%llx err=0x%llx cr2=0x%llx\n",
+                      app_fault_name(v, f->err), names[v], (unsigned long long)f->rip,
+                      (unsigned long long)f->err, (unsigned long long)read_cr2());
+    else if (v == 14)
         serial_printf("\nTERN_PANIC reason=exception vector=%u rip=0x%llx err=0x%llx cr2=0x%llx "
                       "name=%s\n",
                       v, (unsigned long long)f->rip, (unsigned long long)f->err,
@@ -190,5 +209,9 @@ void metal_trap(struct trap_frame *f)
         fp = next;
     }
     serial_printf("\n");
+    if (app) {
+        tern_workload_report_crash(w, app_fault_name(v, f->err));
+        metal_exit(TERN_WORKLOAD_HALT_CRASH);
+    }
     metal_exit(METAL_PANIC_EXIT_VALUE);
 }

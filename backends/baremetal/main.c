@@ -14,6 +14,7 @@
  *   net_*         virtio-net (virtio_net.c)           block_*      virtio-blk (virtio_blk.c)
  *   heap_region   largest conventional region >= 1 MiB from the UEFI map (mm.c)
  *   exec_alloc/seal/free  pages from mm.c's allocator, RW+NX, sealed to RX (W^X)
+ *   exec_readonly         those pages made R+NX (an app's rodata and RELRO)
  *   wait          LAPIC one-shot + sti;hlt, woken by MSI-X; ready bits from the rx rings
  *   panic         isa-debug-exit(METAL_PANIC_EXIT_VALUE), then cli;hlt
  */
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libc/tern_libc_heap.h"
 #include "metal.h"
 #include "mbedtls/metal_tls.h"
 #include "tern/fmt.h"
@@ -239,6 +241,11 @@ static tern_result metal_exec_seal(void *ctx, void *ptr, size_t size)
     return mm_exec_seal(ctx, ptr, size);
 }
 
+static tern_result metal_exec_readonly(void *ctx, void *ptr, size_t size)
+{
+    return mm_exec_readonly(ctx, ptr, size);
+}
+
 static tern_result metal_exec_free(void *ctx, void *ptr, size_t size)
 {
     return mm_exec_free(ctx, ptr, size);
@@ -303,6 +310,7 @@ static const struct tern_platform_ops metal_ops = {
     .exec_alloc = metal_exec_alloc,
     .exec_seal = metal_exec_seal,
     .exec_free = metal_exec_free,
+    .exec_readonly = metal_exec_readonly,
     .wait = metal_wait,
     .panic = metal_panic,
     .name = "baremetal",
@@ -455,9 +463,27 @@ static void detect_rng(struct metal *m)
     }
 }
 
-/* Runs musl's formatting and number parsing once on this machine (they
- * are compiled freestanding, x87 long double included) and compares with
- * known answers. Returns NULL or what differed. */
+static void *libc_heap_alloc(void *ctx, size_t size)
+{
+    return tern_alloc(ctx, size);
+}
+
+static void libc_heap_free(void *ctx, void *p)
+{
+    tern_free(ctx, p);
+}
+
+/* malloc (cJSON's allocator, for the manifest) takes from the core heap. */
+static void use_core_heap_for_libc(struct tern_os *os)
+{
+    const struct tern_libc_heap heap = { libc_heap_alloc, libc_heap_free, os };
+    tern_libc_set_heap(&heap);
+}
+
+/* Runs musl's formatting, number parsing and scanning once on this
+ * machine (they are compiled freestanding, x87 long double included) and
+ * the malloc family over the core heap, and compares with known answers.
+ * Returns NULL or what differed. */
 static const char *libc_selfcheck(void)
 {
     char buf[96];
@@ -472,6 +498,20 @@ static const char *libc_selfcheck(void)
         return "strtoull";
     if (strtod("2.5e-3", &end) != 2.5e-3 || *end)
         return "strtod";
+    double d;
+    if (sscanf("1.5e3", "%lg", &d) != 1 || d != 1.5e3)
+        return "sscanf";
+    /* The malloc family over the core heap (cJSON's allocator). */
+    char *p = malloc(5);
+    if (p == NULL)
+        return "malloc";
+    memcpy(p, "tern", 5);
+    char *q = realloc(p, 4096);
+    if (q == NULL || strcmp(q, "tern") != 0) {
+        free(q ? q : p);
+        return "realloc";
+    }
+    free(q);
     return NULL;
 }
 
@@ -640,6 +680,7 @@ void kmain(const struct tern_boot_info *info)
         metal_exit(METAL_PANIC_EXIT_VALUE);
     }
     uint64_t t_core = clock_now_ns(m);
+    use_core_heap_for_libc(os);
     probe_devices(m, os);   /* first: virtio-rng may be the only entropy source */
     uint64_t t_dev = clock_now_ns(m);
     check_entropy(m, os);   /* no source: halts with METAL_HALT_NO_ENTROPY */

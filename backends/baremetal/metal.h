@@ -46,6 +46,7 @@
  * (execute-disable, CPUID 0x80000001 EDX bit 20), on which every page
  * Tern maps non-executable would be a reserved-bit fault. */
 #define METAL_HALT_NO_NX      10  /* status 21 */
+#define METAL_HALT_WORKLOAD   12  /* status 25: manifest or app refused */
 
 struct metal_clock {
     uint64_t tsc0;           /* TSC at UEFI entry: monotonic zero */
@@ -171,6 +172,7 @@ tern_result mm_protect(struct metal *m, uint64_t va, uint64_t size, uint64_t fla
 tern_result mm_query(struct metal *m, uint64_t va, uint64_t *out_flags);
 tern_result mm_exec_alloc(struct metal *m, size_t size, void **out);
 tern_result mm_exec_seal(struct metal *m, void *ptr, size_t size);
+tern_result mm_exec_readonly(struct metal *m, void *ptr, size_t size);
 tern_result mm_exec_free(struct metal *m, void *ptr, size_t size);
 
 /* fwcfg.c: copies QEMU's fw_cfg file `name` into buf (NUL-terminated, cut
@@ -198,6 +200,8 @@ void metal_power_button_enable(struct metal *m);
 struct tern_os;
 int metal_services_start(struct tern_os *os, struct metal *m);
 void metal_services_stop(void);
+/* The running workload, or NULL before it started (for the trap path). */
+struct tern_workload *metal_services_workload(void);
 
 /* The platform ops (main.c). */
 struct tern_platform metal_platform(struct metal *m);

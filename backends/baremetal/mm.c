@@ -411,6 +411,13 @@ tern_result mm_exec_seal(struct metal *m, void *ptr, size_t size)
     return mm_protect(m, (uint64_t)ptr, size, PTE_P); /* read + execute, never W */
 }
 
+tern_result mm_exec_readonly(struct metal *m, void *ptr, size_t size)
+{
+    if (!exec_range_ok(m, ptr, size))
+        return TERN_EINVAL;
+    return mm_protect(m, (uint64_t)ptr, size, PTE_P | PTE_NX); /* read only, no execute */
+}
+
 tern_result mm_exec_free(struct metal *m, void *ptr, size_t size)
 {
     if (!exec_range_ok(m, ptr, size))

@@ -9,13 +9,17 @@
  *   no virtio-blk                          METAL_HALT_NO_DISK
  *   disk 0 not mountable (TERN_DISK_ERROR) METAL_HALT_BAD_DISK
  *   ESP without EFI/BOOT/BOOTX64.EFI, or
- *   no data partition with a FAT volume    METAL_HALT_BAD_IMAGE
+ *   no data volume (tern_disk_mount_data:
+ *   no other partition with a FAT volume
+ *   that passes its check)                 METAL_HALT_BAD_IMAGE
  *   no virtio-net                          METAL_HALT_NO_NIC
  *   the core refusing to start a service   METAL_HALT_SERVICE
  *
  * The image (scripts/make-image.sh): GPT, an ESP that tern_disk_mount
  * mounts read-only (and this file checks holds the loader), and a second FAT
- * partition, the data partition, whose files the HTTP service serves.
+ * partition, the data partition, whose files the HTTP service serves. Which
+ * partition that is, and its check, is core's rule (tern_disk_mount_data),
+ * the same as tern-linux's.
  */
 #include <string.h>
 
@@ -25,15 +29,14 @@
 #include "tern/fmt.h"
 #include "tern/disk.h"
 #include "tern/fat.h"
-#include "tern/gpt.h"
 #include "tern/http.h"
 #include "tern/http_fat.h"
 #include "tern/http_tcp.h"
 #include "tern/net.h"
 #include "tern/os.h"
+#include "tern/services.h"
 #include "tern/tcp.h"
-
-#define HTTP_CONNS 64
+#include "tern/workload.h"
 
 /* The machine's one set of services (like os_instance in main.c). The
  * HTTP connection pool and its socket slots (~2 MB for 64 connections:
@@ -45,19 +48,18 @@
  * accept first reaches it), so a boot touches a few pages of the pool. */
 static struct {
     struct tern_disk disk;
-    struct tern_fat data;
-    bool data_mounted;
+    struct tern_disk_data data;
     struct tern_net net;
     struct tern_tcp tcp;
     struct tern_dhcp dhcp;
-    struct tern_http_fat files;
-    struct tern_http_service svc;
-    struct tern_http_net_status status;      /* /status: addresses, tcp, net */
-    struct tern_http_server srv;
-    struct tern_http_conn *conns;            /* [HTTP_CONNS], heap */
-    struct tern_http_tcp listener;
-    struct tern_http_tcp_slot *slots;        /* [HTTP_CONNS], heap */
+    struct tern_services http;               /* pool and slots from the heap */
+    struct tern_manifest manifest;       /* resolved */
+    const void *app;                     /* its app file */
+    size_t app_len;
+    const char *source;
+    struct tern_workload workload;
 } s;
+
 
 /* Logs when the lease arrives: with TERN_READY's line, the boot figures
  * of bench/metal read the guest clock from these. */
@@ -76,49 +78,57 @@ static int refuse(struct tern_os *os, int code, const char *what)
     return code;
 }
 
-/* The data partition: the first GPT partition other than the one
- * mounted (the ESP) that holds a FAT volume. */
-static bool mount_data(struct tern_os *os)
+/* The hello app, built into the kernel (apps/meson.build): the workload
+ * when the boot volume has no /tern/manifest.json. */
+extern const unsigned char tern_builtin_app[], tern_builtin_app_end[];
+
+/* The workload named by the ESP's /tern/manifest.json, else the built-in
+ * one (core's rule), into s.manifest and s.app: before the network, which
+ * the manifest may configure. 0, or METAL_HALT_WORKLOAD. */
+static int resolve_workload(struct tern_os *os)
 {
-    if (!s.disk.has_gpt)
-        return false;
-    for (unsigned i = 0; i < s.disk.gpt.count; i++) {
-        const struct tern_gpt_part *p = &s.disk.gpt.parts[i];
-        if (p->index + 1 == s.disk.part)
-            continue;
-        tern_result r = tern_fat_mount(&s.data, &s.disk.dev, p->first_lba,
-                                       p->last_lba - p->first_lba + 1, false);
-        if (r == TERN_OK) {
-            /* What is served gets the same whole-volume check as the ESP
-             * (cross-linked clusters would serve one file's bytes as
-             * another's): a volume that fails it is not served. */
-            size_t bl = ((size_t)s.data.clusters + 2 + 7) / 8;
-            uint8_t *bitmap = tern_alloc(os, bl);
-            if (bitmap == NULL) {
-                tern_log(os, TERN_LOG_WARN, "metal",
-                         "partition %u: no memory for the check's %zu-byte bitmap", p->index + 1,
-                         bl);
-                (void)tern_fat_unmount(&s.data);
-                continue;
-            }
-            uint32_t lost = 0;
-            r = tern_fat_check(&s.data, bitmap, bl, &lost);
-            tern_free(os, bitmap);
-            if (r != TERN_OK) {
-                tern_log(os, TERN_LOG_WARN, "metal", "partition %u fails its check: %s",
-                         p->index + 1, s.data.reason ? s.data.reason : tern_result_name(r));
-                (void)tern_fat_unmount(&s.data);
-                continue;
-            }
-            tern_log(os, TERN_LOG_INFO, "metal",
-                     "data partition %u (%s) mounted and checked (%u lost clusters), %s",
-                     p->index + 1, p->name, lost, "serving its files");
-            return true;
-        }
-        tern_log(os, TERN_LOG_WARN, "metal", "partition %u: no FAT volume (%s)", p->index + 1,
-                 s.data.reason ? s.data.reason : "?");
+    struct tern_workload_source src = {
+        .boot = &s.disk.fs,
+        .builtin_app = tern_builtin_app,
+        .builtin_len = (size_t)(tern_builtin_app_end - tern_builtin_app),
+    };
+    if (tern_workload_resolve(os, &src, &s.manifest, &s.app, &s.app_len, &s.source) != TERN_OK)
+        return refuse(os, METAL_HALT_WORKLOAD, "the workload's manifest was refused");
+    return 0;
+}
+
+/* The address: the command line's (ip=), else the manifest's static one,
+ * else DHCP. */
+static tern_result start_address(struct tern_os *os, const struct metal *m)
+{
+    const struct tern_manifest_network *mn = &s.manifest.network;
+    uint32_t ip = m->cmdline.ip, mask = m->cmdline.mask, gw = m->cmdline.gw;
+    if (ip == 0 && mn->mode == TERN_MANIFEST_NET_STATIC) {
+        ip = mn->address;
+        mask = mn->prefix_len ? ~0u << (32 - mn->prefix_len) : 0;
+        gw = mn->gateway;
     }
-    return false;
+    if (ip == 0)
+        return tern_dhcp_start(&s.dhcp, &s.net, on_dhcp, os); /* TERN_NET_UP when bound */
+    tern_result r = tern_net_set_addr(&s.net, 0, ip, mask, gw);
+    return r == TERN_OK ? tern_net_announce(&s.net, 0, "static") : r;
+}
+
+/* Starts the resolved workload; it prints TERN_READY. 0, or a
+ * METAL_HALT_* code. */
+static int start_workload(struct tern_os *os, const struct metal *m, bool https)
+{
+    struct tern_workload_opts wo = {
+        .source = s.source, .app_file = s.app, .app_len = s.app_len,
+        .services = &s.http, .net = &s.net, .tcp = &s.tcp,
+        .dhcp = s.dhcp.net ? &s.dhcp : NULL,
+        .data = s.data.fs, .boot = &s.disk.fs,
+        .ready_fields = https ? "https=443 files=disk" : "files=disk",
+        .keep_log_level = m->cmdline.log_set,
+    };
+    if (tern_workload_start(&s.workload, os, &s.manifest, &wo) != TERN_OK)
+        return refuse(os, METAL_HALT_WORKLOAD, "the workload did not start");
+    return 0;
 }
 
 int metal_services_start(struct tern_os *os, struct metal *m)
@@ -139,26 +149,23 @@ int metal_services_start(struct tern_os *os, struct metal *m)
         return refuse(os, METAL_HALT_BAD_IMAGE,
                       "the ESP of disk 0 has no EFI/BOOT/BOOTX64.EFI: not a Tern image");
     uint64_t t_esp = tern_now_ns(os), reads_esp = s.disk.dev.stats.reads;
-    s.data_mounted = mount_data(os);
-    if (!s.data_mounted)
+    if (tern_disk_mount_data(&s.disk, &s.data, NULL) != TERN_OK)
         return refuse(os, METAL_HALT_BAD_IMAGE,
                       "disk 0 has no data partition with a FAT volume (the site)");
-    if (tern_fat_stat(&s.data, "index.html", &st) != TERN_OK)
+    if (tern_fat_stat(s.data.fs, "index.html", &st) != TERN_OK)
         tern_log(os, TERN_LOG_WARN, "metal", "the data partition has no index.html");
 
+    int halt = resolve_workload(os);
+    if (halt)
+        return halt;
     uint64_t t_data = tern_now_ns(os), reads_data = s.disk.dev.stats.reads;
     if (m->nnet == 0)
         return refuse(os, METAL_HALT_NO_NIC, "no network device (virtio-net): nothing to serve on");
     tern_result r = tern_net_init(&s.net, os, NULL);
     if (r == TERN_OK)
         r = tern_net_attach_tcp(&s.net, &s.tcp, NULL);
-    if (r == TERN_OK && m->cmdline.ip != 0) {
-        r = tern_net_set_addr(&s.net, 0, m->cmdline.ip, m->cmdline.mask, m->cmdline.gw);
-        if (r == TERN_OK)
-            r = tern_net_announce(&s.net, 0, "static");
-    } else if (r == TERN_OK) {
-        r = tern_dhcp_start(&s.dhcp, &s.net, on_dhcp, os); /* TERN_NET_UP when bound */
-    }
+    if (r == TERN_OK)
+        r = start_address(os, m);
     if (r != TERN_OK) {
         /* why, and the heap it had (at -m 64M: enomem, 7 MiB) */
         char what[96];
@@ -168,28 +175,21 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     }
     uint64_t t_net = tern_now_ns(os);
 
-    s.conns = tern_alloc(os, HTTP_CONNS * sizeof *s.conns);
-    s.slots = tern_alloc(os, HTTP_CONNS * sizeof *s.slots);
-    if (s.conns == NULL || s.slots == NULL)
-        return refuse(os, METAL_HALT_SERVICE, "no memory for the HTTP connection pool");
-    tern_http_fat_init(&s.files, &s.data);
-    s.status = (struct tern_http_net_status){ &s.net, &s.tcp };
-    tern_http_service_init(&s.svc, os, "baremetal", &tern_http_fat_ops, &s.files,
-                           tern_http_net_status, &s.status);
-    r = tern_http_server_init(&s.srv, os, NULL, s.conns, HTTP_CONNS, s.svc.routes,
-                              tern_http_service_route_count(&s.svc));
-    if (r == TERN_OK)
-        r = tern_http_tcp_start(&s.listener, &s.tcp, &s.srv, 80, s.slots, HTTP_CONNS);
-    if (r != TERN_OK)
-        return refuse(os, METAL_HALT_SERVICE, "cannot listen on port 80");
+    struct tern_services_opts so = {
+        .backend = "baremetal", .net = &s.net, .tcp = &s.tcp, .files = s.data.fs,
+    };
+    if (tern_services_start(&s.http, os, &so) != TERN_OK)
+        return refuse(os, METAL_HALT_SERVICE, "cannot serve HTTP on port 80");
     uint64_t t_http = tern_now_ns(os);
     bool https = false;   /* port 443 when a certificate is given (mbedtls/https.c) */
     if (metal_tls_gate(os, &s.disk.fs) != TERN_OK)   /* crypto self-test before HTTPS */
         return refuse(os, METAL_HALT_SERVICE, "HTTPS: the TLS crypto self-test failed");
-    if (metal_https_start(os, &s.tcp, &s.srv, &s.disk.fs, &https) != TERN_OK)
+    if (metal_https_start(os, &s.tcp, &s.http.srv, &s.disk.fs, &https) != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "HTTPS: the certificate or key given is not usable");
-    tern_marker(os, "TERN_READY", "http=80%s files=disk", https ? " https=443" : "");
     uint64_t t_up = tern_now_ns(os);
+    halt = start_workload(os, m, https);
+    if (halt)
+        return halt;
     tern_log(os, TERN_LOG_INFO, "metal",
              "boot stages (us): disk mount+check %llu (%llu device reads), data volume %llu "
              "(%llu reads), network+http %llu (net+tcp %llu, http %llu, tls %llu, %llu reads)",
@@ -206,10 +206,14 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     return 0;
 }
 
+struct tern_workload *metal_services_workload(void)
+{
+    return s.workload.os ? &s.workload : NULL;
+}
+
 void metal_services_stop(void)
 {
-    if (s.data_mounted)
-        (void)tern_fat_unmount(&s.data);
+    (void)tern_disk_unmount_data(&s.data);
     if (s.disk.mounted)
         (void)tern_disk_unmount(&s.disk);
 }

@@ -12,18 +12,12 @@
 #include "http_linux.h"
 #include "net_linux.h"
 #include "tern/http.h"
-#include "tern/http_fat.h"
-#include "tern/http_tcp.h"
 #include "tern/inet.h"
 #include "tern/net.h"
 #include "tern/os.h"
+#include "tern/services.h"
 #include "tern/tcp.h"
-#ifdef TERN_HAVE_TLS
-#include "tern/https_tcp.h"
-#include "tern/tls.h"
-#endif
 
-#define HTTP_CONNS 64
 #define PEM_MAX (64 * 1024)
 
 void linux_http_usage(FILE *to)
@@ -140,96 +134,82 @@ unsigned linux_http_curl_port(const struct linux_net_opts *n)
     return 0;
 }
 
-/* The service's state: one per process (hosted glue). */
-static struct tern_http_service svc;
-static struct tern_http_server srv;
-static struct tern_http_conn conns[HTTP_CONNS];
-static struct tern_http_tcp http_listener;
-static struct tern_http_tcp_slot http_slots[HTTP_CONNS];
-static struct tern_http_fat fat_files;
 #ifdef TERN_HAVE_TLS
-static struct tern_tls_server tls;
-static struct tern_https_tcp https_listener;
-static struct tern_https_tcp_slot https_slots[HTTP_CONNS / 2];
-#endif
-
-/* /status members from the network stack. */
-static struct tern_http_net_status status_src;
-
-/* TERN_READY waits until net0 has an address, so whoever reads it can
- * connect at once. */
-struct ready_note {
-    struct tern_os *os;
-    bool https, files;
-    unsigned curl_port;
-};
-static struct ready_note ready_note;
-
-static void announce_ready(void *arg)
+/* HTTPS on 443 with the PEM files of --tls-cert/--tls-key, on the same
+ * server as plain HTTP. 0, or -1 with the reason printed. */
+static int start_https(struct linux_http *h, struct tern_tcp *tcp,
+                       const struct linux_http_opts *o)
 {
-    struct ready_note *n = arg;
-    tern_marker(n->os, "TERN_READY", "http=80%s files=%s", n->https ? " https=443" : "",
-                n->files ? "disk" : "none");
-    if (n->curl_port)
-        tern_log(n->os, TERN_LOG_INFO, "http", "try: curl http://127.0.0.1:%u/healthz",
-                 n->curl_port);
-}
-
-int linux_http_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
-                     struct tern_fat *files, const struct linux_http_opts *o,
-                     unsigned curl_port)
-{
-    if (o->off)
-        return 0;
-    const struct tern_http_file_ops *fops = NULL;
-    if (files) {
-        tern_http_fat_init(&fat_files, files);
-        fops = &tern_http_fat_ops;
+    size_t cl = 0, kl = 0;
+    uint8_t *cert = slurp("--tls-cert", o->tls_cert, &cl);
+    uint8_t *key = cert ? slurp("--tls-key", o->tls_key, &kl) : NULL;
+    if (!cert || !key) {
+        free(cert);
+        return -1;
     }
-    status_src = (struct tern_http_net_status){ net, tcp };
-    tern_http_service_init(&svc, os, "linux", fops, &fat_files, tern_http_net_status,
-                           &status_src);
-    tern_result r = tern_http_server_init(&srv, os, NULL, conns, HTTP_CONNS, svc.routes,
-                                          tern_http_service_route_count(&svc));
-    if (r == TERN_OK)
-        r = tern_http_tcp_start(&http_listener, tcp, &srv, 80, http_slots, HTTP_CONNS);
+    char err[200];
+    tern_result r = tern_tls_server_init(&h->tls, h->os, cert, cl, key, kl, err, sizeof err);
+    memset(key, 0, kl);
+    free(key);
+    free(cert);
     if (r != TERN_OK) {
-        tern_log(os, TERN_LOG_ERROR, "http", "cannot listen on port 80: %s",
+        fprintf(stderr, "tern-linux: %s (--tls-cert %s, --tls-key %s)\n", err, o->tls_cert,
+                o->tls_key);
+        tern_log(h->os, TERN_LOG_ERROR, "tls", "%s", err);
+        return -1;
+    }
+    r = tern_https_tcp_start(&h->https_listener, tcp, &h->svc.srv, &h->tls, 443, h->https_slots,
+                             LINUX_HTTPS_CONNS);
+    if (r != TERN_OK) {
+        tern_log(h->os, TERN_LOG_ERROR, "http", "cannot listen on port 443: %s",
                  tern_result_name(r));
         return -1;
     }
-    bool https = false;
-#ifdef TERN_HAVE_TLS
-    if (o->tls_cert) {
-        size_t cl = 0, kl = 0;
-        uint8_t *cert = slurp("--tls-cert", o->tls_cert, &cl);
-        uint8_t *key = cert ? slurp("--tls-key", o->tls_key, &kl) : NULL;
-        if (!cert || !key) {
-            free(cert);
-            return -1;
-        }
-        char err[200];
-        r = tern_tls_server_init(&tls, os, cert, cl, key, kl, err, sizeof err);
-        memset(key, 0, kl);
-        free(key);
-        free(cert);
-        if (r != TERN_OK) {
-            fprintf(stderr, "tern-linux: %s (--tls-cert %s, --tls-key %s)\n", err, o->tls_cert,
-                    o->tls_key);
-            tern_log(os, TERN_LOG_ERROR, "tls", "%s", err);
-            return -1;
-        }
-        r = tern_https_tcp_start(&https_listener, tcp, &srv, &tls, 443, https_slots,
-                                 HTTP_CONNS / 2);
-        if (r != TERN_OK) {
-            tern_log(os, TERN_LOG_ERROR, "http", "cannot listen on port 443: %s",
-                     tern_result_name(r));
-            return -1;
-        }
-        https = true;
-    }
+    h->https = true;
+    return 0;
+}
 #endif
-    ready_note = (struct ready_note){ os, https, files != NULL, curl_port };
-    linux_net_when_up(announce_ready, &ready_note); /* the listeners are open now */
+
+const char *linux_http_ready_fields(struct linux_http *h)
+{
+    snprintf(h->ready_fields, sizeof h->ready_fields, "%sfiles=%s",
+             h->https ? "https=443 " : "", h->svc.opts.files ? "disk" : "none");
+    return h->ready_fields;
+}
+
+void linux_http_hint(void *arg)
+{
+    struct linux_http *h = arg;
+    if (h->curl_port)
+        tern_log(h->os, TERN_LOG_INFO, "http", "try: curl http://127.0.0.1:%u/healthz",
+                 h->curl_port);
+}
+
+/* TERN_READY without a workload: once net0 has its address. */
+static void announce_ready(void *arg)
+{
+    struct linux_http *h = arg;
+    tern_marker(h->os, "TERN_READY", "http=80 %s", linux_http_ready_fields(h));
+    linux_http_hint(h);
+}
+
+int linux_http_start(struct linux_http *h, struct tern_os *os, struct tern_net *net,
+                     struct tern_tcp *tcp, struct tern_fat *files,
+                     const struct linux_http_opts *o, unsigned curl_port, bool announce)
+{
+    memset(h, 0, sizeof *h);
+    h->os = os;
+    h->curl_port = curl_port;
+    if (o->off)
+        return 0;
+    struct tern_services_opts so = { .backend = "linux", .net = net, .tcp = tcp, .files = files };
+    if (tern_services_start(&h->svc, os, &so) != TERN_OK)
+        return -1;
+#ifdef TERN_HAVE_TLS
+    if (o->tls_cert && start_https(h, tcp, o) != 0)
+        return -1;
+#endif
+    if (announce)
+        linux_net_when_up(announce_ready, h); /* the listeners are open now */
     return 0;
 }

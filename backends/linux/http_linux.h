@@ -3,7 +3,8 @@
  *   --tls-cert FILE --tls-key FILE   PEM files; with both, HTTPS on 443
  *   --no-http                        do not start the HTTP service
  * linux_http_start() runs after the network stack is up: it serves
- * /healthz, /status and, when a disk was mounted, its files on port 80
+ * /healthz, /status and, when a disk has a data volume
+ * (tern_disk_mount_data), its files on port 80
  * (and 443), prints TERN_READY http=80 [https=443] and a line telling the
  * user where to point curl.
  */
@@ -13,10 +14,33 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "tern/services.h"
+#ifdef TERN_HAVE_TLS
+#include "tern/https_tcp.h"
+#include "tern/tls.h"
+#endif
+
 struct tern_os;
 struct tern_net;
 struct tern_tcp;
 struct tern_fat;
+
+#define LINUX_HTTPS_CONNS (TERN_SERVICES_HTTP_CONNS / 2)
+
+/* tern-linux's HTTP state (main owns it): the core's service set, and
+ * HTTPS when --tls-cert/--tls-key were given. */
+struct linux_http {
+    struct tern_os *os;
+    struct tern_services svc;
+    unsigned curl_port;
+    bool https;
+    char ready_fields[64];
+#ifdef TERN_HAVE_TLS
+    struct tern_tls_server tls;
+    struct tern_https_tcp https_listener;
+    struct tern_https_tcp_slot https_slots[LINUX_HTTPS_CONNS];
+#endif
+};
 
 enum {
     LINUX_HTTP_OPT_TLS_CERT = 1200,
@@ -54,12 +78,20 @@ void linux_http_default_forward(struct linux_net_opts *n, int argc);
 /* The host port of the first --hostfwd to guest port 80, or 0. */
 unsigned linux_http_curl_port(const struct linux_net_opts *n);
 
-/* Starts the service on tcp. net: for the addresses and counters of
- * /status. files: a mounted FAT volume to serve, or NULL. curl_port: the
+/* Starts the service on tcp into h; with announce, prints TERN_READY once
+ * net0 has its address (without: a workload prints it). net: for the
+ * addresses and counters of /status. files: the data volume to serve, or
+ * NULL. curl_port: the
  * host port forwarded to 80 (for the hint), 0 for none. 0, or -1 (a
  * message was printed). */
-int linux_http_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
-                     struct tern_fat *files, const struct linux_http_opts *o,
-                     unsigned curl_port);
+int linux_http_start(struct linux_http *h, struct tern_os *os, struct tern_net *net,
+                     struct tern_tcp *tcp, struct tern_fat *files,
+                     const struct linux_http_opts *o, unsigned curl_port, bool announce);
+
+/* The fields TERN_READY adds for this service ("https=443 files=disk"). */
+const char *linux_http_ready_fields(struct linux_http *h);
+
+/* Logs where to point curl (arg: the struct linux_http). */
+void linux_http_hint(void *arg);
 
 #endif

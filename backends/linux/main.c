@@ -14,12 +14,37 @@
 #include "tern/os.h"
 #include "tern/tcp.h"
 #include "http_linux.h"
+#include "guard_linux.h"
+#include "workload_linux.h"
 
 #define DEFAULT_HEAP_MIB 64
 
 struct options {
     size_t heap_mib;
     enum tern_log_level log_level;
+    bool log_level_given;
+    const char *disks[TERN_MAX_BLOCK_DEVICES];
+    unsigned disk_count;
+};
+
+/* Everything one tern-linux process runs: main owns the one instance. */
+struct tern_linux {
+    struct options opt;
+    struct linux_net_opts net_opts;
+    struct linux_http_opts http_opts;
+    struct linux_app_opts app_opts;
+    struct linux_backend backend;
+    struct tern_os os;
+    struct tern_disk disks[TERN_MAX_BLOCK_DEVICES];
+    struct tern_disk_data data;
+    struct tern_fat *served;             /* the data volume, or NULL */
+    struct tern_fat *boot;               /* disk 0's mounted volume, or NULL */
+    struct tern_net net;
+    struct tern_tcp tcp;
+    struct linux_http http;
+    struct linux_workload workload;
+    struct linux_guard guard;
+    bool app, guarded;
 };
 
 static void usage(FILE *to)
@@ -39,6 +64,7 @@ static void usage(FILE *to)
             DEFAULT_HEAP_MIB);
     linux_net_usage(to);
     linux_http_usage(to);
+    linux_app_usage(to);
 }
 
 static int parse_level(const char *s, enum tern_log_level *out)
@@ -73,121 +99,202 @@ static const struct option long_opts[] = {
     { "help", no_argument, NULL, OPT_HELP },
     LINUX_NET_LONG_OPTS,
     LINUX_HTTP_LONG_OPTS,
+    LINUX_APP_LONG_OPTS,
     { NULL, 0, NULL, 0 },
 };
 
-int main(int argc, char **argv)
+/* One option of tern-linux's own. 0 to go on, else the exit status
+ * (-1 for 0: --help, --version). */
+static int take_option(struct tern_linux *tl, int c)
 {
-    uint64_t start_ns = uv_hrtime();
-    struct options opt = { .heap_mib = DEFAULT_HEAP_MIB, .log_level = TERN_LOG_INFO };
-    static struct linux_backend backend;
-    const char *disks[TERN_MAX_BLOCK_DEVICES];
-    unsigned disk_count = 0;
-
-    static struct linux_net_opts netopt;
-    static struct linux_http_opts httpopt;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        if (c >= LINUX_HTTP_OPT_TLS_CERT && c <= LINUX_HTTP_OPT_LAST) {
-            (void)linux_http_opt(&httpopt, c, optarg);
-            continue;
-        }
-        if (c >= LINUX_NET_OPT_NET && c <= LINUX_NET_OPT_LAST) {
-            if (linux_net_opt(&netopt, c, optarg) != 0)
-                return 2;
-            continue;
-        }
-        switch (c) {
-        case OPT_DISK:
-            if (disk_count == TERN_MAX_BLOCK_DEVICES) {
-                fprintf(stderr, "tern-linux: at most %d disks\n", TERN_MAX_BLOCK_DEVICES);
-                return 2;
-            }
-            disks[disk_count++] = optarg;
-            break;
-        case OPT_MEM:
-            if (parse_size(optarg, &opt.heap_mib) != 0) {
-                fprintf(stderr, "tern-linux: --mem wants a size in MiB, not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case OPT_LOG:
-            if (parse_level(optarg, &opt.log_level) != 0) {
-                fprintf(stderr, "tern-linux: --log-level: unknown level '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case OPT_VERSION:
-            printf("tern-linux %s\n", TERN_VERSION);
-            return 0;
-        case 'h':
-        case OPT_HELP:
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
+    struct options *o = &tl->opt;
+    switch (c) {
+    case OPT_DISK:
+        if (o->disk_count == TERN_MAX_BLOCK_DEVICES) {
+            fprintf(stderr, "tern-linux: at most %d disks\n", TERN_MAX_BLOCK_DEVICES);
             return 2;
         }
+        o->disks[o->disk_count++] = optarg;
+        return 0;
+    case OPT_MEM:
+        if (parse_size(optarg, &o->heap_mib) != 0) {
+            fprintf(stderr, "tern-linux: --mem wants a size in MiB, not '%s'\n", optarg);
+            return 2;
+        }
+        return 0;
+    case OPT_LOG:
+        if (parse_level(optarg, &o->log_level) != 0) {
+            fprintf(stderr, "tern-linux: --log-level: unknown level '%s'\n", optarg);
+            return 2;
+        }
+        o->log_level_given = true;
+        return 0;
+    case OPT_VERSION:
+        printf("tern-linux %s\n", TERN_VERSION);
+        return -1;
+    case 'h':
+    case OPT_HELP:
+        usage(stdout);
+        return -1;
+    default:
+        usage(stderr);
+        return 2;
+    }
+}
+
+/* The command line into tl. 0 to go on, else the exit status (-1: 0). */
+static int parse_args(struct tern_linux *tl, int argc, char **argv)
+{
+    int c;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        int r = 0;
+        if (c >= LINUX_HTTP_OPT_TLS_CERT && c <= LINUX_HTTP_OPT_LAST)
+            r = linux_http_opt(&tl->http_opts, c, optarg) ? 2 : 0;
+        else if (c >= LINUX_APP_OPT_MANIFEST && c <= LINUX_APP_OPT_LAST)
+            r = linux_app_opt(&tl->app_opts, c, optarg) ? 2 : 0;
+        else if (c >= LINUX_NET_OPT_NET && c <= LINUX_NET_OPT_LAST)
+            r = linux_net_opt(&tl->net_opts, c, optarg) ? 2 : 0;
+        else
+            r = take_option(tl, c);
+        if (r)
+            return r;
     }
     if (optind < argc) {
         fprintf(stderr, "tern-linux: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return 2;
     }
-    /* Markers and logs must reach a pipe at once, line by line. */
-    setvbuf(stdout, NULL, _IONBF, 0);
+    return 0;
+}
 
-    if (linux_backend_init(&backend, opt.heap_mib) != 0)
+/* The backend and the instance. 0, or the exit status. */
+static int start_os(struct tern_linux *tl, int argc, uint64_t start_ns)
+{
+    if (linux_backend_init(&tl->backend, tl->opt.heap_mib) != 0)
         return 1;
-    for (unsigned i = 0; i < disk_count; i++) {
-        if (linux_disk_add(&backend, disks[i]) != 0) {
-            linux_backend_close(&backend);
+    for (unsigned i = 0; i < tl->opt.disk_count; i++) {
+        if (linux_disk_add(&tl->backend, tl->opt.disks[i]) != 0)
             return 1;
-        }
     }
-    if (linux_http_check(&httpopt) != 0) {
-        linux_backend_close(&backend);
+    if (linux_http_check(&tl->http_opts) != 0 || linux_app_check(&tl->workload, &tl->app_opts) != 0)
         return 2;
-    }
-    linux_http_default_forward(&netopt, argc);
-    if (linux_net_open(&backend, &netopt) != 0) {
-        linux_backend_close(&backend);
-        return 1;
-    }
-
+    linux_http_default_forward(&tl->net_opts, argc);
     struct tern_config cfg;
     tern_config_default(&cfg);
     cfg.boot_start_ns = start_ns;
-    cfg.console_level = opt.log_level;
+    cfg.console_level = tl->opt.log_level;
+    struct tern_platform plat = linux_platform(&tl->backend);
+    return tern_os_init(&tl->os, &plat, &cfg) == TERN_OK ? 0 : 1;
+}
 
-    static struct tern_os os;
-    struct tern_platform plat = linux_platform(&backend);
-    if (tern_os_init(&os, &plat, &cfg) != TERN_OK) {
-        linux_backend_close(&backend);
-        return 1;
+/* Each disk prints TERN_DISK_OK or TERN_DISK_ERROR; a bad disk does not
+ * stop the OS. What is served is the data volume (core's rule, as on bare
+ * metal) of the first mounted disk that has one; the workload's boot
+ * volume is disk 0's. */
+static void mount_disks(struct tern_linux *tl)
+{
+    for (unsigned i = 0; i < tl->opt.disk_count; i++)
+        (void)tern_disk_mount(&tl->os, i, &tl->disks[i]);
+    for (unsigned i = 0; i < tl->opt.disk_count && !tl->served; i++)
+        if (tl->disks[i].mounted && tern_disk_mount_data(&tl->disks[i], &tl->data, NULL) == TERN_OK)
+            tl->served = tl->data.fs;
+    if (tl->opt.disk_count && tl->disks[0].mounted)
+        tl->boot = &tl->disks[0].fs;
+}
+
+/* The manifest's network, where the command line said nothing: a static
+ * address it names is used instead of DHCP. */
+static void apply_manifest_network(struct tern_linux *tl)
+{
+    const struct tern_manifest_network *mn = &tl->workload.m.network;
+    struct linux_net_opts *n = &tl->net_opts;
+    if (n->ip || mn->mode != TERN_MANIFEST_NET_STATIC)
+        return;
+    n->ip = mn->address;
+    n->mask = mn->prefix_len ? ~0u << (32 - mn->prefix_len) : 0;
+    n->gw = mn->gateway;
+}
+
+/* Network, HTTP, the workload. 0, or the exit status. */
+static int start_services(struct tern_linux *tl)
+{
+    tl->app = !tl->app_opts.off;
+    if (tl->app) {
+        int refused = linux_app_resolve(&tl->workload, &tl->os, &tl->app_opts, tl->boot);
+        if (refused)
+            return refused;
+        apply_manifest_network(tl);
     }
-    /* Each disk prints TERN_DISK_OK or TERN_DISK_ERROR; a bad disk does
-     * not stop the OS. */
-    static struct tern_disk mounted_disks[TERN_MAX_BLOCK_DEVICES];
-    for (unsigned i = 0; i < disk_count; i++)
-        (void)tern_disk_mount(&os, i, &mounted_disks[i]);
-    static struct tern_net net;
-    static struct tern_tcp tcp;
-    int net_up = linux_net_start(&os, &net, &tcp, &netopt);
-    struct tern_fat *served = NULL;          /* the first mounted volume */
-    for (unsigned i = 0; i < disk_count && !served; i++)
-        if (mounted_disks[i].mounted)
-            served = &mounted_disks[i].fs;
-    if (net_up < 0 || (net_up > 0 && linux_http_start(&os, &net, &tcp, served, &httpopt,
-                                                      linux_http_curl_port(&netopt)) != 0)) {
-        tern_os_finish(&os);
-        linux_backend_close(&backend);
+    /* The devices open once the address is known (slirp forwards to it). */
+    if (linux_net_open(&tl->backend, &tl->net_opts) != 0)
         return 1;
+    int net_up = linux_net_start(&tl->os, &tl->net, &tl->tcp, &tl->net_opts);
+    if (net_up < 0)
+        return 1;
+    tl->app = tl->app && net_up > 0;
+    if (net_up > 0 && linux_http_start(&tl->http, &tl->os, &tl->net, &tl->tcp, tl->served,
+                                       &tl->http_opts, linux_http_curl_port(&tl->net_opts),
+                                       !tl->app) != 0)
+        return 1;
+    if (!tl->app)
+        return 0;
+    bool http = !tl->http_opts.off;
+    struct tern_workload_opts wo = {
+        .services = http ? &tl->http.svc : NULL,
+        .net = &tl->net,
+        .tcp = &tl->tcp,
+        .dhcp = linux_net_dhcp(),
+        .data = tl->served,
+        .boot = tl->boot,
+        .ready_fields = http ? linux_http_ready_fields(&tl->http) : NULL,
+        .keep_log_level = tl->opt.log_level_given,
+        .on_ready = linux_http_hint,
+        .arg = &tl->http,
+    };
+    int refused = linux_app_start(&tl->workload, &tl->os, &wo);
+    if (refused)
+        return refused;
+    if (linux_guard_start(&tl->guard, &tl->os, &tl->workload.w, tl->app_opts.watchdog_ms) != 0)
+        return 1;
+    tl->guarded = true;
+    return 0;
+}
+
+static void finish(struct tern_linux *tl, bool os_up)
+{
+    if (tl->guarded)
+        linux_guard_stop(&tl->guard);
+    if (os_up) {
+        (void)tern_disk_unmount_data(&tl->data);
+        for (unsigned i = 0; i < tl->opt.disk_count; i++)
+            (void)tern_disk_unmount(&tl->disks[i]);
+        tern_os_finish(&tl->os);
     }
-    int code = tern_os_run(&os);
-    for (unsigned i = 0; i < disk_count; i++)
-        (void)tern_disk_unmount(&mounted_disks[i]);
-    tern_os_finish(&os);
-    linux_backend_close(&backend);
+    linux_backend_close(&tl->backend);
+    linux_app_close(&tl->workload);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t start_ns = uv_hrtime();
+    static struct tern_linux tl = {
+        .opt = { .heap_mib = DEFAULT_HEAP_MIB, .log_level = TERN_LOG_INFO },
+        .app_opts = { .watchdog_ms = LINUX_WATCHDOG_MS_DEFAULT },
+    };
+    int code = parse_args(&tl, argc, argv);
+    if (code)
+        return code < 0 ? 0 : code;
+    /* Markers and logs must reach a pipe at once, line by line. */
+    setvbuf(stdout, NULL, _IONBF, 0);
+    code = start_os(&tl, argc, start_ns);
+    if (code) {
+        finish(&tl, false);
+        return code;
+    }
+    mount_disks(&tl);
+    code = start_services(&tl);
+    if (code == 0)
+        code = tern_os_run(&tl.os);
+    finish(&tl, true);
     return code;
 }

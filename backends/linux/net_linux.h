@@ -156,6 +156,10 @@ struct tern_tcp;
  * caller's) attached, configures the address, starts --udp-echo and
  * --services and prints TERN_NET_UP. A no-op without devices (tcp stays
  * uninitialised). 1 when the stack runs, 0 without devices, -1 on error. */
+/* The DHCP client linux_net_start started, or NULL (a static address). */
+struct tern_dhcp;
+struct tern_dhcp *linux_net_dhcp(void);
+
 int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
                     const struct linux_net_opts *o);
 

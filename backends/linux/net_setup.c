@@ -211,6 +211,13 @@ int linux_net_open(struct linux_backend *b, const struct linux_net_opts *o)
     return 0;
 }
 
+static struct tern_dhcp dhcp; /* hosted glue: one per process */
+
+struct tern_dhcp *linux_net_dhcp(void)
+{
+    return dhcp.net ? &dhcp : NULL;
+}
+
 int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
                     const struct linux_net_opts *o)
 {
@@ -256,7 +263,6 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
         }
         tern_net_announce(net, 0, "static");
     } else {
-        static struct tern_dhcp dhcp; /* hosted glue: one per process */
         void *arg;
         tern_dhcp_event_fn cb = linux_net_diag_dhcp_cb(&arg);
         r = tern_dhcp_start(&dhcp, net, cb, arg); /* prints TERN_NET_UP when bound */

@@ -97,6 +97,14 @@ static tern_result linux_exec_seal(void *ctx, void *ptr, size_t size)
     return TERN_OK;
 }
 
+static tern_result linux_exec_readonly(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    if (mprotect(ptr, page_round(size), PROT_READ) != 0)
+        return TERN_EINVAL;
+    return TERN_OK;
+}
+
 static tern_result linux_exec_free(void *ctx, void *ptr, size_t size)
 {
     (void)ctx;
@@ -166,6 +174,7 @@ static const struct tern_platform_ops linux_ops = {
     .exec_alloc = linux_exec_alloc,
     .exec_seal = linux_exec_seal,
     .exec_free = linux_exec_free,
+    .exec_readonly = linux_exec_readonly,
     .wait = linux_wait,
     .panic = linux_panic,
     .name = "linux",

@@ -17,6 +17,14 @@
  *
  * Access lines go into the log ring at once and reach the console in
  * batches (access_log).
+ *
+ * Held answers: a chunked request body is checked as it arrives, so the
+ * answer of a route that does not read it (405, 404, a file) is held back
+ * in the output (out_exposed) until the last chunk has been parsed; a
+ * framing error, a body over the limit or the body deadline then replaces
+ * it (drop_response) with 400, 413 or 408, as for any other framing error.
+ * An answer that nothing of has left yet is replaced the same way; one
+ * that has partly left cannot be, and the connection just ends.
  */
 #include <string.h>
 
@@ -76,6 +84,13 @@ static size_t out_free(const struct tern_http_conn *c)
 
 static void rearm(struct tern_http_conn *c);
 
+/* Bytes the transport may take: all that is queued, or while the
+ * response is held, only what was queued before its head. */
+static size_t out_exposed(const struct tern_http_conn *c)
+{
+    return c->resp_held && c->resp_started ? c->before_resp : c->out_len - c->out_off;
+}
+
 /* The monotonic time. Inside tern_http_conn_input it is read once, on
  * entry: deadlines are seconds long and one pass over the input takes
  * microseconds, while a clock read is a visible part of a small request. */
@@ -99,7 +114,7 @@ static uint8_t *out_tail(struct tern_http_conn *c, size_t n)
 static void out_commit(struct tern_http_conn *c, size_t n)
 {
     c->out_len += n;
-    if (c->send_deadline == 0 && n > 0) {
+    if (c->send_deadline == 0 && n > 0 && out_exposed(c) > 0) {
         c->send_deadline = now_ns(c) + c->srv->cfg.send_timeout_ns;
         rearm(c);
     }
@@ -193,6 +208,8 @@ static void clear_exchange(struct tern_http_conn *c)
     c->req_done = false;
     c->head_only = false;
     c->no_body = false;
+    c->resp_held = c->resp_left = false;
+    c->before_resp = 0;
     c->resp_remaining = 0;
     c->resp_body_bytes = 0;
     c->writable = NULL;
@@ -223,6 +240,7 @@ struct tern_http_conn *tern_http_conn_open(struct tern_http_server *srv,
         c->phase_deadline = 0;
         c->aborted = false;
         c->in_input = false;
+        c->quiet = false;
         clear_exchange(c);
         tern_http_parser_init(&c->parser, &srv->cfg.limits);
         c->state = TERN_HTTP_C_IDLE;
@@ -297,35 +315,71 @@ bool tern_http_conn_should_close(const struct tern_http_conn *c)
     return c->aborted || (c->state == TERN_HTTP_C_CLOSING && c->out_len == c->out_off);
 }
 
+static void drop_response(struct tern_http_conn *c);
+
 static void go_closing(struct tern_http_conn *c)
 {
+    if (c->resp_held)
+        drop_response(c);        /* never let an unchecked answer out */
     c->state = TERN_HTTP_C_CLOSING;
     c->writable = NULL;
     c->on_body = NULL;
     set_phase(c, c->srv->cfg.send_timeout_ns);
 }
 
-static void count_status(struct tern_http_server *srv, int status)
+/* Counts status (d 1), or takes a count back (d (uint64_t)-1: a held
+ * answer replaced before anything of it left). */
+static void count_status_by(struct tern_http_server *srv, int status, uint64_t d)
 {
     struct tern_http_counters *k = &srv->counters;
     if (status >= 500)
-        k->responses_5xx++;
+        k->responses_5xx += d;
     else if (status >= 400)
-        k->responses_4xx++;
+        k->responses_4xx += d;
     else if (status >= 300)
-        k->responses_3xx++;
+        k->responses_3xx += d;
     else if (status >= 200)
-        k->responses_2xx++;
+        k->responses_2xx += d;
     switch (status) {
-    case 400: k->bad_request_400++; break;
-    case 408: k->timeout_408++; break;
-    case 413: k->too_large_413++; break;
-    case 414: k->uri_too_long_414++; break;
-    case 417: k->expectation_417++; break;
-    case 431: k->fields_too_large_431++; break;
-    case 501: k->not_implemented_501++; break;
-    case 505: k->version_505++; break;
+    case 400: k->bad_request_400 += d; break;
+    case 408: k->timeout_408 += d; break;
+    case 413: k->too_large_413 += d; break;
+    case 414: k->uri_too_long_414 += d; break;
+    case 417: k->expectation_417 += d; break;
+    case 431: k->fields_too_large_431 += d; break;
+    case 501: k->not_implemented_501 += d; break;
+    case 505: k->version_505 += d; break;
     default: break;
+    }
+}
+
+static void count_status(struct tern_http_server *srv, int status)
+{
+    count_status_by(srv, status, 1);
+}
+
+/* Takes back the response in progress, nothing of which has left: its
+ * bytes leave the output and its status the counters. The caller then
+ * clears the exchange and answers otherwise (or closes). */
+static void drop_response(struct tern_http_conn *c)
+{
+    if (!c->resp_started || c->resp_left)
+        return;
+    count_status_by(c->srv, c->status, (uint64_t)-1);
+    c->out_len = c->out_off + c->before_resp;
+    c->resp_held = false;
+    c->resp_started = false;
+}
+
+/* The held response may go: the request body has ended well. */
+static void release_held(struct tern_http_conn *c)
+{
+    if (!c->resp_held)
+        return;
+    c->resp_held = false;
+    if (c->send_deadline == 0 && out_exposed(c) > 0) {
+        c->send_deadline = now_ns(c) + c->srv->cfg.send_timeout_ns;
+        rearm(c);
     }
 }
 
@@ -378,7 +432,7 @@ static void access_log(struct tern_http_conn *c)
 {
     struct tern_http_server *srv = c->srv;
     struct tern_os *os = srv->os;
-    if (!srv->cfg.access_log)
+    if (!srv->cfg.access_log || c->quiet)
         return;
     const struct tern_http_request *r = &c->req;
     char line[TERN_LOG_LINE_MAX];
@@ -458,6 +512,8 @@ static tern_result begin(struct tern_http_conn *c, int status)
     char line[192];
     c->status = status;
     c->resp_started = true;
+    c->resp_left = false;
+    c->before_resp = c->out_len - c->out_off;
     c->head_open = true;
     count_status(c->srv, status);
     const char *reason = tern_http_reason(status);
@@ -649,10 +705,10 @@ tern_result tern_http_resp_end(struct tern_http_conn *c)
         return TERN_OK;
     if (c->req_done)
         finish_exchange(c);
-    else if (c->resp_close) {
+    else if (c->resp_close && !c->resp_held) {
         access_log(c);
         go_closing(c);
-    }
+    }                                    /* held: closes at the body's end */
     wake(c);
     return TERN_OK;
 }
@@ -829,6 +885,43 @@ static void dispatch(struct tern_http_conn *c)
     tern_http_resp_simple(c, 404, "text/plain; charset=utf-8", nf, sizeof nf - 1);
 }
 
+/* After the route ran: a chunked body is held back for (resp_held, set
+ * before the route) unless the route reads the body itself, and then
+ * its answer streams as it is written. */
+static void after_dispatch(struct tern_http_conn *c)
+{
+    if (!c->resp_held || !c->on_body)
+        return;
+    release_held(c);
+    if (c->state == TERN_HTTP_C_ACTIVE && c->resp_done && c->resp_close && !c->req_done) {
+        access_log(c);                   /* what tern_http_resp_end put off */
+        go_closing(c);
+    }
+}
+
+/* A framing or limit error in the request (status): answered with status
+ * unless part of the answer has already left; then the connection ends. */
+static void request_error(struct tern_http_conn *c, int status)
+{
+    if (c->state == TERN_HTTP_C_ACTIVE && c->resp_started && c->resp_left) {
+        /* The answer already went out: just end the connection. */
+        count_status(c->srv, status);
+        if (!c->resp_done && c->on_abort)
+            c->on_abort(c, c->on_abort_arg);
+        c->resp_done = true;
+        c->resp_close = true;
+        go_closing(c);
+        return;
+    }
+    if (c->state == TERN_HTTP_C_ACTIVE) {
+        drop_response(c);                /* held, or nothing of it sent */
+        if (!c->resp_done && c->on_abort)
+            c->on_abort(c, c->on_abort_arg);
+    }
+    clear_exchange(c);
+    send_error(c, status);
+}
+
 /* Feeds what may be fed now; returns bytes consumed. */
 static size_t pump(struct tern_http_conn *c, const uint8_t *data, size_t len)
 {
@@ -854,7 +947,9 @@ static size_t pump(struct tern_http_conn *c, const uint8_t *data, size_t len)
         case TERN_HTTP_EV_NONE:
             return done;
         case TERN_HTTP_EV_HEAD:
+            c->resp_held = c->parser.chunked;
             dispatch(c);
+            after_dispatch(c);
             break;
         case TERN_HTTP_EV_BODY: {
             size_t took = ev.len;
@@ -871,6 +966,7 @@ static size_t pump(struct tern_http_conn *c, const uint8_t *data, size_t len)
         }
         case TERN_HTTP_EV_DONE:
             c->req_done = true;
+            release_held(c);             /* the body's framing was sound */
             if (c->state == TERN_HTTP_C_ACTIVE) {
                 set_phase(c, 0);
                 if (c->on_body && !c->resp_done)
@@ -880,20 +976,7 @@ static size_t pump(struct tern_http_conn *c, const uint8_t *data, size_t len)
             }
             break;
         case TERN_HTTP_EV_ERROR:
-            if (c->state == TERN_HTTP_C_ACTIVE && c->resp_started) {
-                /* The answer already went out: just end the connection. */
-                count_status(c->srv, ev.status);
-                if (!c->resp_done && c->on_abort)
-                    c->on_abort(c, c->on_abort_arg);
-                c->resp_done = true;
-                c->resp_close = true;
-                go_closing(c);
-            } else {
-                if (c->state == TERN_HTTP_C_ACTIVE && c->on_abort)
-                    c->on_abort(c, c->on_abort_arg);
-                clear_exchange(c);
-                send_error(c, ev.status);
-            }
+            request_error(c, ev.status);
             return len;
         }
     }
@@ -934,18 +1017,24 @@ void tern_http_conn_input_closed(struct tern_http_conn *c)
 void tern_http_conn_output(struct tern_http_conn *c, const uint8_t **data, size_t *len)
 {
     *data = c->out + c->out_off;
-    *len = c->aborted ? 0 : c->out_len - c->out_off;
+    *len = c->aborted ? 0 : out_exposed(c);
 }
 
 void tern_http_conn_output_done(struct tern_http_conn *c, size_t n)
 {
-    if (n > c->out_len - c->out_off)
-        n = c->out_len - c->out_off;
+    if (n > out_exposed(c))
+        n = out_exposed(c);
+    if (c->resp_started) {
+        if (n > c->before_resp)
+            c->resp_left = true;         /* it can no longer be taken back */
+        c->before_resp -= n < c->before_resp ? n : c->before_resp;
+    }
     c->out_off += n;
     c->srv->counters.bytes_out += n;
-    if (c->out_off == c->out_len) {
+    if (c->out_off == c->out_len)
         c->out_off = c->out_len = 0;
-        c->send_deadline = 0;
+    if (out_exposed(c) == 0) {
+        c->send_deadline = 0;            /* nothing to send, or all held */
     } else if (n) {
         c->send_deadline = tern_now_ns(c->srv->os) + c->srv->cfg.send_timeout_ns;
     }
@@ -982,8 +1071,9 @@ static void on_timer(struct tern_timer *t, void *arg)
             send_error(c, 408);
             break;
         case TERN_HTTP_C_ACTIVE:
-            if (!c->resp_started) {
-                if (c->on_abort)
+            if (!c->resp_started || !c->resp_left) {
+                drop_response(c);        /* held, or nothing of it sent */
+                if (!c->resp_done && c->on_abort)
                     c->on_abort(c, c->on_abort_arg);
                 clear_exchange(c);
                 send_error(c, 408);

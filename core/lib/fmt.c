@@ -259,3 +259,12 @@ size_t tern_snprintf(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
     return n;
 }
+
+char *tern_token(char *s)
+{
+    for (char *c = s; *c; c++) {
+        if (*c == ' ' || *c == '"' || (unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '_';
+    }
+    return s;
+}

@@ -298,6 +298,17 @@ static tern_result route(struct tern_net *net, uint32_t dst, struct tern_netif *
     return TERN_ENOENT;
 }
 
+tern_result tern_net_source_addr(struct tern_net *net, uint32_t dst, uint32_t *out)
+{
+    struct tern_netif *nif;
+    uint32_t nexthop;
+    if (dst == 0 || dst == IPV4_BROADCAST || route(net, dst, &nif, &nexthop) != TERN_OK ||
+        !nif->configured)
+        return TERN_ENOENT;
+    *out = nif->addr;
+    return TERN_OK;
+}
+
 static uint16_t pmtu_lookup(struct tern_net *net, uint32_t dst, uint16_t if_mtu)
 {
     uint64_t now = tern_net_now_ms(net);

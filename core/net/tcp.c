@@ -247,6 +247,11 @@ static struct tern_tcp_sock *find_listener(struct tern_tcp *tcp, uint32_t laddr,
     return any;
 }
 
+bool tern_tcp_listening(struct tern_tcp *tcp, uint16_t port)
+{
+    return find_listener(tcp, 0, port) != NULL;
+}
+
 void tcp_set_state(struct tern_tcp_sock *s, enum tern_tcp_state st)
 {
     s->state = st;
@@ -545,6 +550,8 @@ static bool ack_advance(struct tern_tcp_sock *s, const struct tcp_seg *seg)
     uint32_t acked = ack - s->snd_una;
     uint32_t data = acked < s->sbuf_len ? acked : s->sbuf_len;
     bool fin_acked = s->fin_sent && acked > data;
+    if (fin_acked)
+        s->fin_acked = true; /* snd_una is past the FIN: data_end no longer is */
     s->sbuf_head = (s->sbuf_head + data) % s->sbuf_cap;
     s->sbuf_len -= data;
     if (s->ts_ok && seg->opt.has_ts && seg->opt.tsecr) {
@@ -643,6 +650,16 @@ static void dup_ack(struct tern_tcp_sock *s)
 
 /* ---- receiving data ---- */
 
+/* ooo[] is kept newest first (the order RFC 2018 4 reports SACK blocks
+ * in): removing keeps the order of the rest. */
+static void ooo_remove(struct tern_tcp_sock *s, unsigned i)
+{
+    memmove(&s->ooo[i], &s->ooo[i + 1], (s->nooo - i - 1) * sizeof(s->ooo[0]));
+    s->nooo--;
+}
+
+/* Records [a, b) as received out of order: merged with the ranges it
+ * touches, and first in the list (it holds the latest arrival). */
 static void ooo_add(struct tern_tcp_sock *s, uint32_t a, uint32_t b)
 {
     unsigned i = 0;
@@ -653,13 +670,14 @@ static void ooo_add(struct tern_tcp_sock *s, uint32_t a, uint32_t b)
                 a = r->start;
             if (SEQ_GT(r->end, b))
                 b = r->end;
-            s->ooo[i] = s->ooo[--s->nooo];
+            ooo_remove(s, i);
             continue;
         }
         i++;
     }
-    s->ooo[s->nooo].start = a;
-    s->ooo[s->nooo].end = b;
+    memmove(&s->ooo[1], &s->ooo[0], s->nooo * sizeof(s->ooo[0]));
+    s->ooo[0].start = a;
+    s->ooo[0].end = b;
     s->nooo++;
 }
 
@@ -671,6 +689,41 @@ static bool ooo_room_for(const struct tern_tcp_sock *s, uint32_t a, uint32_t b)
         if (SEQ_LEQ(a, s->ooo[i].end) && SEQ_GEQ(b, s->ooo[i].start))
             return true;
     return false;
+}
+
+/* Copies len bytes to the receive ring, off bytes beyond rcv_nxt (the
+ * caller checked that they fit). */
+static void rbuf_store(struct tern_tcp_sock *s, uint32_t off, const uint8_t *data, uint32_t len)
+{
+    uint32_t pos = (s->rbuf_head + s->rbuf_len + off) % s->rbuf_cap;
+    uint32_t first = s->rbuf_cap - pos;
+    if (first > len)
+        first = len;
+    memcpy(s->rbuf + pos, data, first);
+    memcpy(s->rbuf, data + first, len - first);
+}
+
+/* Moves out-of-order ranges that now reach rcv_nxt into the in-order
+ * data. Returns true when rcv_nxt moved. */
+static bool ooo_present(struct tern_tcp_sock *s)
+{
+    uint32_t before = s->rcv_nxt;
+    bool merged = true;
+    while (merged) {
+        merged = false;
+        for (unsigned i = 0; i < s->nooo; i++) {
+            if (SEQ_LEQ(s->ooo[i].start, s->rcv_nxt)) {
+                if (SEQ_GT(s->ooo[i].end, s->rcv_nxt)) {
+                    s->rbuf_len += s->ooo[i].end - s->rcv_nxt;
+                    s->rcv_nxt = s->ooo[i].end;
+                }
+                ooo_remove(s, i);
+                merged = true;
+                break;
+            }
+        }
+    }
+    return s->rcv_nxt != before;
 }
 
 /* Stores data at seq (>= rcv_nxt). Returns the bytes that fit. */
@@ -692,37 +745,17 @@ static uint32_t receive_data(struct tern_tcp_sock *s, uint32_t seq, const uint8_
         s->ack_now = true;
         return 0;
     }
-    uint32_t pos = (s->rbuf_head + s->rbuf_len + off) % s->rbuf_cap;
-    uint32_t first = s->rbuf_cap - pos;
-    if (first > len)
-        first = len;
-    memcpy(s->rbuf + pos, data, first);
-    memcpy(s->rbuf, data + first, len - first);
+    rbuf_store(s, off, data, len);
     if (off > 0) {
         tcp->stats.ooo_segments++;
         ooo_add(s, seq, seq + len);
-        s->last_sack_start = seq;
         s->ack_now = true; /* an immediate duplicate ACK (RFC 5681 4.2) */
         return len;
     }
     bool had_ooo = s->nooo > 0;
     s->rcv_nxt += len;
     s->rbuf_len += len;
-    bool merged = true;
-    while (merged) {
-        merged = false;
-        for (unsigned i = 0; i < s->nooo; i++) {
-            if (SEQ_LEQ(s->ooo[i].start, s->rcv_nxt)) {
-                if (SEQ_GT(s->ooo[i].end, s->rcv_nxt)) {
-                    s->rbuf_len += s->ooo[i].end - s->rcv_nxt;
-                    s->rcv_nxt = s->ooo[i].end;
-                }
-                s->ooo[i] = s->ooo[--s->nooo];
-                merged = true;
-                break;
-            }
-        }
-    }
+    ooo_present(s);
     s->pending_ev |= TERN_TCP_EV_READABLE;
     if (had_ooo) {
         s->ack_now = true;
@@ -928,6 +961,59 @@ static void finish_handshake(struct tern_tcp_sock *s)
 
 /* ---- the state machine ---- */
 
+/* RCV.WND: the window the peer was told (up to the advertised edge). */
+static uint32_t rcv_wnd_advertised(const struct tern_tcp_sock *s)
+{
+    return SEQ_GT(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+}
+
+/* Text on a SYN-ACK, or on the SYN of a simultaneous open (RFC 9293
+ * 3.10.7.3), bounded by the window our SYN told. In ESTABLISHED it is
+ * received at once; in SYN-RECEIVED it waits as an out-of-order range at
+ * RCV.NXT, neither acknowledged nor readable, until ESTABLISHED presents
+ * it (until the peer ACKs our SYN it may be a blind forgery). */
+static void syn_data(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    uint32_t len = seg->len;
+    uint32_t wnd = rcv_wnd_advertised(s);
+    if (len > wnd) {
+        s->tcp->stats.drop_out_of_window++; /* the part beyond the window */
+        len = wnd;
+    }
+    if (len == 0)
+        return;
+    if (s->state == TERN_TCP_ESTABLISHED) {
+        receive_data(s, s->rcv_nxt, seg->data, len);
+        return;
+    }
+    rbuf_store(s, 0, seg->data, len);
+    ooo_add(s, s->rcv_nxt, s->rcv_nxt + len);
+}
+
+/* Drops from seg what lies before RCV.NXT (bytes, and a SYN already had). */
+static void trim_old(const struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (!SEQ_LT(seg->seq, s->rcv_nxt))
+        return;
+    uint32_t d = s->rcv_nxt - seg->seq;
+    if (seg->flags & TCP_SYN) {
+        seg->flags &= (uint8_t)~TCP_SYN;
+        seg->seq++;
+        d--;
+    }
+    if (d >= seg->len) {
+        if (d > seg->len)
+            seg->flags &= (uint8_t)~TCP_FIN;
+        seg->seq += seg->len;
+        seg->data += seg->len;
+        seg->len = 0;
+    } else {
+        seg->seq += d;
+        seg->data += d;
+        seg->len -= d;
+    }
+}
+
 static void syn_sent_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
 {
     struct tern_tcp *tcp = s->tcp;
@@ -956,6 +1042,9 @@ static void syn_sent_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
     }
     s->irs = seg->seq;
     s->rcv_nxt = seg->seq + 1;
+    /* the window our SYN told (unscaled) counts from the peer's ISN, which
+     * the SYN could not know: tcp_send_syn left rcv_adv relative to 0 */
+    s->rcv_adv = s->rcv_nxt + tcp_syn_window(s);
     s->peer_mss = seg->opt.has_mss ? seg->opt.mss : TCP_DEFAULT_MSS;
     s->ws_ok = seg->opt.has_ws;
     s->snd_wscale = s->ws_ok ? seg->opt.ws : 0;
@@ -979,21 +1068,28 @@ static void syn_sent_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
         s->state = TERN_TCP_ESTABLISHED;
         s->pending_ev |= TERN_TCP_EV_CONNECTED | TERN_TCP_EV_WRITABLE;
         s->ack_now = true;
+        syn_data(s, seg);
         tcp_output(s);
     } else {
         /* simultaneous open */
         s->state = TERN_TCP_SYN_RECEIVED;
         s->rexmt_at = 0;
+        syn_data(s, seg);
         tcp_send_syn(s);
     }
 }
 
-static bool seq_acceptable(const struct tern_tcp_sock *s, uint32_t seq, uint32_t seglen)
+/* The window a segment is tested against (RFC 9293 3.10.7.4). Data may
+ * use what we can hold, even beyond the advertised edge; a RST only the
+ * window the peer was told (RFC 5961 3.2 "the current receive window"),
+ * so a blind RST gets no challenge ACK for guessing beyond it. */
+static bool seq_acceptable(const struct tern_tcp_sock *s, uint32_t seq, uint32_t seglen,
+                           bool rst)
 {
-    uint32_t wnd = SEQ_GT(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+    uint32_t wnd = rcv_wnd_advertised(s);
     uint32_t space = tcp_rcv_space(s);
-    if (space > wnd)
-        wnd = space; /* what we can hold, even beyond the advertised edge */
+    if (!rst && space > wnd)
+        wnd = space;
     if (seglen == 0) {
         if (wnd == 0)
             return seq == s->rcv_nxt;
@@ -1006,170 +1102,296 @@ static bool seq_acceptable(const struct tern_tcp_sock *s, uint32_t seq, uint32_t
            (SEQ_GEQ(last, s->rcv_nxt) && SEQ_LT(last, s->rcv_nxt + wnd));
 }
 
-static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
+/* The user's connect has not completed: SYN-SENT, or SYN-RECEIVED
+ * entered from it (simultaneous open; a listener's child has a parent). */
+static bool connect_pending(const struct tern_tcp_sock *s)
+{
+    return s->state == TERN_TCP_SYN_SENT || (s->state == TERN_TCP_SYN_RECEIVED && !s->parent);
+}
+
+/* What an acceptable RST tells the user (RFC 9293 3.10.7.4). */
+static tern_result rst_result(const struct tern_tcp_sock *s)
+{
+    switch (s->state) {
+    case TERN_TCP_SYN_RECEIVED:
+        /* Entered from SYN-SENT (simultaneous open): the connection was
+         * refused. A listener's child is just freed. */
+        return connect_pending(s) ? TERN_EPROTO : TERN_ECLOSED;
+    case TERN_TCP_CLOSING:
+    case TERN_TCP_LAST_ACK:
+        return TERN_OK; /* both sides had closed: no error */
+    default:
+        return TERN_ECLOSED;
+    }
+}
+
+/* States that still take the peer's data. */
+static bool receiving(const struct tern_tcp_sock *s)
+{
+    return s->state == TERN_TCP_ESTABLISHED || s->state == TERN_TCP_FIN_WAIT_1 ||
+           s->state == TERN_TCP_FIN_WAIT_2;
+}
+
+/* The peer's FIN at RCV.NXT (RFC 9293 3.10.7.4, eighth step). */
+static void fin_receive(struct tern_tcp_sock *s)
+{
+    s->fin_held = false;
+    s->ack_now = true;
+    switch (s->state) {
+    case TERN_TCP_ESTABLISHED:
+    case TERN_TCP_FIN_WAIT_1:
+    case TERN_TCP_FIN_WAIT_2:
+        s->rcv_nxt++;
+        s->fin_rcvd = true;
+        s->pending_ev |= TERN_TCP_EV_READABLE;
+        if (s->state == TERN_TCP_ESTABLISHED)
+            s->state = TERN_TCP_CLOSE_WAIT;
+        else if (s->state == TERN_TCP_FIN_WAIT_2)
+            tcp_enter_time_wait(s);
+        else if (s->snd_una == s->snd_max && s->fin_sent)
+            tcp_enter_time_wait(s);
+        else
+            s->state = TERN_TCP_CLOSING;
+        break;
+    case TERN_TCP_TIME_WAIT:
+        tcp_enter_time_wait(s); /* restart 2 MSL */
+        break;
+    default:
+        break;
+    }
+}
+
+/* A FIN at fin_seq, after all of its segment's data was held. At RCV.NXT
+ * it is processed; beyond it (data missing) it is held until the gap
+ * fills and answered at once with a duplicate ACK (RFC 5681 4.2). */
+static void fin_arrived(struct tern_tcp_sock *s, uint32_t fin_seq)
+{
+    if (fin_seq == s->rcv_nxt) {
+        fin_receive(s);
+    } else if (receiving(s) && SEQ_GT(fin_seq, s->rcv_nxt)) {
+        s->fin_held = true;
+        s->fin_held_seq = fin_seq;
+        s->ack_now = true;
+    } else if (s->state == TERN_TCP_TIME_WAIT) {
+        s->ack_now = true;
+    }
+}
+
+/* Sequence space a segment takes: its data, plus one each for SYN and FIN. */
+static uint32_t seg_seq_len(const struct tcp_seg *seg)
+{
+    return seg->len + ((seg->flags & TCP_SYN) ? 1 : 0) + ((seg->flags & TCP_FIN) ? 1 : 0);
+}
+
+/* RFC 7323 5 (PAWS): false when the segment is dropped (old timestamp:
+ * ACKed; no timestamp once negotiated). A RST is exempt. */
+static bool paws_ok(struct tern_tcp_sock *s, const struct tcp_seg *seg)
 {
     struct tern_tcp *tcp = s->tcp;
-    uint32_t seglen = seg->len + ((seg->flags & TCP_SYN) ? 1 : 0) +
-                      ((seg->flags & TCP_FIN) ? 1 : 0);
-
-    /* PAWS (RFC 7323 5) */
-    if (s->ts_ok && !(seg->flags & TCP_RST)) {
-        if (!seg->opt.has_ts) {
-            tcp->stats.drop_no_ts++;
-            return;
-        }
-        if (SEQ_LT(seg->opt.tsval, s->ts_recent)) {
-            tcp->stats.drop_paws++;
-            s->ack_now = true;
-            tcp_output(s);
-            return;
-        }
+    if (!s->ts_ok || (seg->flags & TCP_RST))
+        return true;
+    if (!seg->opt.has_ts) {
+        tcp->stats.drop_no_ts++;
+        return false;
     }
-
-    bool zero_wnd_ack = false;
-    if (!seq_acceptable(s, seg->seq, seglen) && tcp_rcv_space(s) == 0 &&
-        (seg->flags & TCP_ACK) && !(seg->flags & (TCP_RST | TCP_SYN)) &&
-        SEQ_GEQ(seg->seq, s->rcv_nxt) && SEQ_LEQ(seg->seq, s->rcv_nxt + 1)) {
-        /* RFC 9293 3.10.7.4: with a zero receive window, still take
-         * valid ACKs. The data (a window probe) is not taken. */
-        tcp->stats.drop_out_of_window += seg->len ? 1 : 0;
-        seg->seq = s->rcv_nxt;
-        seg->len = 0;
-        seg->flags &= (uint8_t)~TCP_FIN;
-        seglen = 0;
-        zero_wnd_ack = true;
-        s->ack_now = true;
-    }
-    if (!zero_wnd_ack && !seq_acceptable(s, seg->seq, seglen)) {
-        if (seg->flags & TCP_RST) {
-            tcp->stats.drop_rst_out_of_window++;
-            return;
-        }
-        if (s->state == TERN_TCP_TIME_WAIT && (seg->flags & TCP_SYN) &&
-            !(seg->flags & TCP_ACK) && SEQ_GT(seg->seq, s->rcv_nxt)) {
-            /* A new incarnation (RFC 9293 3.10.7.4, RFC 6191): end the
-             * TIME-WAIT and let the listener take the SYN. */
-            struct tern_tcp_sock *l = find_listener(tcp, seg->dst, seg->dport);
-            if (l) {
-                tcp_drop(s, TERN_OK);
-                listen_input(l, seg);
-                tcp_notify(l);
-                return;
-            }
-        }
-        tcp->stats.drop_out_of_window++;
+    if (SEQ_LT(seg->opt.tsval, s->ts_recent)) {
+        tcp->stats.drop_paws++;
         s->ack_now = true;
         tcp_output(s);
+        return false;
+    }
+    return true;
+}
+
+/* RFC 9293 3.10.7.4: with a zero receive window, valid ACKs are still
+ * taken. True when seg is such an ACK: its data (a window probe) and FIN
+ * are stripped, and an ACK will answer it. */
+static bool zero_window_ack(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (tcp_rcv_space(s) != 0 || !(seg->flags & TCP_ACK) ||
+        (seg->flags & (TCP_RST | TCP_SYN)) || !SEQ_GEQ(seg->seq, s->rcv_nxt) ||
+        !SEQ_LEQ(seg->seq, s->rcv_nxt + 1))
+        return false;
+    s->tcp->stats.drop_out_of_window += seg->len ? 1 : 0;
+    seg->seq = s->rcv_nxt;
+    seg->len = 0;
+    seg->flags &= (uint8_t)~TCP_FIN;
+    s->ack_now = true;
+    return true;
+}
+
+/* An unacceptable segment: a RST is dropped silently; a SYN with a higher
+ * sequence number ends TIME-WAIT if a listener takes it; anything else
+ * is dropped and ACKed. */
+static void seq_unacceptable(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    struct tern_tcp *tcp = s->tcp;
+    if (seg->flags & TCP_RST) {
+        tcp->stats.drop_rst_out_of_window++;
         return;
     }
+    if (s->state == TERN_TCP_TIME_WAIT && (seg->flags & TCP_SYN) && !(seg->flags & TCP_ACK) &&
+        SEQ_GT(seg->seq, s->rcv_nxt)) {
+        /* A new incarnation (RFC 9293 3.10.7.4, RFC 6191): end the
+         * TIME-WAIT and let the listener take the SYN. */
+        struct tern_tcp_sock *l = find_listener(tcp, seg->dst, seg->dport);
+        if (l) {
+            tcp_drop(s, TERN_OK);
+            listen_input(l, seg);
+            tcp_notify(l);
+            return;
+        }
+    }
+    tcp->stats.drop_out_of_window++;
+    s->ack_now = true;
+    tcp_output(s);
+}
 
-    /* RFC 7323 4.3: remember the timestamp to echo. */
+/* First step: PAWS, the sequence number acceptability test, the
+ * timestamp to echo (RFC 7323 4.3), and trimming what we already have.
+ * Each step returns false when the segment is used up. */
+static bool step_seq(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (!paws_ok(s, seg))
+        return false;
+    uint32_t seglen = seg_seq_len(seg);
+    if (!seq_acceptable(s, seg->seq, seglen, (seg->flags & TCP_RST) != 0)) {
+        if (!zero_window_ack(s, seg)) {
+            seq_unacceptable(s, seg);
+            return false;
+        }
+        seglen = 0;
+    }
     if (s->ts_ok && seg->opt.has_ts && SEQ_LEQ(seg->seq, s->last_ack_sent) &&
         SEQ_LEQ(s->last_ack_sent, seg->seq + seglen))
         s->ts_recent = seg->opt.tsval;
+    trim_old(s, seg);
+    return true;
+}
 
-    /* Trim what we already have and what does not fit. */
-    if (SEQ_LT(seg->seq, s->rcv_nxt)) {
-        uint32_t d = s->rcv_nxt - seg->seq;
-        if (seg->flags & TCP_SYN) {
-            seg->flags &= (uint8_t)~TCP_SYN;
-            seg->seq++;
-            d--;
-        }
-        if (d >= seg->len) {
-            if (d > seg->len)
-                seg->flags &= (uint8_t)~TCP_FIN;
-            seg->seq += seg->len;
-            seg->data += seg->len;
-            seg->len = 0;
-        } else {
-            seg->seq += d;
-            seg->data += d;
-            seg->len -= d;
-        }
+/* Second step: RST (RFC 5961 3.2, RFC 1337). */
+static bool step_rst(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    struct tern_tcp *tcp = s->tcp;
+    if (!(seg->flags & TCP_RST))
+        return true;
+    tcp->stats.rst_received++;
+    if (seg->seq != s->rcv_nxt) {
+        tcp_send_challenge_ack(s); /* RFC 5961 3.2 */
+        return false;
     }
-
-    if (seg->flags & TCP_RST) {
-        tcp->stats.rst_received++;
-        if (seg->seq != s->rcv_nxt) {
-            tcp_send_challenge_ack(s); /* RFC 5961 3.2 */
-            return;
-        }
-        if (s->state == TERN_TCP_TIME_WAIT) {
-            tcp->stats.drop_rst_time_wait++; /* RFC 1337 */
-            return;
-        }
-        tcp->stats.conns_reset++;
-        /* RFC 9293 3.10.7.4: in CLOSING and LAST-ACK both sides have
-         * closed; the reset ends the connection without an error. */
-        tcp_drop(s, (s->state == TERN_TCP_CLOSING || s->state == TERN_TCP_LAST_ACK)
-                        ? TERN_OK
-                        : TERN_ECLOSED);
-        return;
+    if (s->state == TERN_TCP_TIME_WAIT) {
+        tcp->stats.drop_rst_time_wait++; /* RFC 1337 */
+        return false;
     }
+    tcp->stats.conns_reset++;
+    tcp_drop(s, rst_result(s));
+    return false;
+}
 
-    if (seg->flags & TCP_SYN) {
-        if (s->state == TERN_TCP_SYN_RECEIVED && !(seg->flags & TCP_ACK) &&
-            seg->seq == s->irs) {
-            s->ack_now = true; /* a retransmitted SYN: resend the SYN-ACK */
-            tcp_output(s);
-            return;
-        }
-        tcp_send_challenge_ack(s); /* RFC 5961 4.2 */
-        return;
+/* Fourth step: SYN. A retransmitted SYN in SYN-RECEIVED gets the SYN-ACK
+ * again; any other gets a challenge ACK (RFC 5961 4.2). */
+static bool step_syn(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    if (!(seg->flags & TCP_SYN))
+        return true;
+    if (s->state == TERN_TCP_SYN_RECEIVED && !(seg->flags & TCP_ACK) && seg->seq == s->irs) {
+        s->ack_now = true;
+        tcp_output(s);
+        return false;
     }
+    tcp_send_challenge_ack(s);
+    return false;
+}
 
-    if (!(seg->flags & TCP_ACK)) {
-        tcp->stats.drop_no_ack++;
-        return;
+/* Fifth step in SYN-RECEIVED: an ACK of our SYN completes the handshake.
+ * False when the segment is used up (a bad ACK gets a RST; a full accept
+ * queue leaves the connection half-open, as Linux does). */
+static bool syn_received_ack(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    struct tern_tcp *tcp = s->tcp;
+    if (SEQ_LEQ(seg->ack, s->iss) || SEQ_GT(seg->ack, s->snd_max)) {
+        tcp->stats.drop_syn_rcvd_bad_ack++;
+        tcp_respond_rst(tcp, seg);
+        return false;
     }
-
-    if (s->state == TERN_TCP_SYN_RECEIVED) {
-        if (SEQ_LEQ(seg->ack, s->iss) || SEQ_GT(seg->ack, s->snd_max)) {
-            tcp->stats.drop_syn_rcvd_bad_ack++;
-            tcp_respond_rst(tcp, seg);
-            return;
-        }
-        if (s->parent && count_children(s->parent, true) >= s->parent->backlog) {
-            /* The accept queue is full: stay half-open; the SYN-ACK is
-             * retransmitted and the peer's ACK tried again (as Linux). */
-            tcp->stats.drop_backlog_full++;
-            return;
-        }
-        s->snd_una = s->iss + 1;
-        /* a close requested during the handshake sends its FIN now */
-        s->state = s->shut_wr ? TERN_TCP_FIN_WAIT_1 : TERN_TCP_ESTABLISHED;
-        s->snd_wnd = seg->wnd << s->snd_wscale;
-        s->max_snd_wnd = s->snd_wnd;
-        s->snd_wl1 = seg->seq;
-        s->snd_wl2 = seg->ack;
-        if (s->backoff == 0 && !s->ts_ok)
-            rtt_sample(s, tcp_now_ms(tcp) - (uint32_t)s->rtt_start_ms);
-        s->backoff = 0;
-        s->rexmt_at = 0;
-        finish_handshake(s);
-        if (s->parent) {
-            tcp->stats.conns_accepted++;
-            s->parent->pending_ev |= TERN_TCP_EV_READABLE;
-        } else {
-            s->pending_ev |= TERN_TCP_EV_CONNECTED | TERN_TCP_EV_WRITABLE;
-        }
+    if (s->parent && count_children(s->parent, true) >= s->parent->backlog) {
+        tcp->stats.drop_backlog_full++; /* the SYN-ACK is retransmitted */
+        return false;
     }
+    s->snd_una = s->iss + 1;
+    /* a close requested during the handshake sends its FIN now */
+    s->state = s->shut_wr ? TERN_TCP_FIN_WAIT_1 : TERN_TCP_ESTABLISHED;
+    s->snd_wnd = seg->wnd << s->snd_wscale;
+    s->max_snd_wnd = s->snd_wnd;
+    s->snd_wl1 = seg->seq;
+    s->snd_wl2 = seg->ack;
+    if (s->backoff == 0 && !s->ts_ok)
+        rtt_sample(s, tcp_now_ms(tcp) - (uint32_t)s->rtt_start_ms);
+    s->backoff = 0;
+    s->rexmt_at = 0;
+    finish_handshake(s);
+    if (ooo_present(s)) {
+        /* data that came with a simultaneous open's SYN */
+        s->pending_ev |= TERN_TCP_EV_READABLE;
+        s->ack_now = true;
+        trim_old(s, seg);
+    }
+    if (s->parent) {
+        tcp->stats.conns_accepted++;
+        s->parent->pending_ev |= TERN_TCP_EV_READABLE;
+    } else {
+        s->pending_ev |= TERN_TCP_EV_CONNECTED | TERN_TCP_EV_WRITABLE;
+    }
+    return true;
+}
 
-    /* RFC 5961 5.2 ACK validation */
+/* RFC 5961 5.2: an ACK of data never sent is ACKed and dropped; one older
+ * than the window allows earns a challenge ACK. */
+static bool ack_acceptable(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    struct tern_tcp *tcp = s->tcp;
     if (SEQ_GT(seg->ack, s->snd_max)) {
         tcp->stats.drop_ack_too_new++;
         s->ack_now = true;
         tcp_output(s);
-        return;
+        return false;
     }
     if (SEQ_LT(seg->ack, s->snd_una - s->max_snd_wnd)) {
         tcp->stats.drop_ack_too_old++;
         tcp_send_challenge_ack(s);
-        return;
+        return false;
     }
+    return true;
+}
 
-    s->last_rx_ms = tcp_now_ms(tcp);
+/* SND.WND from seg when it is newer than the last update (RFC 9293
+ * 3.10.7.4: SND.WL1, SND.WL2). */
+static void send_window_update(struct tern_tcp_sock *s, const struct tcp_seg *seg, uint32_t wnd)
+{
+    if (!SEQ_GEQ(seg->ack, s->snd_una) ||
+        !(SEQ_LT(s->snd_wl1, seg->seq) ||
+          (s->snd_wl1 == seg->seq && SEQ_LEQ(s->snd_wl2, seg->ack))))
+        return;
+    if (wnd > 0 && s->snd_wnd == 0) {
+        /* the window reopened: resend any probe byte with the rest */
+        s->persist_backoff = 0;
+        s->persist_at = 0;
+        s->snd_nxt = s->snd_una;
+    }
+    s->snd_wnd = wnd;
+    if (wnd > s->max_snd_wnd)
+        s->max_snd_wnd = wnd;
+    s->snd_wl1 = seg->seq;
+    s->snd_wl2 = seg->ack;
+}
+
+/* An acceptable ACK: SACK scoreboard, new data acknowledged or a
+ * duplicate ACK, the send window. Returns true when it acknowledged our
+ * FIN. */
+static bool ack_process(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    s->last_rx_ms = tcp_now_ms(s->tcp);
     s->keep_sent = 0;
     s->probes_unanswered = 0;
     uint32_t wnd = seg->wnd << s->snd_wscale;
@@ -1188,83 +1410,86 @@ static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
          * also counts ACKs riding on data in two-way transfers. */
         dup_ack(s);
     }
-    if (SEQ_GEQ(seg->ack, s->snd_una) &&
-        (SEQ_LT(s->snd_wl1, seg->seq) ||
-         (s->snd_wl1 == seg->seq && SEQ_LEQ(s->snd_wl2, seg->ack)))) {
-        if (wnd > 0 && s->snd_wnd == 0) {
-            /* the window reopened: resend any probe byte with the rest */
-            s->persist_backoff = 0;
-            s->persist_at = 0;
-            s->snd_nxt = s->snd_una;
-        }
-        s->snd_wnd = wnd;
-        if (wnd > s->max_snd_wnd)
-            s->max_snd_wnd = wnd;
-        s->snd_wl1 = seg->seq;
-        s->snd_wl2 = seg->ack;
-    }
+    send_window_update(s, seg, wnd);
+    return fin_acked;
+}
 
-    if (fin_acked) {
-        switch (s->state) {
-        case TERN_TCP_FIN_WAIT_1:
-            s->state = TERN_TCP_FIN_WAIT_2;
-            break;
-        case TERN_TCP_CLOSING:
-            tcp_enter_time_wait(s);
-            break;
-        case TERN_TCP_LAST_ACK:
-            tcp_drop(s, TERN_OK);
-            tcp_notify(s);
-            return;
-        default:
-            break;
-        }
+/* Our FIN was acknowledged: FIN-WAIT-1 -> FIN-WAIT-2, CLOSING ->
+ * TIME-WAIT, LAST-ACK -> closed. False when the connection ended. */
+static bool our_fin_acked(struct tern_tcp_sock *s)
+{
+    switch (s->state) {
+    case TERN_TCP_FIN_WAIT_1:
+        s->state = TERN_TCP_FIN_WAIT_2;
+        return true;
+    case TERN_TCP_CLOSING:
+        tcp_enter_time_wait(s);
+        return true;
+    case TERN_TCP_LAST_ACK:
+        tcp_drop(s, TERN_OK);
+        tcp_notify(s);
+        return false;
+    default:
+        return true;
     }
+}
 
-    /* Data (URG is not supported: urgent data is read inline). */
-    bool fin_ok = true;
-    if (seg->len > 0) {
-        if (s->state == TERN_TCP_ESTABLISHED || s->state == TERN_TCP_FIN_WAIT_1 ||
-            s->state == TERN_TCP_FIN_WAIT_2) {
-            uint32_t took = receive_data(s, seg->seq, seg->data, seg->len);
-            if (took != seg->len || seg->seq != s->rcv_nxt - took)
-                fin_ok = false;
-            if (seg->seq != s->rcv_nxt - took)
-                fin_ok = false;
-        } else {
-            tcp->stats.drop_data_after_fin++;
-            fin_ok = false;
-        }
+/* Fifth step: ACK. */
+static bool step_ack(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (!(seg->flags & TCP_ACK)) {
+        s->tcp->stats.drop_no_ack++;
+        return false;
     }
+    if (s->state == TERN_TCP_SYN_RECEIVED && !syn_received_ack(s, seg))
+        return false;
+    if (!ack_acceptable(s, seg))
+        return false;
+    if (ack_process(s, seg))
+        return our_fin_acked(s);
+    return true;
+}
 
-    if ((seg->flags & TCP_FIN) && fin_ok && seg->seq + seg->len == s->rcv_nxt) {
-        switch (s->state) {
-        case TERN_TCP_ESTABLISHED:
-        case TERN_TCP_FIN_WAIT_1:
-        case TERN_TCP_FIN_WAIT_2:
-            s->rcv_nxt++;
-            s->fin_rcvd = true;
-            s->pending_ev |= TERN_TCP_EV_READABLE;
-            if (s->state == TERN_TCP_ESTABLISHED)
-                s->state = TERN_TCP_CLOSE_WAIT;
-            else if (s->state == TERN_TCP_FIN_WAIT_2)
-                tcp_enter_time_wait(s);
-            else if (s->snd_una == s->snd_max && s->fin_sent)
-                tcp_enter_time_wait(s);
-            else
-                s->state = TERN_TCP_CLOSING;
-            break;
-        case TERN_TCP_TIME_WAIT:
-            tcp_enter_time_wait(s); /* restart 2 MSL */
-            break;
-        default:
-            break;
-        }
+/* Seventh step: segment text. Returns true when all of it is held (the
+ * FIN after it may count). */
+static bool step_text(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+{
+    if (seg->len == 0)
+        return true;
+    if (!receiving(s)) {
+        s->tcp->stats.drop_data_after_fin++;
+        return false;
+    }
+    return receive_data(s, seg->seq, seg->data, seg->len) == seg->len;
+}
+
+/* Eighth step: FIN, the segment's own (left for the retransmission when
+ * data before it could not be held) or a held one whose gap filled. */
+static void step_fin(struct tern_tcp_sock *s, const struct tcp_seg *seg, bool text_held)
+{
+    if ((seg->flags & TCP_FIN) && text_held)
+        fin_arrived(s, seg->seq + seg->len);
+    else if ((seg->flags & TCP_FIN) && s->state == TERN_TCP_TIME_WAIT)
         s->ack_now = true;
-    } else if ((seg->flags & TCP_FIN) && s->state == TERN_TCP_TIME_WAIT) {
-        s->ack_now = true;
-    }
+    if (s->fin_held && SEQ_GT(s->rcv_nxt, s->fin_held_seq))
+        s->fin_held = false; /* data went past it: the peer's retransmission decides */
+    if (s->fin_held && s->rcv_nxt == s->fin_held_seq)
+        fin_receive(s); /* the gap before a held FIN filled */
+}
 
+/* A segment for a synchronized connection (or SYN-RECEIVED), in the order
+ * of RFC 9293 3.10.7.4 "Other States"; each step returns false when the
+ * segment is used up. */
+static void conn_input(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (!step_seq(s, seg) || !step_rst(s, seg))
+        return;
+    /* third: security (IP security options are not supported) */
+    if (!step_syn(s, seg) || !step_ack(s, seg))
+        return;
+    /* sixth: URG is not supported; urgent data is read inline */
+    bool text_held = step_text(s, seg);
+    step_fin(s, seg, text_held);
     tcp_output(s);
 }
 
@@ -1386,7 +1611,16 @@ void tern_tcp_icmp_error(struct tern_tcp *tcp, uint8_t type, uint8_t code, uint1
         rexmit_one(s, s->snd_una);
         return;
     }
-    /* Other unreachables and everything else: soft errors (RFC 5927 4.2,
-     * RFC 1122 4.2.3.9); source quench is ignored (RFC 6633). */
+    if (type == 3 && (code == 2 || code == 3) && connect_pending(s)) {
+        /* Protocol or port unreachable while our connect is pending: a
+         * hard error (RFC 1122 4.2.3.9); the connection is refused. */
+        tcp->stats.icmp_hard_errors++;
+        tcp_drop(s, TERN_EPROTO);
+        tcp_notify(s);
+        return;
+    }
+    /* Other unreachables, and codes 2-3 in synchronized states (RFC 5927
+     * 4.2) or for a listener's half-open child: soft errors; source
+     * quench is ignored (RFC 6633). */
     tcp->stats.icmp_soft_errors++;
 }

@@ -73,6 +73,9 @@ struct tern_tcp_sock {
     bool sack_ok, ts_ok, ws_ok;
     bool shut_wr;          /* FIN requested after queued data */
     bool fin_sent, fin_rcvd;
+    bool fin_acked;        /* our FIN is acknowledged: it is never sent again */
+    bool fin_held;         /* the peer's FIN came ahead of missing data ... */
+    uint32_t fin_held_seq; /* ... at this sequence number; processed when rcv_nxt gets there */
     bool ack_now;          /* send an ACK at the next output */
     bool in_recovery;
     bool rtt_timing;
@@ -108,9 +111,8 @@ struct tern_tcp_sock {
     uint32_t irs, rcv_nxt, rcv_adv;
     uint8_t *rbuf;
     uint32_t rbuf_cap, rbuf_head, rbuf_len;
-    struct tcp_range ooo[TCP_OOO_MAX];
+    struct tcp_range ooo[TCP_OOO_MAX]; /* newest first (RFC 2018 4 order) */
     uint8_t nooo;
-    uint32_t last_sack_start; /* most recent OOO block first (RFC 2018) */
     uint32_t unacked_segs; /* full segments received since the last ACK */
 
     /* RTT (RFC 6298) and timestamps (RFC 7323) */
@@ -162,6 +164,8 @@ uint32_t tcp_rcv_space(const struct tern_tcp_sock *s);
 /* tcp_out.c */
 void tcp_output(struct tern_tcp_sock *s);
 void tcp_send_syn(struct tern_tcp_sock *s);
+/* The window field of our SYN or SYN-ACK (never scaled). */
+uint16_t tcp_syn_window(const struct tern_tcp_sock *s);
 void tcp_send_ack(struct tern_tcp_sock *s);
 void tcp_send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, uint8_t flags);
 /* tcp_send_segment for len > gso_mss through lower.output_tso. */

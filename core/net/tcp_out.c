@@ -156,20 +156,15 @@ static void send_segment(struct tern_tcp_sock *s, uint32_t seq, uint32_t len, ui
     if (s->sack_ok && s->nooo > 0 && (flags & TCP_ACK)) {
         unsigned room = (unsigned)((TCP_MAX_OPT - n - 4) / 8);
         unsigned nb = s->nooo < room ? s->nooo : room;
-        /* The block holding the latest arrival first (RFC 2018 4). */
-        unsigned first = 0;
-        for (unsigned i = 0; i < s->nooo; i++)
-            if (SEQ_GEQ(s->last_sack_start, s->ooo[i].start) &&
-                SEQ_LT(s->last_sack_start, s->ooo[i].end))
-                first = i;
+        /* ooo[] is newest first: the block holding the latest arrival,
+         * then the most recently reported ones (RFC 2018 4). */
         opts[n++] = 1;
         opts[n++] = 1;
         opts[n++] = 5;
         opts[n++] = (uint8_t)(2 + 8 * nb);
         for (unsigned k = 0; k < nb; k++) {
-            unsigned i = (first + k) % s->nooo;
-            tern_store_be32(opts + n, s->ooo[i].start);
-            tern_store_be32(opts + n + 4, s->ooo[i].end);
+            tern_store_be32(opts + n, s->ooo[k].start);
+            tern_store_be32(opts + n + 4, s->ooo[k].end);
             n += 8;
         }
     }
@@ -279,6 +274,12 @@ void tcp_respond_rst(struct tern_tcp *tcp, const struct tcp_seg *seg)
     }
 }
 
+uint16_t tcp_syn_window(const struct tern_tcp_sock *s)
+{
+    uint32_t space = tcp_rcv_space(s);
+    return (uint16_t)(space > 65535 ? 65535 : space);
+}
+
 void tcp_send_syn(struct tern_tcp_sock *s)
 {
     uint8_t opts[TCP_MAX_OPT];
@@ -294,8 +295,7 @@ void tcp_send_syn(struct tern_tcp_sock *s)
         n = tcp_build_syn_opts(opts, mss, (!synack || s->ws_ok) ? s->rcv_wscale : -1,
                                !synack || s->sack_ok, !synack || s->ts_ok,
                                tcp_now_ms(tcp) + s->ts_offset, synack ? s->ts_recent : 0);
-    uint32_t space = tcp_rcv_space(s);
-    uint16_t wnd = (uint16_t)(space > 65535 ? 65535 : space);
+    uint16_t wnd = tcp_syn_window(s);
     s->rcv_adv = s->rcv_nxt + wnd;
     tcp_send_raw(tcp, s->laddr, s->raddr, s->lport, s->rport, s->iss, synack ? s->rcv_nxt : 0,
                  synack ? (TCP_SYN | TCP_ACK) : TCP_SYN, wnd, opts, n);
@@ -367,7 +367,9 @@ void tcp_output(struct tern_tcp_sock *s)
         return;
     }
     uint32_t data_end = s->snd_una + s->sbuf_len;
-    if (s->state != TERN_TCP_TIME_WAIT) {
+    /* Once the FIN is acknowledged, snd_una is one past the data and a
+     * FIN "due" at data_end would take a sequence number never allocated. */
+    if (s->state != TERN_TCP_TIME_WAIT && !s->fin_acked) {
         for (;;) {
             if (s->sack_ok)
                 skip_sacked(s);
@@ -545,7 +547,7 @@ static void on_persist(struct tern_tcp_sock *s)
         }
         tcp_send_segment(s, s->snd_una, len, TCP_ACK);
         s->snd_nxt = s->snd_una + len;
-    } else if (s->shut_wr) {
+    } else if (s->shut_wr && !s->fin_acked) {
         tcp_send_segment(s, s->snd_una, 0, TCP_ACK | TCP_FIN);
         s->fin_sent = true;
         s->snd_nxt = s->snd_una + 1;

@@ -673,6 +673,54 @@ tern_result tern_fat_rename(struct tern_fat *fs, const char *from, const char *t
     return fat_barrier(fs);
 }
 
+/* The replace of tern_fat_rename_replace, once both entries are known:
+ * from's entry goes, then to's short entry takes from's chain, size and
+ * stamp in one 32-byte write (one sector), then to's old chain is freed.
+ * A cut leaves to old (from's clusters lost) or new (the old clusters
+ * lost), never neither and never two entries for one chain. */
+static tern_result replace_entry(struct tern_fat *fs, const struct resolved *src,
+                                 const struct resolved *dst)
+{
+    tern_result r;
+    if ((r = fat_dir_remove(fs, src->parent, &src->e)) != TERN_OK)
+        return r;
+    if ((r = fat_barrier(fs)) != TERN_OK)
+        return r;
+    uint8_t *e;
+    if ((r = fat_entry_map(fs, dst->parent, dst->e.index, true, &e)) != TERN_OK)
+        return r;
+    fat_put_cluster(e, src->e.cluster);
+    put32(e + 28, src->e.size);
+    put16(e + 22, src->e.time);
+    put16(e + 24, src->e.date);
+    e[11] = src->e.attr;
+    if ((r = fat_barrier(fs)) != TERN_OK)
+        return r;
+    if (dst->e.cluster != 0 && (r = fat_free_chain(fs, dst->e.cluster)) != TERN_OK)
+        return r;
+    return fat_barrier(fs);
+}
+
+tern_result tern_fat_rename_replace(struct tern_fat *fs, const char *from, const char *to)
+{
+    if (fs->read_only)
+        return TERN_EROFS;
+    struct resolved src, dst;
+    tern_result r = resolve(fs, from, &src, 0);
+    if (r != TERN_OK)
+        return r;
+    if (src.is_root || (src.e.attr & ATTR_DIR))
+        return tern_fat_rename(fs, from, to);
+    r = resolve(fs, to, &dst, 0);
+    if (r != TERN_OK)
+        return r == TERN_ENOENT ? tern_fat_rename(fs, from, to) : r;
+    if (dst.is_root || (dst.e.attr & ATTR_DIR))
+        return TERN_EEXIST;
+    if (dst.parent == src.parent && dst.e.index == src.e.index)
+        return tern_fat_rename(fs, from, to);       /* the same file: a change of case */
+    return replace_entry(fs, &src, &dst);
+}
+
 /* ---- whole-volume check ---- */
 
 #define CHECK_DEPTH 64
@@ -745,4 +793,24 @@ tern_result tern_fat_check(struct tern_fat *fs, uint8_t *bitmap, size_t bitmap_l
     if (lost == NULL)
         return TERN_OK;
     return fat_count_unmarked(fs, bitmap, lost);
+}
+
+tern_result tern_fat_reclaim_lost(struct tern_fat *fs, const uint8_t *bitmap, uint32_t *freed)
+{
+    *freed = 0;
+    if (fs->read_only)
+        return TERN_EROFS;
+    for (uint32_t c = 2; c - 2 < fs->clusters; c++) {
+        if (bitmap[c / 8] & (1u << (c % 8)))
+            continue;
+        uint32_t v;
+        tern_result r = fat_get(fs, c, &v);
+        if (r == TERN_OK && v != 0 && v != FAT_BAD) {
+            r = fat_set(fs, c, 0);
+            ++*freed;
+        }
+        if (r != TERN_OK)
+            return r;
+    }
+    return *freed ? tern_fat_sync(fs) : TERN_OK;
 }

@@ -20,6 +20,18 @@
  * and on error also an error log line. The OS keeps running either way.
  * The caller owns struct tern_disk and keeps it for as long as the volume
  * is used; tern_disk_unmount() syncs and returns the cache to the heap.
+ *
+ * tern_disk_mount_data() then finds what the disk serves, its data volume
+ * (the one rule both backends use):
+ *   - a disk whose mounted volume is the EFI System Partition (a Tern
+ *     image): the first other GPT partition, in entry order, that holds a
+ *     FAT volume passing the same whole-volume check; the ESP itself, which
+ *     holds the loader and the TLS key, is never the data volume;
+ *   - a disk without an ESP (no GPT: a FAT volume on the whole disk; or a
+ *     GPT whose first FAT partition was mounted): the mounted volume.
+ * Partitions refused on the way are logged (warn) with their reason; no
+ * data volume at all is logged (error) with the reason kept in the
+ * result. Unmount it with tern_disk_unmount_data() before the disk.
  */
 #ifndef TERN_DISK_H
 #define TERN_DISK_H
@@ -71,5 +83,31 @@ tern_result tern_disk_mount_opts(struct tern_os *os, unsigned idx, struct tern_d
 
 /* Syncs (unless read-only) and frees the cache. */
 tern_result tern_disk_unmount(struct tern_disk *d);
+
+/* The data volume of a mounted disk (see above). The caller owns it and
+ * keeps it, and the disk, while fs is used. */
+struct tern_disk_data {
+    struct tern_disk *disk;
+    struct tern_fat *fs;       /* the volume to serve: &own or &disk->fs; NULL: none */
+    struct tern_fat own;       /* a data partition mounted apart from the boot volume */
+    unsigned part;             /* 1-based GPT partition; 0: the whole disk */
+    bool own_mounted;          /* own is mounted (fs == &own) */
+    const char *reason;        /* why there is none (a short word, as in markers) */
+};
+
+/* Finds and mounts the data volume of d (see above); opts->read_only
+ * mounts a data partition read-only (NULL: writable unless the device is
+ * read-only). TERN_OK with dd->fs set; TERN_EINVAL (d not mounted:
+ * "disk-not-mounted"); TERN_ENOENT (an ESP and no other partition:
+ * "no-data-partition"); TERN_EIO (partitions, but none with a FAT volume
+ * that passes its check: the last one's reason, e.g. "bad-boot-signature"
+ * or "cross-linked-cluster"); TERN_ENOMEM ("no-memory-for-check"). The
+ * cache is the disk's; nothing else is allocated beyond the check. */
+tern_result tern_disk_mount_data(struct tern_disk *d, struct tern_disk_data *dd,
+                                 const struct tern_disk_opts *opts);
+
+/* Syncs and unmounts a data partition mounted apart (nothing for the
+ * boot volume itself, which tern_disk_unmount ends); dd->fs becomes NULL. */
+tern_result tern_disk_unmount_data(struct tern_disk_data *dd);
 
 #endif

@@ -223,6 +223,15 @@ tern_result tern_fat_unlink(struct tern_fat *fs, const char *path);
  * TERN_ENOSPC; TERN_EROFS; TERN_EIO. */
 tern_result tern_fat_rename(struct tern_fat *fs, const char *from, const char *to);
 
+/* tern_fat_rename, except that an existing regular file at to is
+ * replaced (a directory at to, or from a directory over anything: still
+ * TERN_EEXIST). The replace rewrites to's directory entry in place (one
+ * sector) after removing from's, so a power cut leaves to holding its old
+ * or its new contents, never neither: cut before that write, from is gone
+ * and its clusters are lost clusters; after it, to's old clusters are.
+ * Results as tern_fat_rename. */
+tern_result tern_fat_rename_replace(struct tern_fat *fs, const char *from, const char *to);
+
 /* Walks every directory and chain of the volume with a bitmap of
  * (clusters + 2 + 7) / 8 bytes of caller memory, and checks what the
  * lazy checks cannot: cross-linked clusters (two owners), directory
@@ -233,6 +242,12 @@ tern_result tern_fat_rename(struct tern_fat *fs, const char *from, const char *t
  * largest read: 520 sectors on a 33 MiB FAT32 ESP). */
 tern_result tern_fat_check(struct tern_fat *fs, uint8_t *bitmap, size_t bitmap_len,
                            uint32_t *lost);
+
+/* After a tern_fat_check that passed on a writable volume, with the same
+ * bitmap: frees every lost cluster (allocated, in no chain: what an
+ * interrupted write leaves, and what fsck.fat reclaims) and syncs.
+ * *freed gets how many. TERN_OK; TERN_EROFS; device errors. */
+tern_result tern_fat_reclaim_lost(struct tern_fat *fs, const uint8_t *bitmap, uint32_t *freed);
 
 /* Free clusters (counts the FAT when the hint is unknown). */
 tern_result tern_fat_free_clusters(struct tern_fat *fs, uint32_t *out);

@@ -16,4 +16,8 @@ size_t tern_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
 size_t tern_snprintf(char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Makes s one marker token in place (docs/markers.md): spaces, quotes and
+ * control bytes become '_'. Returns s. */
+char *tern_token(char *s);
+
 #endif

@@ -231,7 +231,12 @@ const char *tern_http_request_field(const struct tern_http_request *req, const c
  * is complete. It must not block: it writes the response head, some body,
  * and either ends the response or sets a writable callback
  * (tern_http_set_writable) and ends later. The request body, if any, goes
- * to on_body when set, else is discarded. */
+ * to on_body when set, else is discarded. A chunked body's framing is
+ * only known as it arrives: the answer of a handler that does not read
+ * the body is held back (nothing of it reaches the transport) until the
+ * body has been read to its last chunk, so that a malformed body is
+ * answered 400 (or 413 over the limit) whatever the route; any answer
+ * that nothing of has left yet is replaced the same way. */
 typedef void (*tern_http_handler_fn)(struct tern_http_conn *c,
                                      const struct tern_http_request *req, void *arg);
 
@@ -277,6 +282,7 @@ struct tern_http_conn {
     uint64_t phase_deadline;         /* header, body, idle or linger; 0 none */
     bool aborted;                    /* close now, drop the output */
     bool in_input;                   /* inside tern_http_conn_input */
+    bool quiet;                      /* no access log line (the OS's own health checks) */
     uint64_t input_ns;               /* monotonic time at its entry */
     uint64_t since_ns;               /* when the current state began */
     uint32_t served;                 /* responses completed on it */
@@ -300,6 +306,9 @@ struct tern_http_conn {
     bool resp_close;                 /* send Connection: close, then close */
     bool req_done;                   /* body fully received */
     bool head_only;
+    bool resp_held;                  /* kept back until the chunked body ends */
+    bool resp_left;                  /* some of it went to the transport */
+    size_t before_resp;              /* output queued before its head */
     uint64_t resp_remaining;         /* of a Content-Length body */
     uint64_t resp_body_bytes;
     void (*writable)(struct tern_http_conn *c, void *arg);

@@ -356,6 +356,11 @@ tern_result tern_net_ip_output(struct tern_net *net, uint32_t src, uint32_t dst,
                                bool df, const void *hdr, size_t hlen, const void *data,
                                size_t len);
 
+/* The local address IPv4 sends from towards dst (that of the interface
+ * the route picks), for callers that must name a source (TCP connect).
+ * TERN_OK; TERN_ENOENT (no route, no address, dst 0 or broadcast). */
+tern_result tern_net_source_addr(struct tern_net *net, uint32_t dst, uint32_t *out);
+
 /* ---- TCP seam ---- */
 
 /* Attaches TCP: input gets every protocol-6 packet addressed to us

@@ -212,6 +212,13 @@ struct tern_platform_ops {
     /* OPTIONAL. Returns an exec_alloc region. TERN_OK or TERN_EINVAL. */
     tern_result (*exec_free)(void *ctx, void *ptr, size_t size);
 
+    /* OPTIONAL. Makes [ptr, ptr+size) of an exec_alloc region (ptr and
+     * size page-aligned) read-only and non-executable until exec_free. The
+     * app loader uses it for an app's read-only data and, once relocated,
+     * its RELRO range; without it those pages stay read-write (never
+     * executable). TERN_OK, TERN_EINVAL. */
+    tern_result (*exec_readonly)(void *ctx, void *ptr, size_t size);
+
     /* ---- waiting ---- */
 
     /* REQUIRED. The only call that blocks: sleeps until monotonic_ns() >=

@@ -161,6 +161,7 @@ typedef void (*tern_tcp_event_fn)(struct tern_tcp_sock *s, unsigned events, void
     X(icmp_ignored, "ICMP errors ignored (not in flight, malformed, no use)")     \
     X(icmp_pmtu, "ICMP fragmentation-needed acted on")                            \
     X(icmp_soft_errors, "ICMP soft errors")                                       \
+    X(icmp_hard_errors, "ICMP protocol/port unreachable that failed a connect")   \
     X(conns_opened, "connections opened (connect)")                               \
     X(conns_accepted, "connections established from a listener")                  \
     X(conns_closed, "control blocks released")                                    \
@@ -226,7 +227,9 @@ void tern_tcp_input_offload(struct tern_tcp *tcp, uint32_t src, uint32_t dst,
 /* An ICMP error (type, code; next_mtu for fragmentation needed) whose
  * payload quotes the IPv4 header and first 8 bytes of a TCP segment we
  * sent. Acted on only when the quoted sequence number is in flight
- * (RFC 5927); otherwise counted and ignored. */
+ * (RFC 5927); otherwise counted and ignored. Fragmentation needed lowers
+ * the MSS; protocol or port unreachable fails a pending connect
+ * (TERN_EPROTO, the socket's callback runs); the rest are soft errors. */
 void tern_tcp_icmp_error(struct tern_tcp *tcp, uint8_t type, uint8_t code, uint16_t next_mtu,
                          const void *orig_ip_header_and_8_bytes, size_t len);
 
@@ -294,7 +297,8 @@ const char *tern_tcp_state_name(enum tern_tcp_state st);
 
 /* Why the connection failed: TERN_OK (it did not), TERN_ECLOSED (reset by
  * the peer), TERN_ETIMEDOUT (retransmissions or keepalive ran out),
- * TERN_EPROTO (refused: RST to our SYN). */
+ * TERN_EPROTO (refused: a RST to our SYN in SYN-SENT, or in SYN-RECEIVED
+ * after a simultaneous open, or ICMP protocol/port unreachable then). */
 tern_result tern_tcp_error(const struct tern_tcp_sock *s);
 
 void tern_tcp_get_addrs(const struct tern_tcp_sock *s, uint32_t *local_addr,
@@ -316,6 +320,9 @@ bool tern_tcp_counter(const struct tern_tcp *tcp, unsigned i, const char **name,
 
 /* Blocks taken from the pool (listeners, connections, TIME-WAIT). */
 uint32_t tern_tcp_pcbs_in_use(const struct tern_tcp *tcp);
+
+/* True when a listener is bound on port (any local address). */
+bool tern_tcp_listening(struct tern_tcp *tcp, uint16_t port);
 
 /* ---- diagnostic services (RFC 862 echo on 7, RFC 863 discard on 9) ---- */
 

@@ -160,6 +160,38 @@ for raw, status in hostile:
         check(name, False, repr(e))
     check(name + " closed", closed)
 
+# 3. Malformed chunked bodies to routes that do not read a body (a GET-only
+# file, /healthz, a path with no file): h11 as a server refuses each body,
+# and the engine must answer 400 (not the route's 405) and close.
+# (test_http_conn.c splits these inputs at every offset.)
+bad_chunks = [b"zz\r\n", b"-5\r\n", b"0x5\r\nhello\r\n0\r\n\r\n",
+              b"5\r\nhelloXX0\r\n\r\n", b"1000000000000000000000\r\n"]
+for path in ("/small.txt", "/healthz", "/missing"):
+    for body in bad_chunks:
+        head = (f"POST {path} HTTP/1.1\r\nHost: a\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n").encode()
+        name = f"bad chunks {path} {body[:12]!r}"
+        srv = h11.Connection(our_role=h11.SERVER)
+        srv.receive_data(head + body)
+        try:
+            ev = None
+            while ev not in (h11.NEED_DATA, h11.PAUSED):
+                ev = srv.next_event()
+            check(name + " h11 refuses it too", False, "h11 accepted the body")
+        except h11.RemoteProtocolError:
+            pass
+        for drain in (None, 7):
+            data, closed = run(head + body, drain)
+            try:
+                got, conn = parse_responses([req("GET", "/")], data, closed)
+                check(name + " status", got[0][0].status_code == 400, got[0][0].status_code)
+                check(name + " close header", hdr(got[0][0], "connection") == "close")
+                check(name + " h11 must close", conn.their_state in (h11.MUST_CLOSE, h11.CLOSED))
+                check(name + " one response", data.count(b"HTTP/1.1 ") == 1, data[:200])
+            except Exception as e:
+                check(name, False, repr(e))
+            check(name + " closed", closed)
+
 if failures:
     print(f"{failures} failure(s)")
     sys.exit(1)

@@ -325,8 +325,10 @@ static void test_hostile_inputs(void **state)
           "400" },
         { "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
           0, "400" },
-        { "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0, "200" },
-        { "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n", 0, "200" },
+        /* /echo answers at once, but nothing of it has left when the bad
+         * chunk size arrives in the same input: it is replaced by 400 */
+        { "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0, "400" },
+        { "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n", 0, "400" },
         { "GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n", 0, "400" },
         { "GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n", 0, "400" },
         { "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 33, "400" },
@@ -350,18 +352,154 @@ static void test_hostile_inputs(void **state)
                         cases[i].status, cl->closed, cl->got);
             fail();
         }
-        /* bad chunk sizes come after a started 200: the connection just ends */
-        if (strcmp(cases[i].status, "200") != 0)
-            assert_non_null(strstr(cl->got, "Connection: close\r\n"));
+        assert_non_null(strstr(cl->got, "Connection: close\r\n"));
+        assert_int_equal(count(cl->got, "HTTP/1.1 "), 1);   /* the refusal alone */
         client_free(cl);
         assert_still_serving();
     }
     assert_int_equal(B->srv.counters.bad_request_400, 10);   /* 8 + 2 bad chunk sizes */
+    assert_int_equal(B->srv.counters.responses_2xx, 16);     /* assert_still_serving's */
     assert_int_equal(B->srv.counters.uri_too_long_414, 1);
     assert_int_equal(B->srv.counters.fields_too_large_431, 2);
     assert_int_equal(B->srv.counters.too_large_413, 1);
     assert_int_equal(B->srv.counters.version_505, 1);
     assert_int_equal(B->srv.counters.not_implemented_501, 1);
+}
+
+/* Malformed chunked bodies to routes that do not read the body (a file
+ * that is GET-only, /healthz, an unknown path) are answered 400 (413 over
+ * the limit), never 405 or 404: the route's answer is held back until
+ * the body's framing has been read, whatever the split of the input. The
+ * connection closes after the 400 as after every other framing error. */
+static void test_bad_chunks_400_whatever_the_route(void **state)
+{
+    (void)state;
+    /* /nope twice: to the file route (405) and, without it, to no route (404) */
+    static const struct {
+        const char *path;
+        size_t nroutes;
+    } paths[] = { { "/small.txt", 4 }, { "/healthz", 4 }, { "/", 4 }, { "/nope", 4 },
+                  { "/nope", 3 } };
+    static const struct {
+        const char *body;
+        const char *status;
+    } bodies[] = {
+        { "zz\r\n", "400" },                     /* no hex digits */
+        { "-5\r\n", "400" },                     /* a sign */
+        { "0x5\r\nhello\r\n0\r\n\r\n", "400" },  /* a 0x prefix */
+        { "5\r\nhello\r\n0\r\nX: 1\nY: 2\r\n\r\n", "400" },  /* bare LF in a trailer */
+        { "1000000000000000\r\n", "400" },       /* 16 hex digits */
+        { "5\r\nhelloXX0\r\n\r\n", "400" },      /* data not followed by CRLF */
+        { "5;a\x01\r\nhello\r\n0\r\n\r\n", "400" },  /* control byte in an extension */
+        { "200000\r\n", "413" },                 /* 2 MiB chunk: over the 1 MiB limit */
+    };
+    uint64_t r4xx = B->srv.counters.responses_4xx, r400 = B->srv.counters.bad_request_400;
+    unsigned n4xx = 0, n400 = 0;
+    for (size_t pi = 0; pi < sizeof paths / sizeof paths[0]; pi++) {
+        B->srv.nroutes = paths[pi].nroutes;
+        for (size_t bi = 0; bi < sizeof bodies / sizeof bodies[0]; bi++) {
+            char req[512];
+            int hl = snprintf(req, sizeof req,
+                              "POST %s HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+                              paths[pi].path);
+            int n = hl + snprintf(req + hl, sizeof req - (size_t)hl, "%s", bodies[bi].body);
+            /* every split: head and body apart, or a body cut anywhere */
+            for (int cut = 1; cut < n; cut++) {
+                char want[32];
+                snprintf(want, sizeof want, "HTTP/1.1 %s ", bodies[bi].status);
+                struct client *cl = client_open(B);
+                client_send(cl, req, (size_t)cut);
+                /* the head is in: nothing out but the refusal itself */
+                if (cl->got_len != 0 && strncmp(cl->got, want, strlen(want)) != 0) {
+                    print_error("%s, body %zu, cut %d: early output: %.300s\n", paths[pi].path, bi,
+                                cut, cl->got);
+                    fail();
+                }
+                client_send(cl, req + cut, (size_t)(n - cut));
+                if (strncmp(cl->got, want, strlen(want)) != 0 || !cl->closed ||
+                    count(cl->got, "HTTP/1.1 ") != 1 ||
+                    !strstr(cl->got, "Connection: close\r\n")) {
+                    print_error("%s, body %zu, cut %d: want one %s and a close, got "
+                                "(closed=%d): %.300s\n", paths[pi].path, bi, cut, bodies[bi].status,
+                                cl->closed, cl->got);
+                    fail();
+                }
+                n4xx++;
+                n400 += strcmp(bodies[bi].status, "400") == 0;
+                client_free(cl);
+            }
+        }
+    }
+    B->srv.nroutes = 4;
+    /* each exchange counted once: the held 405/404/200 taken back */
+    assert_int_equal(B->srv.counters.responses_4xx - r4xx, n4xx);
+    assert_int_equal(B->srv.counters.bad_request_400 - r400, n400);
+    assert_still_serving();
+}
+
+/* The held answer: a sound chunked body to a GET-only path gets its 405
+ * only after the last chunk, "100 Continue" still goes at once, and the
+ * connection stays usable; with Connection: close the body is read to its
+ * end (and checked) before the 405 and the close. */
+static void test_held_answer_after_sound_chunks(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    client_sends(cl, "POST /small.txt HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n");
+    assert_string_equal(cl->got, "HTTP/1.1 100 Continue\r\n\r\n");
+    client_sends(cl, "5\r\nhello\r\n");
+    assert_string_equal(cl->got, "HTTP/1.1 100 Continue\r\n\r\n");   /* still held */
+    client_sends(cl, "0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    char *a = strstr(cl->got, "HTTP/1.1 405 Method Not Allowed\r\n");
+    assert_non_null(a);
+    assert_non_null(strstr(a, "\r\n\r\nok"));
+    assert_false(cl->closed);
+    client_free(cl);
+
+    B->srv.nroutes = 3;                     /* no file route: /nope is 404 */
+    cl = client_open(B);
+    client_sends(cl, "POST /nope HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+    assert_int_equal(cl->got_len, 0);
+    assert_false(cl->closed);
+    client_sends(cl, "0\r\n\r\n");
+    assert_non_null(strstr(cl->got, "HTTP/1.1 404 Not Found\r\n"));
+    assert_true(cl->closed);
+    client_free(cl);
+
+    cl = client_open(B);
+    client_sends(cl, "POST /nope HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nxyz\r\n");
+    assert_true(strncmp(cl->got, "HTTP/1.1 400 ", 13) == 0);
+    assert_int_equal(count(cl->got, "HTTP/1.1 "), 1);
+    assert_true(cl->closed);
+    client_free(cl);
+    B->srv.nroutes = 4;
+
+    /* a stalled chunked body: 408 replaces the held 405 (no send deadline
+     * runs for a held answer) */
+    cl = client_open(B);
+    client_sends(cl, "POST /small.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5\r\nab");
+    assert_int_equal(cl->got_len, 0);
+    bench_advance(B, 31 * SEC);
+    client_pump(cl);
+    assert_true(strncmp(cl->got, "HTTP/1.1 408 ", 13) == 0);
+    assert_int_equal(count(cl->got, "HTTP/1.1 "), 1);
+    assert_true(cl->closed);
+    client_free(cl);
+
+    /* A route that reads the body streams: once its answer has partly
+     * left, a bad chunk size can only end the connection. */
+    cl = client_open(B);
+    client_sends(cl, "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_non_null(strstr(cl->got, "HTTP/1.1 200 OK\r\n"));
+    client_sends(cl, "zz\r\n");
+    assert_null(strstr(cl->got, "HTTP/1.1 400"));
+    assert_true(cl->closed);
+    client_free(cl);
+    assert_still_serving();
 }
 
 static void test_slowloris_header_deadline(void **state)
@@ -781,6 +919,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conditional_and_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_inputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_chunks_400_whatever_the_route, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_answer_after_sound_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slowloris_header_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_deadline_after_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_log_ring_and_console_batch, setup,

@@ -42,6 +42,9 @@ struct simdev {
     uint32_t rng;
     uint64_t *touched;         /* LBAs written in this run (for restore) */
     size_t ntouched, cap;
+    /* Sector writes and flushes once /target.txt is durably written (the
+     * replace that follows must leave it old or new, never neither). */
+    uint64_t mark_written, mark_flushes;
 };
 
 static tern_result sim_read(void *ctx, uint64_t lba, void *buf, uint32_t count)
@@ -129,8 +132,48 @@ static int workload(struct tern_fat *fs)
     bad |= tern_fat_open(fs, &f, "/pre2.bin", TERN_FAT_WRITE | TERN_FAT_TRUNC) != TERN_OK;
     bad |= tern_fat_close(&f) != TERN_OK;
     bad |= put_file(fs, "/last file with a long name.txt", 700, 4);
+    /* Replace a file (write a temporary, rename it over the target). */
+    bad |= put_file(fs, "/target.txt", 2500, 5);
+    struct simdev *d = fs->dev->ctx;
+    d->mark_written = d->written;
+    d->mark_flushes = d->flushes;
+    bad |= put_file(fs, "/new.tmp", 1200, 6);
+    bad |= tern_fat_rename_replace(fs, "/new.tmp", "/target.txt") != TERN_OK;
     bad |= tern_fat_unmount(fs) != TERN_OK;
     return bad ? -1 : 0;
+}
+
+/* The bytes put_file(len, seed) writes. */
+static void expected(uint8_t *out, size_t len, unsigned seed)
+{
+    for (size_t done = 0; done < len;) {
+        size_t k = len - done < 1000 ? len - done : 1000;
+        for (size_t i = 0; i < k; i++)
+            out[done + i] = (uint8_t)(seed + done + i * 7);
+        done += k;
+    }
+}
+
+/* /target.txt on the cut volume: 0 when it holds the old (2500 bytes,
+ * seed 5) or the new (1200, seed 6) contents, or is absent when the cut
+ * came before it was durable (must_exist false). */
+static int judge_target(struct tern_fat *fs, bool must_exist)
+{
+    static uint8_t got[4096], old[2500], new[1200];
+    struct tern_fat_file f;
+    size_t gl = 0;
+    tern_result r = tern_fat_open(fs, &f, "/target.txt", TERN_FAT_READ);
+    if (r == TERN_ENOENT && !must_exist)
+        return 0;
+    if (r != TERN_OK || tern_fat_read(&f, got, sizeof(got), &gl) != TERN_OK)
+        return 1;
+    tern_fat_close(&f);
+    if (!must_exist)
+        return 0;
+    expected(old, sizeof(old), 5);
+    expected(new, sizeof(new), 6);
+    return !((gl == sizeof(old) && memcmp(got, old, gl) == 0) ||
+             (gl == sizeof(new) && memcmp(got, new, gl) == 0));
 }
 
 /* fsck.fat -n on path: 0 when its findings are all allowed. */
@@ -196,6 +239,7 @@ int main(int argc, char **argv)
         return 1;
     }
     uint64_t n = sd.written, epochs = sd.flushes;
+    uint64_t mark_written = sd.mark_written, mark_flushes = sd.mark_flushes;
     printf("workload: %llu sector writes, %llu flushes\n", (unsigned long long)n,
            (unsigned long long)epochs);
     enum { SEEDS = 4 };
@@ -257,6 +301,12 @@ int main(int argc, char **argv)
             }
             if (wl != gl || memcmp(want, got, gl) != 0) {
                 fprintf(stderr, "FAIL: case %llu: keep.bin changed\n",
+                        (unsigned long long)k);
+                failures++;
+            }
+            bool durable = k <= n ? k >= mark_written : (k - n - 1) / SEEDS >= mark_flushes;
+            if (judge_target(&fs, durable) != 0) {
+                fprintf(stderr, "FAIL: case %llu: /target.txt is neither old nor new\n",
                         (unsigned long long)k);
                 failures++;
             }

@@ -512,9 +512,19 @@ static void fat_basics(uint32_t ss, uint64_t bytes, enum tern_fat_type type, uin
     assert_int_equal(tern_fat_check(fs, bm, bl, NULL), TERN_OK);
     assert_int_equal(tern_fat_unlink(fs, "/x1"), TERN_OK);
     assert_int_equal(tern_fat_unlink(fs, "/x2"), TERN_OK);
-    raw_fat_set(fs, last, 0);
+    /* The two lost ones again, reclaimed as fsck.fat would: the bad
+     * cluster stays bad, the files stay. */
+    raw_fat_set(fs, last, eoc);
+    raw_fat_set(fs, last - 2, eoc);
+    assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
+    assert_int_equal(lost, 2);
+    uint32_t freed = 0;
+    assert_int_equal(tern_fat_reclaim_lost(fs, bm, &freed), TERN_OK);
+    assert_int_equal(freed, 2);
+    assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
+    assert_int_equal(lost, 0);
+    assert_int_equal(get(fs, "/hello.txt", back, sizeof(back)), 3);
     raw_fat_set(fs, last - 1, 0);
-    raw_fat_set(fs, last - 2, 0);
     assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
     assert_int_equal(lost, 0);
     test_free(bm);
@@ -549,6 +559,62 @@ static void test_fat32_4096(void **state)
 {
     (void)state;
     fat_basics(4096, 300u << 20, TERN_FAT32, 1);
+}
+
+/* tern_fat_rename_replace: an existing file at to takes from's contents
+ * and its old clusters are freed (nothing lost, nothing cross-linked);
+ * without a target it is a plain rename; directories are never replaced. */
+static void test_fat_rename_replace(void **state)
+{
+    (void)state;
+    for (int t = 0; t < 2; t++) {
+        struct rig *g = t == 0 ? fat_rig(512, 2u << 20, TERN_FAT12, 4)
+                               : fat_rig(512, 40u << 20, TERN_FAT32, 1);
+        struct tern_fat *fs = &g->fs;
+        static uint8_t big[9000], back[10000];
+        for (size_t i = 0; i < sizeof(big); i++)
+            big[i] = (uint8_t)(i * 13 + 5);
+        uint32_t free0, free1;
+        assert_int_equal(tern_fat_mkdir(fs, "/d"), TERN_OK);
+        put(fs, "/d/target with a long name.txt", big, sizeof(big));   /* old: 9000 bytes */
+        put(fs, "/new.tmp", "fresh", 5);
+        assert_int_equal(tern_fat_free_clusters(fs, &free0), TERN_OK);
+        assert_int_equal(tern_fat_rename(fs, "/new.tmp", "/d/target with a long name.txt"),
+                         TERN_EEXIST);
+        assert_int_equal(tern_fat_rename_replace(fs, "/new.tmp", "/d/TARGET WITH A LONG NAME.TXT"),
+                         TERN_OK);
+        assert_int_equal(get(fs, "/d/target with a long name.txt", back, sizeof(back)), 5);
+        assert_memory_equal(back, "fresh", 5);
+        struct tern_fat_stat st;
+        assert_int_equal(tern_fat_stat(fs, "/new.tmp", &st), TERN_ENOENT);
+        assert_int_equal(tern_fat_stat(fs, "/d/target with a long name.txt", &st), TERN_OK);
+        assert_string_equal(st.name, "target with a long name.txt");   /* to's name kept */
+        assert_int_equal(tern_fat_free_clusters(fs, &free1), TERN_OK);
+        assert_true(free1 > free0);                          /* the old 9000 bytes freed */
+        /* An empty file replaces a full one; a missing target is a rename. */
+        put(fs, "/empty", "", 0);
+        assert_int_equal(tern_fat_rename_replace(fs, "/empty", "/d/target with a long name.txt"),
+                         TERN_OK);
+        assert_int_equal(get(fs, "/d/target with a long name.txt", back, sizeof(back)), 0);
+        assert_int_equal(tern_fat_rename_replace(fs, "/d/target with a long name.txt", "/moved"),
+                         TERN_OK);
+        assert_int_equal(tern_fat_stat(fs, "/moved", &st), TERN_OK);
+        /* Directories: neither replaced nor replacing; from missing: ENOENT. */
+        put(fs, "/f", "f", 1);
+        assert_int_equal(tern_fat_rename_replace(fs, "/f", "/d"), TERN_EEXIST);
+        assert_int_equal(tern_fat_rename_replace(fs, "/d", "/f"), TERN_EEXIST);
+        assert_int_equal(tern_fat_rename_replace(fs, "/nothing", "/f"), TERN_ENOENT);
+        size_t bl = (fs->clusters + 2 + 7) / 8;
+        uint8_t *bm = test_malloc(bl);
+        uint32_t lost = 99;
+        assert_int_equal(tern_fat_check(fs, bm, bl, &lost), TERN_OK);
+        assert_int_equal(lost, 0);
+        test_free(bm);
+        assert_int_equal(tern_fat_unmount(fs), TERN_OK);
+        assert_int_equal(tern_fat_mount(fs, &g->dev, 0, g->ram.sectors, true), TERN_OK);
+        assert_int_equal(tern_fat_rename_replace(fs, "/f", "/moved"), TERN_EROFS);
+        rig_free(g);
+    }
 }
 
 static void test_fat_errors(void **state)
@@ -783,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_fat32),
         cmocka_unit_test(test_fat32_4096),
         cmocka_unit_test(test_fat_errors),
+        cmocka_unit_test(test_fat_rename_replace),
         cmocka_unit_test(test_fat_aliases),
         cmocka_unit_test(test_bpb_every_byte),
         cmocka_unit_test(test_fat_lfn_checksum_and_orphans),

@@ -1,4 +1,5 @@
 /* Interface: see sim_platform.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,61 @@ static unsigned sim_none(void *ctx)
     return 0;
 }
 
+static unsigned sim_block_count(void *ctx)
+{
+    return ((struct sim_platform *)ctx)->ndisks;
+}
+
+static struct sim_disk *sim_disk_at(void *ctx, unsigned idx)
+{
+    struct sim_platform *sim = ctx;
+    return idx < sim->ndisks ? &sim->disks[idx] : NULL;
+}
+
+static tern_result sim_block_info(void *ctx, unsigned idx, struct tern_block_info *out)
+{
+    struct sim_disk *d = sim_disk_at(ctx, idx);
+    if (d == NULL)
+        return TERN_ENOENT;
+    memset(out, 0, sizeof(*out));
+    out->sector_size = d->sector_size;
+    out->sector_count = d->sectors;
+    out->read_only = d->read_only;
+    snprintf(out->name, sizeof(out->name), "ram%u", idx);
+    return TERN_OK;
+}
+
+static tern_result sim_block_read(void *ctx, unsigned idx, uint64_t lba, void *buf,
+                                  uint32_t count)
+{
+    struct sim_disk *d = sim_disk_at(ctx, idx);
+    if (d == NULL)
+        return TERN_ENOENT;
+    if (count == 0 || lba >= d->sectors || count > d->sectors - lba)
+        return TERN_EINVAL;
+    memcpy(buf, d->mem + lba * d->sector_size, (size_t)count * d->sector_size);
+    return TERN_OK;
+}
+
+static tern_result sim_block_write(void *ctx, unsigned idx, uint64_t lba, const void *buf,
+                                   uint32_t count)
+{
+    struct sim_disk *d = sim_disk_at(ctx, idx);
+    if (d == NULL)
+        return TERN_ENOENT;
+    if (d->read_only)
+        return TERN_EROFS;
+    if (count == 0 || lba >= d->sectors || count > d->sectors - lba)
+        return TERN_EINVAL;
+    memcpy(d->mem + lba * d->sector_size, buf, (size_t)count * d->sector_size);
+    return TERN_OK;
+}
+
+static tern_result sim_block_flush(void *ctx, unsigned idx)
+{
+    return sim_disk_at(ctx, idx) ? TERN_OK : TERN_ENOENT;
+}
+
 static tern_result sim_heap_region(void *ctx, void **out_base, size_t *out_size)
 {
     struct sim_platform *sim = ctx;
@@ -72,7 +128,11 @@ static const struct tern_platform_ops sim_ops = {
     .console_write = sim_console_write,
     .entropy = sim_entropy,
     .net_count = sim_none,
-    .block_count = sim_none,
+    .block_count = sim_block_count,
+    .block_info = sim_block_info,
+    .block_read = sim_block_read,
+    .block_write = sim_block_write,
+    .block_flush = sim_block_flush,
     .heap_region = sim_heap_region,
     .wait = sim_wait,
     .panic = sim_panic,
@@ -98,6 +158,15 @@ void sim_platform_close(struct sim_platform *sim)
 struct tern_platform sim_platform(struct sim_platform *sim)
 {
     return (struct tern_platform){ .ops = &sim_ops, .ctx = sim };
+}
+
+int sim_platform_add_disk(struct sim_platform *sim, uint8_t *mem, uint32_t sector_size,
+                          uint64_t sectors, bool read_only)
+{
+    if (sim->ndisks == SIM_MAX_DISKS)
+        return -1;
+    sim->disks[sim->ndisks] = (struct sim_disk){ mem, sector_size, sectors, read_only };
+    return (int)sim->ndisks++;
 }
 
 bool sim_console_has(const struct sim_platform *sim, const char *text)

@@ -14,6 +14,15 @@
 #include "tern/platform.h"
 
 #define SIM_CONSOLE_MAX (64 * 1024)
+#define SIM_MAX_DISKS 4
+
+/* A block device in the test's memory (sim_platform_add_disk). */
+struct sim_disk {
+    uint8_t *mem;                  /* sectors * sector_size bytes, the test's */
+    uint32_t sector_size;
+    uint64_t sectors;
+    bool read_only;
+};
 
 struct sim_platform {
     uint64_t now_ns;
@@ -27,6 +36,8 @@ struct sim_platform {
     uint64_t waits;
     uint64_t pending_ready;        /* delivered by the next wait */
     bool panicked;
+    struct sim_disk disks[SIM_MAX_DISKS];
+    unsigned ndisks;
 };
 
 /* Sets up sim with a heap of heap_size bytes (malloc) and a PRNG seed.
@@ -34,6 +45,12 @@ struct sim_platform {
 int sim_platform_init(struct sim_platform *sim, size_t heap_size, uint64_t seed);
 void sim_platform_close(struct sim_platform *sim);
 struct tern_platform sim_platform(struct sim_platform *sim);
+
+/* Offers mem (sectors of sector_size bytes, owned by the caller and kept
+ * while the platform is used) as the next block device. Its index, or -1
+ * when SIM_MAX_DISKS are attached. */
+int sim_platform_add_disk(struct sim_platform *sim, uint8_t *mem, uint32_t sector_size,
+                          uint64_t sectors, bool read_only);
 
 /* True when the captured console contains text. */
 bool sim_console_has(const struct sim_platform *sim, const char *text);

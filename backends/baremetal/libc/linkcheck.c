@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,12 @@ int tern_libc_linkcheck(char *buf, size_t cap, const char *s)
     strncpy(buf, s, cap);
     n += (int)strlcpy(buf, s, cap);
     n += vformat(buf, cap, "%d", 1) + sprintf(buf, "%s", strerror(errno));
+    double d;
+    n += sscanf(s, "%lg", &d) + (int)fabs(d);
+    char *heap = malloc(cap);
+    heap = realloc(heap, cap + 1);
+    free(heap);
+    free(calloc(1, cap));
     qsort(buf, 1, 1, NULL);
     n += (bsearch(s, buf, 1, 1, NULL) != NULL);
     return n;

@@ -1256,6 +1256,496 @@ static void test_discard_service_and_callback_close(void **state)
     fx_free_checked(f);
 }
 
+/* Issue 12 #4: a FIN occupies one sequence number and is sent until it
+ * is acknowledged, never again after (RFC 9293 3.10.4, 3.10.7.4). The
+ * peer ACKs our FIN before sending its own: FIN-WAIT-2 sends no second
+ * FIN, neither with the ACKs it owes nor from its timers. */
+static void test_fin_not_resent_after_acked(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    size_t sent;
+    assert_int_equal(tern_tcp_send(s, "bye", 3, &sent), TERN_OK);
+    assert_int_equal(tern_tcp_shutdown(s), TERN_OK);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_FIN_WAIT_1);
+    unsigned fins = 0;
+    for (unsigned i = 0; i < f->ncap; i++)
+        if (fx_cap(f, i)->flags & F_FIN) {
+            assert_int_equal(fx_cap(f, i)->seq + fx_cap(f, i)->len, isn + 4);
+            fins++;
+        }
+    assert_int_equal(fins, 1);
+    /* the peer acknowledges data and FIN (isn + 1 + 3 + 1) */
+    unsigned n = f->ncap;
+    fx_send(f, 40000, 80, 1001, isn + 5, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_FIN_WAIT_2);
+    assert_int_equal(f->ncap, n); /* nothing to answer to a pure ACK */
+    /* data in FIN-WAIT-2 is ACKed from isn + 5, without a FIN */
+    fx_send(f, 40000, 80, 1001, isn + 5, F_ACK, 65535, NULL, 0, "more", 4);
+    fx_advance_ms(f, 100); /* the delayed ACK */
+    assert_true(f->ncap > n);
+    for (unsigned i = n; i < f->ncap; i++) {
+        assert_int_equal(fx_cap(f, i)->flags & F_FIN, 0);
+        assert_int_equal(fx_cap(f, i)->seq, isn + 5);
+        assert_int_equal(fx_cap(f, i)->len, 0);
+    }
+    assert_int_equal(fx_last(f)->ack, 1005);
+    /* timers send nothing either */
+    n = f->ncap;
+    fx_advance_ms(f, 10000);
+    assert_int_equal(f->ncap, n);
+    /* the peer's FIN: TIME-WAIT, ACKed from isn + 5 */
+    fx_send(f, 40000, 80, 1005, isn + 5, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_TIME_WAIT);
+    assert_int_equal(fx_last(f)->flags, F_ACK);
+    assert_int_equal(fx_last(f)->seq, isn + 5);
+    assert_int_equal(fx_last(f)->ack, 1006);
+    char buf[8];
+    size_t got;
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 4);
+    tern_tcp_close(s);
+    fx_advance_ms(f, 2 * f->cfg.msl_ms + 10);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+/* Issue 12 #5: a RST in SYN-RECEIVED entered from SYN-SENT (simultaneous
+ * open) means the connection was refused (RFC 9293 3.10.7.4), as a RST
+ * in SYN-SENT does: TERN_EPROTO, not "reset" (TERN_ECLOSED). */
+static void test_simultaneous_open_rst_is_refused(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct evrec ev = { 0, 0 };
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5555, PEER, 80, record_events, &ev, &s),
+                     TERN_OK);
+    fx_send(f, 80, 5555, 9000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_RECEIVED);
+    /* in the window but not exact: challenge ACK, nothing changes */
+    fx_send(f, 80, 5555, 9001 + 10, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_RECEIVED);
+    assert_int_equal(tern_tcp_error(s), TERN_OK);
+    /* exact: refused */
+    fx_send(f, 80, 5555, 9001, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+    assert_int_equal(tern_tcp_error(s), TERN_EPROTO);
+    assert_true(ev.events & TERN_TCP_EV_ERROR);
+    assert_false(ev.events & TERN_TCP_EV_CONNECTED);
+    tern_tcp_close(s);
+    fx_free_checked(f);
+}
+
+/* Issue 12 #6: RFC 5961 3.2 drops a RST outside the current receive
+ * window silently; the window is the one the peer was told (RCV.NXT to
+ * the advertised right edge), not the buffer space beyond it that data
+ * may still use. Checks RSTs around edge on the ESTABLISHED s and ends
+ * with the exact one (s CLOSED). */
+static void check_rst_at_window_edges(struct fx *f, struct tern_tcp_sock *s, uint16_t lport,
+                                      uint16_t rport, uint32_t rcv_nxt, uint32_t edge)
+{
+    uint64_t ch = f->tcp.stats.challenge_acks;
+    uint64_t drops = f->tcp.stats.drop_rst_out_of_window;
+    /* the last sequence number in the window: challenge ACK */
+    unsigned n = f->ncap;
+    fx_send(f, rport, lport, edge - 1, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(f->tcp.stats.challenge_acks, ch + 1);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->flags, F_ACK);
+    assert_int_equal(fx_last(f)->ack, rcv_nxt);
+    /* the right edge itself and beyond it (still inside the buffer
+     * space, and past it): silently dropped */
+    const uint32_t outside[] = { edge, edge + 50, edge + 100000 };
+    for (unsigned i = 0; i < 3; i++) {
+        n = f->ncap;
+        fx_send(f, rport, lport, outside[i], 0, F_RST, 0, NULL, 0, NULL, 0);
+        assert_int_equal(f->ncap, n);
+        assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+        assert_int_equal(f->tcp.stats.drop_rst_out_of_window, drops + i + 1);
+    }
+    assert_int_equal(f->tcp.stats.challenge_acks, ch + 1);
+    /* the exact RST still resets */
+    fx_send(f, rport, lport, rcv_nxt, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+}
+
+static void test_rst_beyond_advertised_window_dropped(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    /* 100 bytes in, read: the buffer has 100 bytes of room beyond the
+     * advertised edge, which SWS avoidance does not advertise yet */
+    static uint8_t data[100];
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, data, sizeof(data));
+    char buf[128];
+    size_t got;
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 100);
+    fx_advance_ms(f, 100); /* the delayed ACK carries the window */
+    const struct out_seg *a = fx_last(f);
+    assert_int_equal(a->ack, 1101);
+    uint32_t edge = a->ack + a->wnd; /* no window scaling */
+    assert_int_equal(edge, 1001 + 16384);
+    assert_true(edge - 1101 < f->cfg.rcvbuf); /* room beyond the edge */
+    check_rst_at_window_edges(f, s, 80, 40000, 1101, edge);
+    tern_tcp_close(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+/* The same after an active open from a peer ISN half the sequence space
+ * away from 0: the window told in our SYN counts from the peer's ISN. */
+static void test_rst_window_after_active_open(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5555, PEER, 80, NULL, NULL, &s), TERN_OK);
+    const struct out_seg *syn = fx_last(f);
+    uint32_t isn = syn->seq;
+    uint16_t syn_wnd = syn->wnd;
+    assert_int_equal(syn_wnd, 16384);
+    const uint32_t peer_isn = 0xc0000000u;
+    fx_send(f, 80, 5555, peer_isn, isn + 1, F_SYN | F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    const struct out_seg *a = fx_last(f);
+    assert_int_equal(a->flags, F_ACK);
+    assert_int_equal(a->ack, peer_isn + 1);
+    assert_int_equal(a->wnd, syn_wnd); /* never more than the buffer */
+    check_rst_at_window_edges(f, s, 5555, 80, peer_isn + 1, peer_isn + 1 + syn_wnd);
+    tern_tcp_close(s);
+    fx_free_checked(f);
+}
+
+/* Issue 12 #7: data on a SYN-ACK is kept (RFC 9293 3.10.7.3: "continue
+ * processing at the sixth step"), bounded by the window our SYN told. */
+static void test_data_on_syn_ack_kept(void **state)
+{
+    (void)state;
+    struct tern_tcp_config cfg;
+    tern_tcp_config_default(&cfg);
+    cfg.max_conns = 8;
+    cfg.sndbuf = 16384;
+    cfg.rcvbuf = 4096;
+    cfg.backlog_max = 4;
+    struct fx *f = fx_new(&cfg);
+    struct evrec ev = { 0, 0 };
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5555, PEER, 80, record_events, &ev, &s),
+                     TERN_OK);
+    uint32_t isn = fx_last(f)->seq;
+    assert_int_equal(fx_last(f)->wnd, 4096);
+    fx_send(f, 80, 5555, 7000, isn + 1, F_SYN | F_ACK, 65535, NULL, 0, "hello", 5);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(fx_last(f)->flags, F_ACK);
+    assert_int_equal(fx_last(f)->ack, 7001 + 5);
+    assert_true(ev.events & TERN_TCP_EV_CONNECTED);
+    assert_true(ev.events & TERN_TCP_EV_READABLE);
+    char buf[8192];
+    size_t got;
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 5);
+    assert_memory_equal(buf, "hello", 5);
+    tern_tcp_abort(s);
+
+    /* more than the window: the first 4096 bytes are kept */
+    static uint8_t big[6000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 7);
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5556, PEER, 80, NULL, NULL, &s), TERN_OK);
+    isn = fx_last(f)->seq;
+    fx_send(f, 80, 5556, 0xfffff000u, isn + 1, F_SYN | F_ACK, 65535, NULL, 0, big,
+            sizeof(big));
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(fx_last(f)->ack, 0xfffff001u + 4096);
+    assert_int_equal(fx_last(f)->wnd, 0);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 4096);
+    assert_memory_equal(buf, big, 4096);
+    tern_tcp_abort(s);
+    fx_free_checked(f);
+}
+
+/* Issue 12 #7: data on the SYN of a simultaneous open is queued and
+ * delivered once ESTABLISHED is reached (RFC 9293 3.10.7.3), not before:
+ * until the peer acknowledges our SYN it may be a blind forgery. */
+static void test_data_on_simultaneous_syn_queued(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct evrec ev = { 0, 0 };
+    char buf[64];
+    size_t got;
+    struct tern_tcp_sock *s;
+    /* the handshake ACK follows the queued data */
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5555, PEER, 80, record_events, &ev, &s),
+                     TERN_OK);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 80, 5555, 9000, 0, F_SYN, 65535, NULL, 0, "early", 5);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_RECEIVED);
+    assert_int_equal(fx_last(f)->flags, F_SYN | F_ACK);
+    assert_int_equal(fx_last(f)->ack, 9001); /* the SYN only: the data waits */
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_AGAIN);
+    assert_int_equal(tern_tcp_poll(s) & TERN_TCP_EV_READABLE, 0);
+    assert_int_equal(ev.events & TERN_TCP_EV_READABLE, 0);
+    fx_send(f, 80, 5555, 9006, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_true(ev.events & TERN_TCP_EV_READABLE);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 5);
+    assert_memory_equal(buf, "early", 5);
+    assert_int_equal(fx_last(f)->ack, 9006);
+    tern_tcp_abort(s);
+
+    /* the peer retransmits the data, and more, with the handshake ACK */
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5556, PEER, 80, NULL, NULL, &s), TERN_OK);
+    isn = fx_last(f)->seq;
+    fx_send(f, 80, 5556, 9000, 0, F_SYN, 65535, NULL, 0, "early", 5);
+    fx_send(f, 80, 5556, 9001, isn + 1, F_ACK, 65535, NULL, 0, "earlyMORE", 9);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 9);
+    assert_memory_equal(buf, "earlyMORE", 9);
+    fx_advance_ms(f, 100);
+    assert_int_equal(fx_last(f)->ack, 9010);
+    tern_tcp_abort(s);
+
+    /* a RST before the handshake completes discards the queued data */
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5557, PEER, 80, NULL, NULL, &s), TERN_OK);
+    fx_send(f, 80, 5557, 9000, 0, F_SYN, 65535, NULL, 0, "early", 5);
+    fx_send(f, 80, 5557, 9001, 0, F_RST, 0, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_ECLOSED);
+    tern_tcp_close(s);
+    fx_free_checked(f);
+}
+
+/* The quoted header of an ICMP error about a segment from US:lport to
+ * PEER:rport with sequence number seq: IPv4 (TCP) + 8 bytes of TCP. */
+static void icmp_quote(uint8_t q[28], uint16_t lport, uint16_t rport, uint32_t seq)
+{
+    static const uint8_t ip[12] = { 0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0 };
+    memcpy(q, ip, sizeof(ip));
+    tern_store_be32(q + 12, US);
+    tern_store_be32(q + 16, PEER);
+    tern_store_be16(q + 20, lport);
+    tern_store_be16(q + 22, rport);
+    tern_store_be32(q + 24, seq);
+}
+
+/* Issue 12 #11: ICMP protocol and port unreachable (type 3 codes 2 and
+ * 3) are hard errors while the connection is being opened (RFC 1122
+ * 4.2.3.9, RFC 9293; RFC 5927 softens them only in synchronized
+ * states): the connect fails as refused at once. Fragmentation needed
+ * (code 4) stays path MTU discovery (RFC 1191), never an abort. */
+static void test_icmp_unreachable_fails_connect(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    uint8_t q[28];
+    static const uint8_t codes[2] = { 2, 3 };
+    for (unsigned i = 0; i < 2; i++) {
+        struct evrec ev = { 0, 0 };
+        struct tern_tcp_sock *s;
+        uint16_t lport = (uint16_t)(5555 + i);
+        assert_int_equal(
+            tern_tcp_connect(&f->tcp, US, lport, PEER, 80, record_events, &ev, &s), TERN_OK);
+        uint32_t isn = fx_last(f)->seq;
+        /* a sequence number not in flight: ignored */
+        icmp_quote(q, lport, 80, isn + 1000);
+        tern_tcp_icmp_error(&f->tcp, 3, codes[i], 0, q, sizeof(q));
+        assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_SENT);
+        /* fragmentation needed: not an abort */
+        icmp_quote(q, lport, 80, isn);
+        tern_tcp_icmp_error(&f->tcp, 3, 4, 576, q, sizeof(q));
+        assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_SENT);
+        /* net/host unreachable stay soft */
+        tern_tcp_icmp_error(&f->tcp, 3, 1, 0, q, sizeof(q));
+        assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_SENT);
+        unsigned n = f->ncap;
+        tern_tcp_icmp_error(&f->tcp, 3, codes[i], 0, q, sizeof(q));
+        assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+        assert_int_equal(tern_tcp_error(s), TERN_EPROTO);
+        assert_true(ev.events & TERN_TCP_EV_ERROR);
+        assert_int_equal(f->ncap, n); /* nothing sent: no RST for a SYN */
+        assert_int_equal(f->tcp.stats.icmp_hard_errors, i + 1);
+        /* no SYN retransmission afterwards */
+        fx_advance_ms(f, 5000);
+        assert_int_equal(f->ncap, n);
+        tern_tcp_close(s);
+    }
+    /* the same in SYN-RECEIVED after a simultaneous open */
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_connect(&f->tcp, US, 5600, PEER, 80, NULL, NULL, &s), TERN_OK);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 80, 5600, 9000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_SYN_RECEIVED);
+    icmp_quote(q, 5600, 80, isn);
+    tern_tcp_icmp_error(&f->tcp, 3, 3, 0, q, sizeof(q));
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSED);
+    assert_int_equal(tern_tcp_error(s), TERN_EPROTO);
+    tern_tcp_close(s);
+    /* a listener's half-open child is not the user's connect: soft */
+    struct tern_tcp_sock *ls;
+    assert_int_equal(tern_tcp_listen(&f->tcp, 0, 80, 4, NULL, NULL, &ls), TERN_OK);
+    fx_send(f, 40000, 80, 1000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    icmp_quote(q, 80, 40000, fx_last(f)->seq);
+    uint64_t soft = f->tcp.stats.icmp_soft_errors;
+    tern_tcp_icmp_error(&f->tcp, 3, 3, 0, q, sizeof(q));
+    assert_int_equal(f->tcp.stats.icmp_soft_errors, soft + 1);
+    assert_int_equal(tern_tcp_pcbs_in_use(&f->tcp), 2);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+/* The SACK blocks of o as offsets from base: n pairs into out. */
+static unsigned sack_offsets(const struct out_seg *o, uint32_t base, uint32_t out[4][2])
+{
+    const uint8_t *v = NULL;
+    if (!has_option(o, 5, &v))
+        return 0;
+    unsigned n = (unsigned)(v[-1] - 2) / 8;
+    assert_true(n <= 4);
+    for (unsigned k = 0; k < n; k++) {
+        out[k][0] = tern_load_be32(v + 8 * k) - base;
+        out[k][1] = tern_load_be32(v + 8 * k + 4) - base;
+    }
+    return n;
+}
+
+static void expect_sack(struct fx *f, uint32_t base, unsigned n, const uint32_t want[][2])
+{
+    uint32_t got[4][2];
+    const struct out_seg *a = fx_last(f);
+    assert_int_equal(a->ack, base);
+    assert_int_equal(sack_offsets(a, base, got), n);
+    for (unsigned k = 0; k < n; k++) {
+        assert_int_equal(got[k][0], want[k][0]);
+        assert_int_equal(got[k][1], want[k][1]);
+    }
+}
+
+/* Issue 12 #12: RFC 2018 4: the first SACK block holds the segment that
+ * triggered the ACK, the others repeat the most recently reported blocks,
+ * newest first. With more holes than blocks fit (4 without timestamps),
+ * the oldest block is the one left out. */
+static void test_sack_blocks_by_recency(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls;
+    assert_int_equal(tern_tcp_listen(&f->tcp, 0, 80, 4, NULL, NULL, &ls), TERN_OK);
+    static const uint8_t opts[8] = { 2, 4, 0x05, 0xb4, 1, 1, 4, 2 }; /* MSS, SACK-permitted */
+    fx_send(f, 40000, 80, 1000, 0, F_SYN, 65535, opts, 8, NULL, 0);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    struct tern_tcp_sock *s;
+    assert_int_equal(tern_tcp_accept(ls, &s), TERN_OK);
+    const uint32_t base = 1001;
+    /* five holes, A..E, arriving in order */
+    for (uint32_t i = 1; i <= 5; i++)
+        fx_send(f, 40000, 80, base + 10 * i, isn + 1, F_ACK, 65535, NULL, 0, "ab", 2);
+    static const uint32_t w1[4][2] = { { 50, 52 }, { 40, 42 }, { 30, 32 }, { 20, 22 } };
+    expect_sack(f, base, 4, w1);
+    /* B grows: it comes first, the rest keep their recency */
+    fx_send(f, 40000, 80, base + 22, isn + 1, F_ACK, 65535, NULL, 0, "cd", 2);
+    static const uint32_t w2[4][2] = { { 20, 24 }, { 50, 52 }, { 40, 42 }, { 30, 32 } };
+    expect_sack(f, base, 4, w2);
+    /* a new hole F */
+    fx_send(f, 40000, 80, base + 60, isn + 1, F_ACK, 65535, NULL, 0, "ef", 2);
+    static const uint32_t w3[4][2] = { { 60, 62 }, { 20, 24 }, { 50, 52 }, { 40, 42 } };
+    expect_sack(f, base, 4, w3);
+    /* A and B join (and the oldest, A, comes back inside the first) */
+    fx_send(f, 40000, 80, base + 12, isn + 1, F_ACK, 65535, NULL, 0, "12345678", 8);
+    static const uint32_t w4[4][2] = { { 10, 24 }, { 60, 62 }, { 50, 52 }, { 40, 42 } };
+    expect_sack(f, base, 4, w4);
+    /* a retransmission inside C (already held) is the trigger: C first */
+    fx_send(f, 40000, 80, base + 30, isn + 1, F_ACK, 65535, NULL, 0, "ab", 2);
+    static const uint32_t w5[4][2] = { { 30, 32 }, { 10, 24 }, { 60, 62 }, { 50, 52 } };
+    expect_sack(f, base, 4, w5);
+    /* the first hole fills: the in-order part leaves the list */
+    fx_send(f, 40000, 80, base, isn + 1, F_ACK, 65535, NULL, 0, "0123456789", 10);
+    static const uint32_t w6[4][2] = { { 6, 8 }, { 36, 38 }, { 26, 28 }, { 16, 18 } };
+    expect_sack(f, base + 24, 4, w6);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
+/* Issue 12 #13: a FIN ahead of missing data gets an immediate duplicate
+ * ACK (RFC 5681 4.2) and is held, by its sequence number, until the gap
+ * fills; then it is processed. */
+static void test_fin_ahead_of_gap_held(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    char buf[64];
+    size_t got;
+    /* a bare FIN ahead of 10 missing bytes */
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 40000, 1000, &isn);
+    unsigned n = f->ncap;
+    fx_send(f, 40000, 80, 1011, isn + 1, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->ack, 1001);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_AGAIN);
+    fx_send(f, 40000, 80, 1001, isn + 1, F_ACK, 65535, NULL, 0, "0123456789", 10);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSE_WAIT);
+    assert_int_equal(fx_last(f)->ack, 1012);
+    assert_int_equal(f->ncap, n + 2);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 10);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 0); /* end of stream */
+    tern_tcp_abort(s);
+
+    /* data and FIN ahead of the gap, filled in two pieces */
+    s = fx_passive(f, &ls, 40001, 5000, &isn);
+    n = f->ncap;
+    fx_send(f, 40001, 80, 5011, isn + 1, F_ACK | F_FIN, 65535, NULL, 0, "abcdefghij", 10);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->ack, 5001);
+    fx_send(f, 40001, 80, 5001, isn + 1, F_ACK, 65535, NULL, 0, "01234", 5);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    fx_send(f, 40001, 80, 5006, isn + 1, F_ACK, 65535, NULL, 0, "56789", 5);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_CLOSE_WAIT);
+    assert_int_equal(fx_last(f)->ack, 5022);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 20);
+    assert_memory_equal(buf, "0123456789abcdefghij", 20);
+    tern_tcp_abort(s);
+
+    /* in FIN-WAIT-2 the held FIN leads to TIME-WAIT */
+    s = fx_passive(f, &ls, 40002, 7000, &isn);
+    assert_int_equal(tern_tcp_shutdown(s), TERN_OK);
+    fx_send(f, 40002, 80, 7001, isn + 2, F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_FIN_WAIT_2);
+    n = f->ncap;
+    fx_send(f, 40002, 80, 7004, isn + 2, F_ACK | F_FIN, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(f->ncap, n + 1);
+    assert_int_equal(fx_last(f)->ack, 7001);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_FIN_WAIT_2);
+    fx_send(f, 40002, 80, 7001, isn + 2, F_ACK, 65535, NULL, 0, "xyz", 3);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_TIME_WAIT);
+    assert_int_equal(fx_last(f)->ack, 7005);
+    assert_int_equal(tern_tcp_recv(s, buf, sizeof(buf), &got), TERN_OK);
+    assert_int_equal(got, 3);
+    tern_tcp_close(s);
+    fx_advance_ms(f, 2 * f->cfg.msl_ms + 10);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1293,6 +1783,15 @@ int main(void)
         cmocka_unit_test(test_simultaneous_open),
         cmocka_unit_test(test_abort_sends_rst_in_every_state),
         cmocka_unit_test(test_discard_service_and_callback_close),
+        cmocka_unit_test(test_fin_not_resent_after_acked),
+        cmocka_unit_test(test_simultaneous_open_rst_is_refused),
+        cmocka_unit_test(test_rst_beyond_advertised_window_dropped),
+        cmocka_unit_test(test_rst_window_after_active_open),
+        cmocka_unit_test(test_data_on_syn_ack_kept),
+        cmocka_unit_test(test_data_on_simultaneous_syn_queued),
+        cmocka_unit_test(test_icmp_unreachable_fails_connect),
+        cmocka_unit_test(test_sack_blocks_by_recency),
+        cmocka_unit_test(test_fin_ahead_of_gap_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The workload on bare metal: the same app files tern-linux runs, loaded by
+# the kernel from its disk, under QEMU + OVMF (TCG, QEMU's default CPU
+# model, virtio-rng).
+#
+# usage: workload.sh CASE BUILD_DIR SOURCE_DIR
+#   hello  an image with no /tern/manifest.json: the built-in hello runs;
+#          TERN_APP_LOAD's sha256 is build/apps/hello.elf's; GET /hello
+#   kv     the kv workload on the ESP (fixtures/manifests/kv.json and
+#          build/apps/kv.elf): sha256 is kv.elf's; PUT, GET and DELETE keys;
+#          an orderly power-off, a second boot of the same disk still has
+#          the keys; the data partition passes fsck.fat -n afterwards
+set -euo pipefail
+case_=$1
+build=$(cd "$2" && pwd)
+src=$(cd "$3" && pwd)
+. "$src/tests/integration/lib.sh"
+
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (qemu-system-x86)"
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || skip "OVMF not installed (ovmf)"
+for t in curl sgdisk fsck.fat; do command -v $t >/dev/null || fail "$t not installed"; done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-workload-test.XXXXXX")
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+out=$tmp/serial.log
+C="curl -sS --max-time 20"
+expect() { [ "$2" = "$3" ] || { cat "$out" >&2; fail "$1: got [$2], want [$3]"; }; echo "ok - $1"; }
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+qmp() {
+    python3 - "$tmp/qmp" "$1" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for cmd in ("qmp_capabilities", sys.argv[2]):
+    f.write(json.dumps({"execute": cmd}) + "\n"); f.flush()
+    while "return" not in json.loads(f.readline()):
+        pass
+PY
+}
+# boot: starts QEMU on the image and waits for TERN_READY with the app.
+boot() {
+    port=$(free_port)
+    rm -f "$tmp/qmp"
+    "$src/scripts/run-qemu.sh" "$build" --image "$tmp/tern.img" --net "$port" --rng \
+        -qmp "unix:$tmp/qmp,server=on,wait=off" </dev/null >"$out" 2>&1 &
+    pid=$!
+    wait_for_marker "$out" '^TERN_READY http=80 .*app=' 120 "$pid"
+    H="http://127.0.0.1:$port"
+}
+# power_off: the ACPI power button; the app's volume is synced on the way down.
+power_off() {
+    qmp system_powerdown
+    local status=0
+    wait "$pid" || status=$?
+    pid=
+    [ "$status" -eq 1 ] || { cat "$out" >&2; fail "QEMU exit status $status after power-off, expected 1"; }
+}
+# field MARKER KEY: marker_field without the serial line's CR.
+field() { marker_field "$out" "$1" "$2" | tr -d '\r'; }
+app_sha() { field TERN_APP_LOAD sha256; }
+
+case $case_ in
+    hello)
+        "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" >/dev/null
+        boot
+        expect "built-in workload" "$(field TERN_MANIFEST_OK source)" built-in
+        expect "the same hello.elf as tern-linux" "$(app_sha)" \
+            "$(sha256sum "$build/apps/hello.elf" | cut -d' ' -f1)"
+        expect "GET /hello" "$($C $H/hello)" "Hello from Tern"
+        expect "GET /healthz (the app's)" "$($C $H/healthz)" "ok"
+        power_off
+        ;;
+    kv)
+        mkdir -p "$tmp/wl"
+        cp "$src/fixtures/manifests/kv.json" "$tmp/wl/manifest.json"
+        cp "$build/apps/kv.elf" "$tmp/wl/kv.elf"
+        "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/wl" >/dev/null
+        boot
+        expect "workload from the disk" "$(field TERN_MANIFEST_OK source)" disk
+        expect "the same kv.elf as tern-linux" "$(app_sha)" \
+            "$(sha256sum "$build/apps/kv.elf" | cut -d' ' -f1)"
+        expect "PUT a new key" "$($C -o /dev/null -w '%{http_code}' -X PUT --data-binary 'first value' $H/kv/alpha)" 201
+        expect "PUT replaces" "$($C -o /dev/null -w '%{http_code}' -X PUT --data-binary 'second value' $H/kv/alpha)" 200
+        head -c 40000 /dev/urandom >"$tmp/blob"
+        expect "PUT 40 KB" "$($C -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$tmp/blob" $H/kv/blob)" 201
+        expect "PUT then DELETE" "$($C -o /dev/null -w '%{http_code}' -X PUT -d gone $H/kv/temp; $C -o /dev/null -w '%{http_code}' -X DELETE $H/kv/temp)" "201204"
+        expect "GET" "$($C $H/kv/alpha)" "second value"
+        expect "list" "$($C $H/kv/)" '{"keys":["alpha","blob"]}'
+        expect "bad key refused" "$($C -o /dev/null -w '%{http_code}' $H/kv/a.b)" 400
+        power_off
+        boot
+        expect "after a reboot: the value" "$($C $H/kv/alpha)" "second value"
+        $C $H/kv/blob -o "$tmp/blob2"
+        cmp -s "$tmp/blob" "$tmp/blob2" || fail "the 40 KB value differs after a reboot"
+        echo "ok - after a reboot: the 40 KB value"
+        expect "after a reboot: the deleted key" "$($C -o /dev/null -w '%{http_code}' $H/kv/temp)" 404
+        power_off
+        first=$(sgdisk -i 2 "$tmp/tern.img" | sed -n 's/^First sector: \([0-9]*\).*/\1/p')
+        last=$(sgdisk -i 2 "$tmp/tern.img" | sed -n 's/^Last sector: \([0-9]*\).*/\1/p')
+        dd if="$tmp/tern.img" of="$tmp/data.img" bs=512 skip="$first" count=$((last - first + 1)) status=none
+        fsck.fat -n "$tmp/data.img" >"$tmp/fsck" 2>&1 || { cat "$tmp/fsck" >&2; fail "fsck.fat -n on the data partition"; }
+        echo "ok - the data partition is fsck-clean"
+        ;;
+    *) fail "unknown case $case_" ;;
+esac
+echo "workload $case_: all passed"

@@ -1,0 +1,67 @@
+/*
+ * fault: a test app that misbehaves as its env FAULT says, after it
+ * registered /healthz and said it is ready (so the OS is serving when it
+ * goes wrong, and TERN_READY is out):
+ *   null    writes through a NULL pointer        -> crash:page-fault
+ *   ud      executes ud2                         -> crash:invalid-opcode
+ *   div     divides by zero                      -> crash:divide-error
+ *   wx      writes into its own (sealed) text    -> crash:protection-fault
+ *   spin    loops without yielding               -> crash:watchdog
+ *   oom     allocates until the arena refuses, then exits 12
+ *   exit3   calls exit(3)
+ * FAULT_AFTER_MS delays the fault (default 200) so the OS reaches READY.
+ */
+#include "tern_app.h"
+
+static int on_healthz(void *arg, const struct tern_pal_http_request *req,
+                      struct tern_pal_http_response *resp)
+{
+    (void)arg, (void)req;
+    resp->body = "ok";
+    resp->body_len = 2;
+    return TERN_PAL_OK;
+}
+
+static volatile int zero;
+
+static int misbehave(const struct tern_pal *pal, const char *how)
+{
+    if (strcmp(how, "null") == 0)
+        *(volatile int *)(uintptr_t)zero = 1;
+    else if (strcmp(how, "ud") == 0)
+        __asm__ volatile("ud2");
+    else if (strcmp(how, "div") == 0)
+        return 100 / zero;
+    else if (strcmp(how, "wx") == 0)
+        *(volatile unsigned char *)(uintptr_t)&misbehave = 0xc3;
+    else if (strcmp(how, "spin") == 0)
+        for (;;)
+            zero = zero + 0;
+    else if (strcmp(how, "oom") == 0) {
+        unsigned n = 0;
+        while (pal->alloc(pal->ctx, 1 << 20) != NULL)
+            n++;
+        tapp_logf(pal, TERN_PAL_LOG_WARN, "arena refused after %u MiB", n);
+        return 12;
+    } else if (strcmp(how, "exit3") == 0)
+        pal->exit(pal->ctx, 3);
+    tapp_logf(pal, TERN_PAL_LOG_ERROR, "unknown FAULT %s", how);
+    return 2;
+}
+
+int tern_app_main(const struct tern_pal *pal, const struct tern_app_start *start)
+{
+    (void)start;
+    char how[16], ms[16];
+    size_t n;
+    if (pal->getenv(pal->ctx, "FAULT", how, sizeof how, &n) != TERN_PAL_OK)
+        return 2;
+    uint64_t after = 200;
+    if (pal->getenv(pal->ctx, "FAULT_AFTER_MS", ms, sizeof ms, &n) == TERN_PAL_OK)
+        after = (uint64_t)tapp_parse_u64(ms, n);
+    pal->http_route(pal->ctx, "/healthz", 1, 0, on_healthz, NULL);
+    pal->ready(pal->ctx);
+    pal->sleep_until(pal->ctx, pal->monotonic_ns(pal->ctx) + after * 1000000);
+    tapp_logf(pal, TERN_PAL_LOG_WARN, "misbehaving now: %s", how);
+    return misbehave(pal, how);
+}
