@@ -231,6 +231,22 @@ void tern_vlog(struct tern_os *os, enum tern_log_level level, const char *subsys
     }
 }
 
+void tern_entropy_failed(struct tern_os *os, const char *subsys, const char *what)
+{
+    os->entropy_failures++;
+    tern_log(os, TERN_LOG_ERROR, subsys, "entropy source failed: %s refused", what);
+}
+
+tern_result tern_entropy(struct tern_os *os, void *buf, size_t len, const char *subsys,
+                         const char *what)
+{
+    if (os->plat.ops->entropy(os->plat.ctx, buf, len) == TERN_OK)
+        return TERN_OK;
+    memset(buf, 0, len); /* whatever the source left there is not to be used */
+    tern_entropy_failed(os, subsys, what);
+    return TERN_EIO;
+}
+
 void tern_log(struct tern_os *os, enum tern_log_level level, const char *subsys,
               const char *fmt, ...)
 {

@@ -62,8 +62,12 @@ static bool rdseed64(uint64_t *v)
     return ok;
 }
 
+/* RDRAND, else RDSEED: only what CPUID reported (either instruction is
+ * #UD on a CPU without it, e.g. QEMU's default qemu64 model). */
 static tern_result cpu_entropy(struct metal *m, void *buf, size_t len)
 {
+    if (!m->have_rdrand && !m->have_rdseed)
+        return TERN_EIO;
     uint8_t *p = buf;
     while (len > 0) {
         uint64_t v = 0;
@@ -388,6 +392,64 @@ static void probe_devices(struct metal *m, struct tern_os *os)
                  m->blk[i].can_flush ? ", flush" : "");
 }
 
+/* Entropy is REQUIRED (platform.h): TCP's keys, DHCP and DNS ids, the
+ * TLS DRBG draw from it. A machine with no source at all, or whose source
+ * fails its first read, halts here with METAL_HALT_NO_ENTROPY (after
+ * the virtio drivers, since virtio-rng may be the only source), before
+ * anything could need a secret. */
+static void check_entropy(struct metal *m, struct tern_os *os)
+{
+    const char *cpu = m->have_rdrand ? "rdrand" : m->have_rdseed ? "rdseed" : NULL;
+    if (cpu == NULL && !m->rng.present) {
+        tern_log(os, TERN_LOG_ERROR, "metal",
+                 "no entropy source (the CPU has neither RDRAND nor RDSEED, and there is no "
+                 "virtio-rng): halting with code %d",
+                 METAL_HALT_NO_ENTROPY);
+        metal_power_off(m, METAL_HALT_NO_ENTROPY);
+    }
+    char sources[32];
+    tern_snprintf(sources, sizeof sources, "%s%s%s", cpu ? cpu : "",
+                  cpu && m->rng.present ? "+" : "", m->rng.present ? "virtio-rng" : "");
+    uint8_t probe[16];
+    tern_result r = metal_entropy(m, probe, sizeof probe);
+    memset(probe, 0, sizeof probe);
+    tern_log(os, TERN_LOG_INFO, "metal", "rng %s (%s)", sources,
+             r == TERN_OK ? "read ok" : "read failed");
+    if (r != TERN_OK) {
+        char retries[40] = "";
+        if (cpu != NULL)
+            tern_snprintf(retries, sizeof retries, " (%llu %s underflows retried)",
+                          (unsigned long long)m->rng_retries, cpu);
+        tern_log(os, TERN_LOG_ERROR, "metal",
+                 "entropy source %s failed its first read%s: halting with code %d", sources,
+                 retries, METAL_HALT_NO_ENTROPY);
+        metal_power_off(m, METAL_HALT_NO_ENTROPY);
+    }
+}
+
+/* W^X needs NX: mm.c maps everything but kernel text non-executable,
+ * and on a CPU without NX (some early x86-64 parts; QEMU's `-cpu
+ * qemu64,-nx`) EFER.NXE does not stick and every such page is a
+ * reserved-bit #PF, the handler's stack included: a triple fault with
+ * nothing said. So the CPU is asked first, and one without NX halts
+ * with METAL_HALT_NO_NX (the core is not up yet: straight to COM1). */
+static void require_nx(void)
+{
+    uint32_t a, b, c, d;
+    cpuid(0x80000000u, 0, &a, &b, &c, &d);
+    bool nx = false;
+    if (a >= 0x80000001u) {
+        cpuid(0x80000001u, 0, &a, &b, &c, &d);
+        nx = (d >> 20) & 1;
+    }
+    if (nx)
+        return;
+    serial_printf("error metal: the CPU has no NX (execute-disable, CPUID 0x80000001 EDX "
+                  "bit 20), which W^X needs: halting with code %d\n",
+                  METAL_HALT_NO_NX);
+    metal_exit(METAL_HALT_NO_NX);
+}
+
 static void detect_rng(struct metal *m)
 {
     uint32_t a, b, c, d;
@@ -587,6 +649,7 @@ void kmain(const struct tern_boot_info *info)
     m->boot = info;
     uint64_t tsc_kmain = rdtsc();
     cpu_init();
+    require_nx();   /* before the page tables that depend on it */
     uint64_t tsc_cpu = rdtsc();
     mm_init(m);
     uint64_t tsc_mm = rdtsc();
@@ -618,6 +681,9 @@ void kmain(const struct tern_boot_info *info)
     }
     uint64_t t_core = clock_now_ns(m);
     use_core_heap_for_libc(os);
+    probe_devices(m, os);   /* first: virtio-rng may be the only entropy source */
+    uint64_t t_dev = clock_now_ns(m);
+    check_entropy(m, os);   /* no source: halts with METAL_HALT_NO_ENTROPY */
     if (metal_tls_boot(os) != TERN_OK)   /* mbedTLS hooks + crypto self-test */
         tern_panic(os, "tls-selftest-failed");
     uint64_t t_tls = clock_now_ns(m);
@@ -649,13 +715,8 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)m->mm.mapped_top, (unsigned long long)m->mm.table_pages,
              (unsigned long long)m->mm.text_start, (unsigned long long)m->mm.text_end,
              (unsigned long long)m->mm.free_pages);
-    uint8_t probe[16];
-    tern_result rng = cpu_entropy(m, probe, sizeof(probe));
-    tern_log(os, TERN_LOG_INFO, "metal",
-             "acpi rsdp 0x%llx (revision %u), rng %s (%s)",
-             (unsigned long long)info->rsdp, info->acpi_revision,
-             m->have_rdrand ? "rdrand" : m->have_rdseed ? "rdseed" : "none",
-             rng == TERN_OK ? "read ok" : "unavailable");
+    tern_log(os, TERN_LOG_INFO, "metal", "acpi rsdp 0x%llx (revision %u)",
+             (unsigned long long)info->rsdp, info->acpi_revision);
     tern_log(os, TERN_LOG_DEBUG, "metal",
              "acpi: %u tables (%u bad), ecam %s0x%llx bus %u-%u, pm1a_cnt 0x%x, s5 %s%u, reset %s",
              (unsigned)m->acpi.tables, (unsigned)m->acpi.bad_tables,
@@ -664,8 +725,6 @@ void kmain(const struct tern_boot_info *info)
              m->acpi.have_s5 ? "" : "none ", m->acpi.s5_typ, m->acpi.have_reset ? "yes" : "no");
     tern_log(os, TERN_LOG_INFO, "metal", "pci: %u function(s) via %s%s", m->pci.ndevs,
              m->pci.ecam ? "ecam" : "ports 0xcf8/0xcfc", m->pci.dropped ? " (some dropped)" : "");
-    uint64_t t_logs = clock_now_ns(m);
-    probe_devices(m, os);
     for (unsigned i = 0; i < m->pci.ndevs; i++) {   /* BARs: of the functions a driver enabled */
         const struct metal_pci_dev *d = &m->pci.devs[i];
         tern_log(os, TERN_LOG_DEBUG, "metal",
@@ -678,7 +737,7 @@ void kmain(const struct tern_boot_info *info)
                  (unsigned long long)d->bar[4].addr, (unsigned long long)d->bar[4].size,
                  d->msix_cap ? " msi-x" : "");
     }
-    uint64_t t_dev = clock_now_ns(m);
+    uint64_t t_logs = clock_now_ns(m);
     tern_log(os, TERN_LOG_INFO, "metal",
              "boot stages (us): loader %llu (allocate %llu, copy %llu, memory map %llu, "
              "exit boot services %llu x%u), cpu+mm %llu (mm %llu), clock calibration %llu, "
@@ -698,9 +757,9 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)((t_acpi - t_clock) / 1000),
              (unsigned long long)((t_pci - t_acpi) / 1000),
              (unsigned long long)((t_core - t_osinit) / 1000),
-             (unsigned long long)((t_tls - t_core) / 1000),
+             (unsigned long long)((t_tls - t_dev) / 1000),
              (unsigned long long)((t_logs - t_tls) / 1000),
-             (unsigned long long)((t_dev - t_logs) / 1000));
+             (unsigned long long)((t_dev - t_core) / 1000));
     if (!m->fw_cfg_present)
         tern_log(os, TERN_LOG_INFO, "metal", "no fw_cfg: normal run");
     else if (n >= 0)

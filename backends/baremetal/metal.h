@@ -7,9 +7,11 @@
  * LAPIC address the timer interrupt stub uses, in cpu.c and entry.S.
  *
  * Bring-up order (each step may use only those before it):
- *   serial_init -> cpu_init (GDT, TSS, IDT) -> mm_init (page allocator,
+ *   serial_init -> cpu_init (GDT, TSS, IDT) -> NX check -> mm_init (page allocator,
  *   heap, own page tables) -> clock_init (TSC vs PIT,
- *   LAPIC timer) -> ACPI tables -> PCI enumeration -> virtio drivers -> memory (heap region) -> fw_cfg command line -> core.
+ *   LAPIC timer) -> ACPI tables -> PCI enumeration -> RDRAND/RDSEED
+ *   (CPUID) -> fw_cfg command line -> core -> virtio drivers -> the
+ *   entropy check (main.c: no source halts, METAL_HALT_NO_ENTROPY).
  */
 #ifndef TERN_METAL_H
 #define TERN_METAL_H
@@ -36,6 +38,14 @@
 #define METAL_HALT_BAD_IMAGE  5   /* status 11 */
 #define METAL_HALT_NO_NIC     6   /* status 13 */
 #define METAL_HALT_SERVICE    8   /* status 17 */
+/* Before the core's services, on every boot (main.c): no entropy source
+ * (no RDRAND/RDSEED in CPUID and no virtio-rng), or one failing its
+ * first read. */
+#define METAL_HALT_NO_ENTROPY 9   /* status 19 */
+/* Before Tern's own page tables (main.c): a CPU without NX
+ * (execute-disable, CPUID 0x80000001 EDX bit 20), on which every page
+ * Tern maps non-executable would be a reserved-bit fault. */
+#define METAL_HALT_NO_NX      10  /* status 21 */
 #define METAL_HALT_WORKLOAD   12  /* status 25: manifest or app refused */
 
 struct metal_clock {

@@ -26,6 +26,7 @@
 #include "metal.h"
 #include "mbedtls/metal_tls.h"
 #include "tern/dhcp.h"
+#include "tern/fmt.h"
 #include "tern/disk.h"
 #include "tern/fat.h"
 #include "tern/http.h"
@@ -165,8 +166,13 @@ int metal_services_start(struct tern_os *os, struct metal *m)
         r = tern_net_attach_tcp(&s.net, &s.tcp, NULL);
     if (r == TERN_OK)
         r = start_address(os, m);
-    if (r != TERN_OK)
-        return refuse(os, METAL_HALT_SERVICE, "the network stack did not start");
+    if (r != TERN_OK) {
+        /* why, and the heap it had (at -m 64M: enomem, 7 MiB) */
+        char what[96];
+        tern_snprintf(what, sizeof what, "the network stack did not start (%s, heap %zu MiB)",
+                      tern_result_name(r), m->heap_size / (1024 * 1024));
+        return refuse(os, METAL_HALT_SERVICE, what);
+    }
     uint64_t t_net = tern_now_ns(os);
 
     struct tern_services_opts so = {

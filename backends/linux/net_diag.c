@@ -218,8 +218,10 @@ static void address_ready(struct net_diag *g, const struct tern_dhcp_msg *lease)
     }
     if (o->resolve && !g->resolve_started) {
         if (!g->dns_open) {
-            if (tern_dns_init(&g->dns, g->net) != TERN_OK) {
-                tern_log(g->os, TERN_LOG_ERROR, "dns", "no socket for the resolver");
+            tern_result r = tern_dns_init(&g->dns, g->net);
+            if (r != TERN_OK) { /* no free socket, or no entropy for its port */
+                tern_log(g->os, TERN_LOG_ERROR, "dns", "resolver not started: %s",
+                         tern_result_name(r));
                 return;
             }
             g->dns_open = true;

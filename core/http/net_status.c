@@ -6,6 +6,7 @@
 #include "tern/http_tcp.h"
 #include "tern/inet.h"
 #include "tern/net.h"
+#include "tern/os.h"
 
 size_t tern_http_net_status(void *arg, char *buf, size_t cap)
 {
@@ -38,13 +39,14 @@ size_t tern_http_net_status(void *arg, char *buf, size_t cap)
                            ",\"net\":{\"rx_frames\":%llu,\"tx_frames\":%llu,"
                            "\"rx_csum_vouched\":%llu,\"tx_csum_offloaded\":%llu,"
                            "\"tx_tso_frames\":%llu,\"rx_large_frames\":%llu,"
-                           "\"rx_drop_bad_meta\":%llu}",
+                           "\"rx_drop_bad_meta\":%llu,\"entropy_failures\":%llu}",
                            (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,
                            (unsigned long long)c->rx_csum_vouched,
                            (unsigned long long)c->tx_csum_offloaded,
                            (unsigned long long)c->tx_tso_frames,
                            (unsigned long long)c->rx_large_frames,
-                           (unsigned long long)c->rx_drop_bad_meta);
+                           (unsigned long long)c->rx_drop_bad_meta,
+                           (unsigned long long)s->net->os->entropy_failures);
     }
     return n < cap ? n : 0;
 }

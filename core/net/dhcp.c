@@ -212,12 +212,19 @@ static uint64_t now_ms(const struct tern_dhcp *d)
     return tern_now_ms(d->net->os);
 }
 
-static uint32_t random32(struct tern_dhcp *d)
+/* A fresh transaction id for the next exchange. false when the entropy
+ * source failed (counted, logged): there is then no xid, nothing is sent
+ * and no reply is taken until a later draw succeeds (send_msg retries it
+ * at each retransmission time). */
+static bool draw_xid(struct tern_dhcp *d)
 {
-    uint32_t v = 0;
-    struct tern_os *os = d->net->os;
-    os->plat.ops->entropy(os->plat.ctx, &v, sizeof(v));
-    return v;
+    uint32_t v;
+    d->have_xid = tern_entropy(d->net->os, &v, sizeof(v), "dhcp",
+                               "a transaction id (nothing sent)") == TERN_OK;
+    d->xid = d->have_xid ? v : 0;
+    if (!d->have_xid)
+        d->stats.entropy_refused++;
+    return d->have_xid;
 }
 
 static void arm(struct tern_dhcp *d, uint64_t at_ms)
@@ -225,13 +232,17 @@ static void arm(struct tern_dhcp *d, uint64_t at_ms)
     tern_timer_arm(d->net->os, &d->timer, at_ms * 1000000u);
 }
 
-/* 4, 8, 16, 32, 64 s (capped), each +-1 s. */
+/* 4, 8, 16, 32, 64 s (capped), each +-1 s. The jitter is no secret:
+ * without entropy it is 0 (the failure is still counted and logged). */
 static void arm_backoff(struct tern_dhcp *d)
 {
     unsigned shift = d->tries < 4 ? d->tries : 4;
     uint64_t base = 4000u << shift;
-    uint64_t jitter = random32(d) % 2001u;
-    arm(d, now_ms(d) + base - 1000 + jitter);
+    uint32_t r = 1000;
+    if (d->have_xid) /* after a refused xid, one logged failure is enough */
+        (void)tern_entropy(d->net->os, &r, sizeof(r), "dhcp",
+                           "a retransmission jitter (none used)");
+    arm(d, now_ms(d) + base - 1000 + r % 2001u);
 }
 
 static size_t put_opt(uint8_t *b, size_t i, uint8_t code, const void *v, uint8_t len)
@@ -244,6 +255,8 @@ static size_t put_opt(uint8_t *b, size_t i, uint8_t code, const void *v, uint8_t
 
 static void send_msg(struct tern_dhcp *d, uint8_t type, uint32_t dst)
 {
+    if (!d->have_xid && !draw_xid(d))
+        return; /* refused: no message with a predictable xid */
     struct tern_netif *nif = &d->net->ifs[0];
     uint8_t b[MSG_MAX];
     memset(b, 0, sizeof(b));
@@ -287,7 +300,7 @@ static void send_msg(struct tern_dhcp *d, uint8_t type, uint32_t dst)
 static void start_discover(struct tern_dhcp *d)
 {
     d->state = TERN_DHCP_SELECTING;
-    d->xid = random32(d);
+    d->have_xid = false; /* send_msg draws a new one */
     d->tries = 0;
     d->started_ms = now_ms(d);
     send_msg(d, TERN_DHCP_DISCOVER, 0xffffffffu);
@@ -383,7 +396,7 @@ static void on_readable(struct tern_udp_sock *sock, void *arg)
             d->stats.drop_not_ours++;
             continue;
         }
-        if (m.xid != d->xid || d->state == TERN_DHCP_STOPPED) {
+        if (!d->have_xid || m.xid != d->xid || d->state == TERN_DHCP_STOPPED) {
             d->stats.drop_xid++;
             continue;
         }
@@ -450,13 +463,13 @@ static void on_timer(struct tern_timer *t, void *arg)
         break;
     case TERN_DHCP_BOUND:
         d->state = TERN_DHCP_RENEWING;
-        d->xid = random32(d);
+        d->have_xid = false;
         d->started_ms = now;
         /* fall through */
     case TERN_DHCP_RENEWING:
         if (now >= t2_at) {
             d->state = TERN_DHCP_REBINDING;
-            d->xid = random32(d);
+            d->have_xid = false;
             goto rebinding;
         }
         send_msg(d, TERN_DHCP_REQUEST, d->lease.server_id ? d->lease.server_id : 0xffffffffu);
@@ -499,6 +512,10 @@ tern_result tern_dhcp_start(struct tern_dhcp *d, struct tern_net *net, tern_dhcp
         return r;
     tern_timer_init(&d->timer, on_timer, d);
     start_discover(d);
+    if (!d->have_xid) { /* refused at once: the caller learns it */
+        tern_dhcp_stop(d);
+        return TERN_EIO;
+    }
     return TERN_OK;
 }
 

@@ -286,12 +286,15 @@ static uint64_t now_ms(const struct tern_dns *d)
     return tern_now_ms(d->net->os);
 }
 
-static uint16_t random16(struct tern_dns *d)
+/* A fresh query id. TERN_EIO when the entropy source failed (counted,
+ * logged): the query is then refused, nothing is sent. */
+static tern_result draw_id(struct tern_dns *d, uint16_t *id)
 {
-    uint16_t v = 0;
-    struct tern_os *os = d->net->os;
-    os->plat.ops->entropy(os->plat.ctx, &v, sizeof(v));
-    return v;
+    if (tern_entropy(d->net->os, id, sizeof(*id), "dns", "a query id (query not sent)") ==
+        TERN_OK)
+        return TERN_OK;
+    d->stats.entropy_refused++;
+    return TERN_EIO;
 }
 
 static struct tern_dns_cache_entry *cache_find(struct tern_dns *d, const char *name)
@@ -344,7 +347,9 @@ static void finish(struct tern_dns_query *q, tern_result r, const uint32_t *addr
     q->cb(q->arg, r, addrs, n, ttl); /* last: the callback may resolve again */
 }
 
-static void send_attempt(struct tern_dns_query *q)
+/* Sends the query's next attempt with a fresh id, or with q->id when
+ * id_drawn (tern_dns_resolve drew it, so a failure there is its result). */
+static void send_attempt_id(struct tern_dns_query *q, bool id_drawn)
 {
     struct tern_dns *d = q->dns;
     if (d->server_count == 0 || q->attempt >= d->server_count * d->tries_per_server) {
@@ -352,7 +357,10 @@ static void send_attempt(struct tern_dns_query *q)
         return;
     }
     uint8_t buf[QUERY_MAX];
-    q->id = random16(d);
+    if (!id_drawn && draw_id(d, &q->id) != TERN_OK) {
+        finish(q, TERN_EIO, NULL, 0, 0);
+        return;
+    }
     size_t n = tern_dns_build_query(buf, sizeof(buf), q->id, q->name);
     if (n == 0) {
         finish(q, TERN_EPROTO, NULL, 0, 0); /* a CNAME target we cannot ask for */
@@ -362,6 +370,11 @@ static void send_attempt(struct tern_dns_query *q)
     if (tern_udp_sendto(d->sock, server, DNS_PORT, buf, n) == TERN_OK)
         d->stats.queries_sent++;
     tern_timer_arm(d->net->os, &q->timer, (now_ms(d) + d->timeout_ms) * 1000000u);
+}
+
+static void send_attempt(struct tern_dns_query *q)
+{
+    send_attempt_id(q, false);
 }
 
 static void on_timeout(struct tern_timer *t, void *arg)
@@ -434,6 +447,26 @@ static void on_readable(struct tern_udp_sock *sock, void *arg)
     }
 }
 
+/* The resolver's source port: a random one of 49152-65535 (RFC 6056,
+ * RFC 5452 section 9.2), not the stack's next ephemeral port, which an
+ * observer of one query could predict; a few draws, then any free one. */
+static tern_result open_random_port(struct tern_dns *d)
+{
+    for (unsigned tries = 0; tries < 8; tries++) {
+        uint16_t r;
+        if (tern_entropy(d->net->os, &r, sizeof(r), "dns", "a source port (resolver not started)") !=
+            TERN_OK) {
+            d->stats.entropy_refused++;
+            return TERN_EIO;
+        }
+        tern_result res = tern_udp_open(d->net, (uint16_t)(49152 + r % 16384), on_readable, d,
+                                        &d->sock);
+        if (res != TERN_EEXIST)
+            return res;
+    }
+    return tern_udp_open(d->net, 0, on_readable, d, &d->sock);
+}
+
 tern_result tern_dns_init(struct tern_dns *d, struct tern_net *net)
 {
     memset(d, 0, sizeof(*d));
@@ -446,7 +479,7 @@ tern_result tern_dns_init(struct tern_dns *d, struct tern_net *net)
         d->queries[i].dns = d;
         tern_timer_init(&d->queries[i].timer, on_timeout, &d->queries[i]);
     }
-    return tern_udp_open(net, 0, on_readable, d, &d->sock);
+    return open_random_port(d);
 }
 
 void tern_dns_set_servers(struct tern_dns *d, const uint32_t *servers, unsigned n)
@@ -482,6 +515,8 @@ tern_result tern_dns_resolve(struct tern_dns *d, const char *name, tern_dns_cb c
     }
     if (q == NULL)
         return TERN_ENOSPC;
+    if (draw_id(d, &q->id) != TERN_OK)
+        return TERN_EIO;
     q->used = true;
     memcpy(q->orig, c, sizeof(c));
     memcpy(q->name, c, sizeof(c));
@@ -490,7 +525,7 @@ tern_result tern_dns_resolve(struct tern_dns *d, const char *name, tern_dns_cb c
     q->chain_ttl = UINT32_MAX;
     q->cb = cb;
     q->arg = arg;
-    send_attempt(q);
+    send_attempt_id(q, true);
     return TERN_OK;
 }
 

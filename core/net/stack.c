@@ -174,7 +174,8 @@ tern_result tern_net_init(struct tern_net *net, struct tern_os *os,
     tern_udp_init(net);
 
     uint16_t rnd[2];
-    if (ops->entropy(os->plat.ctx, rnd, sizeof(rnd)) != TERN_OK)
+    if (tern_entropy(os, rnd, sizeof(rnd), "net",
+                     "the IP id and ephemeral port seeds (the stack does not start)") != TERN_OK)
         return TERN_EIO;
     net->ip_id = rnd[0];
     net->next_ephemeral = (uint16_t)(49152 + rnd[1] % 16384);

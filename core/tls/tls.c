@@ -39,8 +39,7 @@ static const mbedtls_ecp_group_id curves[] = {
 static int entropy_cb(void *ctx, unsigned char *out, size_t len)
 {
     struct tern_os *os = ctx;
-    const struct tern_platform *pl = &os->plat;
-    if (pl->ops->entropy(pl->ctx, out, len) != TERN_OK)
+    if (tern_entropy(os, out, len, "tls", "the DRBG's seed or reseed (no handshake or key)") != TERN_OK)
         return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
     return 0;
 }

@@ -19,6 +19,12 @@
  * repeated options, bad option lengths, a missing end option or cookie
  * refuse the whole message (counted); replies for another xid or another
  * client MAC are counted and ignored.
+ *
+ * Each exchange's xid comes from the platform's entropy (tern_entropy).
+ * When the source fails, nothing is sent (no message with a predictable
+ * xid), no reply is taken, the refusal is logged and counted
+ * (stats.entropy_refused), and the next retransmission time draws again;
+ * a failure at tern_dhcp_start is TERN_EIO.
  */
 #ifndef TERN_DHCP_H
 #define TERN_DHCP_H
@@ -85,6 +91,7 @@ typedef void (*tern_dhcp_event_fn)(struct tern_dhcp *d, enum tern_dhcp_event ev,
 struct tern_dhcp_stats {
     uint64_t sent, offers, acks, naks, renewals, rebinds, expiries;
     uint64_t drop_malformed, drop_xid, drop_not_ours, drop_unexpected;
+    uint64_t entropy_refused;     /* xids not drawn: nothing sent */
 };
 
 struct tern_dhcp {
@@ -93,6 +100,7 @@ struct tern_dhcp {
     struct tern_timer timer;
     enum tern_dhcp_state state;
     uint32_t xid;
+    bool have_xid;                /* xid was drawn for this exchange */
     unsigned tries;
     uint64_t started_ms;          /* when this exchange began (secs field) */
     uint64_t bound_ms;            /* when the lease was (re)acknowledged */
@@ -106,7 +114,8 @@ struct tern_dhcp {
 };
 
 /* Starts discovery on net0. TERN_OK; TERN_ENOENT (no interface); what
- * tern_udp_open returns (port 68 busy, no socket). */
+ * tern_udp_open returns (port 68 busy, no socket); TERN_EIO (the entropy
+ * source failed: no xid, nothing sent, the client stopped). */
 tern_result tern_dhcp_start(struct tern_dhcp *d, struct tern_net *net, tern_dhcp_event_fn cb,
                             void *arg);
 

@@ -23,6 +23,11 @@
  * strictly backwards (so loops cannot exist) or past the message, labels
  * over 63 octets, names over 255 octets, reserved label types, A records
  * whose length is not 4, and TC (truncated) answers.
+ *
+ * Query ids (one per attempt) and the resolver's source port come from
+ * the platform's entropy (tern_entropy). When the source fails nothing is
+ * sent: tern_dns_init is TERN_EIO, a query ends with TERN_EIO, and the
+ * refusal is logged and counted (stats.entropy_refused).
  */
 #ifndef TERN_DNS_H
 #define TERN_DNS_H
@@ -65,8 +70,9 @@ size_t tern_dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *n
 
 /* Result callback: TERN_OK with n >= 1 addresses and their ttl; TERN_ENOENT
  * (NXDOMAIN or no A record); TERN_ETIMEDOUT (no server answered);
- * TERN_EPROTO (every server failed or answered garbage). May be called
- * from inside tern_dns_resolve (cache hits). */
+ * TERN_EPROTO (every server failed or answered garbage); TERN_EIO (the
+ * entropy source failed for a retry's id: not sent). May be called from
+ * inside tern_dns_resolve (cache hits). */
 typedef void (*tern_dns_cb)(void *arg, tern_result r, const uint32_t *addrs, unsigned n,
                             uint32_t ttl);
 
@@ -96,6 +102,7 @@ struct tern_dns_cache_entry {
 struct tern_dns_stats {
     uint64_t queries_sent, answers, cache_hits, timeouts, nxdomain;
     uint64_t drop_malformed, drop_mismatch, server_failures;
+    uint64_t entropy_refused;       /* ids or ports not drawn: nothing sent */
 };
 
 struct tern_dns {
@@ -113,8 +120,9 @@ struct tern_dns {
     const char *last_refusal;
 };
 
-/* Opens the resolver's UDP socket (an ephemeral port). TERN_OK or what
- * tern_udp_open returns. */
+/* Opens the resolver's UDP socket on a random port of 49152-65535 (any
+ * free ephemeral one after 8 taken draws). TERN_OK; TERN_EIO (the entropy
+ * source failed: no socket); what tern_udp_open returns. */
 tern_result tern_dns_init(struct tern_dns *d, struct tern_net *net);
 
 /* Replaces the server list (at most TERN_DNS_MAX_SERVERS are kept). */
@@ -122,7 +130,8 @@ void tern_dns_set_servers(struct tern_dns *d, const uint32_t *servers, unsigned 
 
 /* Starts resolving name. TERN_OK (cb will be called exactly once);
  * TERN_EINVAL (not a valid host name); TERN_ENOENT (no servers);
- * TERN_ENOSPC (TERN_DNS_MAX_QUERIES in flight). */
+ * TERN_ENOSPC (TERN_DNS_MAX_QUERIES in flight); TERN_EIO (the entropy
+ * source failed: no id, nothing sent, cb not called). */
 tern_result tern_dns_resolve(struct tern_dns *d, const char *name, tern_dns_cb cb, void *arg);
 
 /* Cancels every query (no callbacks) and closes the socket. */

@@ -104,6 +104,7 @@ struct tern_os {
     int halt_code;
     bool shutdown_requested;
     uint64_t steps;
+    uint64_t entropy_failures;     /* draws refused by tern_entropy */
 };
 
 /* Sets up os on plat: takes the heap region, checks that every REQUIRED
@@ -154,6 +155,21 @@ void tern_free(struct tern_os *os, void *p);
 /* Arms a timer of this instance (see timer.h). */
 tern_result tern_timer_arm(struct tern_os *os, struct tern_timer *t, uint64_t deadline_ns);
 void tern_timer_disarm(struct tern_os *os, struct tern_timer *t);
+
+/* Fills buf with len bytes from the platform's entropy source: the one
+ * way core code draws anything that must not be predictable (keys,
+ * transaction ids, DRBG seeds). TERN_OK; TERN_EIO when the source failed:
+ * buf is then zeroed and must not be used, the failure is counted in
+ * os->entropy_failures and logged at ERROR as "SUBSYS: entropy source
+ * failed: WHAT refused" (what: the operation the caller now refuses).
+ * The contract (platform.h) makes that fatal for anything needing a
+ * secret: the caller refuses the operation, nothing goes out. */
+tern_result tern_entropy(struct tern_os *os, void *buf, size_t len, const char *subsys,
+                         const char *what);
+
+/* Counts and logs a failed draw (as tern_entropy does) for a caller that
+ * learned of it from a lower layer's TERN_EIO. */
+void tern_entropy_failed(struct tern_os *os, const char *subsys, const char *what);
 
 /* Logs one line: to the ring always, to the console when level is at or
  * above cfg.console_level. subsys is a short tag ("net", "disk"). */

@@ -407,6 +407,25 @@ static void test_bad_cert_and_key_errors(void **state)
     free(rsa.data);
 }
 
+/* The entropy source fails while the DRBG is seeded: the server is
+ * refused (TERN_EIO, "not seeded"), the failure counted and logged. */
+static void test_entropy_failure_refuses_server(void **state)
+{
+    (void)state;
+    struct file c = load("test-ec-cert.pem"), k = load("test-ec-key.pem");
+    char err[160];
+    E->sim.entropy_fail = true;
+    assert_int_equal(tern_tls_server_init(&E->srv, &E->os, c.data, c.len, k.data, k.len, err,
+                                          sizeof err),
+                     TERN_EIO);
+    assert_non_null(strstr(err, "random generator not seeded"));
+    assert_true(E->os.entropy_failures >= 1);
+    assert_true(sim_console_has(&E->sim, "error tls: entropy source failed: the DRBG's seed"));
+    E->sim.entropy_fail = false;
+    free(c.data);
+    free(k.data);
+}
+
 int main(int argc, char **argv)
 {
     dir = argc > 1 ? argv[1] : "fixtures/tls";
@@ -418,6 +437,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_session_ticket_resumption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_cert_and_key_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entropy_failure_refuses_server, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

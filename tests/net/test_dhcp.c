@@ -413,6 +413,80 @@ static void test_mtu_option_applied(void **state)
     assert_true(sim_console_has(&H.sim, "mtu=1400 via=dhcp"));
 }
 
+/* Frames of the given ethertype among the captured ones. */
+static unsigned sent_of_type(uint16_t type)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < H.sent_count; i++)
+        n += tern_load_be16(H.sent[i].data + 12) == type;
+    return n;
+}
+
+/* The entropy source fails at start: no xid, so the client refuses to
+ * start (TERN_EIO), sends nothing then or later, logs and counts it. */
+static void test_entropy_failure_refuses_start(void **state)
+{
+    (void)state;
+    H.os.cfg.console_level = TERN_LOG_ERROR;
+    H.sim.entropy_fail = true;
+    assert_int_equal(tern_dhcp_start(&D, &H.net, on_event, &EV), TERN_EIO);
+    assert_int_equal(H.sent_count, 0);
+    assert_int_equal(D.stats.entropy_refused, 1);
+    assert_int_equal(D.stats.sent, 0);
+    assert_int_equal(H.os.entropy_failures, 1);
+    assert_true(sim_console_has(
+        &H.sim, "error dhcp: entropy source failed: a transaction id (nothing sent) refused"));
+    assert_int_equal(D.state, TERN_DHCP_STOPPED);
+    H.sim.entropy_fail = false;
+    nh_advance(&H, 70000);          /* no retransmission timer is left behind */
+    assert_int_equal(H.sent_count, 0);
+}
+
+/* The source fails when the lease is renewed at T1: no REQUEST goes out
+ * (nor the ARP that would precede a unicast one), a reply carrying the
+ * xid a failed draw would leave (0) is not taken, and the refusal is
+ * counted and logged. Once the source works again, the next retry draws
+ * a fresh xid and the renewal completes. */
+static void test_entropy_failure_at_renewal_sends_nothing(void **state)
+{
+    (void)state;
+    bind_lease();
+    nh_clear_sent(&H);
+    H.os.cfg.console_level = TERN_LOG_ERROR;
+    H.sim.entropy_fail = true;
+    uint64_t failures = H.os.entropy_failures;
+    nh_advance(&H, 300000);
+    assert_int_equal(D.state, TERN_DHCP_RENEWING);
+    assert_int_equal(H.sent_count, 0);
+    assert_int_equal(D.stats.entropy_refused, 1);
+    assert_true(H.os.entropy_failures > failures);
+    assert_true(sim_console_has(&H.sim, "error dhcp: entropy source failed"));
+    uint8_t b[600];
+    uint8_t f[1600];
+    size_t n = reply(b, TERN_DHCP_ACK, 0, LEASE_IP, lease_opts, sizeof(lease_opts));
+    size_t fl = nh_udp(f, nh_our_mac, nh_peer_mac, SERVER_IP, LEASE_IP, 67, 68, b, n);
+    uint64_t drops = D.stats.drop_xid;
+    nh_inject(&H, f, fl);
+    assert_int_equal(D.stats.drop_xid, drops + 1);
+    assert_int_equal(EV.renewed, 0);
+
+    H.sim.entropy_fail = false;
+    for (int i = 0; i < 4 && sent_of_type(0x0800) == 0; i++) {
+        nh_advance(&H, 60000);
+        answer_arp_for_server();
+    }
+    uint32_t dst;
+    const uint8_t *m = sent_dhcp(H.sent_count - 1, &dst);
+    assert_int_equal(msg_type(m), TERN_DHCP_REQUEST);
+    uint32_t xid = tern_load_be32(m + 4);
+    assert_int_equal(xid, D.xid);
+    n = reply(b, TERN_DHCP_ACK, xid, LEASE_IP, lease_opts, sizeof(lease_opts));
+    fl = nh_udp(f, nh_our_mac, nh_peer_mac, SERVER_IP, LEASE_IP, 67, 68, b, n);
+    nh_inject(&H, f, fl);
+    assert_int_equal(EV.renewed, 1);
+    assert_int_equal(D.state, TERN_DHCP_BOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +500,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rebind_then_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nak_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mtu_option_applied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entropy_failure_refuses_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entropy_failure_at_renewal_sends_nothing, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

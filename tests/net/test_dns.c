@@ -407,6 +407,69 @@ static void test_parser_every_truncation(void **state)
     }
 }
 
+/* The entropy source fails for a new query: tern_dns_resolve refuses it
+ * (TERN_EIO), nothing goes out, the callback is not called, the refusal
+ * is counted and logged; the slot is free for the next query. */
+static void test_entropy_failure_refuses_query(void **state)
+{
+    (void)state;
+    H.os.cfg.console_level = TERN_LOG_ERROR;
+    H.sim.entropy_fail = true;
+    assert_int_equal(tern_dns_resolve(&D, "www.example.test", on_done, &OUT), TERN_EIO);
+    assert_int_equal(H.sent_count, 0);
+    assert_int_equal(OUT.calls, 0);
+    assert_int_equal(D.stats.entropy_refused, 1);
+    assert_int_equal(D.stats.queries_sent, 0);
+    assert_int_equal(H.os.entropy_failures, 1);
+    assert_true(sim_console_has(
+        &H.sim, "error dns: entropy source failed: a query id (query not sent) refused"));
+    nh_advance(&H, 10000);
+    assert_int_equal(H.sent_count, 0);
+    H.sim.entropy_fail = false;
+    for (unsigned i = 0; i < TERN_DNS_MAX_QUERIES; i++)
+        assert_false(D.queries[i].used);
+    assert_int_equal(tern_dns_resolve(&D, "www.example.test", on_done, &OUT), TERN_OK);
+    assert_int_equal(H.sent_count, 1);
+}
+
+/* The source fails between attempts: the retransmission is not sent with
+ * a stale or zero id; the query ends with TERN_EIO. */
+static void test_entropy_failure_ends_retry(void **state)
+{
+    (void)state;
+    assert_int_equal(tern_dns_resolve(&D, "slow.example.test", on_done, &OUT), TERN_OK);
+    assert_int_equal(H.sent_count, 1);
+    H.sim.entropy_fail = true;
+    nh_advance(&H, 2000);                              /* the timeout's retry */
+    assert_int_equal(H.sent_count, 1);
+    assert_int_equal(OUT.calls, 1);
+    assert_int_equal(OUT.r, TERN_EIO);
+    assert_int_equal(D.stats.entropy_refused, 1);
+    H.sim.entropy_fail = false;
+    nh_advance(&H, 10000);
+    assert_int_equal(H.sent_count, 1);
+    assert_int_equal(OUT.calls, 1);
+}
+
+/* The resolver's port is drawn from the entropy source: two resolvers on
+ * one stack do not get consecutive ports, and without entropy there is
+ * no resolver (TERN_EIO, no socket). */
+static void test_source_port_random_and_refused_without_entropy(void **state)
+{
+    (void)state;
+    static struct tern_dns d2, d3;
+    assert_int_equal(tern_dns_init(&d2, &H.net), TERN_OK);
+    uint16_t p1 = tern_udp_port(D.sock), p2 = tern_udp_port(d2.sock);
+    assert_true(p1 >= 49152 && p2 >= 49152);
+    assert_true(p2 != p1 + 1 && p1 != p2 + 1);
+    tern_dns_finish(&d2);
+    H.sim.entropy_fail = true;
+    assert_int_equal(tern_dns_init(&d3, &H.net), TERN_EIO);
+    assert_null(d3.sock);
+    assert_int_equal(d3.stats.entropy_refused, 1);
+    H.sim.entropy_fail = false;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +484,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_names_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parser_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parser_every_truncation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entropy_failure_refuses_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entropy_failure_ends_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_port_random_and_refused_without_entropy,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,9 @@ static void sim_console_write(void *ctx, const char *buf, size_t len)
 static tern_result sim_entropy(void *ctx, void *buf, size_t len)
 {
     struct sim_platform *sim = ctx;
+    sim->entropy_calls++;
+    if (sim->entropy_fail)
+        return TERN_EIO; /* a broken source: the core must not use buf */
     uint8_t *out = buf;
     for (size_t i = 0; i < len; i++) {
         sim->rng ^= sim->rng << 13;

@@ -27,6 +27,8 @@ struct sim_disk {
 struct sim_platform {
     uint64_t now_ns;
     uint64_t rng;                  /* xorshift state for entropy */
+    bool entropy_fail;             /* entropy returns TERN_EIO, buf untouched */
+    uint64_t entropy_calls;        /* every entropy call, failed ones too */
     void *heap;
     size_t heap_size;
     char console[SIM_CONSOLE_MAX];

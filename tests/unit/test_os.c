@@ -9,7 +9,9 @@
 #include <cmocka.h>
 
 #include "sim_platform.h"
+#include "tern/net.h"
 #include "tern/os.h"
+#include "tern/tcp.h"
 
 static void test_init_refuses_incomplete_platform(void **state)
 {
@@ -177,6 +179,50 @@ static void test_log_threshold_and_ring(void **state)
     sim_platform_close(&sim);
 }
 
+/* A failed entropy draw: tern_entropy refuses (TERN_EIO), zeroes what
+ * the source may have left, counts and logs it; the network stack and
+ * TCP, which need secrets at start, refuse to start, each with its own
+ * counted, logged refusal. */
+static void test_entropy_failure_refused_counted_logged(void **state)
+{
+    (void)state;
+    struct sim_platform sim;
+    assert_int_equal(sim_platform_init(&sim, 16u << 20, 1), 0);
+    struct tern_platform p = sim_platform(&sim);
+    struct tern_config cfg;
+    tern_config_default(&cfg);
+    static struct tern_os os;
+    assert_int_equal(tern_os_init(&os, &p, &cfg), TERN_OK);
+
+    uint8_t buf[16];
+    assert_int_equal(tern_entropy(&os, buf, sizeof buf, "test", "a key"), TERN_OK);
+    assert_int_equal(os.entropy_failures, 0);
+    sim.entropy_fail = true;
+    memset(buf, 0xa5, sizeof buf);
+    assert_int_equal(tern_entropy(&os, buf, sizeof buf, "test", "a key"), TERN_EIO);
+    static const uint8_t zero[sizeof buf];
+    assert_memory_equal(buf, zero, sizeof buf);
+    assert_int_equal(os.entropy_failures, 1);
+    assert_true(sim_console_has(&sim, "error test: entropy source failed: a key refused\n"));
+
+    static struct tern_net net;
+    assert_int_equal(tern_net_init(&net, &os, NULL), TERN_EIO);
+    assert_int_equal(os.entropy_failures, 2);
+    assert_true(sim_console_has(&sim, "error net: entropy source failed: the IP id and "
+                                      "ephemeral port seeds (the stack does not start) refused"));
+    sim.entropy_fail = false;
+    static struct tern_net net2;
+    assert_int_equal(tern_net_init(&net2, &os, NULL), TERN_OK);
+    sim.entropy_fail = true;
+    static struct tern_tcp tcp;
+    assert_int_equal(tern_net_attach_tcp(&net2, &tcp, NULL), TERN_EIO);
+    assert_int_equal(os.entropy_failures, 3);
+    assert_true(sim_console_has(&sim, "error tcp: entropy source failed: the ISN and SYN-cookie "
+                                      "keys (TCP does not start) refused"));
+    tern_os_finish(&os);
+    sim_platform_close(&sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_boot_marker_and_halt),
         cmocka_unit_test(test_two_instances_are_isolated),
         cmocka_unit_test(test_log_threshold_and_ring),
+        cmocka_unit_test(test_entropy_failure_refused_counted_logged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

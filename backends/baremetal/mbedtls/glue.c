@@ -142,8 +142,7 @@ static const char *kat_chachapoly(void)
 static int entropy_cb(void *ctx, unsigned char *out, size_t len)
 {
     struct tern_os *os = ctx;
-    const struct tern_platform *pl = &os->plat;
-    if (pl->ops->entropy(pl->ctx, out, len) != TERN_OK)
+    if (tern_entropy(os, out, len, "tls", "the self-test DRBG's seed") != TERN_OK)
         return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
     return 0;
 }
