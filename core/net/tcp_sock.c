@@ -128,6 +128,10 @@ tern_result tern_tcp_send(struct tern_tcp_sock *s, const void *buf, size_t len, 
     if (!can_send_state(s->state) || s->shut_wr)
         return TERN_ECLOSED;
     uint32_t room = s->sbuf_cap - s->sbuf_len;
+    /* The buffer, not the peer, is the limit: the peer's window holds
+     * more than the buffer. A slow reader's small window never grows it. */
+    if (len > room && s->max_snd_wnd > s->sbuf_cap && tcp_grow_sbuf(s))
+        room = s->sbuf_cap - s->sbuf_len;
     if (room == 0)
         return TERN_AGAIN;
     uint32_t n = len < room ? (uint32_t)len : room;
@@ -154,6 +158,12 @@ tern_result tern_tcp_recv(struct tern_tcp_sock *s, void *buf, size_t cap, size_t
             return TERN_ECLOSED;
         return TERN_AGAIN;
     }
+    /* Half the ring filled between two reads: data moves faster than the
+     * buffer lets it, so it grows (the window update below tells the
+     * peer). A trickle (slowloris) never fills it. */
+    if (s->rbuf_len >= s->rbuf_cap / 2 && s->state != TERN_TCP_CLOSED &&
+        s->state != TERN_TCP_TIME_WAIT && !s->fin_rcvd)
+        tcp_grow_rbuf(s);
     uint32_t n = cap < s->rbuf_len ? (uint32_t)cap : s->rbuf_len;
     uint32_t first = s->rbuf_cap - s->rbuf_head;
     if (first > n)
