@@ -253,7 +253,7 @@ struct tern_http_config {
     uint64_t body_timeout_ns;        /* no body progress for this -> 408 */
     uint64_t idle_timeout_ns;        /* keep-alive wait -> silent close */
     uint64_t send_timeout_ns;        /* output not drained for this -> close */
-    uint64_t stall_evict_ns;         /* output not drained for this -> evictable */
+    uint64_t stall_evict_ns;         /* output not drained this long -> evictable */
     bool access_log;                 /* an info log line per response */
 };
 
