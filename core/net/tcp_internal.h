@@ -93,8 +93,10 @@ struct tern_tcp_sock {
     uint32_t cb_depth, gen;
     bool output_pending;
 
-    /* buffers: the block's own small ones, or grown ones from grow_heap */
+    /* buffers: the block's own small ones, or grown ones from grow_heap;
+     * bytes the application read since rcv_epoch_ms (one RTT per epoch) */
     uint8_t *sbuf_small, *rbuf_small;
+    uint32_t rcv_epoch_ms, rcv_epoch_bytes;
 
     /* send side */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, max_snd_wnd, snd_wl1, snd_wl2;

@@ -148,6 +148,25 @@ tern_result tern_tcp_send(struct tern_tcp_sock *s, const void *buf, size_t len, 
     return TERN_OK;
 }
 
+/* Whether the receive ring limits a connection that moves data, as the
+ * application reads n bytes: half the ring filled between two reads (the
+ * application lags), or at least half the ring read within one round
+ * trip (the peer sends a window per RTT: the window is the limit). A
+ * trickle (slowloris) does neither. */
+static bool rcv_moving(struct tern_tcp_sock *s, uint32_t n)
+{
+    if (s->rbuf_len >= s->rbuf_cap / 2)
+        return true;
+    uint32_t now = tcp_now_ms(s->tcp);
+    uint32_t rtt_ms = s->srtt_us ? (s->srtt_us + 999) / 1000 : 1;
+    if (now - s->rcv_epoch_ms > rtt_ms) {
+        s->rcv_epoch_ms = now;
+        s->rcv_epoch_bytes = 0;
+    }
+    s->rcv_epoch_bytes += n;
+    return s->rcv_epoch_bytes >= s->rbuf_cap / 2;
+}
+
 tern_result tern_tcp_recv(struct tern_tcp_sock *s, void *buf, size_t cap, size_t *got)
 {
     *got = 0;
@@ -158,13 +177,10 @@ tern_result tern_tcp_recv(struct tern_tcp_sock *s, void *buf, size_t cap, size_t
             return TERN_ECLOSED;
         return TERN_AGAIN;
     }
-    /* Half the ring filled between two reads: data moves faster than the
-     * buffer lets it, so it grows (the window update below tells the
-     * peer). A trickle (slowloris) never fills it. */
-    if (s->rbuf_len >= s->rbuf_cap / 2 && s->state != TERN_TCP_CLOSED &&
-        s->state != TERN_TCP_TIME_WAIT && !s->fin_rcvd)
-        tcp_grow_rbuf(s);
     uint32_t n = cap < s->rbuf_len ? (uint32_t)cap : s->rbuf_len;
+    if (rcv_moving(s, n) && s->state != TERN_TCP_CLOSED && s->state != TERN_TCP_TIME_WAIT &&
+        !s->fin_rcvd)
+        tcp_grow_rbuf(s); /* the window update below tells the peer */
     uint32_t first = s->rbuf_cap - s->rbuf_head;
     if (first > n)
         first = n;

@@ -8,17 +8,21 @@
 #   slowloris  slowhttptest -H: 1,000 connections trickling headers, 25 s
 #   slowread   slowhttptest -X: 300 connections reading a 256 KiB file
 #              through a 16-256 byte window, 25 s
+#   slowloris-tcp-pool  the slowloris attack against a TCP pool smaller
+#              than the HTTP pool (--tcp-conns 40, the one limit given):
+#              the TCP pool fills first and must make room through the
+#              HTTP server's eviction (tern_tcp_set_evict)
 # The attack must be seen to bite (the attacker's own figures, tern's
 # /status counters), so a test whose attack silently failed does not pass.
 # Needs root; skips otherwise.
-# usage: tap_attack.sh TERN_LINUX SOURCE_ROOT synflood|slowloris|slowread
+# usage: tap_attack.sh TERN_LINUX SOURCE_ROOT synflood|slowloris|slowread|slowloris-tcp-pool
 set -u
 tern=$1 root=$2 mode=$3
 . "$root/tests/integration/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (TAP device and network namespace)"
 case $mode in
 synflood) tools="ip curl hping3" ;;
-slowloris | slowread) tools="ip curl slowhttptest mkfs.fat mcopy" ;;
+slowloris | slowread | slowloris-tcp-pool) tools="ip curl slowhttptest mkfs.fat mcopy" ;;
 *) fail "unknown attack '$mode'" ;;
 esac
 for t in $tools python3; do
@@ -40,16 +44,18 @@ ip netns add "$ns" || skip "cannot create a network namespace here"
 in_ns() { ip netns exec "$ns" "$@"; }
 in_ns ip link set lo up
 
-disk=()
+extra=()
+[ "$mode" = slowloris-tcp-pool ] && extra=(--tcp-conns 40)
 if [ "$mode" = slowread ]; then
     head -c 262144 /dev/urandom >"$tmp/big.bin"
     mkfs.fat -C "$tmp/disk.img" 4096 >/dev/null && mcopy -i "$tmp/disk.img" "$tmp/big.bin" :: ||
         fail "disk image"
-    disk=(--disk "$tmp/disk.img")
+    extra=(--disk "$tmp/disk.img")
 fi
 # started directly (not through in_ns) so that $pid is tern-linux itself;
 # only the device and the address are given: every limit is the default
-ip netns exec "$ns" "$tern" --net "tap:$tap" --ip 192.0.2.10/24 --gw 192.0.2.1 "${disk[@]}" \
+# (but the TCP pool of slowloris-tcp-pool)
+ip netns exec "$ns" "$tern" --net "tap:$tap" --ip 192.0.2.10/24 --gw 192.0.2.1 "${extra[@]}" \
     --log-level warn >"$tmp/out" 2>&1 &
 pid=$!
 wait_for_marker "$tmp/out" '^TERN_READY http=80' 10 "$pid"
@@ -73,7 +79,7 @@ synflood)
     in_ns timeout 30 hping3 -q -S -p 80 -a 198.51.100.7 -i u200 -c 100000 192.0.2.10 \
         >"$tmp/attack" 2>&1 &
     ;;
-slowloris)
+slowloris | slowloris-tcp-pool)
     (ulimit -n 8192 && cd "$tmp" && in_ns timeout 60 slowhttptest -H -c 1000 -r 250 -i 5 -x 10 \
         -l 25 -p 3 -g -o "$tmp/stats" -u $H/ >"$tmp/attack" 2>&1) &
     ;;
@@ -110,19 +116,24 @@ synflood)
     [ "${sent:-0}" -ge 50000 ] || fail "hping3 sent ${sent:-no} SYNs: $(tail -3 "$tmp/attack")"
     [ "$cookies" -ge 10000 ] || fail "the flood did not fill the SYN queue (cookies $cookies)"
     ;;
-slowloris | slowread)
+slowloris | slowread | slowloris-tcp-pool)
     [ -f "$tmp/stats.csv" ] || fail "slowhttptest wrote no statistics: $(tail -5 "$tmp/attack")"
     # columns: seconds, closed, pending, connected, service available;
     # tern resets the connections it evicts, so count what was opened
     opened=$(awk -F, 'NR > 1 && $2 + $3 + $4 > m { m = $2 + $3 + $4 } END { print m + 0 }' \
         "$tmp/stats.csv")
     peak=$(awk -F, 'NR > 1 && $4 + 0 > m { m = $4 + 0 } END { print m + 0 }' "$tmp/stats.csv")
-    want=$([ "$mode" = slowloris ] && echo 1000 || echo 300)
+    want=$([ "$mode" = slowread ] && echo 300 || echo 1000)
     accepted=$(field "$s" http.conns_accepted)
     echo "slowhttptest: $opened connections opened, at most $peak open at once (rc $arc);" \
         "tern accepted $accepted"
     [ "$opened" -ge "$want" ] || fail "the attack opened only $opened connections (want $want)"
     [ "$accepted" -ge $((want * 9 / 10)) ] || fail "tern saw only $accepted of the attack's connections"
+    if [ "$mode" = slowloris-tcp-pool ]; then
+        owner=$(field "$s" tcp.evicted_by_owner)
+        echo "TCP pool full: $owner connections given up by the HTTP server"
+        [ "$owner" -ge 100 ] || fail "the TCP pool's owner eviction ran only $owner times"
+    fi
     ;;
 esac
 [ "$probes" -ge 15 ] || fail "only $probes probes ran"

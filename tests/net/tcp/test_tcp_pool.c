@@ -336,6 +336,43 @@ static void test_receive_buffer_grows_and_keeps_its_data(void **state)
     fx_free_checked(f);
 }
 
+/* Read as it arrives (the ring never half full), but a ring's worth
+ * within one round trip: the window is the limit, so it grows; the same
+ * bytes spread over seconds (a trickle) leave it alone. */
+static void test_receive_buffer_grows_for_a_window_per_rtt(void **state)
+{
+    (void)state;
+    struct fx *f = grow_fx(1u << 20);
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    static uint8_t seg[1460], buf[4096];
+    size_t got;
+    struct tern_tcp_sock *slow = fx_passive(f, &ls, 47000, 1000, &isn);
+    uint32_t seq = 1001;
+    for (int i = 0; i < 6; i++) {
+        fx_send(f, 47000, 80, seq, isn + 1, F_ACK, 65535, NULL, 0, seg, sizeof seg);
+        seq += sizeof seg;
+        assert_int_equal(tern_tcp_recv(slow, buf, sizeof buf, &got), TERN_OK);
+        assert_int_equal(got, sizeof seg);
+        fx_advance_ms(f, 500);
+    }
+    assert_int_equal(f->tcp.stats.buf_grown, 0);
+    struct tern_tcp_sock *fast = fx_passive(f, &ls, 47001, 1000, &isn);
+    seq = 1001;
+    for (int i = 0; i < 2; i++) {
+        fx_send(f, 47001, 80, seq, isn + 1, F_ACK, 65535, NULL, 0, seg, sizeof seg);
+        seq += sizeof seg;
+        assert_int_equal(tern_tcp_recv(fast, buf, sizeof buf, &got), TERN_OK);
+        assert_int_equal(got, sizeof seg);
+    }
+    assert_int_equal(f->tcp.stats.buf_grown, 1);
+    assert_int_equal(fx_last(f)->wnd, 8192); /* all read: the grown window */
+    tern_tcp_abort(slow);
+    tern_tcp_abort(fast);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
 static void test_full_area_leaves_buffers_small(void **state)
 {
     (void)state;
@@ -384,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_eviction_order),
         cmocka_unit_test(test_send_buffer_grows_for_a_wide_window_only),
         cmocka_unit_test(test_receive_buffer_grows_and_keeps_its_data),
+        cmocka_unit_test(test_receive_buffer_grows_for_a_window_per_rtt),
         cmocka_unit_test(test_full_area_leaves_buffers_small),
         cmocka_unit_test(test_defaults_suit_a_server),
     };
