@@ -136,8 +136,9 @@ typedef void (*tern_tcp_event_fn)(struct tern_tcp_sock *s, unsigned events, void
 
 /* A listener owner's eviction policy (tern_tcp_set_evict): the pool is
  * empty and a peer that completed a handshake needs a block. The owner
- * may abort (tern_tcp_abort) the least useful of its connections; true
- * when it did. Runs from input processing; it must not touch ls. */
+ * may abort (tern_tcp_abort) or close the least useful of its
+ * connections; true when it did. Runs from input processing: it must not
+ * close or abort any listener. */
 typedef bool (*tern_tcp_evict_fn)(struct tern_tcp_sock *ls, void *arg);
 
 /* Every reason a segment or event is dropped or refused, and the main
