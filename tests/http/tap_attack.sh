@@ -32,7 +32,7 @@ done
 ns=tern-atk-$$
 tap=tatk$$
 tmp=$(mktemp -d)
-pid= apid=
+pid='' apid=''
 cleanup() {
     [ -n "$apid" ] && kill "$apid" 2>/dev/null && wait "$apid" 2>/dev/null
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
