@@ -24,7 +24,7 @@ test_pkgs=(
     curl iproute2 procps
     tshark python3-scapy dnsmasq-base iputils-ping socat
     gdisk dosfstools mtools python3
-    python3-h11 openssl wrk slowhttptest nginx
+    python3-h11 openssl wrk slowhttptest hping3 nginx
     linux-perf
 )
 

@@ -40,10 +40,13 @@ void linux_net_usage(FILE *to)
             "  --tcp-send A.B.C.D:PORT:BYTES\n"
             "                     diagnostic: connect and send BYTES bytes of a fixed pattern\n"
             "  --tcp-sink PORT    diagnostic: accept on PORT and check that pattern\n"
-            "  --tcp-conns N      TCP control blocks, listeners included (default 64), taken\n"
-            "                     from the --mem heap at start: N x (2 x --tcp-buf + 0.5) KiB\n"
-            "  --tcp-buf KIB      TCP send and receive buffer per connection, each (default:\n"
-            "                     send 64, receive 64-256 within a quarter of --mem)\n");
+            "  --tcp-conns N      TCP control blocks, listeners included (default 1024, fewer\n"
+            "                     when they would take more than half of --mem), taken from\n"
+            "                     the --mem heap at start: N x 8.5 KiB (4 KiB buffers each way)\n"
+            "  --tcp-buf KIB      largest TCP send and receive buffer of a connection, each\n"
+            "                     (default: send 64, receive 256); buffers start at 4 KiB and\n"
+            "                     grow for connections that move data, into a shared area of\n"
+            "                     a quarter of --mem\n");
 }
 
 static int parse_cidr(const char *s, uint32_t *ip, uint32_t *mask)
@@ -218,6 +221,33 @@ struct tern_dhcp *linux_net_dhcp(void)
     return dhcp.net ? &dhcp : NULL;
 }
 
+/* The TCP pool for a server facing the internet: the core's defaults
+ * (1024 blocks, 4 KiB buffers each way) with fewer blocks when they would
+ * take more than half of the heap; buffers grow for connections moving
+ * data up to 64 KiB send and 256 KiB receive (the receive window is what
+ * bounds bulk receive over a TAP: the peer may have only one window in
+ * flight), or --tcp-buf each way, into a quarter of the heap. */
+static void linux_tcp_config(struct tern_os *os, const struct linux_net_opts *o,
+                             struct tern_tcp_config *tcfg)
+{
+    struct tern_heap_stats hs;
+    tern_heap_get_stats(&os->heap, &hs);
+    tern_tcp_config_default(tcfg);
+    if (o->tcp_buf_kib) {
+        tcfg->sndbuf = tcfg->rcvbuf = o->tcp_buf_kib * 1024;
+    } else {
+        tcfg->rcvbuf = 256 * 1024;
+    }
+    uint64_t per_block = (uint64_t)tcfg->sndbuf_min + tcfg->rcvbuf_min + 512;
+    if (o->tcp_conns) {
+        tcfg->max_conns = o->tcp_conns;
+    } else if (per_block * tcfg->max_conns > hs.size / 2) {
+        uint64_t n = hs.size / 2 / per_block;
+        tcfg->max_conns = n < 16 ? 16 : (uint32_t)n;
+    }
+    tcfg->grow_bytes = (uint32_t)(hs.size / 4 > (1u << 30) ? (1u << 30) : hs.size / 4);
+}
+
 int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
                     const struct linux_net_opts *o)
 {
@@ -227,25 +257,7 @@ int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *t
         return 0;
     }
     struct tern_tcp_config tcfg;
-    tern_tcp_config_default(&tcfg);
-    if (o->tcp_conns)
-        tcfg.max_conns = o->tcp_conns;
-    if (o->tcp_buf_kib) {
-        tcfg.sndbuf = tcfg.rcvbuf = o->tcp_buf_kib * 1024;
-    } else {
-        /* The receive window is what bounds bulk receive over a TAP (the
-         * peer may have only one window in flight): without --tcp-buf a
-         * connection's receive buffer grows from 64 KiB up to 256 KiB
-         * while all connections' buffers stay within a quarter of the
-         * heap (64 MiB, 64 connections: 192 KiB). */
-        struct tern_heap_stats hs;
-        tern_heap_get_stats(&os->heap, &hs);
-        uint64_t per_conn = (uint64_t)(hs.size / 4) / tcfg.max_conns;
-        if (per_conn > tcfg.sndbuf + tcfg.rcvbuf) {
-            uint64_t rcv = per_conn - tcfg.sndbuf;
-            tcfg.rcvbuf = (uint32_t)(rcv > 256 * 1024 ? 256 * 1024 : rcv & ~(uint64_t)4095);
-        }
-    }
+    linux_tcp_config(os, o, &tcfg);
     tern_result r = tern_net_init(net, os, NULL);
     if (r == TERN_OK)
         r = tern_net_attach_tcp(net, tcp, &tcfg);

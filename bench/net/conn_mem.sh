@@ -8,7 +8,9 @@
 # caches) and /proc/net/sockstat. All in namespaces this script creates.
 # Needs root.
 # usage: bench/net/conn_mem.sh BUILD_DIR [N] [BUF_KIB...]
-#        (default N 1000; one tern run per BUF_KIB, default "64 4")
+#        (default N 1000; one tern run per BUF_KIB, default "64 4"; the
+#        word "default" runs tern-linux without --tcp-conns, --tcp-buf and
+#        --mem: its default pool, N capped at what that pool holds)
 set -euo pipefail
 build=$1
 n=${2:-1000}
@@ -65,11 +67,19 @@ conns=$((n + 16)) # the echo listener, HTTP's listener and its request
 base=16           # the same instance with 16 control blocks: the rest of it
 i=0
 # start_tern CONNS KIB: tern-linux on tap tmI at 192.0.2.10; sets tpid, mem.
+# KIB "default": no --tcp-buf and no --mem; CONNS "default": no --tcp-conns.
 start_tern() {
     i=$((i + 1))
-    mem=$(( ($1 * $2 * 2 + 1023) / 1024 + 32 ))
+    local opts=()
+    if [ "$2" = default ]; then
+        mem=default
+    else
+        mem=$(( ($1 * $2 * 2 + 1023) / 1024 + 32 ))
+        opts+=(--tcp-buf "$2" --mem "$mem")
+    fi
+    [ "$1" = default ] || opts+=(--tcp-conns "$1")
     ip netns exec "$ns1" "$tern" --net tap:tm$i --ip 192.0.2.10/24 --services echo \
-        --tcp-conns "$1" --tcp-buf "$2" --mem "$mem" >"$tmp/tern$i" 2>&1 &
+        "${opts[@]}" >"$tmp/tern$i" 2>&1 &
     tpid=$!
     pids+=($tpid)
     wait_line "$tmp/tern$i" '^TERN_NET_UP' 10
@@ -81,12 +91,24 @@ stop_tern() {
     ip netns exec "$ns1" ip link del tm$i 2>/dev/null || true
 }
 rss() { awk '/^VmRSS/ { print $2 }' /proc/$1/status; }
+n_arg=$n
 for kib in "${bufs[@]}"; do
+    n=$n_arg conns=$((n + 16))
     start_tern "$base" "$kib"
     sb=$(status); rssb=$(rss "$tpid")
     stop_tern
-    start_tern "$conns" "$kib"
-    s0=$(status); rss0=$(rss "$tpid")
+    if [ "$kib" = default ]; then
+        start_tern default default
+        s0=$(status)
+        # the default pool's size (older builds do not report it: 64)
+        conns=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tcp"].get("pcbs", 64))' "$s0")
+        [ "$n" -le $((conns - 16)) ] || n=$((conns - 16))
+        echo "default pool: $conns control blocks; holding $n"
+    else
+        start_tern "$conns" "$kib"
+        s0=$(status)
+    fi
+    rss0=$(rss "$tpid")
     hold_start 192.0.2.10 7
     s1=$(status); rss1=$(rss "$tpid")
     hold_stop
@@ -96,10 +118,12 @@ for kib in "${bufs[@]}"; do
     per=$(( (u0 - ub) / (conns - base) ))
     [ "$((p1 - p0))" = "$n" ] || { echo "pcbs_in_use went $p0 -> $p1, not +$n" >&2; exit 1; }
     [ "$u1" = "$u0" ] || echo "  NOTE: heap in_use grew with live connections: $u0 -> $u1"
-    echo "tern --tcp-conns $conns --tcp-buf $kib --mem $mem:"
+    echo "tern --tcp-conns $conns --tcp-buf $kib --mem $mem (default: none given):"
     echo "  heap in_use: $ub with $base blocks; $u0 with $conns blocks at 0 conns" \
          "(pcbs_in_use $p0); $u1 at $n conns (pcbs_in_use $p1); peak $(json "$s1" heap.peak)"
-    echo "  per control block: $per B (= 2 x $kib KiB buffers + $((per - 2 * kib * 1024)) B block);" \
+    split="2 x $kib KiB buffers + $((per - 2 * ${kib/default/4} * 1024)) B block"
+    [ "$kib" != default ] || split="4 KiB buffers each way + $((per - 8192)) B block, in the new defaults"
+    echo "  per control block: $per B (= $split);" \
          "growth with $n live: $((u1 - u0)) B; stack's TCP footprint at $n: $((per * n)) B"
     echo "  process RSS: $rssb KiB with $base blocks, $rss0 KiB with $conns at 0 conns," \
          "$rss1 KiB at $n conns (resident per block $(( (rss0 - rssb) * 1024 / (conns - base) )) B," \

@@ -47,6 +47,7 @@ void tern_http_config_default(struct tern_http_config *cfg)
     cfg->body_timeout_ns = 30ull * 1000000000ull;
     cfg->idle_timeout_ns = 60ull * 1000000000ull;
     cfg->send_timeout_ns = 30ull * 1000000000ull;
+    cfg->stall_evict_ns = 2ull * 1000000000ull;
     cfg->access_log = true;
 }
 
@@ -256,19 +257,28 @@ struct tern_http_conn *tern_http_conn_open(struct tern_http_server *srv,
 }
 
 /* Eviction rank: 1 idle after a response, 2 no request yet (silent or
- * sending its head), 3 sending a body that is
- * not being answered yet or was answered already; 0 never (a response in
- * progress, closing). */
-static int evict_rank(const struct tern_http_conn *c)
+ * sending its head), 3 sending a body that is not being answered yet or
+ * was answered already, 4 a slow reader (output not drained for
+ * stall_evict_ns); 0 never (output moving, or aborted). *since: when that
+ * began (the oldest goes first). */
+static int evict_rank(const struct tern_http_conn *c, uint64_t now, uint64_t *since)
 {
-    if (c->aborted)
+    const struct tern_http_config *cfg = &c->srv->cfg;
+    *since = c->since_ns;
+    if (c->aborted || c->state == TERN_HTTP_C_FREE)
         return 0;
-    if (c->state == TERN_HTTP_C_IDLE && c->served)
+    if (c->state == TERN_HTTP_C_IDLE && c->served && !c->send_deadline)
         return 1;                            /* keep-alive, between requests */
-    if (c->state == TERN_HTTP_C_IDLE || c->state == TERN_HTTP_C_READ_HEAD)
+    if ((c->state == TERN_HTTP_C_IDLE || c->state == TERN_HTTP_C_READ_HEAD) &&
+        !c->send_deadline)
         return 2;                            /* no complete request yet */
     if (c->state == TERN_HTTP_C_ACTIVE && !c->req_done && (!c->resp_started || c->resp_done))
         return 3;
+    if (c->send_deadline) {                  /* last drain: deadline - timeout */
+        *since = c->send_deadline - cfg->send_timeout_ns;
+        if (now >= *since + cfg->stall_evict_ns)
+            return 4;
+    }
     return 0;
 }
 
@@ -276,12 +286,15 @@ bool tern_http_server_evict(struct tern_http_server *srv)
 {
     struct tern_http_conn *victim = NULL;
     int vr = 0;
+    uint64_t vs = 0, now = tern_now_ns(srv->os);
     for (uint32_t i = 0; i < srv->pool_ready; i++) {
         struct tern_http_conn *c = &srv->pool[i];
-        int r = evict_rank(c);
-        if (r && (!victim || r < vr || (r == vr && c->since_ns < victim->since_ns))) {
+        uint64_t since;
+        int r = evict_rank(c, now, &since);
+        if (r && (!victim || r < vr || (r == vr && since < vs))) {
             victim = c;
             vr = r;
+            vs = since;
         }
     }
     if (!victim)

@@ -23,15 +23,24 @@ size_t tern_http_net_status(void *arg, char *buf, size_t cap)
                            "%s{\"if\":\"%s\",\"ip\":\"%s\",\"mtu\":%u,\"offloads\":\"%s\"}",
                            buf[n - 1] == '[' ? "" : ",", nif->name, ip, nif->mtu, offloads);
     }
-    if (n < cap && s->tcp)
+    if (n < cap && s->tcp) {
+        const struct tern_tcp_stats *t = &s->tcp->stats;
         n += tern_snprintf(buf + n, cap - n,
-                           "],\"tcp\":{\"pcbs_in_use\":%u,\"conns_accepted\":%llu,"
-                           "\"rst_sent\":%llu,\"retransmits\":%llu}",
-                           tern_tcp_pcbs_in_use(s->tcp),
-                           (unsigned long long)s->tcp->stats.conns_accepted,
-                           (unsigned long long)s->tcp->stats.rst_sent,
-                           (unsigned long long)s->tcp->stats.retransmits);
-    else if (n < cap)
+                           "],\"tcp\":{\"pcbs_in_use\":%u,\"pcbs\":%u,\"conns_accepted\":%llu,"
+                           "\"rst_sent\":%llu,\"retransmits\":%llu,\"syn_cookies_sent\":%llu,"
+                           "\"drop_pool_empty\":%llu,\"evicted_orphans\":%llu,"
+                           "\"evicted_half_open\":%llu,\"evicted_by_owner\":%llu,"
+                           "\"buf_grown\":%llu}",
+                           tern_tcp_pcbs_in_use(s->tcp), s->tcp->cfg.max_conns,
+                           (unsigned long long)t->conns_accepted,
+                           (unsigned long long)t->rst_sent, (unsigned long long)t->retransmits,
+                           (unsigned long long)t->syn_cookies_sent,
+                           (unsigned long long)t->drop_pool_empty,
+                           (unsigned long long)t->evicted_orphans,
+                           (unsigned long long)t->evicted_half_open,
+                           (unsigned long long)t->evicted_by_owner,
+                           (unsigned long long)t->buf_grown);
+    } else if (n < cap)
         n += tern_snprintf(buf + n, cap - n, "]");
     if (n < cap && s->net) {
         const struct tern_net_counters *c = &s->net->ctr;

@@ -129,6 +129,12 @@ static void on_wake(struct tern_http_conn *c, void *arg)
         service(st);
 }
 
+bool tern_http_stream_evict(struct tern_tcp_sock *ls, void *srv)
+{
+    (void)ls;
+    return tern_http_server_evict(srv);
+}
+
 void tern_http_stream_accept(struct tern_tcp_sock *ls, const struct tern_http_stream_ops *ops,
                              struct tern_http_server *srv, void *owner, uint32_t nslots,
                              uint64_t *refused)

@@ -105,7 +105,10 @@ tern_result tern_http_tcp_start(struct tern_http_tcp *ht, struct tern_tcp *tcp,
     ht->slots = slots;
     ht->nslots = nslots;
     ht->ninit = 0;                   /* slots are prepared by slot_at */
-    return tern_tcp_listen(tcp, 0, port, nslots, on_listen, ht, &ht->listener);
+    tern_result r = tern_tcp_listen(tcp, 0, port, nslots, on_listen, ht, &ht->listener);
+    if (r == TERN_OK) /* a full TCP pool makes room the way a full HTTP pool does */
+        tern_tcp_set_evict(ht->listener, tern_http_stream_evict, srv);
+    return r;
 }
 
 void tern_http_tcp_stop(struct tern_http_tcp *ht)

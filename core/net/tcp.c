@@ -16,9 +16,14 @@
 void tern_tcp_config_default(struct tern_tcp_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->max_conns = 64;
+    /* Hundreds to thousands of mostly idle peers (internet-facing):
+     * small buffers each, large ones only for those that move data. */
+    cfg->max_conns = 1024;
     cfg->sndbuf = 64 * 1024;
     cfg->rcvbuf = 64 * 1024;
+    cfg->sndbuf_min = 4096;
+    cfg->rcvbuf_min = 4096;
+    cfg->grow_bytes = 4u << 20;
     cfg->backlog_max = 32;
     cfg->rto_initial_ms = 1000;
     cfg->rto_min_ms = 200;
@@ -65,8 +70,16 @@ tern_result tern_tcp_init(struct tern_tcp *tcp, struct tern_os *os,
         c->rcvbuf < 1024 || c->sndbuf > (1u << 30) || c->rcvbuf > (1u << 30) ||
         c->backlog_max == 0 || c->rto_min_ms == 0 || c->rto_max_ms < c->rto_min_ms ||
         c->rto_initial_ms == 0 || c->mtu_max < 576 || c->mtu_max > 65535 || c->msl_ms == 0 ||
-        c->challenge_acks_per_sec == 0)
+        c->challenge_acks_per_sec == 0 || c->grow_bytes > (1u << 30))
         return TERN_EINVAL;
+    if (c->sndbuf_min == 0 || c->sndbuf_min > c->sndbuf || c->grow_bytes == 0)
+        c->sndbuf_min = c->sndbuf;
+    if (c->rcvbuf_min == 0 || c->rcvbuf_min > c->rcvbuf || c->grow_bytes == 0)
+        c->rcvbuf_min = c->rcvbuf;
+    if (c->sndbuf_min < 1024 || c->rcvbuf_min < 1024)
+        return TERN_EINVAL;
+    if (c->sndbuf_min == c->sndbuf && c->rcvbuf_min == c->rcvbuf)
+        c->grow_bytes = 0; /* nothing can grow */
     tcp->os = os;
     tcp->lower = *lower;
     if (os->plat.ops->entropy(os->plat.ctx, tcp->secret, sizeof(tcp->secret)) != TERN_OK)
@@ -82,12 +95,18 @@ tern_result tern_tcp_init(struct tern_tcp *tcp, struct tern_os *os,
     /* One outgoing segment; a whole TSO segment when the lower layer can
      * take one (65515 bytes of TCP at most). */
     tcp->scratch = tern_alloc(os, lower->output_tso ? 65536 : c->mtu_max + 64);
-    tcp->bufs = tern_alloc(os, (size_t)c->max_conns * (c->sndbuf + c->rcvbuf));
-    if (!tcp->pcbs || !tcp->buckets || !tcp->scratch || !tcp->bufs) {
+    size_t per = (size_t)c->sndbuf_min + c->rcvbuf_min;
+    tcp->bufs = tern_alloc(os, (size_t)c->max_conns * per);
+    tcp->grow_mem = c->grow_bytes ? tern_alloc(os, c->grow_bytes) : NULL;
+    if (!tcp->pcbs || !tcp->buckets || !tcp->scratch || !tcp->bufs ||
+        (c->grow_bytes && (!tcp->grow_mem ||
+                           tern_heap_init(&tcp->grow_heap, tcp->grow_mem, c->grow_bytes) !=
+                               TERN_OK))) {
         tern_free(os, tcp->pcbs);
         tern_free(os, tcp->buckets);
         tern_free(os, tcp->scratch);
         tern_free(os, tcp->bufs);
+        tern_free(os, tcp->grow_mem);
         tcp->pcbs = NULL;
         return TERN_ENOMEM;
     }
@@ -98,8 +117,8 @@ tern_result tern_tcp_init(struct tern_tcp *tcp, struct tern_os *os,
     for (uint32_t i = 0; i < c->max_conns; i++) {
         struct tern_tcp_sock *s = &tcp->pcbs[i];
         s->tcp = tcp;
-        s->sbuf = tcp->bufs + (size_t)i * (c->sndbuf + c->rcvbuf);
-        s->rbuf = s->sbuf + c->sndbuf;
+        s->sbuf = s->sbuf_small = tcp->bufs + (size_t)i * per;
+        s->rbuf = s->rbuf_small = s->sbuf + c->sndbuf_min;
         tern_timer_init(&s->timer, tcp_timer_fire, s);
         tern_list_node_init(&s->link);
         tern_list_push_back(&tcp->free_list, &s->link);
@@ -123,6 +142,7 @@ void tern_tcp_finish(struct tern_tcp *tcp)
     tern_free(tcp->os, tcp->buckets);
     tern_free(tcp->os, tcp->scratch);
     tern_free(tcp->os, tcp->bufs);
+    tern_free(tcp->os, tcp->grow_mem);
     tcp->pcbs = NULL;
 }
 
@@ -160,15 +180,15 @@ struct tern_tcp_sock *tcp_pcb_alloc(struct tern_tcp *tcp)
             return NULL;
     }
     struct tern_tcp_sock *s = TERN_CONTAINER_OF(n, struct tern_tcp_sock, link);
-    uint8_t *sb = s->sbuf, *rb = s->rbuf;
+    uint8_t *sb = s->sbuf_small, *rb = s->rbuf_small;
     uint32_t gen = s->gen;
     memset(s, 0, sizeof(*s));
     s->gen = gen + 1;
     s->tcp = tcp;
-    s->sbuf = sb;
-    s->rbuf = rb;
-    s->sbuf_cap = tcp->cfg.sndbuf;
-    s->rbuf_cap = tcp->cfg.rcvbuf;
+    s->sbuf = s->sbuf_small = sb;
+    s->rbuf = s->rbuf_small = rb;
+    s->sbuf_cap = tcp->cfg.sndbuf_min;
+    s->rbuf_cap = tcp->cfg.rcvbuf_min;
     tern_list_node_init(&s->link);
     tern_list_node_init(&s->child_link);
     tern_list_init(&s->children);
@@ -213,6 +233,12 @@ void tcp_pcb_release(struct tern_tcp_sock *s)
     s->cb = NULL;
     s->pending_ev = 0;
     s->user_closed = true;
+    if (s->sbuf != s->sbuf_small)
+        tern_heap_free(&tcp->grow_heap, s->sbuf);
+    if (s->rbuf != s->rbuf_small)
+        tern_heap_free(&tcp->grow_heap, s->rbuf);
+    s->sbuf = s->sbuf_small;
+    s->rbuf = s->rbuf_small;
     tern_list_push_back(&tcp->free_list, &s->link);
     tcp->in_use--;
     tcp->stats.conns_closed++;
@@ -273,8 +299,8 @@ void tcp_init_conn(struct tern_tcp_sock *s)
     s->snd_max = s->iss;
     s->ssthresh = 0x7fffffff;
     s->ts_offset = (uint32_t)(tcp->secret[1] >> 32) ^ s->iss;
-    uint32_t ws = 0;
-    while (ws < TCP_MAX_WSCALE && (65535u << ws) < s->rbuf_cap)
+    uint32_t ws = 0; /* for the largest the receive buffer may grow to */
+    while (ws < TCP_MAX_WSCALE && (65535u << ws) < tcp->cfg.rcvbuf)
         ws++;
     s->rcv_wscale = (uint8_t)ws;
     s->last_rx_ms = tcp_now_ms(tcp);
@@ -807,7 +833,8 @@ static void send_cookie(struct tern_tcp *tcp, const struct tcp_seg *seg)
     uint32_t isn = (t << 27) | ((uint32_t)idx << 24) | cookie_hash(tcp, seg, seg->seq, t);
     uint8_t opts[4];
     size_t n = tcp_build_syn_opts(opts, cookie_mss[idx], -1, false, false, 0, 0);
-    uint32_t w = tcp->cfg.rcvbuf > 65535 ? 65535 : tcp->cfg.rcvbuf;
+    /* what the block will hold: the window must not shrink afterwards */
+    uint32_t w = tcp->cfg.rcvbuf_min > 65535 ? 65535 : tcp->cfg.rcvbuf_min;
     tcp->stats.syn_cookies_sent++;
     tcp_send_raw(tcp, seg->dst, seg->src, seg->dport, seg->sport, isn, seg->seq + 1,
                  TCP_SYN | TCP_ACK, (uint16_t)w, opts, n);
@@ -849,7 +876,7 @@ static void listen_cookie_ack(struct tern_tcp_sock *l, struct tcp_seg *seg)
         tcp->stats.drop_backlog_full++;
         return;
     }
-    struct tern_tcp_sock *c = tcp_pcb_alloc(tcp);
+    struct tern_tcp_sock *c = tcp_pcb_alloc_evict(tcp, l);
     if (!c) {
         tcp->stats.drop_pool_empty++;
         return;

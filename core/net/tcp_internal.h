@@ -93,6 +93,11 @@ struct tern_tcp_sock {
     uint32_t cb_depth, gen;
     bool output_pending;
 
+    /* buffers: the block's own small ones, or grown ones from grow_heap;
+     * bytes the application read since rcv_epoch_ms (one RTT per epoch) */
+    uint8_t *sbuf_small, *rbuf_small;
+    uint32_t rcv_epoch_ms, rcv_epoch_bytes;
+
     /* send side */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, max_snd_wnd, snd_wl1, snd_wl2;
     uint8_t snd_wscale, rcv_wscale;
@@ -130,6 +135,8 @@ struct tern_tcp_sock {
     uint64_t last_rx_ms;
 
     /* listener */
+    tern_tcp_evict_fn evict_fn;     /* the owner's eviction policy */
+    void *evict_arg;
     struct tern_tcp_sock *parent;
     struct tern_list children;      /* SYN-RECEIVED and unaccepted children */
     uint32_t backlog, nchildren;
@@ -146,6 +153,14 @@ uint32_t tcp_now_ms(struct tern_tcp *tcp);
 struct tern_tcp_sock *tcp_pcb_alloc(struct tern_tcp *tcp);
 void tcp_pcb_hash(struct tern_tcp_sock *s);
 void tcp_pcb_release(struct tern_tcp_sock *s);
+/* tcp_pcb_alloc for a peer that completed a handshake at listener l:
+ * when the pool is empty, makes room first (tcp_evict.c). */
+struct tern_tcp_sock *tcp_pcb_alloc_evict(struct tern_tcp *tcp, struct tern_tcp_sock *l);
+/* Doubles s's send (or receive) buffer towards cfg.sndbuf (rcvbuf) from
+ * the shared area, keeping its contents; false when at the maximum or
+ * the area is full (counted). */
+bool tcp_grow_sbuf(struct tern_tcp_sock *s);
+bool tcp_grow_rbuf(struct tern_tcp_sock *s);
 struct tern_tcp_sock *tcp_lookup(struct tern_tcp *tcp, uint32_t laddr, uint16_t lport,
                                  uint32_t raddr, uint16_t rport);
 uint32_t tcp_isn(struct tern_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,

@@ -128,6 +128,10 @@ tern_result tern_tcp_send(struct tern_tcp_sock *s, const void *buf, size_t len, 
     if (!can_send_state(s->state) || s->shut_wr)
         return TERN_ECLOSED;
     uint32_t room = s->sbuf_cap - s->sbuf_len;
+    /* The buffer, not the peer, is the limit: the peer's window holds
+     * more than the buffer. A slow reader's small window never grows it. */
+    if (len > room && s->max_snd_wnd > s->sbuf_cap && tcp_grow_sbuf(s))
+        room = s->sbuf_cap - s->sbuf_len;
     if (room == 0)
         return TERN_AGAIN;
     uint32_t n = len < room ? (uint32_t)len : room;
@@ -144,6 +148,25 @@ tern_result tern_tcp_send(struct tern_tcp_sock *s, const void *buf, size_t len, 
     return TERN_OK;
 }
 
+/* Whether the receive ring limits a connection that moves data, as the
+ * application reads n bytes: half the ring filled between two reads (the
+ * application lags), or at least half the ring read within one round
+ * trip (the peer sends a window per RTT: the window is the limit). A
+ * trickle (slowloris) does neither. */
+static bool rcv_moving(struct tern_tcp_sock *s, uint32_t n)
+{
+    if (s->rbuf_len >= s->rbuf_cap / 2)
+        return true;
+    uint32_t now = tcp_now_ms(s->tcp);
+    uint32_t rtt_ms = s->srtt_us ? (s->srtt_us + 999) / 1000 : 1;
+    if (now - s->rcv_epoch_ms > rtt_ms) {
+        s->rcv_epoch_ms = now;
+        s->rcv_epoch_bytes = 0;
+    }
+    s->rcv_epoch_bytes += n;
+    return s->rcv_epoch_bytes >= s->rbuf_cap / 2;
+}
+
 tern_result tern_tcp_recv(struct tern_tcp_sock *s, void *buf, size_t cap, size_t *got)
 {
     *got = 0;
@@ -155,6 +178,9 @@ tern_result tern_tcp_recv(struct tern_tcp_sock *s, void *buf, size_t cap, size_t
         return TERN_AGAIN;
     }
     uint32_t n = cap < s->rbuf_len ? (uint32_t)cap : s->rbuf_len;
+    if (rcv_moving(s, n) && s->state != TERN_TCP_CLOSED && s->state != TERN_TCP_TIME_WAIT &&
+        !s->fin_rcvd)
+        tcp_grow_rbuf(s); /* the window update below tells the peer */
     uint32_t first = s->rbuf_cap - s->rbuf_head;
     if (first > n)
         first = n;

@@ -158,7 +158,10 @@ tern_result tern_https_tcp_start(struct tern_https_tcp *hs, struct tern_tcp *tcp
         slots[i].hs = hs;
         tern_http_stream_init(&slots[i].st, &https_ops, srv, &hs->resets);
     }
-    return tern_tcp_listen(tcp, 0, port, nslots, on_listen, hs, &hs->listener);
+    tern_result r = tern_tcp_listen(tcp, 0, port, nslots, on_listen, hs, &hs->listener);
+    if (r == TERN_OK)
+        tern_tcp_set_evict(hs->listener, tern_http_stream_evict, srv);
+    return r;
 }
 
 void tern_https_tcp_stop(struct tern_https_tcp *hs)

@@ -253,11 +253,12 @@ struct tern_http_config {
     uint64_t body_timeout_ns;        /* no body progress for this -> 408 */
     uint64_t idle_timeout_ns;        /* keep-alive wait -> silent close */
     uint64_t send_timeout_ns;        /* output not drained for this -> close */
+    uint64_t stall_evict_ns;         /* output not drained this long -> evictable */
     bool access_log;                 /* an info log line per response */
 };
 
 /* Defaults: limits as the parser's, 10 s headers, 30 s body, 60 s idle,
- * 30 s send, access log on. */
+ * 30 s send, evictable after 2 s without a drain, access log on. */
 void tern_http_config_default(struct tern_http_config *cfg);
 
 #define TERN_HTTP_OUT_MAX 16384      /* per-connection output buffer */
@@ -359,8 +360,10 @@ struct tern_http_conn *tern_http_conn_open(struct tern_http_server *srv,
 /* Makes room when the pool is full: picks an idle keep-alive connection,
  * else the one that has been sending its request head the longest (the
  * slowloris pattern), else one still sending a body that nobody is
- * answering yet (or whose answer went out already); never one whose
- * response is in progress. Marks it to close at once
+ * answering yet (or whose answer went out already), else the slow reader
+ * whose output has not drained for the longest, at least
+ * cfg.stall_evict_ns; never one whose response is moving. Marks it to
+ * close at once
  * (should_close) and wakes its transport, which is expected to close it
  * from the wake. Returns true when one was picked (counted in evictions). */
 bool tern_http_server_evict(struct tern_http_server *srv);

@@ -70,6 +70,12 @@ void tern_http_stream_drain(struct tern_http_stream *st);
  * not be armed (slot freed). */
 bool tern_http_stream_linger(struct tern_http_stream *st);
 
+/* A tern_tcp_evict_fn (arg: the struct tern_http_server) for the
+ * listeners of both flavours: the TCP pool is empty, so the server gives
+ * up its least useful connection (tern_http_server_evict), whose stream
+ * frees its socket from the wake. */
+bool tern_http_stream_evict(struct tern_tcp_sock *ls, void *srv);
+
 /* The listener callback body: accepts every pending connection into a
  * free slot of owner's nslots (found with ops->slot) (evicting once when full), refuses (reset,
  * *refused++) when none or when ops->open fails. */

@@ -67,7 +67,9 @@ void tern_http_tcp_stop(struct tern_http_tcp *ht);
 /* A tern_http_status_provider (arg: struct tern_http_net_status, tcp may
  * be NULL) for the network stack: "addresses" (each configured interface
  * with if, ip, mtu and its offloads as words), "tcp" (pcbs_in_use,
- * conns_accepted, rst_sent, retransmits) and "net" (frame counters and
+ * pcbs (the pool's size), conns_accepted, rst_sent, retransmits,
+ * syn_cookies_sent, drop_pool_empty, evicted_orphans, evicted_half_open,
+ * evicted_by_owner, buf_grown) and "net" (frame counters and
  * what the offloads did: rx_csum_vouched, tx_csum_offloaded,
  * tx_tso_frames, rx_large_frames, rx_drop_bad_meta). */
 struct tern_net;

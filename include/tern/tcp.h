@@ -9,9 +9,16 @@
  * module needs nothing but tern_os_step() to make progress.
  *
  * Memory is fixed at init: cfg.max_conns control blocks (listeners
- * included), each with its own send and receive buffer, carved from the
- * instance heap once. Overload (pool empty, backlog full) means
- * refusals, SYN cookies and counters, never growth.
+ * included), each with its own small send and receive buffer
+ * (cfg.sndbuf_min, cfg.rcvbuf_min), and one shared area of
+ * cfg.grow_bytes from which the buffers of connections that move data
+ * grow (doubling, up to cfg.sndbuf and cfg.rcvbuf) until they end; all of
+ * it carved from the instance heap once. A full pool makes room for a
+ * peer that completed a handshake: a released TIME-WAIT block, else the
+ * oldest orphan (released by its user, still closing), else the oldest
+ * half-open connection, else whatever a listener's owner gives up
+ * (tern_tcp_set_evict). Otherwise overload means refusals, SYN cookies
+ * and counters, never growth.
  *
  * Sockets are handles to control blocks. Every call on a handle is valid
  * until tern_tcp_close() or tern_tcp_abort(); after that the handle must
@@ -35,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tern/heap.h"
 #include "tern/list.h"
 #include "tern/result.h"
 #include "tern/timer.h"
@@ -77,8 +85,12 @@ struct tern_tcp_lower {
 
 struct tern_tcp_config {
     uint32_t max_conns;        /* control blocks, listeners included */
-    uint32_t sndbuf;           /* bytes of send buffer per connection */
-    uint32_t rcvbuf;           /* bytes of receive buffer per connection */
+    uint32_t sndbuf;           /* largest send buffer of a connection */
+    uint32_t rcvbuf;           /* largest receive buffer of a connection */
+    uint32_t sndbuf_min;       /* send buffer every block has (0: sndbuf) */
+    uint32_t rcvbuf_min;       /* receive buffer every block has (0: rcvbuf) */
+    uint32_t grow_bytes;       /* shared area buffers grow into (0: none, and
+                                * every block has sndbuf and rcvbuf) */
     uint32_t backlog_max;      /* cap on a listener's SYN + accept queue */
     uint32_t rto_initial_ms;   /* RFC 6298: 1000 */
     uint32_t rto_min_ms;       /* lower bound of the RTO */
@@ -92,10 +104,12 @@ struct tern_tcp_config {
     uint32_t mtu_max;          /* largest IP MTU any path may report */
 };
 
-/* Fills cfg with the defaults: 64 connections, 64 KiB buffers each way,
- * backlog 32, RTO 1 s initial / 200 ms min / 60 s max, 12 retries, 7 SYN
- * retries, 40 ms delayed ACK, MSL 30 s, keepalive 2 h / 75 s / 9 probes,
- * 100 challenge ACKs per second, MTU up to 9000. */
+/* Fills cfg with the defaults: 1024 connections with 4 KiB buffers each
+ * way, growing up to 64 KiB each way into a shared 4 MiB area, backlog
+ * 32, RTO 1 s initial / 200 ms min / 60 s max, 12 retries, 7 SYN
+ * retries, 40 ms delayed ACK, MSL 30 s, keepalive 2 h / 75 s / 9
+ * probes, 100 challenge ACKs per second, MTU up to 9000. About 9 MiB of
+ * blocks and small buffers plus the 4 MiB area. */
 void tern_tcp_config_default(struct tern_tcp_config *cfg);
 
 enum tern_tcp_state {
@@ -119,6 +133,13 @@ enum tern_tcp_state {
 #define TERN_TCP_EV_ERROR     0x08u  /* reset, timeout or refusal: see tern_tcp_error */
 
 typedef void (*tern_tcp_event_fn)(struct tern_tcp_sock *s, unsigned events, void *arg);
+
+/* A listener owner's eviction policy (tern_tcp_set_evict): the pool is
+ * empty and a peer that completed a handshake needs a block. The owner
+ * may abort (tern_tcp_abort) or close the least useful of its
+ * connections; true when it did. Runs from input processing: it must not
+ * close or abort any listener. */
+typedef bool (*tern_tcp_evict_fn)(struct tern_tcp_sock *ls, void *arg);
 
 /* Every reason a segment or event is dropped or refused, and the main
  * activity figures: monotonic counters, X(name, "what it counts"). */
@@ -172,6 +193,11 @@ typedef void (*tern_tcp_event_fn)(struct tern_tcp_sock *s, unsigned events, void
     X(dup_acks, "duplicate ACKs received")                                        \
     X(ooo_segments, "out-of-order segments queued")                               \
     X(time_wait_recycled, "TIME-WAIT blocks recycled when the pool was empty")     \
+    X(evicted_orphans, "pool empty: orphaned closing connections reset")          \
+    X(evicted_half_open, "pool empty: half-open connections dropped")             \
+    X(evicted_by_owner, "pool empty: connections a listener's owner gave up")     \
+    X(buf_grown, "buffers grown (doubled) for connections moving data")          \
+    X(buf_grow_failed, "buffers not grown: the shared area was full")             \
     X(out_tso, "TSO segments handed to IPv4 (several wire segments each)")        \
     X(in_csum_vouched, "segments whose checksum the device vouched for")
 
@@ -186,7 +212,9 @@ struct tern_tcp {
     struct tern_tcp_lower lower;
     struct tern_tcp_config cfg;
     struct tern_tcp_sock *pcbs;        /* cfg.max_conns blocks */
-    uint8_t *bufs;                      /* their send and receive buffers */
+    uint8_t *bufs;                      /* their small send and receive buffers */
+    uint8_t *grow_mem;                  /* cfg.grow_bytes: where buffers grow */
+    struct tern_heap grow_heap;         /* allocator over grow_mem */
     uint8_t *scratch;                   /* one outgoing segment */
     struct tern_list free_list;         /* unused blocks */
     struct tern_list listeners;         /* blocks in LISTEN */
@@ -243,6 +271,12 @@ tern_result tern_tcp_listen(struct tern_tcp *tcp, uint32_t local_addr, uint16_t 
                             uint32_t backlog, tern_tcp_event_fn cb, void *arg,
                             struct tern_tcp_sock **out);
 
+/* Sets (or clears, fn NULL) the eviction policy of listener ls: asked
+ * when the pool is empty, after TCP's own candidates (TIME-WAIT, orphans,
+ * half-open connections) ran out; the listener that got the handshake is
+ * asked first, then the others. */
+void tern_tcp_set_evict(struct tern_tcp_sock *ls, tern_tcp_evict_fn fn, void *arg);
+
 /* Takes the oldest established connection from a listener. Its callback
  * is unset until tern_tcp_set_callback. TERN_OK and *out; TERN_AGAIN when
  * none is waiting; TERN_EINVAL when ls is not a listener. */
@@ -272,7 +306,8 @@ tern_result tern_tcp_send(struct tern_tcp_sock *s, const void *buf, size_t len, 
  * TERN_ECLOSED (reset or failed, nothing left to read). */
 tern_result tern_tcp_recv(struct tern_tcp_sock *s, void *buf, size_t cap, size_t *got);
 
-/* Bytes readable now / bytes that send would take now. */
+/* Bytes readable now / bytes that send would take now (send may take
+ * more: a buffer that is full while the peer's window is larger grows). */
 size_t tern_tcp_recv_avail(const struct tern_tcp_sock *s);
 size_t tern_tcp_send_space(const struct tern_tcp_sock *s);
 

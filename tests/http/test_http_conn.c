@@ -887,6 +887,50 @@ static void test_eviction_when_full(void **state)
         client_free(cls[i]);
 }
 
+/* A full pool of slow readers: a response whose output has not drained
+ * for stall_evict_ns (2 s) may go, the longest stalled first; one that
+ * drained lately stays. */
+static void test_eviction_of_stalled_slow_readers(void **state)
+{
+    (void)state;
+    struct client *cls[BENCH_POOL];
+    const char *req = "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n";
+    for (int i = 0; i < BENCH_POOL; i++) {
+        cls[i] = client_open(B);
+        assert_int_equal(tern_http_conn_input(cls[i]->c, (const uint8_t *)req, strlen(req)),
+                         strlen(req));
+        bench_advance(B, SEC / 10);
+    }
+    /* a second later, client 1 reads a little */
+    bench_advance(B, SEC);
+    const uint8_t *out;
+    size_t len;
+    tern_http_conn_output(cls[1]->c, &out, &len);
+    assert_true(len > 100);
+    tern_http_conn_output_done(cls[1]->c, 100);
+    bench_advance(B, SEC / 2);
+    assert_false(tern_http_server_evict(&B->srv)); /* nobody stalled 2 s yet */
+    bench_advance(B, SEC / 2);
+    /* 2.1-2.4 s since the others drained: the oldest first */
+    int order[] = { 0, 2, 3 };
+    for (int k = 0; k < 3; k++) {
+        int wakes = (int)cls[order[k]]->wakes;
+        assert_true(tern_http_server_evict(&B->srv));
+        assert_true(cls[order[k]]->c->aborted);
+        assert_true(tern_http_conn_should_close(cls[order[k]]->c));
+        assert_true((int)cls[order[k]]->wakes > wakes);
+        for (int j = k + 1; j < 3; j++)
+            assert_false(cls[order[j]]->c->aborted);
+        assert_false(cls[1]->c->aborted);
+    }
+    /* client 1 drained 1 s ago: it stays */
+    assert_false(tern_http_server_evict(&B->srv));
+    assert_int_equal(B->srv.counters.evictions, 3);
+    for (int i = 0; i < BENCH_POOL; i++)
+        client_free(cls[i]);
+    assert_still_serving();
+}
+
 static void test_peer_half_close(void **state)
 {
     (void)state;
@@ -932,6 +976,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_reader_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_when_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_of_stalled_slow_readers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_half_close, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,6 +45,7 @@ static int setup(void **state)
     tern_tcp_config_default(&cfg);
     cfg.max_conns = 16;
     cfg.sndbuf = cfg.rcvbuf = 16384;
+    cfg.grow_bytes = 0; /* fixed 16 KiB buffers */
     struct tern_tcp_lower lower = { .output = loop_output, .path_mtu = loop_mtu, .ctx = L };
     assert_int_equal(tern_tcp_init(&L->tcp, &L->b.os, &lower, &cfg), TERN_OK);
     size_t cl, kl;

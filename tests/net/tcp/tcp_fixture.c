@@ -63,6 +63,7 @@ struct fx *fx_new(const struct tern_tcp_config *cfg)
         f->cfg.max_conns = 8;
         f->cfg.sndbuf = 16384;
         f->cfg.rcvbuf = 16384;
+        f->cfg.grow_bytes = 0; /* fixed 16 KiB buffers (growth: its own tests) */
         f->cfg.backlog_max = 4;
     }
     struct tern_tcp_lower lower = { .output = cap_output, .path_mtu = cap_mtu, .ctx = f };
