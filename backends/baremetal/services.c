@@ -101,13 +101,9 @@ static int resolve_workload(struct tern_os *os)
  * else DHCP. */
 static tern_result start_address(struct tern_os *os, const struct metal *m)
 {
-    const struct tern_manifest_network *mn = &s.manifest.network;
-    uint32_t ip = m->cmdline.ip, mask = m->cmdline.mask, gw = m->cmdline.gw;
-    if (ip == 0 && mn->mode == TERN_MANIFEST_NET_STATIC) {
-        ip = mn->address;
-        mask = mn->prefix_len ? ~0u << (32 - mn->prefix_len) : 0;
-        gw = mn->gateway;
-    }
+    uint32_t ip, mask, gw;
+    tern_workload_address(&s.manifest, m->cmdline.ip, m->cmdline.mask, m->cmdline.gw, &ip, &mask,
+                          &gw);
     if (ip == 0)
         return tern_dhcp_start(&s.dhcp, &s.net, on_dhcp, os); /* TERN_NET_UP when bound */
     tern_result r = tern_net_set_addr(&s.net, 0, ip, mask, gw);

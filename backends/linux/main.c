@@ -206,13 +206,8 @@ static void mount_disks(struct tern_linux *tl)
  * address it names is used instead of DHCP. */
 static void apply_manifest_network(struct tern_linux *tl)
 {
-    const struct tern_manifest_network *mn = &tl->workload.m.network;
     struct linux_net_opts *n = &tl->net_opts;
-    if (n->ip || mn->mode != TERN_MANIFEST_NET_STATIC)
-        return;
-    n->ip = mn->address;
-    n->mask = mn->prefix_len ? ~0u << (32 - mn->prefix_len) : 0;
-    n->gw = mn->gateway;
+    tern_workload_address(&tl->workload.m, n->ip, n->mask, n->gw, &n->ip, &n->mask, &n->gw);
 }
 
 /* Network, HTTP, the workload. 0, or the exit status. */

@@ -131,6 +131,12 @@ struct tern_workload_source {
     unsigned noverrides;
 };
 
+/* The address a boot configures, one rule for every backend: the command
+ * line's (cli_ip != 0) wins, else the manifest's static one, else none
+ * (*ip 0: DHCP). Host order; mask from the prefix. */
+void tern_workload_address(const struct tern_manifest *m, uint32_t cli_ip, uint32_t cli_mask,
+                           uint32_t cli_gw, uint32_t *ip, uint32_t *mask, uint32_t *gw);
+
 #define TERN_WORKLOAD_DIR "/tern"        /* on the boot volume */
 #define TERN_WORKLOAD_APP_MAX (16u << 20)
 
