@@ -211,7 +211,8 @@ static int pal_random(void *ctx, void *buf, size_t len)
         return TERN_PAL_EINVAL;
     if (len == 0)
         return TERN_PAL_OK;
-    tern_result r = os->plat.ops->entropy(os->plat.ctx, buf, len);
+    /* a failure is counted and logged, and buf zeroed (tern_entropy) */
+    tern_result r = tern_entropy(os, buf, len, "pal", "random bytes for the app");
     return r == TERN_OK ? TERN_PAL_OK : TERN_PAL_EIO;
 }
 

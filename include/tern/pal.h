@@ -234,7 +234,9 @@ struct tern_pal {
 
     /* ---- random ---- */
 
-    /* len bytes from the OS's CSPRNG. TERN_PAL_OK, TERN_PAL_EIO. */
+    /* len bytes from the OS's CSPRNG. TERN_PAL_OK, TERN_PAL_EIO (the
+     * entropy source failed: buf is zeroed and must not be used; the OS
+     * counts and logs it). */
     int (*random)(void *ctx, void *buf, size_t len);
 
     /* ---- sockets (TCP, UDP, DNS) ---- */

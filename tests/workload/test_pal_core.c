@@ -374,6 +374,38 @@ static void test_routes(void **state)
     assert_int_equal(f->os.heap.in_use, f->baseline);
 }
 
+/* ---- random ---- */
+
+static int main_random(const struct tern_pal *pal, const struct tern_app_start *st)
+{
+    (void)st;
+    struct tern_pal_app *app = pal->ctx;
+    struct sim_platform *sim = app->os->plat.ctx;
+    uint8_t a[16] = { 0 }, b[16] = { 0 };
+    static const uint8_t zero[16];
+    assert_int_equal(pal->random(pal->ctx, a, sizeof a), TERN_PAL_OK);
+    assert_int_equal(pal->random(pal->ctx, b, sizeof b), TERN_PAL_OK);
+    assert_memory_not_equal(a, b, sizeof a);
+    sim->entropy_fail = true;          /* the source breaks */
+    memset(a, 0x5a, sizeof a);
+    assert_int_equal(pal->random(pal->ctx, a, sizeof a), TERN_PAL_EIO);
+    assert_memory_equal(a, zero, sizeof a);
+    sim->entropy_fail = false;
+    return 0;
+}
+
+/* The app's random: fresh bytes, and a broken source is TERN_PAL_EIO
+ * with the buffer zeroed, counted and logged by the OS. */
+static void test_random_and_a_failing_source(void **state)
+{
+    struct fixture *f = *state;
+    run_app(f, main_random);
+    assert_int_equal(f->app.exit_code, 0);
+    assert_int_equal(f->os.entropy_failures, 1);
+    assert_true(sim_console_has(&f->sim,
+                                "error pal: entropy source failed: random bytes for the app refused"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +416,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threads_and_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exit_from_the_app, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_and_a_failing_source, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
