@@ -19,7 +19,7 @@
 # app on 192.0.2.10 behind tap wa0, its peer on 198.51.100.10 behind wp0).
 # usage: bench.sh BUILD_DIR [SECONDS]   (default 5 s per run)
 # env: RUNS=N runs per case (default 5); CASES=REGEX runs only the matching
-# cases (hello, echo, kv); MIB=N bytes of the bulk echo (default 32 MiB).
+# cases (hello, echo, kv); MIB=N bytes of the bulk echo (default 64 MiB).
 # Needs root, wrk, curl, ip, taskset.
 set -u
 build=$(cd "$1" && pwd)
@@ -93,10 +93,10 @@ rr_run() {
 }
 # bulk_run PID HOST -> "mbit_s cpu_us_per_MiB"
 bulk_run() {
-    local spid=$1 c0 line bytes=$((${MIB:-32} << 20))
+    local spid=$1 c0 line bytes=$((${MIB:-64} << 20))
     c0=$(cpu_ticks "$spid")
     line=$(in_ns "$meter" bulk "$2" 7 "$bytes") || fail "echo_meter bulk against $2: $line"
-    echo "$(cut -d' ' -f3 <<<"$line") $(cpu_us "$spid" "$c0" "${MIB:-32}")"
+    echo "$(cut -d' ' -f3 <<<"$line") $(cpu_us "$spid" "$c0" "${MIB:-64}")"
 }
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $runs runs of ${secs}s per case"
@@ -138,7 +138,7 @@ case_echo() {
         read -r pm pc <<<"$(bulk_run "$ppid_" $P.10)"
         read -r am ac <<<"$(bulk_run "$apid" $A.10)"
         printf '%-30s %9s Mbit/s (peer %9s Mbit/s) %6s %7sus %7sus  (CPU per MiB)\n' \
-            "run $i bulk ${MIB:-32} MiB" "$am" "$pm" "$(ratio "$am" "$pm")" "$ac" "$pc"
+            "run $i bulk ${MIB:-64} MiB" "$am" "$pm" "$(ratio "$am" "$pm")" "$ac" "$pc"
         read -r pr p50 p99 pc <<<"$(rr_run "$ppid_" $P.10 1 64)"
         read -r ar a50 a99 ac <<<"$(rr_run "$apid" $A.10 1 64)"
         printf '%-30s %9s rt/s p50 %5sus p99 %5sus (peer %9s rt/s p50 %5sus p99 %5sus) %6s %7sus %7sus\n' \
