@@ -12,10 +12,12 @@
  * TERN_PAL_ECLOSED.
  *
  * An app thread's reads and writes leave the connection's output corked
- * until the loop runs next (a flush timer due at once): the writes an app
- * makes between two blocking calls go out as full segments and the
- * window updates of its reads ride on them, as they do for the core's own
- * services, which write inside the stack's callback (corked there).
+ * until that thread blocks on the socket (a read or write that must wait,
+ * a poll on it, a close), or else until the loop runs next (a flush timer
+ * due at once): the writes an app makes between two blocking calls go out
+ * as full segments and the window updates of its reads ride on them, as
+ * they do for the core's own services, which write inside the stack's
+ * callback (corked there).
  */
 #include <string.h>
 
@@ -383,9 +385,9 @@ static int pal_sock_read(void *ctx, tern_pal_handle h, void *buf, size_t cap, ui
     if (buf == NULL || cap == 0 || got == NULL || !pal_on_thread(app))
         return TERN_PAL_EINVAL;
     sock_hold(ps);
-    sock_cork(ps);
     for (;;) {
         size_t n = 0;
+        sock_cork(ps);
         tern_result tr = tern_tcp_recv(ps->tcp, buf, cap, &n);
         if (tr == TERN_OK) {
             *got = n;
@@ -393,6 +395,7 @@ static int pal_sock_read(void *ctx, tern_pal_handle h, void *buf, size_t cap, ui
         }
         if (tr != TERN_AGAIN)
             return sock_drop(ps, TERN_PAL_ECLOSED);
+        sock_uncork(ps);                 /* about to block: the reply goes now */
         if ((r = sock_wait(ps, deadline)) != TERN_PAL_OK)
             return sock_drop(ps, r);
     }
@@ -410,10 +413,10 @@ static int pal_sock_write(void *ctx, tern_pal_handle h, const void *buf, size_t 
         return TERN_PAL_EINVAL;
     size_t done = 0;
     sock_hold(ps);
-    sock_cork(ps);
     r = TERN_PAL_OK;
     while (done < len) {
         size_t n = 0;
+        sock_cork(ps);
         tern_result tr = tern_tcp_send(ps->tcp, (const uint8_t *)buf + done, len - done, &n);
         if (tr == TERN_OK && n > 0) {
             done += n;
@@ -423,7 +426,8 @@ static int pal_sock_write(void *ctx, tern_pal_handle h, const void *buf, size_t 
             r = TERN_PAL_ECLOSED;
             break;
         }
-        if ((r = sock_wait(ps, deadline)) != TERN_PAL_OK)   /* full: wait for room */
+        sock_uncork(ps);                 /* full: send what is queued, wait for room */
+        if ((r = sock_wait(ps, deadline)) != TERN_PAL_OK)
             break;
     }
     if (sent)
@@ -655,6 +659,7 @@ static void poll_register(struct tern_pal_app *app, struct tern_pal_pollfd *fds,
         if (is_sock_kind(k)) {
             struct pal_sock *ps = pal_handle_get(app, fds[i].h, k);
             sock_hold(ps);
+            sock_uncork(ps);             /* the poll blocks: what was written goes now */
             regs[i].sock = ps;
             pal_poll_link_add(&regs[i].link, &ps->pollers, wake);
         } else if (k == PAL_H_EVENT) {
