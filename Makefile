@@ -9,7 +9,7 @@ RUN_ARGS   ?=
 
 CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
 
-.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu image clean bench bench-storage bench-metal bench-net bench-metal-linux
+.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu image clean bench bench-storage bench-metal bench-net bench-metal-linux bench-workload
 
 all: build
 
@@ -90,3 +90,11 @@ bench-metal: deps build
 bench: bench-metal-linux
 bench-metal-linux: deps build
 	bench/metal/linux_guest.sh $(BUILD)
+
+# Workloads (apps through the PAL) against the OS's own services in the
+# same run: hello, echo and kv on tern-linux over TAP (root; a namespace
+# the script creates), then the bare-metal boot with the app from the disk.
+bench: bench-workload
+bench-workload: deps build
+	bench/workload/bench.sh $(BUILD)
+	bench/workload/metal.sh $(BUILD)

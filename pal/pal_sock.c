@@ -10,6 +10,14 @@
  * closed while threads are blocked on it is marked closed and freed by
  * the last of them to leave (users counts them); they return
  * TERN_PAL_ECLOSED.
+ *
+ * An app thread's reads and writes leave the connection's output corked
+ * until that thread blocks on the socket (a read or write that must wait,
+ * a poll on it, a close), or else until the loop runs next (a flush timer
+ * due at once): the writes an app makes between two blocking calls go out
+ * as full segments and the window updates of its reads ride on them, as
+ * they do for the core's own services, which write inside the stack's
+ * callback (corked there).
  */
 #include <string.h>
 
@@ -30,7 +38,9 @@ struct pal_sock {
     struct tern_event ev;              /* signalled by the stack's callback */
     struct pal_poll_link *pollers;
     struct pal_sock *accepting;        /* pending: the listener its accept waits on */
+    struct tern_timer flush;           /* uncorks tcp once the loop runs */
     unsigned users;                    /* blocking calls and polls inside */
+    bool corked;                       /* tcp is corked, flush armed */
     bool closed;
 };
 
@@ -85,6 +95,32 @@ static void on_udp(struct tern_udp_sock *s, void *arg)
     sock_wake(arg);
 }
 
+/* Sends what the app's calls left corked (the flush timer, or a close). */
+static void sock_uncork(struct pal_sock *ps)
+{
+    if (!ps->corked)
+        return;
+    ps->corked = false;
+    tern_timer_disarm(ps->app->os, &ps->flush);
+    tern_tcp_uncork(ps->tcp);
+}
+
+static void on_flush(struct tern_timer *t, void *arg)
+{
+    (void)t;
+    sock_uncork(arg);
+}
+
+/* Corks a connection an app thread is about to read or write until the
+ * loop runs next. Without room for the timer the output is not held. */
+static void sock_cork(struct pal_sock *ps)
+{
+    if (ps->corked || tern_timer_arm(ps->app->os, &ps->flush, 0) != TERN_OK)
+        return;
+    tern_tcp_cork(ps->tcp);
+    ps->corked = true;
+}
+
 static void sock_refused(struct tern_pal_app *app, const char *what)
 {
     app->stats.sock_refused++;
@@ -101,6 +137,7 @@ static int sock_new(struct tern_pal_app *app, enum pal_kind kind, struct pal_soc
     ps->app = app;
     ps->kind = kind;
     tern_event_init(&ps->ev);
+    tern_timer_init(&ps->flush, on_flush, ps);
     *h = pal_handle_new(app, kind, ps);
     if (*h < 0) {
         tern_free(app->os, ps);
@@ -116,6 +153,7 @@ static void sock_release_io(struct pal_sock *ps)
 {
     if (ps->tcp) {
         tern_tcp_set_callback(ps->tcp, NULL, NULL);
+        sock_uncork(ps);               /* what the app wrote goes before the FIN */
         tern_tcp_close(ps->tcp);
         ps->tcp = NULL;
     }
@@ -349,6 +387,7 @@ static int pal_sock_read(void *ctx, tern_pal_handle h, void *buf, size_t cap, ui
     sock_hold(ps);
     for (;;) {
         size_t n = 0;
+        sock_cork(ps);
         tern_result tr = tern_tcp_recv(ps->tcp, buf, cap, &n);
         if (tr == TERN_OK) {
             *got = n;
@@ -356,6 +395,7 @@ static int pal_sock_read(void *ctx, tern_pal_handle h, void *buf, size_t cap, ui
         }
         if (tr != TERN_AGAIN)
             return sock_drop(ps, TERN_PAL_ECLOSED);
+        sock_uncork(ps);                 /* about to block: the reply goes now */
         if ((r = sock_wait(ps, deadline)) != TERN_PAL_OK)
             return sock_drop(ps, r);
     }
@@ -376,6 +416,7 @@ static int pal_sock_write(void *ctx, tern_pal_handle h, const void *buf, size_t 
     r = TERN_PAL_OK;
     while (done < len) {
         size_t n = 0;
+        sock_cork(ps);
         tern_result tr = tern_tcp_send(ps->tcp, (const uint8_t *)buf + done, len - done, &n);
         if (tr == TERN_OK && n > 0) {
             done += n;
@@ -385,7 +426,8 @@ static int pal_sock_write(void *ctx, tern_pal_handle h, const void *buf, size_t 
             r = TERN_PAL_ECLOSED;
             break;
         }
-        if ((r = sock_wait(ps, deadline)) != TERN_PAL_OK)   /* full: wait for room */
+        sock_uncork(ps);                 /* full: send what is queued, wait for room */
+        if ((r = sock_wait(ps, deadline)) != TERN_PAL_OK)
             break;
     }
     if (sent)
@@ -617,6 +659,7 @@ static void poll_register(struct tern_pal_app *app, struct tern_pal_pollfd *fds,
         if (is_sock_kind(k)) {
             struct pal_sock *ps = pal_handle_get(app, fds[i].h, k);
             sock_hold(ps);
+            sock_uncork(ps);             /* the poll blocks: what was written goes now */
             regs[i].sock = ps;
             pal_poll_link_add(&regs[i].link, &ps->pollers, wake);
         } else if (k == PAL_H_EVENT) {

@@ -167,6 +167,16 @@ static bool rcv_moving(struct tern_tcp_sock *s, uint32_t n)
     return s->rcv_epoch_bytes >= s->rbuf_cap / 2;
 }
 
+void tern_tcp_cork(struct tern_tcp_sock *s)
+{
+    tcp_cork(s);
+}
+
+void tern_tcp_uncork(struct tern_tcp_sock *s)
+{
+    tcp_uncork(s, s->gen);
+}
+
 tern_result tern_tcp_recv(struct tern_tcp_sock *s, void *buf, size_t cap, size_t *got)
 {
     *got = 0;

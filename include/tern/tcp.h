@@ -301,6 +301,14 @@ void tern_tcp_set_callback(struct tern_tcp_sock *s, tern_tcp_event_fn cb, void *
  * see tern_tcp_error). */
 tern_result tern_tcp_send(struct tern_tcp_sock *s, const void *buf, size_t len, size_t *sent);
 
+/* Holds the socket's output (data, FIN, ACKs and window updates) back
+ * until the matching tern_tcp_uncork(), as the stack does around its own
+ * callbacks: sends made in between leave as few, full segments. Corks
+ * nest; uncork every cork before tern_tcp_close/abort. */
+void tern_tcp_cork(struct tern_tcp_sock *s);
+/* Undoes one tern_tcp_cork(); the last one sends what was held back. */
+void tern_tcp_uncork(struct tern_tcp_sock *s);
+
 /* Reads up to cap bytes into buf. TERN_OK with *got > 0 (data) or *got ==
  * 0 (the peer closed: end of stream); TERN_AGAIN (nothing yet);
  * TERN_ECLOSED (reset or failed, nothing left to read). */

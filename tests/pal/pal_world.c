@@ -41,6 +41,7 @@ static tern_result pw_net_send(void *ctx, unsigned idx, const void *frame, size_
         n->tx_dropped++;
         return TERN_AGAIN;
     }
+    n->tx_frames++;
     struct pw_frame *f = &peer->rx[(peer->rx_head + peer->rx_count++) % PW_FRAMES];
     f->len = len;
     memcpy(f->data, frame, len);

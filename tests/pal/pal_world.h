@@ -48,6 +48,7 @@ struct pw_node {
     struct pw_frame *rx;             /* queued for net_recv */
     unsigned rx_head, rx_count;
     uint64_t tx_dropped;
+    uint64_t tx_frames;              /* frames this node put on the link */
     bool with_net;
     struct tern_os os;
     struct tern_net net;

@@ -714,6 +714,75 @@ static void test_no_network(void **state)
     finish_all(w);
 }
 
+/* ---- a burst of writes leaves as full segments ---- */
+
+#define BURST_WRITES 10
+#define BURST_PIECE 100
+
+static int burst_sink(const struct tern_pal *pal, const struct tern_app_start *st)
+{
+    (void)st;
+    void *c = pal->ctx;
+    tern_pal_handle l, s;
+    CHECK(pal->tcp_listen(c, 7600, &l) == TERN_PAL_OK);
+    T.flag = true;
+    CHECK(pal->tcp_accept(c, l, TERN_PAL_FOREVER, &s, NULL) == TERN_PAL_OK);
+    for (;;) {
+        size_t got;
+        CHECK(pal->sock_read(c, s, T.in + T.in_len, sizeof T.in - T.in_len, TERN_PAL_FOREVER,
+                             &got) == TERN_PAL_OK);
+        if (got == 0)
+            break;
+        T.in_len += got;
+        T.flag2 = T.in_len == BURST_WRITES * BURST_PIECE;
+    }
+    CHECK(pal->sock_close(c, s) == TERN_PAL_OK);
+    CHECK(pal->sock_close(c, l) == TERN_PAL_OK);
+    return 0;
+}
+
+/* Ten small writes in a row, no blocking call between them: the app's
+ * whole burst must leave in one segment once the app thread gives the
+ * loop back, as the core's own services' writes do inside the stack's
+ * callback, not the first write alone and the rest after an ACK (Nagle),
+ * nor a frame per write. */
+static int burst_writer(const struct tern_pal *pal, const struct tern_app_start *st)
+{
+    (void)st;
+    void *c = pal->ctx;
+    struct tern_pal_addr to = { A_ADDR, 7600 };
+    tern_pal_handle s;
+    CHECK(pal->tcp_connect(c, &to, NOW(pal) + PW_S, &s) == TERN_PAL_OK);
+    CHECK(pal->sleep_until(c, NOW(pal) + 300 * PW_MS) == TERN_PAL_OK);   /* the handshake's ACKs settle */
+    uint64_t before = T.w->node[1]->tx_frames;
+    for (size_t i = 0; i < BURST_WRITES; i++) {
+        memset(T.out + i * BURST_PIECE, 'a' + (int)i, BURST_PIECE);
+        size_t sent = 0;
+        CHECK(pal->sock_write(c, s, T.out + i * BURST_PIECE, BURST_PIECE, TERN_PAL_FOREVER,
+                              &sent) == TERN_PAL_OK);
+        CHECK(sent == BURST_PIECE);
+    }
+    while (!T.flag2)
+        CHECK(pal->sleep_until(c, NOW(pal) + PW_MS) == TERN_PAL_OK);
+    T.got = (size_t)(T.w->node[1]->tx_frames - before);
+    CHECK(pal->sock_close(c, s) == TERN_PAL_OK);
+    return 0;
+}
+
+static void test_write_burst_coalesced(void **state)
+{
+    (void)state;
+    struct pal_world *w = world(2);
+    pw_start(w->node[0], burst_sink);
+    assert_true(pw_run(w, flag_set, NULL, PW_S));
+    pw_start(w->node[1], burst_writer);
+    run_to_end(w, 10 * PW_S);
+    assert_int_equal(T.in_len, BURST_WRITES * BURST_PIECE);
+    assert_memory_equal(T.in, T.out, BURST_WRITES * BURST_PIECE);
+    assert_int_equal(T.got, 1);             /* the writer's frames while the burst crossed */
+    finish_all(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_blocking_off_thread),
         cmocka_unit_test(test_exhaustion),
         cmocka_unit_test(test_no_network),
+        cmocka_unit_test(test_write_burst_coalesced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
