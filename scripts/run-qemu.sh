@@ -14,6 +14,9 @@
 #     --rng           virtio-rng (host /dev/urandom)
 #     --legacy        virtio devices with disable-modern=on (0.9.5 transport)
 #     --mem SIZE      -m SIZE instead of 256M
+#     --cpu MODEL     -cpu MODEL instead of max; "default" passes no -cpu at
+#                     all (QEMU's default model, qemu64: no RDRAND/RDSEED)
+#     --smp N         N vCPUs instead of 1 (Tern runs on the first)
 #     --ram thp       QEMU's default anonymous guest RAM (see below) instead
 #                     of a memfd
 #     --no-debug-exit without isa-debug-exit (the guest then powers off
@@ -40,7 +43,7 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [qemu args...]" >&2; exit 2; }
 build=$1
 shift
-image= net_port= tap= rng= legacy= mem=256M ram=memfd debug_exit=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
+image= net_port= tap= rng= legacy= mem=256M cpu=max smp=1 ram=memfd debug_exit=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 while [ $# -gt 0 ]; do
     case $1 in
         --image) image=$2; shift 2 ;;
@@ -49,6 +52,8 @@ while [ $# -gt 0 ]; do
         --rng) rng=1; shift ;;
         --legacy) legacy=",disable-modern=on"; shift ;;
         --mem) mem=$2; shift 2 ;;
+        --cpu) cpu=$2; shift 2 ;;
+        --smp) smp=$2; shift 2 ;;
         --ram) ram=$2; shift 2 ;;
         --no-debug-exit) debug_exit=(); shift ;;
         *) break ;;
@@ -88,6 +93,8 @@ else
     devs+=(-nic none)
 fi
 [ -n "$rng" ] && devs+=(-device "virtio-rng-pci$legacy")
+cpu_args=(-cpu "$cpu")
+[ "$cpu" = default ] && cpu_args=()
 case $ram in
     memfd) devs+=(-object "memory-backend-memfd,id=ram0,size=$mem" -machine memory-backend=ram0) ;;
     thp) ;;
@@ -103,7 +110,7 @@ trap 'rm -rf "$tmp"' EXIT
 trap '[ -n "$qpid" ] && kill "$qpid" 2>/dev/null' TERM INT HUP
 set +e
 qemu-system-x86_64 \
-    -accel tcg -cpu max -m "$mem" -smp 1 \
+    -accel tcg "${cpu_args[@]}" -m "$mem" -smp "$smp" \
     -drive "if=pflash,format=raw,unit=0,readonly=on,file=$code" \
     -drive "if=pflash,format=raw,unit=1,file=$tmp/vars.fd" \
     -nodefaults -serial stdio -display none -monitor none -no-reboot \

@@ -62,8 +62,12 @@ static bool rdseed64(uint64_t *v)
     return ok;
 }
 
+/* RDRAND, else RDSEED: only what CPUID reported (either instruction is
+ * #UD on a CPU without it, e.g. QEMU's default qemu64 model). */
 static tern_result cpu_entropy(struct metal *m, void *buf, size_t len)
 {
+    if (!m->have_rdrand && !m->have_rdseed)
+        return TERN_EIO;
     uint8_t *p = buf;
     while (len > 0) {
         uint64_t v = 0;
