@@ -31,6 +31,14 @@
  * it is armed for the remaining time
  * (at most 2^32 - 1 ticks; longer sleeps re-arm) and then sti;hlt, which
  * cannot miss an interrupt that fires between arming and halting.
+ *
+ * The same timer is the watchdog's busy tick (cpu.c): once started,
+ * every wake-up from a sleep re-arms a one-shot of TERN_WATCHDOG_TICK_MS,
+ * as the timer interrupt does when it fires while the core is busy, so
+ * the timer is always counting either the sleep's deadline or the next
+ * tick (a sleep with no deadline stops it). The time spent in hlt is
+ * summed in idle_tsc: the watchdog counts busy time only, as tern-linux's
+ * CPU-time itimer does.
  */
 #include "metal.h"
 #include "x86.h"
@@ -284,11 +292,33 @@ uint64_t clock_now_ns(struct metal *m)
     return ns;
 }
 
+uint64_t clock_tsc_ns(const struct metal *m, uint64_t ticks)
+{
+    return ticks_to_ns(&m->clock, ticks);
+}
+
+void clock_tick_start(struct metal *m, uint32_t ms)
+{
+    struct metal_clock *c = &m->clock;
+    uint64_t ticks = c->lapic_hz * ms / 1000u;
+    c->tick_lapic = ticks == 0 ? 1 : ticks > 0xffffffffu ? 0xffffffffu : (uint32_t)ticks;
+    clock_tick_arm(m);
+}
+
+void clock_tick_arm(struct metal *m)
+{
+    struct metal_clock *c = &m->clock;
+    if (c->tick_lapic != 0)
+        lapic_write(c, LAPIC_TMR_INIT, c->tick_lapic);
+}
+
 void clock_sleep_until(struct metal *m, uint64_t deadline_ns)
 {
     struct metal_clock *c = &m->clock;
     cli();
-    if (deadline_ns != UINT64_MAX) {
+    if (deadline_ns == UINT64_MAX) {
+        lapic_write(c, LAPIC_TMR_INIT, 0); /* no busy tick while idle */
+    } else {
         uint64_t now = clock_now_ns(m);
         if (now >= deadline_ns)
             return;
@@ -300,7 +330,12 @@ void clock_sleep_until(struct metal *m, uint64_t deadline_ns)
             ticks = 0xffffffffu;
         lapic_write(c, LAPIC_TMR_INIT, (uint32_t)ticks);
     }
+    uint64_t t0 = rdtsc();
+    c->sleeping = true;
     sti_hlt();
     cli();
+    c->sleeping = false;
+    c->idle_tsc += rdtsc() - t0;
     c->wakeups++;
+    clock_tick_arm(m);
 }

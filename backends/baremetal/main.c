@@ -264,16 +264,18 @@ static void metal_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
 {
     struct metal *m = ctx;
     /* Interrupts are off here: a completion that arrives after the check
-     * stays pending and wakes the sti;hlt at once (its shadow). */
+     * stays pending and wakes the sti;hlt at once (its shadow). The loop
+     * and its threads run with them on (the watchdog's tick). */
+    cli();
     for (;;) {
         *ready = ready_bits(m);
         if (metal_power_button(m))
             *ready |= TERN_READY_SHUTDOWN; /* reported once: the bit is cleared */
         if (*ready != 0 || deadline_ns == 0)
-            return;
+            break;
         uint64_t now = clock_now_ns(m);
         if (deadline_ns != UINT64_MAX && now >= deadline_ns)
-            return;
+            break;
         uint64_t until = deadline_ns;
         if (m->poll_devices && (until == UINT64_MAX || until - now > METAL_POLL_NS))
             until = now + METAL_POLL_NS;
@@ -281,6 +283,7 @@ static void metal_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
             until = now + METAL_PWRBTN_POLL_NS;
         clock_sleep_until(m, until);
     }
+    sti();
 }
 
 static __attribute__((noreturn)) void metal_panic(void *ctx, const char *reason)
@@ -743,6 +746,8 @@ void kmain(const struct tern_boot_info *info)
     if (libc_bad != NULL)
         tern_panic(os, "libc-selfcheck-failed:%s", libc_bad);
     tern_log(os, TERN_LOG_INFO, "metal", "libc self-check ok");
+    cpu_watchdog_start(m, os, TERN_WATCHDOG_MS_DEFAULT);
+    sti(); /* the loop and its threads run with interrupts on (the tick) */
     int code = tern_os_run(os);
     metal_services_stop();
     if (m->cmdline.reboot)
