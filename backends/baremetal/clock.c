@@ -38,7 +38,8 @@
  * the timer is always counting either the sleep's deadline or the next
  * tick (a sleep with no deadline stops it). The time spent in hlt is
  * summed in idle_tsc: the watchdog counts busy time only, as tern-linux's
- * CPU-time itimer does.
+ * CPU-time itimer does. The PIT reads after boot (refine, the check) run
+ * with interrupts off, so no tick lands inside a TSC bracket.
  */
 #include "metal.h"
 #include "x86.h"
@@ -253,11 +254,10 @@ void clock_init(struct metal *m)
     outb(0xa1, 0xff);
 }
 
-void clock_refine(struct metal *m, bool now)
+/* clock_refine without the interrupt guard. */
+static void refine(struct metal *m, bool now)
 {
     struct metal_clock *c = &m->clock;
-    if (c->refined)
-        return;
     uint64_t t = rdtsc();
     if (!now && ticks_to_ns(c, t - c->cal_start) < REFINE_AFTER_NS)
         return;
@@ -274,10 +274,21 @@ void clock_refine(struct metal *m, bool now)
     }
 }
 
+void clock_refine(struct metal *m, bool now)
+{
+    if (m->clock.refined)
+        return;
+    uint64_t flags = irq_save(); /* no interrupt inside a TSC bracket */
+    refine(m, now);
+    irq_restore(flags);
+}
+
 uint64_t clock_check_pit_us(struct metal *m, uint32_t ms)
 {
     clock_refine(m, true); /* channel 2 is ours from here */
+    uint64_t flags = irq_save();
     uint64_t ticks = pit_measure(ms, 4, 10000);
+    irq_restore(flags);
     return ticks_to_ns(&m->clock, ticks) / 1000u;
 }
 
