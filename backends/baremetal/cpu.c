@@ -3,8 +3,11 @@
  *
  * GDT: null, 64-bit kernel code (0x08), kernel data (0x10), a TSS (0x18)
  * whose IST1 stack takes #DF, NMI and #MC so those still print when the
- * kernel stack is gone, and whose IST2 stack takes the LAPIC timer and
- * device interrupts (so none lands on an app thread's stack). IDT:
+ * kernel stack is gone, whose IST2 stack takes the LAPIC timer and
+ * device interrupts (so none lands on an app thread's stack), and whose
+ * IST3 stack takes #PF, so a thread that ran into the guard page below
+ * its stack (mm_stack_alloc) still reports, as crash:stack-overflow when
+ * it is the app's (tern_thread_guard_hit). IDT:
  * vectors 0..31 go to the stubs in entry.S and end in metal_trap(); the
  * LAPIC timer vector 0x40 goes to metal_tick() (the watchdog, below);
  * the device MSI-X vector 0x41 wakes hlt; every other vector is ignored.
@@ -28,6 +31,7 @@
  */
 #include "metal.h"
 #include "tern/os.h"
+#include "tern/thread.h"
 #include "tern/workload.h"
 #include "x86.h"
 
@@ -75,6 +79,7 @@ static struct tss64 tss __attribute__((aligned(16)));
 static struct idt_entry idt[256] __attribute__((aligned(16)));
 static uint8_t ist1_stack[16384] __attribute__((aligned(16)));
 static uint8_t ist2_stack[16384] __attribute__((aligned(16)));
+static uint8_t ist3_stack[16384] __attribute__((aligned(16)));
 static volatile int in_trap;
 /* The machine, for the timer interrupt (which carries no context): set
  * once by cpu_watchdog_start before interrupts are enabled. */
@@ -121,6 +126,7 @@ void cpu_init(void)
     uint64_t t = (uint64_t)&tss;
     tss.ist[0] = (uint64_t)(ist1_stack + sizeof(ist1_stack));
     tss.ist[1] = (uint64_t)(ist2_stack + sizeof(ist2_stack));
+    tss.ist[2] = (uint64_t)(ist3_stack + sizeof(ist3_stack));
     tss.iomap_base = sizeof(tss);
 
     gdt[0] = 0;
@@ -153,7 +159,7 @@ void cpu_init(void)
     for (unsigned v = 32; v < 256; v++)
         set_gate(v, (uint64_t)tern_isr_ignore, 0);
     for (unsigned v = 0; v < 32; v++)
-        set_gate(v, tern_isr_stubs[v], (v == 2 || v == 8 || v == 18) ? 1 : 0);
+        set_gate(v, tern_isr_stubs[v], (v == 2 || v == 8 || v == 18) ? 1 : v == 14 ? 3 : 0);
     set_gate(TIMER_VECTOR, (uint64_t)tern_isr_tick, 2);
     /* Device MSI-X (virtio.h): an acknowledge-and-return stub; the
      * wake-up from hlt is all it is for. */
@@ -164,13 +170,16 @@ void cpu_init(void)
 }
 
 /* The words tern-linux's guard uses for the same faults. */
-static const char *app_fault_name(unsigned v, uint64_t err)
+static const char *app_fault_name(unsigned v, uint64_t err, const struct tern_workload *w)
 {
     switch (v) {
     case 0: return "divide-error";
     case 6: return "invalid-opcode";
     case 13: return "general-protection";
-    case 14: return (err & 1) ? "protection-fault" : "page-fault";
+    case 14:
+        if (tern_thread_guard_hit(w->os, read_cr2()))
+            return "stack-overflow";
+        return (err & 1) ? "protection-fault" : "page-fault";
     default: return names[v];
     }
 }
@@ -224,7 +233,7 @@ void metal_trap(struct trap_frame *f)
     bool app = tern_workload_app_fault(w, f->rip);
     if (app)
         serial_printf("\nerror guard: the app crashed: %s (%s) at rip=0x%llx err=0x%llx cr2=0x%llx\n",
-                      app_fault_name(v, f->err), names[v], (unsigned long long)f->rip,
+                      app_fault_name(v, f->err, w), names[v], (unsigned long long)f->rip,
                       (unsigned long long)f->err, (unsigned long long)read_cr2());
     else if (v == 14)
         serial_printf("\nTERN_PANIC reason=exception vector=%u rip=0x%llx err=0x%llx cr2=0x%llx "
@@ -236,7 +245,7 @@ void metal_trap(struct trap_frame *f)
                       v, (unsigned long long)f->rip, (unsigned long long)f->err, names[v]);
     dump_frame(f);
     if (app) {
-        tern_workload_report_crash(w, app_fault_name(v, f->err));
+        tern_workload_report_crash(w, app_fault_name(v, f->err, w));
         metal_exit(TERN_WORKLOAD_HALT_CRASH);
     }
     metal_exit(METAL_PANIC_EXIT_VALUE);

@@ -15,6 +15,7 @@
  *   heap_region   largest conventional region >= 1 MiB from the UEFI map (mm.c)
  *   exec_alloc/seal/free  pages from mm.c's allocator, RW+NX, sealed to RX (W^X)
  *   exec_readonly         those pages made R+NX (an app's rodata and RELRO)
+ *   stack_alloc/free      thread stacks from mm.c's allocator over a not-present guard page
  *   wait          LAPIC one-shot + sti;hlt, woken by MSI-X; ready bits from the rx rings
  *   panic         isa-debug-exit(METAL_PANIC_EXIT_VALUE), then cli;hlt
  */
@@ -251,6 +252,16 @@ static tern_result metal_exec_free(void *ctx, void *ptr, size_t size)
     return mm_exec_free(ctx, ptr, size);
 }
 
+static tern_result metal_stack_alloc(void *ctx, size_t size, void **out)
+{
+    return mm_stack_alloc(ctx, size, out);
+}
+
+static void metal_stack_free(void *ctx, void *stack, size_t size)
+{
+    mm_stack_free(ctx, stack, size);
+}
+
 static uint64_t ready_bits(struct metal *m)
 {
     uint64_t r = 0;
@@ -314,6 +325,8 @@ static const struct tern_platform_ops metal_ops = {
     .exec_seal = metal_exec_seal,
     .exec_free = metal_exec_free,
     .exec_readonly = metal_exec_readonly,
+    .stack_alloc = metal_stack_alloc,
+    .stack_free = metal_stack_free,
     .wait = metal_wait,
     .panic = metal_panic,
     .name = "baremetal",

@@ -104,6 +104,7 @@ struct metal_mm {
     uint64_t mapped_top;      /* [0, mapped_top) identity-mapped at boot */
     uint64_t text_start, text_end;
     uint64_t exec_pages;
+    uint64_t stack_pages;     /* thread stacks with their guard pages */
     bool active;              /* CR3 points at pml4 */
 };
 
@@ -198,6 +199,10 @@ tern_result mm_exec_alloc(struct metal *m, size_t size, void **out);
 tern_result mm_exec_seal(struct metal *m, void *ptr, size_t size);
 tern_result mm_exec_readonly(struct metal *m, void *ptr, size_t size);
 tern_result mm_exec_free(struct metal *m, void *ptr, size_t size);
+/* A thread stack of size bytes (page multiple) with a not-present guard
+ * page below it, and back. TERN_OK, TERN_ENOMEM. */
+tern_result mm_stack_alloc(struct metal *m, size_t size, void **out);
+void mm_stack_free(struct metal *m, void *stack, size_t size);
 
 /* fwcfg.c: copies QEMU's fw_cfg file `name` into buf (NUL-terminated, cut
  * to cap - 1). Returns its length, or -1 when fw_cfg or the file is

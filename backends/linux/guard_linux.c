@@ -9,6 +9,7 @@
 
 #include "guard_linux.h"
 #include "tern/os.h"
+#include "tern/thread.h"
 #include "tern/workload.h"
 
 #define TICK_MS TERN_WATCHDOG_TICK_MS
@@ -62,12 +63,15 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
         signal(sig, SIG_DFL);                /* the OS's own bug: the default action */
         return;
     }
+    const char *what = sig == SIGSEGV && tern_thread_guard_hit(guard->os, (uint64_t)(uintptr_t)si->si_addr)
+                           ? "stack-overflow"
+                           : fault_name(sig, si->si_code);
     char line[160];
-    snprintf(line, sizeof line, "error guard: the app crashed: %s at rip=0x%llx addr=%p\n",
-             fault_name(sig, si->si_code), (unsigned long long)rip, si->si_addr);
+    snprintf(line, sizeof line, "error guard: the app crashed: %s at rip=0x%llx addr=%p\n", what,
+             (unsigned long long)rip, si->si_addr);
     say(line);
     dump_registers(uc);
-    tern_workload_report_crash(guard->w, fault_name(sig, si->si_code));
+    tern_workload_report_crash(guard->w, what);
     _exit(TERN_WORKLOAD_HALT_CRASH);
 }
 

@@ -12,6 +12,8 @@
 #   wx    a write to its sealed text -> crash:protection-fault status 141
 #   spin  a thread that never yields -> crash:watchdog (the metal watchdog,
 #         after >= 1000 ms of busy time)                      status 141
+#   stack a runaway recursion      -> crash:stack-overflow (#PF on the
+#         not-present guard page below the thread's stack)   status 141
 #   oom   allocates until refused, returns 12 -> reason=returned code=12  status 25
 #   exit3 exit(3)                  -> reason=exit code=3      status 7
 # Each case checks that TERN_READY came before the app's end, the
@@ -34,6 +36,7 @@ case $case_ in
     div)   reason=crash:divide-error ;;
     wx)    reason=crash:protection-fault ;;
     spin)  reason=crash:watchdog ;;
+    stack) reason=crash:stack-overflow ;;
     oom)   reason=returned code=12 status=25 mem=4 ;;
     exit3) reason=exit code=3 status=7 ;;
     *) fail "unknown case $case_" ;;
