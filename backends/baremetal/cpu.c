@@ -85,7 +85,7 @@ static volatile int in_trap;
  * once by cpu_watchdog_start before interrupts are enabled. */
 static struct metal *tick_machine;
 
-/* Read by tern_isr_timer (entry.S). */
+/* Read by tern_isr_timer and tern_isr_tick (entry.S). */
 uint64_t tern_lapic_eoi = 0xfee000b0u;
 
 extern const uint64_t tern_isr_stubs[32];

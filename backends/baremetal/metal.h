@@ -3,8 +3,10 @@
  *
  * kmain() (main.c) owns a struct metal and passes it to every piece; the
  * platform ops (platform.h) get it back as ctx. The only state outside it
- * is what the CPU itself reads (GDT, IDT, TSS, the boot stacks) and the
- * LAPIC address the timer interrupt stub uses, in cpu.c and entry.S.
+ * is what the CPU itself reads (GDT, IDT, TSS, the boot and IST stacks),
+ * the LAPIC address the interrupt stubs use, and the one pointer to the
+ * machine the timer interrupt needs (cpu.c: the watchdog), in cpu.c and
+ * entry.S.
  *
  * Bring-up order (each step may use only those before it):
  *   serial_init -> cpu_init (GDT, TSS, IDT) -> mm_init (page allocator,
