@@ -31,6 +31,15 @@
  * it is armed for the remaining time
  * (at most 2^32 - 1 ticks; longer sleeps re-arm) and then sti;hlt, which
  * cannot miss an interrupt that fires between arming and halting.
+ *
+ * The same timer is the watchdog's busy tick (cpu.c): once started,
+ * every wake-up from a sleep re-arms a one-shot of TERN_WATCHDOG_TICK_MS,
+ * as the timer interrupt does when it fires while the core is busy, so
+ * the timer is always counting either the sleep's deadline or the next
+ * tick (a sleep with no deadline stops it). The time spent in hlt is
+ * summed in idle_tsc: the watchdog counts busy time only, as tern-linux's
+ * CPU-time itimer does. The PIT reads after boot (refine, the check) run
+ * with interrupts off, so no tick lands inside a TSC bracket.
  */
 #include "metal.h"
 #include "x86.h"
@@ -245,11 +254,10 @@ void clock_init(struct metal *m)
     outb(0xa1, 0xff);
 }
 
-void clock_refine(struct metal *m, bool now)
+/* clock_refine without the interrupt guard. */
+static void refine(struct metal *m, bool now)
 {
     struct metal_clock *c = &m->clock;
-    if (c->refined)
-        return;
     uint64_t t = rdtsc();
     if (!now && ticks_to_ns(c, t - c->cal_start) < REFINE_AFTER_NS)
         return;
@@ -266,10 +274,21 @@ void clock_refine(struct metal *m, bool now)
     }
 }
 
+void clock_refine(struct metal *m, bool now)
+{
+    if (m->clock.refined)
+        return;
+    uint64_t flags = irq_save(); /* no interrupt inside a TSC bracket */
+    refine(m, now);
+    irq_restore(flags);
+}
+
 uint64_t clock_check_pit_us(struct metal *m, uint32_t ms)
 {
     clock_refine(m, true); /* channel 2 is ours from here */
+    uint64_t flags = irq_save();
     uint64_t ticks = pit_measure(ms, 4, 10000);
+    irq_restore(flags);
     return ticks_to_ns(&m->clock, ticks) / 1000u;
 }
 
@@ -284,11 +303,33 @@ uint64_t clock_now_ns(struct metal *m)
     return ns;
 }
 
+uint64_t clock_tsc_ns(const struct metal *m, uint64_t ticks)
+{
+    return ticks_to_ns(&m->clock, ticks);
+}
+
+void clock_tick_start(struct metal *m, uint32_t ms)
+{
+    struct metal_clock *c = &m->clock;
+    uint64_t ticks = c->lapic_hz * ms / 1000u;
+    c->tick_lapic = ticks == 0 ? 1 : ticks > 0xffffffffu ? 0xffffffffu : (uint32_t)ticks;
+    clock_tick_arm(m);
+}
+
+void clock_tick_arm(struct metal *m)
+{
+    struct metal_clock *c = &m->clock;
+    if (c->tick_lapic != 0)
+        lapic_write(c, LAPIC_TMR_INIT, c->tick_lapic);
+}
+
 void clock_sleep_until(struct metal *m, uint64_t deadline_ns)
 {
     struct metal_clock *c = &m->clock;
     cli();
-    if (deadline_ns != UINT64_MAX) {
+    if (deadline_ns == UINT64_MAX) {
+        lapic_write(c, LAPIC_TMR_INIT, 0); /* no busy tick while idle */
+    } else {
         uint64_t now = clock_now_ns(m);
         if (now >= deadline_ns)
             return;
@@ -300,7 +341,12 @@ void clock_sleep_until(struct metal *m, uint64_t deadline_ns)
             ticks = 0xffffffffu;
         lapic_write(c, LAPIC_TMR_INIT, (uint32_t)ticks);
     }
+    uint64_t t0 = rdtsc();
+    c->sleeping = true;
     sti_hlt();
     cli();
+    c->sleeping = false;
+    c->idle_tsc += rdtsc() - t0;
     c->wakeups++;
+    clock_tick_arm(m);
 }

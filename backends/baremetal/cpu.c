@@ -3,10 +3,25 @@
  *
  * GDT: null, 64-bit kernel code (0x08), kernel data (0x10), a TSS (0x18)
  * whose IST1 stack takes #DF, NMI and #MC so those still print when the
- * kernel stack is gone. IDT: vectors 0..31 go to the stubs in entry.S and
- * end in metal_trap(); the LAPIC timer vector and the device MSI-X
- * vector 0x41 wake hlt; every other
- * vector is ignored.
+ * kernel stack is gone, whose IST2 stack takes the LAPIC timer and
+ * device interrupts (so none lands on an app thread's stack), and whose
+ * IST3 stack takes #PF, so a thread that ran into the guard page below
+ * its stack (mm_stack_alloc) still reports, as crash:stack-overflow when
+ * it is the app's (tern_thread_guard_hit). IDT:
+ * vectors 0..31 go to the stubs in entry.S and end in metal_trap(); the
+ * LAPIC timer vector 0x40 goes to metal_tick() (the watchdog, below);
+ * the device MSI-X vector 0x41 wakes hlt; every other vector is ignored.
+ *
+ * The watchdog: the loop and its threads run with interrupts enabled
+ * (only metal_wait and the block device's wait disable them, to check
+ * and sleep without a race), and the LAPIC timer ticks every
+ * TERN_WATCHDOG_TICK_MS while the core is busy (clock.c). Each tick
+ * outside the idle hlt feeds core's rule (tern_watchdog_tick) the busy
+ * time since the last; when a thread has run for the limit without the
+ * loop or a switch moving, it prints the register dump of the interrupted
+ * code and, when that is the app's (tern_workload_app_fault), ends it
+ * as tern-linux's guard does: TERN_APP_EXIT reason=crash:watchdog and
+ * halt TERN_WORKLOAD_HALT_CRASH; a core thread is a TERN_PANIC.
  *
  * metal_trap() prints, straight to COM1 and without touching the core
  * (whose state may be what broke):
@@ -15,6 +30,8 @@
  * METAL_PANIC_EXIT_VALUE. A fault inside that path exits at once.
  */
 #include "metal.h"
+#include "tern/os.h"
+#include "tern/thread.h"
 #include "tern/workload.h"
 #include "x86.h"
 
@@ -61,16 +78,23 @@ static uint64_t gdt[5] __attribute__((aligned(16)));
 static struct tss64 tss __attribute__((aligned(16)));
 static struct idt_entry idt[256] __attribute__((aligned(16)));
 static uint8_t ist1_stack[16384] __attribute__((aligned(16)));
+static uint8_t ist2_stack[16384] __attribute__((aligned(16)));
+static uint8_t ist3_stack[16384] __attribute__((aligned(16)));
 static volatile int in_trap;
+/* The machine, for the timer interrupt (which carries no context): set
+ * once by cpu_watchdog_start before interrupts are enabled. */
+static struct metal *tick_machine;
 
-/* Read by tern_isr_timer (entry.S). */
+/* Read by tern_isr_timer and tern_isr_tick (entry.S). */
 uint64_t tern_lapic_eoi = 0xfee000b0u;
 
 extern const uint64_t tern_isr_stubs[32];
 extern char tern_isr_timer[];
+extern char tern_isr_tick[];
 extern char tern_isr_ignore[];
 
 void metal_trap(struct trap_frame *f) __attribute__((noreturn));
+void metal_tick(struct trap_frame *f);
 
 static const char *const names[32] = {
     "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
@@ -101,6 +125,8 @@ void cpu_init(void)
 {
     uint64_t t = (uint64_t)&tss;
     tss.ist[0] = (uint64_t)(ist1_stack + sizeof(ist1_stack));
+    tss.ist[1] = (uint64_t)(ist2_stack + sizeof(ist2_stack));
+    tss.ist[2] = (uint64_t)(ist3_stack + sizeof(ist3_stack));
     tss.iomap_base = sizeof(tss);
 
     gdt[0] = 0;
@@ -133,47 +159,37 @@ void cpu_init(void)
     for (unsigned v = 32; v < 256; v++)
         set_gate(v, (uint64_t)tern_isr_ignore, 0);
     for (unsigned v = 0; v < 32; v++)
-        set_gate(v, tern_isr_stubs[v], (v == 2 || v == 8 || v == 18) ? 1 : 0);
-    set_gate(TIMER_VECTOR, (uint64_t)tern_isr_timer, 0);
-    /* Device MSI-X (virtio.h): the same acknowledge-and-return stub; the
+        set_gate(v, tern_isr_stubs[v], (v == 2 || v == 8 || v == 18) ? 1 : v == 14 ? 3 : 0);
+    set_gate(TIMER_VECTOR, (uint64_t)tern_isr_tick, 2);
+    /* Device MSI-X (virtio.h): an acknowledge-and-return stub; the
      * wake-up from hlt is all it is for. */
-    set_gate(0x41, (uint64_t)tern_isr_timer, 0);
+    set_gate(0x41, (uint64_t)tern_isr_timer, 2);
 
     struct table_ptr ip = { .limit = sizeof(idt) - 1, .base = (uint64_t)idt };
     __asm__ volatile("lidt %0" : : "m"(ip) : "memory");
 }
 
 /* The words tern-linux's guard uses for the same faults. */
-static const char *app_fault_name(unsigned v, uint64_t err)
+static const char *app_fault_name(unsigned v, uint64_t err, const struct tern_workload *w)
 {
     switch (v) {
     case 0: return "divide-error";
     case 6: return "invalid-opcode";
     case 13: return "general-protection";
-    case 14: return (err & 1) ? "protection-fault" : "page-fault";
+    case 14:
+        if (tern_thread_guard_hit(w->os, read_cr2()))
+            return "stack-overflow";
+        return (err & 1) ? "protection-fault" : "page-fault";
     default: return names[v];
     }
 }
 
-void metal_trap(struct trap_frame *f)
+/* The register dump, control registers and a frame-pointer backtrace of
+ * the interrupted code (the tree builds with frame pointers): at most 16
+ * frames, stopping at anything that does not look like a stack address
+ * above the current one. */
+static void dump_frame(const struct trap_frame *f)
 {
-    if (in_trap++)
-        metal_exit(METAL_PANIC_EXIT_VALUE); /* faulted while reporting */
-    unsigned v = (unsigned)f->vector & 31;
-    struct tern_workload *w = metal_services_workload();
-    bool app = tern_workload_app_fault(w, f->rip);
-    if (app)
-        serial_printf("\nerror guard: the app crashed: %s (%s) at rip=0x%llx err=0x%llx cr2=0x%llx\n",
-                      app_fault_name(v, f->err), names[v], (unsigned long long)f->rip,
-                      (unsigned long long)f->err, (unsigned long long)read_cr2());
-    else if (v == 14)
-        serial_printf("\nTERN_PANIC reason=exception vector=%u rip=0x%llx err=0x%llx cr2=0x%llx "
-                      "name=%s\n",
-                      v, (unsigned long long)f->rip, (unsigned long long)f->err,
-                      (unsigned long long)read_cr2(), names[v]);
-    else
-        serial_printf("\nTERN_PANIC reason=exception vector=%u rip=0x%llx err=0x%llx name=%s\n",
-                      v, (unsigned long long)f->rip, (unsigned long long)f->err, names[v]);
     serial_printf("  rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n",
                   (unsigned long long)f->rax, (unsigned long long)f->rbx,
                   (unsigned long long)f->rcx, (unsigned long long)f->rdx);
@@ -193,9 +209,6 @@ void metal_trap(struct trap_frame *f)
                   (unsigned long long)read_cr0(), (unsigned long long)read_cr2(),
                   (unsigned long long)read_cr3(), (unsigned long long)read_cr4());
 
-    /* Frame-pointer backtrace (the tree builds with frame pointers), at
-     * most 16 frames, stopping at anything that does not look like a
-     * stack address above the current one. */
     serial_printf("  backtrace: 0x%llx", (unsigned long long)f->rip);
     uint64_t fp = f->rbp;
     for (int i = 0; i < 16 && fp != 0 && (fp & 7) == 0 && fp >= f->rsp &&
@@ -209,9 +222,78 @@ void metal_trap(struct trap_frame *f)
         fp = next;
     }
     serial_printf("\n");
+}
+
+void metal_trap(struct trap_frame *f)
+{
+    if (in_trap++)
+        metal_exit(METAL_PANIC_EXIT_VALUE); /* faulted while reporting */
+    unsigned v = (unsigned)f->vector & 31;
+    struct tern_workload *w = metal_services_workload();
+    bool app = tern_workload_app_fault(w, f->rip);
+    if (app)
+        serial_printf("\nerror guard: the app crashed: %s (%s) at rip=0x%llx err=0x%llx cr2=0x%llx\n",
+                      app_fault_name(v, f->err, w), names[v], (unsigned long long)f->rip,
+                      (unsigned long long)f->err, (unsigned long long)read_cr2());
+    else if (v == 14)
+        serial_printf("\nTERN_PANIC reason=exception vector=%u rip=0x%llx err=0x%llx cr2=0x%llx "
+                      "name=%s\n",
+                      v, (unsigned long long)f->rip, (unsigned long long)f->err,
+                      (unsigned long long)read_cr2(), names[v]);
+    else
+        serial_printf("\nTERN_PANIC reason=exception vector=%u rip=0x%llx err=0x%llx name=%s\n",
+                      v, (unsigned long long)f->rip, (unsigned long long)f->err, names[v]);
+    dump_frame(f);
     if (app) {
-        tern_workload_report_crash(w, app_fault_name(v, f->err));
+        tern_workload_report_crash(w, app_fault_name(v, f->err, w));
         metal_exit(TERN_WORKLOAD_HALT_CRASH);
     }
     metal_exit(METAL_PANIC_EXIT_VALUE);
+}
+
+void cpu_watchdog_start(struct metal *m, struct tern_os *os, uint32_t limit_ms)
+{
+    struct metal_watchdog *g = &m->watchdog;
+    tern_watchdog_init(&g->wd, limit_ms);
+    g->os = os;
+    g->last_busy_tsc = rdtsc() - m->clock.idle_tsc;
+    tick_machine = m;
+    clock_tick_start(m, TERN_WATCHDOG_TICK_MS);
+}
+
+/* A stuck thread: says so, dumps f and ends the app or panics. */
+static __attribute__((noreturn)) void watchdog_fire(struct metal_watchdog *g,
+                                                   const struct trap_frame *f)
+{
+    if (in_trap++)
+        metal_exit(METAL_PANIC_EXIT_VALUE);
+    struct tern_workload *w = metal_services_workload();
+    serial_printf("\nerror guard: an app thread ran %u ms without yielding (watchdog %u ms), "
+                  "rip=0x%llx\n",
+                  (unsigned)g->wd.still_ms, (unsigned)g->wd.limit_ms, (unsigned long long)f->rip);
+    dump_frame(f);
+    if (tern_workload_app_fault(w, f->rip)) {
+        tern_workload_report_crash(w, "watchdog");
+        metal_exit(TERN_WORKLOAD_HALT_CRASH);
+    }
+    tern_panic(g->os, "a core thread ran %u ms without yielding", (unsigned)g->wd.still_ms);
+}
+
+/* The LAPIC timer (tern_isr_tick, interrupts off): the idle wait's own
+ * wake-up, or the busy tick. */
+void metal_tick(struct trap_frame *f)
+{
+    struct metal *m = tick_machine;
+    if (m == NULL || m->clock.sleeping)
+        return;              /* clock_sleep_until re-arms the tick on waking */
+    clock_tick_arm(m);
+    struct metal_watchdog *g = &m->watchdog;
+    uint64_t busy = rdtsc() - m->clock.idle_tsc;
+    g->carry_ns += clock_tsc_ns(m, busy - g->last_busy_tsc);
+    g->last_busy_tsc = busy;
+    g->ticks++;
+    uint64_t ms = g->carry_ns / 1000000u;
+    g->carry_ns %= 1000000u;
+    if (tern_watchdog_tick(&g->wd, g->os, ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms))
+        watchdog_fire(g, f);
 }

@@ -9,9 +9,14 @@
  * does not push one, push v, save every general register and call
  * metal_trap(frame) (cpu.c) with the frame layout of struct trap_frame.
  *
- * tern_isr_timer: the LAPIC timer vector; writes EOI and returns (the
- * wake-up from hlt is the whole point). tern_isr_ignore: any other
- * vector (a stray or spurious interrupt); returns without EOI.
+ * tern_isr_tick: the LAPIC timer vector (on IST2, cpu.c): saves every
+ * general register as a struct trap_frame (vector 0x40) and the x87/SSE
+ * state (fxsave64, the kernel and apps use SSE), calls metal_tick(frame)
+ * (cpu.c: the watchdog), writes EOI and returns to whatever ran.
+ *
+ * tern_isr_timer: device MSI-X; writes EOI and returns (the wake-up from
+ * hlt is the whole point). tern_isr_ignore: any other vector (a stray or
+ * spurious interrupt); returns without EOI.
  */
     .text
 
@@ -96,6 +101,55 @@ isr_common:
 2:  cli
     hlt
     jmp 2b
+
+    .globl tern_isr_tick
+    .balign 16
+tern_isr_tick:
+    pushq $0
+    pushq $0x40
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, %rbx          /* the frame; rbx survives the call */
+    subq $512, %rsp
+    andq $-64, %rsp
+    fxsave64 (%rsp)
+    movq %rbx, %rdi
+    cld
+    call metal_tick
+    fxrstor64 (%rsp)
+    movq tern_lapic_eoi(%rip), %rax
+    movl $0, (%rax)
+    movq %rbx, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp
+    iretq
 
     .globl tern_isr_timer
     .balign 16

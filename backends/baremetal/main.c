@@ -15,6 +15,7 @@
  *   heap_region   largest conventional region >= 1 MiB from the UEFI map (mm.c)
  *   exec_alloc/seal/free  pages from mm.c's allocator, RW+NX, sealed to RX (W^X)
  *   exec_readonly         those pages made R+NX (an app's rodata and RELRO)
+ *   stack_alloc/free      thread stacks from mm.c's allocator over a not-present guard page
  *   wait          LAPIC one-shot + sti;hlt, woken by MSI-X; ready bits from the rx rings
  *   panic         isa-debug-exit(METAL_PANIC_EXIT_VALUE), then cli;hlt
  */
@@ -251,6 +252,16 @@ static tern_result metal_exec_free(void *ctx, void *ptr, size_t size)
     return mm_exec_free(ctx, ptr, size);
 }
 
+static tern_result metal_stack_alloc(void *ctx, size_t size, void **out)
+{
+    return mm_stack_alloc(ctx, size, out);
+}
+
+static void metal_stack_free(void *ctx, void *stack, size_t size)
+{
+    mm_stack_free(ctx, stack, size);
+}
+
 static uint64_t ready_bits(struct metal *m)
 {
     uint64_t r = 0;
@@ -264,16 +275,18 @@ static void metal_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
 {
     struct metal *m = ctx;
     /* Interrupts are off here: a completion that arrives after the check
-     * stays pending and wakes the sti;hlt at once (its shadow). */
+     * stays pending and wakes the sti;hlt at once (its shadow). The loop
+     * and its threads run with them on (the watchdog's tick). */
+    cli();
     for (;;) {
         *ready = ready_bits(m);
         if (metal_power_button(m))
             *ready |= TERN_READY_SHUTDOWN; /* reported once: the bit is cleared */
         if (*ready != 0 || deadline_ns == 0)
-            return;
+            break;
         uint64_t now = clock_now_ns(m);
         if (deadline_ns != UINT64_MAX && now >= deadline_ns)
-            return;
+            break;
         uint64_t until = deadline_ns;
         if (m->poll_devices && (until == UINT64_MAX || until - now > METAL_POLL_NS))
             until = now + METAL_POLL_NS;
@@ -281,6 +294,7 @@ static void metal_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
             until = now + METAL_PWRBTN_POLL_NS;
         clock_sleep_until(m, until);
     }
+    sti();
 }
 
 static __attribute__((noreturn)) void metal_panic(void *ctx, const char *reason)
@@ -311,6 +325,8 @@ static const struct tern_platform_ops metal_ops = {
     .exec_seal = metal_exec_seal,
     .exec_free = metal_exec_free,
     .exec_readonly = metal_exec_readonly,
+    .stack_alloc = metal_stack_alloc,
+    .stack_free = metal_stack_free,
     .wait = metal_wait,
     .panic = metal_panic,
     .name = "baremetal",
@@ -798,6 +814,8 @@ void kmain(const struct tern_boot_info *info)
     if (libc_bad != NULL)
         tern_panic(os, "libc-selfcheck-failed:%s", libc_bad);
     tern_log(os, TERN_LOG_INFO, "metal", "libc self-check ok");
+    cpu_watchdog_start(m, os, TERN_WATCHDOG_MS_DEFAULT);
+    sti(); /* the loop and its threads run with interrupts on (the tick) */
     int code = tern_os_run(os);
     metal_services_stop();
     if (m->cmdline.reboot)

@@ -3,8 +3,10 @@
  *
  * kmain() (main.c) owns a struct metal and passes it to every piece; the
  * platform ops (platform.h) get it back as ctx. The only state outside it
- * is what the CPU itself reads (GDT, IDT, TSS, the boot stacks) and the
- * LAPIC address the timer interrupt stub uses, in cpu.c and entry.S.
+ * is what the CPU itself reads (GDT, IDT, TSS, the boot and IST stacks),
+ * the LAPIC address the interrupt stubs use, and the one pointer to the
+ * machine the timer interrupt needs (cpu.c: the watchdog), in cpu.c and
+ * entry.S.
  *
  * Bring-up order (each step may use only those before it):
  *   serial_init -> cpu_init (GDT, TSS, IDT) -> NX check -> mm_init (page allocator,
@@ -26,6 +28,7 @@
 #include "pci.h"
 #include "virtio.h"
 #include "tern/platform.h"
+#include "tern/workload.h"
 
 /* QEMU's isa-debug-exit: writing v makes QEMU exit with (v << 1) | 1. */
 #define METAL_DEBUG_EXIT_PORT   0xf4
@@ -66,6 +69,21 @@ struct metal_clock {
     uint64_t lapic_per_tsc;  /* LAPIC ticks per TSC tick, 32.32 fixed point */
     uint64_t lapic_mult;     /* ticks = (ns * lapic_mult) >> 32 */
     uint64_t wakeups;        /* hlt wake-ups (timer or other interrupt) */
+    uint64_t idle_tsc;       /* TSC ticks spent in hlt: busy = TSC - idle_tsc */
+    volatile bool sleeping;  /* in clock_sleep_until's hlt */
+    uint32_t tick_lapic;     /* the busy tick's length in LAPIC ticks; 0: none */
+};
+
+/* The watchdog over app threads (cpu.c, docs/baremetal.md): the LAPIC
+ * timer ticks every TERN_WATCHDOG_TICK_MS while the core is busy, and
+ * each tick feeds core's rule (tern_watchdog_tick) the busy time since
+ * the last one. */
+struct metal_watchdog {
+    struct tern_watchdog wd;
+    struct tern_os *os;
+    uint64_t last_busy_tsc;  /* busy TSC ticks at the previous tick */
+    uint64_t carry_ns;       /* busy time not yet counted as whole ms */
+    uint64_t ticks;          /* busy ticks taken */
 };
 
 /* Page-table entry bits (Intel SDM vol. 3, 4.5). */
@@ -98,6 +116,7 @@ struct metal_mm {
     uint64_t mapped_top;      /* [0, mapped_top) identity-mapped at boot */
     uint64_t text_start, text_end;
     uint64_t exec_pages;
+    uint64_t stack_pages;     /* thread stacks with their guard pages */
     bool active;              /* CR3 points at pml4 */
 };
 
@@ -105,6 +124,7 @@ struct metal {
     const struct tern_boot_info *boot;
     struct metal_clock clock;
     struct metal_mm mm;
+    struct metal_watchdog watchdog;
     struct metal_acpi acpi;
     struct metal_pci pci;
     struct metal_net net[METAL_NET_MAX];
@@ -133,10 +153,18 @@ void serial_write(const char *buf, size_t len);
 /* Formats with tern_vsnprintf and writes the result (a line at most 256 B). */
 void serial_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* cpu.c: own GDT (with a TSS whose IST stack takes #DF, NMI, #MC) and an
- * IDT whose 32 exception vectors print a register dump and the
- * TERN_PANIC line, then leave QEMU. Interrupts stay disabled. */
+/* cpu.c: own GDT (with a TSS whose IST1 stack takes #DF, NMI, #MC and
+ * IST2 the LAPIC timer and device interrupts) and an IDT whose 32
+ * exception vectors print a register dump and the TERN_PANIC line (or,
+ * for a fault in the app, TERN_APP_EXIT reason=crash:...), then leave
+ * QEMU. Interrupts stay disabled. */
 void cpu_init(void);
+/* Starts the watchdog over os's app threads (limit_ms of busy time
+ * without progress, core's rule): arms the busy tick. The timer
+ * interrupt finds m through the one pointer this keeps (see cpu.c). The
+ * caller then runs the loop with interrupts enabled (metal_wait disables
+ * them for its own check and sleep). */
+void cpu_watchdog_start(struct metal *m, struct tern_os *os, uint32_t limit_ms);
 /* Leaves QEMU through isa-debug-exit with value v; cli;hlt when absent. */
 __attribute__((noreturn)) void metal_exit(uint8_t v);
 
@@ -154,8 +182,17 @@ uint64_t clock_now_ns(struct metal *m);
  * channel 2: the calibration's accuracy check (tests only, it spins). */
 uint64_t clock_check_pit_us(struct metal *m, uint32_t ms);
 /* Sleeps (sti;hlt) until clock_now_ns() >= deadline_ns;
- * UINT64_MAX sleeps until any interrupt. */
+ * UINT64_MAX sleeps until any interrupt. Returns with interrupts
+ * disabled (callers that came with them enabled use irq_save and
+ * irq_restore around their check-and-sleep), the hlt's time counted in
+ * idle_tsc and the busy tick re-armed. */
 void clock_sleep_until(struct metal *m, uint64_t deadline_ns);
+/* The busy tick: a one-shot of ms on the LAPIC timer, re-armed by
+ * clock_tick_arm (the timer interrupt, and every sleep on waking). */
+void clock_tick_start(struct metal *m, uint32_t ms);
+void clock_tick_arm(struct metal *m);
+/* TSC ticks in ns at the clock's rate. */
+uint64_t clock_tsc_ns(const struct metal *m, uint64_t ticks);
 
 /* mm.c (see its Interface comment). mm_init panics on failure. */
 void mm_init(struct metal *m);
@@ -174,6 +211,10 @@ tern_result mm_exec_alloc(struct metal *m, size_t size, void **out);
 tern_result mm_exec_seal(struct metal *m, void *ptr, size_t size);
 tern_result mm_exec_readonly(struct metal *m, void *ptr, size_t size);
 tern_result mm_exec_free(struct metal *m, void *ptr, size_t size);
+/* A thread stack of size bytes (page multiple) with a not-present guard
+ * page below it, and back. TERN_OK, TERN_ENOMEM. */
+tern_result mm_stack_alloc(struct metal *m, size_t size, void **out);
+void mm_stack_free(struct metal *m, void *stack, size_t size);
 
 /* fwcfg.c: copies QEMU's fw_cfg file `name` into buf (NUL-terminated, cut
  * to cap - 1). Returns its length, or -1 when fw_cfg or the file is

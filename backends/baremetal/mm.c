@@ -20,6 +20,11 @@
  *      services are gone; the old page tables live there, hence after the
  *      switch) to the page allocator.
  *
+ * Thread stacks (mm_stack_alloc, the platform's stack_alloc): pages from
+ * the allocator, RW+NX, with one more page below them made not present
+ * (the guard: an overflow is a #PF there, reported as the thread's stack
+ * overflow); freeing maps the guard again before the pages go back.
+ *
  * Pages handed out are zeroed. Nothing here is reachable by external input.
  * Any failure during mm_init is a TERN_PANIC (there is no useful machine
  * without page tables).
@@ -429,4 +434,32 @@ tern_result mm_exec_free(struct metal *m, void *ptr, size_t size)
     mm_free_pages(m, ptr, n);
     m->mm.exec_pages -= n;
     return TERN_OK;
+}
+
+tern_result mm_stack_alloc(struct metal *m, size_t size, void **out)
+{
+    if (size == 0 || size % PAGE != 0 || size > (64u << 20))
+        return TERN_ENOMEM;
+    size_t n = size / PAGE + 1;
+    uint8_t *p = mm_alloc_pages(m, n);
+    if (p == NULL)
+        return TERN_ENOMEM;
+    /* the guard not present; the stack split to 4 KiB pages with it */
+    if (mm_protect(m, (uint64_t)p, PAGE, PTE_NX) != TERN_OK) {
+        mm_free_pages(m, p, n);
+        return TERN_ENOMEM;
+    }
+    m->mm.stack_pages += n;
+    *out = p + PAGE;
+    return TERN_OK;
+}
+
+void mm_stack_free(struct metal *m, void *stack, size_t size)
+{
+    uint8_t *p = (uint8_t *)stack - PAGE;
+    size_t n = size / PAGE + 1;
+    if (mm_protect(m, (uint64_t)p, PAGE, PTE_P | PTE_W | PTE_NX) != TERN_OK)
+        return;   /* cannot happen: the guard's table exists; keep it out of use */
+    mm_free_pages(m, p, n);
+    m->mm.stack_pages -= n;
 }

@@ -20,6 +20,7 @@
 
 #include "metal.h"
 #include "virtio.h"
+#include "x86.h"
 
 #define BLK_F_RO (1ull << 5)
 #define BLK_F_FLUSH (1ull << 9)
@@ -32,7 +33,7 @@
 
 /* Waits until q returns one buffer or the timeout passes. With MSI-X
  * the CPU halts until the completion's interrupt (or the LAPIC timer at
- * the timeout): interrupts are off here, so a completion that lands after
+ * the timeout): interrupts are off here (irq_save), so a completion that lands after
  * the check stays pending and ends the sti;hlt at once. Under TCG a
  * spinning vCPU competed with QEMU's I/O thread for the host's CPUs.
  * Without MSI-X it polls. */
@@ -41,19 +42,24 @@ static tern_result wait_one(struct metal *m, struct metal_virtio *v, struct meta
 {
     uint64_t until = clock_now_ns(m) + timeout_ns;
     uint16_t head;
+    uint64_t flags = irq_save();
+    tern_result r;
     for (;;) {
-        tern_result r = virtq_take(v, q, &head, len);
+        r = virtq_take(v, q, &head, len);
         if (r != TERN_AGAIN)
-            return r;
+            break;
         if (clock_now_ns(m) > until) {
             virtio_fail(v, "request-timeout");
-            return TERN_EIO;
+            r = TERN_EIO;
+            break;
         }
         if (v->msix)
             clock_sleep_until(m, until);
         else
             __asm__ volatile("pause");
     }
+    irq_restore(flags);
+    return r;
 }
 
 tern_result virtio_blk_init(struct metal *m, struct metal_blk *b, struct metal_pci_dev *d)

@@ -108,6 +108,26 @@ static inline void cli(void)
     __asm__ volatile("cli" ::: "memory");
 }
 
+static inline void sti(void)
+{
+    __asm__ volatile("sti" ::: "memory");
+}
+
+/* Disables interrupts; returns RFLAGS as it was, for irq_restore. */
+static inline uint64_t irq_save(void)
+{
+    uint64_t flags;
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
+    return flags;
+}
+
+/* Enables interrupts again when flags (from irq_save) had IF set. */
+static inline void irq_restore(uint64_t flags)
+{
+    if (flags & (1u << 9))
+        sti();
+}
+
 /* Enables interrupts and halts as one step: the interrupt shadow of sti
  * covers hlt, so an interrupt that is already pending wakes the hlt
  * instead of being taken in between (the race-free idle). */

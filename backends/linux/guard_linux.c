@@ -9,9 +9,10 @@
 
 #include "guard_linux.h"
 #include "tern/os.h"
+#include "tern/thread.h"
 #include "tern/workload.h"
 
-#define TICK_MS 100
+#define TICK_MS TERN_WATCHDOG_TICK_MS
 
 static struct linux_guard *guard;   /* the handlers' way back (see the header) */
 
@@ -62,45 +63,39 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
         signal(sig, SIG_DFL);                /* the OS's own bug: the default action */
         return;
     }
+    const char *what = sig == SIGSEGV && tern_thread_guard_hit(guard->os, (uint64_t)(uintptr_t)si->si_addr)
+                           ? "stack-overflow"
+                           : fault_name(sig, si->si_code);
     char line[160];
-    snprintf(line, sizeof line, "error guard: the app crashed: %s at rip=0x%llx addr=%p\n",
-             fault_name(sig, si->si_code), (unsigned long long)rip, si->si_addr);
+    snprintf(line, sizeof line, "error guard: the app crashed: %s at rip=0x%llx addr=%p\n", what,
+             (unsigned long long)rip, si->si_addr);
     say(line);
     dump_registers(uc);
-    tern_workload_report_crash(guard->w, fault_name(sig, si->si_code));
+    tern_workload_report_crash(guard->w, what);
     _exit(TERN_WORKLOAD_HALT_CRASH);
 }
 
-/* Every TICK_MS of CPU time: has the loop or any thread switch moved? */
+/* Every TICK_MS of CPU time: has the loop or any thread switch moved?
+ * (core's rule, tern_watchdog_tick) */
 static void on_tick(int sig, siginfo_t *si, void *ctx)
 {
     (void)sig, (void)si;
     struct linux_guard *g = guard;
-    if (g == NULL || g->os == NULL)
-        return;
-    uint64_t sw = g->os->sched.switches, steps = g->os->steps;
-    if (sw != g->last_switches || steps != g->last_steps || g->os->sched.current == NULL) {
-        g->last_switches = sw;
-        g->last_steps = steps;
-        g->still_ms = 0;
-        return;
-    }
-    g->still_ms += TICK_MS;
-    if (g->still_ms < g->watchdog_ms)
+    if (g == NULL || g->os == NULL || !tern_watchdog_tick(&g->wd, g->os, TICK_MS))
         return;
     const ucontext_t *uc = ctx;
     uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     char line[160];
     snprintf(line, sizeof line,
              "error guard: an app thread ran %u ms without yielding (watchdog %u ms), rip=0x%llx\n",
-             g->still_ms, g->watchdog_ms, (unsigned long long)rip);
+             g->wd.still_ms, g->wd.limit_ms, (unsigned long long)rip);
     say(line);
     dump_registers(uc);
     if (tern_workload_app_fault(g->w, rip)) {
         tern_workload_report_crash(g->w, "watchdog");
         _exit(TERN_WORKLOAD_HALT_CRASH);
     }
-    tern_panic(g->os, "a core thread ran %u ms without yielding", g->still_ms);
+    tern_panic(g->os, "a core thread ran %u ms without yielding", g->wd.still_ms);
 }
 
 int linux_guard_start(struct linux_guard *g, struct tern_os *os, struct tern_workload *w,
@@ -109,7 +104,7 @@ int linux_guard_start(struct linux_guard *g, struct tern_os *os, struct tern_wor
     memset(g, 0, sizeof *g);
     g->os = os;
     g->w = w;
-    g->watchdog_ms = watchdog_ms;
+    tern_watchdog_init(&g->wd, watchdog_ms);
     stack_t ss = { .ss_size = 64 * 1024 };
     g->altstack = ss.ss_sp = malloc(ss.ss_size);
     if (ss.ss_sp == NULL || sigaltstack(&ss, NULL) != 0) {

@@ -17,17 +17,17 @@
 
 #include <stdint.h>
 
+#include "tern/workload.h"
+
 struct tern_os;
 struct tern_workload;
 
-#define LINUX_WATCHDOG_MS_DEFAULT 1000
+#define LINUX_WATCHDOG_MS_DEFAULT TERN_WATCHDOG_MS_DEFAULT
 
 struct linux_guard {
     struct tern_os *os;
     struct tern_workload *w;
-    uint32_t watchdog_ms;            /* 0: no watchdog */
-    uint64_t last_switches, last_steps;
-    uint32_t still_ms;               /* how long the same thread has run */
+    struct tern_watchdog wd;         /* limit 0: no watchdog */
     void *altstack;
 };
 

@@ -111,6 +111,28 @@ static tern_result linux_exec_free(void *ctx, void *ptr, size_t size)
     return munmap(ptr, page_round(size)) == 0 ? TERN_OK : TERN_EINVAL;
 }
 
+/* Thread stacks with a PROT_NONE guard page below them. */
+static tern_result linux_stack_alloc(void *ctx, size_t size, void **out)
+{
+    (void)ctx;
+    size_t len = page_round(size) + TERN_STACK_GUARD;
+    uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return TERN_ENOMEM;
+    if (mprotect(p, TERN_STACK_GUARD, PROT_NONE) != 0) {
+        munmap(p, len);
+        return TERN_ENOMEM;
+    }
+    *out = p + TERN_STACK_GUARD;
+    return TERN_OK;
+}
+
+static void linux_stack_free(void *ctx, void *stack, size_t size)
+{
+    (void)ctx;
+    munmap((uint8_t *)stack - TERN_STACK_GUARD, page_round(size) + TERN_STACK_GUARD);
+}
+
 static void on_deadline(uv_timer_t *t)
 {
     (void)t; /* waking uv_run is all it is for */
@@ -175,6 +197,8 @@ static const struct tern_platform_ops linux_ops = {
     .exec_seal = linux_exec_seal,
     .exec_free = linux_exec_free,
     .exec_readonly = linux_exec_readonly,
+    .stack_alloc = linux_stack_alloc,
+    .stack_free = linux_stack_free,
     .wait = linux_wait,
     .panic = linux_panic,
     .name = "linux",

@@ -1,11 +1,14 @@
 /*
  * Interface: see include/tern/thread.h and core/sched/sched.h.
  *
- * A thread and its stack are one heap allocation. The loop switches into a
+ * A thread and its stack are one heap allocation, unless the platform
+ * gives guarded stacks (stack_alloc: a faulting page below each stack, so
+ * an overflow faults at once, and tern_thread_guard_hit tells the
+ * backend's fault handler it was one). The loop switches into a
  * ready thread; the thread switches back when it blocks, yields or ends.
  * A canary at the low end of each stack is checked at every switch back,
- * so an overflow panics with the thread's name instead of corrupting the
- * heap silently.
+ * so an overflow that skipped the guard (or had none) panics with the
+ * thread's name instead of corrupting memory silently.
  */
 #include <string.h>
 
@@ -49,6 +52,7 @@ struct tern_thread {
     struct tern_event done;
     struct tern_timer timer;          /* sleep and wait deadlines */
     void *asan_fake_stack;
+    bool guarded;                     /* the stack is the platform's stack_alloc */
     char name[16];
 };
 
@@ -69,7 +73,24 @@ static void free_thread(struct tern_os *os, struct tern_thread *t)
     tern_list_remove(&t->all_link);
     tern_timer_disarm(os, &t->timer);
     os->sched.live--;
+    if (t->guarded)
+        os->plat.ops->stack_free(os->plat.ctx, t->stack, t->stack_size);
     tern_free(os, t);
+}
+
+/* A guarded stack of *size bytes (rounded up to pages) from the platform,
+ * or NULL: the caller then takes it from the heap. */
+static void *platform_stack(struct tern_os *os, size_t *size)
+{
+    const struct tern_platform_ops *ops = os->plat.ops;
+    if (ops->stack_alloc == NULL || ops->stack_free == NULL)
+        return NULL;
+    size_t paged = (*size + 4095u) & ~(size_t)4095u;
+    void *stack = NULL;
+    if (ops->stack_alloc(os->plat.ctx, paged, &stack) != TERN_OK)
+        return NULL;
+    *size = paged;
+    return stack;
 }
 
 /* Thread side: give the CPU back to the loop. */
@@ -177,12 +198,17 @@ tern_result tern_thread_create(struct tern_os *os, const char *name, tern_thread
         stack_size = MIN_STACK;
     stack_size = (stack_size + 15u) & ~(size_t)15u;
     size_t head = (sizeof(struct tern_thread) + 63u) & ~(size_t)63u;
-    struct tern_thread *t = tern_alloc(os, head + stack_size);
-    if (t == NULL)
+    uint8_t *guarded = platform_stack(os, &stack_size);
+    struct tern_thread *t = tern_alloc(os, guarded ? head : head + stack_size);
+    if (t == NULL) {
+        if (guarded)
+            os->plat.ops->stack_free(os->plat.ctx, guarded, stack_size);
         return TERN_ENOMEM;
+    }
     memset(t, 0, sizeof(*t));
     t->os = os;
-    t->stack = (uint8_t *)t + head;
+    t->guarded = guarded != NULL;
+    t->stack = guarded ? guarded : (uint8_t *)t + head;
     t->stack_size = stack_size;
     t->fn = fn;
     t->arg = arg;
@@ -208,6 +234,15 @@ tern_result tern_thread_create(struct tern_os *os, const char *name, tern_thread
 struct tern_thread *tern_thread_current(const struct tern_os *os)
 {
     return os->sched.current;
+}
+
+bool tern_thread_guard_hit(const struct tern_os *os, uint64_t addr)
+{
+    const struct tern_thread *t = os == NULL ? NULL : os->sched.current;
+    if (t == NULL || !t->guarded)
+        return false;
+    uint64_t low = (uint64_t)(uintptr_t)t->stack;
+    return addr < low && low - addr <= TERN_STACK_GUARD;
 }
 
 const char *tern_thread_name(const struct tern_thread *t)

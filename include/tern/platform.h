@@ -34,6 +34,9 @@
 
 #define TERN_MAC_LEN 6
 
+/* The inaccessible region below a stack_alloc stack. */
+#define TERN_STACK_GUARD 4096u
+
 /* Bits of the ready set that wait() reports. Bit i (0 <= i < 32) means
  * network device i has at least one received frame waiting. */
 #define TERN_READY_NET(i)    ((uint64_t)1 << (i))
@@ -218,6 +221,19 @@ struct tern_platform_ops {
      * its RELRO range; without it those pages stay read-write (never
      * executable). TERN_OK, TERN_EINVAL. */
     tern_result (*exec_readonly)(void *ctx, void *ptr, size_t size);
+
+    /* OPTIONAL. A thread stack: size bytes (a multiple of 4096) of
+     * read-write, non-executable memory at *out, with the TERN_STACK_GUARD
+     * bytes just below it faulting on any access, so a thread that runs
+     * off its stack stops at the guard instead of writing over other
+     * memory (a frame larger than the guard can still jump past it).
+     * TERN_OK, TERN_ENOMEM. Without it, or when it fails, the core takes
+     * stacks from the heap with only a canary, checked at each switch. */
+    tern_result (*stack_alloc)(void *ctx, size_t size, void **out);
+
+    /* OPTIONAL (required with stack_alloc). Returns a stack_alloc stack
+     * (the same size). */
+    void (*stack_free)(void *ctx, void *stack, size_t size);
 
     /* ---- waiting ---- */
 

@@ -10,8 +10,9 @@
  *  - The blocking calls here may only be made from a thread
  *    (tern_thread_current() != NULL); from the loop itself they return
  *    TERN_EINVAL.
- *  - A thread's stack comes from the instance heap; its size is fixed at
- *    creation. Every created thread must be joined (or detached) exactly
+ *  - A thread's stack comes from the platform's stack_alloc (with a guard
+ *    page below it) when it has one, else from the instance heap; its
+ *    size is fixed at creation. Every created thread must be joined (or detached) exactly
  *    once, or its memory stays allocated.
  */
 #ifndef TERN_THREAD_H
@@ -72,6 +73,11 @@ void tern_thread_detach(struct tern_os *os, struct tern_thread *t);
 
 /* The running thread, or NULL in the core loop. */
 struct tern_thread *tern_thread_current(const struct tern_os *os);
+
+/* For a backend's fault handler: true when addr lies in the guard below
+ * the current thread's stack (a platform stack_alloc stack): the fault
+ * was that thread's stack overflow. Reads plain fields only. */
+bool tern_thread_guard_hit(const struct tern_os *os, uint64_t addr);
 
 const char *tern_thread_name(const struct tern_thread *t);
 

@@ -112,6 +112,29 @@ bool tern_workload_app_fault(const struct tern_workload *w, uint64_t rip);
  * signal handler or a CPU exception. */
 void tern_workload_report_crash(struct tern_workload *w, const char *what);
 
+/* The watchdog over the app's threads, ticked by a backend's guard
+ * (tern-linux: a CPU-time itimer; metal: the LAPIC timer while the core is
+ * busy) every TERN_WATCHDOG_TICK_MS or so of CPU time. */
+#define TERN_WATCHDOG_MS_DEFAULT 1000
+#define TERN_WATCHDOG_TICK_MS    100
+
+struct tern_watchdog {
+    uint32_t limit_ms;                   /* 0: off */
+    uint32_t still_ms;                   /* CPU time with nothing moving */
+    uint64_t last_switches, last_steps;
+};
+
+/* A watchdog that fires after limit_ms (0: never). */
+void tern_watchdog_init(struct tern_watchdog *wd, uint32_t limit_ms);
+
+/* One tick, elapsed_ms of CPU time after the previous one: true when a
+ * thread has been current (os->sched.current) for limit_ms or more while
+ * neither the loop (os->steps) nor any switch (os->sched.switches)
+ * moved: the backend then ends the app (tern_workload_app_fault says
+ * whose code it is: crash:watchdog) or panics (a core thread). Only reads
+ * plain fields of os: safe from a signal handler or an interrupt. */
+bool tern_watchdog_tick(struct tern_watchdog *wd, const struct tern_os *os, uint32_t elapsed_ms);
+
 /* Where a boot finds its workload, in this order: an explicit manifest
  * (tern-linux --manifest), /tern/manifest.json on the boot volume, the
  * built-in default (tern_manifest_default with the built-in app). */

@@ -1,6 +1,7 @@
 /* Cooperative threads on a sim platform (virtual clock): order, sleep,
- * events with and without deadlines, join values, detach, and memory back
- * to the baseline after every test. */
+ * events with and without deadlines, join values, detach, guarded stacks
+ * from a platform's stack_alloc, and memory back to the baseline after
+ * every test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 #include "sim_platform.h"
 #include "tern/os.h"
+#include "tern/thread.h"
 
 struct fixture {
     struct sim_platform sim;
@@ -259,6 +261,116 @@ static void test_stack_exhaustion_of_heap_is_refused(void **state)
     assert_int_equal(tern_thread_create(&f->os, "huge", child, NULL, 64u << 20, &t), TERN_ENOMEM);
 }
 
+/* A platform stack_alloc (the sim's ops plus these): records what the core
+ * asked for; a real platform leaves the guard page below inaccessible. */
+static struct {
+    int allocs, frees, probed;
+    bool refuse;
+    uint8_t *block, *stack;
+    size_t size, freed_size;
+    void *freed;
+} stacks;
+
+static tern_result test_stack_alloc(void *ctx, size_t size, void **out)
+{
+    (void)ctx;
+    if (stacks.refuse)
+        return TERN_ENOMEM;
+    stacks.allocs++;
+    stacks.block = test_malloc(size + TERN_STACK_GUARD);
+    stacks.stack = stacks.block + TERN_STACK_GUARD;
+    stacks.size = size;
+    *out = stacks.stack;
+    return TERN_OK;
+}
+
+static void test_stack_free(void *ctx, void *stack, size_t size)
+{
+    (void)ctx;
+    stacks.frees++;
+    stacks.freed = stack;
+    stacks.freed_size = size;
+    test_free((uint8_t *)stack - TERN_STACK_GUARD);
+}
+
+static struct tern_platform_ops guarded_ops;
+
+static int setup_guarded(void **state)
+{
+    memset(&stacks, 0, sizeof stacks);
+    struct fixture *f = test_malloc(sizeof(*f));
+    assert_int_equal(sim_platform_init(&f->sim, 4u << 20, 1), 0);
+    struct tern_config cfg;
+    tern_config_default(&cfg);
+    struct tern_platform p = sim_platform(&f->sim);
+    guarded_ops = *p.ops;
+    guarded_ops.stack_alloc = test_stack_alloc;
+    guarded_ops.stack_free = test_stack_free;
+    p.ops = &guarded_ops;
+    assert_int_equal(tern_os_init(&f->os, &p, &cfg), TERN_OK);
+    f->baseline = f->os.heap.in_use;
+    *state = f;
+    return 0;
+}
+
+/* Inside the thread: which addresses are its guard. */
+static void *probe_guard(void *arg)
+{
+    struct tern_os *os = arg;
+    uint64_t low = (uint64_t)(uintptr_t)stacks.stack;
+    uint64_t here = (uint64_t)(uintptr_t)&low;
+    assert_true(here > low && here < low + stacks.size);   /* runs on that stack */
+    assert_true(tern_thread_guard_hit(os, low - 1));
+    assert_true(tern_thread_guard_hit(os, low - TERN_STACK_GUARD));
+    assert_false(tern_thread_guard_hit(os, low - TERN_STACK_GUARD - 1));
+    assert_false(tern_thread_guard_hit(os, low));
+    assert_false(tern_thread_guard_hit(os, 0));
+    stacks.probed++;
+    return NULL;
+}
+
+static void test_guarded_stack_from_the_platform(void **state)
+{
+    struct fixture *f = *state;
+    struct tern_thread *t;
+    assert_int_equal(tern_thread_create(&f->os, "guarded", probe_guard, &f->os, 5000, &t),
+                     TERN_OK);
+    assert_int_equal(stacks.allocs, 1);
+    assert_int_equal(stacks.size, 8192);   /* rounded up to pages */
+    assert_false(tern_thread_guard_hit(&f->os, (uint64_t)(uintptr_t)stacks.stack - 1)); /* no thread current */
+    run_until_idle(f);
+    assert_int_equal(stacks.probed, 1);
+    assert_int_equal(stacks.frees, 0);
+    tern_thread_detach(&f->os, t);         /* it ended: freed now */
+    assert_int_equal(stacks.frees, 1);
+    assert_ptr_equal(stacks.freed, stacks.stack);
+    assert_int_equal(stacks.freed_size, 8192);
+}
+
+static void *no_guard(void *arg)
+{
+    struct tern_os *os = arg;
+    uint64_t here = (uint64_t)(uintptr_t)&os;
+    assert_false(tern_thread_guard_hit(os, here - 64 * 1024));
+    stacks.probed++;
+    return NULL;
+}
+
+/* A refused stack_alloc: the stack comes from the heap, unguarded. */
+static void test_refused_platform_stack_falls_back_to_the_heap(void **state)
+{
+    struct fixture *f = *state;
+    stacks.refuse = true;
+    struct tern_thread *t;
+    assert_int_equal(tern_thread_create(&f->os, "heap", no_guard, &f->os, 8192, &t), TERN_OK);
+    assert_true(f->os.heap.in_use > f->baseline + 8192);
+    run_until_idle(f);
+    assert_int_equal(stacks.probed, 1);
+    tern_thread_detach(&f->os, t);
+    assert_int_equal(stacks.allocs, 0);
+    assert_int_equal(stacks.frees, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +381,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blocking_calls_refused_outside_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_threads_and_memory_returns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stack_exhaustion_of_heap_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guarded_stack_from_the_platform, setup_guarded, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_platform_stack_falls_back_to_the_heap,
+                                        setup_guarded, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # An app that goes wrong on tern-linux ends with the right marker and exit
 # status, never as success: a NULL write, ud2, a divide error, a write to
-# its own sealed text (W^X) and a thread that never yields each end with a
+# its own sealed text (W^X), a thread that never yields and a runaway
+# recursion onto the guard page below its stack each end with a
 # register dump, TERN_APP_EXIT reason=crash:WHAT and status 81 (a panic of the OS is 70); an app that
 # exhausts its arena is refused memory (the OS keeps serving until the app
 # ends with its own code 12); exit(3) ends with 3; an arena larger than
@@ -31,7 +32,8 @@ JSON
     code=$?
 }
 
-for f in null:page-fault ud:invalid-opcode div:divide-error wx:protection-fault spin:watchdog; do
+for f in null:page-fault ud:invalid-opcode div:divide-error wx:protection-fault spin:watchdog \
+         stack:stack-overflow; do
     run "${f%%:*}" 16
     expect "${f%%:*}: exit status" "$code" 81
     grep -q '^TERN_READY ' "$tmp/out" || fail "${f%%:*}: it never served before the fault"

@@ -7,6 +7,7 @@
  *   div     divides by zero                      -> crash:divide-error
  *   wx      writes into its own (sealed) text    -> crash:protection-fault
  *   spin    loops without yielding               -> crash:watchdog
+ *   stack   recurses until its stack runs out    -> crash:stack-overflow
  *   oom     allocates until the arena refuses, then exits 12
  *   exit3   calls exit(3)
  * FAULT_AFTER_MS delays the fault (default 200) so the OS reaches READY.
@@ -24,6 +25,19 @@ static int on_healthz(void *arg, const struct tern_pal_http_request *req,
 
 static volatile int zero;
 
+/* 512 bytes a frame, never a tail call: reaches the guard page below the
+ * thread's stack (the depth check is never true; it keeps the compiler
+ * from calling the recursion infinite). */
+static int recurse(volatile char *up, int depth)
+{
+    volatile char frame[512];
+    frame[0] = (char)depth;
+    frame[511] = up != NULL ? up[0] : 0;
+    if (depth == -1)
+        return 0;
+    return recurse(frame, depth + 1) + frame[1];
+}
+
 static int misbehave(const struct tern_pal *pal, const char *how)
 {
     if (strcmp(how, "null") == 0)
@@ -34,6 +48,8 @@ static int misbehave(const struct tern_pal *pal, const char *how)
         return 100 / zero;
     else if (strcmp(how, "wx") == 0)
         *(volatile unsigned char *)(uintptr_t)&misbehave = 0xc3;
+    else if (strcmp(how, "stack") == 0)
+        return recurse(NULL, 0);
     else if (strcmp(how, "spin") == 0)
         for (;;)
             zero = zero + 0;
