@@ -83,7 +83,7 @@ static void set_defaults(struct tern_manifest *m)
     m->network.mode = TERN_MANIFEST_NET_DHCP;
     m->resources.memory_mib = 16;
     m->resources.threads = 16;
-    m->resources.stack_kib = 64;
+    m->resources.stack_kib = 256;
     m->resources.tcp_connections = 256;
     m->health.kind = TERN_MANIFEST_HEALTH_NONE;
     m->health.interval_ms = 1000;
@@ -144,6 +144,8 @@ void tern_manifest_default(struct tern_manifest *m)
     m->health.kind = TERN_MANIFEST_HEALTH_HTTP;
     memcpy(m->health.http_path, "/healthz", sizeof("/healthz"));
     m->health.port = 80;
+    m->resources.memory_mib = 1;     /* hello needs a few KiB: the least memory that serves stays low */
+    m->resources.threads = 1;
 }
 
 const char *tern_manifest_env(const struct tern_manifest *m, const char *name)

@@ -381,7 +381,7 @@ static tern_result read_threads(struct mf_ctx *c, const cJSON *v, void *t)
 
 static tern_result read_stack(struct mf_ctx *c, const cJSON *v, void *t)
 {
-    return mf_int(c, v, 16, 8192, &((struct tern_manifest_resources *)t)->stack_kib);
+    return mf_int(c, v, 128, 8192, &((struct tern_manifest_resources *)t)->stack_kib);
 }
 
 static tern_result read_tcp_conns(struct mf_ctx *c, const cJSON *v, void *t)

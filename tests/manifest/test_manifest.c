@@ -163,7 +163,7 @@ static void test_defaults(void **state)
     assert_int_equal(m.mounts_count, 0);
     assert_int_equal(m.resources.memory_mib, 16);
     assert_int_equal(m.resources.threads, 16);
-    assert_int_equal(m.resources.stack_kib, 64);
+    assert_int_equal(m.resources.stack_kib, 256);
     assert_int_equal(m.resources.tcp_connections, 256);
     assert_int_equal(m.health.kind, TERN_MANIFEST_HEALTH_NONE);
     assert_int_equal(m.health.port, 0);
@@ -642,8 +642,8 @@ static void test_refused_mounts_resources(void **state)
         { RES("\"memory_mib\":\"16\""), "$.resources.memory_mib", "expected an integer from 1 to 4096" },
         { RES("\"threads\":0"), "$.resources.threads", "expected an integer from 1 to 256" },
         { RES("\"threads\":257"), "$.resources.threads", "expected an integer from 1 to 256" },
-        { RES("\"stack_kib\":15"), "$.resources.stack_kib", "expected an integer from 16 to 8192" },
-        { RES("\"stack_kib\":8193"), "$.resources.stack_kib", "expected an integer from 16 to 8192" },
+        { RES("\"stack_kib\":127"), "$.resources.stack_kib", "expected an integer from 128 to 8192" },
+        { RES("\"stack_kib\":8193"), "$.resources.stack_kib", "expected an integer from 128 to 8192" },
         { RES("\"tcp_connections\":0"), "$.resources.tcp_connections", "expected an integer from 1 to 65535" },
         { RES("\"tcp_connections\":65536"), "$.resources.tcp_connections",
           "expected an integer from 1 to 65535" },
@@ -653,7 +653,7 @@ static void test_refused_mounts_resources(void **state)
     check_table(t, N(t));
     expect_ok(MNT("[{\"volume\":\"data\",\"path\":\"/\"},{\"volume\":\"boot\",\"path\":\"/boot/efi\"}]"));
     expect_ok(RES("\"memory_mib\":4096,\"threads\":256,\"stack_kib\":8192,\"tcp_connections\":65535"));
-    expect_ok(RES("\"memory_mib\":1,\"threads\":1,\"stack_kib\":16,\"tcp_connections\":1"));
+    expect_ok(RES("\"memory_mib\":1,\"threads\":1,\"stack_kib\":128,\"tcp_connections\":1"));
 #undef MNT
 #undef RES
 }
@@ -1142,7 +1142,7 @@ static void test_log_lines(void **state)
     assert_false(sim_console_has(&sim, "Hello from Tern"));
     assert_true(sim_console_has(&sim, "endpoint web http port=80\n"));
     assert_true(sim_console_has(&sim, "network dhcp hostname=-\n"));
-    assert_true(sim_console_has(&sim, "resources memory_mib=16 threads=16 stack_kib=64 tcp_connections=256\n"));
+    assert_true(sim_console_has(&sim, "resources memory_mib=1 threads=1 stack_kib=256 tcp_connections=256\n"));
     assert_true(sim_console_has(&sim, "health http /healthz port=80 interval_ms=1000 deadline_ms=10000 failures=3\n"));
     assert_true(sim_console_has(&sim, "overridable ports env log_level\n"));
 
