@@ -10,6 +10,10 @@
 #          build/apps/kv.elf): sha256 is kv.elf's; PUT, GET and DELETE keys;
 #          an orderly power-off, a second boot of the same disk still has
 #          the keys; the data partition passes fsck.fat -n afterwards
+#   kvreset  kv with writers PUTting versioned values when QEMU resets the
+#          machine (QMP system_reset): after the next boot every key holds
+#          exactly one value that was written to it (old or new, never
+#          torn), and the data partition is fsck-clean after a power-off
 set -euo pipefail
 case_=$1
 build=$(cd "$2" && pwd)
@@ -104,6 +108,47 @@ case $case_ in
         last=$(sgdisk -i 2 "$tmp/tern.img" | sed -n 's/^Last sector: \([0-9]*\).*/\1/p')
         dd if="$tmp/tern.img" of="$tmp/data.img" bs=512 skip="$first" count=$((last - first + 1)) status=none
         fsck.fat -n "$tmp/data.img" >"$tmp/fsck" 2>&1 || { cat "$tmp/fsck" >&2; fail "fsck.fat -n on the data partition"; }
+        echo "ok - the data partition is fsck-clean"
+        ;;
+    kvreset)
+        mkdir -p "$tmp/wl"
+        cp "$src/fixtures/manifests/kv.json" "$tmp/wl/manifest.json"
+        cp "$build/apps/kv.elf" "$tmp/wl/kv.elf"
+        "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/wl" >/dev/null
+        boot
+        # value KEY N: the N-th value written to KEY (its length varies)
+        value() { printf '%s-v%05d-%0*d' "$1" "$2" $(( ($2 % 5) * 700 + 1 )) 0; }
+        for k in a b c; do
+            ( n=0; while [ $n -lt 200 ]; do
+                  n=$((n + 1)); value "$k" $n >"$tmp/v.$k"
+                  curl -s --max-time 3 -o /dev/null -X PUT --data-binary @"$tmp/v.$k" "$H/kv/$k"
+                  [ $? = 7 ] && break
+              done ) &
+        done
+        sleep 3
+        qmp system_reset                  # -no-reboot: QEMU ends here, mid-write
+        status=0
+        wait "$pid" || status=$?
+        pid=
+        wait                              # the writers stop once the forward is gone
+        boot
+        written=0
+        for k in a b c; do
+            got=$($C -w '|%{http_code}' "$H/kv/$k")
+            code=${got##*|} body=${got%|*}
+            [ "$code" = 404 ] && continue
+            [ "$code" = 200 ] || fail "key $k: status $code after the reset"
+            n=$(printf '%s' "$body" | sed -n 's/^'"$k"'-v\([0-9]\{5\}\)-.*/\1/p')
+            [ -n "$n" ] && [ "$body" = "$(value "$k" $((10#$n)))" ] || fail "key $k: a torn value after the reset"
+            written=$((written + 10#$n))
+        done
+        [ "$written" -gt 3 ] || fail "the writers wrote almost nothing before the reset"
+        echo "ok - after a reset mid-write: every key old or new ($written writes had landed)"
+        power_off
+        first=$(sgdisk -i 2 "$tmp/tern.img" | sed -n 's/^First sector: \([0-9]*\).*/\1/p')
+        last=$(sgdisk -i 2 "$tmp/tern.img" | sed -n 's/^Last sector: \([0-9]*\).*/\1/p')
+        dd if="$tmp/tern.img" of="$tmp/data.img" bs=512 skip="$first" count=$((last - first + 1)) status=none
+        fsck.fat -n "$tmp/data.img" >"$tmp/fsck" 2>&1 || { cat "$tmp/fsck" >&2; fail "fsck.fat -n after the reset"; }
         echo "ok - the data partition is fsck-clean"
         ;;
     *) fail "unknown case $case_" ;;
