@@ -131,6 +131,8 @@ static bool apply(struct tern_metal_cmdline *out, const char *tok, size_t len)
             out->fault = TERN_METAL_FAULT_NULL;
         else if (token_is(val, vlen, "wx"))
             out->fault = TERN_METAL_FAULT_WX;
+        else if (token_is(val, vlen, "spin"))
+            out->fault = TERN_METAL_FAULT_SPIN;
         else
             return false;
         return true;

@@ -12,6 +12,8 @@
  *   fault=null    read address 0 (the non-present NULL page: #PF)
  *   fault=wx      exec_alloc a page, write code, exec_seal it, run it, then
  *                 write to it (W^X: #PF)
+ *   fault=spin    start a core thread that never yields (the watchdog's
+ *                 TERN_PANIC: a stall in the OS's own code)
  *   delay_ms=N    do the above N ms (0..600000) after boot instead, so the
  *                 clock and the timer-interrupt wait are exercised first
  *   reboot=1      reboot (ACPI reset register) instead of powering off at the end
@@ -44,6 +46,7 @@ enum tern_metal_fault {
     TERN_METAL_FAULT_DE,
     TERN_METAL_FAULT_NULL,
     TERN_METAL_FAULT_WX,
+    TERN_METAL_FAULT_SPIN,
 };
 
 struct tern_metal_cmdline {

@@ -29,6 +29,7 @@
 #include "tern/fmt.h"
 #include "tern/net.h"
 #include "tern/os.h"
+#include "tern/thread.h"
 #include "x86.h"
 
 #define RNG_RETRIES 16
@@ -533,6 +534,7 @@ static const char *libc_selfcheck(void)
 
 struct test_actions {
     struct tern_timer timer;
+    uint64_t spins;               /* fault=spin's thread counts here */
 };
 
 /* Finds a canonical address whose top-level page-table entry is not
@@ -601,9 +603,18 @@ static void refine_clock(struct tern_timer *t, void *arg)
              (unsigned long long)ppm, (unsigned long long)(m->clock.lapic_hz / 1000));
 }
 
+/* fault=spin: a core thread (not the app's) that never yields; the
+ * watchdog must stop the machine with a TERN_PANIC. */
+static void *spin_forever(void *arg)
+{
+    volatile uint64_t *n = arg;
+    for (;;)
+        (*n)++;
+    return NULL;
+}
+
 static void run_test_actions(struct tern_timer *t, void *arg)
 {
-    (void)t;
     struct tern_os *os = arg;
     struct metal *m = os->plat.ctx;
     tern_log(os, TERN_LOG_INFO, "metal", "test action at %llu ms after %llu timer wake-ups",
@@ -633,6 +644,14 @@ static void run_test_actions(struct tern_timer *t, void *arg)
     case TERN_METAL_FAULT_WX:
         wx_test(os);
         break;
+    case TERN_METAL_FAULT_SPIN: {
+        struct test_actions *a = TERN_CONTAINER_OF(t, struct test_actions, timer);
+        struct tern_thread *spinner;
+        if (tern_thread_create(os, "spin", spin_forever, &a->spins, 0, &spinner) != TERN_OK)
+            tern_panic(os, "fault=spin: no thread");
+        tern_log(os, TERN_LOG_WARN, "metal", "fault=spin: a core thread that never yields");
+        return; /* no halt: only the watchdog ends this boot */
+    }
     case TERN_METAL_FAULT_NONE:
         break;
     }

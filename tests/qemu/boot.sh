@@ -14,6 +14,9 @@
 #   null   fault=null            -> #PF with cr2=0x0 (the NULL page is not mapped), status 71
 #   wx     fault=wx              -> a sealed exec_alloc page runs (returns 42), then a
 #                                   write to it is #PF err=0x3 at that page, status 71
+#   spin   fault=spin            -> a core thread that never yields: the watchdog's
+#                                   register dump and TERN_PANIC reason=a_core_thread_ran_N_ms...
+#                                   (N >= 1000), no TERN_APP_EXIT, status 71
 set -euo pipefail
 case_=$1
 build=$(cd "$2" && pwd)
@@ -31,6 +34,7 @@ case $case_ in
     de)    cmdline="fault=de" ;;
     null)  cmdline="fault=null" ;;
     wx)    cmdline="fault=wx" ;;
+    spin)  cmdline="fault=spin" ;;
     *) fail "unknown case $case_" ;;
 esac
 
@@ -106,6 +110,14 @@ case $case_ in
         [ -n "$page" ] || { cat "$out" >&2; fail "the sealed page did not run or returned something else"; }
         grep -aEq "^TERN_PANIC reason=exception vector=14 rip=0x[0-9a-f]+ err=0x3 cr2=$page " "$out" ||
             { cat "$out" >&2; fail "no write #PF (err=0x3) at the sealed page $page"; }
+        expect_status 71
+        ;;
+    spin)
+        wait_for_marker "$out" '^TERN_PANIC reason=a_core_thread_ran_[0-9]+_ms_without_yielding' 60 "$pid"
+        ms=$(sed -n 's/^TERN_PANIC reason=a_core_thread_ran_\([0-9]*\)_ms.*/\1/p' "$out" | head -1)
+        [ "$ms" -ge 1000 ] || { cat "$out" >&2; fail "the watchdog fired after $ms ms, before its 1000 ms"; }
+        grep -aq '^  rip=[0-9a-f]\{16\} ' "$out" || { cat "$out" >&2; fail "no register dump"; }
+        grep -aq '^TERN_APP_EXIT' "$out" && fail "a core thread's stall called the app's"
         expect_status 71
         ;;
 esac

@@ -83,9 +83,10 @@ static void test_fault(void **state)
     assert_int_equal(parse("fault=de").fault, TERN_METAL_FAULT_DE);
     assert_int_equal(parse("fault=null").fault, TERN_METAL_FAULT_NULL);
     assert_int_equal(parse("fault=wx").fault, TERN_METAL_FAULT_WX);
-    struct tern_metal_cmdline c = parse("fault=gp fault=UD fault= fault=udx fault=nul fault=wxx");
+    assert_int_equal(parse("fault=spin").fault, TERN_METAL_FAULT_SPIN);
+    struct tern_metal_cmdline c = parse("fault=gp fault=UD fault= fault=udx fault=nul fault=wxx fault=spinx");
     assert_int_equal(c.fault, TERN_METAL_FAULT_NONE);
-    assert_int_equal(c.ignored, 6);
+    assert_int_equal(c.ignored, 7);
 }
 
 static void test_ip(void **state)
