@@ -68,6 +68,13 @@ struct lnet_dev {
     struct lnet_frame *q;
     unsigned q_head, q_count;
     uint64_t q_drops;
+    /* frames for slirp, handed to slirp_input from the loop's stack
+     * (linux_net_before_wait): never on the sender's, which may be an
+     * app thread's 64 KiB stack, while libslirp's output path takes a
+     * 64 KiB frame of its own */
+    struct lnet_frame *txq;
+    unsigned txq_head, txq_count;
+    uint64_t txq_drops;
 };
 
 struct linux_net {
@@ -416,7 +423,8 @@ static int open_slirp(struct lnet_dev *d, uint32_t guest_ip)
 {
     struct linux_net *n = d->owner;
     d->q = calloc(LINUX_NET_SLIRP_QUEUE, sizeof(*d->q));
-    if (d->q == NULL)
+    d->txq = calloc(LINUX_NET_SLIRP_QUEUE, sizeof(*d->txq));
+    if (d->q == NULL || d->txq == NULL)
         return -1;
     SlirpConfig cfg;
     memset(&cfg, 0, sizeof(cfg));
@@ -494,10 +502,27 @@ static int slirp_get_revents(int idx, void *opaque)
     return out;
 }
 
+/* Hands the frames the core sent to slirp (on the loop's stack). */
+static void slirp_flush_tx(struct linux_net *n)
+{
+    for (unsigned i = 0; i < n->count; i++) {
+        struct lnet_dev *d = &n->devs[i];
+        while (d->kind == LNET_SLIRP && d->txq_count > 0) {
+            struct lnet_frame *f = &d->txq[d->txq_head];
+            d->txq_head = (d->txq_head + 1) % LINUX_NET_SLIRP_QUEUE;
+            d->txq_count--;
+            slirp_input(d->slirp, f->data, f->len);
+        }
+    }
+}
+
 uint64_t linux_net_before_wait(struct linux_backend *b, uint64_t deadline_ns)
 {
     struct linux_net *n = b->net;
-    if (n == NULL || n->epfd < 0)
+    if (n == NULL)
+        return deadline_ns;
+    slirp_flush_tx(n);
+    if (n->epfd < 0)
         return deadline_ns;
     for (unsigned i = 0; i < n->nep; i++)
         epoll_ctl(n->epfd, EPOLL_CTL_DEL, n->ep_fds[i], NULL);
@@ -676,7 +701,9 @@ int linux_net_add(struct linux_backend *b, const char *spec, uint32_t guest_ip)
         if (d->fd >= 0)
             close(d->fd);
         free(d->q);
+        free(d->txq);
         d->q = NULL;
+        d->txq = NULL;
         return -1;
     }
     if (d->fd >= 0) {
@@ -716,6 +743,7 @@ void linux_net_close(struct linux_backend *b)
         if (d->fd >= 0)
             close(d->fd);
         free(d->q);
+        free(d->txq);
     }
     if (n->epfd >= 0)
         close(n->epfd);
@@ -757,7 +785,14 @@ static tern_result dev_send(struct linux_backend *b, struct lnet_dev *d, const v
     ssize_t r;
     switch (d->kind) {
     case LNET_SLIRP:
-        slirp_input(d->slirp, frame, (int)len);
+        if (len > FRAME_MAX || d->txq_count == LINUX_NET_SLIRP_QUEUE) {
+            d->txq_drops++;
+            return TERN_OK; /* lost, as on a congested link: TCP retransmits */
+        }
+        struct lnet_frame *f = &d->txq[(d->txq_head + d->txq_count) % LINUX_NET_SLIRP_QUEUE];
+        memcpy(f->data, frame, len);
+        f->len = (uint16_t)len;
+        d->txq_count++;
         return TERN_OK;
     case LNET_TAP:
         if (d->vnet) {

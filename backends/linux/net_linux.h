@@ -24,7 +24,10 @@
  *
  * Devices are added before the instance starts. Received frames are read
  * when net_recv asks (TAP, wire) or queued by slirp's callback (at most
- * LINUX_NET_SLIRP_QUEUE, then dropped and counted). A device's ready bit
+ * LINUX_NET_SLIRP_QUEUE, then dropped and counted). Frames sent to slirp
+ * are queued the same way and handed to libslirp before the next wait, on
+ * the loop's stack: libslirp's output path takes a 64 KiB stack frame, as
+ * large as an app thread's whole stack, and a send may come from one. A device's ready bit
  * is set by the loop when its fd is readable (or slirp queued a frame)
  * and cleared when net_recv finds nothing.
  *
