@@ -157,9 +157,17 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     uint64_t t_data = tern_now_ns(os), reads_data = s.disk.dev.stats.reads;
     if (m->nnet == 0)
         return refuse(os, METAL_HALT_NO_NIC, "no network device (virtio-net): nothing to serve on");
+    /* TCP's pool within a quarter of the heap: 1024 connections and a
+     * 4 MiB area for growing buffers from -m 256M on, fewer below, so
+     * the app's arena still fits at the least memory (docs/tcp.md) */
+    struct tern_heap_stats hs;
+    tern_heap_get_stats(&os->heap, &hs);
+    struct tern_tcp_config tcfg;
+    tern_tcp_config_default(&tcfg);
+    tern_tcp_config_fit(&tcfg, hs.size / 4);
     tern_result r = tern_net_init(&s.net, os, NULL);
     if (r == TERN_OK)
-        r = tern_net_attach_tcp(&s.net, &s.tcp, NULL);
+        r = tern_net_attach_tcp(&s.net, &s.tcp, &tcfg);
     if (r == TERN_OK)
         r = start_address(os, m);
     if (r != TERN_OK) {

@@ -238,14 +238,10 @@ static void linux_tcp_config(struct tern_os *os, const struct linux_net_opts *o,
     } else {
         tcfg->rcvbuf = 256 * 1024;
     }
-    uint64_t per_block = (uint64_t)tcfg->sndbuf_min + tcfg->rcvbuf_min + 512;
-    if (o->tcp_conns) {
-        tcfg->max_conns = o->tcp_conns;
-    } else if (per_block * tcfg->max_conns > hs.size / 2) {
-        uint64_t n = hs.size / 2 / per_block;
-        tcfg->max_conns = n < 16 ? 16 : (uint32_t)n;
-    }
     tcfg->grow_bytes = (uint32_t)(hs.size / 4 > (1u << 30) ? (1u << 30) : hs.size / 4);
+    tern_tcp_config_fit(tcfg, hs.size * 3 / 4); /* the blocks: up to half of the heap */
+    if (o->tcp_conns)
+        tcfg->max_conns = o->tcp_conns;
 }
 
 int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,

@@ -39,6 +39,21 @@ void tern_tcp_config_default(struct tern_tcp_config *cfg)
     cfg->mtu_max = 9000;
 }
 
+void tern_tcp_config_fit(struct tern_tcp_config *cfg, size_t budget)
+{
+    uint32_t snd = cfg->grow_bytes && cfg->sndbuf_min ? cfg->sndbuf_min : cfg->sndbuf;
+    uint32_t rcv = cfg->grow_bytes && cfg->rcvbuf_min ? cfg->rcvbuf_min : cfg->rcvbuf;
+    /* a block, its small buffers and up to two hash buckets (a power of two) */
+    size_t per = sizeof(struct tern_tcp_sock) + snd + rcv + 2 * sizeof(struct tern_list);
+    size_t scratch = 65536 + 64;
+    if (cfg->grow_bytes > budget / 3)
+        cfg->grow_bytes = (uint32_t)(budget / 3);
+    size_t left = budget > cfg->grow_bytes + scratch ? budget - cfg->grow_bytes - scratch : 0;
+    size_t n = left / per;
+    if (n < cfg->max_conns)
+        cfg->max_conns = n < 16 ? 16 : (uint32_t)n;
+}
+
 uint32_t tcp_now_ms(struct tern_tcp *tcp)
 {
     return (uint32_t)tern_now_ms(tcp->os);

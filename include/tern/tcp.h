@@ -112,6 +112,14 @@ struct tern_tcp_config {
  * blocks and small buffers plus the 4 MiB area. */
 void tern_tcp_config_default(struct tern_tcp_config *cfg);
 
+/* Fits cfg's pool into budget bytes of heap (what tern_tcp_init takes,
+ * blocks, their small buffers, hash and the shared area, within a few
+ * KiB): the shared area keeps at most a third of the budget (never more
+ * than cfg->grow_bytes), the blocks the rest (max_conns lowered to what
+ * fits, at least 16: a budget too small for 16 is left to tern_tcp_init
+ * to refuse). A backend calls it with its share of the heap it has. */
+void tern_tcp_config_fit(struct tern_tcp_config *cfg, size_t budget);
+
 enum tern_tcp_state {
     TERN_TCP_CLOSED = 0,
     TERN_TCP_LISTEN,

@@ -412,6 +412,48 @@ static void test_defaults_suit_a_server(void **state)
     fx_free_checked(f);
 }
 
+/* A backend's share of a small heap: the pool shrinks to fit it; a large
+ * share leaves the defaults. */
+static void test_config_fits_a_budget(void **state)
+{
+    (void)state;
+    struct tern_tcp_config cfg;
+    tern_tcp_config_default(&cfg);
+    tern_tcp_config_fit(&cfg, 64u << 20);
+    assert_int_equal(cfg.max_conns, 1024);
+    assert_int_equal(cfg.grow_bytes, 4u << 20);
+
+    /* the OS instance and a minimal TCP: what the budget is measured over */
+    struct tern_tcp_config tiny;
+    tern_tcp_config_default(&tiny);
+    tiny.max_conns = 16;
+    tiny.sndbuf = tiny.rcvbuf = 1024;
+    tiny.grow_bytes = 0;
+    struct fx *f = fx_new(&tiny);
+    size_t floor = f->base.in_use;
+    fx_free_checked(f);
+
+    size_t budget = 10u << 20 >> 2; /* a quarter of a 10 MiB heap */
+    tern_tcp_config_default(&cfg);
+    tern_tcp_config_fit(&cfg, budget);
+    assert_true(cfg.max_conns >= 16 && cfg.max_conns < 1024);
+    assert_true(cfg.grow_bytes <= budget / 3);
+    f = fx_new(&cfg);
+    assert_true(f->base.in_use - floor <= budget);
+    /* and it serves: a connection whose buffers grow */
+    struct tern_tcp_sock *ls = NULL;
+    uint32_t isn;
+    struct tern_tcp_sock *s = fx_passive(f, &ls, 48000, 1000, &isn);
+    static uint8_t data[20000];
+    size_t sent, total = 0;
+    while (tern_tcp_send(s, data, sizeof data - total, &sent) == TERN_OK && sent)
+        total += sent;
+    assert_true(total > 4096);
+    tern_tcp_abort(s);
+    tern_tcp_close(ls);
+    fx_free_checked(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_receive_buffer_grows_for_a_window_per_rtt),
         cmocka_unit_test(test_full_area_leaves_buffers_small),
         cmocka_unit_test(test_defaults_suit_a_server),
+        cmocka_unit_test(test_config_fits_a_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
