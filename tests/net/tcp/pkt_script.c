@@ -401,8 +401,12 @@ static bool parse_read(struct cur *c, struct pkt_event *e)
         e->num = PKT_READ_NONE;
         return true;
     }
+    if (take_word(c, "closed")) {
+        e->num = PKT_READ_CLOSED;
+        return true;
+    }
     if (!read_u32(c, &e->num, "read") || e->num == 0 || e->num > 65536)
-        return fail(c, "read: 1-65536 bytes, eof or none");
+        return fail(c, "read: 1-65536 bytes, eof, none or closed");
     return true;
 }
 

@@ -78,7 +78,7 @@ enum pkt_kind {
     PKT_EV_CONNECT,     /* connect A.B.C.D:PORT */
     PKT_EV_ACCEPT,      /* accept */
     PKT_EV_WRITE,       /* write N */
-    PKT_EV_READ,        /* read N | read eof | read none */
+    PKT_EV_READ,        /* read N | read eof | read none | read closed */
     PKT_EV_CLOSE,       /* close */
     PKT_EV_SHUTDOWN,    /* shutdown */
     PKT_EV_ABORT,       /* abort */
@@ -91,6 +91,7 @@ enum pkt_kind {
 
 #define PKT_READ_EOF  UINT32_MAX        /* read eof */
 #define PKT_READ_NONE (UINT32_MAX - 1)  /* read none (nothing readable) */
+#define PKT_READ_CLOSED (UINT32_MAX - 2) /* read closed (reset or failed) */
 
 struct pkt_event {
     unsigned line;

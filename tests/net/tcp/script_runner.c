@@ -374,12 +374,13 @@ static void ev_read(struct runner *r, const struct pkt_event *e)
     struct tern_tcp_sock *s = need_sock(r, e);
     uint8_t *buf = r->io;
     size_t got = 0;
-    size_t cap = e->num >= PKT_READ_NONE ? sizeof(r->io) : e->num;
+    size_t cap = e->num >= PKT_READ_CLOSED ? sizeof(r->io) : e->num;
     tern_result res = tern_tcp_recv(s, buf, cap, &got);
-    if (e->num == PKT_READ_NONE) {
-        if (res != TERN_AGAIN) {
-            printf("%s:%u: read none: %zu bytes (result %d) were readable\n", r->path, e->line,
-                   got, (int)res);
+    if (e->num == PKT_READ_NONE || e->num == PKT_READ_CLOSED) {
+        tern_result want = e->num == PKT_READ_NONE ? TERN_AGAIN : TERN_ECLOSED;
+        if (res != want) {
+            printf("%s:%u: read %s: the read gave result %d (%zu bytes)\n", r->path, e->line,
+                   e->num == PKT_READ_NONE ? "none" : "closed", (int)res, got);
             exit(1);
         }
         return;

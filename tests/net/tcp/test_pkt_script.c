@@ -28,13 +28,14 @@ static void test_parses_events(void **state)
         "+0 > none within 1.5\n"
         "+0 expect counter drop_paws 2\n"
         "+0 icmp unreachable port seq 7\n"
-        "+0 expect error refused\n";
+        "+0 expect error refused\n"
+        "+0 read closed\n";
     struct pkt_script sc;
     char err[256] = "";
     assert_true(pkt_parse_script(text, &sc, err, sizeof(err)));
     assert_string_equal(sc.rule, "RFC 9293 3.5: test");
     assert_int_equal(sc.cfg.rcvbuf, 4096);
-    assert_int_equal(sc.n, 10);
+    assert_int_equal(sc.n, 11);
     assert_int_equal(sc.ev[0].kind, PKT_EV_LISTEN);
     assert_int_equal(sc.ev[0].num, 80);
     assert_int_equal(sc.ev[0].line, 3);
@@ -67,6 +68,7 @@ static void test_parses_events(void **state)
     assert_true(sc.ev[8].has_seq);
     assert_int_equal(sc.ev[8].seq, 7);
     assert_string_equal(sc.ev[9].name, "refused");
+    assert_int_equal(sc.ev[10].num, PKT_READ_CLOSED);
     pkt_script_free(&sc);
 }
 
