@@ -1274,6 +1274,22 @@ static void seq_unacceptable(struct tern_tcp_sock *s, struct tcp_seg *seg)
     tcp_output(s);
 }
 
+/* RFC 9293 figure 8 line 6: after a simultaneous open the peer's
+ * SYN-ACK repeats the SYN we hold (at IRS, below RCV.NXT) and carries the
+ * ACK of ours. Its SYN is old and is trimmed here, before the
+ * acceptability test, so the ACK completes the handshake (as BSD and
+ * Linux do); tested whole, the segment is "old" and would be answered by
+ * our SYN-ACK again, and two such stacks would trade SYN-ACKs forever. */
+static void trim_crossed_syn(const struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (s->state == TERN_TCP_SYN_RECEIVED && !s->parent &&
+        (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) &&
+        seg->seq == s->irs) {
+        seg->flags &= (uint8_t)~TCP_SYN;
+        seg->seq++;
+    }
+}
+
 /* First step: PAWS, the sequence number acceptability test, the
  * timestamp to echo (RFC 7323 4.3), and trimming what we already have.
  * Each step returns false when the segment is used up. */
@@ -1281,6 +1297,7 @@ static bool step_seq(struct tern_tcp_sock *s, struct tcp_seg *seg)
 {
     if (!paws_ok(s, seg))
         return false;
+    trim_crossed_syn(s, seg);
     uint32_t seglen = seg_seq_len(seg);
     if (!seq_acceptable(s, seg->seq, seglen, (seg->flags & TCP_RST) != 0)) {
         if (!zero_window_ack(s, seg)) {
