@@ -115,7 +115,7 @@ struct pkt_script {
     struct pkt_event *ev;
     unsigned n, cap;
     struct pkt_config cfg;
-    char rule[160];                 /* the first comment line, without "// " */
+    char rule[240];                 /* the first comment line, without "// " */
 };
 
 /* Parses a whole script. true, and *sc filled (free with
