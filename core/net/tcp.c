@@ -1247,6 +1247,25 @@ static bool zero_window_ack(struct tern_tcp_sock *s, struct tcp_seg *seg)
     return true;
 }
 
+/* A SYN (no ACK) above RCV.NXT in TIME-WAIT, past PAWS, in the window or
+ * beyond it, is a new incarnation (RFC 9293 3.10.7.4 step 4, RFC 1122
+ * 4.2.2.13, RFC 6191): the TIME-WAIT ends and a listener takes the SYN.
+ * True when it did. */
+static bool time_wait_reopen(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    struct tern_tcp *tcp = s->tcp;
+    if (s->state != TERN_TCP_TIME_WAIT || (seg->flags & (TCP_SYN | TCP_ACK)) != TCP_SYN ||
+        !SEQ_GT(seg->seq, s->rcv_nxt))
+        return false;
+    struct tern_tcp_sock *l = find_listener(tcp, seg->dst, seg->dport);
+    if (!l)
+        return false;
+    tcp_drop(s, TERN_OK);
+    listen_input(l, seg);
+    tcp_notify(l);
+    return true;
+}
+
 /* An unacceptable segment: a RST is dropped silently; a SYN with a higher
  * sequence number ends TIME-WAIT if a listener takes it; anything else
  * is dropped and ACKed. */
@@ -1257,18 +1276,8 @@ static void seq_unacceptable(struct tern_tcp_sock *s, struct tcp_seg *seg)
         tcp->stats.drop_rst_out_of_window++;
         return;
     }
-    if (s->state == TERN_TCP_TIME_WAIT && (seg->flags & TCP_SYN) && !(seg->flags & TCP_ACK) &&
-        SEQ_GT(seg->seq, s->rcv_nxt)) {
-        /* A new incarnation (RFC 9293 3.10.7.4, RFC 6191): end the
-         * TIME-WAIT and let the listener take the SYN. */
-        struct tern_tcp_sock *l = find_listener(tcp, seg->dst, seg->dport);
-        if (l) {
-            tcp_drop(s, TERN_OK);
-            listen_input(l, seg);
-            tcp_notify(l);
-            return;
-        }
-    }
+    if (time_wait_reopen(s, seg))
+        return;
     tcp->stats.drop_out_of_window++;
     s->ack_now = true;
     tcp_output(s);
@@ -1334,11 +1343,14 @@ static bool step_rst(struct tern_tcp_sock *s, const struct tcp_seg *seg)
 }
 
 /* Fourth step: SYN. A retransmitted SYN in SYN-RECEIVED gets the SYN-ACK
- * again; any other gets a challenge ACK (RFC 5961 4.2). */
-static bool step_syn(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+ * again; a higher one in TIME-WAIT opens a new connection; any other
+ * gets a challenge ACK (RFC 5961 4.2). */
+static bool step_syn(struct tern_tcp_sock *s, struct tcp_seg *seg)
 {
     if (!(seg->flags & TCP_SYN))
         return true;
+    if (time_wait_reopen(s, seg))
+        return false;
     if (s->state == TERN_TCP_SYN_RECEIVED && !(seg->flags & TCP_ACK) && seg->seq == s->irs) {
         s->ack_now = true;
         tcp_output(s);
