@@ -182,7 +182,7 @@ static void to_seg(const struct runner *r, const struct captured *c, struct pkt_
 {
     memset(s, 0, sizeof(*s));
     s->flags = c->flags & (PKT_FIN | PKT_SYN | PKT_RST | PKT_PSH | PKT_ACK);
-    uint32_t isn = r->our_isn_known ? r->our_isn : 0;
+    uint32_t isn = r->our_isn_known ? r->our_isn : (c->flags & PKT_SYN) ? c->seq : 0;
     s->start.v = c->seq - isn;
     s->end.v = s->start.v + (uint32_t)c->len;
     s->len = (uint32_t)c->len;
