@@ -1664,7 +1664,14 @@ void tern_tcp_icmp_error(struct tern_tcp *tcp, uint8_t type, uint8_t code, uint1
         }
         tcp->stats.icmp_pmtu++;
         s->mss = m;
-        rexmit_one(s, s->snd_una);
+        /* The packets in flight were too big and are lost. RFC 1191
+         * 6.5: resend one segment now, the rest as ACKs come back
+         * (SND.NXT goes back to just after that segment, so the output
+         * engine resends from there), congestion window kept: this is
+         * no sign of congestion. Karn: no RTT sample from it. */
+        s->rtt_timing = false;
+        s->snd_nxt = s->snd_una;
+        s->snd_nxt += rexmit_one(s, s->snd_una);
         return;
     }
     if (type == 3 && (code == 2 || code == 3) && connect_pending(s)) {
