@@ -605,17 +605,14 @@ static char *read_text(const char *path)
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* every message out before any exit */
     if (argc != 2) {
         printf("usage: script_runner FILE.pkt\n");
         return 2;
     }
-    struct runner *r = calloc(1, sizeof(*r));
-    if (!r)
-        return 2;
-    r->path = argv[1];
-    char *text = read_text(r->path);
+    char *text = read_text(argv[1]);
     if (!text) {
-        printf("%s: cannot read (missing, over 1 MiB, or not text)\n", r->path);
+        printf("%s: cannot read (missing, over 1 MiB, or not text)\n", argv[1]);
         return 2;
     }
     struct pkt_script sc;
@@ -623,9 +620,15 @@ int main(int argc, char **argv)
     bool ok = pkt_parse_script(text, &sc, err, sizeof(err));
     free(text);
     if (!ok) {
-        printf("%s: refused: %s\n", r->path, err);
+        printf("%s: refused: %s\n", argv[1], err);
         return 2;
     }
+    struct runner *r = calloc(1, sizeof(*r));
+    if (!r) {
+        pkt_script_free(&sc);
+        return 2;
+    }
+    r->path = argv[1];
     r->sc = &sc;
     setup(r);
     for (unsigned i = 0; i < sc.n; i++)
