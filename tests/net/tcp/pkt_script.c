@@ -447,6 +447,10 @@ static bool parse_action(struct cur *c, struct pkt_event *e)
         e->kind = PKT_EV_SHUTDOWN;
     } else if (take_word(c, "abort")) {
         e->kind = PKT_EV_ABORT;
+    } else if (take_word(c, "keepalive")) {
+        e->kind = PKT_EV_KEEPALIVE;
+    } else if (take_word(c, "nodelay")) {
+        e->kind = PKT_EV_NODELAY;
     } else if (take_word(c, "expect")) {
         if (!parse_expect(c, e))
             return false;
@@ -477,6 +481,9 @@ static bool parse_config(struct cur *c, struct pkt_config *cfg)
         { "sndbuf", offsetof(struct pkt_config, sndbuf) },
         { "msl_ms", offsetof(struct pkt_config, msl_ms) },
         { "challenge_acks_per_sec", offsetof(struct pkt_config, challenge_acks_per_sec) },
+        { "keepalive_idle_ms", offsetof(struct pkt_config, keepalive_idle_ms) },
+        { "keepalive_intvl_ms", offsetof(struct pkt_config, keepalive_intvl_ms) },
+        { "keepalive_probes", offsetof(struct pkt_config, keepalive_probes) },
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (take_word(c, keys[i].name)) {
@@ -487,7 +494,7 @@ static bool parse_config(struct cur *c, struct pkt_config *cfg)
             return at_end(c) ? true : fail(c, "unexpected text \"%.20s\"", c->p);
         }
     }
-    return fail(c, "config: rcvbuf, sndbuf, msl_ms or challenge_acks_per_sec");
+    return fail(c, "config: rcvbuf, sndbuf, msl_ms, challenge_acks_per_sec or keepalive_idle_ms/intvl_ms/probes");
 }
 
 static bool push_event(struct pkt_script *sc, const struct pkt_event *e)

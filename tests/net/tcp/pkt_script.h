@@ -82,6 +82,8 @@ enum pkt_kind {
     PKT_EV_CLOSE,       /* close */
     PKT_EV_SHUTDOWN,    /* shutdown */
     PKT_EV_ABORT,       /* abort */
+    PKT_EV_KEEPALIVE,   /* keepalive (on) */
+    PKT_EV_NODELAY,     /* nodelay (Nagle off) */
     PKT_EV_STATE,       /* expect state NAME */
     PKT_EV_ERROR,       /* expect error none|refused|reset|timeout */
     PKT_EV_COUNTER,     /* expect counter NAME N */
@@ -109,6 +111,7 @@ struct pkt_event {
 /* config lines (before the first event): "config NAME VALUE". */
 struct pkt_config {
     uint32_t rcvbuf, sndbuf, msl_ms, challenge_acks_per_sec; /* 0: runner default */
+    uint32_t keepalive_idle_ms, keepalive_intvl_ms, keepalive_probes;
 };
 
 struct pkt_script {

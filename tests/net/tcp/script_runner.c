@@ -509,6 +509,12 @@ static void ev_socket_call(struct runner *r, const struct pkt_event *e)
         tern_tcp_abort(need_sock(r, e));
         r->sock = NULL;
         break;
+    case PKT_EV_KEEPALIVE:
+        tern_tcp_set_keepalive(need_sock(r, e), true);
+        break;
+    case PKT_EV_NODELAY:
+        tern_tcp_set_nodelay(need_sock(r, e), true);
+        break;
     case PKT_EV_SHUTDOWN:
         res = tern_tcp_shutdown(need_sock(r, e));
         if (res != TERN_OK)
@@ -572,6 +578,12 @@ static void setup(struct runner *r)
         cfg.msl_ms = sc->msl_ms;
     if (sc->challenge_acks_per_sec)
         cfg.challenge_acks_per_sec = sc->challenge_acks_per_sec;
+    if (sc->keepalive_idle_ms)
+        cfg.keepalive_idle_ms = sc->keepalive_idle_ms;
+    if (sc->keepalive_intvl_ms)
+        cfg.keepalive_intvl_ms = sc->keepalive_intvl_ms;
+    if (sc->keepalive_probes)
+        cfg.keepalive_probes = sc->keepalive_probes;
     struct tern_tcp_lower lower = { .output = cap_output, .path_mtu = cap_mtu, .ctx = r };
     if (tern_tcp_init(&r->tcp, &r->os, &lower, &cfg) != TERN_OK) {
         printf("%s: tern_tcp_init failed\n", r->path);

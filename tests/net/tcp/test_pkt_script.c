@@ -19,6 +19,7 @@ static void test_parses_events(void **state)
     (void)state;
     static const char text[] = RULE
         "config rcvbuf 4096\n"
+        "config keepalive_probes 3\n"
         "0 listen 80   // a comment\n"
         "+0.1 < S 0:0(0) win 65535 <mss 1460,sackOK>\n"
         "+0 > S. 0:0(0) ack 1 win * <mss 1460,...>\n"
@@ -35,10 +36,11 @@ static void test_parses_events(void **state)
     assert_true(pkt_parse_script(text, &sc, err, sizeof(err)));
     assert_string_equal(sc.rule, "RFC 9293 3.5: test");
     assert_int_equal(sc.cfg.rcvbuf, 4096);
+    assert_int_equal(sc.cfg.keepalive_probes, 3);
     assert_int_equal(sc.n, 11);
     assert_int_equal(sc.ev[0].kind, PKT_EV_LISTEN);
     assert_int_equal(sc.ev[0].num, 80);
-    assert_int_equal(sc.ev[0].line, 3);
+    assert_int_equal(sc.ev[0].line, 4);
     assert_int_equal(sc.ev[1].kind, PKT_EV_IN);
     assert_int_equal(sc.ev[1].time_us, 100000);
     assert_int_equal(sc.ev[1].seg.flags, PKT_SYN);
