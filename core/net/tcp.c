@@ -1262,6 +1262,25 @@ static bool zero_window_ack(struct tern_tcp_sock *s, struct tcp_seg *seg)
     return true;
 }
 
+/* A SYN (no ACK) above RCV.NXT in TIME-WAIT, past PAWS, in the window or
+ * beyond it, is a new incarnation (RFC 9293 3.10.7.4 step 4, RFC 1122
+ * 4.2.2.13, RFC 6191): the TIME-WAIT ends and a listener takes the SYN.
+ * True when it did. */
+static bool time_wait_reopen(struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    struct tern_tcp *tcp = s->tcp;
+    if (s->state != TERN_TCP_TIME_WAIT || (seg->flags & (TCP_SYN | TCP_ACK)) != TCP_SYN ||
+        !SEQ_GT(seg->seq, s->rcv_nxt))
+        return false;
+    struct tern_tcp_sock *l = find_listener(tcp, seg->dst, seg->dport);
+    if (!l)
+        return false;
+    tcp_drop(s, TERN_OK);
+    listen_input(l, seg);
+    tcp_notify(l);
+    return true;
+}
+
 /* An unacceptable segment: a RST is dropped silently; a SYN with a higher
  * sequence number ends TIME-WAIT if a listener takes it; anything else
  * is dropped and ACKed. */
@@ -1272,21 +1291,27 @@ static void seq_unacceptable(struct tern_tcp_sock *s, struct tcp_seg *seg)
         tcp->stats.drop_rst_out_of_window++;
         return;
     }
-    if (s->state == TERN_TCP_TIME_WAIT && (seg->flags & TCP_SYN) && !(seg->flags & TCP_ACK) &&
-        SEQ_GT(seg->seq, s->rcv_nxt)) {
-        /* A new incarnation (RFC 9293 3.10.7.4, RFC 6191): end the
-         * TIME-WAIT and let the listener take the SYN. */
-        struct tern_tcp_sock *l = find_listener(tcp, seg->dst, seg->dport);
-        if (l) {
-            tcp_drop(s, TERN_OK);
-            listen_input(l, seg);
-            tcp_notify(l);
-            return;
-        }
-    }
+    if (time_wait_reopen(s, seg))
+        return;
     tcp->stats.drop_out_of_window++;
     s->ack_now = true;
     tcp_output(s);
+}
+
+/* RFC 9293 figure 8 line 6: after a simultaneous open the peer's
+ * SYN-ACK repeats the SYN we hold (at IRS, below RCV.NXT) and carries the
+ * ACK of ours. Its SYN is old and is trimmed here, before the
+ * acceptability test, so the ACK completes the handshake (as BSD and
+ * Linux do); tested whole, the segment is "old" and would be answered by
+ * our SYN-ACK again, and two such stacks would trade SYN-ACKs forever. */
+static void trim_crossed_syn(const struct tern_tcp_sock *s, struct tcp_seg *seg)
+{
+    if (s->state == TERN_TCP_SYN_RECEIVED && !s->parent &&
+        (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) &&
+        seg->seq == s->irs) {
+        seg->flags &= (uint8_t)~TCP_SYN;
+        seg->seq++;
+    }
 }
 
 /* First step: PAWS, the sequence number acceptability test, the
@@ -1296,6 +1321,7 @@ static bool step_seq(struct tern_tcp_sock *s, struct tcp_seg *seg)
 {
     if (!paws_ok(s, seg))
         return false;
+    trim_crossed_syn(s, seg);
     uint32_t seglen = seg_seq_len(seg);
     if (!seq_acceptable(s, seg->seq, seglen, (seg->flags & TCP_RST) != 0)) {
         if (!zero_window_ack(s, seg)) {
@@ -1332,11 +1358,14 @@ static bool step_rst(struct tern_tcp_sock *s, const struct tcp_seg *seg)
 }
 
 /* Fourth step: SYN. A retransmitted SYN in SYN-RECEIVED gets the SYN-ACK
- * again; any other gets a challenge ACK (RFC 5961 4.2). */
-static bool step_syn(struct tern_tcp_sock *s, const struct tcp_seg *seg)
+ * again; a higher one in TIME-WAIT opens a new connection; any other
+ * gets a challenge ACK (RFC 5961 4.2). */
+static bool step_syn(struct tern_tcp_sock *s, struct tcp_seg *seg)
 {
     if (!(seg->flags & TCP_SYN))
         return true;
+    if (time_wait_reopen(s, seg))
+        return false;
     if (s->state == TERN_TCP_SYN_RECEIVED && !(seg->flags & TCP_ACK) && seg->seq == s->irs) {
         s->ack_now = true;
         tcp_output(s);
@@ -1650,7 +1679,14 @@ void tern_tcp_icmp_error(struct tern_tcp *tcp, uint8_t type, uint8_t code, uint1
         }
         tcp->stats.icmp_pmtu++;
         s->mss = m;
-        rexmit_one(s, s->snd_una);
+        /* The packets in flight were too big and are lost. RFC 1191
+         * 6.5: resend one segment now, the rest as ACKs come back
+         * (SND.NXT goes back to just after that segment, so the output
+         * engine resends from there), congestion window kept: this is
+         * no sign of congestion. Karn: no RTT sample from it. */
+        s->rtt_timing = false;
+        s->snd_nxt = s->snd_una;
+        s->snd_nxt += rexmit_one(s, s->snd_una);
         return;
     }
     if (type == 3 && (code == 2 || code == 3) && connect_pending(s)) {

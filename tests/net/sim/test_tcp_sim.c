@@ -645,10 +645,56 @@ static void test_slow_reader_zero_window_lossy(void **state)
     }
 }
 
+/* Two Tern stacks open to each other at the same moment (RFC 9293 figure
+ * 8): SYNs cross, SYN-ACKs cross, both are ESTABLISHED one round trip
+ * later with no further segment. (Each used to answer the other's
+ * SYN-ACK with its own SYN-ACK again, forever: scripts/simultaneous_open.pkt.) */
+struct simopen {
+    struct tern_tcp_sock *a, *b;
+};
+
+static bool both_established(void *arg)
+{
+    struct simopen *o = arg;
+    return tern_tcp_get_state(o->a) == TERN_TCP_ESTABLISHED &&
+           tern_tcp_get_state(o->b) == TERN_TCP_ESTABLISHED;
+}
+
+static void test_simultaneous_open_two_stacks(void **state)
+{
+    (void)state;
+    struct sim_net *net = sim_net_new(7);
+    struct tern_tcp_config cfg;
+    tern_tcp_config_default(&cfg);
+    cfg.max_conns = 4;
+    struct sim_node *a = sim_net_add_node(net, A_ADDR, 8u << 20, &cfg);
+    struct sim_node *b = sim_net_add_node(net, B_ADDR, 8u << 20, &cfg);
+    sim_net_set_link(net, a, b, &clean_link);
+    sim_net_set_link(net, b, a, &clean_link);
+    struct simopen o;
+    uint64_t t0 = net->now;
+    assert_int_equal(tern_tcp_connect(&a->tcp, A_ADDR, 6001, B_ADDR, 6002, NULL, NULL, &o.a),
+                     TERN_OK);
+    assert_int_equal(tern_tcp_connect(&b->tcp, B_ADDR, 6002, A_ADDR, 6001, NULL, NULL, &o.b),
+                     TERN_OK);
+    assert_true(sim_net_run(net, both_established, &o, t0 + 5000000000ull));
+    /* SYN, SYN-ACK each way: two round trips of 5 ms links at most */
+    assert_true(net->now - t0 < 25000000ull);
+    sim_net_advance(net, 3000000000ull);
+    assert_int_equal(a->tcp.stats.out_segs, 2);
+    assert_int_equal(b->tcp.stats.out_segs, 2);
+    assert_int_equal(tern_tcp_get_state(o.a), TERN_TCP_ESTABLISHED);
+    assert_int_equal(tern_tcp_get_state(o.b), TERN_TCP_ESTABLISHED);
+    tern_tcp_abort(o.a);
+    tern_tcp_abort(o.b);
+    sim_net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_transfer_1mb),
+        cmocka_unit_test(test_simultaneous_open_two_stacks),
         cmocka_unit_test(test_lossy_small_transfers),
         cmocka_unit_test(test_lossy_concurrent_connections),
         cmocka_unit_test(test_echo_service_lossy),

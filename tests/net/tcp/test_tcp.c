@@ -1186,8 +1186,13 @@ static void test_simultaneous_open(void **state)
     assert_int_equal(o->flags, F_SYN | F_ACK);
     assert_int_equal(o->seq, isn);
     assert_int_equal(o->ack, 9001);
-    /* its SYN-ACK to our SYN completes it */
+    /* its SYN-ACK to our SYN completes it (RFC 9293 figure 8 line 6),
+     * with nothing sent back (a SYN-ACK here made two such stacks trade
+     * SYN-ACKs forever: scripts/simultaneous_open.pkt) */
+    unsigned before = f->ncap;
     fx_send(f, 80, 5555, 9000, isn + 1, F_SYN | F_ACK, 65535, NULL, 0, NULL, 0);
+    assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
+    assert_int_equal(f->ncap, before);
     fx_send(f, 80, 5555, 9001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
     assert_int_equal(tern_tcp_get_state(s), TERN_TCP_ESTABLISHED);
     assert_true(ev.events & TERN_TCP_EV_CONNECTED);
