@@ -28,3 +28,25 @@ wait_for_marker() {
 marker_field() {
     grep -m1 "^$2 " "$1" | tr ' ' '\n' | sed -n "s/^$3=//p"
 }
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# qmp_send SOCKET COMMAND: QMP's greeting, qmp_capabilities, then COMMAND
+# (no arguments) to the QEMU listening on the unix SOCKET; waits for each
+# return.
+qmp_send() {
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for cmd in ("qmp_capabilities", sys.argv[2]):
+    f.write(json.dumps({"execute": cmd}) + "\n"); f.flush()
+    while "return" not in json.loads(f.readline()):
+        pass
+PY
+}

@@ -14,18 +14,17 @@
 #   deadrng    (none)   pc      1     256M   silent      halt code 9: the only source (a virtio-rng
 #                                                        whose backend never answers) fails its
 #                                                        first read (1 s limit), status 19
-#   core2duo   core2duo q35     1     72M    yes         serve (no RDRAND/RDSEED, x2APIC, 1 GiB
+#   core2duo   core2duo q35     1     60M    yes         serve (no RDRAND/RDSEED, x2APIC, 1 GiB
 #                                                        pages, invariant TSC; least memory)
 #   westmere   Westmere pc      2     256M   yes         serve (rdrand absent, 2 vCPUs)
 #   skylake    Skylake-Client q35 2   256M   no          serve; RDRAND+RDSEED alone (no 1 GiB pages)
 #   epyc       EPYC     q35     1     8G     yes         serve (AMD, no x2APIC; RAM above 4 GiB)
 #   icelake    Icelake-Server pc 2    4G     no          serve; RDRAND alone... (1 GiB pages, LA57)
-#   opteron    Opteron_G3 pc    1     72M    yes         serve (old AMD, pc at the least memory)
+#   opteron    Opteron_G3 pc    1     60M    yes         serve (old AMD, pc at the least memory)
 #   nonx       qemu64,-nx pc    1     256M   yes         halt code 10, status 21: no NX (W^X
 #                                                        needs it), said before the page tables
-#   tiny       (max)    pc      1     68M    yes         halt code 8, status 17: the heap (7 MiB
-#                                                        under OVMF) cannot hold the network stack; the built-in
-#                                                        app asks for a 1 MiB arena only
+#   tiny       (max)    pc      1     52M    yes         halt code 8, status 17: the heap (1 MiB
+#                                                        under OVMF) cannot hold the HTTP pool
 set -euo pipefail
 case_=$1
 build=$(cd "$2" && pwd)
@@ -43,13 +42,13 @@ case $case_ in
     default)  set -- default        pc   1 256M rng   serve  'virtio-rng' ;;
     norng)    set -- default        pc   1 256M norng halt9  '' ;;
     deadrng)  set -- default        pc   1 256M dead  dead9  '' ;;
-    core2duo) set -- core2duo       q35  1 72M  rng   serve  'virtio-rng' ;;
+    core2duo) set -- core2duo       q35  1 60M  rng   serve  'virtio-rng' ;;
     westmere) set -- Westmere       pc   2 256M rng   serve  'virtio-rng' ;;
     skylake)  set -- Skylake-Client q35  2 256M norng serve  'rdrand' ;;
     epyc)     set -- EPYC           q35  1 8G   rng   serve  'rdrand\+virtio-rng' ;;
     icelake)  set -- Icelake-Server pc   2 4G   norng serve  'rdrand' ;;
-    opteron)  set -- Opteron_G3     pc   1 72M  rng   serve  'virtio-rng' ;;
-    tiny)     set -- max            pc   1 68M  rng   halt8  'rdrand\+virtio-rng' ;;
+    opteron)  set -- Opteron_G3     pc   1 60M  rng   serve  'virtio-rng' ;;
+    tiny)     set -- max            pc   1 52M  rng   halt8  'rdrand\+virtio-rng' ;;
     nonx)     set -- qemu64,-nx     pc   1 256M rng   halt10 '' ;;
     *) fail "unknown case $case_" ;;
 esac
@@ -60,23 +59,8 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 out=$tmp/serial.log
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
-qmp() {
-    python3 - "$tmp/qmp" "$1" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-f.readline()
-for cmd in ("qmp_capabilities", sys.argv[2]):
-    f.write(json.dumps({"execute": cmd}) + "\n"); f.flush()
-    while "return" not in json.loads(f.readline()):
-        pass
-PY
-}
+qmp() { qmp_send "$tmp/qmp" "$1"; }
 
 expect_status() {
     local want=$1 status=0
@@ -120,7 +104,9 @@ assert d["backend"] == "baremetal" and d["net"]["entropy_failures"] == 0, d' ||
         expect_status 1
         ;;
     halt8)
-        wait_for_marker "$out" 'error metal: the network stack did not start \(enomem, heap [0-9]+ MiB\): halting with code 8' 60 "$pid"
+        wait_for_marker "$out" 'error metal: cannot serve HTTP on port 80: halting with code 8' 60 "$pid"
+        grep -aq 'error http: no memory for the HTTP connection pool: enomem' "$out" ||
+            fail "code 8 without saying the HTTP pool had no memory"
         expect_status 17
         ready_s=$(( ($(date +%s%N) - t0) / 1000000 ))
         grep -aEq "metal: rng $want_rng \(read ok\)" "$out" || fail "entropy not from '$want_rng'"

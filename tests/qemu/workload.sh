@@ -30,22 +30,7 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 out=$tmp/serial.log
 C="curl -sS --max-time 20"
 expect() { [ "$2" = "$3" ] || { cat "$out" >&2; fail "$1: got [$2], want [$3]"; }; echo "ok - $1"; }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-qmp() {
-    python3 - "$tmp/qmp" "$1" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-f.readline()
-for cmd in ("qmp_capabilities", sys.argv[2]):
-    f.write(json.dumps({"execute": cmd}) + "\n"); f.flush()
-    while "return" not in json.loads(f.readline()):
-        pass
-PY
-}
+qmp() { qmp_send "$tmp/qmp" "$1"; }
 # boot: starts QEMU on the image and waits for TERN_READY with the app.
 boot() {
     port=$(free_port)

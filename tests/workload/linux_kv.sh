@@ -15,7 +15,6 @@ tmp=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; jobs -p | xargs -r kill 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 expect() { [ "$2" = "$3" ] || { tail -20 "$tmp/out" >&2; fail "$1: got [$2], want [$3]"; }; echo "ok - $1"; }
 C="curl -sS --max-time 10"
 
