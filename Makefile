@@ -68,11 +68,18 @@ bench-net: deps build
 bench-storage: deps build
 	bench/storage/bench.sh $(BUILD)
 
-# Tern's own disk image (GPT, ESP with EFI/BOOT/BOOTX64.EFI, data partition
-# with the default site), booted with virtio-blk, virtio-net on QEMU's
-# restricted user network (127.0.0.1:8081 -> 80) and virtio-rng.
+# Tern's own disk image (GPT, ESP with EFI/BOOT/BOOTX64.EFI and the
+# workload in /tern, data partition with the default site), booted with
+# virtio-blk, virtio-net on QEMU's restricted user network
+# (127.0.0.1:8081 -> 80) and virtio-rng.
+# WORKLOAD=NAME picks the app (apps/NAME, fixtures/manifests/NAME.json)
+# whose manifest and file go on the ESP's /tern (docs/apps.md).
+WORKLOAD ?= hello
 image: deps build
-	scripts/make-image.sh $(BUILD) $(BUILD)/tern.img
+	rm -rf $(BUILD)/workload && mkdir -p $(BUILD)/workload
+	cp fixtures/manifests/$(WORKLOAD).json $(BUILD)/workload/manifest.json
+	cp $(BUILD)/apps/$(WORKLOAD).elf $(BUILD)/workload/
+	scripts/make-image.sh $(BUILD) $(BUILD)/tern.img "" 64 $(BUILD)/workload
 
 qemu: image
 	scripts/run-qemu.sh $(BUILD) --image $(BUILD)/tern.img --net 8081 --rng
