@@ -40,11 +40,11 @@ for f in "$tern" "$meter" "$build/apps/echo.elf" "$build/apps/kv.elf" "$build/to
 done
 tmp=$(mktemp -d)
 ns=tern-wl-$$
-apid= ppid_=
+apid='' ppid_=''
 stop_terns() {
     local p
     for p in $apid $ppid_; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-    apid= ppid_=
+    apid='' ppid_=''
 }
 cleanup() { stop_terns; ip netns del "$ns" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
