@@ -92,7 +92,8 @@ rr_run() {
     local spid=$1 c0 line
     c0=$(cpu_ticks "$spid")
     line=$(in_ns "$meter" rr "$2" 7 "$3" "$secs" "$4") || fail "echo_meter rr against $2: $line"
-    local n=$(sed -n 's/.*round_trips=\([0-9]*\).*/\1/p' <<<"$line")
+    local n
+    n=$(sed -n 's/.*round_trips=\([0-9]*\).*/\1/p' <<<"$line")
     echo "$(sed -n 's/.*per_sec=\([0-9]*\) p50_us=\([0-9]*\) p99_us=\([0-9]*\).*/\1 \2 \3/p' <<<"$line") $(cpu_us "$spid" "$c0" "$n")"
 }
 # bulk_run PID HOST -> "mbit_s cpu_us_per_MiB"
