@@ -19,7 +19,11 @@
 # app on 192.0.2.10 behind tap wa0, its peer on 198.51.100.10 behind wp0).
 # usage: bench.sh BUILD_DIR [SECONDS]   (default 5 s per run)
 # env: RUNS=N runs per case (default 5); CASES=REGEX runs only the matching
-# cases (hello, echo, kv); MIB=N bytes of the bulk echo (default 64 MiB).
+# cases (hello, echo, kv); MIB=N bytes of the bulk echo (default 64 MiB);
+# TERN_ARGS="..." adds tern-linux options to every instance (e.g.
+# "--tcp-buf 64": fixed 64 KiB buffers; the core's echo service never asks
+# for more than the send buffer holds, so buffers that start at 4 KiB and
+# grow on demand stay at 4 KiB for it, not for the app).
 # Needs root, wrk, curl, ip, taskset.
 set -u
 build=$(cd "$1" && pwd)
@@ -36,11 +40,11 @@ for f in "$tern" "$meter" "$build/apps/echo.elf" "$build/apps/kv.elf" "$build/to
 done
 tmp=$(mktemp -d)
 ns=tern-wl-$$
-apid= ppid_=
+apid='' ppid_=''
 stop_terns() {
     local p
     for p in $apid $ppid_; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-    apid= ppid_=
+    apid='' ppid_=''
 }
 cleanup() { stop_terns; ip netns del "$ns" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -53,7 +57,7 @@ start_tern() {
     local name=$1 tap=$2 net=$3
     shift 3
     ip netns exec "$ns" taskset -c 0 "$tern" --net "tap:$tap" --ip "$net.10/24" --gw "$net.1" \
-        --log-level warn "$@" >"$tmp/$name.out" 2>&1 &
+        --log-level warn ${TERN_ARGS:-} "$@" >"$tmp/$name.out" 2>&1 &
     started=$!
     wait_for_marker "$tmp/$name.out" '^TERN_NET_UP' 10 "$started"
     ip -n "$ns" addr add "$net.1/24" dev "$tap"
@@ -88,7 +92,8 @@ rr_run() {
     local spid=$1 c0 line
     c0=$(cpu_ticks "$spid")
     line=$(in_ns "$meter" rr "$2" 7 "$3" "$secs" "$4") || fail "echo_meter rr against $2: $line"
-    local n=$(sed -n 's/.*round_trips=\([0-9]*\).*/\1/p' <<<"$line")
+    local n
+    n=$(sed -n 's/.*round_trips=\([0-9]*\).*/\1/p' <<<"$line")
     echo "$(sed -n 's/.*per_sec=\([0-9]*\) p50_us=\([0-9]*\) p99_us=\([0-9]*\).*/\1 \2 \3/p' <<<"$line") $(cpu_us "$spid" "$c0" "$n")"
 }
 # bulk_run PID HOST -> "mbit_s cpu_us_per_MiB"

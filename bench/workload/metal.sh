@@ -39,7 +39,7 @@ line() { tr -d '\r' <"$tmp/serial.log" | sed -n "s/$1/\1/p" | head -1; }
 
 # boot NAME: prints "services_ms load_us start_ms ready_ms first_200_wall_ms" or "fail"
 boot() {
-    local name=$1 out=$tmp/serial.log wall= t0
+    local name=$1 out=$tmp/serial.log wall='' t0
     cp "$tmp/$name.img" "$tmp/run.img"
     t0=$(date +%s%N)
     "$src/scripts/run-qemu.sh" "$build" --image "$tmp/run.img" --net "$port" --rng \

@@ -160,6 +160,11 @@ struct tern_tcp_sock *tcp_pcb_alloc_evict(struct tern_tcp *tcp, struct tern_tcp_
  * the shared area, keeping its contents; false when at the maximum or
  * the area is full (counted). */
 bool tcp_grow_sbuf(struct tern_tcp_sock *s);
+/* Room in s's send buffer for want bytes (0 when s cannot send), growing
+ * the buffer first when it, not the peer's window, is the limit: what
+ * tern_tcp_send does, for a sender that asks before it reads its data
+ * (the echo service). */
+uint32_t tcp_send_room(struct tern_tcp_sock *s, size_t want);
 bool tcp_grow_rbuf(struct tern_tcp_sock *s);
 struct tern_tcp_sock *tcp_lookup(struct tern_tcp *tcp, uint32_t laddr, uint16_t lport,
                                  uint32_t raddr, uint16_t rport);

@@ -15,7 +15,6 @@ static void echo_pump(struct tern_tcp_sock *s, struct tern_tcp_services *svc)
 {
     uint8_t buf[SVC_CHUNK];
     for (;;) {
-        size_t room = tern_tcp_send_space(s);
         size_t avail = tern_tcp_recv_avail(s);
         if (avail == 0) {
             size_t got;
@@ -24,6 +23,7 @@ static void echo_pump(struct tern_tcp_sock *s, struct tern_tcp_services *svc)
                 tern_tcp_close(s); /* end of stream: FIN after the echo */
             return;
         }
+        size_t room = tcp_send_room(s, avail);   /* the buffer grows as for any sender */
         if (room == 0)
             return;
         size_t want = avail < room ? avail : room;

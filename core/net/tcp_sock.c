@@ -120,6 +120,18 @@ static bool can_send_state(enum tern_tcp_state st)
     return st == TERN_TCP_ESTABLISHED || st == TERN_TCP_CLOSE_WAIT;
 }
 
+uint32_t tcp_send_room(struct tern_tcp_sock *s, size_t want)
+{
+    if (!can_send_state(s->state) || s->shut_wr)
+        return 0;
+    uint32_t room = s->sbuf_cap - s->sbuf_len;
+    /* The buffer, not the peer, is the limit: the peer's window holds
+     * more than the buffer. A slow reader's small window never grows it. */
+    if (want > room && s->max_snd_wnd > s->sbuf_cap && tcp_grow_sbuf(s))
+        room = s->sbuf_cap - s->sbuf_len;
+    return room;
+}
+
 tern_result tern_tcp_send(struct tern_tcp_sock *s, const void *buf, size_t len, size_t *sent)
 {
     *sent = 0;
@@ -127,11 +139,7 @@ tern_result tern_tcp_send(struct tern_tcp_sock *s, const void *buf, size_t len, 
         return TERN_AGAIN;
     if (!can_send_state(s->state) || s->shut_wr)
         return TERN_ECLOSED;
-    uint32_t room = s->sbuf_cap - s->sbuf_len;
-    /* The buffer, not the peer, is the limit: the peer's window holds
-     * more than the buffer. A slow reader's small window never grows it. */
-    if (len > room && s->max_snd_wnd > s->sbuf_cap && tcp_grow_sbuf(s))
-        room = s->sbuf_cap - s->sbuf_len;
+    uint32_t room = tcp_send_room(s, len);
     if (room == 0)
         return TERN_AGAIN;
     uint32_t n = len < room ? (uint32_t)len : room;

@@ -1121,6 +1121,36 @@ static void test_echo_service(void **state)
     fx_free_checked(f);
 }
 
+/* The echo service's send buffer grows as an application's does: with
+ * buffers that start at 4 KiB and a peer window of 64 KiB, a second 4000
+ * bytes arriving before the first echo is ACKed are all echoed (the
+ * buffer, not the peer, is the limit), not the 96 bytes a 4 KiB buffer
+ * has left. */
+static void test_echo_service_send_buffer_grows(void **state)
+{
+    (void)state;
+    struct tern_tcp_config cfg;
+    tern_tcp_config_default(&cfg);          /* 4 KiB buffers that grow to 64 KiB */
+    cfg.max_conns = 8;
+    cfg.grow_bytes = 256 * 1024;
+    struct fx *f = fx_new(&cfg);
+    assert_int_equal(f->tcp.cfg.sndbuf_min, 4096);
+    struct tern_tcp_services svc;
+    assert_int_equal(tern_tcp_services_start(&svc, &f->tcp, TERN_TCP_SERVICE_ECHO), TERN_OK);
+    fx_send(f, 40000, 7, 1000, 0, F_SYN, 65535, NULL, 0, NULL, 0);
+    uint32_t isn = fx_last(f)->seq;
+    fx_send(f, 40000, 7, 1001, isn + 1, F_ACK, 65535, NULL, 0, NULL, 0);
+    static uint8_t chunk[4000];
+    memset(chunk, 'e', sizeof chunk);
+    fx_send(f, 40000, 7, 1001, isn + 1, F_ACK | F_PSH, 65535, NULL, 0, chunk, sizeof chunk);
+    assert_int_equal(svc.echoed_bytes, 4000);
+    fx_send(f, 40000, 7, 5001, isn + 1, F_ACK | F_PSH, 65535, NULL, 0, chunk, sizeof chunk);
+    assert_int_equal(svc.echoed_bytes, 8000);
+    fx_send(f, 40000, 7, 9001, 0, F_RST, 0, NULL, 0, NULL, 0);   /* the client goes away */
+    tern_tcp_close(svc.echo);
+    fx_free_checked(f);
+}
+
 /* Every truncation of a valid segment, with the checksum recomputed or
  * not, and every single-bit flip: counted, never a crash, nothing kept. */
 static void test_every_truncation_and_bit_flip(void **state)
@@ -1784,6 +1814,7 @@ int main(void)
         cmocka_unit_test(test_counters_by_name),
         cmocka_unit_test(test_services_parse),
         cmocka_unit_test(test_echo_service),
+        cmocka_unit_test(test_echo_service_send_buffer_grows),
         cmocka_unit_test(test_every_truncation_and_bit_flip),
         cmocka_unit_test(test_simultaneous_open),
         cmocka_unit_test(test_abort_sends_rst_in_every_state),
