@@ -159,6 +159,12 @@ static tern_result load_app(struct tern_workload *w)
     return TERN_OK;
 }
 
+static void app_ready(struct tern_pal_app *app, void *arg)
+{
+    (void)app;
+    workload_health_now(arg);
+}
+
 static void app_ended(struct tern_pal_app *app, void *arg)
 {
     struct tern_workload *w = arg;
@@ -198,6 +204,8 @@ tern_result tern_workload_start(struct tern_workload *w, struct tern_os *os,
                       tern_result_name(r));
     }
     w->start_ns = tern_now_ns(os);
+    w->app.on_ready = app_ready;
+    w->app.on_ready_arg = w;
     tern_app_entry_fn entry = (tern_app_entry_fn)(uintptr_t)w->image.entry;
     r = tern_pal_app_start(&w->app, entry, app_ended, w);
     if (r != TERN_OK) {

@@ -87,8 +87,10 @@ static void announce_ready(struct tern_workload *w)
     tern_marker(w->os, "TERN_READY", "%s%s%sapp=%s", http,
                 w->o.ready_fields ? w->o.ready_fields : "", w->o.ready_fields ? " " : "",
                 w->m.name);
-    tern_log(w->os, TERN_LOG_INFO, "workload", "%s ready %llu ms after its start",
-             w->m.name, (unsigned long long)((w->ready_ns - w->start_ns) / 1000000));
+    tern_log(w->os, TERN_LOG_INFO, "workload",
+             "%s ready %llu ms after its start, %llu ms after the backend started", w->m.name,
+             (unsigned long long)((w->ready_ns - w->start_ns) / 1000000),
+             (unsigned long long)((w->ready_ns - w->os->cfg.boot_start_ns) / 1000000));
     if (w->o.on_ready)
         w->o.on_ready(w->o.arg);
 }
@@ -140,6 +142,12 @@ static void health_tick(struct tern_timer *t, void *arg)
     }
     uint64_t next = w->ready ? (uint64_t)w->m.health.interval_ms * 1000000 : FIRST_CHECK_NS;
     tern_timer_arm(os, &w->health_timer, now + next);
+}
+
+void workload_health_now(struct tern_workload *w)
+{
+    if (!w->ready)
+        tern_timer_arm(w->os, &w->health_timer, tern_now_ns(w->os));
 }
 
 void workload_health_start(struct tern_workload *w)

@@ -10,4 +10,7 @@
  * TERN_READY announcement. */
 void workload_health_start(struct tern_workload *w);
 
+/* The app said it is ready: check at once rather than at the next tick. */
+void workload_health_now(struct tern_workload *w);
+
 #endif
