@@ -9,7 +9,7 @@ RUN_ARGS   ?=
 
 CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
 
-.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz qemu image clean bench bench-storage bench-metal bench-net bench-metal-linux bench-workload
+.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz fuzz-build fuzz-long qemu image clean bench bench-storage bench-metal bench-net bench-metal-linux bench-workload
 
 all: build
 
@@ -48,11 +48,22 @@ test-clang:
 	ninja -C $(BUILD)-clang
 
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-test-fuzz:
+fuzz-build:
 	@[ -f $(BUILD)-fuzz/build.ninja ] || CC=clang meson setup $(BUILD)-fuzz -Dfuzz=true -Dqemu_tests=false \
 		-Dfuzz_seconds=$(FUZZ_SECONDS) -Dc_args="$(FUZZ_FLAGS)" -Dc_link_args="-fsanitize=address,undefined" -Db_lundef=false
 	ninja -C $(BUILD)-fuzz
+
+test-fuzz: fuzz-build
 	meson test -C $(BUILD)-fuzz --print-errorlogs --suite fuzz
+
+# Long fuzzing (docs/fuzzing.md): every harness (or those in FUZZ_LONG_NAMES)
+# for FUZZ_LONG_SECONDS each, corpus kept in $(BUILD)-fuzz/corpus/NAME,
+# FUZZ_WORKERS processes per harness, a summary table at the end.
+FUZZ_LONG_SECONDS ?= 1800
+FUZZ_LONG_NAMES   ?=
+FUZZ_WORKERS      ?= 1
+fuzz-long: fuzz-build
+	FUZZ_WORKERS=$(FUZZ_WORKERS) tests/fuzz/fuzz-long.sh $(BUILD)-fuzz . $(FUZZ_LONG_SECONDS) $(FUZZ_LONG_NAMES)
 
 # Benchmarks (docs/performance.md). Each area adds itself as a
 # prerequisite of `bench` (prerequisite-only lines, no recipe).

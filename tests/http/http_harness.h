@@ -23,6 +23,9 @@
 #ifndef BENCH_POOL
 #define BENCH_POOL 4
 #endif
+#ifndef BENCH_HEAP
+#define BENCH_HEAP (4u << 20)         /* the sim platform's heap, bytes */
+#endif
 #define BIG_SIZE 100000
 
 struct mem_file {
@@ -157,7 +160,7 @@ static inline tern_result bench_wall(void *ctx, int64_t *out)
 static inline void bench_init(struct bench *b, const struct tern_http_config *cfg)
 {
     memset(b, 0, sizeof *b);
-    if (sim_platform_init(&b->sim, 4u << 20, 7) != 0)
+    if (sim_platform_init(&b->sim, BENCH_HEAP, 7) != 0)
         abort();
     struct tern_platform p = sim_platform(&b->sim);
     b->ops = *p.ops;

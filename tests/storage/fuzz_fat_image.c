@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *mem = malloc(sectors * 512);
     memcpy(mem, data, sectors * 512);
     static uint8_t cache[64 * 1024];
-    struct fuzz_ram ram = { mem, sectors };
+    struct fuzz_ram ram = { mem, sectors, NULL };
     struct tern_bdev dev;
     if (tern_bdev_init(&dev, &fuzz_ram_ops, &ram, 512, sectors, false, cache, sizeof(cache), 16) !=
         TERN_OK)

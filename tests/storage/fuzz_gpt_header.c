@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(mem, 0, sizeof(mem));
     memcpy(mem, data, size < sizeof(mem) ? size : sizeof(mem));
     memcpy(mem + (SECTORS - 1) * 512, mem + 512, 512);
-    struct fuzz_ram ram = { mem, SECTORS };
+    struct fuzz_ram ram = { mem, SECTORS, NULL };
     struct tern_bdev dev;
     if (tern_bdev_init(&dev, &fuzz_ram_ops, &ram, 512, SECTORS, true, cache, sizeof(cache), 16) !=
         TERN_OK)

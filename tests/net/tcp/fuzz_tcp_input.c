@@ -1,4 +1,5 @@
-/* libFuzzer harness for TCP segment input. A fresh instance per input
+/* libFuzzer harness for TCP segment input. Every input starts from the
+ * same instance (set up once, restored from a snapshot: fuzz_snapshot.h)
  * with a listener on port 80 and an active connection from port 5555 to
  * 192.0.2.2:80. The input is a script of records:
  *   [kind (1 byte)][length (2 bytes BE)][bytes]
@@ -11,11 +12,12 @@
  *   kind & 3 == 3: advance the clock by (kind >> 2) * 50 ms
  * After each record the accepted connection is read and written a
  * little. At the end every block is closed; the stack must give back the
- * whole pool after the timers run, and the heap its post-init level. */
+ * whole pool within 30 minutes of timers, and the heap its post-init level. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_snapshot.h"
 #include "sim_platform.h"
 #include "tern/inet.h"
 #include "tern/os.h"
@@ -23,6 +25,8 @@
 
 #define US TERN_IPV4(192, 0, 2, 1)
 #define PEER TERN_IPV4(192, 0, 2, 2)
+/* Every input restores the whole heap: keep it small (peak ~130 KiB). */
+#define HEAP_BYTES (512u << 10)
 
 struct last_out {
     uint32_t end, ack;
@@ -63,22 +67,32 @@ static void advance(struct sim_platform *sim, struct tern_os *os, uint64_t ms)
     tern_os_step(os, 0);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* The stack with its listener and active connection, set up once. */
+struct fz {
+    struct sim_platform sim;
+    struct tern_os os;
+    struct tern_tcp tcp;
+    struct last_out lo;
+    struct tern_tcp_sock *ls, *cs;
+    size_t heap_base;              /* heap in use before listen/connect */
+};
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static struct fz *instance(void)
 {
-    static struct sim_platform sim;
-    static struct tern_os os;
-    static struct tern_tcp tcp;
-    static uint8_t seg[65536];
-    if (sim_platform_init(&sim, 2u << 20, 7) != 0)
+    static struct fz z;
+    static struct fuzz_snapshot snap;
+    if (snap.obj != NULL) {
+        fuzz_snapshot_restore(&snap);
+        return &z;
+    }
+    if (sim_platform_init(&z.sim, HEAP_BYTES, 7) != 0)
         abort();
-    struct tern_platform plat = sim_platform(&sim);
+    struct tern_platform plat = sim_platform(&z.sim);
     struct tern_config oc;
     tern_config_default(&oc);
     oc.console_level = TERN_LOG_ERROR;
     oc.max_timers = 64;
-    if (tern_os_init(&os, &plat, &oc) != TERN_OK)
+    if (tern_os_init(&z.os, &plat, &oc) != TERN_OK)
         abort();
     struct tern_tcp_config cfg;
     tern_tcp_config_default(&cfg);
@@ -87,54 +101,79 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.rcvbuf = 4096;
     cfg.backlog_max = 2;
     cfg.msl_ms = 1000;
-    static struct last_out lo;
-    memset(&lo, 0, sizeof(lo));
-    struct tern_tcp_lower lower = { .output = fz_output, .path_mtu = fz_mtu, .ctx = &lo };
-    if (tern_tcp_init(&tcp, &os, &lower, &cfg) != TERN_OK)
+    struct tern_tcp_lower lower = { .output = fz_output, .path_mtu = fz_mtu, .ctx = &z.lo };
+    if (tern_tcp_init(&z.tcp, &z.os, &lower, &cfg) != TERN_OK)
         abort();
-    struct tern_heap_stats base;
-    tern_heap_get_stats(&os.heap, &base);
-    struct tern_tcp_sock *ls, *cs, *acc[8];
+    z.heap_base = z.os.heap.in_use;
+    if (tern_tcp_listen(&z.tcp, 0, 80, 2, NULL, NULL, &z.ls) != TERN_OK ||
+        tern_tcp_connect(&z.tcp, US, 5555, PEER, 80, NULL, NULL, &z.cs) != TERN_OK)
+        abort();
+    fuzz_snapshot_take(&snap, &z, sizeof z, z.sim.heap, z.sim.heap_size);
+    return &z;
+}
+
+/* Runs one record of the script at data[*i]. */
+static void feed(struct fz *z, const uint8_t *data, size_t size, size_t *i)
+{
+    static uint8_t seg[65536];
+    uint8_t kind = data[*i];
+    size_t len = tern_load_be16(data + *i + 1);
+    *i += 3;
+    if (len > size - *i)
+        len = size - *i;
+    const uint8_t *p = data + *i;
+    *i += len;
+    switch (kind & 3) {
+    case 0:
+        memcpy(seg, p, len);
+        if (len >= 20 && (kind & 4))
+            tern_store_be32(seg + 8, z->lo.end);
+        if (len >= 20 && (kind & 8))
+            tern_store_be32(seg + 4, z->lo.ack);
+        if (len >= 20) {
+            seg[16] = seg[17] = 0;
+            uint32_t sum = tern_csum_pseudo_ipv4(PEER, US, 6, (uint16_t)len);
+            tern_store_be16(seg + 16, tern_csum_finish(tern_csum_add(sum, seg, len)));
+        }
+        tern_tcp_input(&z->tcp, PEER, US, seg, len);
+        break;
+    case 1:
+        tern_tcp_input(&z->tcp, PEER, US, p, len);
+        break;
+    case 2:
+        if (len >= 4)
+            tern_tcp_icmp_error(&z->tcp, p[0], p[1], tern_load_be16(p + 2), p + 4, len - 4);
+        break;
+    default:
+        advance(&z->sim, &z->os, (uint64_t)(kind >> 2) * 50);
+        break;
+    }
+}
+
+/* Lets virtual time run, a minute at a time, until every block is back
+ * (at most 30 minutes: anything still held then is a leak). */
+static bool drained(struct fz *z)
+{
+    for (int minute = 0; minute < 30; minute++) {
+        advance(&z->sim, &z->os, 60ull * 1000);
+        if (tern_tcp_pcbs_in_use(&z->tcp) == 0 && z->os.heap.in_use == z->heap_base)
+            return true;
+    }
+    return false;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fz *z = instance();
+    struct tern_tcp_sock *acc[8];
     unsigned nacc = 0;
-    if (tern_tcp_listen(&tcp, 0, 80, 2, NULL, NULL, &ls) != TERN_OK ||
-        tern_tcp_connect(&tcp, US, 5555, PEER, 80, NULL, NULL, &cs) != TERN_OK)
-        abort();
     size_t i = 0;
     while (i + 3 <= size) {
-        uint8_t kind = data[i];
-        size_t len = tern_load_be16(data + i + 1);
-        i += 3;
-        if (len > size - i)
-            len = size - i;
-        const uint8_t *p = data + i;
-        i += len;
-        switch (kind & 3) {
-        case 0:
-            memcpy(seg, p, len);
-            if (len >= 20 && (kind & 4))
-                tern_store_be32(seg + 8, lo.end);
-            if (len >= 20 && (kind & 8))
-                tern_store_be32(seg + 4, lo.ack);
-            if (len >= 20) {
-                seg[16] = seg[17] = 0;
-                uint32_t sum = tern_csum_pseudo_ipv4(PEER, US, 6, (uint16_t)len);
-                tern_store_be16(seg + 16, tern_csum_finish(tern_csum_add(sum, seg, len)));
-            }
-            tern_tcp_input(&tcp, PEER, US, seg, len);
-            break;
-        case 1:
-            tern_tcp_input(&tcp, PEER, US, p, len);
-            break;
-        case 2:
-            if (len >= 4)
-                tern_tcp_icmp_error(&tcp, p[0], p[1], tern_load_be16(p + 2), p + 4, len - 4);
-            break;
-        default:
-            advance(&sim, &os, (uint64_t)(kind >> 2) * 50);
-            break;
-        }
+        feed(z, data, size, &i);
         struct tern_tcp_sock *s;
-        while (nacc < 8 && tern_tcp_accept(ls, &s) == TERN_OK)
+        while (nacc < 8 && tern_tcp_accept(z->ls, &s) == TERN_OK)
             acc[nacc++] = s;
         for (unsigned k = 0; k < nacc; k++) {
             uint8_t buf[512];
@@ -145,16 +184,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (unsigned k = 0; k < nacc; k++)
         tern_tcp_close(acc[k]);
-    tern_tcp_close(cs);
-    tern_tcp_close(ls);
-    advance(&sim, &os, 30ull * 60 * 1000);
-    if (tern_tcp_pcbs_in_use(&tcp) != 0)
-        abort();
-    struct tern_heap_stats h;
-    tern_heap_get_stats(&os.heap, &h);
-    if (h.in_use != base.in_use)
-        abort();
-    tern_tcp_finish(&tcp);
-    sim_platform_close(&sim);
+    tern_tcp_close(z->cs);
+    tern_tcp_close(z->ls);
+    if (!drained(z))
+        abort(); /* a leak of pcbs or heap */
     return 0;
 }
