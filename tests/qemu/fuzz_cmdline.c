@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (c.ip != 0 && (c.mask == 0 || (uint32_t)(~c.mask & (~c.mask + 1)) != 0))
         abort();
-    if (c.delay_ms > 600000 || c.fault > TERN_METAL_FAULT_WX || c.ignored > size)
+    if (c.delay_ms > 600000 || c.fault > TERN_METAL_FAULT_SPIN || c.ignored > size)
         abort();
     return 0;
 }
