@@ -79,7 +79,9 @@ ISR_ERR   29
 ISR_ERR   30
 ISR_NOERR 31
 
-isr_common:
+/* The general registers in struct trap_frame's order (metal.h), once
+ * for the exception path and the timer tick. */
+.macro PUSH_GPRS
     pushq %rax
     pushq %rbx
     pushq %rcx
@@ -95,6 +97,10 @@ isr_common:
     pushq %r13
     pushq %r14
     pushq %r15
+.endm
+
+isr_common:
+    PUSH_GPRS
     movq %rsp, %rdi
     cld
     call metal_trap          /* does not return */
@@ -107,21 +113,7 @@ isr_common:
 tern_isr_tick:
     pushq $0
     pushq $0x40
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GPRS
     movq %rsp, %rbx          /* the frame; rbx survives the call */
     subq $512, %rsp
     andq $-64, %rsp
