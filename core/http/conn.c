@@ -1027,6 +1027,18 @@ void tern_http_conn_input_closed(struct tern_http_conn *c)
     }
 }
 
+/* A streaming response is refilled once a quarter of the output buffer is
+ * free (or all of it went out), not after every few bytes a slow reader
+ * takes: each refill may move the queued bytes to the buffer's front
+ * (out_tail), so refilling in small steps costs a 16 KiB move per step. */
+#define REFILL_LOW_WATER (TERN_HTTP_OUT_MAX / 4)
+
+static bool refill_due(const struct tern_http_conn *c)
+{
+    size_t room = tern_http_resp_room(c);
+    return room >= REFILL_LOW_WATER || (room > 0 && out_exposed(c) == 0);
+}
+
 void tern_http_conn_output(struct tern_http_conn *c, const uint8_t **data, size_t *len)
 {
     *data = c->out + c->out_off;
@@ -1052,8 +1064,7 @@ void tern_http_conn_output_done(struct tern_http_conn *c, size_t n)
         c->send_deadline = tern_now_ns(c->srv->os) + c->srv->cfg.send_timeout_ns;
     }
     rearm(c);
-    if (c->writable && c->state == TERN_HTTP_C_ACTIVE && !c->resp_done &&
-        tern_http_resp_room(c) > 0)
+    if (c->writable && c->state == TERN_HTTP_C_ACTIVE && !c->resp_done && refill_due(c))
         c->writable(c, c->writable_arg);
 }
 

@@ -41,6 +41,7 @@ struct mem_fs {
     size_t n;
     int open_handles;
     bool fail_reads;
+    unsigned reads;               /* memfs_read calls */
 };
 
 static inline tern_result memfs_open(void *ctx, const char *path, void **handle,
@@ -65,6 +66,7 @@ static inline tern_result memfs_read(void *ctx, void *handle, uint64_t off, void
 {
     struct mem_fs *fs = ctx;
     struct mem_file *f = handle;
+    fs->reads++;
     if (fs->fail_reads)
         return TERN_EIO;
     if (off >= f->size) {

@@ -247,6 +247,26 @@ static void test_big_file_streams_through_small_reads(void **state)
     client_free(cl);
 }
 
+/* A peer that takes 100 bytes at a time: the file body is refilled in
+ * batches of at least a quarter of the output buffer, not once per drain
+ * (each refill may move all queued bytes to the buffer's front). */
+static void test_slow_reader_refills_in_batches(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    cl->drain_max = 100;
+    unsigned reads_before = B->fs.reads;
+    client_sends(cl, "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n");
+    char *body = strstr(cl->got, "\r\n\r\n");
+    assert_non_null(body);
+    body += 4;
+    assert_int_equal(cl->got_len - (size_t)(body - cl->got), BIG_SIZE);
+    assert_memory_equal(body, B->big, BIG_SIZE);
+    unsigned reads = B->fs.reads - reads_before;
+    assert_true(reads <= BIG_SIZE / (TERN_HTTP_OUT_MAX / 4) + 4);
+    client_free(cl);
+}
+
 static void test_conditional_and_ranges(void **state)
 {
     (void)state;
@@ -961,6 +981,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_static_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_file_streams_through_small_reads, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_slow_reader_refills_in_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conditional_and_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_chunks_400_whatever_the_route, setup, teardown),
