@@ -48,7 +48,19 @@ for round in 1 2 3; do
               [ $? = 7 ] && break          # refused: tern-linux is gone
           done ) &
     done
-    sleep 0.$((3 + round * 2))   # let the writers get going; the kill lands mid-write
+    # Let the writers get going (every key written a few times: under load
+    # that takes longer than any fixed pause), then kill mid-write.
+    for _ in $(seq 300); do
+        busy=0
+        for k in a b c d; do
+            n=$(curl -s --max-time 2 "$H/kv/$k" | sed -n 's/^'"$k"'-v\([0-9]\{5\}\)-.*/\1/p')
+            [ -n "$n" ] && [ $((10#$n)) -ge 3 ] && busy=$((busy + 1))
+        done
+        [ $busy = 4 ] && break
+        sleep 0.1
+    done
+    [ $busy = 4 ] || fail "round $round: the writers made no progress in 30 s"
+    sleep 0.$((round * 2))
     kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
     wait                          # the writers fail fast once the forward is gone
     start
