@@ -45,7 +45,7 @@ static tern_result fat_open(void *ctx, const char *path, void **handle,
         return TERN_OK;
     }
     hf->busy++;
-    return TERN_EIO;
+    return TERN_EBUSY;                       /* every handle in use: try again soon */
 }
 
 static tern_result fat_read_at(void *ctx, void *handle, uint64_t off, void *buf, size_t len,

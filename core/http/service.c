@@ -243,6 +243,31 @@ static int parse_range(const char *v, size_t len, uint64_t size, uint64_t *a, ui
     return 1;
 }
 
+
+/* A file that could not be opened: 404 when it is not there, 503 with
+ * Retry-After when every file handle is in use (a transient state, not
+ * the server's fault), 500 for a read error. */
+static void answer_open_failure(struct tern_http_conn *c, tern_result r)
+{
+    static const char nf[] = "not found\n";
+    static const char busy[] = "busy, try again\n";
+    static const char ie[] = "read error\n";
+    const char *type = "text/plain; charset=utf-8";
+    if (r == TERN_ENOENT) {
+        tern_http_resp_simple(c, 404, type, nf, sizeof nf - 1);
+    } else if (r == TERN_EBUSY || r == TERN_ENOMEM) {
+        if (tern_http_resp_begin(c, 503) != TERN_OK)
+            return;
+        tern_http_resp_header(c, "Retry-After", "1");
+        tern_http_resp_header(c, "Content-Type", type);
+        tern_http_resp_body(c, sizeof busy - 1);
+        size_t w;
+        tern_http_resp_write(c, busy, sizeof busy - 1, &w);
+        tern_http_resp_end(c);
+    } else {
+        tern_http_resp_simple(c, 500, type, ie, sizeof ie - 1);
+    }
+}
 static void files_route(struct tern_http_conn *c, const struct tern_http_request *req,
                         void *arg)
 {
@@ -275,12 +300,7 @@ static void files_route(struct tern_http_conn *c, const struct tern_http_request
         return;
     }
     if (r != TERN_OK) {
-        static const char nf[] = "not found\n";
-        static const char ie[] = "read error\n";
-        if (r == TERN_ENOENT)
-            tern_http_resp_simple(c, 404, "text/plain; charset=utf-8", nf, sizeof nf - 1);
-        else
-            tern_http_resp_simple(c, 500, "text/plain; charset=utf-8", ie, sizeof ie - 1);
+        answer_open_failure(c, r);
         return;
     }
     fs->ops = svc->files;

@@ -476,7 +476,8 @@ struct tern_http_file_stat {
  * table). Paths are decoded and normalised, starting with '/'. */
 struct tern_http_file_ops {
     /* Opens path; *handle is passed to read_at and close. TERN_OK;
-     * TERN_ENOENT; TERN_EIO. */
+     * TERN_ENOENT; TERN_EBUSY or TERN_ENOMEM when no handle is free now
+     * (answered 503 with Retry-After); TERN_EIO. */
     tern_result (*open)(void *ctx, const char *path, void **handle,
                         struct tern_http_file_stat *st);
     /* Reads up to len bytes at off into buf, now (no AGAIN: a source that

@@ -2,7 +2,7 @@
  * Interface: a FAT volume (fat.h) as the file source of the HTTP service
  * (struct tern_http_file_ops). Read-only; a fixed table of open files, so
  * at most TERN_HTTP_FAT_FILES responses stream files at once (more get
- * 500 and are counted). FAT timestamps carry no zone: they are taken as
+ * 503 with Retry-After: 1 and are counted in busy). FAT timestamps carry no zone: they are taken as
  * UTC for Last-Modified.
  *
  *   tern_http_fat_init(&hf, &disk.fs);

@@ -41,6 +41,7 @@ struct mem_fs {
     size_t n;
     int open_handles;
     bool fail_reads;
+    tern_result fail_opens;       /* TERN_OK, or what every open returns */
     unsigned reads;               /* memfs_read calls */
 };
 
@@ -48,6 +49,8 @@ static inline tern_result memfs_open(void *ctx, const char *path, void **handle,
                                      struct tern_http_file_stat *st)
 {
     struct mem_fs *fs = ctx;
+    if (fs->fail_opens != TERN_OK)
+        return fs->fail_opens;
     for (size_t i = 0; i < fs->n; i++) {
         if (strcmp(fs->files[i].path, path) == 0) {
             st->is_dir = fs->files[i].is_dir;

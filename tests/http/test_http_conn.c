@@ -267,6 +267,25 @@ static void test_slow_reader_refills_in_batches(void **state)
     client_free(cl);
 }
 
+/* No file handle free: 503 with Retry-After, the connection kept; a read
+ * error stays 500. */
+static void test_file_source_busy_is_503(void **state)
+{
+    (void)state;
+    struct client *cl = client_open(B);
+    B->fs.fail_opens = TERN_EBUSY;
+    client_sends(cl, "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "HTTP/1.1 503 Service Unavailable\r\n"));
+    assert_non_null(strstr(cl->got, "Retry-After: 1\r\n"));
+    assert_false(cl->closed);
+    cl->got_len = 0;
+    B->fs.fail_opens = TERN_EIO;
+    client_sends(cl, "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_non_null(strstr(cl->got, "HTTP/1.1 500 Internal Server Error\r\n"));
+    B->fs.fail_opens = TERN_OK;
+    client_free(cl);
+}
+
 static void test_conditional_and_ranges(void **state)
 {
     (void)state;
@@ -982,6 +1001,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_big_file_streams_through_small_reads, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_slow_reader_refills_in_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_source_busy_is_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conditional_and_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_chunks_400_whatever_the_route, setup, teardown),

@@ -17,6 +17,7 @@
 #include "tern/disk.h"
 #include "tern/fat.h"
 #include "tern/gpt.h"
+#include "tern/http_fat.h"
 
 /* ---- an in-memory device that logs its writes ---- */
 
@@ -564,6 +565,32 @@ static void test_fat32_4096(void **state)
 /* tern_fat_rename_replace: an existing file at to takes from's contents
  * and its old clusters are freed (nothing lost, nothing cross-linked);
  * without a target it is a plain rename; directories are never replaced. */
+/* The HTTP file source over FAT: a fixed table of handles; one more open
+ * is refused with TERN_EBUSY (a transient state, answered 503) and counted,
+ * and a closed handle is free again. */
+static void test_http_fat_handles_busy(void **state)
+{
+    (void)state;
+    struct rig *g = fat_rig(512, 2u << 20, TERN_FAT12, 4);
+    put(&g->fs, "/f.txt", "data", 4);
+    struct tern_http_fat hf;
+    tern_http_fat_init(&hf, &g->fs);
+    void *h[TERN_HTTP_FAT_FILES + 1];
+    struct tern_http_file_stat st;
+    for (unsigned i = 0; i < TERN_HTTP_FAT_FILES; i++)
+        assert_int_equal(tern_http_fat_ops.open(&hf, "/f.txt", &h[i], &st), TERN_OK);
+    assert_int_equal(tern_http_fat_ops.open(&hf, "/f.txt", &h[TERN_HTTP_FAT_FILES], &st),
+                     TERN_EBUSY);
+    assert_int_equal(hf.busy, 1);
+    assert_int_equal(tern_http_fat_ops.open(&hf, "/missing", &h[TERN_HTTP_FAT_FILES], &st),
+                     TERN_ENOENT);
+    tern_http_fat_ops.close(&hf, h[3]);
+    assert_int_equal(tern_http_fat_ops.open(&hf, "/f.txt", &h[3], &st), TERN_OK);
+    for (unsigned i = 0; i < TERN_HTTP_FAT_FILES; i++)
+        tern_http_fat_ops.close(&hf, h[i]);
+    rig_free(g);
+}
+
 static void test_fat_rename_replace(void **state)
 {
     (void)state;
@@ -1063,6 +1090,7 @@ int main(void)
         cmocka_unit_test(test_bpb_every_byte),
         cmocka_unit_test(test_fat_lfn_checksum_and_orphans),
         cmocka_unit_test(test_fat_corruption_hook),
+        cmocka_unit_test(test_http_fat_handles_busy),
         cmocka_unit_test(test_dir_plan_matches_writes),
         cmocka_unit_test(test_dir_plan_refusals_and_format_plan),
     };
