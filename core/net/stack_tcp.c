@@ -38,9 +38,7 @@ tern_result tern_net_attach_tcp(struct tern_net *net, struct tern_tcp *tcp,
     for (unsigned i = 0; i < net->if_count; i++)
         if (net->ifs[i].offloads & TERN_NET_OFFLOAD_TX_CSUM)
             lower.output_partial = tern_net_tcp_output_partial;
-    tern_result r = tern_tcp_init(tcp, net->os, &lower, cfg);
-    if (r == TERN_EIO) /* tern_tcp_init: only its keys' entropy draw fails so */
-        tern_entropy_failed(net->os, "tcp", "the ISN and SYN-cookie keys (TCP does not start)");
+    tern_result r = tern_tcp_init(tcp, net->os, &lower, cfg);  /* counts a failed draw */
     if (r != TERN_OK)
         return r;
     tern_net_set_tcp_hooks(net, hook_input, hook_icmp, tcp);

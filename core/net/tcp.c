@@ -97,7 +97,8 @@ tern_result tern_tcp_init(struct tern_tcp *tcp, struct tern_os *os,
         c->grow_bytes = 0; /* nothing can grow */
     tcp->os = os;
     tcp->lower = *lower;
-    if (os->plat.ops->entropy(os->plat.ctx, tcp->secret, sizeof(tcp->secret)) != TERN_OK)
+    if (tern_entropy(os, tcp->secret, sizeof(tcp->secret), "tcp",
+                     "the ISN and SYN-cookie keys (TCP does not start)") != TERN_OK)
         return TERN_EIO;
     uint32_t nb = 1;
     while (nb < c->max_conns)
