@@ -81,9 +81,9 @@ static uint8_t ist1_stack[16384] __attribute__((aligned(16)));
 static uint8_t ist2_stack[16384] __attribute__((aligned(16)));
 static uint8_t ist3_stack[16384] __attribute__((aligned(16)));
 static volatile int in_trap;
-/* The machine, for the timer interrupt (which carries no context): set
- * once by cpu_watchdog_start before interrupts are enabled. */
-static struct metal *tick_machine;
+/* The machine, for the exception path and the timer interrupt (which
+ * carry no context): set once by cpu_init. */
+static struct metal *machine;
 
 /* Read by tern_isr_timer and tern_isr_tick (entry.S). */
 uint64_t tern_lapic_eoi = 0xfee000b0u;
@@ -121,8 +121,9 @@ static void set_gate(unsigned v, uint64_t handler, uint8_t ist)
     };
 }
 
-void cpu_init(void)
+void cpu_init(struct metal *m)
 {
+    machine = m;
     uint64_t t = (uint64_t)&tss;
     tss.ist[0] = (uint64_t)(ist1_stack + sizeof(ist1_stack));
     tss.ist[1] = (uint64_t)(ist2_stack + sizeof(ist2_stack));
@@ -229,7 +230,7 @@ void metal_trap(struct trap_frame *f)
     if (in_trap++)
         metal_exit(METAL_PANIC_EXIT_VALUE); /* faulted while reporting */
     unsigned v = (unsigned)f->vector & 31;
-    struct tern_workload *w = metal_services_workload();
+    struct tern_workload *w = metal_services_workload(machine);
     bool app = tern_workload_app_fault(w, f->rip);
     if (app)
         serial_printf("\nerror guard: the app crashed: %s (%s) at rip=0x%llx err=0x%llx cr2=0x%llx\n",
@@ -257,7 +258,6 @@ void cpu_watchdog_start(struct metal *m, struct tern_os *os, uint32_t limit_ms)
     tern_watchdog_init(&g->wd, limit_ms);
     g->os = os;
     g->last_busy_tsc = rdtsc() - m->clock.idle_tsc;
-    tick_machine = m;
     clock_tick_start(m, TERN_WATCHDOG_TICK_MS);
 }
 
@@ -267,7 +267,7 @@ static __attribute__((noreturn)) void watchdog_fire(struct metal_watchdog *g,
 {
     if (in_trap++)
         metal_exit(METAL_PANIC_EXIT_VALUE);
-    struct tern_workload *w = metal_services_workload();
+    struct tern_workload *w = metal_services_workload(machine);
     serial_printf("\nerror guard: an app thread ran %u ms without yielding (watchdog %u ms), "
                   "rip=0x%llx\n",
                   (unsigned)g->wd.still_ms, (unsigned)g->wd.limit_ms, (unsigned long long)f->rip);
@@ -283,9 +283,9 @@ static __attribute__((noreturn)) void watchdog_fire(struct metal_watchdog *g,
  * wake-up, or the busy tick. */
 void metal_tick(struct trap_frame *f)
 {
-    struct metal *m = tick_machine;
-    if (m == NULL || m->clock.sleeping)
-        return;              /* clock_sleep_until re-arms the tick on waking */
+    struct metal *m = machine;
+    if (m == NULL || m->watchdog.os == NULL || m->clock.sleeping)
+        return;              /* no watchdog yet; clock_sleep_until re-arms the tick on waking */
     clock_tick_arm(m);
     struct metal_watchdog *g = &m->watchdog;
     uint64_t busy = rdtsc() - m->clock.idle_tsc;

@@ -584,7 +584,6 @@ static void wx_test(struct tern_os *os)
 
 /* Finishes the clock calibration once its PIT window is long enough (see
  * clock.c) and says what it found; tries again while it cannot. */
-static struct tern_timer clock_timer;
 static void refine_clock(struct tern_timer *t, void *arg)
 {
     struct tern_os *os = arg;
@@ -660,8 +659,13 @@ static void run_test_actions(struct tern_timer *t, void *arg)
 }
 
 /* Everything the kernel owns lives here (it is the machine's one
- * instance; the core gets it only through the platform ctx). */
-static struct metal machine;
+ * instance; the core gets the machine only through the platform ctx). */
+static struct kernel {
+    struct metal machine;
+    struct tern_os os;
+    struct tern_timer clock_timer;       /* refine_clock */
+    struct test_actions actions;         /* run_test_actions */
+} kernel;
 
 /* Microseconds from UEFI entry to TSC value tsc (once the clock runs). */
 static uint64_t entry_us(const struct metal *m, uint64_t tsc)
@@ -670,8 +674,6 @@ static uint64_t entry_us(const struct metal *m, uint64_t tsc)
     uint64_t ticks = tsc > c->tsc0 ? tsc - c->tsc0 : 0;
     return (uint64_t)(((unsigned __int128)ticks * c->mult) >> 32) / 1000u;
 }
-static struct tern_os os_instance;
-static struct test_actions actions;
 
 void kmain(const struct tern_boot_info *info)
 {
@@ -680,10 +682,10 @@ void kmain(const struct tern_boot_info *info)
         serial_printf("TERN_PANIC reason=boot-info-mismatch\n");
         metal_exit(METAL_PANIC_EXIT_VALUE);
     }
-    struct metal *m = &machine;
+    struct metal *m = &kernel.machine;
     m->boot = info;
     uint64_t tsc_kmain = rdtsc();
-    cpu_init();
+    cpu_init(m);
     require_nx();   /* before the page tables that depend on it */
     uint64_t tsc_cpu = rdtsc();
     mm_init(m);
@@ -708,7 +710,7 @@ void kmain(const struct tern_boot_info *info)
     if (m->cmdline.log_set)
         cfg.console_level = m->cmdline.console_level;
 
-    struct tern_os *os = &os_instance;
+    struct tern_os *os = &kernel.os;
     uint64_t t_osinit = clock_now_ns(m);
     if (tern_os_init(os, &plat, &cfg) != TERN_OK) {
         serial_printf("TERN_PANIC reason=core-init-failed\n");
@@ -805,22 +807,22 @@ void kmain(const struct tern_boot_info *info)
                  (unsigned)m->cmdline.ignored);
 
     if (!m->clock.refined) {
-        tern_timer_init(&clock_timer, refine_clock, os);
+        tern_timer_init(&kernel.clock_timer, refine_clock, os);
         /* first try as the loop starts: boot takes the window past 20 ms */
-        if (tern_timer_arm(os, &clock_timer, tern_now_ns(os)) != TERN_OK)
+        if (tern_timer_arm(os, &kernel.clock_timer, tern_now_ns(os)) != TERN_OK)
             tern_panic(os, "cannot arm the clock timer");
     }
     if (m->cmdline.halt_set || m->cmdline.fault != TERN_METAL_FAULT_NONE) {
-        tern_timer_init(&actions.timer, run_test_actions, os);
+        tern_timer_init(&kernel.actions.timer, run_test_actions, os);
         uint64_t at = tern_now_ns(os) + (uint64_t)m->cmdline.delay_ms * 1000000u;
-        if (tern_timer_arm(os, &actions.timer, at) != TERN_OK)
+        if (tern_timer_arm(os, &kernel.actions.timer, at) != TERN_OK)
             tern_panic(os, "cannot arm the test-action timer");
     } else {
         /* A normal boot serves; what is missing is said on serial and
          * ends the boot with its code (no hang). */
         int refused = metal_services_start(os, m);
         if (refused != 0) {
-            metal_services_stop();
+            metal_services_stop(m);
             metal_power_off(m, (uint8_t)refused);
         }
     }
@@ -836,7 +838,7 @@ void kmain(const struct tern_boot_info *info)
     cpu_watchdog_start(m, os, TERN_WATCHDOG_MS_DEFAULT);
     sti(); /* the loop and its threads run with interrupts on (the tick) */
     int code = tern_os_run(os);
-    metal_services_stop();
+    metal_services_stop(m);
     if (m->cmdline.reboot)
         metal_reboot(m);
     metal_power_off(m, (uint8_t)(code & 0x7f));

@@ -27,7 +27,11 @@
 #include "cmdline.h"
 #include "pci.h"
 #include "virtio.h"
+#include "tern/boot_net.h"
+#include "tern/disk.h"
+#include "tern/manifest.h"
 #include "tern/platform.h"
+#include "tern/services.h"
 #include "tern/workload.h"
 
 /* QEMU's isa-debug-exit: writing v makes QEMU exit with (v << 1) | 1. */
@@ -120,6 +124,26 @@ struct metal_mm {
     bool active;              /* CR3 points at pml4 */
 };
 
+/* What a normal boot serves (services.c): the disk, the network (core's
+ * bring-up), the HTTP service and the workload. The HTTP connection pool
+ * and its socket slots (~2 MB for 64 connections: each has a 16 KiB
+ * output buffer and a 4 KiB receive buffer) come from the heap, not BSS:
+ * the loader zeroes BSS, and every first touch of a fresh guest page
+ * costs a host page fault under QEMU (issue #6). The heap does not zero;
+ * the core initialises only what it reads, so a boot touches a few pages
+ * of the pool. */
+struct metal_services {
+    struct tern_disk disk;
+    struct tern_disk_data data;
+    struct tern_boot_net network;
+    struct tern_services http;           /* pool and slots from the heap */
+    struct tern_manifest manifest;       /* resolved */
+    const void *app;                     /* its app file */
+    size_t app_len;
+    const char *source;
+    struct tern_workload workload;
+};
+
 struct metal {
     const struct tern_boot_info *boot;
     struct metal_clock clock;
@@ -145,6 +169,7 @@ struct metal {
     struct tern_metal_cmdline cmdline;
     bool fw_cfg_present;
     char cmdline_text[TERN_METAL_CMDLINE_MAX];
+    struct metal_services svc;
 };
 
 /* serial.c: COM1, 16550, 115200 8N1, polled. */
@@ -157,12 +182,13 @@ void serial_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * IST2 the LAPIC timer and device interrupts) and an IDT whose 32
  * exception vectors print a register dump and the TERN_PANIC line (or,
  * for a fault in the app, TERN_APP_EXIT reason=crash:...), then leave
- * QEMU. Interrupts stay disabled. */
-void cpu_init(void);
+ * QEMU. Interrupts stay disabled. m is the machine the exception path
+ * and the timer interrupt use (the one pointer cpu.c keeps). */
+void cpu_init(struct metal *m);
 /* Starts the watchdog over os's app threads (limit_ms of busy time
- * without progress, core's rule): arms the busy tick. The timer
- * interrupt finds m through the one pointer this keeps (see cpu.c). The
- * caller then runs the loop with interrupts enabled (metal_wait disables
+ * without progress, core's rule): arms the busy tick (the timer
+ * interrupt finds m through cpu_init's pointer and does nothing before
+ * this). The caller then runs the loop with interrupts enabled (metal_wait disables
  * them for its own check and sleep). */
 void cpu_watchdog_start(struct metal *m, struct tern_os *os, uint32_t limit_ms);
 /* Leaves QEMU through isa-debug-exit with value v; cli;hlt when absent. */
@@ -237,12 +263,14 @@ bool metal_power_button(struct metal *m);
 void metal_power_button_enable(struct metal *m);
 
 /* services.c: disk, network, HTTP on a normal boot (see its Interface
- * comment). 0, or a METAL_HALT_* code after logging what is missing. */
+ * comment), in m->svc. 0, or a METAL_HALT_* code after logging what is
+ * missing. */
 struct tern_os;
 int metal_services_start(struct tern_os *os, struct metal *m);
-void metal_services_stop(void);
-/* The running workload, or NULL before it started (for the trap path). */
-struct tern_workload *metal_services_workload(void);
+void metal_services_stop(struct metal *m);
+/* The running workload, or NULL before it started (for the trap path;
+ * m may be NULL). */
+struct tern_workload *metal_services_workload(struct metal *m);
 
 /* The platform ops (main.c). */
 struct tern_platform metal_platform(struct metal *m);

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "http_linux.h"
-#include "net_linux.h"
+#include "net_setup.h"
 #include "tern/http.h"
 #include "tern/inet.h"
 #include "tern/net.h"
@@ -193,23 +193,23 @@ static void announce_ready(void *arg)
     linux_http_hint(h);
 }
 
-int linux_http_start(struct linux_http *h, struct tern_os *os, struct tern_net *net,
-                     struct tern_tcp *tcp, struct tern_fat *files,
-                     const struct linux_http_opts *o, unsigned curl_port, bool announce)
+int linux_http_start(struct linux_http *h, struct tern_os *os, struct linux_network *ln,
+                     struct tern_fat *files, const struct linux_http_opts *o,
+                     unsigned curl_port, bool announce)
 {
     memset(h, 0, sizeof *h);
     h->os = os;
     h->curl_port = curl_port;
     if (o->off)
         return 0;
-    struct tern_services_opts so = { .backend = "linux", .net = net, .tcp = tcp, .files = files };
+    struct tern_services_opts so = { .backend = "linux", .network = &ln->bn, .files = files };
     if (tern_services_start(&h->svc, os, &so) != TERN_OK)
         return -1;
 #ifdef TERN_HAVE_TLS
-    if (o->tls_cert && start_https(h, tcp, o) != 0)
+    if (o->tls_cert && start_https(h, &ln->bn.tcp, o) != 0)
         return -1;
 #endif
     if (announce)
-        linux_net_when_up(announce_ready, h); /* the listeners are open now */
+        linux_net_when_up(ln, announce_ready, h); /* the listeners are open now */
     return 0;
 }

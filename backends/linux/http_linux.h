@@ -21,8 +21,6 @@
 #endif
 
 struct tern_os;
-struct tern_net;
-struct tern_tcp;
 struct tern_fat;
 
 #define LINUX_HTTPS_CONNS (TERN_SERVICES_HTTP_CONNS / 2)
@@ -78,15 +76,16 @@ void linux_http_default_forward(struct linux_net_opts *n, int argc);
 /* The host port of the first --hostfwd to guest port 80, or 0. */
 unsigned linux_http_curl_port(const struct linux_net_opts *n);
 
-/* Starts the service on tcp into h; with announce, prints TERN_READY once
- * net0 has its address (without: a workload prints it). net: for the
- * addresses and counters of /status. files: the data volume to serve, or
- * NULL. curl_port: the
- * host port forwarded to 80 (for the hint), 0 for none. 0, or -1 (a
- * message was printed). */
-int linux_http_start(struct linux_http *h, struct tern_os *os, struct tern_net *net,
-                     struct tern_tcp *tcp, struct tern_fat *files,
-                     const struct linux_http_opts *o, unsigned curl_port, bool announce);
+struct linux_network;
+
+/* Starts the service on ln's TCP into h; with announce, prints TERN_READY
+ * once net0 has its address (without: a workload prints it). ln also
+ * gives /status its addresses, counters and hostname. files: the data
+ * volume to serve, or NULL. curl_port: the host port forwarded to 80 (for
+ * the hint), 0 for none. 0, or -1 (a message was printed). */
+int linux_http_start(struct linux_http *h, struct tern_os *os, struct linux_network *ln,
+                     struct tern_fat *files, const struct linux_http_opts *o,
+                     unsigned curl_port, bool announce);
 
 /* The fields TERN_READY adds for this service ("https=443 files=disk"). */
 const char *linux_http_ready_fields(struct linux_http *h);

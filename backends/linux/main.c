@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "linux.h"
+#include "net_setup.h"
+#include "tern/boot_net.h"
 #include "tern/disk.h"
-#include "tern/net.h"
 #include "tern/os.h"
-#include "tern/tcp.h"
 #include "http_linux.h"
 #include "guard_linux.h"
 #include "workload_linux.h"
@@ -39,8 +39,7 @@ struct tern_linux {
     struct tern_disk_data data;
     struct tern_fat *served;             /* the data volume, or NULL */
     struct tern_fat *boot;               /* disk 0's mounted volume, or NULL */
-    struct tern_net net;
-    struct tern_tcp tcp;
+    struct linux_network network;        /* core's bring-up and the diagnostics */
     struct linux_http http;
     struct linux_workload workload;
     struct linux_guard guard;
@@ -202,14 +201,6 @@ static void mount_disks(struct tern_linux *tl)
         tl->boot = &tl->disks[0].fs;
 }
 
-/* The manifest's network, where the command line said nothing: a static
- * address it names is used instead of DHCP. */
-static void apply_manifest_network(struct tern_linux *tl)
-{
-    struct linux_net_opts *n = &tl->net_opts;
-    tern_workload_address(&tl->workload.m, n->ip, n->mask, n->gw, &n->ip, &n->mask, &n->gw);
-}
-
 /* Network, HTTP, the workload. 0, or the exit status. */
 static int start_services(struct tern_linux *tl)
 {
@@ -218,27 +209,27 @@ static int start_services(struct tern_linux *tl)
         int refused = linux_app_resolve(&tl->workload, &tl->os, &tl->app_opts, tl->boot);
         if (refused)
             return refused;
-        apply_manifest_network(tl);
     }
     /* The devices open once the address is known (slirp forwards to it). */
-    if (linux_net_open(&tl->backend, &tl->net_opts) != 0)
+    const struct tern_manifest *m = tl->app ? &tl->workload.m : NULL;
+    const struct linux_net_opts *n = &tl->net_opts;
+    uint32_t ip, mask, gw;
+    tern_boot_net_address(m, n->ip, n->mask, n->gw, &ip, &mask, &gw);
+    if (linux_net_open(&tl->backend, n, ip) != 0)
         return 1;
-    int net_up = linux_net_start(&tl->os, &tl->net, &tl->tcp, &tl->net_opts);
+    int net_up = linux_net_start(&tl->network, &tl->os, n, m);
     if (net_up < 0)
         return 1;
     tl->app = tl->app && net_up > 0;
-    if (net_up > 0 && linux_http_start(&tl->http, &tl->os, &tl->net, &tl->tcp, tl->served,
-                                       &tl->http_opts, linux_http_curl_port(&tl->net_opts),
-                                       !tl->app) != 0)
+    if (net_up > 0 && linux_http_start(&tl->http, &tl->os, &tl->network, tl->served,
+                                       &tl->http_opts, linux_http_curl_port(n), !tl->app) != 0)
         return 1;
     if (!tl->app)
         return 0;
     bool http = !tl->http_opts.off;
     struct tern_workload_opts wo = {
         .services = http ? &tl->http.svc : NULL,
-        .net = &tl->net,
-        .tcp = &tl->tcp,
-        .dhcp = linux_net_dhcp(),
+        .network = &tl->network.bn,
         .data = tl->served,
         .boot = tl->boot,
         .ready_fields = http ? linux_http_ready_fields(&tl->http) : NULL,

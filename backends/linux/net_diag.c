@@ -1,9 +1,10 @@
 /*
- * Interface: see net_linux.h (diagnostics). tern-linux's network
+ * Interface: see net_setup.h (diagnostics). tern-linux's network
  * diagnostics that originate traffic, started once net0 has an address
- * (at once with --ip, at the DHCP bind otherwise):
- *   --resolve NAME       resolve NAME with the DNS servers of the lease
- *                        (or --dns) and log "dns: NAME -> A.B.C.D ttl=N"
+ * (at once with a static one, at the DHCP bind otherwise):
+ *   --resolve NAME       resolve NAME with the network's DNS servers
+ *                        (tern_boot_net_dns: --dns, the manifest's, or the
+ *                        lease's) and log "dns: NAME -> A.B.C.D ttl=N"
  *                        or "dns: NAME failed: REASON";
  *   --udp-probe A.B.C.D:PORT
  *                        send a datagram every second until one comes back,
@@ -20,43 +21,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "linux.h"
-#include "net_linux.h"
-#include "tern/dhcp.h"
+#include "net_setup.h"
+#include "tern/boot_net.h"
 #include "tern/dns.h"
 #include "tern/inet.h"
 #include "tern/net.h"
 #include "tern/os.h"
 #include "tern/tcp.h"
 
-struct net_diag {
-    struct tern_os *os;
-    struct tern_net *net;
-    const struct linux_net_opts *opts;
-    struct tern_dns dns;
-    bool dns_open, resolve_started, probe_started, probe_done;
-    struct tern_udp_sock *probe;
-    struct tern_timer probe_timer;
-    unsigned probe_seq;
-    uint64_t probe_sent_ms;
-    struct tern_tcp *tcp;
-    struct tern_tcp_sock *tx;
-    bool tx_started, tx_done;
-    uint64_t tx_sent, tx_start_ms;
-    struct tern_tcp_sock *sink_ls, *sink;
-    uint64_t sink_bytes, sink_bad_at;
-    bool sink_bad;
-    bool address_up;                 /* net0 got its first address */
-    void (*up_fn)(void *arg);        /* run once, when it does */
-    void *up_arg;
-    uint8_t pat[2 * 65536];          /* the pattern twice: it repeats every 64 KiB */
-};
-
-static struct net_diag diag; /* hosted glue: one instance per process */
-
 static void on_resolved(void *arg, tern_result r, const uint32_t *addrs, unsigned n, uint32_t ttl)
 {
-    struct net_diag *g = arg;
+    struct linux_net_diag *g = arg;
     if (r != TERN_OK || n == 0) {
         tern_log(g->os, TERN_LOG_INFO, "dns", "%s failed: %s", g->opts->resolve,
                  tern_result_name(r));
@@ -70,7 +45,7 @@ static void on_resolved(void *arg, tern_result r, const uint32_t *addrs, unsigne
 static void probe_send(struct tern_timer *t, void *arg)
 {
     (void)t;
-    struct net_diag *g = arg;
+    struct linux_net_diag *g = arg;
     if (g->probe_done)
         return;
     char msg[32];
@@ -82,7 +57,7 @@ static void probe_send(struct tern_timer *t, void *arg)
 
 static void probe_readable(struct tern_udp_sock *s, void *arg)
 {
-    struct net_diag *g = arg;
+    struct linux_net_diag *g = arg;
     uint8_t buf[64];
     size_t len;
     uint32_t src;
@@ -106,7 +81,7 @@ static uint8_t pattern(uint64_t i)
 
 static void tx_event(struct tern_tcp_sock *s, unsigned ev, void *arg)
 {
-    struct net_diag *g = arg;
+    struct linux_net_diag *g = arg;
     const struct linux_net_opts *o = g->opts;
     char a[16];
     tern_ipv4_format(o->send_ip, a);
@@ -154,7 +129,7 @@ static void tx_event(struct tern_tcp_sock *s, unsigned ev, void *arg)
 
 static void sink_event(struct tern_tcp_sock *s, unsigned ev, void *arg)
 {
-    struct net_diag *g = arg;
+    struct linux_net_diag *g = arg;
     uint8_t buf[8192];
     size_t got = 0;
     tern_result r = TERN_AGAIN;
@@ -191,7 +166,7 @@ static void sink_event(struct tern_tcp_sock *s, unsigned ev, void *arg)
 
 static void sink_listen_event(struct tern_tcp_sock *ls, unsigned ev, void *arg)
 {
-    struct net_diag *g = arg;
+    struct linux_net_diag *g = arg;
     (void)ev;
     struct tern_tcp_sock *s;
     while (tern_tcp_accept(ls, &s) == TERN_OK) {
@@ -208,17 +183,13 @@ static void sink_listen_event(struct tern_tcp_sock *ls, unsigned ev, void *arg)
 }
 
 /* net0 has an address (static, or a DHCP lease): start what waits for it. */
-static void address_ready(struct net_diag *g, const struct tern_dhcp_msg *lease)
+void linux_net_diag_address_up(struct linux_net_diag *g)
 {
     const struct linux_net_opts *o = g->opts;
-    if (!g->address_up) {
-        g->address_up = true;
-        if (g->up_fn)
-            g->up_fn(g->up_arg);
-    }
+    struct tern_net *net = &g->bn->net;
     if (o->resolve && !g->resolve_started) {
         if (!g->dns_open) {
-            tern_result r = tern_dns_init(&g->dns, g->net);
+            tern_result r = tern_dns_init(&g->dns, net);
             if (r != TERN_OK) { /* no free socket, or no entropy for its port */
                 tern_log(g->os, TERN_LOG_ERROR, "dns", "resolver not started: %s",
                          tern_result_name(r));
@@ -226,10 +197,10 @@ static void address_ready(struct net_diag *g, const struct tern_dhcp_msg *lease)
             }
             g->dns_open = true;
         }
-        if (o->dns)
-            tern_dns_set_servers(&g->dns, &o->dns, 1);
-        else if (lease && lease->dns_count)
-            tern_dns_set_servers(&g->dns, lease->dns, lease->dns_count);
+        uint32_t servers[TERN_BOOT_NET_DNS_MAX];
+        unsigned n = tern_boot_net_dns(g->bn, servers);
+        if (n)
+            tern_dns_set_servers(&g->dns, servers, n);
         g->resolve_started = true;
         tern_result r = tern_dns_resolve(&g->dns, o->resolve, on_resolved, g);
         if (r != TERN_OK)
@@ -238,14 +209,14 @@ static void address_ready(struct net_diag *g, const struct tern_dhcp_msg *lease)
     }
     if (o->send_ip && !g->tx_started) {
         g->tx_started = true;
-        tern_result r = tern_tcp_connect(g->tcp, g->net->ifs[0].addr, 0, o->send_ip,
+        tern_result r = tern_tcp_connect(&g->bn->tcp, net->ifs[0].addr, 0, o->send_ip,
                                          o->send_port, tx_event, g, &g->tx);
         if (r != TERN_OK)
             tern_log(g->os, TERN_LOG_ERROR, "net", "tcp send: connect failed: %s",
                      tern_result_name(r));
     }
     if (o->probe_ip && !g->probe_started) {
-        if (tern_udp_open(g->net, 0, probe_readable, g, &g->probe) != TERN_OK) {
+        if (tern_udp_open(net, 0, probe_readable, g, &g->probe) != TERN_OK) {
             tern_log(g->os, TERN_LOG_ERROR, "net", "no socket for the udp probe");
             return;
         }
@@ -255,56 +226,28 @@ static void address_ready(struct net_diag *g, const struct tern_dhcp_msg *lease)
     }
 }
 
-static void on_dhcp(struct tern_dhcp *d, enum tern_dhcp_event ev, void *arg)
-{
-    if (ev == TERN_DHCP_EV_BOUND || ev == TERN_DHCP_EV_RENEWED)
-        address_ready(arg, &d->lease);
-}
-
-void linux_net_diag_init(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
+void linux_net_diag_init(struct linux_net_diag *g, struct tern_os *os, struct tern_boot_net *bn,
                          const struct linux_net_opts *o)
 {
-    memset(&diag, 0, sizeof(diag));
-    diag.os = os;
-    diag.net = net;
-    diag.tcp = tcp;
-    diag.opts = o;
-    for (size_t i = 0; i < sizeof(diag.pat); i++)
-        diag.pat[i] = pattern(i);
+    memset(g, 0, sizeof(*g));
+    g->os = os;
+    g->bn = bn;
+    g->opts = o;
+    for (size_t i = 0; i < sizeof(g->pat); i++)
+        g->pat[i] = pattern(i);
 }
 
-tern_dhcp_event_fn linux_net_diag_dhcp_cb(void **arg)
+int linux_net_diag_listen(struct linux_net_diag *g)
 {
-    *arg = &diag;
-    return on_dhcp;
-}
-
-int linux_net_diag_listen(void)
-{
-    const struct linux_net_opts *o = diag.opts;
+    const struct linux_net_opts *o = g->opts;
     if (o->sink_port == 0)
         return 0;
-    tern_result r = tern_tcp_listen(diag.tcp, 0, o->sink_port, 4, sink_listen_event, &diag,
-                                    &diag.sink_ls);
+    tern_result r = tern_tcp_listen(&g->bn->tcp, 0, o->sink_port, 4, sink_listen_event, g,
+                                    &g->sink_ls);
     if (r != TERN_OK) {
-        tern_log(diag.os, TERN_LOG_ERROR, "net", "tcp sink on port %u: %s",
+        tern_log(g->os, TERN_LOG_ERROR, "net", "tcp sink on port %u: %s",
                  (unsigned)o->sink_port, tern_result_name(r));
         return -1;
     }
     return 0;
-}
-
-void linux_net_diag_static_ready(void)
-{
-    address_ready(&diag, NULL);
-}
-
-void linux_net_when_up(void (*fn)(void *arg), void *arg)
-{
-    if (diag.address_up) {
-        fn(arg);
-        return;
-    }
-    diag.up_fn = fn;
-    diag.up_arg = arg;
 }

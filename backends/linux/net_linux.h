@@ -42,7 +42,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "tern/dhcp.h"
 #include "tern/platform.h"
 
 struct linux_backend;
@@ -82,103 +81,5 @@ tern_result linux_net_send_meta(void *ctx, unsigned idx, const void *frame, size
                                 const struct tern_net_meta *meta);
 tern_result linux_net_recv_meta(void *ctx, unsigned idx, void *buf, size_t cap, size_t *out_len,
                                 struct tern_net_meta *meta);
-
-/* ---- tern-linux's network options (net_setup.c) ---- */
-
-struct tern_os;
-struct tern_net;
-
-enum {
-    LINUX_NET_OPT_NET = 2000,
-    LINUX_NET_OPT_HOSTFWD,
-    LINUX_NET_OPT_PCAP,
-    LINUX_NET_OPT_IP,
-    LINUX_NET_OPT_GW,
-    LINUX_NET_OPT_UDP_ECHO,
-    LINUX_NET_OPT_SERVICES,
-    LINUX_NET_OPT_DNS,
-    LINUX_NET_OPT_RESOLVE,
-    LINUX_NET_OPT_UDP_PROBE,
-    LINUX_NET_OPT_TCP_SEND,
-    LINUX_NET_OPT_TCP_SINK,
-    LINUX_NET_OPT_TCP_CONNS,
-    LINUX_NET_OPT_TCP_BUF,
-    LINUX_NET_OPT_LAST = LINUX_NET_OPT_TCP_BUF,
-};
-
-/* getopt_long entries for the options above. */
-#define LINUX_NET_LONG_OPTS                                          \
-    { "net", required_argument, NULL, LINUX_NET_OPT_NET },           \
-    { "hostfwd", required_argument, NULL, LINUX_NET_OPT_HOSTFWD },   \
-    { "pcap", required_argument, NULL, LINUX_NET_OPT_PCAP },         \
-    { "ip", required_argument, NULL, LINUX_NET_OPT_IP },             \
-    { "gw", required_argument, NULL, LINUX_NET_OPT_GW },             \
-    { "udp-echo", required_argument, NULL, LINUX_NET_OPT_UDP_ECHO }, \
-    { "services", required_argument, NULL, LINUX_NET_OPT_SERVICES }, \
-    { "dns", required_argument, NULL, LINUX_NET_OPT_DNS }, \
-    { "resolve", required_argument, NULL, LINUX_NET_OPT_RESOLVE }, \
-    { "udp-probe", required_argument, NULL, LINUX_NET_OPT_UDP_PROBE }, \
-    { "tcp-send", required_argument, NULL, LINUX_NET_OPT_TCP_SEND }, \
-    { "tcp-sink", required_argument, NULL, LINUX_NET_OPT_TCP_SINK }, \
-    { "tcp-conns", required_argument, NULL, LINUX_NET_OPT_TCP_CONNS }, \
-    { "tcp-buf", required_argument, NULL, LINUX_NET_OPT_TCP_BUF }
-
-struct linux_net_opts {
-    const char *devs[LINUX_NET_MAX_DEVS];
-    unsigned dev_count;
-    const char *hostfwd[16];
-    unsigned hostfwd_count;
-    const char *pcap;
-    uint32_t ip, mask, gw;          /* host order; ip 0: not given */
-    uint16_t udp_echo;              /* 0: off */
-    unsigned services;              /* TERN_TCP_SERVICE_* mask */
-    uint32_t dns;                   /* --dns server, 0: the lease's */
-    const char *resolve;            /* --resolve NAME */
-    uint32_t probe_ip;              /* --udp-probe A.B.C.D:PORT */
-    uint16_t probe_port;
-    uint32_t send_ip;               /* --tcp-send A.B.C.D:PORT:BYTES */
-    uint16_t send_port;
-    uint64_t send_bytes;
-    uint16_t sink_port;             /* --tcp-sink PORT, 0: off */
-    uint32_t tcp_conns;             /* --tcp-conns N control blocks, 0: default */
-    uint32_t tcp_buf_kib;           /* --tcp-buf KIB each way, 0: default */
-};
-
-/* Prints the options' help lines. */
-void linux_net_usage(FILE *to);
-
-/* Takes one parsed option. 0, or -1 with a message on stderr. */
-int linux_net_opt(struct linux_net_opts *o, int code, const char *arg);
-
-/* Opens the devices (default: slirp), forwards and pcap. 0 or -1. */
-int linux_net_open(struct linux_backend *b, const struct linux_net_opts *o);
-
-struct tern_tcp;
-
-/* After tern_os_init: starts the stack on the devices with TCP (tcp, the
- * caller's) attached, configures the address, starts --udp-echo and
- * --services and prints TERN_NET_UP. A no-op without devices (tcp stays
- * uninitialised). 1 when the stack runs, 0 without devices, -1 on error. */
-/* The DHCP client linux_net_start started, or NULL (a static address). */
-struct tern_dhcp;
-struct tern_dhcp *linux_net_dhcp(void);
-
-int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
-                    const struct linux_net_opts *o);
-
-/* Diagnostics that originate traffic (net_diag.c): init before the
- * address is known; the DHCP callback (and its arg) to pass to
- * tern_dhcp_start; the call to make when a static address is set. */
-struct tern_tcp;
-void linux_net_diag_init(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
-                         const struct linux_net_opts *o);
-tern_dhcp_event_fn linux_net_diag_dhcp_cb(void **arg);
-void linux_net_diag_static_ready(void);
-
-/* Runs fn(arg) once net0 has its first address (at once if it has one):
- * what announces the OS as reachable waits for this. One hook. */
-void linux_net_when_up(void (*fn)(void *arg), void *arg);
-/* Starts the --tcp-sink listener (any address). 0, or -1 (logged). */
-int linux_net_diag_listen(void);
 
 #endif

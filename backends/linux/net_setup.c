@@ -1,17 +1,17 @@
 /*
- * Interface: see net_linux.h (tern-linux's network options). Without
+ * Interface: see net_setup.h (tern-linux's network options). Without
  * --net, tern-linux uses slirp; "--net none" runs without a network.
- * Addresses: --ip A.B.C.D/N [--gw A.B.C.D] configures net0 statically;
- * otherwise the DHCP client configures it (slirp's built-in server hands
- * out 192.0.2.15/24 with gateway 192.0.2.2).
+ * Addresses (core's rule, tern_boot_net_address): --ip A.B.C.D/N
+ * [--gw A.B.C.D] configures net0 statically, else the manifest's static
+ * address, else DHCP (slirp's built-in server hands out 192.0.2.15/24
+ * with gateway 192.0.2.2).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "linux.h"
-#include "net_linux.h"
-#include "tern/dhcp.h"
+#include "net_setup.h"
 #include "tern/inet.h"
 #include "tern/net.h"
 #include "tern/os.h"
@@ -28,21 +28,24 @@ void linux_net_usage(FILE *to)
             "                     per read/write, IFF_VNET_HDR) unless offload=off\n"
             "  --hostfwd tcp:127.0.0.1:HOSTPORT-:GUESTPORT\n"
             "                     forward a loopback TCP port to the guest (slirp; repeatable)\n"
-            "  --ip A.B.C.D/N     static address of net0 (default: DHCP)\n"
+            "  --ip A.B.C.D/N     static address of net0 (default: the manifest's network,\n"
+            "                     else DHCP)\n"
             "  --gw A.B.C.D       default gateway for --ip\n"
             "  --pcap FILE        write every frame sent and received to a pcap file\n"
             "  --udp-echo PORT    diagnostic: echo UDP datagrams sent to PORT\n"
             "  --services LIST    diagnostic TCP services: echo (port 7), discard (port 9)\n"
-            "  --dns A.B.C.D      DNS server (default: from the DHCP lease)\n"
+            "  --dns A.B.C.D      DNS server of the app and --resolve (default: the manifest's\n"
+            "                     network.dns, else the DHCP lease's)\n"
             "  --resolve NAME     diagnostic: resolve NAME once net0 is up and log the answer\n"
             "  --udp-probe A.B.C.D:PORT\n"
             "                     diagnostic: send UDP to PORT every second until it echoes\n"
             "  --tcp-send A.B.C.D:PORT:BYTES\n"
             "                     diagnostic: connect and send BYTES bytes of a fixed pattern\n"
             "  --tcp-sink PORT    diagnostic: accept on PORT and check that pattern\n"
-            "  --tcp-conns N      TCP control blocks, listeners included (default 1024, fewer\n"
-            "                     when they would take more than half of --mem), taken from\n"
-            "                     the --mem heap at start: N x 8.5 KiB (4 KiB buffers each way)\n"
+            "  --tcp-conns N      TCP control blocks, listeners included (default: the manifest's\n"
+            "                     resources.tcp_connections, else 1024, fewer when they would\n"
+            "                     take more than half of --mem), taken from the --mem heap at\n"
+            "                     start: N x 8.5 KiB (4 KiB buffers each way)\n"
             "  --tcp-buf KIB      largest TCP send and receive buffer of a connection, each\n"
             "                     (default: send 64, receive 256); buffers start at 4 KiB and\n"
             "                     grow for connections that move data, into a shared area of\n"
@@ -188,7 +191,7 @@ int linux_net_opt(struct linux_net_opts *o, int code, const char *arg)
     }
 }
 
-int linux_net_open(struct linux_backend *b, const struct linux_net_opts *o)
+int linux_net_open(struct linux_backend *b, const struct linux_net_opts *o, uint32_t guest_ip)
 {
     if (o->gw && !o->ip) {
         fprintf(stderr, "tern-linux: --gw needs --ip\n");
@@ -196,7 +199,7 @@ int linux_net_open(struct linux_backend *b, const struct linux_net_opts *o)
     }
     if (o->pcap && linux_net_pcap(b, o->pcap) != 0)
         return -1;
-    uint32_t guest = o->ip ? o->ip : SLIRP_GUEST;
+    uint32_t guest = guest_ip ? guest_ip : SLIRP_GUEST;
     if (o->dev_count == 0) {
         if (linux_net_add(b, "slirp", guest) != 0)
             return -1;
@@ -214,19 +217,14 @@ int linux_net_open(struct linux_backend *b, const struct linux_net_opts *o)
     return 0;
 }
 
-static struct tern_dhcp dhcp; /* hosted glue: one per process */
-
-struct tern_dhcp *linux_net_dhcp(void)
-{
-    return dhcp.net ? &dhcp : NULL;
-}
-
 /* The TCP pool for a server facing the internet: the core's defaults
  * (1024 blocks, 4 KiB buffers each way) with fewer blocks when they would
  * take more than half of the heap; buffers grow for connections moving
  * data up to 64 KiB send and 256 KiB receive (the receive window is what
  * bounds bulk receive over a TAP: the peer may have only one window in
- * flight), or --tcp-buf each way, into a quarter of the heap. */
+ * flight), or --tcp-buf each way, into a quarter of the heap. The block
+ * count of --tcp-conns or the manifest replaces the fitted one (core's
+ * rule, tern_boot_net_start). */
 static void linux_tcp_config(struct tern_os *os, const struct linux_net_opts *o,
                              struct tern_tcp_config *tcfg)
 {
@@ -240,63 +238,71 @@ static void linux_tcp_config(struct tern_os *os, const struct linux_net_opts *o,
     }
     tcfg->grow_bytes = (uint32_t)(hs.size / 4 > (1u << 30) ? (1u << 30) : hs.size / 4);
     tern_tcp_config_fit(tcfg, hs.size * 3 / 4); /* the blocks: up to half of the heap */
-    if (o->tcp_conns)
-        tcfg->max_conns = o->tcp_conns;
 }
 
-int linux_net_start(struct tern_os *os, struct tern_net *net, struct tern_tcp *tcp,
-                    const struct linux_net_opts *o)
+/* net0 has an address (core's callback): the hook once, the
+ * diagnostics each time. */
+static void address_up(void *arg, const struct tern_dhcp_msg *lease)
 {
-    if (os->plat.ops->net_count(os->plat.ctx) == 0) {
-        if (o->services || o->udp_echo)
-            tern_log(os, TERN_LOG_WARN, "net", "no network device: services not started");
-        return 0;
+    (void)lease;
+    struct linux_network *ln = arg;
+    if (!ln->up) {
+        ln->up = true;
+        if (ln->up_fn)
+            ln->up_fn(ln->up_arg);
     }
-    struct tern_tcp_config tcfg;
-    linux_tcp_config(os, o, &tcfg);
-    tern_result r = tern_net_init(net, os, NULL);
-    if (r == TERN_OK)
-        r = tern_net_attach_tcp(net, tcp, &tcfg);
-    if (r != TERN_OK) {
-        tern_log(os, TERN_LOG_ERROR, "net", "stack init failed: %s", tern_result_name(r));
+    linux_net_diag_address_up(&ln->diag);
+}
+
+/* --udp-echo and --services. 0, or -1 (logged). */
+static int start_services(struct linux_network *ln, struct tern_os *os,
+                          const struct linux_net_opts *o)
+{
+    if (o->udp_echo && tern_udp_echo_start(&ln->echo, &ln->bn.net, o->udp_echo) != TERN_OK) {
+        tern_log(os, TERN_LOG_ERROR, "net", "udp echo on port %u failed", o->udp_echo);
         return -1;
     }
-    linux_net_diag_init(os, net, tcp, o);
-    if (o->ip) {
-        r = tern_net_set_addr(net, 0, o->ip, o->mask, o->gw);
-        if (r != TERN_OK) {
-            tern_log(os, TERN_LOG_ERROR, "net", "cannot use that address: %s",
-                     tern_result_name(r));
-            return -1;
-        }
-        tern_net_announce(net, 0, "static");
-    } else {
-        void *arg;
-        tern_dhcp_event_fn cb = linux_net_diag_dhcp_cb(&arg);
-        r = tern_dhcp_start(&dhcp, net, cb, arg); /* prints TERN_NET_UP when bound */
-        if (r != TERN_OK) {
-            tern_log(os, TERN_LOG_ERROR, "net", "DHCP failed to start: %s", tern_result_name(r));
-            return -1;
-        }
-    }
-    if (o->udp_echo) {
-        static struct tern_udp_echo echo; /* hosted glue: one instance per process */
-        if (tern_udp_echo_start(&echo, net, o->udp_echo) != TERN_OK) {
-            tern_log(os, TERN_LOG_ERROR, "net", "udp echo on port %u failed", o->udp_echo);
-            return -1;
-        }
-    }
     if (o->services) {
-        static struct tern_tcp_services svc; /* hosted glue: one per process */
-        r = tern_tcp_services_start(&svc, tcp, o->services);
+        tern_result r = tern_tcp_services_start(&ln->services, &ln->bn.tcp, o->services);
         if (r != TERN_OK) {
             tern_log(os, TERN_LOG_ERROR, "net", "services failed: %s", tern_result_name(r));
             return -1;
         }
     }
-    if (linux_net_diag_listen() != 0)
+    return linux_net_diag_listen(&ln->diag);
+}
+
+int linux_net_start(struct linux_network *ln, struct tern_os *os,
+                    const struct linux_net_opts *o, const struct tern_manifest *m)
+{
+    ln->up = false;
+    ln->up_fn = NULL;
+    struct tern_boot_net_opts bo = {
+        .manifest = m,
+        .ip = o->ip, .mask = o->mask, .gw = o->gw,
+        .dns = { o->dns }, .dns_count = o->dns ? 1 : 0,
+        .tcp_conns = o->tcp_conns, .tcp_conns_flag = "--tcp-conns",
+        .on_up = address_up, .arg = ln,
+    };
+    linux_tcp_config(os, o, &bo.tcp);
+    linux_net_diag_init(&ln->diag, os, &ln->bn, o);
+    tern_result r = tern_boot_net_start(&ln->bn, os, &bo); /* TERN_NET_UP: static now, DHCP at the lease */
+    if (r == TERN_ENOENT) {
+        if (o->services || o->udp_echo)
+            tern_log(os, TERN_LOG_WARN, "net", "no network device: services not started");
+        return 0;
+    }
+    if (r != TERN_OK || start_services(ln, os, o) != 0)
         return -1;
-    if (o->ip)
-        linux_net_diag_static_ready();
     return 1;
+}
+
+void linux_net_when_up(struct linux_network *ln, void (*fn)(void *arg), void *arg)
+{
+    if (ln->up) {
+        fn(arg);
+        return;
+    }
+    ln->up_fn = fn;
+    ln->up_arg = arg;
 }

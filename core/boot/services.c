@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "tern/boot_net.h"
 #include "tern/net.h"
 #include "tern/os.h"
 #include "tern/services.h"
@@ -20,8 +21,9 @@ tern_result tern_services_start(struct tern_services *s, struct tern_os *os,
 {
     memset(s, 0, sizeof *s);
     s->os = os;
-    if (opts == NULL || opts->tcp == NULL)
+    if (opts == NULL || opts->network == NULL)
         return TERN_EINVAL;
+    struct tern_boot_net *bn = opts->network;
     s->opts = *opts;
     if (s->opts.http_port == 0)
         s->opts.http_port = 80;
@@ -39,7 +41,7 @@ tern_result tern_services_start(struct tern_services *s, struct tern_os *os,
         tern_http_fat_init(&s->fat_files, opts->files);
         fops = &tern_http_fat_ops;
     }
-    s->status = (struct tern_http_net_status){ opts->net, opts->tcp };
+    s->status = (struct tern_http_net_status){ &bn->net, &bn->tcp, tern_boot_net_hostname(bn) };
     tern_http_service_init(&s->svc, os, opts->backend, fops, &s->fat_files,
                            tern_http_net_status, &s->status);
     s->nroutes = tern_http_service_route_count(&s->svc);
@@ -47,7 +49,7 @@ tern_result tern_services_start(struct tern_services *s, struct tern_os *os,
     tern_result r = tern_http_server_init(&s->srv, os, NULL, s->conns, n, s->routes, s->nroutes);
     if (r != TERN_OK)
         return refuse(s, r, "the HTTP server did not start");
-    r = tern_http_tcp_start(&s->listener, opts->tcp, &s->srv, s->opts.http_port, s->slots, n);
+    r = tern_http_tcp_start(&s->listener, &bn->tcp, &s->srv, s->opts.http_port, s->slots, n);
     if (r != TERN_OK)
         return refuse(s, r, "cannot listen for HTTP");
     s->started = true;

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "tern/boot_net.h"
 #include "tern/fmt.h"
 #include "tern/http.h"
 #include "tern/os.h"
@@ -89,8 +90,8 @@ static tern_result build_pal_config(struct tern_workload *w)
             return refuse(w, "mount %s: this machine has no %s volume", mt->path, mt->volume);
         c->mounts[c->nmounts++] = (struct tern_pal_mount){ mt->path, fs, mt->read_only };
     }
-    c->net = w->o.net;
-    c->tcp = w->o.tcp;
+    c->net = w->o.network ? &w->o.network->net : NULL;
+    c->tcp = w->o.network ? &w->o.network->tcp : NULL;
     c->dns = w->dns_ready ? &w->dns : NULL;
     if (svc) {
         c->http = &svc->srv;
@@ -102,22 +103,24 @@ static tern_result build_pal_config(struct tern_workload *w)
     return TERN_OK;
 }
 
-/* The app's resolver: the manifest's servers, else (workload_health.c)
- * the DHCP lease's once it is bound. Without a network, none. */
+/* The app's resolver, on the network's servers (tern_boot_net_dns: the
+ * command line's or the manifest's now, else (workload_health.c) the
+ * DHCP lease's once it is bound). Without a network, none. */
 static void start_dns(struct tern_workload *w)
 {
-    const struct tern_manifest_network *mn = &w->m.network;
-    if (w->o.net == NULL)
+    if (w->o.network == NULL)
         return;
-    tern_result r = tern_dns_init(&w->dns, w->o.net);
+    tern_result r = tern_dns_init(&w->dns, &w->o.network->net);
     if (r != TERN_OK) {
         tern_log(w->os, TERN_LOG_WARN, "workload", "no resolver for the app: %s",
                  tern_result_name(r));
         return;
     }
     w->dns_ready = true;
-    if (mn->dns_count)
-        tern_dns_set_servers(&w->dns, mn->dns, mn->dns_count);
+    uint32_t servers[TERN_BOOT_NET_DNS_MAX];
+    unsigned n = tern_boot_net_dns(w->o.network, servers);
+    if (n)
+        tern_dns_set_servers(&w->dns, servers, n);
 }
 
 static void stop_dns(struct tern_workload *w)

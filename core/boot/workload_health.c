@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "tern/dhcp.h"
+#include "tern/boot_net.h"
 #include "tern/fmt.h"
 #include "tern/http.h"
 #include "tern/net.h"
@@ -58,7 +58,7 @@ static enum check_result check_once(struct tern_workload *w, char *why, size_t c
     case TERN_MANIFEST_HEALTH_HTTP:
         return check_http(w, why, cap);
     case TERN_MANIFEST_HEALTH_TCP:
-        if (w->o.tcp && tern_tcp_listening(w->o.tcp, w->m.health.port))
+        if (w->o.network && tern_tcp_listening(&w->o.network->tcp, w->m.health.port))
             return CHECK_PASS;
         tern_snprintf(why, cap, "nothing listens on TCP port %u", w->m.health.port);
         return CHECK_FAIL;
@@ -72,7 +72,8 @@ static enum check_result check_once(struct tern_workload *w, char *why, size_t c
 
 static bool network_up(const struct tern_workload *w)
 {
-    return w->o.net == NULL || (w->o.net->if_count > 0 && w->o.net->ifs[0].configured);
+    const struct tern_net *net = w->o.network ? &w->o.network->net : NULL;
+    return net == NULL || (net->if_count > 0 && net->ifs[0].configured);
 }
 
 static void announce_ready(struct tern_workload *w)
@@ -104,12 +105,15 @@ static void end_unhealthy(struct tern_workload *w, const char *why)
 /* A resolver with no servers takes the DHCP lease's once there is one. */
 static void adopt_lease_dns(struct tern_workload *w)
 {
-    const struct tern_dhcp *d = w->o.dhcp;
-    if (!w->dns_ready || w->dns.server_count || d == NULL || d->lease.dns_count == 0)
+    if (!w->dns_ready || w->dns.server_count)
         return;
-    tern_dns_set_servers(&w->dns, d->lease.dns, d->lease.dns_count);
+    uint32_t servers[TERN_BOOT_NET_DNS_MAX];
+    unsigned n = tern_boot_net_dns(w->o.network, servers);
+    if (n == 0)
+        return;
+    tern_dns_set_servers(&w->dns, servers, n);
     tern_log(w->os, TERN_LOG_INFO, "workload", "the app resolves names through %u DHCP server(s)",
-             d->lease.dns_count);
+             n);
 }
 
 static void health_tick(struct tern_timer *t, void *arg)

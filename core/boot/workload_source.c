@@ -152,17 +152,3 @@ tern_result tern_workload_resolve(struct tern_os *os, const struct tern_workload
     *app_len = src->builtin_len;
     return apply_overrides(os, src, m, *source);
 }
-
-void tern_workload_address(const struct tern_manifest *m, uint32_t cli_ip, uint32_t cli_mask,
-                           uint32_t cli_gw, uint32_t *ip, uint32_t *mask, uint32_t *gw)
-{
-    const struct tern_manifest_network *mn = &m->network;
-    *ip = cli_ip;
-    *mask = cli_mask;
-    *gw = cli_gw;
-    if (cli_ip != 0 || mn->mode != TERN_MANIFEST_NET_STATIC)
-        return;
-    *ip = mn->address;
-    *mask = mn->prefix_len ? ~0u << (32 - mn->prefix_len) : 0;
-    *gw = mn->gateway;
-}

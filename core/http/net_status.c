@@ -57,5 +57,9 @@ size_t tern_http_net_status(void *arg, char *buf, size_t cap)
                            (unsigned long long)c->rx_drop_bad_meta,
                            (unsigned long long)s->net->os->entropy_failures);
     }
+    if (n < cap && s->hostname)
+        n += tern_snprintf(buf + n, cap - n, ",\"hostname\":\"%s\"", s->hostname);
+    else if (n < cap)
+        n += tern_snprintf(buf + n, cap - n, ",\"hostname\":null");
     return n < cap ? n : 0;
 }

@@ -76,10 +76,12 @@ static void log_rest(struct tern_os *os, const struct tern_manifest *m)
         tern_log(os, TERN_LOG_INFO, "manifest", "mount %s at %s %s", m->mounts[i].volume,
                  m->mounts[i].path, m->mounts[i].read_only ? "ro" : "rw");
     const struct tern_manifest_resources *r = &m->resources;
+    char conns[12] = "default";   /* absent: the OS's pool */
+    if (r->tcp_connections)
+        tern_snprintf(conns, sizeof conns, "%u", (unsigned)r->tcp_connections);
     tern_log(os, TERN_LOG_INFO, "manifest",
-             "resources memory_mib=%u threads=%u stack_kib=%u tcp_connections=%u",
-             (unsigned)r->memory_mib, (unsigned)r->threads, (unsigned)r->stack_kib,
-             (unsigned)r->tcp_connections);
+             "resources memory_mib=%u threads=%u stack_kib=%u tcp_connections=%s",
+             (unsigned)r->memory_mib, (unsigned)r->threads, (unsigned)r->stack_kib, conns);
     const struct tern_manifest_health *h = &m->health;
     if (h->kind == TERN_MANIFEST_HEALTH_NONE)
         tern_log(os, TERN_LOG_INFO, "manifest", "health none");

@@ -84,7 +84,7 @@ static void set_defaults(struct tern_manifest *m)
     m->resources.memory_mib = 16;
     m->resources.threads = 16;
     m->resources.stack_kib = 256;
-    m->resources.tcp_connections = 256;
+    m->resources.tcp_connections = 0;   /* the OS's default pool */
     m->health.kind = TERN_MANIFEST_HEALTH_NONE;
     m->health.interval_ms = 1000;
     m->health.deadline_ms = 10000;

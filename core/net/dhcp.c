@@ -285,6 +285,9 @@ static void send_msg(struct tern_dhcp *d, uint8_t type, uint32_t dst)
     uint8_t cid[7] = { 1 };                        /* client id: type 1 + MAC */
     memcpy(cid + 1, nif->mac, 6);
     i = put_opt(b, i, 61, cid, sizeof(cid));
+    size_t hlen = strlen(d->hostname);
+    if (hlen > 0)
+        i = put_opt(b, i, 12, d->hostname, (uint8_t)hlen); /* host name */
     uint8_t maxsz[2];
     tern_store_be16(maxsz, MSG_MAX);
     i = put_opt(b, i, 57, maxsz, 2);
@@ -500,7 +503,18 @@ static void on_timer(struct tern_timer *t, void *arg)
 tern_result tern_dhcp_start(struct tern_dhcp *d, struct tern_net *net, tern_dhcp_event_fn cb,
                             void *arg)
 {
+    return tern_dhcp_start_opts(d, net, NULL, cb, arg);
+}
+
+tern_result tern_dhcp_start_opts(struct tern_dhcp *d, struct tern_net *net,
+                                 const struct tern_dhcp_opts *o, tern_dhcp_event_fn cb, void *arg)
+{
     memset(d, 0, sizeof(*d));
+    const char *name = o && o->hostname ? o->hostname : "";
+    size_t nlen = strlen(name);
+    if (nlen > 0 && !domain_ok((const uint8_t *)name, nlen))
+        return TERN_EINVAL;
+    memcpy(d->hostname, name, nlen + 1);
     if (net->if_count == 0)
         return TERN_ENOENT;
     d->net = net;

@@ -4,6 +4,9 @@
  *
  *   struct tern_dhcp dhcp;                     // caller-owned
  *   tern_dhcp_start(&dhcp, &net, on_event, arg);
+ *   // or, naming the host (option 12 in every message):
+ *   struct tern_dhcp_opts o = { .hostname = "web1" };
+ *   tern_dhcp_start_opts(&dhcp, &net, &o, on_event, arg);
  *
  * INIT -> DISCOVER (SELECTING) -> first valid OFFER -> REQUEST
  * (REQUESTING) -> ACK: the address, mask, router (or the default route of
@@ -38,6 +41,7 @@
 #include "tern/timer.h"
 
 #define TERN_DHCP_MAX_DNS 3
+#define TERN_DHCP_HOSTNAME_MAX 63
 #define TERN_DHCP_MAX_ROUTES 8
 #define TERN_DHCP_SERVER_PORT 67
 #define TERN_DHCP_CLIENT_PORT 68
@@ -111,6 +115,15 @@ struct tern_dhcp {
     void *arg;
     struct tern_dhcp_stats stats;
     const char *last_refusal;     /* why the last message was refused */
+    char hostname[TERN_DHCP_HOSTNAME_MAX + 1]; /* option 12, "" for none */
+};
+
+/* What a client sends about itself. */
+struct tern_dhcp_opts {
+    /* Option 12 (RFC 2132 3.14) in every DISCOVER and REQUEST, so that the
+     * server can record (and a DNS it feeds can publish) the name: 1 to
+     * 63 characters of [A-Za-z0-9.-]. NULL or "": none sent. */
+    const char *hostname;
 };
 
 /* Starts discovery on net0. TERN_OK; TERN_ENOENT (no interface); what
@@ -118,6 +131,12 @@ struct tern_dhcp {
  * source failed: no xid, nothing sent, the client stopped). */
 tern_result tern_dhcp_start(struct tern_dhcp *d, struct tern_net *net, tern_dhcp_event_fn cb,
                             void *arg);
+
+/* tern_dhcp_start with options (o NULL: none). The same results, and
+ * TERN_EINVAL (nothing started) for a hostname that is not 1 to 63
+ * characters of [A-Za-z0-9.-]. */
+tern_result tern_dhcp_start_opts(struct tern_dhcp *d, struct tern_net *net,
+                                 const struct tern_dhcp_opts *o, tern_dhcp_event_fn cb, void *arg);
 
 /* Stops the client (the address stays; no RELEASE is sent). */
 void tern_dhcp_stop(struct tern_dhcp *d);

@@ -69,13 +69,15 @@ void tern_http_tcp_stop(struct tern_http_tcp *ht);
  * with if, ip, mtu and its offloads as words), "tcp" (pcbs_in_use,
  * pcbs (the pool's size), conns_accepted, rst_sent, retransmits,
  * syn_cookies_sent, drop_pool_empty, evicted_orphans, evicted_half_open,
- * evicted_by_owner, buf_grown) and "net" (frame counters and
+ * evicted_by_owner, buf_grown), "net" (frame counters and
  * what the offloads did: rx_csum_vouched, tx_csum_offloaded,
- * tx_tso_frames, rx_large_frames, rx_drop_bad_meta). */
+ * tx_tso_frames, rx_large_frames, rx_drop_bad_meta) and "hostname" (a
+ * string, or null when none was given). */
 struct tern_net;
 struct tern_http_net_status {
     struct tern_net *net;
     struct tern_tcp *tcp;
+    const char *hostname;          /* NULL: none; [A-Za-z0-9.-] only (no escaping) */
 };
 size_t tern_http_net_status(void *arg, char *buf, size_t cap);
 

@@ -95,7 +95,7 @@ struct tern_manifest_resources {
     uint32_t memory_mib;        /* 1..4096, default 16 */
     uint32_t threads;           /* 1..256, default 16 */
     uint32_t stack_kib;         /* 128..8192, default 256: the OS's own calls run on it too */
-    uint32_t tcp_connections;   /* 1..65535, default 256 */
+    uint32_t tcp_connections;   /* 1..65535: the TCP pool's control blocks; 0 (absent): the OS's default */
 };
 
 enum tern_manifest_health_kind {

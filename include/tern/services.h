@@ -5,7 +5,7 @@
  * and room in the route table for an app's routes in front of them.
  *
  *   struct tern_services s;
- *   struct tern_services_opts o = { .backend = "linux", .tcp = &tcp, ... };
+ *   struct tern_services_opts o = { .backend = "linux", .network = &bn, ... };
  *   if (tern_services_start(&s, os, &o) != TERN_OK) ...;
  *   // s.srv is the server an HTTPS listener or the PAL joins
  *
@@ -25,8 +25,7 @@
 #include "tern/result.h"
 
 struct tern_os;
-struct tern_net;
-struct tern_tcp;
+struct tern_boot_net;
 struct tern_fat;
 
 #define TERN_SERVICES_HTTP_CONNS 64
@@ -35,8 +34,7 @@ struct tern_fat;
 
 struct tern_services_opts {
     const char *backend;             /* "linux", "baremetal": for /status */
-    struct tern_net *net;            /* for /status; may be NULL */
-    struct tern_tcp *tcp;            /* required */
+    struct tern_boot_net *network;   /* required: its TCP; its addresses and hostname for /status */
     struct tern_fat *files;          /* the volume served as static files; NULL: none */
     uint16_t http_port;              /* 0: 80 */
     uint32_t conns;                  /* 0: TERN_SERVICES_HTTP_CONNS */
@@ -58,7 +56,7 @@ struct tern_services {
 };
 
 /* Builds the server and listens on opts->http_port. TERN_OK; TERN_EINVAL
- * (no tcp); TERN_ENOMEM (the pool does not fit the heap); what
+ * (no network); TERN_ENOMEM (the pool does not fit the heap); what
  * tern_http_tcp_start returned (TERN_EEXIST: the port is taken). On
  * failure an error line says what, and nothing is left listening. */
 tern_result tern_services_start(struct tern_services *s, struct tern_os *os,

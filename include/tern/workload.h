@@ -40,9 +40,7 @@
 
 struct tern_os;
 struct tern_services;
-struct tern_net;
-struct tern_tcp;
-struct tern_dhcp;
+struct tern_boot_net;
 struct tern_fat;
 
 #define TERN_WORKLOAD_HALT_CRASH     81   /* not 70: a panic of the OS itself exits 70 */
@@ -54,9 +52,7 @@ struct tern_workload_opts {
     const void *app_file;                /* the app's bytes (read only during start) */
     size_t app_len;
     struct tern_services *services;      /* the OS's HTTP server; NULL: none */
-    struct tern_net *net;                /* NULL: no network */
-    struct tern_tcp *tcp;
-    const struct tern_dhcp *dhcp;        /* its lease's DNS servers, when the manifest names none */
+    struct tern_boot_net *network;       /* the stack, its address and DNS servers; NULL: none */
     struct tern_fat *data;               /* the volume "data" mounts name; may be NULL */
     struct tern_fat *boot;               /* the volume "boot"; may be NULL */
     const char *ready_fields;            /* the backend's extra TERN_READY fields, or NULL */
@@ -153,12 +149,6 @@ struct tern_workload_source {
     const char *const *overrides;        /* "KEY=VALUE", applied in order */
     unsigned noverrides;
 };
-
-/* The address a boot configures, one rule for every backend: the command
- * line's (cli_ip != 0) wins, else the manifest's static one, else none
- * (*ip 0: DHCP). Host order; mask from the prefix. */
-void tern_workload_address(const struct tern_manifest *m, uint32_t cli_ip, uint32_t cli_mask,
-                           uint32_t cli_gw, uint32_t *ip, uint32_t *mask, uint32_t *gw);
 
 #define TERN_WORKLOAD_DIR "/tern"        /* on the boot volume */
 #define TERN_WORKLOAD_APP_MAX (16u << 20)

@@ -164,7 +164,7 @@ static void test_defaults(void **state)
     assert_int_equal(m.resources.memory_mib, 16);
     assert_int_equal(m.resources.threads, 16);
     assert_int_equal(m.resources.stack_kib, 256);
-    assert_int_equal(m.resources.tcp_connections, 256);
+    assert_int_equal(m.resources.tcp_connections, 0);    /* absent: the OS's default pool */
     assert_int_equal(m.health.kind, TERN_MANIFEST_HEALTH_NONE);
     assert_int_equal(m.health.port, 0);
     assert_int_equal(m.health.interval_ms, 1000);
@@ -1142,7 +1142,7 @@ static void test_log_lines(void **state)
     assert_false(sim_console_has(&sim, "Hello from Tern"));
     assert_true(sim_console_has(&sim, "endpoint web http port=80\n"));
     assert_true(sim_console_has(&sim, "network dhcp hostname=-\n"));
-    assert_true(sim_console_has(&sim, "resources memory_mib=1 threads=1 stack_kib=256 tcp_connections=256\n"));
+    assert_true(sim_console_has(&sim, "resources memory_mib=1 threads=1 stack_kib=256 tcp_connections=default\n"));
     assert_true(sim_console_has(&sim, "health http /healthz port=80 interval_ms=1000 deadline_ms=10000 failures=3\n"));
     assert_true(sim_console_has(&sim, "overridable ports env log_level\n"));
 

@@ -89,6 +89,8 @@ static tern_result nh_net_recv_meta(void *ctx, unsigned idx, void *buf, size_t c
 
 static int nh_setup(struct net_harness *h, uint16_t mtu, const struct tern_net_config *cfg,
                     uint32_t offloads, bool with_calls, tern_result *init_result);
+static int nh_setup_device(struct net_harness *h, uint16_t mtu, uint32_t offloads,
+                           bool with_calls);
 
 int nh_init_offloads(struct net_harness *h, uint16_t mtu, uint32_t offloads, bool with_calls,
                      tern_result *init_result)
@@ -101,8 +103,28 @@ int nh_init(struct net_harness *h, uint16_t mtu, const struct tern_net_config *c
     return nh_setup(h, mtu, cfg, 0, false, NULL);
 }
 
+int nh_init_device(struct net_harness *h, uint16_t mtu)
+{
+    return nh_setup_device(h, mtu, 0, false);
+}
+
 static int nh_setup(struct net_harness *h, uint16_t mtu, const struct tern_net_config *cfg,
                     uint32_t offloads, bool with_calls, tern_result *init_result)
+{
+    if (nh_setup_device(h, mtu, offloads, with_calls) != 0)
+        return -1;
+    tern_result r = tern_net_init(&h->net, &h->os, cfg);
+    if (init_result)
+        *init_result = r;
+    if (r != TERN_OK)
+        return -1;
+    h->heap_baseline = h->os.heap.in_use;
+    return 0;
+}
+
+/* The instance and its one device, without a stack. */
+static int nh_setup_device(struct net_harness *h, uint16_t mtu, uint32_t offloads,
+                           bool with_calls)
 {
     memset(h, 0, sizeof(*h));
     h->offloads = offloads;
@@ -132,11 +154,6 @@ static int nh_setup(struct net_harness *h, uint16_t mtu, const struct tern_net_c
     tern_config_default(&oscfg);
     oscfg.console_level = TERN_LOG_OFF;
     if (tern_os_init(&h->os, &plat, &oscfg) != TERN_OK)
-        return -1;
-    tern_result r = tern_net_init(&h->net, &h->os, cfg);
-    if (init_result)
-        *init_result = r;
-    if (r != TERN_OK)
         return -1;
     h->heap_baseline = h->os.heap.in_use;
     return 0;

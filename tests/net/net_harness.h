@@ -53,6 +53,9 @@ int nh_init(struct net_harness *h, uint16_t mtu, const struct tern_net_config *c
  * -1 when tern_net_init refused (*init_result says why). */
 int nh_init_offloads(struct net_harness *h, uint16_t mtu, uint32_t offloads, bool with_calls,
                      tern_result *init_result);
+/* The instance and its device only (h->net unused): for tests that start
+ * a stack of their own on h->os. Returns 0 or -1. */
+int nh_init_device(struct net_harness *h, uint16_t mtu);
 void nh_close(struct net_harness *h);
 
 /* Queues a frame for the device and runs one step (the poller drains it). */

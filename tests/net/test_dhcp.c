@@ -109,6 +109,28 @@ static const uint8_t *sent_dhcp(unsigned i, uint32_t *dst)
     return ip + 28;
 }
 
+/* Option code's data in captured DHCP message i (its length in *len), or
+ * NULL when the message does not carry it. */
+static const uint8_t *sent_option(unsigned i, uint8_t code, size_t *len)
+{
+    const uint8_t *m = sent_dhcp(i, NULL);
+    size_t end = H.sent[i].len - 14 - 28;
+    for (size_t at = 240; at + 1 < end && m[at] != 255;) {
+        if (m[at] == 0) {
+            at++;
+            continue;
+        }
+        size_t n = m[at + 1];
+        assert_true(at + 2 + n <= end);
+        if (m[at] == code) {
+            *len = n;
+            return m + at + 2;
+        }
+        at += 2 + n;
+    }
+    return NULL;
+}
+
 static uint8_t msg_type(const uint8_t *m)
 {
     assert_int_equal(m[240], 53);
@@ -487,6 +509,59 @@ static void test_entropy_failure_at_renewal_sends_nothing(void **state)
     assert_int_equal(D.state, TERN_DHCP_BOUND);
 }
 
+/* A hostname given at start is option 12 in the DISCOVER and the
+ * REQUEST that follows the offer; without one no message carries
+ * option 12. */
+static void test_hostname_option(void **state)
+{
+    (void)state;
+    struct tern_dhcp_opts o = { .hostname = "web1.example" };
+    assert_int_equal(tern_dhcp_start_opts(&D, &H.net, &o, on_event, &EV), TERN_OK);
+    size_t len = 0;
+    const uint8_t *name = sent_option(0, 12, &len);
+    assert_non_null(name);
+    assert_int_equal(len, 12);
+    assert_memory_equal(name, "web1.example", 12);
+    uint32_t xid = tern_load_be32(sent_dhcp(0, NULL) + 4);
+    nh_clear_sent(&H);
+    uint8_t b[600];
+    inject_reply(b, reply(b, TERN_DHCP_OFFER, xid, LEASE_IP, lease_opts, sizeof(lease_opts)));
+    assert_int_equal(msg_type(sent_dhcp(0, NULL)), TERN_DHCP_REQUEST);
+    name = sent_option(0, 12, &len);
+    assert_non_null(name);
+    assert_memory_equal(name, "web1.example", len);
+    nh_clear_sent(&H);
+    inject_reply(b, reply(b, TERN_DHCP_ACK, xid, LEASE_IP, lease_opts, sizeof(lease_opts)));
+    assert_int_equal(EV.bound, 1);
+    tern_dhcp_stop(&D);
+
+    nh_clear_sent(&H);
+    assert_int_equal(tern_dhcp_start(&D, &H.net, on_event, &EV), TERN_OK);
+    assert_null(sent_option(0, 12, &len));
+    assert_non_null(sent_option(0, 61, &len));  /* the walk finds what is there */
+}
+
+/* A name that is not 1 to 63 characters of [A-Za-z0-9.-] is refused
+ * before anything is sent; "" and NULL mean none. */
+static void test_bad_hostname_refused(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "web 1", "web_1", "web1\n", "h\xc3\xa9",
+        "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd", /* 64 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct tern_dhcp_opts o = { .hostname = bad[i] };
+        assert_int_equal(tern_dhcp_start_opts(&D, &H.net, &o, on_event, &EV), TERN_EINVAL);
+        assert_int_equal(H.sent_count, 0);
+        assert_int_equal(D.state, TERN_DHCP_STOPPED);
+    }
+    struct tern_dhcp_opts o = { .hostname = "" };
+    assert_int_equal(tern_dhcp_start_opts(&D, &H.net, &o, on_event, &EV), TERN_OK);
+    size_t len;
+    assert_null(sent_option(0, 12, &len));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +578,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_entropy_failure_refuses_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entropy_failure_at_renewal_sends_nothing, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_hostname_option, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_hostname_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
