@@ -66,6 +66,10 @@ static int workload(struct tern_fat *fs)
     bad |= tern_fat_open(fs, &f, "/pre2.bin", TERN_FAT_WRITE | TERN_FAT_TRUNC) != TERN_OK;
     bad |= tern_fat_close(&f) != TERN_OK;
     bad |= put_file(fs, "/last file with a long name.txt", 700, 4);
+    /* The first change after a sync orphans clusters (an unlink): on
+     * FAT32 the FSInfo count must be "unknown" before the entry goes. */
+    bad |= tern_fat_sync(fs) != TERN_OK;
+    bad |= tern_fat_unlink(fs, "/last file with a long name.txt") != TERN_OK;
     /* Replace a file (write a temporary, rename it over the target). */
     bad |= put_file(fs, "/target.txt", 2500, 5);
     struct simdev *d = fs->dev->ctx;
