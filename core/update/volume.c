@@ -53,7 +53,7 @@ static tern_result locate_copy(struct tern_update *u, unsigned i)
     if (f.size != u->fs->bps)
         r = refuse(u, TERN_EIO, "record-file-size");
     else if ((r = tern_fat_file_lba(&f, 0, &u->copy_lba[i])) != TERN_OK)
-        refuse(u, r, u->fs->reason);
+        refuse(u, r, r == TERN_EIO ? u->fs->reason : NULL);
     tern_fat_close(&f);
     return r;
 }

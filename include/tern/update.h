@@ -126,8 +126,9 @@ struct tern_boot_state {
 void tern_boot_state_fresh(struct tern_boot_state *s);
 
 /* Encodes s into out[TERN_BOOT_STATE_BYTES] (every byte written; the
- * layout of docs/updates.md, CRC last). s must keep the invariants (an
- * assertion in debug builds is not made: the transitions keep them). */
+ * layout of docs/updates.md, CRC last). s should keep the invariants (the
+ * transitions do); one that breaks them encodes to a copy the decoder
+ * refuses (ids are cut at TERN_UPDATE_ID_MAX, text at 63 bytes). */
 void tern_boot_state_encode(const struct tern_boot_state *s, uint8_t *out);
 
 /* Decodes one copy of len bytes (only the first TERN_BOOT_STATE_BYTES are
