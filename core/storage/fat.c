@@ -314,19 +314,26 @@ static tern_result write_fsinfo(struct tern_fat *fs, uint32_t free_count)
     return TERN_OK;
 }
 
+tern_result fat_info_invalidate(struct tern_fat *fs)
+{
+    if (fs->read_only || fs->info_invalidated || fs->type != TERN_FAT32 ||
+        fs->fsinfo_sector == 0)
+        return TERN_OK;
+    tern_result r;
+    if ((r = write_fsinfo(fs, 0xffffffffu)) != TERN_OK || (r = tern_bdev_flush(fs->dev)) != TERN_OK)
+        return r;
+    fs->info_invalidated = true;
+    return TERN_OK;
+}
+
 tern_result fat_set(struct tern_fat *fs, uint32_t c, uint32_t v)
 {
     if (fs->read_only)
         return TERN_EROFS;
     uint8_t *p;
     tern_result r;
-    if (!fs->info_invalidated && fs->type == TERN_FAT32 && fs->fsinfo_sector != 0) {
-        /* Before the first FAT change: "free count unknown", durable. */
-        if ((r = write_fsinfo(fs, 0xffffffffu)) != TERN_OK ||
-            (r = tern_bdev_flush(fs->dev)) != TERN_OK)
-            return r;
-        fs->info_invalidated = true;
-    }
+    if ((r = fat_info_invalidate(fs)) != TERN_OK)
+        return r;
     for (unsigned copy = 0; copy < fs->nfats; copy++) {
         switch (fs->type) {
         case TERN_FAT32: {

@@ -460,6 +460,21 @@ tern_result tern_fat_truncate(struct tern_fat_file *f, uint32_t size)
     return fat_barrier(fs);
 }
 
+tern_result tern_fat_file_lba(struct tern_fat_file *f, uint64_t off, uint64_t *lba)
+{
+    if (!f->open)
+        return TERN_EINVAL;
+    struct tern_fat *fs = f->fs;
+    uint64_t ci = off / fs->cluster_bytes;
+    if (ci >= f->chain_len)
+        return TERN_EINVAL;
+    uint32_t c;
+    tern_result r = seek_cluster(f, (uint32_t)ci, &c);
+    if (r == TERN_OK)
+        *lba = fat_cluster_lba(fs, c) + (off % fs->cluster_bytes) / fs->bps;
+    return r;
+}
+
 tern_result tern_fat_close(struct tern_fat_file *f)
 {
     if (!f->open)

@@ -240,6 +240,15 @@ tern_result tern_fat_truncate(struct tern_fat_file *f, uint32_t size);
  * barrier) if they changed. TERN_OK or device errors. */
 tern_result tern_fat_flush_file(struct tern_fat_file *f);
 
+/* The device LBA (on fs->dev, the volume's base included) of the sector
+ * holding byte off of an open file, for a caller that overwrites a
+ * pre-allocated file in place, one whole sector at a time, through the
+ * block device (core/update's boot-state record: one sector write per
+ * update, the directory entry untouched). Valid while the file keeps its
+ * clusters. TERN_OK; TERN_EINVAL (not open, or off at or past the end of
+ * the allocated chain); TERN_EIO (corrupt chain). */
+tern_result tern_fat_file_lba(struct tern_fat_file *f, uint64_t off, uint64_t *lba);
+
 /* Flushes (when writable) and releases the handle. */
 tern_result tern_fat_close(struct tern_fat_file *f);
 
