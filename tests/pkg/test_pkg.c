@@ -465,6 +465,22 @@ static void test_layout(void **state)
     put_le64(b.p + 64 + 8, ~0ull);
     assert_reason(parse_reason(b.p, b.n), TERN_PKG_R_BAD_LAYOUT);
     free(b.p);
+    /* Sizes whose 64-bit sum wraps around to exactly the payload size:
+     * file 0 would reach far past the package. */
+    b = make_base();
+    uint64_t payload = base_files[0].size + base_files[1].size + base_files[2].size;
+    put_le64(b.p + 64 + 8, ~0ull - 4);
+    put_le64(b.p + 64 + 144, ~0ull - 4);
+    put_le64(b.p + 64 + 144 + 8, base_files[1].size + 5);
+    put_le64(b.p + 64 + 288, ~0ull - 4 + base_files[1].size + 5);
+    put_le64(b.p + 64 + 288 + 8, payload - base_files[1].size);
+    assert_reason(parse_reason(b.p, b.n), TERN_PKG_R_BAD_LAYOUT);
+    free(b.p);
+    /* The last file one byte short: a payload byte of no file. */
+    b = make_base();
+    put_le64(b.p + 64 + 288 + 8, base_files[2].size - 1);
+    assert_reason(parse_reason(b.p, b.n), TERN_PKG_R_BAD_LAYOUT);
+    free(b.p);
 }
 
 /* ---- records ---- */
@@ -532,6 +548,27 @@ static void test_bad_protected_tlv(void **state)
         free(r.p);
         free(b.p);
     }
+}
+
+/* Protected areas that lack a record: the counter, or a file's hash. */
+static void test_missing_protected_tlv(void **state)
+{
+    (void)state;
+    size_t payload = base_files[0].size + base_files[1].size + base_files[2].size;
+    size_t area = 64 + 3 * 144 + payload;
+    struct buf b = make_base();
+    put_le32(b.p + TERN_PKG_OFF_PROTECTED_SIZE, 3 * 40);        /* the counter cut off */
+    struct buf r = rehash(b);
+    assert_reason(parse_reason(r.p, r.n), TERN_PKG_R_BAD_TLV);
+    free(r.p);
+    free(b.p);
+    b = make_base();
+    memmove(b.p + area + 80, b.p + area + 120, 12);             /* file 2's hash left out */
+    put_le32(b.p + TERN_PKG_OFF_PROTECTED_SIZE, 2 * 40 + 12);
+    r = rehash(b);
+    assert_reason(parse_reason(r.p, r.n), TERN_PKG_R_BAD_TLV);
+    free(r.p);
+    free(b.p);
 }
 
 static uint8_t *rec(uint8_t *p, uint16_t type, uint16_t len, uint8_t fill)
@@ -709,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_unknown_protected_tlv),
         cmocka_unit_test(test_bad_protected_tlv),
+        cmocka_unit_test(test_missing_protected_tlv),
         cmocka_unit_test(test_unprotected_area),
         cmocka_unit_test(test_file_hash_each),
         cmocka_unit_test(test_image_hash),
