@@ -1,32 +1,50 @@
 #!/usr/bin/env bash
 # kv's threaded routes on tern-linux, from a Tern disk image as on bare
-# metal, with curl as the clients: four slow clients (watches, GET
+# metal, over a TAP in a network namespace this test creates (tern-linux
+# at 192.0.2.10, the kernel's side 192.0.2.1: libslirp's host forward
+# listens with a backlog of one, which drops a burst of connects), with
+# curl in the namespace as the clients: four slow clients (watches, GET
 # /kv/KEY?wait=30) each hold one of kv's eight workers, and meanwhile 32
 # concurrent clients (a PUT then a GET each, 64 requests) are all
 # answered; a fifth watch is refused (503, kv keeps workers for the
 # rest); a 60 KB value (more than the HTTP output buffer) comes back whole;
 # then a PUT of each watched key ends its watch with the new value.
 # usage: linux_kv_clients.sh TERN_LINUX TERN_MKIMAGE KV_ELF SOURCE_ROOT
+# Root for the namespace and the TAP (skips otherwise).
 set -u
 tern=$1 mkimage=$2 kv=$3 root=$4
 . "$root/tests/integration/lib.sh"
-command -v curl >/dev/null || skip "curl not installed"
+[ "$(id -u)" = 0 ] || skip "needs root (TAP device and network namespace)"
+[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+for t in curl ip; do command -v $t >/dev/null || skip "$t not installed"; done
 tmp=$(mktemp -d)
+ns=tern-kvc-$$
 pid=
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; jobs -p | xargs -r kill 2>/dev/null; rm -rf "$tmp"; }
+cleanup() {
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    jobs -p | xargs -r kill 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+    rm -rf "$tmp"
+}
 trap cleanup EXIT
 expect() { [ "$2" = "$3" ] || { tail -20 "$tmp/out" >&2; fail "$1: got [$2], want [$3]"; }; echo "ok - $1"; }
-C="curl -sS --max-time 10"
+ip netns add "$ns" || skip "cannot create a network namespace here"
+nsx() { ip netns exec "$ns" "$@"; }
+nsx ip link set lo up
+nsx ip tuntap add dev tap0 mode tap
+nsx ip addr add 192.0.2.1/24 dev tap0
+nsx ip link set tap0 up
+C="nsx curl -sS --max-time 10"
 
 mkdir -p "$tmp/esp/tern" "$tmp/data"
 cp "$root/fixtures/manifests/kv.json" "$tmp/esp/tern/manifest.json"
 cp "$kv" "$tmp/esp/tern/kv.elf"
 "$mkimage" --output "$tmp/disk.img" --size 48 --esp "$tmp/esp" --data "$tmp/data" --quiet || fail "mkimage"
-hp=$(free_port)
-"$tern" --disk "$tmp/disk.img" --hostfwd "tcp:127.0.0.1:$hp-:80" >"$tmp/out" 2>&1 &
+nsx "$tern" --disk "$tmp/disk.img" --net tap:tap0 --ip 192.0.2.10/24 --gw 192.0.2.1 \
+    >"$tmp/out" 2>&1 &
 pid=$!
 wait_for_marker "$tmp/out" '^TERN_READY http=80 .*app=kv' 15 "$pid"
-H="http://127.0.0.1:$hp"
+H="http://192.0.2.10"
 grep -q 'kv: http workers: 8, queue 256' "$tmp/out" || fail "kv did not start its workers"
 
 for w in 1 2 3 4; do
@@ -36,7 +54,7 @@ done
 # The slow clients: each watch holds a worker until its key changes.
 wpids=()
 for w in 1 2 3 4; do
-    curl -sS --max-time 40 -o "$tmp/watch.$w" -w '%{http_code}' "$H/kv/w$w?wait=30" >"$tmp/watch.$w.code" &
+    nsx curl -sS --max-time 40 -o "$tmp/watch.$w" -w '%{http_code}' "$H/kv/w$w?wait=30" >"$tmp/watch.$w.code" &
     wpids+=($!)
 done
 for w in 1 2 3 4; do
