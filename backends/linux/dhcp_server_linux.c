@@ -168,9 +168,9 @@ static int load(struct linux_dhcp_server *d)
                   : n == cap ? TERN_ENOSPC
                              : tern_dhcp_server_load(&d->srv, buf, n, why, sizeof(why));
     free(buf);
-    if (r != TERN_OK) {
-        tern_log(d->os, TERN_LOG_ERROR, "dhcp-server", "lease file %s refused: %s", d->file,
-                 err ? "read error" : why);
+    if (r != TERN_OK) { /* a refusal by the server was logged with its reason */
+        tern_log(d->os, TERN_LOG_ERROR, "dhcp-server", "lease file %s not loaded%s%s", d->file,
+                 err || n == cap ? ": " : "", err ? "read error" : n == cap ? why : "");
         return -1;
     }
     return 0;
