@@ -12,7 +12,8 @@
 # (SIGUSR1) keeps the address; tern-linux restarts and, with its lease
 # file, ACKs cli1's next renewal; cli2 is offered 192.0.2.101, finds it in
 # use (br0 answers ARP), DECLINEs it and gets 192.0.2.102; cli1's RELEASE
-# (SIGUSR2) frees 192.0.2.100. Needs root.
+# (SIGUSR2) frees 192.0.2.100; cli2's release just before tern-linux
+# stops is in the lease file it writes at exit. Needs root.
 # usage: tap_dhcp_server.sh TERN_LINUX
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -148,10 +149,14 @@ wait_for_marker "$tmp/out2" 'dhcp-server: 192\.0\.2\.100 released by' 10 "$pid"
     fail "bound after the release is not 1"
 echo "ok: release freed 192.0.2.100"
 
+# 6. what changed within the last second is written at exit
+kill -USR2 "$c2"
+wait_for_marker "$tmp/out2" 'dhcp-server: 192\.0\.2\.102 released by' 10 "$pid"
 kill -TERM "$pid"
 wait "$pid" || fail "tern-linux exited with $?"
 pid=
 grep -q '^lease 192\.0\.2\.100 free 0 ' "$tmp/leases" || fail "lease file at exit: $(cat "$tmp/leases")"
+grep -q '^lease 192\.0\.2\.102 free 0 ' "$tmp/leases" || fail "lease file at exit: $(cat "$tmp/leases")"
 python3 - "$tmp/leases" <<'PY' || fail "the lease file's CRC is not zlib's crc32 of its lines"
 import sys, zlib
 d = open(sys.argv[1], "rb").read()
@@ -160,5 +165,5 @@ n, crc = d[i:].split()[1:]
 assert int(crc, 16) == zlib.crc32(d[:i]), "crc"
 assert int(n) == d[:i].count(b"\nlease "), "count"
 PY
-echo "ok: the lease file at exit has the released lease, count and CRC check out"
+echo "ok: the lease file written at exit has both releases, count and CRC check out"
 echo "PASS"
