@@ -141,7 +141,8 @@ struct tern_dhcp_server {
 };
 
 /* Starts serving interface cfg->ifidx of net, which must have its
- * address: port 67 opened, the table and the pool's bitmap taken from
+ * address (taken now as the server id and subnet: restart the server
+ * after changing it): port 67 opened, the table and the pool's bitmap taken from
  * the instance heap. TERN_OK; TERN_ENOENT (no such interface); TERN_EINVAL
  * (the interface has no address, the pool is empty, reversed, larger
  * than TERN_DHCP_SERVER_POOL_MAX, outside the subnet or includes the
