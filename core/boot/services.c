@@ -41,7 +41,8 @@ tern_result tern_services_start(struct tern_services *s, struct tern_os *os,
         tern_http_fat_init(&s->fat_files, opts->files);
         fops = &tern_http_fat_ops;
     }
-    s->status = (struct tern_http_net_status){ &bn->net, &bn->tcp, tern_boot_net_hostname(bn) };
+    s->status = (struct tern_http_net_status){ &bn->net, &bn->tcp, tern_boot_net_hostname(bn),
+                                               bn->dhcp_server };
     tern_http_service_init(&s->svc, os, opts->backend, fops, &s->fat_files,
                            tern_http_net_status, &s->status);
     s->nroutes = tern_http_service_route_count(&s->svc);
