@@ -110,6 +110,17 @@ image "$two" "$b2" "$b2/tern.img" TZ=Pacific/Kiritimati MALLOC_PERTURB_=165 \
 image "$one" "$b1" "$b1/tern-sde.img" SOURCE_DATE_EPOCH=1700000000
 image "$two" "$b2" "$b2/tern-sde.img" SOURCE_DATE_EPOCH=1700000001 "${as_other[@]}"
 
+differ=()
+for f in "${targets[@]}" tern.img tern-sde.img; do
+    if ! cmp -s "$b1/$f" "$b2/$f"; then
+        differ+=("$f")
+        python3 "$here/diffreport.py" "$b1/$f" "$b2/$f" >&2 || true
+    fi
+done
+if [ ${#differ[@]} -gt 0 ]; then
+    fail "not reproducible: ${differ[*]} differ between $b1 and $b2 (above)"
+fi
+
 # The images are valid for the referees, not just equal.
 sgdisk -v "$b1/tern.img" | grep -q "No problems found" || fail "sgdisk -v: $b1/tern.img"
 part() { sgdisk -i "$2" "$1" | sed -n "s/^$3 sector: \([0-9]*\).*/\1/p"; }
@@ -128,16 +139,6 @@ mdir -i "$b1/tern-sde.img@@$((first * 512))" ::/EFI/BOOT | grep -q 'BOOTX64  EFI
 mdir -i "$b1/tern.img@@$((first * 512))" ::/EFI/BOOT | grep -q 'BOOTX64  EFI .* 2020-01-01   0:00' ||
     fail "no SOURCE_DATE_EPOCH: BOOTX64.EFI is not stamped 2020-01-01 00:00"
 
-differ=()
-for f in "${targets[@]}" tern.img tern-sde.img; do
-    if ! cmp -s "$b1/$f" "$b2/$f"; then
-        differ+=("$f")
-        python3 "$here/diffreport.py" "$b1/$f" "$b2/$f" >&2 || true
-    fi
-done
-if [ ${#differ[@]} -gt 0 ]; then
-    fail "not reproducible: ${differ[*]} differ between $b1 and $b2 (above)"
-fi
 cmp -s "$b1/tern.img" "$b1/tern-sde.img" && fail "SOURCE_DATE_EPOCH made no difference to the image"
 echo "reproducible: ${targets[*]} tern.img tern-sde.img equal byte for byte" \
      "(second build as $(stat -c %U "$b2/build.ninja"), out of tree;" \
