@@ -144,7 +144,7 @@ tern_result tern_fat_mount(struct tern_fat *fs, struct tern_bdev *dev, uint64_t 
     fs->dev = dev;
     fs->base = base;
     fs->read_only = read_only || dev->read_only;
-    fs->date = (uint16_t)(((2020 - 1980) << 9) | (1 << 5) | 1);
+    fs->date = FAT_DEFAULT_DATE;
     if (base >= dev->sector_count || sectors == 0 || sectors > dev->sector_count - base)
         return fat_corrupt(fs, "partition-outside-disk");
     uint8_t *sec;
@@ -765,8 +765,8 @@ tern_result tern_fat_format(struct tern_bdev *dev, uint64_t base, uint64_t secto
         memset(sec, ' ', 11);
         memcpy(sec, label, llen);
         sec[11] = ATTR_VOLUME;
-        put16(sec + 22, 0);
-        put16(sec + 24, (uint16_t)(((2020 - 1980) << 9) | (1 << 5) | 1));
+        put16(sec + 22, opts->date ? opts->time : 0);
+        put16(sec + 24, opts->date ? opts->date : FAT_DEFAULT_DATE);
     }
     return tern_bdev_flush(dev);
 }

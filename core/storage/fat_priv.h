@@ -19,6 +19,8 @@
 #define FAT_EOC      0xffffffffu   /* normalized end of chain */
 #define FAT_BAD      0xfffffff7u   /* normalized bad cluster */
 #define FAT_DIR_MAX  65536u        /* entries in one directory (spec limit) */
+/* 2020-01-01: what Tern stamps when nobody says otherwise. */
+#define FAT_DEFAULT_DATE ((uint16_t)(((2020 - 1980) << 9) | (1 << 5) | 1))
 
 #define ATTR_RO     0x01
 #define ATTR_HIDDEN 0x02

@@ -114,6 +114,9 @@ struct tern_fat_format_opts {
     uint32_t spc;              /* sectors per cluster; 0: automatic */
     const char *label;         /* up to 11 ASCII characters; NULL: "NO NAME" */
     uint32_t serial;
+    /* The label entry's stamp (FAT encoding); date 0: 2020-01-01 00:00,
+     * the date tern_fat_mount stamps by default. */
+    uint16_t date, time;
     /* FAT12/16 fixed root directory: entries, rounded up to whole
      * sectors; 0: 512. At most tern_fat_root_entries_max(sector size).
      * Ignored when the volume comes out FAT32 (its root is a chain). */
