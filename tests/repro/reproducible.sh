@@ -6,8 +6,9 @@
 # and with SOURCE_DATE_EPOCH set.
 #
 # The two builds differ in everything that must not matter: source and
-# build paths (the first builds in SRC/build, the second out of tree at
-# another depth), file mtimes (the second copy is touched to 2001), the
+# build paths (the first is the parent build, SRC/build as `make build`
+# makes it; the second a fresh build of a copy, out of tree at another
+# depth), file mtimes (the second copy is touched to 2001), the
 # user (nobody, when run as root), umask, TZ, locale, and the time of day.
 # A difference is reported per file with where it is (diffreport.py:
 # sections, headers, GPT and FAT regions, strings only in one build).
@@ -59,13 +60,13 @@ sources_into() {
     done
 }
 
-one=$tmp/one/tern
+# The first build is the parent (the tree's own, in SRC/build); the second
+# a fresh one from a copy, out of tree at another depth.
+one=$src
 two=$tmp/two/a/b/tern-second-copy
-b1=$one/build
+b1=$parent
 b2=$tmp/two/elsewhere/out-of-tree
-copy_source "$one"
 copy_source "$two"
-sources_into "$b1"
 sources_into "$b2"
 find "$two" "$b2" -exec touch -h -d '2001-02-03 04:05:06' {} +
 
@@ -89,32 +90,41 @@ build() {
 }
 
 start=$(date +%s)
-build "$one" "$b1" "$tmp/build-one.log" HOME="$tmp" TZ=UTC LC_ALL=C
+ninja -C "$b1" "${targets[@]}" > "$tmp/build-one.log" 2>&1 ||
+    { tail -40 "$tmp/build-one.log" >&2; fail "the parent build $b1 failed"; }
 build "$two" "$b2" "$tmp/build-two.log" HOME="$tmp/two" TZ=Pacific/Kiritimati \
     LC_ALL=C.UTF-8 "${as_other[@]}" sh -c 'umask 077; exec "$@"' umask-sh
-echo "two builds in $(( $(date +%s) - start )) s"
+echo "the second build in $(( $(date +%s) - start )) s"
 
 # image SRC BUILD OUT [ENV...]: what `make image` does (hello workload).
 image() {
     local s=$1 b=$2 out=$3
     shift 3
-    env "$@" sh -c 'set -e; w="$2/workload"; rm -rf "$w"; mkdir -p "$w"
+    local w
+    w=$(mktemp -d "$tmp/workload.XXXXXX")
+    chmod 755 "$w"
+    [ ${#as_other[@]} -gt 0 ] && [ "$b" = "$b2" ] && chown nobody:nogroup "$w"
+    env "$@" sh -c 'set -e; w="$4"
         cp "$1/fixtures/manifests/hello.json" "$w/manifest.json"
         cp "$2/apps/hello.elf" "$w/"
-        "$1/scripts/make-image.sh" "$2" "$3" "" 64 "$w" >/dev/null' img "$s" "$b" "$out" ||
+        "$1/scripts/make-image.sh" "$2" "$3" "" 64 "$w" >/dev/null' img "$s" "$b" "$out" "$w" ||
         fail "make-image in $b failed"
 }
-image "$one" "$b1" "$b1/tern.img" TZ=UTC
+i1=$tmp/one-images
+mkdir -p "$i1"
+image "$one" "$b1" "$i1/tern.img" TZ=UTC
 image "$two" "$b2" "$b2/tern.img" TZ=Pacific/Kiritimati MALLOC_PERTURB_=165 \
     "${as_other[@]}"
-image "$one" "$b1" "$b1/tern-sde.img" SOURCE_DATE_EPOCH=1700000000
+image "$one" "$b1" "$i1/tern-sde.img" SOURCE_DATE_EPOCH=1700000000
 image "$two" "$b2" "$b2/tern-sde.img" SOURCE_DATE_EPOCH=1700000001 "${as_other[@]}"
 
 differ=()
 for f in "${targets[@]}" tern.img tern-sde.img; do
-    if ! cmp -s "$b1/$f" "$b2/$f"; then
+    f1=$b1/$f
+    case $f in *.img) f1=$i1/$f ;; esac
+    if ! cmp -s "$f1" "$b2/$f"; then
         differ+=("$f")
-        python3 "$here/diffreport.py" "$b1/$f" "$b2/$f" >&2 || true
+        python3 "$here/diffreport.py" "$f1" "$b2/$f" >&2 || true
     fi
 done
 if [ ${#differ[@]} -gt 0 ]; then
@@ -122,24 +132,24 @@ if [ ${#differ[@]} -gt 0 ]; then
 fi
 
 # The images are valid for the referees, not just equal.
-sgdisk -v "$b1/tern.img" | grep -q "No problems found" || fail "sgdisk -v: $b1/tern.img"
+sgdisk -v "$i1/tern.img" | grep -q "No problems found" || fail "sgdisk -v: $i1/tern.img"
 part() { sgdisk -i "$2" "$1" | sed -n "s/^$3 sector: \([0-9]*\).*/\1/p"; }
 for p in 1 2; do
-    first=$(part "$b1/tern.img" $p First)
-    last=$(part "$b1/tern.img" $p Last)
-    dd if="$b1/tern.img" of="$tmp/p$p.img" bs=512 skip="$first" count=$((last - first + 1)) \
+    first=$(part "$i1/tern.img" $p First)
+    last=$(part "$i1/tern.img" $p Last)
+    dd if="$i1/tern.img" of="$tmp/p$p.img" bs=512 skip="$first" count=$((last - first + 1)) \
         status=none
-    fsck.fat -n "$tmp/p$p.img" >/dev/null || fail "fsck.fat -n: partition $p of $b1/tern.img"
+    fsck.fat -n "$tmp/p$p.img" >/dev/null || fail "fsck.fat -n: partition $p of $i1/tern.img"
 done
 # SOURCE_DATE_EPOCH is what the FAT stamps say (2023-11-14 22:13:20 UTC);
 # without it, 2020-01-01 00:00.
-first=$(part "$b1/tern-sde.img" 1 First)
-mdir -i "$b1/tern-sde.img@@$((first * 512))" ::/EFI/BOOT | grep -q 'BOOTX64  EFI .* 2023-11-14  22:13' ||
+first=$(part "$i1/tern-sde.img" 1 First)
+mdir -i "$i1/tern-sde.img@@$((first * 512))" ::/EFI/BOOT | grep -q 'BOOTX64  EFI .* 2023-11-14  22:13' ||
     fail "SOURCE_DATE_EPOCH=1700000000: BOOTX64.EFI is not stamped 2023-11-14 22:13"
-mdir -i "$b1/tern.img@@$((first * 512))" ::/EFI/BOOT | grep -q 'BOOTX64  EFI .* 2020-01-01   0:00' ||
+mdir -i "$i1/tern.img@@$((first * 512))" ::/EFI/BOOT | grep -q 'BOOTX64  EFI .* 2020-01-01   0:00' ||
     fail "no SOURCE_DATE_EPOCH: BOOTX64.EFI is not stamped 2020-01-01 00:00"
 
-cmp -s "$b1/tern.img" "$b1/tern-sde.img" && fail "SOURCE_DATE_EPOCH made no difference to the image"
+cmp -s "$i1/tern.img" "$i1/tern-sde.img" && fail "SOURCE_DATE_EPOCH made no difference to the image"
 echo "reproducible: ${targets[*]} tern.img tern-sde.img equal byte for byte" \
      "(second build as $(stat -c %U "$b2/build.ninja"), out of tree;" \
-     "$(( $(stat -c %s "$b1/tern.img") >> 20 )) MiB images, $(stat -c %s "$b1/backends/baremetal/BOOTX64.EFI") bytes of EFI)"
+     "$(( $(stat -c %s "$i1/tern.img") >> 20 )) MiB images, $(stat -c %s "$b1/backends/baremetal/BOOTX64.EFI") bytes of EFI)"
