@@ -182,8 +182,8 @@ static uint32_t find_hid(const uint8_t *t, uint32_t len, uint32_t from, const ch
 
 /* The resource template of `Name (_CRS, Buffer ...)` in [from, end):
  * the first Memory32Fixed's base and length and the first Extended
- * Interrupt's first GSI. False when there is no _CRS buffer or no
- * Memory32Fixed in it. */
+ * Interrupt's first GSI. False when there is no _CRS buffer, no
+ * Memory32Fixed in it, or no End Tag within the buffer. */
 static bool parse_crs(const uint8_t *t, uint32_t from, uint32_t end, struct metal_acpi_mmio *dev)
 {
     for (uint32_t i = from; i + 6 <= end; i++) {
@@ -200,12 +200,14 @@ static bool parse_crs(const uint8_t *t, uint32_t from, uint32_t end, struct meta
             stop = end;
         if (bsize < stop - p)
             stop = p + bsize;
-        bool have_mem = false;
+        bool have_mem = false, ended = false;
         while (p < stop) {
             uint8_t tag = t[p];
             if (!(tag & 0x80)) {             /* small item: End Tag or other */
-                if ((tag >> 3) == 0x0f)
+                if ((tag >> 3) == 0x0f) {
+                    ended = p + 2 <= stop;   /* the tag and its checksum byte */
                     break;
+                }
                 p += 1u + (tag & 7u);
                 continue;
             }
@@ -223,7 +225,7 @@ static bool parse_crs(const uint8_t *t, uint32_t from, uint32_t end, struct meta
             }
             p += 3 + ilen;
         }
-        return have_mem;
+        return have_mem && ended; /* a template cut short is not trusted */
     }
     return false;
 }
