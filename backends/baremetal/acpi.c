@@ -315,7 +315,9 @@ static void parse_fadt(struct metal_acpi *out, const uint8_t *t, uint32_t len,
         out->reset_value = t[128];
     }
     out->hw_reduced = (flags & (1u << 20)) != 0;
-    if (len >= 256)
+    if (len >= 256 && t[244] == 1 && rd64(t + 248) != 0 && rd64(t + 248) <= 0xffff)
+        out->sleep_ctl_port = (uint16_t)rd64(t + 248);
+    else if (len >= 256)
         out->sleep_ctl = gas_memory(t + 244);
     uint64_t dsdt = rd32(t + 40);
     if (len >= 148 && rd64(t + 140) != 0)

@@ -58,6 +58,7 @@ struct metal_acpi {
     uint8_t reset_value;
     bool hw_reduced;          /* FADT HW_REDUCED_ACPI: no PM1 blocks */
     uint64_t sleep_ctl;       /* memory address of the sleep control register, 0: none */
+    uint16_t sleep_ctl_port;  /* or its I/O port (Cloud Hypervisor's), 0: none */
     /* MADT: the I/O APICs (register window, first GSI) */
     struct { uint64_t addr; uint32_t gsi_base; } ioapic[METAL_ACPI_IOAPIC_MAX];
     unsigned nioapic;

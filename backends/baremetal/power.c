@@ -4,11 +4,15 @@
  *
  * Two ACPI shapes: the PC one (PM1a control and event blocks in I/O
  * space; pc, q35) and the hardware-reduced one (ACPI 5.0 4.1: QEMU's
- * microvm), where S5 is the FADT's sleep control register (SLP_TYP in
- * bits 2-4, SLP_EN bit 5), the reset register is in memory, and the
- * power button is an event of the Generic Event Device, whose selector
- * register reads (and clears) the pending events (bit 1: power down,
- * QEMU's ACPI_GED_PWR_DOWN_EVT).
+ * microvm, Cloud Hypervisor), where S5 is the FADT's sleep control
+ * register (SLP_TYP in bits 2-4, SLP_EN bit 5; in memory on microvm, an
+ * I/O port on Cloud Hypervisor), the reset register may be in memory,
+ * and the power button is an event of the Generic Event Device, whose
+ * selector register reads (and clears) the pending events (bit 1: power
+ * down, QEMU's ACPI_GED_PWR_DOWN_EVT). A PVH boot with neither S5 nor
+ * isa-debug-exit (Firecracker has no ACPI S5) powers off with a reset
+ * (the 8042's, else a triple fault: microvm has no 8042), which microVM
+ * monitors take as the end of the VM.
  */
 #include "metal.h"
 #include "x86.h"
@@ -25,6 +29,19 @@ static volatile uint8_t *acpi_reg(struct metal *m, uint64_t addr)
     return addr != 0 && addr + 4 <= m->mm.mapped_top ? (volatile uint8_t *)(uintptr_t)addr : NULL;
 }
 
+/* Resets the CPU: the 8042 keyboard controller's reset line, then (no
+ * 8042: QEMU's microvm has none) a triple fault: an empty IDT and an
+ * exception. */
+static __attribute__((noreturn)) void reset_cpu(void)
+{
+    for (int i = 0; i < 100000 && (inb(0x64) & 2); i++)
+        __asm__ volatile("pause");
+    outb(0x64, 0xfe);
+    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } none = { 0, 0 };
+    __asm__ volatile("lidt %0; int3" : : "m"(none));
+    halt_forever();
+}
+
 __attribute__((noreturn)) void metal_power_off(struct metal *m, uint8_t code)
 {
     outb(METAL_DEBUG_EXIT_PORT, code); /* QEMU with isa-debug-exit stops here */
@@ -38,6 +55,17 @@ __attribute__((noreturn)) void metal_power_off(struct metal *m, uint8_t code)
         serial_printf("acpi: entering S5 (sleep control 0x%llx, SLP_TYP %u)\n",
                       (unsigned long long)m->acpi.sleep_ctl, m->acpi.s5_typ);
         *acpi_reg(m, m->acpi.sleep_ctl) = (uint8_t)((m->acpi.s5_typ & 7u) << 2 | SLEEP_CTL_EN);
+    } else if (m->acpi.sleep_ctl_port != 0 && m->acpi.have_s5) {
+        serial_printf("acpi: entering S5 (sleep control port 0x%x, SLP_TYP %u)\n",
+                      (unsigned)m->acpi.sleep_ctl_port, m->acpi.s5_typ);
+        outb(m->acpi.sleep_ctl_port, (uint8_t)((m->acpi.s5_typ & 7u) << 2 | SLEEP_CTL_EN));
+    } else if (m->boot->entry == TERN_BOOT_ENTRY_PVH) {
+        /* A microVM monitor without ACPI S5 (Firecracker) ends the VM on
+         * a reset, QEMU with -no-reboot too; real hardware is never
+         * entered through PVH. */
+        serial_printf("power off: no ACPI S5: a reset (8042, else a triple fault), which "
+                      "ends a microVM\n");
+        reset_cpu();
     }
     halt_forever();
 }
@@ -54,13 +82,7 @@ __attribute__((noreturn)) void metal_reboot(struct metal *m)
         *acpi_reg(m, m->acpi.reset_mem) = m->acpi.reset_value;
     }
     serial_printf("reset: 8042 pulse\n");
-    for (int i = 0; i < 100000 && (inb(0x64) & 2); i++)
-        __asm__ volatile("pause");
-    outb(0x64, 0xfe); /* 8042: pulse the reset line */
-    /* last resort: an empty IDT and an exception = triple fault */
-    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } none = { 0, 0 };
-    __asm__ volatile("lidt %0; int3" : : "m"(none));
-    halt_forever();
+    reset_cpu();
 }
 
 void metal_power_button_enable(struct metal *m)

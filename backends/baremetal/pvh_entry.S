@@ -20,8 +20,9 @@
  *      firmware's on the UEFI path);
  *   4. turns on PAE, long mode (EFER.LME), paging, and SSE (CR4.OSFXSR
  *      and OSXMMEXCPT, CR0.MP with EM off: the compiler uses SSE, and
- *      UEFI firmware leaves it on, a PVH monitor does not), loads a
- *      small GDT and jumps to 64-bit code;
+ *      UEFI firmware leaves it on, a PVH monitor does not), caching
+ *      (CR0.CD and NW off: a monitor may leave them as at reset), loads
+ *      a small GDT and jumps to 64-bit code;
  *   5. takes the kernel's boot stack (entry.S) and calls
  *      pvh_main(start_info) (pvh_boot.c), which never returns.
  */
@@ -30,6 +31,8 @@
 #define CR0_MP (1 << 1)
 #define CR0_EM (1 << 2)
 #define CR0_NE (1 << 5)
+#define CR0_NW (1 << 29)
+#define CR0_CD (1 << 30)
 #define CR0_PG (1 << 31)
 #define CR4_PAE (1 << 5)
 #define CR4_OSFXSR (1 << 9)
@@ -97,7 +100,7 @@ pvh_start:
     orl $EFER_LME, %eax
     wrmsr
     movl %cr0, %eax
-    andl $~CR0_EM, %eax
+    andl $~(CR0_EM | CR0_CD | CR0_NW), %eax
     orl $(CR0_PG | CR0_NE | CR0_MP | CR0_PE), %eax
     movl %eax, %cr0
     lgdt pvh_gdt_ptr

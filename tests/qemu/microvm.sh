@@ -28,6 +28,11 @@
 #           (microvm has no port 0x61 behind channel 2): refined over
 #           >= 20 ms, 50 ms of PIT read as 50 ms +- 0.5 %, the action at
 #           >= 1500 ms on the guest clock, status 15
+#   kbdreset -M microvm,acpi=off, without isa-debug-exit, halt=3: no ACPI
+#           S5 to enter, so the PVH boot powers off with a reset (the 8042,
+#           which microvm lacks, then a triple fault; Firecracker ends a VM
+#           on either): "power off: no ACPI S5: a reset", QEMU
+#           (-no-reboot) exits with status 0
 #   s5      without isa-debug-exit: the power button ends in ACPI S5
 #           through the FADT's sleep control register
 #           ("acpi: entering S5 (sleep control ..."), QEMU status 0
@@ -120,6 +125,12 @@ assert d["backend"] == "baremetal" and d["addresses"][0]["ip"] == "10.0.2.15", d
         done
         grep -aq 'acpi rsdp 0x0 ' "$out" || { cat "$out" >&2; fail "an RSDP on a machine without ACPI"; }
         expect "GET /healthz" "$($C "http://127.0.0.1:$port/healthz")" ok
+        ;;
+    kbdreset)
+        run --no-acpi --no-debug-exit --rng --append "halt=3"
+        wait_for_marker "$out" '^TERN_HALT code=3([^0-9]|$)' 100 "$pid"
+        wait_for_marker "$out" 'power off: no ACPI S5: a reset' 30 "$pid"
+        expect_status 0
         ;;
     nodisk)
         run --net "$(free_port)" --rng

@@ -315,6 +315,26 @@ static void test_microvm(void **state)
     assert_int_equal(a.ged_event, 0xfea00000u);
 }
 
+/* Cloud Hypervisor's shape: the sleep control register in I/O space. */
+static void test_sleep_control_port(void **state)
+{
+    (void)state;
+    uint8_t m[MEM];
+    build_microvm(m, microvm_dsdt, sizeof(microvm_dsdt));
+    uint8_t *f = at(m, MV_FACP);
+    f[244] = 1;                                  /* system I/O */
+    put64(f + 248, 0x600);
+    fix_sum(f, sizeof(microvm_facp), 9);
+    struct metal_acpi a = parse_mem(m);
+    assert_int_equal(a.sleep_ctl_port, 0x600);
+    assert_int_equal(a.sleep_ctl, 0);
+    put64(f + 248, 0x10000);                     /* not a port */
+    fix_sum(f, sizeof(microvm_facp), 9);
+    a = parse_mem(m);
+    assert_int_equal(a.sleep_ctl_port, 0);
+    assert_int_equal(a.sleep_ctl, 0);
+}
+
 /* What a parse of damaged microvm tables may report: nothing, or the
  * real values, never something in between. */
 static void check_microvm_subset(const struct metal_acpi *a)
@@ -415,7 +435,7 @@ int main(void)
         cmocka_unit_test(test_lying_lengths), cmocka_unit_test(test_no_rsdp),
         cmocka_unit_test(test_every_byte),    cmocka_unit_test(test_microvm),
         cmocka_unit_test(test_microvm_dsdt_cut), cmocka_unit_test(test_microvm_every_byte),
-        cmocka_unit_test(test_many_devices),
+        cmocka_unit_test(test_many_devices),  cmocka_unit_test(test_sleep_control_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
