@@ -9,7 +9,7 @@ RUN_ARGS   ?=
 
 CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
 
-.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz fuzz-build fuzz-long qemu image clean bench bench-storage bench-metal bench-net bench-metal-linux bench-workload
+.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz fuzz-build fuzz-long qemu image microvm microvm-image clean bench bench-storage bench-metal bench-net bench-metal-linux bench-workload
 
 all: build
 
@@ -94,6 +94,21 @@ image: deps build
 
 qemu: image
 	scripts/run-qemu.sh $(BUILD) --image $(BUILD)/tern.img --net 8081 --rng
+
+# The PVH kernel for microVM monitors (docs/microvm.md), built next to
+# BOOTX64.EFI from the same objects, and the same disk image as `image`
+# (the workload in the ESP's /tern, the data partition).
+microvm-image: image
+	ninja -C $(BUILD) backends/baremetal/tern-microvm.elf
+	@echo "microvm-image: $(BUILD)/backends/baremetal/tern-microvm.elf and $(BUILD)/tern.img"
+
+# Boots it on QEMU's microvm machine (TCG, QEMU's default CPU, no firmware
+# of Tern's choosing): virtio-mmio blk with the image, net on the
+# restricted user network (127.0.0.1:MICROVM_PORT -> 80), rng. Ctrl-C ends it.
+MICROVM_PORT ?= 8082
+microvm: microvm-image
+	@echo "microvm: serving at http://127.0.0.1:$(MICROVM_PORT)/ once TERN_READY is printed (Ctrl-C ends it)"
+	scripts/run-microvm.sh $(BUILD) --image $(BUILD)/tern.img --net $(MICROVM_PORT) --rng
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-clang

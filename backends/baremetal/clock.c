@@ -1,28 +1,37 @@
 /*
  * Interface: the monotonic clock and the idle wait (see metal.h).
  *
- * Time is the TSC, zeroed at the loader's first instruction (so boot_ms
- * counts from UEFI entry) and scaled by its frequency: from CPUID leaf
- * 0x15 (crystal Hz * TSC/crystal ratio) when the CPU states all three
- * numbers, else measured against PIT channel 2 (1.193182 MHz, gated
- * through port 0x61) in two steps, so that boot does not wait for a
- * precise window. clock_init starts channel 2 counting down from 0xffff
- * (55 ms) and spins only until the latched count has moved 1 ms: a
+ * Time is the TSC, zeroed at the entry's first instruction (the UEFI
+ * loader's, or pvh_start's: boot_ms counts from there) and scaled by its
+ * frequency: from CPUID leaf 0x15 (crystal Hz * TSC/crystal ratio) when
+ * the CPU states all three numbers, else measured against PIT channel 0
+ * (1.193182 MHz) in two steps, so that boot does not wait for a precise
+ * window. Channel 0 because its gate is always on: channel 2's gate and
+ * output go through port 0x61, which QEMU's microvm has no device behind.
+ * Its count and output pin are read together with the read-back command
+ * (the output going high says the count wrapped). clock_init starts
+ * channel 0 counting down from 0xffff (55 ms), reads it once (the
+ * window's start), and spins only until the count has moved 1 ms: a
  * provisional frequency within 0.5 % (the window grows, up to 10 ms,
  * until the bound says so). clock_refine, called from the idle wait,
  * reads the same count again once >= 20 ms have passed: a window ten
  * times longer with the same read error, accepted within 0.05 % (else,
  * or when the count already wrapped, a new window starts). Every window
- * is bracketed by TSC reads at both ends, which bounds its error even
- * when the vCPU is preempted (under TCG on a busy host a plain 2 ms
- * window came out 3 % long). Switching to the refined frequency rebases
- * the clock at the current instant, so it stays continuous and never
- * goes backwards. (Three 10 ms windows cost 30 ms of every boot, then
- * three 2 ms windows 8 ms, then one 2 ms window 4.3 ms; now ~1 ms.)
- * The `sleep` QEMU test refines first, then measures 50 ms of PIT on
- * the clock and fails beyond 1 %. CPUID says whether the TSC is
- * invariant; when it is not (QEMU TCG does not claim it) the clock still
- * works on one CPU at a fixed frequency, and a warning is logged.
+ * runs between two reads, each bracketed by TSC reads, which bounds its
+ * error even when the vCPU is preempted (under TCG on a busy host a plain
+ * 2 ms window came out 3 % long). The write that starts the count is not
+ * a window's end: on channel 0 it moves the interrupt line, which under
+ * TCG on a busy host took 20 us-0.75 ms (provisional rates 7-50 % off
+ * with a 10 ms window, before the start became a read). Switching to the
+ * refined frequency rebases the clock at the current instant, so it stays
+ * continuous and never goes backwards. (Three 10 ms windows cost 30 ms of
+ * every boot, then three 2 ms windows 8 ms, then one 2 ms window 4.3 ms;
+ * now ~1 ms.) The `sleep` and `microvm_clock` QEMU tests refine first,
+ * then measure 50 ms of PIT on the clock and fail beyond 0.5 %. CPUID
+ * says whether the TSC is invariant; when it is not (QEMU TCG does not
+ * claim it) the clock still works on one CPU at a fixed frequency, and a
+ * warning is logged. (No KVM or pvclock leaf is read: under TCG there is
+ * none, and the PIT path serves every machine Tern is tested on.)
  *
  * Sleeping uses the local APIC timer in one-shot mode (vector 0x40,
  * divide by 16). Its rate is measured against the TSC over the
@@ -45,9 +54,11 @@
 #include "x86.h"
 
 #define PIT_HZ 1193182u
-#define PIT_CH2 0x42
+#define PIT_CH0 0x40
 #define PIT_CMD 0x43
-#define PIT_GATE 0x61
+#define PIT_CH0_MODE0 0x30        /* channel 0, lo/hi byte, mode 0, binary */
+#define PIT_READBACK_BOTH 0xc2    /* read-back: channel 0's status, then count */
+#define PIT_OUT 0x80              /* status: the OUT pin */
 #define PROV_MIN_TICKS (PIT_HZ / 1000u)       /* 1 ms: the provisional window */
 #define PROV_MAX_TICKS (PIT_HZ / 100u)        /* 10 ms: accept whatever then */
 #define REFINE_AFTER_NS 20000000ull            /* 20 ms */
@@ -65,47 +76,64 @@
 
 extern uint64_t tern_lapic_eoi;
 
-/* Starts channel 2 counting down from count (mode 0: the output is low
+/* Starts channel 0 counting down from count (mode 0: the output is low
  * until the count reaches 0, then high; the count wraps and goes on).
- * Returns the midpoint of the TSC bracket around the write that starts
- * it, with half the bracket's width in *half. */
-static uint64_t pit_start(uint16_t count, uint64_t *half)
+ * The start is not timed: writing channel 0's count moves its interrupt
+ * line, which under TCG on a busy host took from 20 us to 0.75 ms, so
+ * windows run between two reads instead (pit_read). */
+static void pit_start(uint16_t count)
 {
-    outb(PIT_GATE, (uint8_t)((inb(PIT_GATE) & ~0x02) | 0x01)); /* gate on, speaker off */
-    outb(PIT_CMD, 0xb0);                                       /* ch2, lo/hi, mode 0 */
-    outb(PIT_CH2, (uint8_t)(count & 0xff));
-    uint64_t s0 = rdtsc();
-    outb(PIT_CH2, (uint8_t)(count >> 8)); /* the count starts here */
-    uint64_t s1 = rdtsc();
-    *half = (s1 - s0) / 2u;
-    return (s0 + s1) / 2u;
+    outb(PIT_CMD, PIT_CH0_MODE0);
+    outb(PIT_CH0, (uint8_t)(count & 0xff));
+    outb(PIT_CH0, (uint8_t)(count >> 8)); /* the count starts here */
 }
 
-/* TSC ticks during one PIT channel 2 countdown of ms (at most 54), as
- * the span between the midpoints of two TSC brackets: one around the
- * write that starts the count, one around the port reads that saw the
- * output go high. *err gets half the two brackets' widths: the most the
- * result can be off, however long the vCPU was preempted in between.
- * 0 when the PIT never answers. */
+/* One read of channel 0: its count and output pin latched at one instant
+ * (the read-back command), at the midpoint of a TSC bracket. */
+struct pit_sample {
+    uint64_t at;      /* the bracket's midpoint */
+    uint64_t half;    /* half its width: the most `at` can be off */
+    uint16_t count;
+    bool out;         /* high: the count reached 0 since pit_start */
+};
+
+static void pit_read(struct pit_sample *r)
+{
+    uint64_t b0 = rdtsc();
+    outb(PIT_CMD, PIT_READBACK_BOTH);
+    uint8_t st = inb(PIT_CH0);
+    uint8_t lo = inb(PIT_CH0);
+    uint8_t hi = inb(PIT_CH0);
+    uint64_t b1 = rdtsc();
+    r->at = (b0 + b1) / 2u;
+    r->half = (b1 - b0) / 2u;
+    r->count = (uint16_t)(lo | hi << 8);
+    r->out = (st & PIT_OUT) != 0;
+}
+
+/* TSC ticks during ms (at most 54) of PIT channel 0: the span between
+ * two reads of a free count, the second the first that is ms past the
+ * first, scaled to exactly ms. *err gets the two brackets' half widths
+ * (scaled alike): the most the result can be off, however long the vCPU
+ * was preempted in between. 0 when the PIT never answers. */
 static uint64_t pit_window(uint32_t ms, uint64_t *err)
 {
-    uint64_t half;
-    uint64_t start = pit_start((uint16_t)(PIT_HZ * ms / 1000u), &half);
-    uint64_t low = rdtsc(), before, spins = 0;
-    for (;;) {
-        before = rdtsc();
-        bool high = (inb(PIT_GATE) & 0x20) != 0;
-        if (high)
-            break;
-        low = before; /* output still low at some time >= low */
-        if (++spins > 100000000u) {
+    uint32_t want = PIT_HZ * ms / 1000u;
+    struct pit_sample r0, r;
+    pit_start(PIT_FREE_COUNT);
+    pit_read(&r0);
+    for (uint64_t spins = 0;; spins++) {
+        pit_read(&r);
+        if (r.out || r.count > r0.count || spins > 100000000u) {
             *err = UINT64_MAX;
-            return 0; /* no PIT answering */
+            return 0; /* wrapped (the vCPU was away > 54 ms) or no PIT answering */
         }
+        if ((uint32_t)(r0.count - r.count) >= want)
+            break;
     }
-    uint64_t e1 = rdtsc();
-    *err = half + (e1 - low) / 2u;
-    return (low + e1) / 2u - start;
+    uint32_t got = (uint32_t)(r0.count - r.count);
+    *err = (r0.half + r.half) * want / got;
+    return (r.at - r0.at) * want / got;
 }
 
 /* The best window of ms out of up to tries: the first whose error bound
@@ -142,28 +170,30 @@ static uint32_t lapic_read(const struct metal_clock *c, uint32_t reg)
     return mmio_read32(c->lapic_base + reg);
 }
 
-/* Starts the free-running window: channel 2 from PIT_FREE_COUNT. */
+/* Starts the free-running window: channel 0 from PIT_FREE_COUNT, and
+ * its first read (the window's start: count and TSC). */
 static void pit_free_start(struct metal_clock *c)
 {
-    c->cal_start = pit_start(PIT_FREE_COUNT, &c->cal_start_err);
+    struct pit_sample r;
+    pit_start(PIT_FREE_COUNT);
+    pit_read(&r);
+    c->cal_start = r.at;
+    c->cal_start_err = r.half;
+    c->cal_count = r.count;
 }
 
-/* PIT ticks since pit_free_start, read at the midpoint *at of a TSC
- * bracket (half its width in *err, plus the start's), or 0 when the count
- * has wrapped (the output went high) and the window is void. */
+/* PIT ticks since pit_free_start's read, read at the midpoint *at of a
+ * TSC bracket (half its width in *err, plus the start's), or 0 when the
+ * count has wrapped (the output went high) and the window is void. */
 static uint32_t pit_free_elapsed(const struct metal_clock *c, uint64_t *at, uint64_t *err)
 {
-    uint64_t b0 = rdtsc();
-    outb(PIT_CMD, 0x80); /* latch counter 2 */
-    uint8_t lo = inb(PIT_CH2);
-    uint8_t hi = inb(PIT_CH2);
-    bool wrapped = (inb(PIT_GATE) & 0x20) != 0;
-    uint64_t b1 = rdtsc();
-    *at = (b0 + b1) / 2u;
-    *err = (b1 - b0) / 2u + c->cal_start_err;
-    if (wrapped)
+    struct pit_sample r;
+    pit_read(&r);
+    *at = r.at;
+    *err = r.half + c->cal_start_err;
+    if (r.out || r.count > c->cal_count)
         return 0;
-    return PIT_FREE_COUNT - (uint32_t)(lo | hi << 8);
+    return (uint32_t)(c->cal_count - r.count);
 }
 
 /* Takes tsc_hz as the clock's frequency from now on: the clock is rebased
@@ -188,6 +218,11 @@ void clock_init(struct metal *m)
     struct metal_clock *c = &m->clock;
     c->tsc0 = m->boot->tsc_at_entry;
     c->base_tsc = c->tsc0;
+
+    /* The 8259 PICs masked first: every interrupt Tern takes is the
+     * LAPIC's, and channel 0 (IRQ 0) is about to be reprogrammed. */
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
 
     uint32_t a, b, cx, d;
     cpuid(0x80000000u, 0, &a, &b, &cx, &d);
@@ -248,10 +283,6 @@ void clock_init(struct metal *m)
     set_frequency(c, hz);
     c->provisional_hz = hz;
     lapic_write(c, LAPIC_LVT_TMR, TIMER_VECTOR); /* one-shot, unmasked */
-
-    /* The 8259 PICs stay masked: every interrupt Tern takes is the LAPIC's. */
-    outb(0x21, 0xff);
-    outb(0xa1, 0xff);
 }
 
 /* clock_refine without the interrupt guard. */
@@ -285,9 +316,11 @@ void clock_refine(struct metal *m, bool now)
 
 uint64_t clock_check_pit_us(struct metal *m, uint32_t ms)
 {
-    clock_refine(m, true); /* channel 2 is ours from here */
+    clock_refine(m, true); /* channel 0 is ours from here */
     uint64_t flags = irq_save();
-    uint64_t ticks = pit_measure(ms, 4, 10000);
+    /* up to 16 windows until one's bound is within 0.01 %: on a host
+     * that preempts the vCPU often (two shared cores) 4 were not enough */
+    uint64_t ticks = pit_measure(ms, 16, 10000);
     irq_restore(flags);
     return ticks_to_ns(&m->clock, ticks) / 1000u;
 }

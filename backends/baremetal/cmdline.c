@@ -57,6 +57,78 @@ static bool parse_ipv4(const char *s, size_t len, uint32_t *out)
     return true;
 }
 
+/* Decimal or 0x-hex (no sign, no leading zero before a decimal digit),
+ * at most 64 bits, with the whole of s[0..len) used; false otherwise. */
+static bool parse_u64(const char *s, size_t len, uint64_t *out)
+{
+    int base = 10;
+    if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        len -= 2;
+    } else if (len > 1 && s[0] == '0') {
+        return false; /* Linux would read octal: refused rather than guessed */
+    }
+    if (len == 0 || len > (base == 16 ? 16u : 20u))
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        unsigned d;
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else if (base == 16 && c >= 'A' && c <= 'F')
+            d = (unsigned)(c - 'A' + 10);
+        else
+            return false;
+        if (v > (UINT64_MAX - d) / (uint64_t)base)
+            return false;
+        v = v * (uint64_t)base + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* SIZE@BASE:IRQ[:ID] (Linux's virtio_mmio.device), checked as cmdline.h
+ * says, appended to out->mmio; false when refused. */
+static bool parse_mmio(struct tern_metal_cmdline *out, const char *s, size_t len)
+{
+    const char *at = memchr(s, '@', len);
+    if (at == NULL)
+        return false;
+    size_t slen = (size_t)(at - s), rest = len - slen - 1;
+    const char *colon = memchr(at + 1, ':', rest);
+    if (colon == NULL)
+        return false;
+    size_t blen = (size_t)(colon - at - 1), tail = rest - blen - 1;
+    const char *colon2 = memchr(colon + 1, ':', tail);
+    size_t ilen = colon2 != NULL ? (size_t)(colon2 - colon - 1) : tail;
+    uint64_t size, base, id;
+    uint32_t irq;
+    unsigned shift = 0;
+    if (slen > 0 && (s[slen - 1] == 'K' || s[slen - 1] == 'k'))
+        shift = 10;
+    else if (slen > 0 && (s[slen - 1] == 'M' || s[slen - 1] == 'm'))
+        shift = 20;
+    else if (slen > 0 && (s[slen - 1] == 'G' || s[slen - 1] == 'g'))
+        shift = 30;
+    if (!parse_u64(s, shift ? slen - 1 : slen, &size) || size > (UINT64_MAX >> shift) ||
+        !parse_u64(at + 1, blen, &base) || !parse_uint(colon + 1, ilen, 255, &irq) ||
+        (colon2 != NULL && !parse_u64(colon2 + 1, tail - ilen - 1, &id)))
+        return false;
+    size <<= shift;
+    if (size < TERN_METAL_MMIO_MIN_SIZE || size > TERN_METAL_MMIO_MAX_SIZE || base == 0 ||
+        (base & 3) != 0 || base > (1ull << 46) - size || out->nmmio == TERN_METAL_MMIO_MAX)
+        return false;
+    for (uint32_t i = 0; i < out->nmmio; i++)
+        if (base < out->mmio[i].base + out->mmio[i].size && out->mmio[i].base < base + size)
+            return false; /* overlaps an earlier window */
+    out->mmio[out->nmmio++] = (struct tern_metal_mmio_dev){ base, (uint32_t)size, irq };
+    return true;
+}
+
 static bool apply(struct tern_metal_cmdline *out, const char *tok, size_t len)
 {
     const char *eq = memchr(tok, '=', len);
@@ -120,6 +192,8 @@ static bool apply(struct tern_metal_cmdline *out, const char *tok, size_t len)
         out->gw = gw;
         return true;
     }
+    if (token_is(tok, klen, "virtio_mmio.device"))
+        return parse_mmio(out, val, vlen);
     if (token_is(tok, klen, "fault")) {
         if (token_is(val, vlen, "ud"))
             out->fault = TERN_METAL_FAULT_UD;

@@ -24,6 +24,17 @@
  *   log=LEVEL     console threshold: debug, info (the default), warn, error
  *                 or off, as tern-linux --log-level; the log ring keeps
  *                 everything either way and markers always print
+ *   virtio_mmio.device=SIZE@BASE:IRQ[:ID]
+ *                 a virtio-mmio device, in Linux's syntax (what QEMU's
+ *                 microvm without ACPI and Firecracker append): SIZE and
+ *                 BASE decimal or 0x-hex, SIZE with an optional K, M or G
+ *                 suffix, IRQ (its GSI) and the ignored ID decimal. The
+ *                 window must be 0x100 bytes .. 1 MiB, 4-byte aligned,
+ *                 end within 64 TiB and not overlap an earlier one; IRQ at
+ *                 most 255; at most TERN_METAL_MMIO_MAX devices
+ *                 (the command line is the kernel's, from the PVH start
+ *                 info; Linux tokens Tern does not know, such as
+ *                 console=ttyS0, are counted as ignored)
  * A later token overrides an earlier one with the same key. Anything else
  * (unknown key, bad or out-of-range value, token longer than 64 bytes)
  * adds one to `ignored`.
@@ -37,7 +48,10 @@
 
 #include "tern/log.h"
 
-#define TERN_METAL_CMDLINE_MAX 256
+#define TERN_METAL_CMDLINE_MAX 1024
+#define TERN_METAL_MMIO_MAX 8
+#define TERN_METAL_MMIO_MIN_SIZE 0x100u
+#define TERN_METAL_MMIO_MAX_SIZE 0x100000u
 
 enum tern_metal_fault {
     TERN_METAL_FAULT_NONE = 0,
@@ -47,6 +61,12 @@ enum tern_metal_fault {
     TERN_METAL_FAULT_NULL,
     TERN_METAL_FAULT_WX,
     TERN_METAL_FAULT_SPIN,
+};
+
+struct tern_metal_mmio_dev {
+    uint64_t base;
+    uint32_t size;
+    uint32_t irq;
 };
 
 struct tern_metal_cmdline {
@@ -59,6 +79,8 @@ struct tern_metal_cmdline {
     bool tls_selftest;     /* tls_selftest=1 */
     bool log_set;          /* log= given: console_level holds it */
     enum tern_log_level console_level;
+    struct tern_metal_mmio_dev mmio[TERN_METAL_MMIO_MAX]; /* in command-line order */
+    uint32_t nmmio;
     uint32_t ignored;      /* tokens counted and dropped */
 };
 

@@ -3,7 +3,8 @@
  *
  * _start(info): entered from the UEFI loader with the System V convention
  * (info in %rdi), interrupts off, on the firmware's stack. Switches to the
- * kernel's boot stack and calls kmain(info), which never returns.
+ * kernel's boot stack and calls kmain(info), which never returns. (The
+ * PVH image enters at pvh_start, pvh_entry.S, and reaches kmain too.)
  *
  * tern_isr_stubs[v] (v = 0..31): push a zero error code where the CPU
  * does not push one, push v, save every general register and call
@@ -24,7 +25,7 @@
     .type _start, @function
 _start:
     cli
-    leaq boot_stack_top(%rip), %rsp
+    leaq tern_boot_stack_top(%rip), %rsp
     xorl %ebp, %ebp
     call kmain
 1:  cli
@@ -169,6 +170,7 @@ tern_isr_stubs:
     .balign 16
 boot_stack:
     .skip 65536
-boot_stack_top:
+    .globl tern_boot_stack_top
+tern_boot_stack_top:          /* also the PVH entry's (pvh_entry.S) */
 
     .section .note.GNU-stack, "", @progbits

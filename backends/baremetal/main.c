@@ -1,15 +1,17 @@
 /*
  * Interface: the bare-metal kernel's main and its platform ops.
  *
- * kmain(info) is called once by _start (entry.S) after the UEFI loader
- * left boot services. It brings the machine up (metal.h lists the order),
+ * kmain(info) is called once by either entry, with the machine
+ * description they filled (boot_info.h): _start (entry.S) after the UEFI
+ * loader left boot services, or pvh_main (pvh_boot.c) after the PVH
+ * entry. It brings the machine up (metal.h lists the order),
  * then runs the very same core as every other backend:
  * tern_config_default, tern_os_init (TERN_BOOT_OK), tern_os_run, and on
  * halt leaves QEMU through isa-debug-exit with the halt code (QEMU exit
  * status (code << 1) | 1), or stops the CPU when that device is absent.
  *
  * Platform contract on metal (include/tern/platform.h):
- *   monotonic_ns  TSC since UEFI entry (clock.c)      wall_ns      not provided
+ *   monotonic_ns  TSC since the entry (clock.c)       wall_ns      not provided
  *   console_write COM1 (serial.c)                     entropy      RDRAND (else RDSEED) XOR virtio-rng
  *   net_*         virtio-net (virtio_net.c)           block_*      virtio-blk (virtio_blk.c)
  *   heap_region   largest conventional region >= 1 MiB from the UEFI map (mm.c)
@@ -35,7 +37,6 @@
 #define RNG_RETRIES 16
 #define ONE_MIB (1024u * 1024u)
 
-void kmain(const struct tern_boot_info *info) __attribute__((noreturn));
 
 /* ---- platform ops ---- */
 
@@ -263,12 +264,16 @@ static void metal_stack_free(void *ctx, void *stack, size_t size)
     mm_stack_free(ctx, stack, size);
 }
 
+/* Acknowledges each NIC's interrupt before its ring is looked at: a
+ * completion after that is a new interrupt (virtio_mmio.c). */
 static uint64_t ready_bits(struct metal *m)
 {
     uint64_t r = 0;
-    for (unsigned i = 0; i < m->nnet; i++)
+    for (unsigned i = 0; i < m->nnet; i++) {
+        virtio_irq_ack(&m->net[i].v);
         if (virtio_net_ready(&m->net[i]))
             r |= TERN_READY_NET(i);
+    }
     return r;
 }
 
@@ -291,7 +296,8 @@ static void metal_wait(void *ctx, uint64_t deadline_ns, uint64_t *ready)
         uint64_t until = deadline_ns;
         if (m->poll_devices && (until == UINT64_MAX || until - now > METAL_POLL_NS))
             until = now + METAL_POLL_NS;
-        if (m->acpi.pm1a_evt != 0 && (until == UINT64_MAX || until - now > METAL_PWRBTN_POLL_NS))
+        if ((m->acpi.pm1a_evt != 0 || m->acpi.ged_event != 0) &&
+            (until == UINT64_MAX || until - now > METAL_PWRBTN_POLL_NS))
             until = now + METAL_PWRBTN_POLL_NS;
         clock_sleep_until(m, until);
     }
@@ -338,6 +344,11 @@ struct tern_platform metal_platform(struct metal *m)
     return (struct tern_platform){ .ops = &metal_ops, .ctx = m };
 }
 
+const char *metal_entry_name(const struct metal *m)
+{
+    return m->boot->entry == TERN_BOOT_ENTRY_PVH ? "PVH" : "UEFI";
+}
+
 /* ---- bring-up ---- */
 
 /* ACPI tables are read through the identity map, inside the boot map only. */
@@ -347,66 +358,6 @@ static const void *acpi_map(void *ctx, uint64_t phys, size_t len)
     if (phys == 0 || phys + len < phys || phys + len > m->mm.mapped_top)
         return NULL;
     return (const void *)(uintptr_t)phys;
-}
-
-/* Binds the virtio functions PCI found to their drivers. A device that
- * fails to start is logged and left out; its function stays unclaimed. */
-static void probe_devices(struct metal *m, struct tern_os *os)
-{
-    for (unsigned i = 0; i < m->pci.ndevs; i++) {
-        struct metal_pci_dev *d = &m->pci.devs[i];
-        if (d->vendor != 0x1af4 || d->device < 0x1000 || d->device > 0x107f)
-            continue;
-        unsigned type = d->device >= 0x1040 ? d->device - 0x1040u
-                                            : d->subsys_device; /* transitional */
-        tern_result r = TERN_ENOTSUP;
-        struct metal_virtio *v = NULL;
-        const char *what = "?";
-        if (type == 1 && m->nnet < METAL_NET_MAX) {
-            what = "net";
-            v = &m->net[m->nnet].v;
-            if ((r = virtio_net_init(m, &m->net[m->nnet], d)) == TERN_OK)
-                m->nnet++;
-        } else if (type == 2 && m->nblk < METAL_BLK_MAX) {
-            what = "blk";
-            v = &m->blk[m->nblk].v;
-            if ((r = virtio_blk_init(m, &m->blk[m->nblk], d)) == TERN_OK)
-                m->nblk++;
-        } else if (type == 4 && !m->rng.present) {
-            what = "rng";
-            v = &m->rng.v;
-            r = virtio_rng_init(m, &m->rng, d);
-        } else {
-            continue;
-        }
-        d->claimed = r == TERN_OK;
-        if (r != TERN_OK) {
-            tern_log(os, TERN_LOG_WARN, "metal", "virtio-%s %02x:%02x.%u not started: %s (%d)",
-                     what, d->bus, d->dev, d->fn, v->fatal ? v->fatal : "result", (int)r);
-            continue;
-        }
-        if (!v->msix)
-            m->poll_devices = true;
-        char offloads[40] = "";
-        if (type == 1)
-            tern_net_offload_words(m->net[m->nnet - 1].offloads, offloads, sizeof(offloads));
-        tern_log(os, TERN_LOG_INFO, "metal",
-                 "virtio-%s %02x:%02x.%u %s transport, features 0x%llx, %s%s%s", what, d->bus,
-                 d->dev, d->fn, v->modern ? "modern" : "legacy",
-                 (unsigned long long)v->features, v->msix ? "msi-x" : "polled",
-                 type != 1 ? "" : offloads[0] ? ", offloads " : ", no offloads", offloads);
-    }
-    for (unsigned i = 0; i < m->nnet; i++) {
-        const uint8_t *a = m->net[i].mac;
-        tern_log(os, TERN_LOG_DEBUG, "metal",
-                 "virtio%u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u, rx %u tx %u descriptors", i,
-                 a[0], a[1], a[2], a[3], a[4], a[5], m->net[i].mtu, m->net[i].rx.size,
-                 m->net[i].tx.size);
-    }
-    for (unsigned i = 0; i < m->nblk; i++)
-        tern_log(os, TERN_LOG_DEBUG, "metal", "vblk%u %llu sectors of 512 B%s%s", i,
-                 (unsigned long long)m->blk[i].sectors, m->blk[i].read_only ? ", read-only" : "",
-                 m->blk[i].can_flush ? ", flush" : "");
 }
 
 /* Entropy is REQUIRED (platform.h): TCP's keys, DHCP and DNS ids, the
@@ -667,7 +618,25 @@ static struct kernel {
     struct test_actions actions;         /* run_test_actions */
 } kernel;
 
-/* Microseconds from UEFI entry to TSC value tsc (once the clock runs). */
+/* The command line into m->cmdline_text: the entry's (PVH: the kernel
+ * command line from the start info), else fw_cfg's opt/tern/cmdline.
+ * Its length, or -1 when there is none. */
+static int read_cmdline(struct metal *m)
+{
+    const struct tern_boot_info *info = m->boot;
+    if (info->entry != TERN_BOOT_ENTRY_PVH)
+        return fwcfg_read_file("opt/tern/cmdline", m->cmdline_text, sizeof(m->cmdline_text),
+                               &m->fw_cfg_present);
+    if (info->cmdline == 0)
+        return -1;
+    size_t n = info->cmdline_len < sizeof(m->cmdline_text) - 1 ? (size_t)info->cmdline_len
+                                                                : sizeof(m->cmdline_text) - 1;
+    memcpy(m->cmdline_text, (const void *)(uintptr_t)info->cmdline, n);
+    m->cmdline_text[n] = '\0';
+    return (int)n;
+}
+
+/* Microseconds from the entry (UEFI or PVH) to TSC value tsc (once the clock runs). */
 static uint64_t entry_us(const struct metal *m, uint64_t tsc)
 {
     const struct metal_clock *c = &m->clock;
@@ -699,14 +668,13 @@ void kmain(const struct tern_boot_info *info)
     metal_power_button_enable(m);
     detect_rng(m);
 
-    int n = fwcfg_read_file("opt/tern/cmdline", m->cmdline_text, sizeof(m->cmdline_text),
-                            &m->fw_cfg_present);
+    int n = read_cmdline(m);
     tern_metal_cmdline_parse(&m->cmdline, m->cmdline_text, n > 0 ? (size_t)n : 0);
 
     struct tern_platform plat = metal_platform(m);
     struct tern_config cfg;
     tern_config_default(&cfg);
-    cfg.boot_start_ns = 0; /* the clock's zero is the TSC at UEFI entry */
+    cfg.boot_start_ns = 0; /* the clock's zero is the TSC at the entry (UEFI or PVH) */
     if (m->cmdline.log_set)
         cfg.console_level = m->cmdline.console_level;
 
@@ -718,7 +686,7 @@ void kmain(const struct tern_boot_info *info)
     }
     uint64_t t_core = clock_now_ns(m);
     use_core_heap_for_libc(os);
-    probe_devices(m, os);   /* first: virtio-rng may be the only entropy source */
+    metal_devices_probe(m, os); /* first: virtio-rng may be the only entropy source */
     uint64_t t_dev = clock_now_ns(m);
     check_entropy(m, os);   /* no source: halts with METAL_HALT_NO_ENTROPY */
     if (metal_tls_boot(os) != TERN_OK)   /* mbedTLS hooks + crypto self-test */
@@ -775,18 +743,28 @@ void kmain(const struct tern_boot_info *info)
                  d->msix_cap ? " msi-x" : "");
     }
     uint64_t t_logs = clock_now_ns(m);
+    char entry[112];
+    if (info->entry == TERN_BOOT_ENTRY_PVH)
+        tern_snprintf(entry, sizeof entry, "pvh entry %llu",
+                      (unsigned long long)entry_us(m, tsc_kmain));
+    else
+        tern_snprintf(entry, sizeof entry,
+                      "loader %llu (allocate %llu, copy %llu, memory map %llu, exit boot services "
+                      "%llu x%u)",
+                      (unsigned long long)entry_us(m, tsc_kmain),
+                      (unsigned long long)entry_us(m, info->tsc_allocated),
+                      (unsigned long long)(entry_us(m, info->tsc_loaded) -
+                                           entry_us(m, info->tsc_allocated)),
+                      (unsigned long long)(entry_us(m, info->tsc_map) -
+                                           entry_us(m, info->tsc_loaded)),
+                      (unsigned long long)(entry_us(m, info->tsc_exit) -
+                                           entry_us(m, info->tsc_map)),
+                      (unsigned)info->exit_attempts);
     tern_log(os, TERN_LOG_INFO, "metal",
-             "boot stages (us): loader %llu (allocate %llu, copy %llu, memory map %llu, "
-             "exit boot services %llu x%u), cpu+mm %llu (mm %llu), clock calibration %llu, "
+             "boot stages (us): %s, cpu+mm %llu (mm %llu), clock calibration %llu, "
              "acpi+pci+core %llu (acpi %llu, pci %llu, os init %llu), tls self-test %llu, logs %llu, "
              "virtio %llu",
-             (unsigned long long)entry_us(m, tsc_kmain),
-             (unsigned long long)entry_us(m, info->tsc_allocated),
-             (unsigned long long)(entry_us(m, info->tsc_loaded) -
-                                  entry_us(m, info->tsc_allocated)),
-             (unsigned long long)(entry_us(m, info->tsc_map) - entry_us(m, info->tsc_loaded)),
-             (unsigned long long)(entry_us(m, info->tsc_exit) - entry_us(m, info->tsc_map)),
-             (unsigned)info->exit_attempts,
+             entry,
              (unsigned long long)(entry_us(m, tsc_mm) - entry_us(m, tsc_kmain)),
              (unsigned long long)(entry_us(m, tsc_mm) - entry_us(m, tsc_cpu)),
              (unsigned long long)(t_clock / 1000 - entry_us(m, tsc_mm)),
@@ -797,7 +775,7 @@ void kmain(const struct tern_boot_info *info)
              (unsigned long long)((t_tls - t_dev) / 1000),
              (unsigned long long)((t_logs - t_tls) / 1000),
              (unsigned long long)((t_dev - t_core) / 1000));
-    if (!m->fw_cfg_present)
+    if (info->entry != TERN_BOOT_ENTRY_PVH && !m->fw_cfg_present)
         tern_log(os, TERN_LOG_INFO, "metal", "no fw_cfg: normal run");
     else if (n >= 0)
         tern_log(os, TERN_LOG_INFO, "metal", "cmdline \"%s\"%s", m->cmdline_text,

@@ -64,6 +64,7 @@ struct metal_clock {
     uint32_t refine_ms;      /* the window the refined rate came from */
     uint64_t cal_start;      /* TSC at the start of the PIT window */
     uint64_t cal_start_err;  /* half the bracket around that start */
+    uint16_t cal_count;      /* the PIT count read at that start */
     uint64_t base_tsc, base_ns; /* ns = base_ns + ((tsc - base_tsc) * mult >> 32) */
     uint64_t mult;
     uint64_t last_ns;        /* never report less than this */
@@ -100,6 +101,7 @@ struct metal_watchdog {
 
 #define METAL_MM_RANGES 64
 #define METAL_BLK_MAX 4
+#define METAL_VIRTIO_MAX 16
 
 /* The physical page allocator (free ranges, 4 KiB granules) and the page
  * tables (mm.c). */
@@ -156,6 +158,9 @@ struct metal {
     struct metal_blk blk[METAL_BLK_MAX];
     unsigned nblk;
     struct metal_rng rng;
+    /* Where the virtio devices are (devices.c); drivers point into it. */
+    struct metal_virtio_loc vloc[METAL_VIRTIO_MAX];
+    unsigned nvloc;
     /* virtio-rng bytes fetched ahead, each handed out once (then zeroed):
      * the last rng_pool_left bytes are unused (0, as zeroed: empty). */
     uint8_t rng_pool[256];
@@ -194,7 +199,7 @@ void cpu_watchdog_start(struct metal *m, struct tern_os *os, uint32_t limit_ms);
 /* Leaves QEMU through isa-debug-exit with value v; cli;hlt when absent. */
 __attribute__((noreturn)) void metal_exit(uint8_t v);
 
-/* clock.c. Calibrates the TSC against PIT channel 2 (a provisional rate
+/* clock.c. Calibrates the TSC against PIT channel 0 (a provisional rate
  * from ~1 ms) and the LAPIC timer against the TSC; arms the LAPIC timer
  * interrupt. */
 void clock_init(struct metal *m);
@@ -205,7 +210,7 @@ void clock_init(struct metal *m);
 void clock_refine(struct metal *m, bool now);
 uint64_t clock_now_ns(struct metal *m);
 /* Microseconds the calibrated clock counts during ms (<= 54) of PIT
- * channel 2: the calibration's accuracy check (tests only, it spins). */
+ * channel 0: the calibration's accuracy check (tests only, it spins). */
 uint64_t clock_check_pit_us(struct metal *m, uint32_t ms);
 /* Sleeps (sti;hlt) until clock_now_ns() >= deadline_ns;
  * UINT64_MAX sleeps until any interrupt. Returns with interrupts
@@ -242,6 +247,21 @@ tern_result mm_exec_free(struct metal *m, void *ptr, size_t size);
 tern_result mm_stack_alloc(struct metal *m, size_t size, void **out);
 void mm_stack_free(struct metal *m, void *stack, size_t size);
 
+/* True when [base, base+size) overlaps RAM (any kind the memory map
+ * calls memory) in the boot memory map. */
+bool mm_overlaps_ram(struct metal *m, uint64_t base, uint64_t size);
+
+/* devices.c: finds the virtio devices (PCI, virtio_mmio.device= on the
+ * command line, the DSDT) and starts their drivers (see its Interface
+ * comment); after the command line is parsed and the core is up. */
+struct tern_os;
+void metal_devices_probe(struct metal *m, struct tern_os *os);
+
+/* ioapic.c: routes global system interrupt gsi to vector on this CPU
+ * (edge, active high) through the MADT's I/O APIC that has it. TERN_OK,
+ * TERN_ENOTSUP (no I/O APIC takes it). */
+tern_result ioapic_route(struct metal *m, uint32_t gsi, uint8_t vector);
+
 /* fwcfg.c: copies QEMU's fw_cfg file `name` into buf (NUL-terminated, cut
  * to cap - 1). Returns its length, or -1 when fw_cfg or the file is
  * absent. *present says whether fw_cfg itself answered. */
@@ -249,12 +269,14 @@ int fwcfg_read_file(const char *name, char *buf, size_t cap, bool *present);
 
 /* power.c: leaving the machine. metal_power_off(m, code) writes code to
  * isa-debug-exit (QEMU exits with (code << 1) | 1 when the device is
- * there), then enters ACPI S5 (PM1a_CNT with the DSDT's SLP_TYPa), and
- * stops the CPU if both are absent. metal_reboot() uses the FADT reset
- * register, then the 8042 pulse, then a triple fault.
- * metal_power_button() reports (and clears) a pressed ACPI power button;
- * wait() polls it every METAL_PWRBTN_POLL_NS (the SCI would need IOAPIC
- * routing from the MADT, which Tern does not set up). */
+ * there), then enters ACPI S5 (PM1a_CNT with the DSDT's SLP_TYPa, or on
+ * a hardware-reduced machine the FADT's sleep control register), and
+ * stops the CPU if all are absent. metal_reboot() uses the FADT reset
+ * register (I/O or memory), then the 8042 pulse, then a triple fault.
+ * metal_power_button() reports (and clears) a pressed ACPI power button
+ * (PM1 status, or the Generic Event Device's power-down event); wait()
+ * polls it every METAL_PWRBTN_POLL_NS (the SCI, or the GED's interrupt,
+ * would need the interrupt's AML methods). */
 #define METAL_PWRBTN_POLL_NS 50000000ull
 __attribute__((noreturn)) void metal_power_off(struct metal *m, uint8_t code);
 __attribute__((noreturn)) void metal_reboot(struct metal *m);
@@ -274,5 +296,10 @@ struct tern_workload *metal_services_workload(struct metal *m);
 
 /* The platform ops (main.c). */
 struct tern_platform metal_platform(struct metal *m);
+/* "UEFI" or "PVH": the entry that started this boot, for log lines. */
+const char *metal_entry_name(const struct metal *m);
+/* The one kernel main both entries call with the machine description
+ * they filled (main.c; boot_info.h). */
+void kmain(const struct tern_boot_info *info) __attribute__((noreturn));
 
 #endif

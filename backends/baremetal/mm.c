@@ -5,7 +5,9 @@
  *
  * mm_init(m) runs once, after cpu_init and before anything maps MMIO:
  *   1. the heap is the largest EfiConventionalMemory region at or above
- *      1 MiB (it never enters the page allocator);
+ *      1 MiB (it never enters the page allocator), less what the page
+ *      allocator lacks of 16 MiB elsewhere in the map (at most an eighth
+ *      of the region, from its top: a PVH machine's RAM is one region);
  *   2. every other conventional region at or above 1 MiB becomes a free
  *      range of the page allocator;
  *   3. it builds an identity map of [0, 4 GiB) and of all RAM above it,
@@ -51,6 +53,7 @@
 
 #define EFI_BS_CODE 3u
 #define EFI_BS_DATA 4u
+#define METAL_MM_PAGES_MIN (16ull << 20)
 
 extern const char __ehdr_start[];
 
@@ -256,7 +259,13 @@ static void protect_kernel(struct metal *m)
     if (memcmp(eh->ident, "\177ELF", 4) != 0 || eh->phentsize != sizeof(struct elf64_phdr_min))
         mm_fail("kernel-headers-not-mapped");
     const struct elf64_phdr_min *ph = (const void *)(__ehdr_start + eh->phoff);
-    uint64_t bias = (uint64_t)__ehdr_start; /* the first PT_LOAD is at vaddr 0 */
+    /* The headers are at the start of the PT_LOAD with file offset 0:
+     * vaddr 0 in the UEFI image (the loader picks the base), the link
+     * address in the PVH image (loaded where it was linked). */
+    uint64_t bias = (uint64_t)__ehdr_start;
+    for (unsigned i = 0; i < eh->phnum; i++)
+        if (ph[i].type == PT_SEG_LOAD && ph[i].offset == 0)
+            bias -= ph[i].vaddr;
     for (unsigned i = 0; i < eh->phnum; i++) {
         if (ph[i].type != PT_SEG_LOAD)
             continue;
@@ -293,6 +302,43 @@ static bool is_ram(const struct tern_efi_memdesc *d)
     return d->type != 0 && d->type != 8 && d->type != 11 && d->type != 12 && d->type < 16;
 }
 
+/* Bytes from the top of the heap region for the page allocator (virtio
+ * rings and buffers, thread stacks, app images, page tables): what it
+ * lacks of METAL_MM_PAGES_MIN (an eighth of the region at most) from the
+ * map's other conventional and boot-services regions. Under UEFI those
+ * give tens of MiB and this is 0; a PVH machine's RAM is one region. */
+static uint64_t page_allocator_share(const struct tern_boot_info *b, uint64_t heap_base,
+                                     uint64_t heap_size)
+{
+    uint64_t other = 0;
+    for (uint64_t off = 0; off + b->memdesc_size <= b->memmap_size; off += b->memdesc_size) {
+        const struct tern_efi_memdesc *d = (const void *)(b->memmap + off);
+        if ((d->type != TERN_EFI_CONVENTIONAL && d->type != EFI_BS_CODE &&
+             d->type != EFI_BS_DATA) || d->pages > (1ull << 36))
+            continue;
+        uint64_t start = d->phys_start, end = start + d->pages * PAGE;
+        if (start < ONE_MIB)
+            start = ONE_MIB;
+        if (end > start && start != heap_base)
+            other += end - start;
+    }
+    uint64_t want = METAL_MM_PAGES_MIN < heap_size / 8 ? METAL_MM_PAGES_MIN : heap_size / 8;
+    return other >= want ? 0 : (want - other) & ~(PAGE - 1);
+}
+
+bool mm_overlaps_ram(struct metal *m, uint64_t base, uint64_t size)
+{
+    const struct tern_boot_info *b = m->boot;
+    for (uint64_t off = 0; off + b->memdesc_size <= b->memmap_size; off += b->memdesc_size) {
+        const struct tern_efi_memdesc *d = (const void *)(b->memmap + off);
+        if (!is_ram(d) || d->pages > (1ull << 36))
+            continue;
+        if (base < d->phys_start + d->pages * PAGE && d->phys_start < base + size)
+            return true;
+    }
+    return false;
+}
+
 void mm_init(struct metal *m)
 {
     const struct tern_boot_info *b = m->boot;
@@ -318,9 +364,13 @@ void mm_init(struct metal *m)
     }
     if (best_size < ONE_MIB)
         mm_fail("no-heap-region");
+    uint64_t pages_top = page_allocator_share(b, best_base, best_size);
+    best_size -= pages_top;
     uint64_t heap = (best_base + 63) & ~63ull;
     m->heap_base = (void *)heap;
     m->heap_size = (size_t)(best_size - (heap - best_base));
+    if (pages_top != 0)
+        free_range_add(mm, best_base + best_size, best_base + best_size + pages_top);
 
     for (uint64_t off = 0; off + b->memdesc_size <= b->memmap_size; off += b->memdesc_size) {
         const struct tern_efi_memdesc *d = (const void *)(b->memmap + off);

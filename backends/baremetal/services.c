@@ -43,8 +43,8 @@ static void on_address(void *arg, const struct tern_dhcp_msg *lease)
 {
     struct tern_os *os = arg;
     if (lease != NULL)
-        tern_log(os, TERN_LOG_INFO, "metal", "network up at %llu ms after UEFI entry (dhcp)",
-                 (unsigned long long)tern_now_ms(os));
+        tern_log(os, TERN_LOG_INFO, "metal", "network up at %llu ms after %s entry (dhcp)",
+                 (unsigned long long)tern_now_ms(os), metal_entry_name(os->plat.ctx));
 }
 
 static int refuse(struct tern_os *os, int code, const char *what)
@@ -215,8 +215,8 @@ int metal_services_start(struct tern_os *os, struct metal *m)
              (unsigned long long)((t_http - t_net) / 1000),
              (unsigned long long)((t_up - t_http) / 1000),
              (unsigned long long)(svc->disk.dev.stats.reads - reads_data));
-    tern_log(os, TERN_LOG_INFO, "metal", "ready at %llu ms after UEFI entry%s",
-             (unsigned long long)tern_now_ms(os),
+    tern_log(os, TERN_LOG_INFO, "metal", "ready at %llu ms after %s entry%s",
+             (unsigned long long)tern_now_ms(os), metal_entry_name(m),
              svc->network.dhcp.net == NULL ? " (static address, network up)" : "");
     return 0;
 }

@@ -1,11 +1,22 @@
 /*
- * Interface: virtio over PCI on metal (virtio.c) and its three drivers
- * (virtio_net.c, virtio_blk.c, virtio_rng.c). Virtio 1.2 spec, ch. 2-5.
+ * Interface: virtio on metal: the common device protocol and split
+ * virtqueues (virtio.c), two transports below them (virtio_pci.c,
+ * virtio_mmio.c), and three drivers above (virtio_net.c, virtio_blk.c
+ * with virtio-rng). Virtio 1.2 spec, ch. 2-5.
  *
- * Transport: the 1.x "modern" PCI layout (vendor capabilities pointing
- * at common/notify/ISR/device config in a memory BAR) when the function
- * offers it, else the legacy 0.9.5 layout (registers in I/O BAR 0), which
- * is what `disable-modern=on` and GCE's virtio-net give.
+ * Transports (struct metal_virtio_ops, one const table each; the
+ * drivers never see which one they run on):
+ *   - PCI: the 1.x "modern" layout (vendor capabilities pointing at
+ *     common/notify/ISR/device config in a memory BAR) when the function
+ *     offers it, else the legacy 0.9.5 layout (registers in I/O BAR 0),
+ *     which is what `disable-modern=on` and GCE's virtio-net give;
+ *   - MMIO (the microVM machines: QEMU microvm, Firecracker): a 512-byte
+ *     or larger register window, version 2 (virtio 1.x) or the legacy
+ *     version 1 layout (a page-frame number per queue), which QEMU gives
+ *     with `-global virtio-mmio.force-legacy=on` (its 7.2 default is
+ *     version 2) and older monitors by default. Devices come from the
+ *     kernel command line (`virtio_mmio.device=SIZE@BASE:IRQ`, cmdline.h)
+ *     and from the ACPI DSDT (_HID LNRO0005, acpi.h).
  *
  * Queues: split virtqueues in identity-mapped pages from the page
  * allocator (physical == virtual). The device is not trusted: a used
@@ -14,15 +25,19 @@
  * buffer posted is a fatal device error: the device is reset, marked dead
  * (every later call gets TERN_EIO) and the reason is kept in `fatal`.
  *
- * Interrupts: MSI-X to METAL_IRQ_VECTOR when the function has it (the
- * handler only acknowledges the LAPIC: its job is to wake the hlt in
- * wait()); without MSI-X the driver is polled, and wait() sleeps at most
- * METAL_POLL_NS between polls (INTx would need the ACPI _PRT, i.e. an AML
- * interpreter, for its routing).
+ * Interrupts: PCI functions use MSI-X to METAL_IRQ_VECTOR when they have
+ * it; MMIO devices route their line through the I/O APIC the ACPI MADT
+ * names to the same vector (edge-triggered; wait() acknowledges the
+ * device's interrupt status before it checks the rings). The handler
+ * only acknowledges the LAPIC: its job is to wake the hlt in wait().
+ * Without either the driver is polled, and wait() sleeps at most
+ * METAL_POLL_NS between polls (PCI INTx would need the ACPI _PRT, i.e. an
+ * AML interpreter, for its routing).
  *
- * Usage: virtio_open(dev, features_wanted) -> virtio_queue_setup for each
- * queue -> fill queues -> virtio_driver_ok. Single-threaded: everything
- * runs on the core's one thread of control, with interrupts off.
+ * Usage: virtio_open(dev, where, features_wanted) -> virtio_queue_setup
+ * for each queue -> fill queues -> virtio_driver_ok. Single-threaded:
+ * everything runs on the core's one thread of control, with interrupts
+ * off.
  */
 #ifndef TERN_METAL_VIRTIO_H
 #define TERN_METAL_VIRTIO_H
@@ -62,34 +77,94 @@ struct metal_vq {
     uint64_t notify;            /* MMIO address (modern) or port (legacy) */
 };
 
+/* Where a device is, as its discovery found it. */
+enum metal_virtio_bus { METAL_VIRTIO_PCI, METAL_VIRTIO_MMIO };
+
+struct metal_virtio_loc {
+    enum metal_virtio_bus bus;
+    struct metal_pci_dev *pci;  /* PCI: the function */
+    uint64_t mmio_base;         /* MMIO: the register window */
+    uint32_t mmio_size;
+    uint32_t gsi;               /* MMIO: its interrupt line (global system interrupt) */
+    uint8_t tag[2];             /* a short location (PCI bus and devfn, MMIO slot) */
+    char name[24];              /* for log lines: "00:03.0", "mmio@0xfeb00e00" */
+};
+
+struct metal_virtio;
+struct metal;
+
+/* A transport (virtio 1.2 ch. 4): how the common code reaches one
+ * device's registers. Every member is required. */
+struct metal_virtio_ops {
+    const char *name;                                   /* "pci", "mmio" */
+    /* Finds the device's registers from where; sets v->modern. TERN_OK,
+     * TERN_ENOTSUP (not a layout this transport understands). */
+    tern_result (*attach)(struct metal *m, struct metal_virtio *v,
+                          const struct metal_virtio_loc *where);
+    uint8_t (*get_status)(struct metal_virtio *v);
+    void (*set_status)(struct metal_virtio *v, uint8_t status);
+    /* The device's features (legacy: only the low 32 bits exist) and the
+     * driver's choice. */
+    uint64_t (*get_features)(struct metal_virtio *v);
+    void (*set_features)(struct metal_virtio *v, uint64_t features);
+    /* The size the device offers for queue idx (0: no such queue); *fixed
+     * when the driver cannot choose a smaller one (legacy PCI). */
+    uint16_t (*queue_max)(struct metal_virtio *v, uint16_t idx, bool *fixed);
+    /* Tells the device where q's rings are (q->size chosen) and enables it. */
+    void (*queue_enable)(struct metal_virtio *v, struct metal_vq *q);
+    void (*notify)(struct metal_virtio *v, struct metal_vq *q);
+    uint8_t (*cfg8)(struct metal_virtio *v, unsigned off);
+    /* Routes the device's interrupts for nq queues to METAL_IRQ_VECTOR;
+     * false: it is polled. */
+    bool (*irq_setup)(struct metal *m, struct metal_virtio *v, unsigned nq);
+    /* Acknowledges a pending interrupt (before wait() checks the rings). */
+    void (*irq_ack)(struct metal_virtio *v);
+};
+
+extern const struct metal_virtio_ops metal_virtio_pci_ops;
+extern const struct metal_virtio_ops metal_virtio_mmio_ops;
+
+/* Maps an MMIO window (when above the boot map) and reads its magic,
+ * version and device ID (0: an empty slot). TERN_OK, TERN_ENOTSUP (not
+ * virtio-mmio version 1 or 2, or not mappable). */
+tern_result virtio_mmio_identify(struct metal *m, const struct metal_virtio_loc *where,
+                                 uint32_t *device_id, uint32_t *version);
+
 struct metal_virtio {
-    struct metal_pci_dev *pci;
-    bool modern;
-    bool msix;
+    const struct metal_virtio_ops *ops;
+    const struct metal_virtio_loc *where;
+    bool modern;                /* virtio 1.x registers (else legacy) */
+    bool irq;                   /* completions interrupt (MSI-X / I/O APIC): hlt, not poll */
     bool dead;
     bool live;                  /* DRIVER_OK set: notifications allowed */
     const char *fatal;          /* why it was reset, or NULL */
     uint64_t features;          /* negotiated */
+    /* PCI */
+    struct metal_pci_dev *pci;
     volatile uint8_t *common, *isr, *devcfg, *notify_base;
     uint32_t notify_mult;
     uint16_t io;                /* legacy: I/O BAR 0 */
     uint16_t legacy_cfg;        /* legacy: device config offset (20, or 24 with MSI-X) */
+    /* MMIO */
+    volatile uint8_t *mmio;     /* the register window */
+    uint32_t mmio_cfg_len;      /* device config bytes in the window */
     uint64_t errors;            /* fatal device errors seen */
 };
 
-struct metal;
-
-/* Resets the function, negotiates `want` (VERSION_1 added on modern),
- * and leaves it in ACKNOWLEDGE|DRIVER|FEATURES_OK. TERN_OK, TERN_ENOTSUP
- * (not a virtio layout it understands, or features refused), TERN_EIO. */
-tern_result virtio_open(struct metal *m, struct metal_virtio *v, struct metal_pci_dev *d,
-                        uint64_t want);
+/* Attaches the transport `where` names, resets the device, negotiates
+ * `want` (VERSION_1 added on modern), and leaves it in
+ * ACKNOWLEDGE|DRIVER|FEATURES_OK. TERN_OK, TERN_ENOTSUP (not a virtio
+ * layout it understands, or features refused), TERN_EIO. */
+tern_result virtio_open(struct metal *m, struct metal_virtio *v,
+                        const struct metal_virtio_loc *where, uint64_t want);
 /* Sets up queue idx with at most max entries. TERN_OK, TERN_ENOMEM,
  * TERN_EIO (absent queue). */
 tern_result virtio_queue_setup(struct metal *m, struct metal_virtio *v, struct metal_vq *q,
                                uint16_t idx, uint16_t max);
-/* Sets up MSI-X for nq queues (or polling) and DRIVER_OK. */
+/* Sets up interrupts for nq queues (or polling) and DRIVER_OK. */
 void virtio_driver_ok(struct metal *m, struct metal_virtio *v, unsigned nq);
+/* Acknowledges the device's pending interrupt, if any (wait()). */
+void virtio_irq_ack(struct metal_virtio *v);
 /* Device config bytes (little-endian) at off. */
 uint8_t virtio_cfg8(struct metal_virtio *v, unsigned off);
 uint16_t virtio_cfg16(struct metal_virtio *v, unsigned off);
@@ -153,7 +228,8 @@ struct metal_rng {
     bool present;
 };
 
-tern_result virtio_net_init(struct metal *m, struct metal_net *n, struct metal_pci_dev *d);
+tern_result virtio_net_init(struct metal *m, struct metal_net *n,
+                            const struct metal_virtio_loc *where);
 /* Sends one frame; meta (NULL: none) may ask for NEEDS_CSUM only, and only
  * when the device took CSUM (else TERN_EINVAL). */
 tern_result virtio_net_send(struct metal_net *n, const void *frame, size_t len,
@@ -165,12 +241,14 @@ tern_result virtio_net_recv(struct metal_net *n, void *buf, size_t cap, size_t *
                             struct tern_net_meta *meta);
 bool virtio_net_ready(struct metal_net *n);
 
-tern_result virtio_blk_init(struct metal *m, struct metal_blk *b, struct metal_pci_dev *d);
+tern_result virtio_blk_init(struct metal *m, struct metal_blk *b,
+                            const struct metal_virtio_loc *where);
 tern_result virtio_blk_rw(struct metal *m, struct metal_blk *b, bool write, uint64_t lba,
                           void *buf, uint32_t count);
 tern_result virtio_blk_flush(struct metal *m, struct metal_blk *b);
 
-tern_result virtio_rng_init(struct metal *m, struct metal_rng *r, struct metal_pci_dev *d);
+tern_result virtio_rng_init(struct metal *m, struct metal_rng *r,
+                            const struct metal_virtio_loc *where);
 tern_result virtio_rng_read(struct metal *m, struct metal_rng *r, void *buf, size_t len);
 
 #endif

@@ -4,7 +4,7 @@
  *
  * Block requests are synchronous, as the contract says: each is one
  * three-descriptor chain (16-byte header, data, status byte), posted, and
- * then waited for (hlt until the MSI-X completion, else polled) until the
+ * then waited for (hlt until the completion's interrupt, else polled) until the
  * device returns it, at most BLK_TIMEOUT_NS (a
  * device that takes longer is reset: TERN_EIO). Data goes through a
  * 64 KiB bounce buffer, so requests are cut into 128-sector pieces.
@@ -31,12 +31,13 @@
 #define BLK_TIMEOUT_NS 5000000000ull
 #define RNG_TIMEOUT_NS 1000000000ull
 
-/* Waits until q returns one buffer or the timeout passes. With MSI-X
- * the CPU halts until the completion's interrupt (or the LAPIC timer at
+/* Waits until q returns one buffer or the timeout passes. With an
+ * interrupt (MSI-X, or the I/O APIC for MMIO) the CPU halts until the
+ * completion's interrupt (or the LAPIC timer at
  * the timeout): interrupts are off here (irq_save), so a completion that lands after
  * the check stays pending and ends the sti;hlt at once. Under TCG a
  * spinning vCPU competed with QEMU's I/O thread for the host's CPUs.
- * Without MSI-X it polls. */
+ * Without one it polls. */
 static tern_result wait_one(struct metal *m, struct metal_virtio *v, struct metal_vq *q,
                             uint64_t timeout_ns, uint32_t *len)
 {
@@ -45,6 +46,7 @@ static tern_result wait_one(struct metal *m, struct metal_virtio *v, struct meta
     uint64_t flags = irq_save();
     tern_result r;
     for (;;) {
+        virtio_irq_ack(v); /* a completion after this is a new interrupt */
         r = virtq_take(v, q, &head, len);
         if (r != TERN_AGAIN)
             break;
@@ -53,7 +55,7 @@ static tern_result wait_one(struct metal *m, struct metal_virtio *v, struct meta
             r = TERN_EIO;
             break;
         }
-        if (v->msix)
+        if (v->irq)
             clock_sleep_until(m, until);
         else
             __asm__ volatile("pause");
@@ -62,10 +64,11 @@ static tern_result wait_one(struct metal *m, struct metal_virtio *v, struct meta
     return r;
 }
 
-tern_result virtio_blk_init(struct metal *m, struct metal_blk *b, struct metal_pci_dev *d)
+tern_result virtio_blk_init(struct metal *m, struct metal_blk *b,
+                            const struct metal_virtio_loc *where)
 {
     memset(b, 0, sizeof(*b));
-    tern_result r = virtio_open(m, &b->v, d, BLK_F_RO | BLK_F_FLUSH);
+    tern_result r = virtio_open(m, &b->v, where, BLK_F_RO | BLK_F_FLUSH);
     if (r != TERN_OK)
         return r;
     if ((r = virtio_queue_setup(m, &b->v, &b->q, 0, 16)) != TERN_OK) {
@@ -150,10 +153,11 @@ tern_result virtio_blk_flush(struct metal *m, struct metal_blk *b)
     return request(m, b, BLK_T_FLUSH, 0, 0);
 }
 
-tern_result virtio_rng_init(struct metal *m, struct metal_rng *r, struct metal_pci_dev *d)
+tern_result virtio_rng_init(struct metal *m, struct metal_rng *r,
+                            const struct metal_virtio_loc *where)
 {
     memset(r, 0, sizeof(*r));
-    tern_result res = virtio_open(m, &r->v, d, 0);
+    tern_result res = virtio_open(m, &r->v, where, 0);
     if (res != TERN_OK)
         return res;
     if ((res = virtio_queue_setup(m, &r->v, &r->q, 0, 8)) != TERN_OK) {

@@ -43,10 +43,11 @@ static tern_result post_rx(struct metal_net *n, uint16_t buf)
     return r;
 }
 
-tern_result virtio_net_init(struct metal *m, struct metal_net *n, struct metal_pci_dev *d)
+tern_result virtio_net_init(struct metal *m, struct metal_net *n,
+                            const struct metal_virtio_loc *where)
 {
     memset(n, 0, sizeof(*n));
-    tern_result r = virtio_open(m, &n->v, d,
+    tern_result r = virtio_open(m, &n->v, where,
                                 NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MAC | NET_F_MTU | NET_F_STATUS);
     if (r != TERN_OK)
         return r;
@@ -70,8 +71,8 @@ tern_result virtio_net_init(struct metal *m, struct metal_net *n, struct metal_p
         for (unsigned i = 0; i < TERN_MAC_LEN; i++)
             n->mac[i] = virtio_cfg8(&n->v, i);
     } else {
-        /* locally administered, from the PCI location */
-        uint8_t mac[TERN_MAC_LEN] = { 0x02, 0x54, 0x45, 0x52, d->bus, (uint8_t)(d->dev << 3 | d->fn) };
+        /* locally administered, from the device's location */
+        uint8_t mac[TERN_MAC_LEN] = { 0x02, 0x54, 0x45, 0x52, where->tag[0], where->tag[1] };
         memcpy(n->mac, mac, sizeof(mac));
     }
     n->mtu = 1500;

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,6 +202,118 @@ static void test_embedded_nul(void **state)
 /* Every prefix of a valid line: a whole token is applied, a cut one is
  * refused (counted) or, when the cut leaves a valid value, applied as
  * what the prefix says. */
+/* Linux's virtio_mmio.device syntax, as QEMU's microvm (acpi=off) and
+ * Firecracker write it. */
+static void test_mmio(void **state)
+{
+    (void)state;
+    struct tern_metal_cmdline c =
+        parse("console=ttyS0 virtio_mmio.device=512@0xfeb00e00:12 "
+              "virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=0x1000@3489665024:6:2 "
+              "virtio_mmio.device=1m@0xFE000000:255");
+    assert_int_equal(c.nmmio, 4);
+    assert_int_equal(c.ignored, 1);                       /* console=ttyS0 */
+    assert_int_equal(c.mmio[0].base, 0xfeb00e00u);
+    assert_int_equal(c.mmio[0].size, 512);
+    assert_int_equal(c.mmio[0].irq, 12);
+    assert_int_equal(c.mmio[1].base, 0xd0000000u);
+    assert_int_equal(c.mmio[1].size, 4096);
+    assert_int_equal(c.mmio[1].irq, 5);
+    assert_int_equal(c.mmio[2].base, 0xd0001000u);       /* decimal base, an ID */
+    assert_int_equal(c.mmio[2].size, 0x1000);
+    assert_int_equal(c.mmio[3].base, 0xfe000000u);      /* upper-case hex, lower-case m */
+    assert_int_equal(c.mmio[3].size, 1u << 20);
+    assert_int_equal(c.mmio[3].irq, 255);
+}
+
+static void test_mmio_refused(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "virtio_mmio.device=",
+        "virtio_mmio.device=512",                         /* no base */
+        "virtio_mmio.device=512@0xfeb00e00",              /* no irq */
+        "virtio_mmio.device=512@0xfeb00e00:",             /* empty irq */
+        "virtio_mmio.device=@0xfeb00e00:12",              /* no size */
+        "virtio_mmio.device=512@:12",                     /* no base digits */
+        "virtio_mmio.device=0x@0xfeb00e00:12",
+        "virtio_mmio.device=512@0xfeb00e00:256",          /* irq > 255 */
+        "virtio_mmio.device=512@0xfeb00e00:-1",
+        "virtio_mmio.device=512@0xfeb00e00:12:",          /* empty id */
+        "virtio_mmio.device=512@0xfeb00e00:12:x",
+        "virtio_mmio.device=512@0:12",                    /* base 0 */
+        "virtio_mmio.device=512@0xfeb00e02:12",           /* misaligned */
+        "virtio_mmio.device=255@0xfeb00e00:12",           /* too small for the registers */
+        "virtio_mmio.device=0@0xfeb00e00:12",
+        "virtio_mmio.device=2M@0xfeb00e00:12",            /* absurdly large */
+        "virtio_mmio.device=16G@0x1000:12",
+        "virtio_mmio.device=99999999999999999999@0x1000:12",  /* overflows */
+        "virtio_mmio.device=0xffffffffffffffffK@0x1000:12",   /* the shift overflows */
+        "virtio_mmio.device=512@0x3ffffffffff00:12",      /* ends past 64 TiB */
+        "virtio_mmio.device=512@0xffffffffffffffff:12",
+        "virtio_mmio.device=512@0x1fffffffffffffffff:12", /* more than 64 bits */
+        "virtio_mmio.device=0512@0xfeb00e00:12",          /* octal to Linux: refused */
+        "virtio_mmio.device=+512@0xfeb00e00:12",
+        "virtio_mmio.device=512x@0xfeb00e00:12",
+        "virtio_mmio.device=512@0xfeb00e00@0x1000:12",
+        "virtio_mmio.device=512@0xfeb0 0e00:12",          /* two tokens, both bad */
+        "virtio_mmio.devices=512@0xfeb00e00:12",
+        "VIRTIO_MMIO.DEVICE=512@0xfeb00e00:12",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct tern_metal_cmdline c = parse(bad[i]);
+        if (c.nmmio != 0)
+            fail_msg("'%s' was accepted: 0x%llx+0x%x irq %u", bad[i],
+                     (unsigned long long)c.mmio[0].base, c.mmio[0].size, c.mmio[0].irq);
+        assert_true(c.ignored >= 1);
+    }
+}
+
+/* Windows that overlap an earlier one, and more than the table holds. */
+static void test_mmio_overlap_and_limit(void **state)
+{
+    (void)state;
+    struct tern_metal_cmdline c =
+        parse("virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=512@0xd0000e00:6 "
+              "virtio_mmio.device=4K@0xcffff000:7 virtio_mmio.device=8K@0xcffff000:7 "
+              "virtio_mmio.device=4K@0xd0000000:5");
+    assert_int_equal(c.nmmio, 2);                         /* the first and the one below it */
+    assert_int_equal(c.mmio[1].base, 0xcffff000u);
+    assert_int_equal(c.ignored, 3);
+    char line[1024] = "";
+    for (unsigned i = 0; i < TERN_METAL_MMIO_MAX + 3; i++) {
+        char tok[64];
+        snprintf(tok, sizeof tok, "virtio_mmio.device=512@0x%x:%u ", 0xfeb00000u + 512 * i, i);
+        strcat(line, tok);
+    }
+    c = parse(line);
+    assert_int_equal(c.nmmio, TERN_METAL_MMIO_MAX);
+    assert_int_equal(c.ignored, 3);
+    assert_int_equal(c.mmio[TERN_METAL_MMIO_MAX - 1].base,
+                     0xfeb00000u + 512 * (TERN_METAL_MMIO_MAX - 1));
+}
+
+/* Every prefix of a device token: only the whole one (or one that ends
+ * after a complete IRQ) is taken. */
+static void test_mmio_every_prefix(void **state)
+{
+    (void)state;
+    const char *line = "virtio_mmio.device=4K@0xd0000000:57";
+    size_t n = strlen(line);
+    for (size_t len = 0; len <= n; len++) {
+        struct tern_metal_cmdline c = parse_n(line, len);
+        if (len >= n - 1) {
+            assert_int_equal(c.nmmio, 1);
+            assert_int_equal(c.mmio[0].irq, len == n ? 57 : 5);
+            assert_int_equal(c.mmio[0].base, 0xd0000000u);
+        } else {
+            assert_int_equal(c.nmmio, 0);
+            if (len > 0)
+                assert_int_equal(c.ignored, 1);
+        }
+    }
+}
+
 static void test_every_prefix(void **state)
 {
     (void)state;
@@ -236,6 +349,9 @@ int main(void)
         cmocka_unit_test(test_ip),         cmocka_unit_test(test_unknown_counted),
         cmocka_unit_test(test_long_token),    cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_every_prefix),  cmocka_unit_test(test_log),
+        cmocka_unit_test(test_mmio),          cmocka_unit_test(test_mmio_refused),
+        cmocka_unit_test(test_mmio_overlap_and_limit),
+        cmocka_unit_test(test_mmio_every_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,15 @@
  * reset the device (status 0 then FAILED), mark it dead, and every later
  * call returns TERN_EIO. The PCI and page-allocator calls virtio.c makes
  * are stubbed (no PCI here); the queue code is the real one.
+ *
+ * The MMIO transport (virtio_mmio.c) runs against a register window in
+ * process memory: attach refuses a bad magic, a version other than 1 or
+ * 2, device ID 0 and a window without room for the registers; the
+ * modern (version 2) layout gets the three ring addresses and
+ * QueueReady, the legacy (version 1) layout GuestPageSize, QueueAlign
+ * and the page-frame number; a queue already in use is refused; config
+ * reads past the window read 0xff; an interrupt is acknowledged with
+ * the status it had.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,19 +26,39 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sys/mman.h>
 
 #include "metal.h"
 #include "virtio.h"
 
 /* ---- stubs for what virtio.c calls outside itself ---- */
 
+/* Pages below 2 GiB (MAP_32BIT), as on a small machine: the legacy
+ * layouts give the device a 32-bit page-frame number. Freed by
+ * free_pages() after each test. */
+static struct { void *p; size_t len; } pages[8];
+static unsigned npages;
+
 void *mm_alloc_pages(struct metal *m, size_t n)
 {
     (void)m;
-    void *p = aligned_alloc(4096, n * 4096);
-    if (p != NULL)
-        memset(p, 0, n * 4096);
-    return p;
+    if (npages == sizeof(pages) / sizeof(pages[0]))
+        return NULL;
+    void *p = mmap(NULL, n * 4096, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    pages[npages].p = p;
+    pages[npages++].len = n * 4096;
+    return p; /* zeroed */
+}
+
+static void free_pages(void)
+{
+    while (npages > 0) {
+        npages--;
+        munmap(pages[npages].p, pages[npages].len);
+    }
 }
 
 void pci_enable(struct metal *m, struct metal_pci_dev *d)
@@ -73,6 +102,22 @@ tern_result pci_msix_enable(struct metal *m, const struct metal_pci_dev *d, unsi
     return TERN_ENOTSUP;
 }
 
+tern_result mm_map(struct metal *m, uint64_t pa, uint64_t size, uint64_t flags)
+{
+    (void)m;
+    (void)pa;
+    (void)size;
+    (void)flags;
+    return TERN_EINVAL; /* never needed: mapped_top covers everything */
+}
+
+tern_result ioapic_route(struct metal *m, uint32_t gsi, uint8_t vector)
+{
+    (void)m;
+    (void)vector;
+    return gsi == 40 ? TERN_OK : TERN_ENOTSUP;
+}
+
 /* ---- the fake device ---- */
 
 static struct metal machine;
@@ -89,6 +134,7 @@ static int setup(void **state)
     memset(common, 0, sizeof(common));
     memset(&v, 0, sizeof(v));
     common[24] = QSIZE;          /* queue_size offered */
+    v.ops = &metal_virtio_pci_ops;
     v.modern = true;
     v.common = common;
     v.notify_base = (volatile uint8_t *)&notify_reg;
@@ -102,7 +148,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    free((void *)q.desc);
+    free_pages();
     return 0;
 }
 
@@ -240,6 +286,150 @@ static void test_id_returned_twice(void **state)
     expect_dead("used-id-not-in-flight");
 }
 
+/* ---- the MMIO transport ---- */
+
+static uint8_t regs[0x110] __attribute__((aligned(8))); /* 16 config bytes */
+static struct metal_virtio_loc loc;
+
+static uint32_t reg(unsigned off)
+{
+    uint32_t v32;
+    memcpy(&v32, regs + off, 4);
+    return v32;
+}
+
+static void set_reg(unsigned off, uint32_t v32)
+{
+    memcpy(regs + off, &v32, 4);
+}
+
+/* A device of version `version`: "virt", device 1 (net), features bit 0
+ * (which a passive register also shows as bit 32: VERSION_1), 1000
+ * entries per queue at most. */
+static int mmio_setup(uint32_t version)
+{
+    memset(regs, 0, sizeof(regs));
+    memset(&v, 0, sizeof(v));
+    memset(&q, 0, sizeof(q));
+    machine.mm.mapped_top = UINT64_MAX;
+    set_reg(0x000, 0x74726976u);
+    set_reg(0x004, version);
+    set_reg(0x008, 1);
+    set_reg(0x010, 1);
+    set_reg(0x034, 1000);
+    regs[0x100] = 0xab;
+    loc = (struct metal_virtio_loc){ .bus = METAL_VIRTIO_MMIO,
+                                     .mmio_base = (uint64_t)(uintptr_t)regs,
+                                     .mmio_size = sizeof(regs), .gsi = 40 };
+    return 0;
+}
+
+static int mmio_modern(void **state)
+{
+    (void)state;
+    return mmio_setup(2);
+}
+
+static int mmio_legacy(void **state)
+{
+    (void)state;
+    return mmio_setup(1);
+}
+
+static int mmio_teardown(void **state)
+{
+    (void)state;
+    free_pages();
+    return 0;
+}
+
+static void test_mmio_modern_queue(void **state)
+{
+    (void)state;
+    assert_int_equal(virtio_open(&machine, &v, &loc, 1), TERN_OK);
+    assert_true(v.modern);
+    assert_true((v.features & VIRTIO_F_VERSION_1) != 0);
+    assert_int_equal(reg(0x070), 1 | 2 | 8);                /* ACK|DRIVER|FEATURES_OK */
+    assert_int_equal(virtio_queue_setup(&machine, &v, &q, 1, 128), TERN_OK);
+    assert_int_equal(q.size, 128);                          /* largest power of 2 <= 128 */
+    assert_int_equal(reg(0x030), 1);                        /* QueueSel */
+    assert_int_equal(reg(0x038), 128);                      /* QueueNum */
+    uint64_t desc = (uint64_t)(uintptr_t)q.desc, avail = (uint64_t)(uintptr_t)q.avail;
+    uint64_t used = (uint64_t)(uintptr_t)q.used;
+    assert_int_equal(reg(0x080) | (uint64_t)reg(0x084) << 32, desc);
+    assert_int_equal(reg(0x090) | (uint64_t)reg(0x094) << 32, avail);
+    assert_int_equal(reg(0x0a0) | (uint64_t)reg(0x0a4) << 32, used);
+    assert_int_equal(reg(0x044), 1);                        /* QueueReady */
+    assert_int_equal(reg(0x040), 0);                        /* no legacy PFN */
+    virtio_driver_ok(&machine, &v, 1);
+    assert_true(v.irq);                                     /* gsi 40 routed */
+    assert_int_equal(reg(0x070) & 4, 4);                    /* DRIVER_OK */
+    virtq_kick(&v, &q);
+    assert_int_equal(reg(0x050), 1);                        /* QueueNotify = the index */
+    set_reg(0x060, 3);
+    virtio_irq_ack(&v);
+    assert_int_equal(reg(0x064), 3);                        /* ACK = what was pending */
+    assert_int_equal(virtio_cfg8(&v, 0), 0xab);
+    assert_int_equal(virtio_cfg8(&v, 16), 0xff);            /* past the window */
+    assert_int_equal(virtio_cfg32(&v, 14), 0xffff0000u);
+}
+
+static void test_mmio_legacy_queue(void **state)
+{
+    (void)state;
+    assert_int_equal(virtio_open(&machine, &v, &loc, 1), TERN_OK);
+    assert_false(v.modern);
+    assert_int_equal(v.features, 1);                        /* 32 bits, no VERSION_1 */
+    assert_int_equal(reg(0x070), 1 | 2);                    /* no FEATURES_OK in legacy */
+    assert_int_equal(reg(0x028), 4096);                     /* GuestPageSize */
+    assert_int_equal(virtio_queue_setup(&machine, &v, &q, 0, 8), TERN_OK);
+    assert_int_equal(q.size, 8);
+    assert_int_equal(reg(0x038), 8);
+    assert_int_equal(reg(0x03c), 4096);                     /* QueueAlign */
+    assert_int_equal(reg(0x040), (uint64_t)(uintptr_t)q.desc / 4096);
+    assert_int_equal((uint64_t)(uintptr_t)q.used % 4096, 0);
+    assert_int_equal(reg(0x044), 0);                        /* no QueueReady */
+    loc.gsi = 0;                                            /* no line: polled */
+    virtio_driver_ok(&machine, &v, 1);
+    assert_false(v.irq);
+    set_reg(0x060, 1);
+    virtio_irq_ack(&v);
+    assert_int_equal(reg(0x064), 0);                        /* polled: nothing acknowledged */
+}
+
+static void test_mmio_queue_in_use(void **state)
+{
+    (void)state;
+    assert_int_equal(virtio_open(&machine, &v, &loc, 0), TERN_OK);
+    set_reg(0x044, 1);                                      /* QueueReady already */
+    assert_int_equal(virtio_queue_setup(&machine, &v, &q, 0, 8), TERN_EIO);
+    set_reg(0x044, 0);
+    set_reg(0x034, 0);                                      /* no such queue */
+    assert_int_equal(virtio_queue_setup(&machine, &v, &q, 0, 8), TERN_EIO);
+}
+
+static void test_mmio_refusals(void **state)
+{
+    (void)state;
+    set_reg(0x000, 0x74726977u);                            /* bad magic */
+    assert_int_equal(virtio_open(&machine, &v, &loc, 0), TERN_ENOTSUP);
+    set_reg(0x000, 0x74726976u);
+    set_reg(0x004, 3);                                      /* unknown version */
+    assert_int_equal(virtio_open(&machine, &v, &loc, 0), TERN_ENOTSUP);
+    set_reg(0x004, 0);
+    assert_int_equal(virtio_open(&machine, &v, &loc, 0), TERN_ENOTSUP);
+    set_reg(0x004, 2);
+    set_reg(0x008, 0);                                      /* an empty slot */
+    assert_int_equal(virtio_open(&machine, &v, &loc, 0), TERN_ENOTSUP);
+    set_reg(0x008, 1);
+    loc.mmio_size = 0xfc;                                   /* no room for the registers */
+    assert_int_equal(virtio_open(&machine, &v, &loc, 0), TERN_ENOTSUP);
+    loc.mmio_size = sizeof(regs);
+    set_reg(0x010, 0);                                      /* modern without VERSION_1 */
+    assert_int_equal(virtio_open(&machine, &v, &loc, 0), TERN_ENOTSUP);
+    assert_string_equal(v.fatal, "no-version-1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +440,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_used_id_out_of_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_used_length_too_long, setup, teardown),
         cmocka_unit_test_setup_teardown(test_id_returned_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mmio_modern_queue, mmio_modern, mmio_teardown),
+        cmocka_unit_test_setup_teardown(test_mmio_legacy_queue, mmio_legacy, mmio_teardown),
+        cmocka_unit_test_setup_teardown(test_mmio_queue_in_use, mmio_modern, mmio_teardown),
+        cmocka_unit_test_setup_teardown(test_mmio_refusals, mmio_modern, mmio_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -283,6 +283,7 @@ efi_status efi_main(efi_handle image, struct efi_system_table *st)
     memset(info, 0, sizeof(*info));
     info->magic = TERN_BOOT_MAGIC;
     info->version = TERN_BOOT_VERSION;
+    info->entry = TERN_BOOT_ENTRY_UEFI;
     info->tsc_at_entry = tsc0;
     info->kernel_base = base;
     info->kernel_size = pages * 0x1000;
