@@ -88,7 +88,9 @@ static tern_result build_pal_config(struct tern_workload *w)
         struct tern_fat *fs = volume_named(w, mt->volume);
         if (fs == NULL)
             return refuse(w, "mount %s: this machine has no %s volume", mt->path, mt->volume);
-        c->mounts[c->nmounts++] = (struct tern_pal_mount){ mt->path, fs, mt->read_only };
+        /* /tern on either volume is the OS's (slots, record, trust keys) */
+        c->mounts[c->nmounts++] =
+            (struct tern_pal_mount){ mt->path, fs, mt->read_only, TERN_WORKLOAD_OS_DIR };
     }
     c->net = w->o.network ? &w->o.network->net : NULL;
     c->tcp = w->o.network ? &w->o.network->tcp : NULL;

@@ -238,3 +238,19 @@ tern_result tern_boot_state_fail(struct tern_boot_state *s, unsigned running, un
     rollback(s, running, why, text);
     return TERN_OK;
 }
+
+tern_result tern_boot_state_adopt(struct tern_boot_state *s, unsigned slot, uint64_t counter,
+                                  const uint8_t *id, size_t id_len)
+{
+    if (!is_slot(slot) || id_len > TERN_UPDATE_ID_MAX || (id == NULL && id_len))
+        return TERN_EINVAL;
+    if (s->active != TERN_SLOT_NONE || s->pending != TERN_SLOT_NONE)
+        return TERN_EBUSY;                    /* a volume in use: stage instead */
+    s->active = (uint8_t)slot;
+    s->confirmed = true;
+    s->slot[slot].bad = false;
+    set_id(&s->slot[slot], id, id_len);
+    if (counter > s->counter)
+        s->counter = counter;
+    return TERN_OK;
+}

@@ -46,6 +46,7 @@ struct tern_pal_mount {
     const char *path;                /* "/data": absolute, no trailing '/' */
     struct tern_fat *fs;
     bool read_only;
+    const char *hidden;              /* a top directory of fs the app never sees ("tern"), or NULL */
 };
 
 struct tern_pal_endpoint {
@@ -105,6 +106,7 @@ struct tern_pal_app {
     struct {
         uint64_t allocs, alloc_refused, handles_refused, route_requests, route_errors;
         uint64_t path_escapes;
+        uint64_t hidden_refused;     /* paths into a mount's hidden directory: ENOENT */
         uint64_t sock_refused;       /* sockets refused: TCP/UDP pool full */
     } stats;
 };

@@ -1,7 +1,8 @@
 /*
  * Interface: the OS's own HTTP service set, assembled once for every
  * backend: the server with its connection pool, the plain-HTTP listener,
- * the built-in routes (/healthz, /status, and the data volume's files)
+ * the built-in routes (/healthz, /status, and the data volume's files,
+ * less its /tern: the OS's slots and record, answered 404)
  * and room in the route table for an app's routes in front of them.
  *
  *   struct tern_services s;
@@ -38,6 +39,8 @@ struct tern_services_opts {
     struct tern_fat *files;          /* the volume served as static files; NULL: none */
     uint16_t http_port;              /* 0: 80 */
     uint32_t conns;                  /* 0: TERN_SERVICES_HTTP_CONNS */
+    tern_http_status_provider status_more;  /* more /status members (the package's), or NULL */
+    void *status_more_arg;
 };
 
 struct tern_services {

@@ -220,6 +220,14 @@ tern_result tern_boot_state_confirm(struct tern_boot_state *s, unsigned running,
 tern_result tern_boot_state_fail(struct tern_boot_state *s, unsigned running, unsigned why,
                                  const char *text);
 
+/* A volume's first package, installed offline (tern-pkg install): slot
+ * (written and verified by the caller) becomes the active, confirmed slot
+ * with its id, the counter raised to counter. TERN_OK; TERN_EINVAL (slot
+ * not A/B, id_len over TERN_UPDATE_ID_MAX); TERN_EBUSY (there is an
+ * active or a pending slot already: stage instead). */
+tern_result tern_boot_state_adopt(struct tern_boot_state *s, unsigned slot, uint64_t counter,
+                                  const uint8_t *id, size_t id_len);
+
 /* Renders s for people and /status into buf (always NUL-terminated when
  * cap > 0): one line of state, one per slot (state word, id with
  * non-printable bytes as \xNN), one for the last rollback. Returns the
@@ -298,6 +306,10 @@ tern_result tern_update_confirm(struct tern_update *u, uint64_t counter);
 
 /* tern_boot_state_fail with u->running, stored; ends the trial. */
 tern_result tern_update_fail(struct tern_update *u, unsigned why, const char *text);
+
+/* tern_boot_state_adopt, stored. Results as that, or a store error. */
+tern_result tern_update_adopt(struct tern_update *u, unsigned slot, uint64_t counter,
+                              const uint8_t *id, size_t id_len);
 
 /* tern_boot_state_render of the loaded record. */
 size_t tern_update_status(const struct tern_update *u, char *buf, size_t cap);
