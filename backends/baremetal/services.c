@@ -152,6 +152,7 @@ static int start_workload(struct tern_os *os, struct metal *m, bool https)
         .data = svc->data.fs, .boot = &svc->disk.fs,
         .ready_fields = https ? "https=443 files=disk" : "files=disk",
         .keep_log_level = m->cmdline.log_set,
+        .pkg = &svc->pkg,
     };
     if (tern_workload_start(&svc->workload, os, &svc->manifest, &wo) != TERN_OK)
         return refuse(os, METAL_HALT_WORKLOAD, "the workload did not start");

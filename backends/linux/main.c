@@ -236,6 +236,7 @@ static int start_services(struct tern_linux *tl)
         .boot = tl->boot,
         .ready_fields = http ? linux_http_ready_fields(&tl->http) : NULL,
         .keep_log_level = tl->opt.log_level_given,
+        .pkg = &tl->workload.bp,
         .on_ready = linux_http_hint,
         .arg = &tl->http,
     };

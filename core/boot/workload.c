@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tern/boot_net.h"
+#include "tern/boot_pkg.h"
 #include "tern/fmt.h"
 #include "tern/http.h"
 #include "tern/os.h"
@@ -175,6 +176,8 @@ static void app_ended(struct tern_pal_app *app, void *arg)
     struct tern_workload *w = arg;
     int code = app->exit_code;          /* kill passes CRASH or UNHEALTHY */
     tern_timer_disarm(w->os, &w->health_timer);
+    if (w->o.pkg)
+        code = tern_boot_pkg_ended(w->o.pkg, code, app->exit_reason);
     tern_log(w->os, code ? TERN_LOG_ERROR : TERN_LOG_INFO, "workload",
              "%s ended (%s, code %d); restart policy %s: halting with %d", w->m.name,
              app->exit_reason, app->exit_code, tern_manifest_restart_name(w->m.restart), code);

@@ -70,6 +70,7 @@ static void rollback(struct tern_boot_state *s, unsigned slot, unsigned why, con
     s->last.slot = (uint8_t)slot;
     s->last.why = (uint8_t)why;
     set_text(s->last.text, text);
+    s->announce = true;                       /* until a boot has said it */
 }
 
 /* Asks the callback about slot; the verdict comes back terminated and
@@ -162,9 +163,14 @@ tern_result tern_boot_state_select(struct tern_boot_state *s, bool have_record,
     *c = (struct tern_boot_choice){ .slot = TERN_SLOT_NONE };
     if (!have_record)
         return select_fresh(s, verify, arg, c);
-    if (s->pending != TERN_SLOT_NONE && try_pending(s, verify, arg, c))
-        return TERN_OK;
-    return select_active(s, verify, arg, c);
+    tern_result r = TERN_OK;
+    if (s->pending == TERN_SLOT_NONE || !try_pending(s, verify, arg, c))
+        r = select_active(s, verify, arg, c);
+    if (s->announce) {                        /* a rollback since the last boot: this one tells */
+        s->announce = false;
+        c->rolled_back = c->changed = true;
+    }
+    return r;
 }
 
 /* Whether slot may be overwritten or staged now. */

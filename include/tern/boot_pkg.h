@@ -142,6 +142,28 @@ tern_result tern_boot_pkg_select(struct tern_boot_pkg *bp, struct tern_manifest 
 void tern_boot_pkg_announce(struct tern_boot_pkg *bp, const struct tern_manifest *m,
                             const char *source);
 
+/* True while this boot is an unconfirmed trial of a staged slot. Only
+ * reads plain fields: safe from a fault path. bp may be NULL. */
+bool tern_boot_pkg_on_trial(const struct tern_boot_pkg *bp);
+
+/* The workload's first health check passed (within its deadline): a
+ * trial is confirmed (tern_update_confirm: the slot becomes the active,
+ * confirmed one and the accepted security counter rises to the
+ * package's), and so is an active slot not confirmed yet;
+ * TERN_UPDATE_CONFIRMED is printed. Nothing for a package from a file or
+ * for the other sources. */
+void tern_boot_pkg_healthy(struct tern_boot_pkg *bp);
+
+/* The workload ended with code and reason (as TERN_APP_EXIT says) on the
+ * loop's halt path. During an unconfirmed trial the failure is stored
+ * (tern_update_fail: rolled back now; the next boot prints
+ * TERN_UPDATE_ROLLBACK and runs the confirmed slot), TERN_UPDATE_FAILED is
+ * printed and the result is TERN_WORKLOAD_HALT_RESTART: the backend
+ * restarts (metal: reset; tern-linux: exit 75 for its supervisor).
+ * Otherwise code. A CPU fault or the watchdog cannot come here (no disk
+ * writes there): the next boot counts that try instead. */
+int tern_boot_pkg_ended(struct tern_boot_pkg *bp, int code, const char *reason);
+
 /* /status members (a tern_http_status_provider): "workload" (source,
  * package, signer, development mode, trusted keys) and "update" (the
  * record). arg is the struct tern_boot_pkg. */

@@ -103,13 +103,14 @@ struct tern_slot_state {
  * TERN_UPDATE_TRIES_MAX; confirmed only with an active slot; neither the
  * active nor the pending slot is bad; the rollback slot is NONE exactly
  * when its reason is NONE, and its text is empty then; text is printable
- * ASCII. */
+ * ASCII; announce only with a rollback. */
 struct tern_boot_state {
     uint32_t seq;                        /* newer: (int32_t)(a - b) > 0 */
     uint8_t active;                      /* the confirmed fallback */
     uint8_t pending;                     /* staged, on trial */
     uint8_t tries;                       /* trial boots the pending slot has left */
     bool confirmed;                      /* the active slot passed its health check */
+    bool announce;                       /* the last rollback is not yet told by a boot */
     uint64_t counter;                    /* accepted security counter: only grows */
     uint32_t rollbacks;                  /* rollbacks ever recorded */
     struct {

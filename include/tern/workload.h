@@ -22,7 +22,10 @@
  * Halt status: the app's own code when it returned or called exit (0 is
  * success); TERN_WORKLOAD_HALT_CRASH for a crash or a watchdog stop;
  * TERN_WORKLOAD_HALT_UNHEALTHY when the health check never passed or
- * failed too often.
+ * failed too often; TERN_WORKLOAD_HALT_RESTART when any of these ended an
+ * unconfirmed trial of a staged package, which was rolled back (o->pkg,
+ * include/tern/boot_pkg.h). The first passing health check confirms such
+ * a trial.
  */
 #ifndef TERN_WORKLOAD_H
 #define TERN_WORKLOAD_H
@@ -46,6 +49,7 @@ struct tern_fat;
 #define TERN_WORKLOAD_HALT_CRASH     81   /* not 70: a panic of the OS itself exits 70 */
 #define TERN_WORKLOAD_HALT_UNHEALTHY 82
 #define TERN_WORKLOAD_HALT_REFUSED   78   /* a manifest or app refused at start */
+#define TERN_WORKLOAD_HALT_RESTART   75   /* restart me: a trial failed and was rolled back, or an update was staged */
 
 struct tern_workload_opts {
     const char *source;                  /* where the manifest came from, for the marker */
@@ -57,6 +61,7 @@ struct tern_workload_opts {
     struct tern_fat *boot;               /* the volume "boot"; may be NULL */
     const char *ready_fields;            /* the backend's extra TERN_READY fields, or NULL */
     bool keep_log_level;                 /* the console level was given on the command line */
+    struct tern_boot_pkg *pkg;           /* the boot's package (trial, confirm), or NULL */
     void (*on_ready)(void *arg);         /* after TERN_READY (a hint for the user) */
     void *arg;
 };
