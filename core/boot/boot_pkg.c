@@ -51,25 +51,30 @@ static tern_result refused(struct tern_boot_pkg *bp, const char *source, tern_re
     return r;
 }
 
-/* manifest.json of a parsed package into *m, tied to the package. */
-static tern_result package_manifest(struct tern_boot_pkg *bp, const struct tern_pkg *pkg,
-                                    struct tern_manifest *m)
+tern_result workload_pkg_manifest(const struct tern_pkg *pkg, struct tern_manifest *m,
+                                  struct tern_pkg_error *err)
 {
     struct tern_pkg_file f;
     struct tern_manifest_error merr;
     if (tern_pkg_find(pkg, TERN_PKG_MANIFEST_NAME, &f) != TERN_OK) {
-        bp->err.reason = TERN_PKG_R_NO_MANIFEST;
-        tern_snprintf(bp->err.detail, sizeof bp->err.detail, "no manifest.json");
+        err->reason = TERN_PKG_R_NO_MANIFEST;
+        tern_snprintf(err->detail, sizeof err->detail, "no manifest.json");
         return TERN_EINVAL;
     }
     tern_result r = tern_manifest_parse((const char *)f.data, (size_t)f.size, m, &merr);
     if (r != TERN_OK) {
-        bp->err.reason = r == TERN_ENOMEM ? TERN_PKG_R_NO_MEMORY : TERN_PKG_R_NO_MANIFEST;
-        tern_snprintf(bp->err.detail, sizeof bp->err.detail, "manifest.json: %s: %s",
-                      merr.path, merr.msg);
+        err->reason = r == TERN_ENOMEM ? TERN_PKG_R_NO_MEMORY : TERN_PKG_R_NO_MANIFEST;
+        tern_snprintf(err->detail, sizeof err->detail, "manifest.json: %s: %s", merr.path,
+                      merr.msg);
         return r;
     }
-    return tern_pkg_check_manifest(pkg, m, &bp->err);
+    return tern_pkg_check_manifest(pkg, m, err);
+}
+
+static tern_result package_manifest(struct tern_boot_pkg *bp, const struct tern_pkg *pkg,
+                                    struct tern_manifest *m)
+{
+    return workload_pkg_manifest(pkg, m, &bp->err);
 }
 
 tern_result tern_boot_pkg_check(struct tern_boot_pkg *bp, const uint8_t *bytes, size_t len,

@@ -88,13 +88,23 @@ static void put_update(struct out *o, const struct tern_boot_pkg *bp)
     }
     put(o, "],\"last_rollback\":");
     if (s->last.why == TERN_UPDATE_WHY_NONE) {
-        put(o, "null}");
+        put(o, "null");
+    } else {
+        put(o, "{\"slot\":\"%s\",\"reason\":\"%s\",\"text\":",
+            tern_update_slot_name(s->last.slot), tern_update_why_name(s->last.why));
+        put_string(o, s->last.text, sizeof s->last.text);
+        put(o, "}");
+    }
+    const struct tern_update_endpoint *ep = &bp->endpoint;
+    if (!ep->on) {
+        put(o, ",\"endpoint\":null}");
         return;
     }
-    put(o, "{\"slot\":\"%s\",\"reason\":\"%s\",\"text\":", tern_update_slot_name(s->last.slot),
-        tern_update_why_name(s->last.why));
-    put_string(o, s->last.text, sizeof s->last.text);
-    put(o, "}}");
+    put(o, ",\"endpoint\":{\"path\":");
+    put_string(o, ep->cfg.path, sizeof ep->cfg.path);
+    put(o, ",\"accepted\":%llu,\"unauthorized\":%llu,\"refused\":%llu,\"staged\":%s}}",
+        (unsigned long long)ep->stats.accepted, (unsigned long long)ep->stats.unauthorized,
+        (unsigned long long)ep->stats.refused, ep->staged ? "true" : "false");
 }
 
 size_t tern_boot_pkg_status(void *arg, char *buf, size_t cap)

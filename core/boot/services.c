@@ -59,6 +59,19 @@ tern_result tern_services_start(struct tern_services *s, struct tern_os *os,
     return TERN_OK;
 }
 
+tern_result tern_services_add_route(struct tern_services *s, const struct tern_http_route *route)
+{
+    if (!s->started)
+        return TERN_EINVAL;
+    if (s->nroutes >= TERN_SERVICES_ROUTES - 16)
+        return TERN_ENOSPC;
+    memmove(&s->routes[1], &s->routes[0], s->nroutes * sizeof *s->routes);
+    s->routes[0] = *route;
+    s->nroutes++;
+    s->srv.nroutes = s->nroutes;
+    return TERN_OK;
+}
+
 void tern_services_stop(struct tern_services *s)
 {
     if (s->started)

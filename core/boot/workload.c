@@ -197,7 +197,11 @@ tern_result tern_workload_start(struct tern_workload *w, struct tern_os *os,
                 o->source ? o->source : "unknown");
     apply_log_level(w);
     start_dns(w);
-    tern_result r = build_pal_config(w);
+    tern_result r = TERN_OK;
+    if (o->pkg)
+        r = tern_update_endpoint_start(o->pkg, o->services, m);
+    if (r == TERN_OK)
+        r = build_pal_config(w);
     if (r == TERN_OK)
         r = load_app(w);
     if (r != TERN_OK) {

@@ -7,6 +7,14 @@
 #include "tern/workload.h"
 
 struct tern_fat;
+struct tern_pkg;
+struct tern_pkg_error;
+
+/* manifest.json of a parsed package into *m (tern_manifest_parse), tied
+ * to the package (tern_pkg_check_manifest). TERN_OK; TERN_EINVAL or
+ * TERN_ENOMEM with err (no-manifest for one that does not parse). */
+tern_result workload_pkg_manifest(const struct tern_pkg *pkg, struct tern_manifest *m,
+                                  struct tern_pkg_error *err);
 
 /* Reads the whole file at path of fs (at most max bytes) into the
  * instance heap: TERN_OK with *out (tern_free it) and *len; TERN_ENOSPC

@@ -27,13 +27,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tern/manifest.h"
 #include "tern/pkg.h"
 #include "tern/result.h"
+#include "tern/timer.h"
 #include "tern/update.h"
 
 struct tern_os;
 struct tern_fat;
-struct tern_manifest;
+struct tern_services;
 
 #define TERN_TRUST_MAX 8u                   /* keys one OS trusts */
 #define TERN_TRUST_DIR "/tern/trust"        /* on the boot volume: *.pem */
@@ -86,6 +88,25 @@ void tern_boot_trust_dev(struct tern_boot_trust *t, struct tern_os *os, const ch
 /* The key id as TERN_KEY_HEX hex digits and a NUL. */
 void tern_boot_key_hex(const uint8_t id[32], char out[TERN_KEY_HEX + 1]);
 
+/* The OS's update endpoint (update_endpoint.c), on when the manifest's
+ * "update" section is given. */
+struct tern_update_endpoint {
+    struct tern_boot_pkg *bp;
+    struct tern_manifest_update cfg;     /* path, token hash, tries */
+    bool on;
+    bool busy;                           /* a PUT is being received */
+    bool staged;                         /* staged: restarting */
+    unsigned slot;                       /* where it was staged */
+    uint8_t *buf;                        /* heap: the body so far */
+    size_t len, cap;
+    struct tern_pkg pkg;                 /* the body, parsed */
+    struct tern_manifest *manifest;      /* heap: its manifest */
+    struct tern_timer restart;
+    struct {
+        uint64_t accepted, unauthorized, refused;
+    } stats;
+};
+
 /* A boot's package state: trust, the A/B record, and what runs. */
 struct tern_boot_pkg {
     struct tern_os *os;
@@ -108,6 +129,7 @@ struct tern_boot_pkg {
     unsigned kept;                          /* the slot whose bytes are kept */
     unsigned present;                       /* slot files that hold something */
     struct tern_pkg_error err;              /* the last refusal */
+    struct tern_update_endpoint endpoint;
 };
 
 /* Zeroes bp and sets its instance; slot NONE. */
@@ -163,6 +185,15 @@ void tern_boot_pkg_healthy(struct tern_boot_pkg *bp);
  * Otherwise code. A CPU fault or the watchdog cannot come here (no disk
  * writes there): the next boot counts that try instead. */
 int tern_boot_pkg_ended(struct tern_boot_pkg *bp, int code, const char *reason);
+
+/* Turns on the update endpoint when m's "update" section is given: an
+ * exact route for PUT m->update.path in s's route table (before the app's
+ * are added), and the server's body limit raised to TERN_BOOT_PKG_MAX.
+ * Needs the data volume's slots (bp->have_update) and s: without them a
+ * WARN line and nothing. TERN_OK; TERN_ENOMEM; TERN_ENOSPC (route table
+ * full). docs/updates.md, "The update endpoint". */
+tern_result tern_update_endpoint_start(struct tern_boot_pkg *bp, struct tern_services *s,
+                                       const struct tern_manifest *m);
 
 /* /status members (a tern_http_status_provider): "workload" (source,
  * package, signer, development mode, trusted keys) and "update" (the

@@ -30,8 +30,9 @@ struct tern_boot_net;
 struct tern_fat;
 
 #define TERN_SERVICES_HTTP_CONNS 64
-/* Route table capacity: the app's routes plus the OS's three. */
-#define TERN_SERVICES_ROUTES (16 + 3)
+/* Route table capacity: the app's routes plus the OS's three and the
+ * update endpoint. */
+#define TERN_SERVICES_ROUTES (16 + 4)
 
 struct tern_services_opts {
     const char *backend;             /* "linux", "baremetal": for /status */
@@ -64,6 +65,11 @@ struct tern_services {
  * failure an error line says what, and nothing is left listening. */
 tern_result tern_services_start(struct tern_services *s, struct tern_os *os,
                                 const struct tern_services_opts *opts);
+
+/* Adds one of the OS's own routes (the update endpoint) in front of the
+ * built-in ones, before an app adds its routes. route is copied.
+ * TERN_OK; TERN_ENOSPC (table full); TERN_EINVAL (not started). */
+tern_result tern_services_add_route(struct tern_services *s, const struct tern_http_route *route);
 
 /* Stops listening and returns the pool to the heap. */
 void tern_services_stop(struct tern_services *s);

@@ -12,6 +12,11 @@
 #              TERN_UPDATE_ROLLBACK reason=unhealthy;
 #   spin       it loops without yielding: the watchdog ends it (81), tries
 #              run out: reason=tries-exhausted;
+#   endpoint   v1's manifest turns the update endpoint on: a PUT without or
+#              with a wrong token is 401 (counted), GET is 405, a tampered
+#              or unsigned package is 422 with its reason and nothing on the
+#              disk changes, v2 with the token is 202, tern-linux exits 75,
+#              the supervisor restarts it into v2's trial, which confirms;
 # in each bad case v1 serves again without a hand on it, /status says
 # which slot failed and why, and B is marked bad.
 # usage: linux_update.sh CASE BUILD_DIR SOURCE_ROOT FAULT_ELF
@@ -29,6 +34,10 @@ expect() { [ "$2" = "$3" ] || { tail -40 "$out" >&2; fail "$1: got [$2], want [$
 C="curl -sS --max-time 10"
 
 # package NAME VERSION ELF ENV_JSON [HEALTH_JSON]: a signed package in $tmp/NAME.tpk
+# (with the update endpoint on, token "s3cret", when $endpoint is set)
+token=s3cret
+endpoint=
+[ "$case_" = endpoint ] && endpoint=", \"update\": { \"path\": \"/tern/update\", \"token_sha256\": \"$(printf %s "$token" | sha256sum | cut -c1-64)\" }"
 package() {
     local health=${5:-'{ "http": "/healthz", "port": 80 }'}
     mkdir -p "$tmp/$1"
@@ -38,7 +47,7 @@ package() {
   "app": { "path": "app.elf", "env": $4 },
   "endpoints": [ { "name": "web", "proto": "http", "port": 80 } ],
   "resources": { "memory_mib": 4 },
-  "health": $health
+  "health": $health$endpoint
 }
 JSON
     "$tpk" build --manifest "$tmp/$1/manifest.json" --file "app.elf=$3" -o "$tmp/$1/u.tpk" >/dev/null &&
@@ -46,7 +55,7 @@ JSON
 }
 package v1 1.0.0 "$build/apps/hello.elf" '{ "GREETING": "v1" }'
 case $case_ in
-    healthy)   package v2 2.0.0 "$build/apps/hello.elf" '{ "GREETING": "v2" }' ;;
+    healthy|endpoint) package v2 2.0.0 "$build/apps/hello.elf" '{ "GREETING": "v2" }' ;;
     crash)     package v2 2.0.0 "$fault" '{ "FAULT": "null", "FAULT_EARLY": "1" }' ;;
     spin)      package v2 2.0.0 "$fault" '{ "FAULT": "spin", "FAULT_EARLY": "1" }' ;;
     unhealthy) package v2 2.0.0 "$fault" '{ "FAULT": "unhealthy", "FAULT_GREETING": "v2" }' \
@@ -57,9 +66,6 @@ esac
 mkdir -p "$tmp/esp" "$tmp/data"
 "$mkimage" --output "$tmp/disk.img" --size 48 --esp "$tmp/esp" --data "$tmp/data" --quiet || fail "mkimage"
 "$tpk" install "$tmp/disk.img" "$tmp/v1.tpk" >/dev/null 2>&1 || fail "install v1"
-"$tpk" install "$tmp/disk.img" "$tmp/v2.tpk" >"$tmp/install" 2>&1 || { cat "$tmp/install" >&2; fail "install v2"; }
-grep -q 'into slot B .*pending' "$tmp/install" || fail "v2 not staged: $(cat "$tmp/install")"
-
 hp=$(free_port)
 out=$tmp/out
 supervise() {
@@ -82,6 +88,43 @@ serves() {
     fail "GET /hello never answered $1"
 }
 
+if [ "$case_" = endpoint ]; then
+    supervise
+    serves v1 20
+    U="http://127.0.0.1:$hp/tern/update"
+    put() { $C -o "$tmp/put.body" -w '%{http_code}' -X PUT --data-binary @"$1" "${@:2}" "$U"; }
+    expect "PUT without credentials: 401" "$(put "$tmp/v2.tpk")" 401
+    expect "PUT with a wrong token: 401" "$(put "$tmp/v2.tpk" -H 'Authorization: Bearer s3cre')" 401
+    expect "GET: 405" "$($C -o /dev/null -w '%{http_code}' "$U")" 405
+    cp "$tmp/v2.tpk" "$tmp/bad.tpk"
+    python3 - "$tmp/bad.tpk" <<'EOF'
+import sys
+p = sys.argv[1]; b = bytearray(open(p, 'rb').read())
+b[64 + 144 * int.from_bytes(b[12:16], 'little') + 200] ^= 1    # a byte of the first file
+open(p, 'wb').write(b)
+EOF
+    cp "$tmp/disk.img" "$tmp/before.img"
+    expect "PUT a tampered package: 422" "$(put "$tmp/bad.tpk" -H "Authorization: Bearer $token")" 422
+    grep -q '^refused: file-hash' "$tmp/put.body" || fail "422 body: $(cat "$tmp/put.body")"
+    expect "PUT an unsigned package: 422" "$(put "$tmp/v2/u.tpk" -H "Authorization: Bearer $token")" 422
+    grep -q '^refused: unsigned' "$tmp/put.body" || fail "422 body: $(cat "$tmp/put.body")"
+    cmp -s "$tmp/disk.img" "$tmp/before.img" || fail "a refused package changed the disk"
+    echo "ok - refused packages left the disk byte for byte as it was"
+    expect "/status: the endpoint's counters" "$(status_field 'd["update"]["endpoint"]["unauthorized"], d["update"]["endpoint"]["refused"], d["update"]["pending"]')" "2 2 -"
+    t0=$(date +%s%N)
+    expect "PUT v2 with the token: 202" "$(put "$tmp/v2.tpk" -H "Authorization: Bearer $token")" 202
+    serves v2 30
+    t1=$(date +%s%N)
+    grep -q '^TERN_UPDATE_STAGED slot=B name=web version=2.0.0' "$out" || fail "no TERN_UPDATE_STAGED"
+    grep -q 'tern-supervise: exit 75: restarting' "$out" || fail "no restart with 75"
+    wait_for_marker "$out" '^TERN_UPDATE_CONFIRMED slot=B' 30 "$pid"
+    echo "ok - v2 staged, tried and confirmed; serving $(( (t1 - t0) / 1000000 )) ms after the 202's request"
+    expect "/status" "$(status_field 'd["update"]["active"], d["update"]["confirmed"], d["workload"]["package"]["version"]')" "B True 2.0.0"
+    echo "PASS: $case_"
+    exit 0
+fi
+"$tpk" install "$tmp/disk.img" "$tmp/v2.tpk" >"$tmp/install" 2>&1 || { cat "$tmp/install" >&2; fail "install v2"; }
+grep -q 'into slot B .*pending' "$tmp/install" || fail "v2 not staged: $(cat "$tmp/install")"
 supervise
 wait_for_marker "$out" '^TERN_UPDATE_TRY slot=B' 30 "$pid"
 echo "ok - the first start tries slot B: $(grep -m1 '^TERN_UPDATE_TRY' "$out")"
