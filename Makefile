@@ -9,7 +9,7 @@ RUN_ARGS   ?=
 
 CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
 
-.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz fuzz-build fuzz-long qemu image clean bench bench-storage bench-metal bench-net bench-metal-linux bench-workload
+.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz fuzz-build fuzz-long qemu image clean bench bench-storage bench-metal bench-net bench-metal-linux bench-workload bench-update
 
 all: build
 
@@ -119,6 +119,12 @@ bench-metal-linux: deps build
 # Workloads (apps through the PAL) against the OS's own services in the
 # same run: hello, echo and kv on tern-linux over TAP (root; a namespace
 # the script creates), then the bare-metal boot with the app from the disk.
+bench: bench-update
+# Packages and updates: a 1 MiB package's check at boot on metal (TCG) and
+# an update through the endpoint on tern-linux (docs/performance.md).
+bench-update: deps build
+	bench/update/bench.sh $(BUILD)
+
 bench: bench-workload
 bench-workload: deps build
 	bench/workload/bench.sh $(BUILD)

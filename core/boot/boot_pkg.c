@@ -143,7 +143,11 @@ static bool verify_slot(void *arg, unsigned slot, uint64_t min_counter,
         drop_kept(bp);
     void *bytes = NULL;
     size_t len = 0;
+    uint64_t t0 = tern_now_ns(bp->os);
     tern_result r = read_slot(bp, slot, &bytes, &len);
+    if (r == TERN_OK)
+        tern_log(bp->os, TERN_LOG_INFO, "pkg", "%s: read %zu bytes in %llu us", slot_source(slot),
+                 len, (unsigned long long)((tern_now_ns(bp->os) - t0) / 1000));
     if (r == TERN_ENOENT) {
         tern_snprintf(v->why, sizeof v->why, "empty");
         return false;
