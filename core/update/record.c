@@ -31,6 +31,7 @@ enum {
     OFF_RESERVED2 = 496, /* 12: zero */
     OFF_CRC = 508,       /* 4: CRC-32 of bytes 0..507 */
     FLAG_CONFIRMED = 1,
+    FLAG_ANNOUNCE = 2,   /* a rollback no boot has told yet */
     SLOT_FLAG_BAD = 1,
 };
 
@@ -59,7 +60,7 @@ void tern_boot_state_encode(const struct tern_boot_state *s, uint8_t *out)
     out[OFF_ACTIVE] = s->active;
     out[OFF_PENDING] = s->pending;
     out[OFF_TRIES] = s->tries;
-    out[OFF_FLAGS] = s->confirmed ? FLAG_CONFIRMED : 0;
+    out[OFF_FLAGS] = (uint8_t)((s->confirmed ? FLAG_CONFIRMED : 0) | (s->announce ? FLAG_ANNOUNCE : 0));
     put64(out + OFF_COUNTER, s->counter);
     put32(out + OFF_ROLLBACKS, s->rollbacks);
     out[OFF_LAST_SLOT] = s->last.slot;
@@ -126,7 +127,7 @@ static const char *check_fields(const uint8_t *b)
         return "bad-slot";
     if (b[OFF_TRIES] > TERN_UPDATE_TRIES_MAX)
         return "bad-tries";
-    if (b[OFF_FLAGS] & ~FLAG_CONFIRMED)
+    if (b[OFF_FLAGS] & ~(FLAG_CONFIRMED | FLAG_ANNOUNCE))
         return "bad-flags";
     if (b[OFF_LAST_WHY] >= TERN_UPDATE_WHY_COUNT)
         return "bad-rollback";
@@ -157,6 +158,8 @@ static bool invariants_hold(const struct tern_boot_state *s)
         return false;
     if ((s->last.slot == TERN_SLOT_NONE) != (s->last.why == TERN_UPDATE_WHY_NONE))
         return false;
+    if (s->announce && s->last.why == TERN_UPDATE_WHY_NONE)
+        return false;
     return s->last.why != TERN_UPDATE_WHY_NONE || s->last.text[0] == '\0';
 }
 
@@ -168,6 +171,7 @@ static void unpack(const uint8_t *b, struct tern_boot_state *s)
     s->pending = b[OFF_PENDING];
     s->tries = b[OFF_TRIES];
     s->confirmed = (b[OFF_FLAGS] & FLAG_CONFIRMED) != 0;
+    s->announce = (b[OFF_FLAGS] & FLAG_ANNOUNCE) != 0;
     s->counter = le64(b + OFF_COUNTER);
     s->rollbacks = le32(b + OFF_ROLLBACKS);
     s->last.slot = b[OFF_LAST_SLOT];

@@ -70,6 +70,7 @@ static void rollback(struct tern_boot_state *s, unsigned slot, unsigned why, con
     s->last.slot = (uint8_t)slot;
     s->last.why = (uint8_t)why;
     set_text(s->last.text, text);
+    s->announce = true;                       /* until a boot has said it */
 }
 
 /* Asks the callback about slot; the verdict comes back terminated and
@@ -162,9 +163,14 @@ tern_result tern_boot_state_select(struct tern_boot_state *s, bool have_record,
     *c = (struct tern_boot_choice){ .slot = TERN_SLOT_NONE };
     if (!have_record)
         return select_fresh(s, verify, arg, c);
-    if (s->pending != TERN_SLOT_NONE && try_pending(s, verify, arg, c))
-        return TERN_OK;
-    return select_active(s, verify, arg, c);
+    tern_result r = TERN_OK;
+    if (s->pending == TERN_SLOT_NONE || !try_pending(s, verify, arg, c))
+        r = select_active(s, verify, arg, c);
+    if (s->announce) {                        /* a rollback since the last boot: this one tells */
+        s->announce = false;
+        c->rolled_back = c->changed = true;
+    }
+    return r;
 }
 
 /* Whether slot may be overwritten or staged now. */
@@ -236,5 +242,21 @@ tern_result tern_boot_state_fail(struct tern_boot_state *s, unsigned running, un
         why >= TERN_UPDATE_WHY_COUNT)
         return TERN_EINVAL;
     rollback(s, running, why, text);
+    return TERN_OK;
+}
+
+tern_result tern_boot_state_adopt(struct tern_boot_state *s, unsigned slot, uint64_t counter,
+                                  const uint8_t *id, size_t id_len)
+{
+    if (!is_slot(slot) || id_len > TERN_UPDATE_ID_MAX || (id == NULL && id_len))
+        return TERN_EINVAL;
+    if (s->active != TERN_SLOT_NONE || s->pending != TERN_SLOT_NONE)
+        return TERN_EBUSY;                    /* a volume in use: stage instead */
+    s->active = (uint8_t)slot;
+    s->confirmed = true;
+    s->slot[slot].bad = false;
+    set_id(&s->slot[slot], id, id_len);
+    if (counter > s->counter)
+        s->counter = counter;
     return TERN_OK;
 }

@@ -262,3 +262,11 @@ size_t tern_update_status(const struct tern_update *u, char *buf, size_t cap)
 {
     return tern_boot_state_render(&u->state, u->have_record, buf, cap);
 }
+
+tern_result tern_update_adopt(struct tern_update *u, unsigned slot, uint64_t counter,
+                              const uint8_t *id, size_t id_len)
+{
+    struct tern_boot_state next = u->state;
+    tern_result r = tern_boot_state_adopt(&next, slot, counter, id, id_len);
+    return r == TERN_OK ? store(u, &next) : r;
+}

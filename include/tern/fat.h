@@ -259,6 +259,14 @@ tern_result tern_fat_close(struct tern_fat_file *f);
  * TERN_ENOENT; TERN_EINVAL; TERN_EIO. */
 tern_result tern_fat_stat(struct tern_fat *fs, const char *path, struct tern_fat_stat *out);
 
+/* True when path (as tern_fat_stat takes it; "." components and repeated
+ * '/' allowed) is the root directory entry named top, or inside it: its
+ * first component is top by FAT's name rule (ASCII case folded, trailing
+ * dots and spaces dropped) or names the same directory (an 8.3 alias:
+ * the same first cluster). For keeping the OS's own directory (/tern on
+ * the data volume) out of the HTTP files and an app's mounts. */
+bool tern_fat_in_top_dir(struct tern_fat *fs, const char *path, const char *top);
+
 struct tern_fat_dir {
     struct tern_fat *fs;
     uint32_t start;            /* first cluster; 0: FAT12/16 fixed root */

@@ -47,6 +47,7 @@ struct tern_pal_mount {
     const char *path;                /* "/data": absolute, no trailing '/' */
     struct tern_fat *fs;
     bool read_only;
+    const char *hidden;              /* a top directory of fs the app never sees ("tern"), or NULL */
 };
 
 struct tern_pal_endpoint {
@@ -109,6 +110,7 @@ struct tern_pal_app {
         uint64_t route_busy;         /* threaded routes: 503, every worker busy and the queue full */
         uint64_t route_dropped;      /* threaded routes: the client left first (result dropped) */
         uint64_t path_escapes;
+        uint64_t hidden_refused;     /* paths into a mount's hidden directory: ENOENT */
         uint64_t sock_refused;       /* sockets refused: TCP/UDP pool full */
     } stats;
 };

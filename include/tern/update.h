@@ -103,13 +103,14 @@ struct tern_slot_state {
  * TERN_UPDATE_TRIES_MAX; confirmed only with an active slot; neither the
  * active nor the pending slot is bad; the rollback slot is NONE exactly
  * when its reason is NONE, and its text is empty then; text is printable
- * ASCII. */
+ * ASCII; announce only with a rollback. */
 struct tern_boot_state {
     uint32_t seq;                        /* newer: (int32_t)(a - b) > 0 */
     uint8_t active;                      /* the confirmed fallback */
     uint8_t pending;                     /* staged, on trial */
     uint8_t tries;                       /* trial boots the pending slot has left */
     bool confirmed;                      /* the active slot passed its health check */
+    bool announce;                       /* the last rollback is not yet told by a boot */
     uint64_t counter;                    /* accepted security counter: only grows */
     uint32_t rollbacks;                  /* rollbacks ever recorded */
     struct {
@@ -220,6 +221,14 @@ tern_result tern_boot_state_confirm(struct tern_boot_state *s, unsigned running,
 tern_result tern_boot_state_fail(struct tern_boot_state *s, unsigned running, unsigned why,
                                  const char *text);
 
+/* A volume's first package, installed offline (tern-pkg install): slot
+ * (written and verified by the caller) becomes the active, confirmed slot
+ * with its id, the counter raised to counter. TERN_OK; TERN_EINVAL (slot
+ * not A/B, id_len over TERN_UPDATE_ID_MAX); TERN_EBUSY (there is an
+ * active or a pending slot already: stage instead). */
+tern_result tern_boot_state_adopt(struct tern_boot_state *s, unsigned slot, uint64_t counter,
+                                  const uint8_t *id, size_t id_len);
+
 /* Renders s for people and /status into buf (always NUL-terminated when
  * cap > 0): one line of state, one per slot (state word, id with
  * non-printable bytes as \xNN), one for the last rollback. Returns the
@@ -298,6 +307,10 @@ tern_result tern_update_confirm(struct tern_update *u, uint64_t counter);
 
 /* tern_boot_state_fail with u->running, stored; ends the trial. */
 tern_result tern_update_fail(struct tern_update *u, unsigned why, const char *text);
+
+/* tern_boot_state_adopt, stored. Results as that, or a store error. */
+tern_result tern_update_adopt(struct tern_update *u, unsigned slot, uint64_t counter,
+                              const uint8_t *id, size_t id_len);
 
 /* tern_boot_state_render of the loaded record. */
 size_t tern_update_status(const struct tern_update *u, char *buf, size_t cap);

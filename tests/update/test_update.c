@@ -149,7 +149,7 @@ static void test_codec_refusals(void **state)
     static const struct refusal cases[] = {
         { 0, 'X', "bad-magic" },      { 4, 2, "bad-version" },     { 7, 1, "bad-size" },
         { 12, 2, "bad-slot" },        { 13, 7, "bad-slot" },       { 28, 3, "bad-slot" },
-        { 14, 101, "bad-tries" },     { 15, 2, "bad-flags" },      { 29, 8, "bad-rollback" },
+        { 14, 101, "bad-tries" },     { 15, 4, "bad-flags" },      { 29, 8, "bad-rollback" },
         { 32, 0x07, "bad-text" },     { 47, 'x', "bad-text" },     { 95, 'x', "bad-text" },
         { 96, 2, "bad-flags" },       { 97, 199, "bad-id" },       { 200, 1, "bad-id" },
         { 30, 1, "bad-reserved" },    { 500, 1, "bad-reserved" },  { 13, A, "bad-invariant" },
@@ -509,10 +509,44 @@ static void test_transition_details(void **state)
     assert_int_equal(tern_boot_state_fail(&s, B, TERN_UPDATE_WHY_OTHER, longtext), TERN_OK);
     assert_int_equal(strlen(s.last.text), TERN_UPDATE_TEXT_MAX - 1);
     assert_int_equal(s.last.text[5], '?');
+    /* A rollback recorded by fail is told by the next boot, once. */
+    assert_true(s.announce);
+    {
+        uint8_t rec[TERN_BOOT_STATE_BYTES];
+        struct tern_boot_state back, again;
+        tern_boot_state_encode(&s, rec);
+        assert_int_equal(rec[15] & 2, 2);
+        assert_int_equal(tern_boot_state_decode(rec, sizeof(rec), &back, NULL), TERN_OK);
+        assert_true(back.announce);
+        assert_int_equal(tern_boot_state_select(&back, true, table_verify, &ok, &c), TERN_OK);
+        assert_true(c.rolled_back && c.changed && !c.trial);
+        assert_int_equal(c.slot, A);
+        assert_false(back.announce);
+        again = back;
+        assert_int_equal(tern_boot_state_select(&again, true, table_verify, &ok, &c), TERN_OK);
+        assert_false(c.rolled_back || c.changed);
+        back.last.why = TERN_UPDATE_WHY_NONE;      /* announce without a rollback: refused */
+        back.last.slot = N;
+        back.last.text[0] = '\0';
+        back.announce = true;
+        tern_boot_state_encode(&back, rec);
+        const char *why = NULL;
+        assert_int_equal(tern_boot_state_decode(rec, sizeof(rec), &again, &why), TERN_EIO);
+        assert_string_equal(why, "bad-invariant");
+    }
     assert_int_equal(tern_boot_state_stage(&s, A, B, 1, (const uint8_t *)"x", 199), TERN_EINVAL);
     assert_int_equal(tern_boot_state_stage(&s, A, B, 1, NULL, 1), TERN_EINVAL);
     uint8_t b[TERN_BOOT_STATE_BYTES];
     struct tern_boot_state d;
+    tern_boot_state_encode(&s, b);
+    assert_int_equal(tern_boot_state_decode(b, sizeof(b), &d, NULL), TERN_OK);
+    /* adopt: a volume's first package, offline (tern-pkg install) */
+    tern_boot_state_fresh(&s);
+    assert_int_equal(tern_boot_state_adopt(&s, N, 1, NULL, 0), TERN_EINVAL);
+    assert_int_equal(tern_boot_state_adopt(&s, B, 7, (const uint8_t *)"first", 5), TERN_OK);
+    assert_true(s.active == B && s.confirmed && s.counter == 7 && s.pending == N);
+    assert_memory_equal(s.slot[B].id, "first", 5);
+    assert_int_equal(tern_boot_state_adopt(&s, A, 9, NULL, 0), TERN_EBUSY);
     tern_boot_state_encode(&s, b);
     assert_int_equal(tern_boot_state_decode(b, sizeof(b), &d, NULL), TERN_OK);
     assert_string_equal(tern_update_why_name(TERN_UPDATE_WHY_TRIES), "tries-exhausted");

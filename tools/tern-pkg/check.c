@@ -103,9 +103,7 @@ static int open_pkg(const struct opts *o, uint8_t **data, struct tern_pkg *pkg)
     return 0;
 }
 
-/* The manifest inside a verified package, checked against it, and the app
- * it names checked by the loader's rules. */
-static int check_contents(const struct tern_pkg *pkg, const char *path, struct tern_manifest *m)
+int check_contents(const struct tern_pkg *pkg, const char *path, struct tern_manifest *m)
 {
     struct tern_pkg_file f;
     struct tern_manifest_error merr;

@@ -21,6 +21,7 @@ static const char usage[] =
     "  sign     sign a package (with a key, or attach a signature made elsewhere)\n"
     "  verify   check a package as the OS would before running it\n"
     "  inspect  print a package's header, files, hashes and signer\n"
+    "  install  write a package into a Tern disk image's A/B slot (offline)\n"
     "\n"
     "'tern-pkg COMMAND --help' describes each. Exit codes: 0 done, 1 internal\n"
     "failure, 2 usage error, 3 I/O error, 4 refused (package, manifest, app or key).\n";
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
         int (*run)(int argc, char **argv);
     } cmds[] = {
         { "keygen", cmd_keygen }, { "build", cmd_build },     { "sign", cmd_sign },
-        { "verify", cmd_verify }, { "inspect", cmd_inspect },
+        { "verify", cmd_verify }, { "inspect", cmd_inspect }, { "install", cmd_install },
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (strcmp(cmd, cmds[i].name) == 0)

@@ -40,6 +40,14 @@ int cmd_build(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_install(int argc, char **argv);
+
+/* The manifest inside a verified package into *m, checked against the
+ * package, and the app it names checked by the loader's rules. 0 or
+ * EXIT_REFUSED after saying why (path names the package). */
+struct tern_pkg;
+struct tern_manifest;
+int check_contents(const struct tern_pkg *pkg, const char *path, struct tern_manifest *m);
 
 /* Reads each trusted public key file into keys[0..n). 0 or an exit code. */
 struct tern_pkg_key;
