@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kv's threaded routes on tern-linux, from a Tern disk image as on bare
-# metal, over a TAP in a network namespace this test creates (tern-linux
+# metal (the signed kv.tpk in the data partition's slot A, tern-pkg install), over a TAP in a network namespace this test creates (tern-linux
 # at 192.0.2.10, the kernel's side 192.0.2.1: libslirp's host forward
 # listens with a backlog of one, which drops a burst of connects), with
 # curl in the namespace as the clients: four slow clients (watches, GET
@@ -9,10 +9,10 @@
 # answered; a fifth watch is refused (503, kv keeps workers for the
 # rest); a 60 KB value (more than the HTTP output buffer) comes back whole;
 # then a PUT of each watched key ends its watch with the new value.
-# usage: linux_kv_clients.sh TERN_LINUX TERN_MKIMAGE KV_ELF SOURCE_ROOT
+# usage: linux_kv_clients.sh TERN_LINUX TERN_MKIMAGE KV_TPK SOURCE_ROOT TERN_PKG
 # Root for the namespace and the TAP (skips otherwise).
 set -u
-tern=$1 mkimage=$2 kv=$3 root=$4
+tern=$1 mkimage=$2 kv=$3 root=$4 tpk=$5
 . "$root/tests/integration/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (TAP device and network namespace)"
 [ -c /dev/net/tun ] || skip "no /dev/net/tun"
@@ -36,10 +36,9 @@ nsx ip addr add 192.0.2.1/24 dev tap0
 nsx ip link set tap0 up
 C="nsx curl -sS --max-time 10"
 
-mkdir -p "$tmp/esp/tern" "$tmp/data"
-cp "$root/fixtures/manifests/kv.json" "$tmp/esp/tern/manifest.json"
-cp "$kv" "$tmp/esp/tern/kv.elf"
+mkdir -p "$tmp/esp" "$tmp/data"
 "$mkimage" --output "$tmp/disk.img" --size 48 --esp "$tmp/esp" --data "$tmp/data" --quiet || fail "mkimage"
+"$tpk" install "$tmp/disk.img" "$kv" >/dev/null 2>&1 || fail "tern-pkg install"
 nsx "$tern" --disk "$tmp/disk.img" --net tap:tap0 --ip 192.0.2.10/24 --gw 192.0.2.1 \
     >"$tmp/out" 2>&1 &
 pid=$!
