@@ -59,6 +59,7 @@ struct metal_clock {
     uint64_t tsc0;           /* TSC at UEFI entry: monotonic zero */
     uint64_t tsc_hz;
     bool tsc_from_cpuid;     /* CPUID 0x15, else measured against the PIT */
+    bool no_pit;             /* neither: the rate is a guess (1 GHz) */
     uint64_t provisional_hz; /* the first estimate (1-10 ms of PIT) */
     bool refined;            /* the rate is final (refined, CPUID, or given up) */
     uint32_t refine_ms;      /* the window the refined rate came from */

@@ -33,6 +33,9 @@
 #           which microvm lacks, then a triple fault; Firecracker ends a VM
 #           on either): "power off: no ACPI S5: a reset", QEMU
 #           (-no-reboot) exits with status 0
+#   nopit   -M microvm,pit=off, halt=4: no PIT answers (its status reads
+#           all-ones): found at the first read, the TSC rate a logged guess
+#           of 1 GHz instead of 100 million spinning reads; status 9
 #   s5      without isa-debug-exit: the power button ends in ACPI S5
 #           through the FADT's sleep control register
 #           ("acpi: entering S5 (sleep control ..."), QEMU status 0
@@ -125,6 +128,13 @@ assert d["backend"] == "baremetal" and d["addresses"][0]["ip"] == "10.0.2.15", d
         done
         grep -aq 'acpi rsdp 0x0 ' "$out" || { cat "$out" >&2; fail "an RSDP on a machine without ACPI"; }
         expect "GET /healthz" "$($C "http://127.0.0.1:$port/healthz")" ok
+        ;;
+    nopit)
+        run --rng --append "halt=4" -M microvm,pit=off
+        wait_for_marker "$out" '^TERN_HALT code=4([^0-9]|$)' 60 "$pid"
+        grep -aq 'warn metal: no PIT answers and CPUID gives no TSC rate: time runs at a guessed 1 GHz' "$out" ||
+            { cat "$out" >&2; fail "no warning that the TSC rate is a guess"; }
+        expect_status 9
         ;;
     kbdreset)
         run --no-acpi --no-debug-exit --rng --append "halt=3"
