@@ -9,7 +9,7 @@ RUN_ARGS   ?=
 
 CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
 
-.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz fuzz-build fuzz-long qemu image microvm microvm-image clean bench bench-storage bench-metal bench-microvm bench-net bench-metal-linux bench-workload
+.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz fuzz-build fuzz-long qemu image microvm microvm-image clean bench bench-storage bench-metal bench-microvm bench-net bench-metal-linux bench-workload bench-update
 
 all: build
 
@@ -80,18 +80,25 @@ bench-net: deps build
 bench-storage: deps build
 	bench/storage/bench.sh $(BUILD)
 
-# Tern's own disk image (GPT, ESP with EFI/BOOT/BOOTX64.EFI and the
-# workload in /tern, data partition with the default site), booted with
-# virtio-blk, virtio-net on QEMU's restricted user network
-# (127.0.0.1:8081 -> 80) and virtio-rng.
-# WORKLOAD=NAME picks the app (apps/NAME, fixtures/manifests/NAME.json)
-# whose manifest and file go on the ESP's /tern (docs/apps.md).
+# Tern's own disk image (GPT, ESP with EFI/BOOT/BOOTX64.EFI, data
+# partition with the default site and the workload's signed package in
+# A/B slot A), booted with virtio-blk, virtio-net on QEMU's restricted
+# user network (127.0.0.1:8081 -> 80) and virtio-rng.
+# WORKLOAD=NAME picks the app's package (build/apps/NAME.tpk, signed with
+# the TEST key; docs/packages.md). DEV=1 makes a development image
+# (/tern/dev.json on the ESP: unsigned packages and raw manifests run) and
+# puts the raw manifest and app file on the ESP's /tern instead.
 WORKLOAD ?= hello
+DEV ?= 0
 image: deps build
+ifeq ($(DEV),1)
 	rm -rf $(BUILD)/workload && mkdir -p $(BUILD)/workload
 	cp fixtures/manifests/$(WORKLOAD).json $(BUILD)/workload/manifest.json
 	cp $(BUILD)/apps/$(WORKLOAD).elf $(BUILD)/workload/
-	scripts/make-image.sh $(BUILD) $(BUILD)/tern.img "" 64 $(BUILD)/workload
+	DEV=1 scripts/make-image.sh $(BUILD) $(BUILD)/tern.img "" 64 $(BUILD)/workload
+else
+	scripts/make-image.sh $(BUILD) $(BUILD)/tern.img "" 64 $(BUILD)/apps/$(WORKLOAD).tpk
+endif
 
 qemu: image
 	scripts/run-qemu.sh $(BUILD) --image $(BUILD)/tern.img --net 8081 --rng
@@ -133,6 +140,12 @@ bench-metal-linux: deps build
 # Workloads (apps through the PAL) against the OS's own services in the
 # same run: hello, echo and kv on tern-linux over TAP (root; a namespace
 # the script creates), then the bare-metal boot with the app from the disk.
+bench: bench-update
+# Packages and updates: a 1 MiB package's check at boot on metal (TCG) and
+# an update through the endpoint on tern-linux (docs/performance.md).
+bench-update: deps build
+	bench/update/bench.sh $(BUILD)
+
 bench: bench-workload
 bench-workload: deps build
 	bench/workload/bench.sh $(BUILD)

@@ -72,6 +72,7 @@ tern_result tern_os_init(struct tern_os *os, const struct tern_platform *plat,
     tern_sched_init(os);
     tern_list_init(&os->pollers);
     tern_list_init(&os->shutdown_hooks);
+    tern_list_init(&os->deferred);
     os->state = TERN_OS_RUNNING;
 
     uint64_t now = tern_now_ns(os);
@@ -90,6 +91,20 @@ static void run_pollers(struct tern_os *os, uint64_t ready)
         n = n->next; /* a poller may remove itself */
         if (p->mask & ready)
             p->poll(os, p->arg, ready & p->mask);
+    }
+}
+
+/* The calls deferred before this step; those they post wait for the next. */
+static void run_deferred(struct tern_os *os)
+{
+    struct tern_list batch;
+    tern_list_init(&batch);
+    struct tern_list_node *n;
+    while ((n = tern_list_pop_front(&os->deferred)) != NULL)
+        tern_list_push_back(&batch, n);
+    while ((n = tern_list_pop_front(&batch)) != NULL) {
+        struct tern_deferred *d = TERN_CONTAINER_OF(n, struct tern_deferred, link);
+        d->fn(os, d->arg);
     }
 }
 
@@ -116,13 +131,14 @@ uint64_t tern_os_step(struct tern_os *os, uint64_t ready)
         os->shutdown_requested = true;
     if (ready & ~TERN_READY_SHUTDOWN)
         run_pollers(os, ready & ~TERN_READY_SHUTDOWN);
+    run_deferred(os);
     tern_timer_run(&os->timers, tern_now_ns(os));
     tern_sched_run_ready(os);
     if (os->shutdown_requested && os->state == TERN_OS_RUNNING)
         run_shutdown(os);
     if (os->state != TERN_OS_RUNNING)
         return UINT64_MAX;
-    if (tern_sched_has_ready(os))
+    if (tern_sched_has_ready(os) || !tern_list_empty(&os->deferred))
         return 0;
     return tern_timer_next_deadline(&os->timers);
 }
@@ -173,6 +189,25 @@ void tern_os_remove_poller(struct tern_os *os, struct tern_poller *p)
 void tern_os_add_shutdown_hook(struct tern_os *os, struct tern_shutdown_hook *h)
 {
     tern_list_push_back(&os->shutdown_hooks, &h->link);
+}
+
+void tern_deferred_init(struct tern_deferred *d, void (*fn)(struct tern_os *os, void *arg),
+                        void *arg)
+{
+    d->fn = fn;
+    d->arg = arg;
+    tern_list_node_init(&d->link);
+}
+
+void tern_os_defer(struct tern_os *os, struct tern_deferred *d)
+{
+    if (!tern_list_node_linked(&d->link))
+        tern_list_push_back(&os->deferred, &d->link);
+}
+
+void tern_os_defer_cancel(struct tern_deferred *d)
+{
+    tern_list_remove(&d->link);
 }
 
 uint64_t tern_now_ns(const struct tern_os *os)

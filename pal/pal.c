@@ -275,6 +275,7 @@ tern_result tern_pal_app_init(struct tern_pal_app *app, struct tern_os *os,
         return TERN_EINVAL;
     app->os = os;
     app->cfg = *cfg;
+    tern_list_init(&app->route_reqs);
     app->arena = tern_alloc(os, sizeof(struct tern_heap));
     app->arena_mem = tern_alloc(os, cfg->memory_bytes);
     app->handles = tern_calloc(os, TERN_PAL_MAX_HANDLES, sizeof *app->handles);
@@ -327,6 +328,7 @@ void pal_app_ended(struct tern_pal_app *app, int code, const char *reason)
     tern_snprintf(app->exit_reason, sizeof app->exit_reason, "%s", reason);
     tern_marker(app->os, "TERN_APP_EXIT", "name=%s code=%d reason=%s", app->cfg.name, code,
                 tern_token(app->exit_reason));
+    pal_http_app_ended(app);
     if (app->on_exit)
         app->on_exit(app, app->on_exit_arg);
 }

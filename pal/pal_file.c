@@ -123,6 +123,10 @@ static int resolve(struct tern_pal_app *app, const char *path, struct vpath *out
         return path_escape(app, path, "outside the app's mounts");
     out->mount = best;
     out->rest = out->norm[best_len] ? out->norm + best_len : "/";
+    if (best->hidden && tern_fat_in_top_dir(best->fs, out->rest, best->hidden)) {
+        app->stats.hidden_refused++;            /* the OS's own files: not there for the app */
+        return TERN_PAL_ENOENT;
+    }
     return TERN_PAL_OK;
 }
 
@@ -339,6 +343,18 @@ static int pal_file_stat(void *ctx, const char *path, struct tern_pal_stat *out)
     return (int)fr;
 }
 
+/* An entry of the mount's root that is its hidden directory. */
+static bool is_hidden_entry(const struct tern_pal_mount *m, const char *dir,
+                            const struct tern_fat_stat *fst)
+{
+    if (m->hidden == NULL || strcmp(dir, "/") != 0 || !fst->is_dir)
+        return false;
+    char p[TERN_FAT_NAME_MAX + 2];
+    p[0] = '/';
+    memcpy(p + 1, fst->name, sizeof fst->name);
+    return tern_fat_in_top_dir(m->fs, p, m->hidden);
+}
+
 static int pal_file_list(void *ctx, const char *path, uint32_t index,
                          struct tern_pal_dirent *out)
 {
@@ -351,8 +367,12 @@ static int pal_file_list(void *ctx, const char *path, uint32_t index,
     struct tern_fat_dir d;
     struct tern_fat_stat fst;
     tern_result fr = tern_fat_opendir(vp.mount->fs, &d, vp.rest);
-    for (uint32_t i = 0; fr == TERN_OK && i <= index; i++)
+    uint32_t listed = 0;
+    while (fr == TERN_OK && listed <= index) {
         fr = tern_fat_readdir(&d, &fst);
+        if (fr == TERN_OK && !is_hidden_entry(vp.mount, vp.rest, &fst))
+            listed++;                           /* a hidden one is not listed: no index */
+    }
     if (fr != TERN_OK)
         return (int)fr;
     _Static_assert(sizeof out->name >= sizeof fst.name, "a FAT name fits a dirent");

@@ -1,8 +1,8 @@
 /*
  * Interface: what the PAL's files share. Each group of the table lives in
  * its own file (pal.c: logs, config, memory, time, random, status;
- * pal_thread.c: threads and events; pal_http.c: routes; pal_sock.c:
- * sockets; pal_file.c: files); this header has the handle table they all
+ * pal_thread.c: threads and events; pal_http.c and pal_http_pool.c:
+ * routes; pal_sock.c: sockets; pal_file.c: files); this header has the handle table they all
  * use and the fillers that put each group into the table.
  */
 #ifndef TERN_PAL_INTERNAL_H
@@ -19,6 +19,7 @@ enum pal_kind {
     PAL_H_TCP,
     PAL_H_UDP,
     PAL_H_FILE,
+    PAL_H_HTTP_POOL,
 };
 
 /* One handle: a kind and the object it names (from the instance heap,
@@ -77,6 +78,9 @@ void pal_fill_thread(struct tern_pal *t);
 void pal_fill_http(struct tern_pal *t);
 void pal_fill_sock(struct tern_pal *t);
 void pal_fill_file(struct tern_pal *t);
+
+/* The app ended (pal_app_ended): its HTTP worker pools stop taking work. */
+void pal_http_app_ended(struct tern_pal_app *app);
 
 /* Group teardown at finish (close what the app left open). */
 void pal_http_finish(struct tern_pal_app *app);

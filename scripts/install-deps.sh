@@ -22,7 +22,7 @@ test_pkgs=(
     qemu-system-x86 ovmf
     libclang-rt-14-dev
     curl iproute2 procps
-    tshark python3-scapy dnsmasq-base iputils-ping socat
+    tshark python3-scapy dnsmasq-base iputils-ping socat busybox
     gdisk dosfstools mtools python3
     python3-h11 openssl wrk slowhttptest hping3 nginx
     linux-perf

@@ -12,6 +12,12 @@
  * refused with what (root directory entries, directory entries,
  * clusters), by how much, and the --size or --esp-size that would do.
  *
+ * The same trees and options give the same image, byte for byte
+ * (docs/reproducible.md): names in byte order, every FAT stamp from
+ * SOURCE_DATE_EPOCH (or a fixed default), and the disk and partition
+ * GUIDs (and so the FAT serials) derived from a SHA-256 of the options,
+ * that time and the trees' names and contents.
+ *
  *   tern-mkimage --output IMG --size MiB [--esp DIR] [--data DIR]
  *                [--esp-size MiB] [--sector 512|4096] [--quiet]
  */
@@ -22,10 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <mbedtls/sha256.h>
 
 #include "tern/blockdev.h"
 #include "tern/fat.h"
@@ -64,6 +71,88 @@ static tern_result img_flush(void *ctx)
 
 static const struct tern_bdev_ops image_ops = { img_read, img_write, img_flush };
 
+/* ---- what makes two runs write the same bytes ---- */
+
+/* FAT stamps without SOURCE_DATE_EPOCH: 2020-01-01 00:00:00 UTC, the
+ * date core stamps by default. */
+#define DEFAULT_EPOCH 1577836800LL
+#define FAT_EPOCH_MIN 315532800LL     /* 1980-01-01 00:00:00, FAT's first */
+#define FAT_EPOCH_MAX 4354819198LL    /* 2107-12-31 23:59:58, FAT's last */
+
+/* The time every entry is stamped with: SOURCE_DATE_EPOCH (decimal
+ * seconds since 1970) when set and not empty, else DEFAULT_EPOCH. 0; -1
+ * (said why) when it is set but not such a number. */
+static int image_epoch(long long *out)
+{
+    const char *s = getenv("SOURCE_DATE_EPOCH");
+    if (s == NULL || *s == '\0') {
+        *out = DEFAULT_EPOCH;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end != '\0' || errno != 0) {
+        fprintf(stderr, "tern-mkimage: SOURCE_DATE_EPOCH='%s' is not a whole number of seconds "
+                        "since 1970\n", s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A FAT date and time (FAT encoding). */
+struct stamp {
+    uint16_t date, time;
+};
+
+/* t as a FAT stamp (UTC, 2-second steps), clamped to the years FAT can
+ * say (1980..2107). */
+static struct stamp stamp_of(long long t)
+{
+    t = t < FAT_EPOCH_MIN ? FAT_EPOCH_MIN : t > FAT_EPOCH_MAX ? FAT_EPOCH_MAX : t;
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    return (struct stamp){
+        .date = (uint16_t)(((tm.tm_year - 80) << 9) | ((tm.tm_mon + 1) << 5) | tm.tm_mday),
+        .time = (uint16_t)((tm.tm_hour << 11) | (tm.tm_min << 5) | (tm.tm_sec / 2)),
+    };
+}
+
+static void sha_u64(mbedtls_sha256_context *sha, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    mbedtls_sha256_update_ret(sha, b, sizeof(b));
+}
+
+static void sha_str(mbedtls_sha256_context *sha, const char *s)
+{
+    mbedtls_sha256_update_ret(sha, (const unsigned char *)s, strlen(s) + 1);
+}
+
+/* The GUID named what ("disk", "esp", "data") of an image whose inputs
+ * hash to seed: the first 16 bytes of SHA-256(seed, what), marked as an
+ * RFC 9562 version 8 (custom) UUID. */
+static struct tern_guid derived_guid(const uint8_t seed[32], const char *what)
+{
+    mbedtls_sha256_context sha;
+    uint8_t h[32];
+    struct tern_guid g;
+    mbedtls_sha256_init(&sha);
+    mbedtls_sha256_starts_ret(&sha, 0);
+    mbedtls_sha256_update_ret(&sha, seed, 32);
+    sha_str(&sha, what);
+    mbedtls_sha256_finish_ret(&sha, h);
+    mbedtls_sha256_free(&sha);
+    memcpy(g.b, h, sizeof(g.b));
+    g.b[7] = (uint8_t)((g.b[7] & 0x0f) | 0x80);   /* version 8 */
+    g.b[8] = (uint8_t)((g.b[8] & 0x3f) | 0x80);   /* variant */
+    return g;
+}
+
 /* ---- surveying a host tree before anything is written ---- */
 
 /* Directories below the root: tern_fat_check walks 64 levels, the root's
@@ -73,6 +162,10 @@ static const struct tern_bdev_ops image_ops = { img_read, img_write, img_flush }
 struct survey {
     const char *what;          /* "esp" or "data" */
     uint32_t sector_size;
+    mbedtls_sha256_context *id;   /* takes every name and file's bytes, in copy order */
+    size_t root_len;           /* of the tree's host path: names are hashed below it */
+    uint8_t *buf;              /* [buf_len], for reading files into id */
+    size_t buf_len;
     uint32_t root_entries;     /* the root's planned size, the label's entry included */
     unsigned long files, dirs;
     unsigned long long bytes;
@@ -98,10 +191,16 @@ static int push(uint32_t **arr, size_t *cap, unsigned long n, uint32_t v)
     return 0;
 }
 
+/* Byte order of names, whatever the locale (alphasort follows LC_COLLATE). */
+static int by_bytes(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
 /* Sorted names of a host directory, as copy_tree will take them. */
 static int sorted_names(const char *host, struct dirent ***names)
 {
-    int n = scandir(host, names, NULL, alphasort);
+    int n = scandir(host, names, NULL, by_bytes);
     if (n < 0)
         fprintf(stderr, "tern-mkimage: %s: %s\n", host, strerror(errno));
     return n;
@@ -114,9 +213,43 @@ static void free_names(struct dirent **names, int n)
     free(names);
 }
 
+/* Hashes into sv->id an entry of the tree (kind 'd' or 'f', its path
+ * below the tree's root) and, for a file, its size and bytes. 0 or -1
+ * (said what, on stderr). */
+static int hash_entry(struct survey *sv, char kind, const char *hpath, uint64_t size)
+{
+    mbedtls_sha256_update_ret(sv->id, (const unsigned char *)&kind, 1);
+    sha_str(sv->id, hpath + sv->root_len);
+    if (kind == 'd')
+        return 0;
+    sha_u64(sv->id, size);
+    int fd = open(hpath, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "tern-mkimage: %s: %s\n", hpath, strerror(errno));
+        return -1;
+    }
+    uint64_t got = 0;
+    ssize_t n;
+    while ((n = read(fd, sv->buf, sv->buf_len)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        mbedtls_sha256_update_ret(sv->id, sv->buf, (size_t)n);
+        got += (uint64_t)n;
+    }
+    int err = errno;
+    close(fd);
+    if (n < 0)
+        fprintf(stderr, "tern-mkimage: %s: %s\n", hpath, strerror(err));
+    else if (got != size)
+        fprintf(stderr, "tern-mkimage: %s: changed while being read\n", hpath);
+    return n == 0 && got == size ? 0 : -1;
+}
+
 /* Plans directory host (its own plan: depth 0 is the root) and, after
- * it, each subdirectory; records file and directory sizes. 0 or -1 (said
- * what, on stderr). */
+ * it, each subdirectory; records file and directory sizes and hashes
+ * every entry (hash_entry). 0 or -1 (said what, on stderr). */
 static int survey_dir(struct survey *sv, const char *host, int depth)
 {
     struct dirent **names;
@@ -153,12 +286,14 @@ static int survey_dir(struct survey *sv, const char *host, int depth)
         } else if (S_ISREG(st.st_mode)) {
             rc = push(&sv->file_bytes, &sv->file_cap, sv->files++, (uint32_t)st.st_size);
             sv->bytes += (unsigned long long)st.st_size;
+            if (rc == 0)
+                rc = hash_entry(sv, 'f', hpath, (uint64_t)st.st_size);
         } else if (depth + 1 > DEPTH_MAX) {
             fprintf(stderr, "tern-mkimage: %s: directories nested %d deep, %d more than the "
                             "%d Tern's volume check walks below the root\n", hpath, depth + 1,
                     depth + 1 - DEPTH_MAX, DEPTH_MAX);
             rc = -1;
-        } else {
+        } else if ((rc = hash_entry(sv, 'd', hpath, 0)) == 0) {
             rc = survey_dir(sv, hpath, depth + 1);
         }
     }
@@ -246,9 +381,48 @@ static int fit_volume(const struct survey *sv, uint64_t sectors, struct tern_fat
     return 0;
 }
 
-static int survey_tree(struct survey *sv, const char *src)
+/* Surveys the tree at src (survey_dir), its name and entries hashed into
+ * id. 0 or -1 (said what). */
+static int survey_tree(struct survey *sv, const char *src, mbedtls_sha256_context *id)
 {
-    return survey_dir(sv, src, 0);
+    sv->id = id;
+    sv->root_len = strlen(src);
+    sv->buf_len = 1 << 16;
+    sv->buf = malloc(sv->buf_len);
+    if (sv->buf == NULL) {
+        fprintf(stderr, "tern-mkimage: out of memory\n");
+        return -1;
+    }
+    sha_str(id, sv->what);
+    int rc = survey_dir(sv, src, 0);
+    free(sv->buf);
+    sv->buf = NULL;
+    return rc;
+}
+
+/* Surveys both trees (either may be NULL) and hashes what decides the
+ * image's bytes into seed: the layout (size, ESP size and sector size in
+ * MiB and bytes), the FAT stamp, and every name and byte of the trees.
+ * 0 or -1 (said what). */
+static int survey_image(struct survey *esv, const char *esp, struct survey *dsv,
+                        const char *data, const uint32_t layout[3], struct stamp st,
+                        uint8_t seed[32])
+{
+    mbedtls_sha256_context id;
+    mbedtls_sha256_init(&id);
+    mbedtls_sha256_starts_ret(&id, 0);
+    sha_str(&id, "tern-mkimage image id 1");
+    for (int i = 0; i < 3; i++)
+        sha_u64(&id, layout[i]);
+    sha_u64(&id, (uint64_t)st.date << 16 | st.time);
+    int rc = 0;
+    if (esp)
+        rc = survey_tree(esv, esp, &id);
+    if (rc == 0 && data)
+        rc = survey_tree(dsv, data, &id);
+    mbedtls_sha256_finish_ret(&id, seed);
+    mbedtls_sha256_free(&id);
+    return rc;
 }
 
 /* The two partitions of a --size MiB image with an esp_mib ESP: 1 MiB
@@ -344,18 +518,6 @@ struct fill {
     size_t buf_len;
 };
 
-static void stamp(struct tern_fat *fs, time_t t)
-{
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || tm.tm_year < 80 || tm.tm_year > 207) {
-        fs->date = (uint16_t)(((2020 - 1980) << 9) | (1 << 5) | 1);
-        fs->time = 0;
-        return;
-    }
-    fs->date = (uint16_t)(((tm.tm_year - 80) << 9) | ((tm.tm_mon + 1) << 5) | tm.tm_mday);
-    fs->time = (uint16_t)((tm.tm_hour << 11) | (tm.tm_min << 5) | (tm.tm_sec / 2));
-}
-
 static void progress(struct fill *fl, bool last)
 {
     if (fl->quiet)
@@ -428,19 +590,11 @@ static int copy_tree(struct fill *fl, const char *host, const char *path, int de
                 DEPTH_MAX);
         return -1;
     }
-    DIR *dir = opendir(host);
-    if (dir == NULL) {
-        fprintf(stderr, "tern-mkimage: %s: %s\n", host, strerror(errno));
-        return -1;
-    }
     /* Sorted, so that images are reproducible. */
     struct dirent **names;
-    int n = scandir(host, &names, NULL, alphasort);
-    closedir(dir);
-    if (n < 0) {
-        fprintf(stderr, "tern-mkimage: %s: %s\n", host, strerror(errno));
+    int n = sorted_names(host, &names);
+    if (n < 0)
         return -1;
-    }
     int rc = 0;
     for (int i = 0; i < n; i++) {
         const char *nm = names[i]->d_name;
@@ -459,7 +613,6 @@ static int copy_tree(struct fill *fl, const char *host, const char *path, int de
             rc = -1;
             continue;
         }
-        stamp(fl->fs, st.st_mtime);
         if (S_ISDIR(st.st_mode)) {
             tern_result r = tern_fat_mkdir(fl->fs, fpath);
             if (r != TERN_OK) {
@@ -483,14 +636,14 @@ static int copy_tree(struct fill *fl, const char *host, const char *path, int de
                     hpath);
         }
     }
-    for (int i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    free_names(names, n);
     return rc;
 }
 
+/* Copies the tree at src into the volume at [first, first + count) of
+ * dev, every entry stamped st. 0 or -1 (said why). */
 static int fill_volume(struct tern_bdev *dev, uint64_t first, uint64_t count, const char *what,
-                       const char *src, bool quiet)
+                       const char *src, struct stamp st, bool quiet)
 {
     struct tern_fat fs;
     tern_result r = tern_fat_mount(&fs, dev, first, count, false);
@@ -499,6 +652,8 @@ static int fill_volume(struct tern_bdev *dev, uint64_t first, uint64_t count, co
                 tern_result_name(r), fs.reason ? fs.reason : "-");
         return -1;
     }
+    fs.date = st.date;
+    fs.time = st.time;
     struct fill fl = { .fs = &fs, .what = what, .quiet = quiet, .buf_len = 1 << 20 };
     fl.buf = malloc(fl.buf_len);
     if (fl.buf == NULL)
@@ -535,27 +690,18 @@ static int parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
-static struct tern_guid random_guid(void)
-{
-    struct tern_guid g;
-    if (getrandom(g.b, sizeof(g.b), 0) != (ssize_t)sizeof(g.b))
-        for (int i = 0; i < 16; i++)
-            g.b[i] = (uint8_t)rand();
-    g.b[7] = (uint8_t)((g.b[7] & 0x0f) | 0x40);   /* version 4 */
-    g.b[8] = (uint8_t)((g.b[8] & 0x3f) | 0x80);   /* variant */
-    return g;
-}
-
-/* Writes the GPT and both volumes (formatted with the options fit_or_say
- * chose, serials from the partition GUIDs) and copies the trees in. 0, or
- * -1 after saying why on stderr. */
+/* Writes the GPT (GUIDs derived from seed) and both volumes (formatted
+ * with the options fit_or_say chose, serials from the partition GUIDs,
+ * stamped st) and copies the trees in. 0, or -1 after saying why
+ * on stderr. */
 static int write_partitions(struct tern_bdev *dev, struct tern_gpt_new_part parts[2],
                             struct tern_fat_format_opts *eo, struct tern_fat_format_opts *dopt,
-                            const char *esp, const char *data, bool quiet)
+                            const char *esp, const char *data, const uint8_t seed[32],
+                            struct stamp st, bool quiet)
 {
-    parts[0].unique = random_guid();
-    parts[1].unique = random_guid();
-    struct tern_guid disk_guid = random_guid();
+    parts[0].unique = derived_guid(seed, "esp");
+    parts[1].unique = derived_guid(seed, "data");
+    struct tern_guid disk_guid = derived_guid(seed, "disk");
     tern_result r = tern_gpt_write(dev, &disk_guid, parts, 2);
     if (r != TERN_OK) {
         fprintf(stderr, "tern-mkimage: writing the GPT failed: %s\n", tern_result_name(r));
@@ -567,6 +713,8 @@ static int write_partitions(struct tern_bdev *dev, struct tern_gpt_new_part part
     for (int i = 0; i < 2; i++) {
         uint64_t secs = parts[i].last_lba - parts[i].first_lba + 1;
         memcpy(&opts[i]->serial, parts[i].unique.b, 4);
+        opts[i]->date = st.date;
+        opts[i]->time = st.time;
         r = tern_fat_format(dev, parts[i].first_lba, secs, opts[i]);
         if (r != TERN_OK) {
             fprintf(stderr, "tern-mkimage: formatting the %s partition failed: %s\n", what[i],
@@ -576,7 +724,8 @@ static int write_partitions(struct tern_bdev *dev, struct tern_gpt_new_part part
     }
     for (int i = 0; i < 2; i++) {
         uint64_t secs = parts[i].last_lba - parts[i].first_lba + 1;
-        if (src[i] && fill_volume(dev, parts[i].first_lba, secs, what[i], src[i], quiet) != 0)
+        if (src[i] &&
+            fill_volume(dev, parts[i].first_lba, secs, what[i], src[i], st, quiet) != 0)
             return -1;
     }
     return 0;
@@ -647,6 +796,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    long long epoch;
+    if (image_epoch(&epoch) != 0)
+        return 2;
+    struct stamp st = stamp_of(epoch);
     uint64_t per_mib = (1u << 20) / sector;
     uint64_t esp_min_mib = (tern_fat32_min_sectors(sector) + per_mib - 1) / per_mib;
     if (esp_mib == 0)
@@ -673,7 +826,9 @@ int main(int argc, char **argv)
     int rc = 1;
     int fd = -1;
     void *cache = NULL;
-    if ((esp && survey_tree(&esv, esp) != 0) || (data && survey_tree(&dsv, data) != 0))
+    const uint32_t layout[3] = { size_mib, esp_mib, sector };
+    uint8_t seed[32];
+    if (survey_image(&esv, esp, &dsv, data, layout, st, seed) != 0)
         goto out;
     esv.root_entries = esv.root_entries ? esv.root_entries : 1;
     dsv.root_entries = dsv.root_entries ? dsv.root_entries : 1;
@@ -705,7 +860,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tern-mkimage: out of memory\n");
         goto out;
     }
-    if (write_partitions(&dev, parts, &eo, &dopt, esp, data, quiet) != 0)
+    if (write_partitions(&dev, parts, &eo, &dopt, esp, data, seed, st, quiet) != 0)
         goto out;
     uint64_t dsecs = parts[1].last_lba - parts[1].first_lba + 1;
     if (tern_bdev_flush(&dev) != TERN_OK || fdatasync(fd) != 0) {

@@ -4,11 +4,21 @@
  *
  *   GET    /kv/        {"keys":["a","b"]}
  *   GET    /kv/KEY     the value (404 when absent)
+ *   GET    /kv/KEY?wait=S   waits up to S seconds (1-60) for the next PUT
+ *                      or DELETE of KEY, then answers as GET (a watch;
+ *                      at most WORKERS/2 at once, else 503)
  *   PUT    /kv/KEY     stores the body (up to 64 KiB): 201 new, 200 replaced
  *   DELETE /kv/KEY     204, or 404
  *   GET    /healthz    "ok" once the store's folder is usable
  *
- * KEY is 1-64 of [A-Za-z0-9_-]. A PUT writes KEY.new, flushes it, then
+ * The /kv routes are threaded (the PAL's http_route_threaded): WORKERS
+ * threads serve them, a request waiting in a queue of QUEUE for a free
+ * one (more: 503 from the OS), so a handler may block (a watch) while
+ * the others go on. /healthz stays on the loop. Each worker has its own
+ * paths and response buffer (indexed by req->worker).
+ *
+ * KEY is 1-64 of [A-Za-z0-9_-]. A PUT writes KEY.W.new (W: the worker,
+ * so concurrent PUTs of one key never share a file), flushes it, then
  * renames it over KEY (the PAL's rename replaces atomically), so after a
  * crash a key holds its old or its new value, never a torn one; leftover
  * .new files are removed at start. The store's folder is /data/kv (the
@@ -19,11 +29,23 @@
 #define DIR "/data/kv"
 #define KEY_MAX 64
 #define VALUE_MAX (64 * 1024)
+#define WORKERS 8
+#define QUEUE 256
+#define WAIT_MAX_S 60
+
+/* One worker's state: only its own handler touches it. */
+struct kv_worker {
+    char key[KEY_MAX + 1];
+    char path[96], tmp[112];
+    bool watching, changed;      /* a watch of key is on; a PUT/DELETE of it came */
+    char out[VALUE_MAX + 1];     /* the response body (the OS copies it) */
+};
 
 struct kv {
     const struct tern_pal *pal;
-    char path[96], tmp[100];
-    char out[VALUE_MAX + 1];     /* a response body: handlers run one at a time */
+    tern_pal_handle change;      /* signalled when a watched key changes */
+    unsigned watches;
+    struct kv_worker w[WORKERS];
 };
 
 static void text(struct tern_pal_http_response *resp, int status, const char *body)
@@ -33,8 +55,9 @@ static void text(struct tern_pal_http_response *resp, int status, const char *bo
     resp->body_len = strlen(body);
 }
 
-/* The key of /kv/KEY into kv->path ("/data/kv/KEY"); false when invalid. */
-static bool key_path(struct kv *kv, const char *req_path)
+/* The key of /kv/KEY into w->key, w->path ("/data/kv/KEY") and w->tmp;
+ * false when invalid. */
+static bool key_path(struct kv_worker *w, uint32_t index, const char *req_path)
 {
     const char *key = req_path + 4;
     size_t n = strlen(key);
@@ -46,16 +69,17 @@ static bool key_path(struct kv *kv, const char *req_path)
               c == '_' || c == '-'))
             return false;
     }
-    tern_snprintf(kv->path, sizeof kv->path, DIR "/%s", key);
-    tern_snprintf(kv->tmp, sizeof kv->tmp, DIR "/%s.new", key);
+    memcpy(w->key, key, n + 1);
+    tern_snprintf(w->path, sizeof w->path, DIR "/%s", key);
+    tern_snprintf(w->tmp, sizeof w->tmp, DIR "/%s.%u.new", key, (unsigned)index);
     return true;
 }
 
-static int get_value(struct kv *kv, struct tern_pal_http_response *resp)
+static int get_value(struct kv *kv, struct kv_worker *w, struct tern_pal_http_response *resp)
 {
     const struct tern_pal *pal = kv->pal;
     tern_pal_handle h;
-    int r = pal->file_open(pal->ctx, kv->path, TERN_PAL_O_READ, &h);
+    int r = pal->file_open(pal->ctx, w->path, TERN_PAL_O_READ, &h);
     if (r == TERN_PAL_ENOENT) {
         text(resp, 404, "no such key\n");
         return TERN_PAL_OK;
@@ -64,27 +88,70 @@ static int get_value(struct kv *kv, struct tern_pal_http_response *resp)
         return r;
     size_t len = 0, got = 1;
     while (r == TERN_PAL_OK && got && len < VALUE_MAX + 1) {
-        r = pal->file_read(pal->ctx, h, kv->out + len, VALUE_MAX + 1 - len, &got);
+        r = pal->file_read(pal->ctx, h, w->out + len, VALUE_MAX + 1 - len, &got);
         len += r == TERN_PAL_OK ? got : 0;
     }
     pal->file_close(pal->ctx, h);
     if (r != TERN_PAL_OK || len > VALUE_MAX)
         return TERN_PAL_EIO;
     resp->content_type = "application/octet-stream";
-    resp->body = kv->out;
+    resp->body = w->out;
     resp->body_len = len;
     return TERN_PAL_OK;
 }
 
+/* Wakes the watches of w->key (a PUT or DELETE of it succeeded). */
+static void changed(struct kv *kv, const struct kv_worker *w)
+{
+    bool any = false;
+    for (unsigned i = 0; i < WORKERS; i++) {
+        struct kv_worker *o = &kv->w[i];
+        if (o->watching && strcmp(o->key, w->key) == 0) {
+            o->changed = true;
+            any = true;
+        }
+    }
+    if (any)
+        kv->pal->event_signal(kv->pal->ctx, kv->change);
+}
+
+/* GET /kv/KEY?wait=S: blocks this worker until KEY changes or S seconds
+ * pass, then answers as GET. */
+static int watch(struct kv *kv, struct kv_worker *w, const char *query,
+                 struct tern_pal_http_response *resp)
+{
+    const struct tern_pal *pal = kv->pal;
+    int64_t s = tapp_parse_u64(query + 5, strlen(query + 5));
+    if (s < 1 || s > WAIT_MAX_S) {
+        text(resp, 400, "wait is 1-60 seconds\n");
+        return TERN_PAL_OK;
+    }
+    if (kv->watches >= WORKERS / 2) {            /* keep workers for the rest */
+        text(resp, 503, "too many watches\n");
+        return TERN_PAL_OK;
+    }
+    kv->watches++;
+    tapp_logf(pal, TERN_PAL_LOG_INFO, "watch %s for %d s (%u of %u)", w->key, (int)s,
+              kv->watches, WORKERS / 2);
+    w->watching = true;
+    w->changed = false;
+    uint64_t deadline = pal->monotonic_ns(pal->ctx) + (uint64_t)s * 1000000000u;
+    while (!w->changed && pal->event_wait(pal->ctx, kv->change, deadline) == TERN_PAL_OK)
+        ;                        /* another key's change woke it: wait on */
+    w->watching = false;
+    kv->watches--;
+    return get_value(kv, w, resp);
+}
+
 /* Write-new, flush, rename over: the old or the new value after a crash. */
-static int put_value(struct kv *kv, const struct tern_pal_http_request *req,
+static int put_value(struct kv *kv, struct kv_worker *w, const struct tern_pal_http_request *req,
                      struct tern_pal_http_response *resp)
 {
     const struct tern_pal *pal = kv->pal;
     struct tern_pal_stat st;
-    bool existed = pal->file_stat(pal->ctx, kv->path, &st) == TERN_PAL_OK;
+    bool existed = pal->file_stat(pal->ctx, w->path, &st) == TERN_PAL_OK;
     tern_pal_handle h;
-    int r = pal->file_open(pal->ctx, kv->tmp,
+    int r = pal->file_open(pal->ctx, w->tmp,
                            TERN_PAL_O_WRITE | TERN_PAL_O_CREATE | TERN_PAL_O_TRUNC, &h);
     if (r != TERN_PAL_OK)
         return r;
@@ -96,43 +163,44 @@ static int put_value(struct kv *kv, const struct tern_pal_http_request *req,
     if (r == TERN_PAL_OK)
         r = rc;
     if (r == TERN_PAL_OK)
-        r = pal->file_rename(pal->ctx, kv->tmp, kv->path);
+        r = pal->file_rename(pal->ctx, w->tmp, w->path);
     if (r != TERN_PAL_OK) {
-        pal->file_unlink(pal->ctx, kv->tmp);
+        pal->file_unlink(pal->ctx, w->tmp);
         if (r == TERN_PAL_ENOSPC) {
             text(resp, 507, "the data volume is full\n");
             return TERN_PAL_OK;
         }
         return r;
     }
-    size_t n = tern_snprintf(kv->out, sizeof kv->out, "{\"key\":\"%s\",\"bytes\":%zu}\n",
-                             kv->path + sizeof DIR, req->body_len);
+    changed(kv, w);
+    size_t n = tern_snprintf(w->out, sizeof w->out, "{\"key\":\"%s\",\"bytes\":%zu}\n",
+                             w->key, req->body_len);
     resp->status = existed ? 200 : 201;
     resp->content_type = "application/json";
-    resp->body = kv->out;
+    resp->body = w->out;
     resp->body_len = n;
     return TERN_PAL_OK;
 }
 
-static int list_keys(struct kv *kv, struct tern_pal_http_response *resp)
+static int list_keys(struct kv *kv, struct kv_worker *w, struct tern_pal_http_response *resp)
 {
     const struct tern_pal *pal = kv->pal;
-    static struct tern_pal_dirent de;
-    size_t n = tern_snprintf(kv->out, sizeof kv->out, "{\"keys\":[");
+    struct tern_pal_dirent de;
+    size_t n = tern_snprintf(w->out, sizeof w->out, "{\"keys\":[");
     bool first = true;
     for (uint32_t i = 0; pal->file_list(pal->ctx, DIR, i, &de) == TERN_PAL_OK; i++) {
         size_t nl = strlen(de.name);
         if (de.st.is_dir || (nl > 4 && strcmp(de.name + nl - 4, ".new") == 0))
             continue;
-        if (n + nl + 8 > sizeof kv->out)
+        if (n + nl + 8 > sizeof w->out)
             return TERN_PAL_ENOSPC;
-        n += tern_snprintf(kv->out + n, sizeof kv->out - n, "%s\"%s\"", first ? "" : ",",
+        n += tern_snprintf(w->out + n, sizeof w->out - n, "%s\"%s\"", first ? "" : ",",
                            de.name);
         first = false;
     }
-    n += tern_snprintf(kv->out + n, sizeof kv->out - n, "]}\n");
+    n += tern_snprintf(w->out + n, sizeof w->out - n, "]}\n");
     resp->content_type = "application/json";
-    resp->body = kv->out;
+    resp->body = w->out;
     resp->body_len = n;
     return TERN_PAL_OK;
 }
@@ -141,28 +209,34 @@ static int on_kv(void *arg, const struct tern_pal_http_request *req,
                  struct tern_pal_http_response *resp)
 {
     struct kv *kv = arg;
+    if (req->worker >= WORKERS)
+        return TERN_PAL_EINVAL;
+    struct kv_worker *w = &kv->w[req->worker];
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
     if (strcmp(req->path, "/kv/") == 0 || strcmp(req->path, "/kv") == 0) {
         if (!get) {
             text(resp, 405, "method not allowed\n");
             return TERN_PAL_OK;
         }
-        return list_keys(kv, resp);
+        return list_keys(kv, w, resp);
     }
-    if (!key_path(kv, req->path)) {
+    if (!key_path(w, req->worker, req->path)) {
         text(resp, 400, "a key is 1-64 of A-Z a-z 0-9 _ -\n");
         return TERN_PAL_OK;
     }
     if (get)
-        return get_value(kv, resp);
+        return strncmp(req->query, "wait=", 5) == 0 ? watch(kv, w, req->query, resp)
+                                                    : get_value(kv, w, resp);
     if (strcmp(req->method, "PUT") == 0)
-        return put_value(kv, req, resp);
+        return put_value(kv, w, req, resp);
     if (strcmp(req->method, "DELETE") == 0) {
-        int r = kv->pal->file_unlink(kv->pal->ctx, kv->path);
+        int r = kv->pal->file_unlink(kv->pal->ctx, w->path);
         if (r == TERN_PAL_ENOENT)
             text(resp, 404, "no such key\n");
         else if (r == TERN_PAL_OK)
             text(resp, 204, "");
+        if (r == TERN_PAL_OK)
+            changed(kv, w);
         return r == TERN_PAL_ENOENT ? TERN_PAL_OK : r;
     }
     text(resp, 405, "method not allowed\n");
@@ -183,17 +257,18 @@ static int on_healthz(void *arg, const struct tern_pal_http_request *req,
     return TERN_PAL_OK;
 }
 
-/* A PUT cut by a crash leaves KEY.new beside the intact KEY: remove it. */
+/* A PUT cut by a crash leaves KEY.W.new beside the intact KEY: remove it. */
 static void drop_leftovers(struct kv *kv)
 {
     const struct tern_pal *pal = kv->pal;
     static struct tern_pal_dirent de;
+    char *tmp = kv->w[0].tmp;
     uint32_t i = 0;
     while (pal->file_list(pal->ctx, DIR, i, &de) == TERN_PAL_OK) {
         size_t nl = strlen(de.name);
         if (!de.st.is_dir && nl > 4 && strcmp(de.name + nl - 4, ".new") == 0) {
-            tern_snprintf(kv->tmp, sizeof kv->tmp, DIR "/%s", de.name);
-            if (pal->file_unlink(pal->ctx, kv->tmp) == TERN_PAL_OK) {
+            tern_snprintf(tmp, sizeof kv->w[0].tmp, DIR "/%s", de.name);
+            if (pal->file_unlink(pal->ctx, tmp) == TERN_PAL_OK) {
                 tapp_logf(pal, TERN_PAL_LOG_WARN, "removed %s left by an interrupted write",
                           de.name);
                 continue;                    /* the listing moved up by one */
@@ -211,23 +286,37 @@ int tern_app_main(const struct tern_pal *pal, const struct tern_app_start *start
         tapp_logf(pal, TERN_PAL_LOG_ERROR, "no memory for the store");
         return 1;
     }
+    memset(kv, 0, sizeof *kv);
     kv->pal = pal;
-    int r = pal->file_mkdir(pal->ctx, DIR);
+    int r = pal->event_create(pal->ctx, &kv->change);
+    if (r != TERN_PAL_OK) {
+        tapp_logf(pal, TERN_PAL_LOG_ERROR, "no event for watches: %d", r);
+        return 1;
+    }
+    r = pal->file_mkdir(pal->ctx, DIR);
     if (r != TERN_PAL_OK && r != TERN_PAL_EEXIST) {
         tapp_logf(pal, TERN_PAL_LOG_ERROR, "cannot create %s: %d", DIR, r);
         return 1;
     }
     drop_leftovers(kv);
-    r = pal->http_route(pal->ctx, "/kv/", 0, VALUE_MAX, on_kv, kv);
+    /* The OS's loader ran this app only on a PAL of 1.1 or later (its ABI
+     * note), so the threaded routes are there. */
+    tern_pal_handle workers;
+    r = pal->http_workers(pal->ctx, WORKERS, QUEUE, 0, &workers);
+    if (r != TERN_PAL_OK) {
+        tapp_logf(pal, TERN_PAL_LOG_ERROR, "cannot start %u workers: %d", WORKERS, r);
+        return 1;
+    }
+    r = pal->http_route_threaded(pal->ctx, "/kv/", 0, VALUE_MAX, on_kv, kv, workers);
     if (r == TERN_PAL_OK)
-        r = pal->http_route(pal->ctx, "/kv", 1, 0, on_kv, kv);
+        r = pal->http_route_threaded(pal->ctx, "/kv", 1, 0, on_kv, kv, workers);
     if (r == TERN_PAL_OK)
         r = pal->http_route(pal->ctx, "/healthz", 1, 0, on_healthz, kv);
     if (r != TERN_PAL_OK) {
         tapp_logf(pal, TERN_PAL_LOG_ERROR, "cannot register routes: %d", r);
         return 1;
     }
-    tapp_logf(pal, TERN_PAL_LOG_INFO, "store at %s", DIR);
+    tapp_logf(pal, TERN_PAL_LOG_INFO, "store at %s, %u workers", DIR, WORKERS);
     pal->ready(pal->ctx);
     tern_pal_handle never;
     if (pal->event_create(pal->ctx, &never) != TERN_PAL_OK)

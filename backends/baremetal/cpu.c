@@ -108,6 +108,19 @@ __attribute__((noreturn)) void metal_exit(uint8_t v)
     halt_forever(); /* no isa-debug-exit device: stop here */
 }
 
+/* The app crashed or the watchdog stopped it: the machine leaves with
+ * TERN_WORKLOAD_HALT_CRASH (QEMU's isa-debug-exit). Without that device,
+ * an unconfirmed trial of a staged package resets the machine instead of
+ * halting: this path cannot write the disk, so the next boot counts the
+ * try and rolls back when the tries run out (docs/updates.md). */
+static __attribute__((noreturn)) void app_crash_exit(const struct tern_workload *w)
+{
+    outb(METAL_DEBUG_EXIT_PORT, TERN_WORKLOAD_HALT_CRASH);
+    if (w != NULL && tern_boot_pkg_on_trial(w->o.pkg))
+        metal_reboot(machine);
+    halt_forever();
+}
+
 static void set_gate(unsigned v, uint64_t handler, uint8_t ist)
 {
     idt[v] = (struct idt_entry){
@@ -247,7 +260,7 @@ void metal_trap(struct trap_frame *f)
     dump_frame(f);
     if (app) {
         tern_workload_report_crash(w, app_fault_name(v, f->err, w));
-        metal_exit(TERN_WORKLOAD_HALT_CRASH);
+        app_crash_exit(w);
     }
     metal_exit(METAL_PANIC_EXIT_VALUE);
 }
@@ -274,7 +287,7 @@ static __attribute__((noreturn)) void watchdog_fire(struct metal_watchdog *g,
     dump_frame(f);
     if (tern_workload_app_fault(w, f->rip)) {
         tern_workload_report_crash(w, "watchdog");
-        metal_exit(TERN_WORKLOAD_HALT_CRASH);
+        app_crash_exit(w);
     }
     tern_panic(g->os, "a core thread ran %u ms without yielding", (unsigned)g->wd.still_ms);
 }

@@ -821,7 +821,7 @@ void kmain(const struct tern_boot_info *info)
     sti(); /* the loop and its threads run with interrupts on (the tick) */
     int code = tern_os_run(os);
     metal_services_stop(m);
-    if (m->cmdline.reboot)
-        metal_reboot(m);
+    if (m->cmdline.reboot || code == TERN_WORKLOAD_HALT_RESTART)
+        metal_reboot(m);   /* 75: a failed trial was rolled back, or an update staged */
     metal_power_off(m, (uint8_t)(code & 0x7f));
 }

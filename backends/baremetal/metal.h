@@ -35,6 +35,7 @@
 #include "tern/manifest.h"
 #include "tern/platform.h"
 #include "tern/services.h"
+#include "tern/boot_pkg.h"
 #include "tern/workload.h"
 
 /* QEMU's isa-debug-exit: writing v makes QEMU exit with (v << 1) | 1. */
@@ -148,6 +149,7 @@ struct metal_services {
     size_t app_len;
     const char *source;
     struct tern_workload workload;
+    struct tern_boot_pkg pkg;            /* trust, the A/B slots, what runs */
 };
 
 struct metal {

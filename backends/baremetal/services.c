@@ -57,12 +57,20 @@ static int refuse(struct tern_os *os, int code, const char *what)
  * when the boot volume has no /tern/manifest.json. */
 extern const unsigned char tern_builtin_app[], tern_builtin_app_end[];
 
-/* The workload named by the ESP's /tern/manifest.json, else the built-in
- * one (core's rule), into svc->manifest and svc->app: before the
- * network, which the manifest may configure. 0, or METAL_HALT_WORKLOAD. */
+/* The workload (core's rule: the data volume's A/B slot, in development
+ * mode the ESP's /tern/manifest.json, else the built-in one), checked
+ * against the image's keys and the ESP's /tern/trust, into svc->manifest
+ * and svc->app: before the network, which the manifest may configure.
+ * mbedTLS allocates from the instance heap (metal_tls_boot ran). 0, or
+ * METAL_HALT_WORKLOAD. */
 static int resolve_workload(struct tern_os *os, struct metal_services *svc)
 {
+    tern_boot_pkg_init(&svc->pkg, os);
+    tern_boot_trust_builtin(&svc->pkg.trust, os, tern_builtin_keys);
+    tern_boot_trust_volume(&svc->pkg.trust, os, &svc->disk.fs);
+    (void)tern_boot_pkg_open_slots(&svc->pkg, svc->data.fs);
     struct tern_workload_source src = {
+        .pkg = &svc->pkg,
         .boot = &svc->disk.fs,
         .builtin_app = tern_builtin_app,
         .builtin_len = (size_t)(tern_builtin_app_end - tern_builtin_app),
@@ -144,6 +152,7 @@ static int start_workload(struct tern_os *os, struct metal *m, bool https)
         .data = svc->data.fs, .boot = &svc->disk.fs,
         .ready_fields = https ? "https=443 files=disk" : "files=disk",
         .keep_log_level = m->cmdline.log_set,
+        .pkg = &svc->pkg,
     };
     if (tern_workload_start(&svc->workload, os, &svc->manifest, &wo) != TERN_OK)
         return refuse(os, METAL_HALT_WORKLOAD, "the workload did not start");
@@ -155,6 +164,7 @@ static int start_http(struct tern_os *os, struct metal_services *svc)
 {
     struct tern_services_opts so = {
         .backend = "baremetal", .network = &svc->network, .files = svc->data.fs,
+        .status_more = tern_boot_pkg_status, .status_more_arg = &svc->pkg,
     };
     if (tern_services_start(&svc->http, os, &so) != TERN_OK)
         return refuse(os, METAL_HALT_SERVICE, "cannot serve HTTP on port 80");

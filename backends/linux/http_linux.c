@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "http_linux.h"
+#include "tern/boot_pkg.h"
 #include "net_setup.h"
 #include "tern/http.h"
 #include "tern/inet.h"
@@ -195,14 +196,17 @@ static void announce_ready(void *arg)
 
 int linux_http_start(struct linux_http *h, struct tern_os *os, struct linux_network *ln,
                      struct tern_fat *files, const struct linux_http_opts *o,
-                     unsigned curl_port, bool announce)
+                     unsigned curl_port, bool announce, struct tern_boot_pkg *pkg)
 {
     memset(h, 0, sizeof *h);
     h->os = os;
     h->curl_port = curl_port;
     if (o->off)
         return 0;
-    struct tern_services_opts so = { .backend = "linux", .network = &ln->bn, .files = files };
+    struct tern_services_opts so = {
+        .backend = "linux", .network = &ln->bn, .files = files,
+        .status_more = pkg ? tern_boot_pkg_status : NULL, .status_more_arg = pkg,
+    };
     if (tern_services_start(&h->svc, os, &so) != TERN_OK)
         return -1;
 #ifdef TERN_HAVE_TLS

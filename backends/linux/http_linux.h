@@ -82,10 +82,12 @@ struct linux_network;
  * once net0 has its address (without: a workload prints it). ln also
  * gives /status its addresses, counters and hostname. files: the data
  * volume to serve, or NULL. curl_port: the host port forwarded to 80 (for
- * the hint), 0 for none. 0, or -1 (a message was printed). */
+ * the hint), 0 for none. pkg: the boot's package state for /status, or
+ * NULL. 0, or -1 (a message was printed). */
+struct tern_boot_pkg;
 int linux_http_start(struct linux_http *h, struct tern_os *os, struct linux_network *ln,
                      struct tern_fat *files, const struct linux_http_opts *o,
-                     unsigned curl_port, bool announce);
+                     unsigned curl_port, bool announce, struct tern_boot_pkg *pkg);
 
 /* The fields TERN_READY adds for this service ("https=443 files=disk"). */
 const char *linux_http_ready_fields(struct linux_http *h);

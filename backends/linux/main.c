@@ -206,7 +206,8 @@ static int start_services(struct tern_linux *tl)
 {
     tl->app = !tl->app_opts.off;
     if (tl->app) {
-        int refused = linux_app_resolve(&tl->workload, &tl->os, &tl->app_opts, tl->boot);
+        int refused = linux_app_resolve(&tl->workload, &tl->os, &tl->app_opts, tl->boot,
+                                        tl->served);
         if (refused)
             return refused;
     }
@@ -222,7 +223,8 @@ static int start_services(struct tern_linux *tl)
         return 1;
     tl->app = tl->app && net_up > 0;
     if (net_up > 0 && linux_http_start(&tl->http, &tl->os, &tl->network, tl->served,
-                                       &tl->http_opts, linux_http_curl_port(n), !tl->app) != 0)
+                                       &tl->http_opts, linux_http_curl_port(n), !tl->app,
+                                       tl->app ? &tl->workload.bp : NULL) != 0)
         return 1;
     if (!tl->app)
         return 0;
@@ -234,6 +236,7 @@ static int start_services(struct tern_linux *tl)
         .boot = tl->boot,
         .ready_fields = http ? linux_http_ready_fields(&tl->http) : NULL,
         .keep_log_level = tl->opt.log_level_given,
+        .pkg = &tl->workload.bp,
         .on_ready = linux_http_hint,
         .arg = &tl->http,
     };

@@ -4,7 +4,7 @@
  * Addresses (core's rule, tern_boot_net_address): --ip A.B.C.D/N
  * [--gw A.B.C.D] configures net0 statically, else the manifest's static
  * address, else DHCP (slirp's built-in server hands out 192.0.2.15/24
- * with gateway 192.0.2.2).
+ * with gateway 192.0.2.2). --dhcp-server serves DHCP on a static net0.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +49,14 @@ void linux_net_usage(FILE *to)
             "  --tcp-buf KIB      largest TCP send and receive buffer of a connection, each\n"
             "                     (default: send 64, receive 256); buffers start at 4 KiB and\n"
             "                     grow for connections that move data, into a shared area of\n"
-            "                     a quarter of --mem\n");
+            "                     a quarter of --mem\n"
+            "  --dhcp-server FIRST-LAST[,router=A.B.C.D][,dns=A.B.C.D[+...]][,domain=NAME]\n"
+            "                [,lease=SECONDS][,leases=N]\n"
+            "                     serve DHCP on net0 (which needs a static --ip) from the pool\n"
+            "                     FIRST-LAST (default lease 3600 s, table of 256 leases)\n"
+            "  --dhcp-lease-file FILE\n"
+            "                     the DHCP server's leases: loaded at start, written after\n"
+            "                     each change and at exit\n");
 }
 
 static int parse_cidr(const char *s, uint32_t *ip, uint32_t *mask)
@@ -180,6 +187,11 @@ int linux_net_opt(struct linux_net_opts *o, int code, const char *arg)
             o->tcp_buf_kib = (uint32_t)v;
         return 0;
     }
+    case LINUX_NET_OPT_DHCP_SERVER:
+        return linux_dhcp_server_parse(&o->dhcp, arg);
+    case LINUX_NET_OPT_DHCP_LEASE_FILE:
+        o->dhcp.lease_file = arg;
+        return 0;
     case LINUX_NET_OPT_SERVICES:
         if (tern_tcp_services_parse(arg, &o->services) != TERN_OK) {
             fprintf(stderr, "tern-linux: --services wants echo,discard, not '%s'\n", arg);
@@ -254,6 +266,26 @@ static void address_up(void *arg, const struct tern_dhcp_msg *lease)
     linux_net_diag_address_up(&ln->diag);
 }
 
+/* --dhcp-server on net0, which must have a static address. 0, or -1
+ * (logged). */
+static int start_dhcp_server(struct linux_network *ln, struct tern_os *os,
+                             const struct linux_net_opts *o)
+{
+    if (!o->dhcp.on) {
+        if (o->dhcp.lease_file)
+            tern_log(os, TERN_LOG_WARN, "net", "--dhcp-lease-file without --dhcp-server: unused");
+        return 0;
+    }
+    if (ln->bn.dhcp.net != NULL) {
+        tern_log(os, TERN_LOG_ERROR, "net", "--dhcp-server needs a static address on net0 (--ip)");
+        return -1;
+    }
+    if (linux_dhcp_server_start(&ln->dhcps, os, &ln->bn.net, &o->dhcp) != 0)
+        return -1;
+    ln->bn.dhcp_server = &ln->dhcps.srv;
+    return 0;
+}
+
 /* --udp-echo and --services. 0, or -1 (logged). */
 static int start_services(struct linux_network *ln, struct tern_os *os,
                           const struct linux_net_opts *o)
@@ -292,7 +324,7 @@ int linux_net_start(struct linux_network *ln, struct tern_os *os,
             tern_log(os, TERN_LOG_WARN, "net", "no network device: services not started");
         return 0;
     }
-    if (r != TERN_OK || start_services(ln, os, o) != 0)
+    if (r != TERN_OK || start_dhcp_server(ln, os, o) != 0 || start_services(ln, os, o) != 0)
         return -1;
     return 1;
 }

@@ -6,7 +6,8 @@
  * (net_linux.h) and runs the diagnostics only tern-linux has:
  *   --udp-echo PORT, --services echo,discard   (net_setup.c)
  *   --resolve, --udp-probe, --tcp-send, --tcp-sink (net_diag.c), started
- *   once net0 has an address.
+ *   once net0 has an address;
+ *   --dhcp-server, --dhcp-lease-file (dhcp_server_linux.c) on net0.
  *
  *   linux_net_opt() for each option; linux_net_open() once the address is
  *   known (slirp forwards to it); after tern_os_init, linux_net_start().
@@ -18,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dhcp_server_linux.h"
 #include "net_linux.h"
 #include "tern/boot_net.h"
 #include "tern/dns.h"
@@ -44,7 +46,9 @@ enum {
     LINUX_NET_OPT_TCP_SINK,
     LINUX_NET_OPT_TCP_CONNS,
     LINUX_NET_OPT_TCP_BUF,
-    LINUX_NET_OPT_LAST = LINUX_NET_OPT_TCP_BUF,
+    LINUX_NET_OPT_DHCP_SERVER,
+    LINUX_NET_OPT_DHCP_LEASE_FILE,
+    LINUX_NET_OPT_LAST = LINUX_NET_OPT_DHCP_LEASE_FILE,
 };
 
 /* getopt_long entries for the options above. */
@@ -62,7 +66,9 @@ enum {
     { "tcp-send", required_argument, NULL, LINUX_NET_OPT_TCP_SEND }, \
     { "tcp-sink", required_argument, NULL, LINUX_NET_OPT_TCP_SINK }, \
     { "tcp-conns", required_argument, NULL, LINUX_NET_OPT_TCP_CONNS }, \
-    { "tcp-buf", required_argument, NULL, LINUX_NET_OPT_TCP_BUF }
+    { "tcp-buf", required_argument, NULL, LINUX_NET_OPT_TCP_BUF }, \
+    { "dhcp-server", required_argument, NULL, LINUX_NET_OPT_DHCP_SERVER }, \
+    { "dhcp-lease-file", required_argument, NULL, LINUX_NET_OPT_DHCP_LEASE_FILE }
 
 struct linux_net_opts {
     const char *devs[LINUX_NET_MAX_DEVS];
@@ -83,6 +89,7 @@ struct linux_net_opts {
     uint16_t sink_port;             /* --tcp-sink PORT, 0: off */
     uint32_t tcp_conns;             /* --tcp-conns N control blocks, 0: not given */
     uint32_t tcp_buf_kib;           /* --tcp-buf KIB each way, 0: default */
+    struct linux_dhcp_server_opts dhcp; /* --dhcp-server, --dhcp-lease-file */
 };
 
 /* The diagnostics that originate traffic (net_diag.c). */
@@ -111,6 +118,7 @@ struct linux_network {
     struct tern_udp_echo echo;       /* --udp-echo */
     struct tern_tcp_services services; /* --services */
     struct linux_net_diag diag;
+    struct linux_dhcp_server dhcps;  /* --dhcp-server */
     bool up;                         /* net0 has had an address */
     void (*up_fn)(void *arg);        /* linux_net_when_up's hook */
     void *up_arg;

@@ -16,8 +16,14 @@ void linux_app_usage(FILE *to)
 {
     fprintf(to,
             "\nWorkload (docs/manifest.md):\n"
-            "  --manifest FILE    run the workload FILE describes (default: /tern/manifest.json\n"
-            "                     on the first disk, else the built-in hello app)\n"
+            "  --package FILE     run the signed workload package FILE (.tpk; default: the\n"
+            "                     data volume's A/B slot, else the built-in hello app)\n"
+            "  --trust KEY.pem    trust KEY (P-256 public key) as a package signer, besides\n"
+            "                     the built-in keys and the boot volume's /tern/trust (repeatable)\n"
+            "  --allow-unsigned   development mode: unsigned packages, --manifest and the\n"
+            "                     boot volume's /tern/manifest.json run (said at WARN and in /status)\n"
+            "  --manifest FILE    development mode only: run the raw manifest FILE and the app\n"
+            "                     file it names (relative to FILE)\n"
             "  --set KEY=VALUE    override an overridable manifest value, e.g. env.GREETING=hi,\n"
             "                     endpoints.web.port=8080, log_level=debug (repeatable)\n"
             "  --no-app           run no workload: the OS's own routes only\n"
@@ -40,6 +46,19 @@ int linux_app_opt(struct linux_app_opts *o, int code, const char *arg)
         return 0;
     case LINUX_APP_OPT_NO_APP:
         o->off = true;
+        return 0;
+    case LINUX_APP_OPT_PACKAGE:
+        o->package = arg;
+        return 0;
+    case LINUX_APP_OPT_TRUST:
+        if (o->ntrust == LINUX_APP_MAX_TRUST) {
+            fprintf(stderr, "tern-linux: at most %d --trust options\n", LINUX_APP_MAX_TRUST);
+            return -1;
+        }
+        o->trust[o->ntrust++] = arg;
+        return 0;
+    case LINUX_APP_OPT_ALLOW_UNSIGNED:
+        o->allow_unsigned = true;
         return 0;
     case LINUX_APP_OPT_WATCHDOG: {
         char *end;
@@ -76,9 +95,38 @@ static void *read_host_file(const char *path, size_t max, size_t *len)
     return buf;
 }
 
+/* --package and --trust files, read before anything starts. 0 or -1. */
+static int read_package_files(struct linux_workload *lw, const struct linux_app_opts *o)
+{
+    for (unsigned i = 0; i < o->ntrust; i++) {
+        lw->trust[i] = read_host_file(o->trust[i], 4096, &lw->trust_len[i]);
+        if (lw->trust[i] == NULL) {
+            fprintf(stderr, "tern-linux: --trust %s: %s\n", o->trust[i],
+                    errno == EFBIG ? "larger than 4 KiB" : strerror(errno));
+            return -1;
+        }
+    }
+    if (o->package == NULL)
+        return 0;
+    if (o->manifest) {
+        fprintf(stderr, "tern-linux: --package and --manifest exclude each other\n");
+        return -1;
+    }
+    lw->package = read_host_file(o->package, TERN_BOOT_PKG_MAX, &lw->package_len);
+    if (lw->package == NULL) {
+        fprintf(stderr, "tern-linux: --package %s: %s\n", o->package,
+                errno == EFBIG ? "larger than the package cap (24 MiB)" : strerror(errno));
+        return -1;
+    }
+    snprintf(lw->package_name, sizeof lw->package_name, "file:%s", o->package);
+    return 0;
+}
+
 int linux_app_check(struct linux_workload *lw, const struct linux_app_opts *o)
 {
     memset(lw, 0, sizeof *lw);
+    if (read_package_files(lw, o) != 0)
+        return -1;
     if (o->manifest == NULL)
         return 0;
     lw->manifest_json = read_host_file(o->manifest, TERN_MANIFEST_MAX_BYTES, &lw->manifest_len);
@@ -109,11 +157,43 @@ static tern_result read_app(void *arg, const char *path, const void **data, size
     return TERN_OK;
 }
 
-int linux_app_resolve(struct linux_workload *lw, struct tern_os *os,
-                      const struct linux_app_opts *o, struct tern_fat *boot)
+/* The trust set and the slots into lw->bp. 0, or 2 (a bad --trust). */
+static int linux_trust(struct linux_workload *lw, struct tern_os *os,
+                       const struct linux_app_opts *o, struct tern_fat *boot,
+                       struct tern_fat *data)
 {
+    struct tern_boot_pkg *bp = &lw->bp;
+    tern_boot_pkg_init(bp, os);
+    tern_boot_trust_builtin(&bp->trust, os, tern_builtin_keys);
+    tern_boot_trust_volume(&bp->trust, os, boot);
+    for (unsigned i = 0; i < o->ntrust; i++) {
+        char origin[64];
+        snprintf(origin, sizeof origin, "--trust %s", o->trust[i]);
+        if (tern_boot_trust_add(&bp->trust, os, lw->trust[i], lw->trust_len[i], origin) != TERN_OK) {
+            fprintf(stderr, "tern-linux: --trust %s: not a P-256 public key\n", o->trust[i]);
+            return 2;
+        }
+    }
+    if (o->allow_unsigned)
+        tern_boot_trust_dev(&bp->trust, os, "--allow-unsigned");
+    if (data)
+        (void)tern_boot_pkg_open_slots(bp, data);
+    return 0;
+}
+
+int linux_app_resolve(struct linux_workload *lw, struct tern_os *os,
+                      const struct linux_app_opts *o, struct tern_fat *boot,
+                      struct tern_fat *data)
+{
+    int bad = linux_trust(lw, os, o, boot, data);
+    if (bad)
+        return bad;
     snprintf(lw->source_name, sizeof lw->source_name, "file:%s", o->manifest ? o->manifest : "");
     struct tern_workload_source src = {
+        .pkg = &lw->bp,
+        .package = lw->package,
+        .package_len = lw->package_len,
+        .package_name = lw->package_name,
         .manifest_json = lw->manifest_json,
         .manifest_len = lw->manifest_len,
         .manifest_name = lw->source_name,
@@ -144,6 +224,10 @@ int linux_app_start(struct linux_workload *lw, struct tern_os *os,
 
 void linux_app_close(struct linux_workload *lw)
 {
+    for (unsigned i = 0; i < LINUX_APP_MAX_TRUST; i++)
+        free(lw->trust[i]);
+    free(lw->package);
+    lw->package = NULL;
     free(lw->manifest_json);
     free(lw->app_file);
     lw->manifest_json = NULL;

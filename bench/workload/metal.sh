@@ -28,10 +28,7 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-mkdir -p "$tmp/kv"
-cp "$src/fixtures/manifests/kv.json" "$tmp/kv/manifest.json"
-cp "$build/apps/kv.elf" "$tmp/kv/"
-"$src/scripts/make-image.sh" "$build" "$tmp/kv.img" "" 64 "$tmp/kv" >/dev/null
+"$src/scripts/make-image.sh" "$build" "$tmp/kv.img" "" 64 "$build/apps/kv.tpk" >/dev/null
 "$src/scripts/make-image.sh" "$build" "$tmp/hello.img" >/dev/null
 
 # line REGEX: the first capture of REGEX in the serial log (CRs dropped).

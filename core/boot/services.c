@@ -8,6 +8,7 @@
 #include "tern/os.h"
 #include "tern/services.h"
 #include "tern/tcp.h"
+#include "tern/workload.h"
 
 static tern_result refuse(struct tern_services *s, tern_result r, const char *what)
 {
@@ -39,9 +40,12 @@ tern_result tern_services_start(struct tern_services *s, struct tern_os *os,
     const struct tern_http_file_ops *fops = NULL;
     if (opts->files) {
         tern_http_fat_init(&s->fat_files, opts->files);
+        s->fat_files.hidden = TERN_WORKLOAD_OS_DIR;   /* slots, record: the OS's */
         fops = &tern_http_fat_ops;
     }
-    s->status = (struct tern_http_net_status){ &bn->net, &bn->tcp, tern_boot_net_hostname(bn) };
+    s->status = (struct tern_http_net_status){ &bn->net, &bn->tcp, tern_boot_net_hostname(bn),
+                                               bn->dhcp_server, opts->status_more,
+                                               opts->status_more_arg };
     tern_http_service_init(&s->svc, os, opts->backend, fops, &s->fat_files,
                            tern_http_net_status, &s->status);
     s->nroutes = tern_http_service_route_count(&s->svc);
@@ -53,6 +57,19 @@ tern_result tern_services_start(struct tern_services *s, struct tern_os *os,
     if (r != TERN_OK)
         return refuse(s, r, "cannot listen for HTTP");
     s->started = true;
+    return TERN_OK;
+}
+
+tern_result tern_services_add_route(struct tern_services *s, const struct tern_http_route *route)
+{
+    if (!s->started)
+        return TERN_EINVAL;
+    if (s->nroutes >= TERN_SERVICES_ROUTES - 16)
+        return TERN_ENOSPC;
+    memmove(&s->routes[1], &s->routes[0], s->nroutes * sizeof *s->routes);
+    s->routes[0] = *route;
+    s->nroutes++;
+    s->srv.nroutes = s->nroutes;
     return TERN_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tern/boot_net.h"
+#include "tern/boot_pkg.h"
 #include "tern/fmt.h"
 #include "tern/http.h"
 #include "tern/os.h"
@@ -88,7 +89,9 @@ static tern_result build_pal_config(struct tern_workload *w)
         struct tern_fat *fs = volume_named(w, mt->volume);
         if (fs == NULL)
             return refuse(w, "mount %s: this machine has no %s volume", mt->path, mt->volume);
-        c->mounts[c->nmounts++] = (struct tern_pal_mount){ mt->path, fs, mt->read_only };
+        /* /tern on either volume is the OS's (slots, record, trust keys) */
+        c->mounts[c->nmounts++] =
+            (struct tern_pal_mount){ mt->path, fs, mt->read_only, TERN_WORKLOAD_OS_DIR };
     }
     c->net = w->o.network ? &w->o.network->net : NULL;
     c->tcp = w->o.network ? &w->o.network->tcp : NULL;
@@ -173,6 +176,8 @@ static void app_ended(struct tern_pal_app *app, void *arg)
     struct tern_workload *w = arg;
     int code = app->exit_code;          /* kill passes CRASH or UNHEALTHY */
     tern_timer_disarm(w->os, &w->health_timer);
+    if (w->o.pkg)
+        code = tern_boot_pkg_ended(w->o.pkg, code, app->exit_reason);
     tern_log(w->os, code ? TERN_LOG_ERROR : TERN_LOG_INFO, "workload",
              "%s ended (%s, code %d); restart policy %s: halting with %d", w->m.name,
              app->exit_reason, app->exit_code, tern_manifest_restart_name(w->m.restart), code);
@@ -192,7 +197,11 @@ tern_result tern_workload_start(struct tern_workload *w, struct tern_os *os,
                 o->source ? o->source : "unknown");
     apply_log_level(w);
     start_dns(w);
-    tern_result r = build_pal_config(w);
+    tern_result r = TERN_OK;
+    if (o->pkg)
+        r = tern_update_endpoint_start(o->pkg, o->services, m);
+    if (r == TERN_OK)
+        r = build_pal_config(w);
     if (r == TERN_OK)
         r = load_app(w);
     if (r != TERN_OK) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tern/boot_net.h"
+#include "tern/boot_pkg.h"
 #include "tern/fmt.h"
 #include "tern/http.h"
 #include "tern/net.h"
@@ -92,6 +93,8 @@ static void announce_ready(struct tern_workload *w)
              "%s ready %llu ms after its start, %llu ms after the backend started", w->m.name,
              (unsigned long long)((w->ready_ns - w->start_ns) / 1000000),
              (unsigned long long)((w->ready_ns - w->os->cfg.boot_start_ns) / 1000000));
+    if (w->o.pkg)
+        tern_boot_pkg_healthy(w->o.pkg);   /* a trial is confirmed by its first pass */
     if (w->o.on_ready)
         w->o.on_ready(w->o.arg);
 }

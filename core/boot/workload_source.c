@@ -4,10 +4,12 @@
  */
 #include <string.h>
 
+#include "tern/boot_pkg.h"
 #include "tern/fat.h"
 #include "tern/fmt.h"
 #include "tern/os.h"
 #include "tern/workload.h"
+#include "workload_internal.h"
 
 static tern_result refuse(struct tern_os *os, const char *source,
                           const struct tern_manifest_error *err)
@@ -30,8 +32,7 @@ static tern_result refuse_text(struct tern_os *os, const char *source, const cha
     return refuse(os, source, &err);
 }
 
-/* Reads a whole file of at most max bytes from fs into the instance heap. */
-static tern_result read_whole(struct tern_os *os, struct tern_fat *fs, const char *path,
+tern_result workload_read_file(struct tern_os *os, struct tern_fat *fs, const char *path,
                               size_t max, void **out, size_t *len)
 {
     struct tern_fat_stat st;
@@ -92,7 +93,7 @@ static tern_result from_disk(struct tern_os *os, const struct tern_workload_sour
 {
     void *json = NULL;
     size_t len = 0;
-    tern_result r = read_whole(os, src->boot, TERN_WORKLOAD_DIR "/manifest.json",
+    tern_result r = workload_read_file(os, src->boot, TERN_WORKLOAD_DIR "/manifest.json",
                                TERN_MANIFEST_MAX_BYTES, &json, &len);
     if (r == TERN_ENOSPC)
         return refuse_text(os, "disk", "$", "manifest.json is larger than 64 KiB");
@@ -107,7 +108,7 @@ static tern_result from_disk(struct tern_os *os, const struct tern_workload_sour
     char path[TERN_MANIFEST_PATH_MAX + 8];
     tern_snprintf(path, sizeof path, "%s/%s", TERN_WORKLOAD_DIR, m->app_path);
     void *bytes = NULL;
-    r = read_whole(os, src->boot, path, TERN_WORKLOAD_APP_MAX, &bytes, app_len);
+    r = workload_read_file(os, src->boot, path, TERN_WORKLOAD_APP_MAX, &bytes, app_len);
     if (r != TERN_OK)
         return refuse_text(os, "disk", "$.app.path",
                            r == TERN_ENOENT   ? "no such file on the boot volume (under /tern)"
@@ -124,25 +125,85 @@ static bool on_disk(const struct tern_workload_source *src)
            tern_fat_stat(src->boot, TERN_WORKLOAD_DIR "/manifest.json", &st) == TERN_OK;
 }
 
+/* A raw manifest + ELF runs only in development mode: else refused. */
+static tern_result raw_allowed(struct tern_os *os, const struct tern_workload_source *src,
+                               const char *source)
+{
+    if (src->pkg == NULL || src->pkg->trust.allow_unsigned)
+        return TERN_OK;
+    tern_log(os, TERN_LOG_ERROR, "pkg",
+             "%s: a raw manifest and app run only in development mode (--allow-unsigned, "
+             "or /tern/dev.json on the boot volume); use a signed package", source);
+    tern_marker(os, "TERN_PKG_REFUSED", "source=%s reason=unsigned detail=raw_manifest", source);
+    return TERN_EINVAL;
+}
+
+/* An explicit package (tern-linux --package): checked, then its manifest
+ * and app. */
+static tern_result from_package(const struct tern_workload_source *src, struct tern_manifest *m)
+{
+    struct tern_boot_pkg *bp = src->pkg;
+    const char *source = src->package_name ? src->package_name : "package";
+    if (tern_boot_pkg_check(bp, src->package, src->package_len, tern_boot_pkg_min_counter(bp),
+                            source, m) != TERN_OK)
+        return TERN_EINVAL;
+    bp->is_pkg = true;
+    bp->m = m;
+    return TERN_OK;
+}
+
+/* The app file a package's manifest names (checked there: no-app). */
+static tern_result package_app(struct tern_os *os, const struct tern_workload_source *src,
+                               struct tern_manifest *m, const void **app, size_t *app_len,
+                               const char *source)
+{
+    struct tern_pkg_file f;
+    if (tern_pkg_find(&src->pkg->pkg, m->app_path, &f) != TERN_OK)
+        return refuse_text(os, source, "$.app.path", "not in the package");
+    *app = f.data;
+    *app_len = (size_t)f.size;
+    tern_boot_pkg_announce(src->pkg, m, source);
+    return apply_overrides(os, src, m, source);
+}
+
+static tern_result explicit_manifest(struct tern_os *os, const struct tern_workload_source *src,
+                                     struct tern_manifest *m, const void **app,
+                                     size_t *app_len, const char *source)
+{
+    tern_result r = raw_allowed(os, src, source);
+    if (r == TERN_OK)
+        r = parse(os, src->manifest_json, src->manifest_len, m, source);
+    if (r == TERN_OK)
+        r = apply_overrides(os, src, m, source);
+    if (r != TERN_OK)
+        return r;
+    if (src->read_app == NULL || src->read_app(src->read_arg, m->app_path, app, app_len) != TERN_OK)
+        return refuse_text(os, source, "$.app.path", "the app file cannot be read");
+    return TERN_OK;
+}
+
 tern_result tern_workload_resolve(struct tern_os *os, const struct tern_workload_source *src,
                                   struct tern_manifest *m, const void **app, size_t *app_len,
                                   const char **source)
 {
+    tern_result r;
+    if (src->package && src->pkg) {
+        *source = src->package_name ? src->package_name : "package";
+        r = from_package(src, m);
+        return r == TERN_OK ? package_app(os, src, m, app, app_len, *source) : r;
+    }
     if (src->manifest_json) {
         *source = src->manifest_name ? src->manifest_name : "explicit";
-        tern_result r = parse(os, src->manifest_json, src->manifest_len, m, *source);
-        if (r == TERN_OK)
-            r = apply_overrides(os, src, m, *source);
-        if (r != TERN_OK)
-            return r;
-        if (src->read_app == NULL ||
-            src->read_app(src->read_arg, m->app_path, app, app_len) != TERN_OK)
-            return refuse_text(os, *source, "$.app.path", "the app file cannot be read");
-        return TERN_OK;
+        return explicit_manifest(os, src, m, app, app_len, *source);
+    }
+    if (src->pkg && (r = tern_boot_pkg_select(src->pkg, m)) != TERN_ENOENT) {
+        *source = src->pkg->slot == TERN_SLOT_B ? "slot-b" : "slot-a";
+        return r == TERN_OK ? package_app(os, src, m, app, app_len, *source) : TERN_EINVAL;
     }
     if (on_disk(src)) {
         *source = "disk";
-        return from_disk(os, src, m, app, app_len);
+        r = raw_allowed(os, src, *source);
+        return r == TERN_OK ? from_disk(os, src, m, app, app_len) : r;
     }
     *source = "built-in";
     if (src->builtin_app == NULL)

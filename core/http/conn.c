@@ -726,6 +726,12 @@ tern_result tern_http_resp_end(struct tern_http_conn *c)
     return TERN_OK;
 }
 
+void tern_http_resp_flush(struct tern_http_conn *c)
+{
+    if (c->state == TERN_HTTP_C_ACTIVE && c->resp_started && !c->resp_done)
+        wake(c);
+}
+
 tern_result tern_http_resp_simple(struct tern_http_conn *c, int status,
                                   const char *content_type, const void *body, size_t len)
 {

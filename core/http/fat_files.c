@@ -23,6 +23,10 @@ static tern_result fat_open(void *ctx, const char *path, void **handle,
 {
     struct tern_http_fat *hf = ctx;
     struct tern_fat_stat fst;
+    if (hf->hidden && tern_fat_in_top_dir(hf->fs, path, hf->hidden)) {
+        hf->hidden_refused++;                /* the OS's own files (/tern): not served */
+        return TERN_ENOENT;
+    }
     tern_result r = tern_fat_stat(hf->fs, path, &fst);
     if (r == TERN_EINVAL)
         r = TERN_ENOENT;                     /* a name FAT cannot hold */

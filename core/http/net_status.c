@@ -2,11 +2,38 @@
  * Interface: see http_tcp.h (tern_http_net_status). The /status members
  * both backends report for their network stack.
  */
+#include "tern/dhcp_server.h"
 #include "tern/fmt.h"
 #include "tern/http_tcp.h"
 #include "tern/inet.h"
 #include "tern/net.h"
 #include "tern/os.h"
+
+/* ,"dhcp_server":{...}: the pool, the table and the counters. */
+static size_t dhcp_server_status(const struct tern_dhcp_server *d, char *buf, size_t cap)
+{
+    const struct tern_dhcp_server_stats *t = &d->stats;
+    char first[16], last[16];
+    tern_ipv4_format(d->cfg.first, first);
+    tern_ipv4_format(d->cfg.last, last);
+    return tern_snprintf(
+        buf, cap,
+        ",\"dhcp_server\":{\"pool\":\"%s-%s\",\"leases\":%u,\"bound\":%u,"
+        "\"discovers\":%llu,\"requests\":%llu,\"offers\":%llu,\"acks\":%llu,"
+        "\"naks\":%llu,\"declines\":%llu,\"releases\":%llu,\"informs\":%llu,"
+        "\"expired\":%llu,\"no_address\":%llu,\"drop_malformed\":%llu,"
+        "\"drop_relay\":%llu,\"drop_other_server\":%llu,\"drop_unknown\":%llu,"
+        "\"drop_unexpected\":%llu,\"send_failed\":%llu}",
+        first, last, (unsigned)d->cfg.max_leases, (unsigned)tern_dhcp_server_bound(d),
+        (unsigned long long)t->discovers, (unsigned long long)t->requests,
+        (unsigned long long)t->offers, (unsigned long long)t->acks,
+        (unsigned long long)t->naks, (unsigned long long)t->declines,
+        (unsigned long long)t->releases, (unsigned long long)t->informs,
+        (unsigned long long)t->expired, (unsigned long long)t->no_address,
+        (unsigned long long)t->drop_malformed, (unsigned long long)t->drop_relay,
+        (unsigned long long)t->drop_other_server, (unsigned long long)t->drop_unknown,
+        (unsigned long long)t->drop_unexpected, (unsigned long long)t->send_failed);
+}
 
 size_t tern_http_net_status(void *arg, char *buf, size_t cap)
 {
@@ -57,9 +84,18 @@ size_t tern_http_net_status(void *arg, char *buf, size_t cap)
                            (unsigned long long)c->rx_drop_bad_meta,
                            (unsigned long long)s->net->os->entropy_failures);
     }
+    if (n < cap && s->dhcp_server)
+        n += dhcp_server_status(s->dhcp_server, buf + n, cap - n);
     if (n < cap && s->hostname)
         n += tern_snprintf(buf + n, cap - n, ",\"hostname\":\"%s\"", s->hostname);
     else if (n < cap)
         n += tern_snprintf(buf + n, cap - n, ",\"hostname\":null");
+    if (n + 2 < cap && s->more) {
+        size_t m = s->more(s->more_arg, buf + n + 1, cap - n - 1);
+        if (m > 0 && m < cap - n - 1) {
+            buf[n] = ',';
+            n += 1 + m;
+        }
+    }
     return n < cap ? n : 0;
 }

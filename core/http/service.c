@@ -70,7 +70,7 @@ static void status(struct tern_http_conn *c, const struct tern_http_request *req
     const struct tern_http_counters *k = &c->srv->counters;
     struct tern_heap_stats hs;
     tern_heap_get_stats(&svc->os->heap, &hs);
-    char buf[3072];
+    char buf[6144];
     size_t n = tern_snprintf(
         buf, sizeof buf,
         "{\"backend\":\"%s\",\"version\":\"%s\",\"uptime_ms\":%llu,"

@@ -92,6 +92,14 @@ static void log_rest(struct tern_os *os, const struct tern_manifest *m)
                  h->kind == TERN_MANIFEST_HEALTH_HTTP ? " " : "",
                  h->kind == TERN_MANIFEST_HEALTH_HTTP ? h->http_path : "", (unsigned)h->port,
                  (unsigned)h->interval_ms, (unsigned)h->deadline_ms, (unsigned)h->failures);
+    if (m->update.enabled)
+        tern_log(os, TERN_LOG_INFO, "manifest",
+                 "update PUT %s token_sha256=%02x%02x%02x%02x... tries=%u", m->update.path,
+                 m->update.token_sha256[0], m->update.token_sha256[1],
+                 m->update.token_sha256[2], m->update.token_sha256[3],
+                 (unsigned)(m->update.tries ? m->update.tries : 3));
+    else
+        tern_log(os, TERN_LOG_INFO, "manifest", "update off");
     tern_log(os, TERN_LOG_INFO, "manifest", "overridable%s%s%s%s%s",
              m->overridable ? "" : " none",
              m->overridable & TERN_MANIFEST_OVR_PORTS ? " ports" : "",

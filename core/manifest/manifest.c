@@ -71,6 +71,7 @@ static const struct mf_field top_fields[] = {
     { "mounts", false, mf_read_mounts },
     { "resources", false, mf_read_resources },
     { "health", false, mf_read_health },
+    { "update", false, mf_read_update },
     { "log_level", false, read_log_level },
     { "restart", false, read_restart },
     { "overridable", false, mf_read_overridable },

@@ -121,6 +121,7 @@ tern_result mf_read_network(struct mf_ctx *c, const cJSON *v, void *m);
 tern_result mf_read_mounts(struct mf_ctx *c, const cJSON *v, void *m);
 tern_result mf_read_resources(struct mf_ctx *c, const cJSON *v, void *m);
 tern_result mf_read_health(struct mf_ctx *c, const cJSON *v, void *m);
+tern_result mf_read_update(struct mf_ctx *c, const cJSON *v, void *m);
 tern_result mf_read_overridable(struct mf_ctx *c, const cJSON *v, void *m);
 
 /* The health check's port against the endpoints (after both are read). */

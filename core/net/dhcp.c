@@ -1,35 +1,16 @@
 /*
- * Interface: see dhcp.h. Message layout (RFC 2131 section 2): a 236-byte
- * BOOTP header, the magic cookie 99.130.83.99, then options (code, length,
- * data; 0 is padding, 255 ends them).
+ * Interface: see dhcp.h. The wire format (header, cookie, the option
+ * walk with overload) is dhcp_wire.h's, shared with the server.
  */
 #include <string.h>
 
+#include "dhcp_wire.h"
 #include "net_internal.h"
 #include "tern/dhcp.h"
 
-#define BOOTP_HLEN 236
-#define DHCP_MIN_LEN (BOOTP_HLEN + 4)
-#define DHCP_MAGIC 0x63825363u
-#define MSG_MAX 576
-#define OPT_PAD 0
-#define OPT_END 255
+#define MSG_MAX DHCP_MSG_MAX
 
 /* ---- parsing ---- */
-
-static bool domain_ok(const uint8_t *p, size_t n)
-{
-    if (n == 0 || n > 63)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '.';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
 
 /* RFC 3442: (width, significant octets of the destination, router)*. */
 static bool parse_routes(const uint8_t *p, size_t n, struct tern_dhcp_msg *m)
@@ -61,6 +42,80 @@ static bool parse_routes(const uint8_t *p, size_t n, struct tern_dhcp_msg *m)
     return m->route_count > 0;
 }
 
+#define BAD_LEN "bad option length"
+
+/* The options a client uses (dhcp_opt_fn over a struct tern_dhcp_msg). */
+static const char *take_option(void *arg, uint8_t code, const uint8_t *v, size_t olen)
+{
+    struct tern_dhcp_msg *m = arg;
+    switch (code) {
+    case 1:
+        if (olen != 4)
+            return BAD_LEN;
+        m->mask = tern_load_be32(v);
+        if ((~m->mask & (~m->mask + 1)) != 0 || m->mask == 0)
+            return "non-contiguous mask";
+        m->has_mask = true;
+        break;
+    case 3:
+        if (olen < 4 || olen % 4)
+            return BAD_LEN;
+        m->router = tern_load_be32(v);
+        break;
+    case 6:
+        if (olen < 4 || olen % 4)
+            return BAD_LEN;
+        for (size_t k = 0; k < olen / 4 && m->dns_count < TERN_DHCP_MAX_DNS; k++)
+            m->dns[m->dns_count++] = tern_load_be32(v + 4 * k);
+        break;
+    case 15:
+        if (!dhcp_name_ok(v, olen))
+            return "bad domain name";
+        memcpy(m->domain, v, olen);
+        m->domain[olen] = '\0';
+        break;
+    case 26:
+        if (olen != 2)
+            return BAD_LEN;
+        m->mtu = tern_load_be16(v);
+        if (m->mtu < 68)
+            return "MTU below 68";
+        break;
+    case 51:
+    case 58:
+    case 59:
+        if (olen != 4)
+            return BAD_LEN;
+        if (code == 51)
+            m->lease_s = tern_load_be32(v);
+        else if (code == 58)
+            m->t1_s = tern_load_be32(v);
+        else
+            m->t2_s = tern_load_be32(v);
+        break;
+    case 53:
+        if (olen != 1)
+            return BAD_LEN;
+        m->type = v[0];
+        if (m->type < TERN_DHCP_DISCOVER || m->type > TERN_DHCP_INFORM)
+            return "unknown message type";
+        break;
+    case 54:
+        if (olen != 4)
+            return BAD_LEN;
+        m->server_id = tern_load_be32(v);
+        break;
+    case 121:
+        if (!parse_routes(v, olen, m))
+            return "bad classless routes";
+        m->has_routes = true;
+        break;
+    default:
+        break; /* options we do not use are skipped */
+    }
+    return NULL;
+}
+
 tern_result tern_dhcp_parse(const void *msg, size_t len, struct tern_dhcp_msg *out,
                             const char **why)
 {
@@ -78,7 +133,7 @@ tern_result tern_dhcp_parse(const void *msg, size_t len, struct tern_dhcp_msg *o
         *why = "not a reply for Ethernet";
         return TERN_EPROTO;
     }
-    if (tern_load_be32(b + BOOTP_HLEN) != DHCP_MAGIC) {
+    if (tern_load_be32(b + DHCP_BOOTP_HLEN) != DHCP_MAGIC) {
         *why = "no magic cookie";
         return TERN_EPROTO;
     }
@@ -86,123 +141,15 @@ tern_result tern_dhcp_parse(const void *msg, size_t len, struct tern_dhcp_msg *o
     m.xid = tern_load_be32(b + 4);
     m.yiaddr = tern_load_be32(b + 16);
     memcpy(m.chaddr, b + 28, 6);
-    uint8_t seen[256 / 8];
-    memset(seen, 0, sizeof(seen));
-    size_t i = DHCP_MIN_LEN;
-    bool ended = false;
-    while (i < len) {
-        uint8_t code = b[i++];
-        if (code == OPT_PAD)
-            continue;
-        if (code == OPT_END) {
-            ended = true;
-            break;
-        }
-        if (i >= len) {
-            *why = "truncated option";
-            return TERN_EPROTO;
-        }
-        size_t olen = b[i++];
-        if (olen > len - i) {
-            *why = "truncated option";
-            return TERN_EPROTO;
-        }
-        const uint8_t *v = b + i;
-        i += olen;
-        if (seen[code / 8] & (1u << (code % 8))) {
-            *why = "repeated option";
-            return TERN_EPROTO;
-        }
-        seen[code / 8] |= (uint8_t)(1u << (code % 8));
-        switch (code) {
-        case 1:
-            if (olen != 4)
-                goto bad_len;
-            m.mask = tern_load_be32(v);
-            if ((~m.mask & (~m.mask + 1)) != 0 || m.mask == 0) {
-                *why = "non-contiguous mask";
-                return TERN_EPROTO;
-            }
-            m.has_mask = true;
-            break;
-        case 3:
-            if (olen < 4 || olen % 4)
-                goto bad_len;
-            m.router = tern_load_be32(v);
-            break;
-        case 6:
-            if (olen < 4 || olen % 4)
-                goto bad_len;
-            for (size_t k = 0; k < olen / 4 && m.dns_count < TERN_DHCP_MAX_DNS; k++)
-                m.dns[m.dns_count++] = tern_load_be32(v + 4 * k);
-            break;
-        case 15:
-            if (!domain_ok(v, olen)) {
-                *why = "bad domain name";
-                return TERN_EPROTO;
-            }
-            memcpy(m.domain, v, olen);
-            m.domain[olen] = '\0';
-            break;
-        case 26:
-            if (olen != 2)
-                goto bad_len;
-            m.mtu = tern_load_be16(v);
-            if (m.mtu < 68) {
-                *why = "MTU below 68";
-                return TERN_EPROTO;
-            }
-            break;
-        case 51:
-        case 58:
-        case 59:
-            if (olen != 4)
-                goto bad_len;
-            if (code == 51)
-                m.lease_s = tern_load_be32(v);
-            else if (code == 58)
-                m.t1_s = tern_load_be32(v);
-            else
-                m.t2_s = tern_load_be32(v);
-            break;
-        case 53:
-            if (olen != 1)
-                goto bad_len;
-            m.type = v[0];
-            if (m.type < TERN_DHCP_DISCOVER || m.type > TERN_DHCP_INFORM) {
-                *why = "unknown message type";
-                return TERN_EPROTO;
-            }
-            break;
-        case 54:
-            if (olen != 4)
-                goto bad_len;
-            m.server_id = tern_load_be32(v);
-            break;
-        case 121:
-            if (!parse_routes(v, olen, &m)) {
-                *why = "bad classless routes";
-                return TERN_EPROTO;
-            }
-            m.has_routes = true;
-            break;
-        default:
-            break; /* options we do not use are skipped */
-        }
-    }
-    if (!ended) {
-        *why = "no end option";
-        return TERN_EPROTO;
-    }
-    if (m.type == 0) {
-        *why = "no message type";
+    const char *bad = dhcp_walk_options(b, len, take_option, &m);
+    if (bad == NULL && m.type == 0)
+        bad = "no message type";
+    if (bad) {
+        *why = bad;
         return TERN_EPROTO;
     }
     *out = m;
     return TERN_OK;
-bad_len:
-    *why = "bad option length";
-    return TERN_EPROTO;
 }
 
 /* ---- the client ---- */
@@ -245,14 +192,6 @@ static void arm_backoff(struct tern_dhcp *d)
     arm(d, now_ms(d) + base - 1000 + r % 2001u);
 }
 
-static size_t put_opt(uint8_t *b, size_t i, uint8_t code, const void *v, uint8_t len)
-{
-    b[i++] = code;
-    b[i++] = len;
-    memcpy(b + i, v, len);
-    return i + len;
-}
-
 static void send_msg(struct tern_dhcp *d, uint8_t type, uint32_t dst)
 {
     if (!d->have_xid && !draw_xid(d))
@@ -272,28 +211,28 @@ static void send_msg(struct tern_dhcp *d, uint8_t type, uint32_t dst)
     else
         tern_store_be32(b + 12, nif->addr);        /* ciaddr */
     memcpy(b + 28, nif->mac, 6);                   /* chaddr */
-    tern_store_be32(b + BOOTP_HLEN, DHCP_MAGIC);
+    tern_store_be32(b + DHCP_BOOTP_HLEN, DHCP_MAGIC);
     size_t i = DHCP_MIN_LEN;
-    i = put_opt(b, i, 53, &type, 1);
+    i = dhcp_put_opt(b, i, 53, &type, 1);
     uint8_t v4[4];
     if (type == TERN_DHCP_REQUEST && d->state == TERN_DHCP_REQUESTING) {
         tern_store_be32(v4, d->offered);
-        i = put_opt(b, i, 50, v4, 4);              /* requested address */
+        i = dhcp_put_opt(b, i, 50, v4, 4);              /* requested address */
         tern_store_be32(v4, d->server);
-        i = put_opt(b, i, 54, v4, 4);              /* server identifier */
+        i = dhcp_put_opt(b, i, 54, v4, 4);              /* server identifier */
     }
     uint8_t cid[7] = { 1 };                        /* client id: type 1 + MAC */
     memcpy(cid + 1, nif->mac, 6);
-    i = put_opt(b, i, 61, cid, sizeof(cid));
+    i = dhcp_put_opt(b, i, 61, cid, sizeof(cid));
     size_t hlen = strlen(d->hostname);
     if (hlen > 0)
-        i = put_opt(b, i, 12, d->hostname, (uint8_t)hlen); /* host name */
+        i = dhcp_put_opt(b, i, 12, d->hostname, (uint8_t)hlen); /* host name */
     uint8_t maxsz[2];
     tern_store_be16(maxsz, MSG_MAX);
-    i = put_opt(b, i, 57, maxsz, 2);
+    i = dhcp_put_opt(b, i, 57, maxsz, 2);
     static const uint8_t params[] = { 1, 3, 6, 15, 26, 51, 58, 59, 121 };
-    i = put_opt(b, i, 55, params, sizeof(params));
-    b[i++] = OPT_END;
+    i = dhcp_put_opt(b, i, 55, params, sizeof(params));
+    b[i++] = DHCP_OPT_END;
     if (i < 300)
         i = 300;                                   /* BOOTP minimum, for old relays */
     if (tern_udp_sendto(d->sock, dst, TERN_DHCP_SERVER_PORT, b, i) == TERN_OK)
@@ -512,7 +451,7 @@ tern_result tern_dhcp_start_opts(struct tern_dhcp *d, struct tern_net *net,
     memset(d, 0, sizeof(*d));
     const char *name = o && o->hostname ? o->hostname : "";
     size_t nlen = strlen(name);
-    if (nlen > 0 && !domain_ok((const uint8_t *)name, nlen))
+    if (nlen > 0 && !dhcp_name_ok((const uint8_t *)name, nlen))
         return TERN_EINVAL;
     memcpy(d->hostname, name, nlen + 1);
     if (net->if_count == 0)

@@ -5,7 +5,8 @@
  *
  * Input: version, header length, total length against the frame (shorter
  * is refused, longer is Ethernet padding and trimmed), header checksum;
- * sources that are broadcast, multicast, 0 or our own are refused.
+ * sources that are broadcast, multicast, 0 or our own are refused (0 is
+ * taken only for UDP to 255.255.255.255: a DHCP client's messages).
  * Options are accepted and skipped. We are a host, not a router:
  * packets for other addresses are dropped, never forwarded.
  *
@@ -20,6 +21,8 @@
  *
  * Routing: the interface whose subnet holds the destination, else the
  * first interface with a gateway. 255.255.255.255 leaves interface 0.
+ * tern_ipv4_output_link skips routing and ARP: the caller names the
+ * interface and the link address (a DHCP server's replies).
  */
 #include <string.h>
 
@@ -245,7 +248,10 @@ void tern_ipv4_input(struct tern_netif *nif, const uint8_t *pkt, size_t len, boo
         return;
     }
     uint32_t src = tern_load_be32(pkt + 12), dst = tern_load_be32(pkt + 16);
-    if (bad_source(nif, src)) {
+    /* 0.0.0.0 may send only UDP to 255.255.255.255: a DHCP client with no
+     * address yet (RFC 1122 3.2.1.3, RFC 2131 4.1), for a DHCP server. */
+    bool dhcp_client = src == 0 && dst == IPV4_BROADCAST && pkt[9] == TERN_IP_PROTO_UDP;
+    if (bad_source(nif, src) && !dhcp_client) {
         net->ctr.ip_drop_bad_src++;
         return;
     }
@@ -381,18 +387,30 @@ static void finish_tcp_partial(const struct tern_netif *nif, struct tern_pbuf *p
     }
 }
 
+/* Where one packet goes: out of nif to nexthop (resolved by ARP), or to
+ * the link address mac when not NULL (no ARP). */
+struct ip_hop {
+    struct tern_netif *nif;
+    uint32_t nexthop;
+    const uint8_t *mac;
+};
+
+static tern_result ip_send(struct tern_net *net, const struct ip_hop *hop, uint32_t src,
+                           uint32_t dst, uint8_t proto, bool df, const void *hdr, size_t hlen,
+                           const void *data, size_t len, bool partial);
+
 /* tern_net_ip_output; partial: a TCP segment with its checksum to finish
  * (df, so never fragmented). */
 static tern_result ip_output(struct tern_net *net, uint32_t src, uint32_t dst, uint8_t proto,
                              bool df, const void *hdr, size_t hlen, const void *data, size_t len,
                              bool partial)
 {
-    struct tern_netif *nif;
-    uint32_t nexthop;
-    if (route(net, dst, &nif, &nexthop) != TERN_OK) {
+    struct ip_hop hop = { NULL, 0, NULL };
+    if (route(net, dst, &hop.nif, &hop.nexthop) != TERN_OK) {
         net->ctr.ip_tx_drop_no_route++;
         return TERN_ENOENT;
     }
+    struct tern_netif *nif = hop.nif;
     if (src == 0) {
         if (!nif->configured && dst != IPV4_BROADCAST) {
             net->ctr.ip_tx_drop_no_route++;
@@ -400,6 +418,22 @@ static tern_result ip_output(struct tern_net *net, uint32_t src, uint32_t dst, u
         }
         src = nif->configured ? nif->addr : 0;
     }
+    return ip_send(net, &hop, src, dst, proto, df, hdr, hlen, data, len, partial);
+}
+
+tern_result tern_ipv4_output_link(struct tern_netif *nif, const uint8_t *mac, uint32_t src,
+                                  uint32_t dst, uint8_t proto, const void *hdr, size_t hlen,
+                                  const void *data, size_t len)
+{
+    struct ip_hop hop = { nif, dst, mac };
+    return ip_send(nif->net, &hop, src, dst, proto, false, hdr, hlen, data, len, false);
+}
+
+static tern_result ip_send(struct tern_net *net, const struct ip_hop *hop, uint32_t src,
+                           uint32_t dst, uint8_t proto, bool df, const void *hdr, size_t hlen,
+                           const void *data, size_t len, bool partial)
+{
+    struct tern_netif *nif = hop->nif;
     size_t plen = hlen + len;
     if (plen > 65535 - TERN_IPV4_HLEN)
         return TERN_EINVAL;
@@ -441,9 +475,14 @@ static tern_result ip_output(struct tern_net *net, uint32_t src, uint32_t dst, u
         }
         if (more || off > 0)
             net->ctr.ip_tx_fragments++;
-        tern_result r = tern_arp_output(nif, nexthop, p); /* takes p */
-        if (r != TERN_OK)
-            return r;
+        if (hop->mac) {
+            memcpy(f, hop->mac, TERN_MAC_LEN);
+            tern_net_link_send(nif, p); /* takes p */
+        } else {
+            tern_result r = tern_arp_output(nif, hop->nexthop, p); /* takes p */
+            if (r != TERN_OK)
+                return r;
+        }
         off += n;
     } while (off < plen);
     return TERN_OK;

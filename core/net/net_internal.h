@@ -49,6 +49,12 @@ void tern_arp_flush(struct tern_netif *nif);
 /* l4_valid: the device vouched for the TCP/UDP checksum of this packet. */
 void tern_ipv4_input(struct tern_netif *nif, const uint8_t *pkt, size_t len, bool link_bcast,
                      bool l4_valid);
+/* Sends one IPv4 packet (hdr then data as payload of proto, fragmented to
+ * nif's MTU) from src to dst out of nif to the link address mac, without
+ * routing or ARP. Results as tern_net_ip_output. */
+tern_result tern_ipv4_output_link(struct tern_netif *nif, const uint8_t *mac, uint32_t src,
+                                  uint32_t dst, uint8_t proto, const void *hdr, size_t hlen,
+                                  const void *data, size_t len);
 /* Reassembly timeouts; returns the next deadline (UINT64_MAX: none). */
 uint64_t tern_reasm_tick(struct tern_net *net, uint64_t now_ms);
 /* True when addr is the limited broadcast or nif's directed broadcast. */

@@ -76,6 +76,23 @@ void tern_udp_close(struct tern_udp_sock *sock)
     sock->on_readable = NULL;
 }
 
+/* The 8-byte header of a datagram from sport to dst:dport, checksum over
+ * the pseudo-header from src. */
+static void udp_header(uint8_t h[TERN_UDP_HLEN], uint16_t sport, uint32_t src, uint32_t dst,
+                       uint16_t dport, const void *data, size_t len)
+{
+    uint16_t ulen = (uint16_t)(TERN_UDP_HLEN + len);
+    tern_store_be16(h, sport);
+    tern_store_be16(h + 2, dport);
+    tern_store_be16(h + 4, ulen);
+    tern_store_be16(h + 6, 0);
+    uint32_t sum = tern_csum_pseudo_ipv4(src, dst, TERN_IP_PROTO_UDP, ulen);
+    sum = tern_csum_add(sum, h, TERN_UDP_HLEN);
+    sum = tern_csum_add(sum, data, len);
+    uint16_t c = tern_csum_finish(sum);
+    tern_store_be16(h + 6, c == 0 ? 0xffff : c);
+}
+
 tern_result tern_udp_sendto(struct tern_udp_sock *sock, uint32_t dst, uint16_t dport,
                             const void *data, size_t len)
 {
@@ -104,22 +121,42 @@ tern_result tern_udp_sendto(struct tern_udp_sock *sock, uint32_t dst, uint16_t d
         }
     }
     uint8_t h[TERN_UDP_HLEN];
-    uint16_t ulen = (uint16_t)(TERN_UDP_HLEN + len);
-    tern_store_be16(h, sock->port);
-    tern_store_be16(h + 2, dport);
-    tern_store_be16(h + 4, ulen);
-    tern_store_be16(h + 6, 0);
-    uint32_t sum = tern_csum_pseudo_ipv4(src, dst, TERN_IP_PROTO_UDP, ulen);
-    sum = tern_csum_add(sum, h, TERN_UDP_HLEN);
-    sum = tern_csum_add(sum, data, len);
-    uint16_t c = tern_csum_finish(sum);
-    tern_store_be16(h + 6, c == 0 ? 0xffff : c);
+    udp_header(h, sock->port, src, dst, dport, data, len);
     return tern_net_ip_output(net, src, dst, TERN_IP_PROTO_UDP, false, h, TERN_UDP_HLEN, data,
                               len);
 }
 
+tern_result tern_udp_sendto_link(struct tern_udp_sock *sock, unsigned ifidx, uint32_t dst,
+                                 const uint8_t mac[TERN_MAC_LEN], uint16_t dport,
+                                 const void *data, size_t len)
+{
+    struct tern_net *net = sock->net;
+    if (ifidx >= net->if_count)
+        return TERN_ENOENT;
+    if (dport == 0 || len > 65535 - TERN_IPV4_HLEN - TERN_UDP_HLEN)
+        return TERN_EINVAL;
+    struct tern_netif *nif = &net->ifs[ifidx];
+    uint32_t src = nif->configured ? nif->addr : 0;
+    uint8_t h[TERN_UDP_HLEN];
+    udp_header(h, sock->port, src, dst, dport, data, len);
+    return tern_ipv4_output_link(nif, mac, src, dst, TERN_IP_PROTO_UDP, h, TERN_UDP_HLEN, data,
+                                 len);
+}
+
 tern_result tern_udp_recvfrom(struct tern_udp_sock *sock, void *buf, size_t cap,
                               size_t *out_len, uint32_t *out_src, uint16_t *out_sport)
+{
+    struct tern_udp_from from;
+    tern_result r = tern_udp_recvmsg(sock, buf, cap, out_len, &from);
+    if (r == TERN_OK && out_src)
+        *out_src = from.src;
+    if (r == TERN_OK && out_sport)
+        *out_sport = from.sport;
+    return r;
+}
+
+tern_result tern_udp_recvmsg(struct tern_udp_sock *sock, void *buf, size_t cap, size_t *out_len,
+                             struct tern_udp_from *from)
 {
     struct tern_list_node *n = tern_list_pop_front(&sock->rxq);
     if (n == NULL)
@@ -131,10 +168,12 @@ tern_result tern_udp_recvfrom(struct tern_udp_sock *sock, void *buf, size_t cap,
         memcpy(buf, p->data + p->off, k);
     if (out_len)
         *out_len = p->len;
-    if (out_src)
-        *out_src = p->addr;
-    if (out_sport)
-        *out_sport = p->port;
+    if (from) {
+        from->src = p->addr;
+        from->sport = p->port;
+        from->dst = p->to;
+        from->ifidx = p->netif;
+    }
     tern_pbuf_free(&sock->net->pool, p);
     return TERN_OK;
 }
@@ -188,6 +227,8 @@ void tern_udp_input(struct tern_netif *nif, const uint8_t *iphdr, const uint8_t 
     p->len = (uint16_t)dlen;
     p->addr = src;
     p->port = sport;
+    p->to = dst;
+    p->netif = (uint8_t)(nif - net->ifs);
     tern_list_push_back(&s->rxq, &p->link); /* the socket owns p now */
     s->queued++;
     if (s->on_readable)

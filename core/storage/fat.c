@@ -144,7 +144,7 @@ tern_result tern_fat_mount(struct tern_fat *fs, struct tern_bdev *dev, uint64_t 
     fs->dev = dev;
     fs->base = base;
     fs->read_only = read_only || dev->read_only;
-    fs->date = (uint16_t)(((2020 - 1980) << 9) | (1 << 5) | 1);
+    fs->date = FAT_DEFAULT_DATE;
     if (base >= dev->sector_count || sectors == 0 || sectors > dev->sector_count - base)
         return fat_corrupt(fs, "partition-outside-disk");
     uint8_t *sec;
@@ -314,19 +314,26 @@ static tern_result write_fsinfo(struct tern_fat *fs, uint32_t free_count)
     return TERN_OK;
 }
 
+tern_result fat_info_invalidate(struct tern_fat *fs)
+{
+    if (fs->read_only || fs->info_invalidated || fs->type != TERN_FAT32 ||
+        fs->fsinfo_sector == 0)
+        return TERN_OK;
+    tern_result r;
+    if ((r = write_fsinfo(fs, 0xffffffffu)) != TERN_OK || (r = tern_bdev_flush(fs->dev)) != TERN_OK)
+        return r;
+    fs->info_invalidated = true;
+    return TERN_OK;
+}
+
 tern_result fat_set(struct tern_fat *fs, uint32_t c, uint32_t v)
 {
     if (fs->read_only)
         return TERN_EROFS;
     uint8_t *p;
     tern_result r;
-    if (!fs->info_invalidated && fs->type == TERN_FAT32 && fs->fsinfo_sector != 0) {
-        /* Before the first FAT change: "free count unknown", durable. */
-        if ((r = write_fsinfo(fs, 0xffffffffu)) != TERN_OK ||
-            (r = tern_bdev_flush(fs->dev)) != TERN_OK)
-            return r;
-        fs->info_invalidated = true;
-    }
+    if ((r = fat_info_invalidate(fs)) != TERN_OK)
+        return r;
     for (unsigned copy = 0; copy < fs->nfats; copy++) {
         switch (fs->type) {
         case TERN_FAT32: {
@@ -758,8 +765,8 @@ tern_result tern_fat_format(struct tern_bdev *dev, uint64_t base, uint64_t secto
         memset(sec, ' ', 11);
         memcpy(sec, label, llen);
         sec[11] = ATTR_VOLUME;
-        put16(sec + 22, 0);
-        put16(sec + 24, (uint16_t)(((2020 - 1980) << 9) | (1 << 5) | 1));
+        put16(sec + 22, opts->date ? opts->time : 0);
+        put16(sec + 24, opts->date ? opts->date : FAT_DEFAULT_DATE);
     }
     return tern_bdev_flush(dev);
 }

@@ -584,7 +584,9 @@ tern_result fat_entry_map(struct tern_fat *fs, uint32_t dir, uint32_t index, boo
         lba = fat_cluster_lba(fs, c) + ((uint64_t)(index % epc) * 32) / fs->bps;
     }
     uint8_t *sec;
-    tern_result r = tern_bdev_map(fs->dev, lba, write, &sec);
+    tern_result r = write ? fat_info_invalidate(fs) : TERN_OK;
+    if (r == TERN_OK)
+        r = tern_bdev_map(fs->dev, lba, write, &sec);
     if (r != TERN_OK)
         return r;
     *out = sec + (index * 32) % fs->bps;

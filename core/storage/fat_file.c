@@ -460,6 +460,21 @@ tern_result tern_fat_truncate(struct tern_fat_file *f, uint32_t size)
     return fat_barrier(fs);
 }
 
+tern_result tern_fat_file_lba(struct tern_fat_file *f, uint64_t off, uint64_t *lba)
+{
+    if (!f->open)
+        return TERN_EINVAL;
+    struct tern_fat *fs = f->fs;
+    uint64_t ci = off / fs->cluster_bytes;
+    if (ci >= f->chain_len)
+        return TERN_EINVAL;
+    uint32_t c;
+    tern_result r = seek_cluster(f, (uint32_t)ci, &c);
+    if (r == TERN_OK)
+        *lba = fat_cluster_lba(fs, c) + (off % fs->cluster_bytes) / fs->bps;
+    return r;
+}
+
 tern_result tern_fat_close(struct tern_fat_file *f)
 {
     if (!f->open)
@@ -813,4 +828,53 @@ tern_result tern_fat_reclaim_lost(struct tern_fat *fs, const uint8_t *bitmap, ui
             return r;
     }
     return *freed ? tern_fat_sync(fs) : TERN_OK;
+}
+
+/* The first component of path: skips '/' and "." components; *len 0
+ * for the root. */
+static const char *first_component(const char *path, size_t *len)
+{
+    for (;;) {
+        while (*path == '/')
+            path++;
+        size_t n = 0;
+        while (path[n] && path[n] != '/')
+            n++;
+        if (n == 1 && path[0] == '.') {
+            path += 1;
+            continue;
+        }
+        *len = n;
+        return path;
+    }
+}
+
+bool tern_fat_in_top_dir(struct tern_fat *fs, const char *path, const char *top)
+{
+    size_t n = 0, tn = strlen(top);
+    const char *c = first_component(path, &n);
+    if (n == 0)
+        return false;
+    size_t k = n;                            /* FAT drops trailing dots and spaces */
+    while (k > 0 && (c[k - 1] == '.' || c[k - 1] == ' '))
+        k--;
+    bool same = k == tn;
+    for (size_t i = 0; same && i < k; i++) {
+        char a = c[i] >= 'A' && c[i] <= 'Z' ? (char)(c[i] + 32) : c[i];
+        char b = top[i] >= 'A' && top[i] <= 'Z' ? (char)(top[i] + 32) : top[i];
+        same = a == b;
+    }
+    if (same)
+        return true;
+    /* Another name for the same entry (an 8.3 alias): the same cluster. */
+    char p1[TERN_FAT_NAME_MAX + 2], p2[TERN_FAT_NAME_MAX + 2];
+    if (n > TERN_FAT_NAME_MAX || tn > TERN_FAT_NAME_MAX)
+        return false;
+    p1[0] = p2[0] = '/';
+    memcpy(p1 + 1, c, n);
+    p1[n + 1] = '\0';
+    memcpy(p2 + 1, top, tn + 1);
+    struct tern_fat_stat a, b;
+    return tern_fat_stat(fs, p1, &a) == TERN_OK && tern_fat_stat(fs, p2, &b) == TERN_OK &&
+           a.is_dir && b.is_dir && a.first_cluster != 0 && a.first_cluster == b.first_cluster;
 }

@@ -19,6 +19,8 @@
 #define FAT_EOC      0xffffffffu   /* normalized end of chain */
 #define FAT_BAD      0xfffffff7u   /* normalized bad cluster */
 #define FAT_DIR_MAX  65536u        /* entries in one directory (spec limit) */
+/* 2020-01-01: what Tern stamps when nobody says otherwise. */
+#define FAT_DEFAULT_DATE ((uint16_t)(((2020 - 1980) << 9) | (1 << 5) | 1))
 
 #define ATTR_RO     0x01
 #define ATTR_HIDDEN 0x02
@@ -54,6 +56,12 @@ tern_result fat_count_unmarked(struct tern_fat *fs, const uint8_t *bm, uint32_t 
 tern_result fat_next(struct tern_fat *fs, uint32_t c, uint32_t *out);
 /* Sets entry c in every FAT copy (v: 0, FAT_EOC or a cluster). */
 tern_result fat_set(struct tern_fat *fs, uint32_t c, uint32_t v);
+/* Before the first change after a mount or sync, FAT or directory entry
+ * (FAT32 with FSInfo): FSInfo's free count := "unknown", flushed. A
+ * directory entry change can orphan clusters (unlink, truncate, rename,
+ * replace), so a cut right after it must not leave a count that fsck
+ * finds wrong. fat_set and fat_entry_map(write) call it. */
+tern_result fat_info_invalidate(struct tern_fat *fs);
 /* Allocates a free cluster marked end of chain and links prev to it when
  * prev != 0. TERN_ENOSPC when the volume is full. */
 tern_result fat_alloc(struct tern_fat *fs, uint32_t prev, uint32_t *out);

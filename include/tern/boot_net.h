@@ -40,6 +40,7 @@
 #include "tern/tcp.h"
 
 struct tern_os;
+struct tern_dhcp_server;
 
 #define TERN_BOOT_NET_DNS_MAX 3
 
@@ -73,6 +74,9 @@ struct tern_boot_net {
     char hostname[TERN_DHCP_HOSTNAME_MAX + 1]; /* "" for none */
     const char *pool_from;                   /* where the TCP pool's size came from */
     bool up;                                 /* net0 has had an address */
+    /* A DHCP server the backend runs on this stack, for /status (set by
+     * the backend before the services start; NULL: none). */
+    const struct tern_dhcp_server *dhcp_server;
     tern_boot_net_up_fn on_up;
     void *arg;
 };

@@ -114,6 +114,9 @@ struct tern_fat_format_opts {
     uint32_t spc;              /* sectors per cluster; 0: automatic */
     const char *label;         /* up to 11 ASCII characters; NULL: "NO NAME" */
     uint32_t serial;
+    /* The label entry's stamp (FAT encoding); date 0: 2020-01-01 00:00,
+     * the date tern_fat_mount stamps by default. */
+    uint16_t date, time;
     /* FAT12/16 fixed root directory: entries, rounded up to whole
      * sectors; 0: 512. At most tern_fat_root_entries_max(sector size).
      * Ignored when the volume comes out FAT32 (its root is a chain). */
@@ -240,12 +243,29 @@ tern_result tern_fat_truncate(struct tern_fat_file *f, uint32_t size);
  * barrier) if they changed. TERN_OK or device errors. */
 tern_result tern_fat_flush_file(struct tern_fat_file *f);
 
+/* The device LBA (on fs->dev, the volume's base included) of the sector
+ * holding byte off of an open file, for a caller that overwrites a
+ * pre-allocated file in place, one whole sector at a time, through the
+ * block device (core/update's boot-state record: one sector write per
+ * update, the directory entry untouched). Valid while the file keeps its
+ * clusters. TERN_OK; TERN_EINVAL (not open, or off at or past the end of
+ * the allocated chain); TERN_EIO (corrupt chain). */
+tern_result tern_fat_file_lba(struct tern_fat_file *f, uint64_t off, uint64_t *lba);
+
 /* Flushes (when writable) and releases the handle. */
 tern_result tern_fat_close(struct tern_fat_file *f);
 
 /* Facts about the file or directory at path ("/" is the root). TERN_OK;
  * TERN_ENOENT; TERN_EINVAL; TERN_EIO. */
 tern_result tern_fat_stat(struct tern_fat *fs, const char *path, struct tern_fat_stat *out);
+
+/* True when path (as tern_fat_stat takes it; "." components and repeated
+ * '/' allowed) is the root directory entry named top, or inside it: its
+ * first component is top by FAT's name rule (ASCII case folded, trailing
+ * dots and spaces dropped) or names the same directory (an 8.3 alias:
+ * the same first cluster). For keeping the OS's own directory (/tern on
+ * the data volume) out of the HTTP files and an app's mounts. */
+bool tern_fat_in_top_dir(struct tern_fat *fs, const char *path, const char *top);
 
 struct tern_fat_dir {
     struct tern_fat *fs;

@@ -432,6 +432,15 @@ tern_result tern_http_resp_commit(struct tern_http_conn *c, size_t n);
  * response that fell short is closed. TERN_OK or TERN_EINVAL. */
 tern_result tern_http_resp_end(struct tern_http_conn *c);
 
+/* For a handler that answers late, from outside tern_http_conn_input (a
+ * timer, the result of a thread): tells the transport that the response
+ * has output to send before it ends (tern_http_resp_end does so itself).
+ * Call it when the writes are done and the writable callback, if the
+ * body goes on, is set: the transport may drain the output at once and
+ * call it from there. A no-op inside the input, and once the response
+ * ended. */
+void tern_http_resp_flush(struct tern_http_conn *c);
+
 /* A whole small response: head, Content-Type, body, end. */
 tern_result tern_http_resp_simple(struct tern_http_conn *c, int status,
                                   const char *content_type, const void *body, size_t len);

@@ -24,6 +24,8 @@ struct tern_http_fat {
     struct tern_fat_file files[TERN_HTTP_FAT_FILES];
     bool used[TERN_HTTP_FAT_FILES];
     uint64_t busy;                   /* opens refused: table full */
+    const char *hidden;              /* a top directory never served ("tern"), or NULL */
+    uint64_t hidden_refused;         /* requests into it: answered 404 */
 };
 
 void tern_http_fat_init(struct tern_http_fat *hf, struct tern_fat *fs);

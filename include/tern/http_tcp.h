@@ -71,13 +71,19 @@ void tern_http_tcp_stop(struct tern_http_tcp *ht);
  * syn_cookies_sent, drop_pool_empty, evicted_orphans, evicted_half_open,
  * evicted_by_owner, buf_grown), "net" (frame counters and
  * what the offloads did: rx_csum_vouched, tx_csum_offloaded,
- * tx_tso_frames, rx_large_frames, rx_drop_bad_meta) and "hostname" (a
- * string, or null when none was given). */
+ * tx_tso_frames, rx_large_frames, rx_drop_bad_meta), "hostname" (a
+ * string, or null when none was given), when a DHCP server runs,
+ * "dhcp_server" (pool, leases, bound, and its counters), then what more
+ * adds (the workload's package and A/B members), when given. */
 struct tern_net;
+struct tern_dhcp_server;
 struct tern_http_net_status {
     struct tern_net *net;
     struct tern_tcp *tcp;
     const char *hostname;          /* NULL: none; [A-Za-z0-9.-] only (no escaping) */
+    const struct tern_dhcp_server *dhcp_server; /* NULL: none runs */
+    tern_http_status_provider more; /* NULL: nothing more */
+    void *more_arg;
 };
 size_t tern_http_net_status(void *arg, char *buf, size_t cap);
 

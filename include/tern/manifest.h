@@ -132,6 +132,14 @@ enum tern_manifest_restart {
 #define TERN_MANIFEST_OVR_LOG_LEVEL (1u << 2)
 #define TERN_MANIFEST_OVR_NETWORK   (1u << 3)
 
+/* The OS's update endpoint (docs/updates.md): off unless "update" is given. */
+struct tern_manifest_update {
+    bool enabled;
+    char path[TERN_MANIFEST_PATH_MAX + 1];          /* the HTTP path a PUT goes to */
+    uint8_t token_sha256[32];                       /* SHA-256 of the bearer token */
+    uint32_t tries;                                 /* trial boots of a staged package; 0: 3 */
+};
+
 struct tern_manifest {
     char name[TERN_MANIFEST_NAME_MAX + 1];          /* [a-z0-9._-]{1,32} */
     char version[TERN_MANIFEST_VERSION_MAX + 1];    /* x.y.z[-pre][+build] */
@@ -147,6 +155,7 @@ struct tern_manifest {
     uint8_t mounts_count;
     struct tern_manifest_resources resources;
     struct tern_manifest_health health;
+    struct tern_manifest_update update;
     enum tern_manifest_log_level log_level;
     enum tern_manifest_restart restart;
     uint32_t overridable;       /* TERN_MANIFEST_OVR_* bits */

@@ -149,6 +149,8 @@ struct tern_pbuf {
     uint16_t off, len, cap;
     uint16_t port;               /* UDP queue: source port */
     uint32_t addr;               /* UDP queue: source address; ARP queue: next hop */
+    uint32_t to;                 /* UDP queue: destination address */
+    uint8_t netif;               /* UDP queue: the interface it came in on */
     uint16_t csum_start;         /* nonzero: the device completes the L4 checksum */
     uint16_t csum_offset;        /* (NEEDS_CSUM, offsets as in tern_net_meta) */
 };
@@ -425,6 +427,29 @@ tern_result tern_udp_sendto(struct tern_udp_sock *sock, uint32_t dst, uint16_t d
  * its source (out pointers may be NULL). TERN_OK or TERN_AGAIN. */
 tern_result tern_udp_recvfrom(struct tern_udp_sock *sock, void *buf, size_t cap,
                               size_t *out_len, uint32_t *out_src, uint16_t *out_sport);
+
+/* Where a received datagram came from and how it reached us. */
+struct tern_udp_from {
+    uint32_t src;                /* source address (0.0.0.0 from a DHCP client) */
+    uint16_t sport;
+    uint32_t dst;                /* the address it was sent to: ours, or a broadcast */
+    unsigned ifidx;              /* the interface it arrived on */
+};
+
+/* tern_udp_recvfrom that also says where the datagram arrived (from may
+ * be NULL). TERN_OK or TERN_AGAIN. */
+tern_result tern_udp_recvmsg(struct tern_udp_sock *sock, void *buf, size_t cap, size_t *out_len,
+                             struct tern_udp_from *from);
+
+/* Sends len bytes to dst:dport out of interface ifidx, from its address
+ * (0.0.0.0 while it has none), to the link address mac (6 bytes; the
+ * broadcast address for a broadcast), without routing or ARP: what a DHCP
+ * server needs to answer a client that has no address yet (RFC 2131
+ * 4.1). TERN_OK; TERN_ENOENT (no such interface); TERN_EINVAL (dport 0,
+ * too big); TERN_AGAIN (no pbuf). */
+tern_result tern_udp_sendto_link(struct tern_udp_sock *sock, unsigned ifidx, uint32_t dst,
+                                 const uint8_t mac[TERN_MAC_LEN], uint16_t dport,
+                                 const void *data, size_t len);
 
 /* Closes sock and frees what it has queued. */
 void tern_udp_close(struct tern_udp_sock *sock);

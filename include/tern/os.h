@@ -69,6 +69,17 @@ struct tern_shutdown_hook {
     struct tern_list_node link;
 };
 
+/* A call the loop makes once, at its next step: how code on a thread
+ * hands work back to the loop (libuv's uv_async_send). Posted from
+ * anywhere in the core, a thread included; posting one that is already
+ * pending does nothing. The caller owns the struct (tern_deferred_init
+ * once) and cancels it before freeing it. */
+struct tern_deferred {
+    void (*fn)(struct tern_os *os, void *arg);
+    void *arg;
+    struct tern_list_node link;    /* on os->deferred while pending */
+};
+
 enum tern_os_state {
     TERN_OS_RUNNING = 1,
     TERN_OS_HALTED,
@@ -100,6 +111,7 @@ struct tern_os {
     struct tern_sched sched;
     struct tern_list pollers;
     struct tern_list shutdown_hooks;
+    struct tern_list deferred;     /* struct tern_deferred due at the next step */
     uint64_t pending_ready;        /* ready bits handed to the next step */
     int halt_code;
     bool shutdown_requested;
@@ -116,9 +128,11 @@ tern_result tern_os_init(struct tern_os *os, const struct tern_platform *plat,
                          const struct tern_config *cfg);
 
 /* One turn of the loop at the current time with the given ready bits
- * (from the embedder's own wait). Returns the monotonic deadline by which
- * it must be called again: 0 for "at once", UINT64_MAX for "only when
- * I/O is ready". After a halt it returns UINT64_MAX and does nothing. */
+ * (from the embedder's own wait): pollers, deferred calls, timers, then
+ * the threads ready now. Returns the monotonic deadline by which it must
+ * be called again: 0 for "at once" (a thread is ready or a call was
+ * deferred), UINT64_MAX for "only when I/O is ready". After a halt it
+ * returns UINT64_MAX and does nothing. */
 uint64_t tern_os_step(struct tern_os *os, uint64_t ready);
 
 /* Steps and waits (platform wait) until the instance halts; returns the
@@ -142,6 +156,18 @@ void tern_os_finish(struct tern_os *os);
 void tern_os_add_poller(struct tern_os *os, struct tern_poller *p);
 void tern_os_remove_poller(struct tern_os *os, struct tern_poller *p);
 void tern_os_add_shutdown_hook(struct tern_os *os, struct tern_shutdown_hook *h);
+
+/* Prepares d to call fn(os, arg); it is not pending. */
+void tern_deferred_init(struct tern_deferred *d, void (*fn)(struct tern_os *os, void *arg),
+                        void *arg);
+
+/* Makes d due at the next step (once, however often it is posted before
+ * that step runs it). A call posted while deferred calls run waits for
+ * the step after, so a call that posts itself cannot spin the loop. */
+void tern_os_defer(struct tern_os *os, struct tern_deferred *d);
+
+/* Takes d back if pending; harmless otherwise. */
+void tern_os_defer_cancel(struct tern_deferred *d);
 
 /* Monotonic time now, in ns and in ms. */
 uint64_t tern_now_ns(const struct tern_os *os);

@@ -20,8 +20,9 @@
  *    tern_result); outputs go through pointers the app owns and are
  *    written only on TERN_PAL_OK.
  *  - Blocking calls (marked BLOCKING) may be made from the app's threads
- *    only (the main thread and threads from thread_spawn); from an HTTP
- *    route handler they return TERN_PAL_EINVAL. Every BLOCKING call takes
+ *    only (the main thread, threads from thread_spawn and the workers of
+ *    http_workers); from an HTTP route handler on the loop (http_route)
+ *    they return TERN_PAL_EINVAL. Every BLOCKING call takes
  *    an absolute deadline on the monotonic clock (TERN_PAL_FOREVER: none)
  *    and returns TERN_PAL_ETIMEDOUT when it passes first.
  *  - Threads are cooperative: an app thread runs until it makes a
@@ -30,7 +31,8 @@
  *    crashed.
  *  - Strings passed in are NUL-terminated unless a length is given.
  *
- * ABI 1.0.
+ * ABI 1.1 (1.1 added http_workers, http_route_threaded and
+ * tern_pal_http_request.worker).
  */
 #ifndef TERN_PAL_H
 #define TERN_PAL_H
@@ -44,7 +46,7 @@ extern "C" {
 
 #define TERN_PAL_MAGIC     0x314c415020505254ull /* "TRP PAL1" */
 #define TERN_PAL_ABI_MAJOR 1u
-#define TERN_PAL_ABI_MINOR 0u
+#define TERN_PAL_ABI_MINOR 1u
 
 #define TERN_PAL_FOREVER UINT64_MAX
 
@@ -133,10 +135,15 @@ struct tern_pal_http_request {
     const char *query;            /* raw, "" when none */
     const uint8_t *body;          /* the whole body (NULL when none) */
     size_t body_len;
+    /* 1.1: on a threaded route, which worker of its pool runs the
+     * handler (0 .. workers-1: state a handler keeps per worker, such as
+     * its response buffer, is indexed by it); 0 on the loop. */
+    uint32_t worker;
 };
 
 /* The response a route handler fills. body points into the app's memory
- * and is copied before the handler's return is acted on. */
+ * (or into the request's body) and is copied before the handler's return
+ * is acted on; on a threaded route the worker waits until it is. */
 struct tern_pal_http_response {
     int status;                   /* 200 unless set */
     const char *content_type;     /* "text/plain; charset=utf-8" unless set */
@@ -144,10 +151,12 @@ struct tern_pal_http_response {
     size_t body_len;
 };
 
-/* A route handler: runs on the OS loop (not a thread) for each request
- * whose path matches; it must not block (blocking PAL calls return
- * TERN_PAL_EINVAL there). Returns TERN_PAL_OK with *resp filled, or
- * anything else for a 500. */
+/* A route handler, for each request whose path matches. Registered with
+ * http_route it runs on the OS loop (not a thread) and must not block
+ * (blocking PAL calls return TERN_PAL_EINVAL there); with
+ * http_route_threaded it runs on a worker thread of the app and may
+ * block. Returns TERN_PAL_OK with *resp filled, or anything else for a
+ * 500. */
 typedef int (*tern_pal_http_handler)(void *arg, const struct tern_pal_http_request *req,
                                      struct tern_pal_http_response *resp);
 
@@ -313,6 +322,29 @@ struct tern_pal {
      * needs). TERN_READY follows once every endpoint is bound and the
      * health check passed. */
     int (*ready)(void *ctx);
+
+    /* ---- 1.1: HTTP routes served on the app's threads ---- */
+
+    /* Starts a pool of `workers` threads for http_route_threaded: each
+     * request to a route of the pool waits (whole, its body buffered) in
+     * a FIFO of up to `queue` requests until a worker is free, and the
+     * worker runs the route's handler, which may block; the response is
+     * sent once it returns. More requests than workers + queue are
+     * answered 503 with Retry-After (counted in stats.route_busy). The
+     * workers are the app's threads: they count against the manifest's
+     * resources.threads; stacks of stack_size bytes (0: the manifest's
+     * stack_kib). The pool lasts as long as the app. TERN_PAL_OK with
+     * *out; TERN_PAL_EINVAL (workers 0 or over 64, queue over 4096, out
+     * NULL); TERN_PAL_ENOSPC (more workers than the thread budget has
+     * left: nothing started, logged); TERN_PAL_ENOENT (no HTTP
+     * endpoint); TERN_PAL_ENOMEM (memory, or the handle table). */
+    int (*http_workers)(void *ctx, uint32_t workers, uint32_t queue, size_t stack_size,
+                        tern_pal_handle *out);
+    /* As http_route, but fn runs on a worker of pool (from http_workers)
+     * instead of the loop. TERN_PAL_OK, TERN_PAL_EINVAL (a bad path, fn
+     * NULL, pool not a pool), TERN_PAL_ENOSPC, TERN_PAL_ENOENT. */
+    int (*http_route_threaded)(void *ctx, const char *path, int exact, size_t max_body,
+                               tern_pal_http_handler fn, void *arg, tern_pal_handle pool);
 };
 
 /* True when the table covers member m (for members newer than 1.0). */

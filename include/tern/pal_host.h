@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tern/list.h"
 #include "tern/pal.h"
 #include "tern/result.h"
 
@@ -46,6 +47,7 @@ struct tern_pal_mount {
     const char *path;                /* "/data": absolute, no trailing '/' */
     struct tern_fat *fs;
     bool read_only;
+    const char *hidden;              /* a top directory of fs the app never sees ("tern"), or NULL */
 };
 
 struct tern_pal_endpoint {
@@ -92,6 +94,7 @@ struct tern_pal_app {
     struct pal_handle *handles;      /* [TERN_PAL_MAX_HANDLES] */
     struct pal_route *routes;        /* [TERN_PAL_MAX_ROUTES] */
     unsigned nroutes;
+    struct tern_list route_reqs;     /* requests the app still owes an answer (pal_http.c) */
     uint32_t threads;                /* app threads alive besides main */
     tern_app_entry_fn entry;
     struct tern_thread *main;
@@ -104,7 +107,10 @@ struct tern_pal_app {
     void *on_ready_arg;
     struct {
         uint64_t allocs, alloc_refused, handles_refused, route_requests, route_errors;
+        uint64_t route_busy;         /* threaded routes: 503, every worker busy and the queue full */
+        uint64_t route_dropped;      /* threaded routes: the client left first (result dropped) */
         uint64_t path_escapes;
+        uint64_t hidden_refused;     /* paths into a mount's hidden directory: ENOENT */
         uint64_t sock_refused;       /* sockets refused: TCP/UDP pool full */
     } stats;
 };

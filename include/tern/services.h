@@ -1,7 +1,8 @@
 /*
  * Interface: the OS's own HTTP service set, assembled once for every
  * backend: the server with its connection pool, the plain-HTTP listener,
- * the built-in routes (/healthz, /status, and the data volume's files)
+ * the built-in routes (/healthz, /status, and the data volume's files,
+ * less its /tern: the OS's slots and record, answered 404)
  * and room in the route table for an app's routes in front of them.
  *
  *   struct tern_services s;
@@ -29,8 +30,9 @@ struct tern_boot_net;
 struct tern_fat;
 
 #define TERN_SERVICES_HTTP_CONNS 64
-/* Route table capacity: the app's routes plus the OS's three. */
-#define TERN_SERVICES_ROUTES (16 + 3)
+/* Route table capacity: the app's routes plus the OS's three and the
+ * update endpoint. */
+#define TERN_SERVICES_ROUTES (16 + 4)
 
 struct tern_services_opts {
     const char *backend;             /* "linux", "baremetal": for /status */
@@ -38,6 +40,8 @@ struct tern_services_opts {
     struct tern_fat *files;          /* the volume served as static files; NULL: none */
     uint16_t http_port;              /* 0: 80 */
     uint32_t conns;                  /* 0: TERN_SERVICES_HTTP_CONNS */
+    tern_http_status_provider status_more;  /* more /status members (the package's), or NULL */
+    void *status_more_arg;
 };
 
 struct tern_services {
@@ -61,6 +65,11 @@ struct tern_services {
  * failure an error line says what, and nothing is left listening. */
 tern_result tern_services_start(struct tern_services *s, struct tern_os *os,
                                 const struct tern_services_opts *opts);
+
+/* Adds one of the OS's own routes (the update endpoint) in front of the
+ * built-in ones, before an app adds its routes. route is copied.
+ * TERN_OK; TERN_ENOSPC (table full); TERN_EINVAL (not started). */
+tern_result tern_services_add_route(struct tern_services *s, const struct tern_http_route *route);
 
 /* Stops listening and returns the pool to the heap. */
 void tern_services_stop(struct tern_services *s);

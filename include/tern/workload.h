@@ -22,7 +22,10 @@
  * Halt status: the app's own code when it returned or called exit (0 is
  * success); TERN_WORKLOAD_HALT_CRASH for a crash or a watchdog stop;
  * TERN_WORKLOAD_HALT_UNHEALTHY when the health check never passed or
- * failed too often.
+ * failed too often; TERN_WORKLOAD_HALT_RESTART when any of these ended an
+ * unconfirmed trial of a staged package, which was rolled back (o->pkg,
+ * include/tern/boot_pkg.h). The first passing health check confirms such
+ * a trial.
  */
 #ifndef TERN_WORKLOAD_H
 #define TERN_WORKLOAD_H
@@ -46,6 +49,7 @@ struct tern_fat;
 #define TERN_WORKLOAD_HALT_CRASH     81   /* not 70: a panic of the OS itself exits 70 */
 #define TERN_WORKLOAD_HALT_UNHEALTHY 82
 #define TERN_WORKLOAD_HALT_REFUSED   78   /* a manifest or app refused at start */
+#define TERN_WORKLOAD_HALT_RESTART   75   /* restart me: a trial failed and was rolled back, or an update was staged */
 
 struct tern_workload_opts {
     const char *source;                  /* where the manifest came from, for the marker */
@@ -57,6 +61,7 @@ struct tern_workload_opts {
     struct tern_fat *boot;               /* the volume "boot"; may be NULL */
     const char *ready_fields;            /* the backend's extra TERN_READY fields, or NULL */
     bool keep_log_level;                 /* the console level was given on the command line */
+    struct tern_boot_pkg *pkg;           /* the boot's package (trial, confirm), or NULL */
     void (*on_ready)(void *arg);         /* after TERN_READY (a hint for the user) */
     void *arg;
 };
@@ -131,10 +136,23 @@ void tern_watchdog_init(struct tern_watchdog *wd, uint32_t limit_ms);
  * plain fields of os: safe from a signal handler or an interrupt. */
 bool tern_watchdog_tick(struct tern_watchdog *wd, const struct tern_os *os, uint32_t elapsed_ms);
 
-/* Where a boot finds its workload, in this order: an explicit manifest
- * (tern-linux --manifest), /tern/manifest.json on the boot volume, the
- * built-in default (tern_manifest_default with the built-in app). */
+/* Where a boot finds its workload, in this order (docs/packages.md, "At
+ * boot"):
+ *   1. an explicit package (tern-linux --package): signed and trusted;
+ *   2. an explicit manifest (tern-linux --manifest): development mode only;
+ *   3. the data volume's A/B slots (pkg->have_update): the record's choice;
+ *   4. /tern/manifest.json on the boot volume: development mode only;
+ *   5. the built-in default (tern_manifest_default with the built-in app),
+ *      part of the OS image itself.
+ * Without pkg (an embedder's choice) nothing is checked: 2 and 4 run as
+ * they are, 1 and 3 are skipped. */
+struct tern_boot_pkg;
+
 struct tern_workload_source {
+    struct tern_boot_pkg *pkg;           /* trust, mode and slots; NULL: no packages */
+    const void *package;                 /* an explicit package's bytes, or NULL (kept while the app runs) */
+    size_t package_len;
+    const char *package_name;            /* its name for the markers ("file:PATH") */
     const char *manifest_json;           /* explicit manifest bytes, or NULL */
     size_t manifest_len;
     const char *manifest_name;           /* its name for the marker ("file:PATH") */
@@ -151,14 +169,18 @@ struct tern_workload_source {
 };
 
 #define TERN_WORKLOAD_DIR "/tern"        /* on the boot volume */
+#define TERN_WORKLOAD_OS_DIR "tern"      /* the top directory apps and HTTP never see */
 #define TERN_WORKLOAD_APP_MAX (16u << 20)
 
 /* Finds the manifest, parses it, applies the overrides and reads the app
  * file it names. TERN_OK with *m, *app (instance heap when read from the
- * boot volume, else the source's memory), *app_len and *source ("disk",
- * "built-in" or manifest_name); TERN_EINVAL with a TERN_MANIFEST_REFUSED
- * line naming the JSON path and why (a bad manifest or override, an app
- * file that is missing or larger than TERN_WORKLOAD_APP_MAX). */
+ * boot volume or a slot, else the source's memory), *app_len and *source
+ * ("slot-a", "slot-b", "disk", "built-in", package_name or
+ * manifest_name); a package prints TERN_PKG_OK. TERN_EINVAL with a
+ * TERN_PKG_REFUSED line (a package refused, no slot that may boot, a raw
+ * manifest outside development mode) or a TERN_MANIFEST_REFUSED line
+ * naming the JSON path and why (a bad manifest or override, an app file
+ * that is missing or larger than TERN_WORKLOAD_APP_MAX). */
 tern_result tern_workload_resolve(struct tern_os *os, const struct tern_workload_source *src,
                                   struct tern_manifest *m, const void **app, size_t *app_len,
                                   const char **source);

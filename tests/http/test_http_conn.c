@@ -970,6 +970,63 @@ static void test_eviction_of_stalled_slow_readers(void **state)
     assert_still_serving();
 }
 
+/* A route that answers later, from outside the engine's input (as a
+ * request handed to an app's worker thread is). Its writes do not wake
+ * the transport (it must never run in the middle of a write); its flush
+ * does, once the writable callback is set, and the drain then calls the
+ * callback for the rest of a body larger than the output buffer. */
+static struct tern_http_conn *late_conn;
+static size_t late_off;
+
+static void late_route(struct tern_http_conn *c, const struct tern_http_request *req, void *arg)
+{
+    (void)req, (void)arg;
+    late_conn = c;                       /* answered by the test, later */
+}
+
+static void late_writable(struct tern_http_conn *c, void *arg)
+{
+    (void)arg;
+    size_t w = 0;
+    tern_http_resp_write(c, B->big + late_off, 3 * TERN_HTTP_OUT_MAX - late_off, &w);
+    late_off += w;
+    if (late_off == 3 * TERN_HTTP_OUT_MAX)
+        tern_http_resp_end(c);
+}
+
+static void test_late_answer_flush(void **state)
+{
+    (void)state;
+    struct tern_http_route saved = B->routes[0];
+    B->routes[0] = (struct tern_http_route){ "/late", true, late_route, NULL };
+    struct client *cl = client_open(B);
+    client_sends(cl, "GET /late HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(cl->got_len, 0);
+    bench_advance(B, 100 * SEC);         /* no deadline runs while the answer is due */
+    assert_false(cl->closed);
+    int wakes = cl->wakes;
+    assert_int_equal(tern_http_resp_begin(late_conn, 200), TERN_OK);
+    assert_int_equal(tern_http_resp_body(late_conn, 3 * TERN_HTTP_OUT_MAX), TERN_OK);
+    late_off = 0;
+    assert_int_equal(tern_http_resp_write(late_conn, B->big, 3 * TERN_HTTP_OUT_MAX, &late_off),
+                     TERN_OK);
+    assert_true(late_off > 0 && late_off < TERN_HTTP_OUT_MAX);   /* the buffer is full */
+    assert_int_equal(cl->wakes, wakes);                          /* a write does not wake */
+    tern_http_set_writable(late_conn, late_writable, NULL);
+    tern_http_resp_flush(late_conn);
+    assert_int_equal(cl->wakes, wakes + 1);
+    client_pump(cl);                     /* what the woken transport does: drain it all */
+    const char *body = strstr(cl->got, "\r\n\r\n");
+    assert_non_null(body);
+    assert_int_equal(cl->got_len - (size_t)(body + 4 - cl->got), 3 * TERN_HTTP_OUT_MAX);
+    assert_memory_equal(body + 4, B->big, 3 * TERN_HTTP_OUT_MAX);
+    wakes = cl->wakes;
+    tern_http_resp_flush(late_conn);     /* ended: nothing to tell */
+    assert_int_equal(cl->wakes, wakes);
+    client_free(cl);
+    B->routes[0] = saved;
+}
+
 static void test_peer_half_close(void **state)
 {
     (void)state;
@@ -1019,6 +1076,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_eviction_when_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_of_stalled_slow_readers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_half_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_answer_flush, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

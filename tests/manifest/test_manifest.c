@@ -707,6 +707,48 @@ static void test_refused_health(void **state)
 #undef HL
 }
 
+/* "update": the OS's update endpoint (docs/updates.md). */
+static void test_update_section(void **state)
+{
+    (void)state;
+#define UP(x) "{" HEAD ",\"update\":" x "}"
+#define TOK "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\""
+    static const char hexmsg[] = "expected 64 lowercase hex digits (the SHA-256 of the token)";
+    static const struct refusal t[] = {
+        { UP("true"), "$.update", "expected an object" },
+        { UP("{}"), "$.update.path", "required key missing" },
+        { UP("{\"path\":\"/u\"}"), "$.update.token_sha256", "required key missing" },
+        { UP("{\"path\":\"u\",\"token_sha256\":" TOK "}"), "$.update.path",
+          "expected a path starting with \"/\" of at most 127 visible ASCII characters" },
+        { UP("{\"path\":\"/u\",\"token_sha256\":\"0123\"}"), "$.update.token_sha256", hexmsg },
+        { UP("{\"path\":\"/u\",\"token_sha256\":"
+             "\"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\"}"),
+          "$.update.token_sha256", hexmsg },
+        { UP("{\"path\":\"/u\",\"token_sha256\":"
+             "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0\"}"),
+          "$.update.token_sha256", hexmsg },
+        { UP("{\"path\":\"/u\",\"token_sha256\":" TOK ",\"tries\":0}"), "$.update.tries",
+          "expected an integer from 1 to 100" },
+        { UP("{\"path\":\"/u\",\"token_sha256\":" TOK ",\"token\":\"x\"}"), "$.update.token",
+          "unknown key" },
+    };
+    check_table(t, N(t));
+    struct tern_manifest m;
+    struct tern_manifest_error err;
+    const char *ok = UP("{\"path\":\"/tern/update\",\"token_sha256\":" TOK ",\"tries\":5}");
+    assert_int_equal(tern_manifest_parse(ok, strlen(ok), &m, &err), TERN_OK);
+    assert_true(m.update.enabled);
+    assert_string_equal(m.update.path, "/tern/update");
+    assert_int_equal(m.update.token_sha256[0], 0x01);
+    assert_int_equal(m.update.token_sha256[31], 0xef);
+    assert_int_equal(m.update.tries, 5);
+    const char *off = "{" HEAD "}";
+    assert_int_equal(tern_manifest_parse(off, strlen(off), &m, &err), TERN_OK);
+    assert_false(m.update.enabled);
+#undef TOK
+#undef UP
+}
+
 /* A repeated key at each level of the schema (cJSON keeps both silently). */
 static void test_refused_duplicates(void **state)
 {
@@ -1145,6 +1187,7 @@ static void test_log_lines(void **state)
     assert_true(sim_console_has(&sim, "resources memory_mib=1 threads=1 stack_kib=256 tcp_connections=default\n"));
     assert_true(sim_console_has(&sim, "health http /healthz port=80 interval_ms=1000 deadline_ms=10000 failures=3\n"));
     assert_true(sim_console_has(&sim, "overridable ports env log_level\n"));
+    assert_true(sim_console_has(&sim, "update off\n"));
 
     size_t len;
     char *text = read_fixture("full.json", &len);
@@ -1185,6 +1228,7 @@ int main(void)
         cmocka_unit_test(test_refused_network),
         cmocka_unit_test(test_refused_mounts_resources),
         cmocka_unit_test(test_refused_health),
+        cmocka_unit_test(test_update_section),
         cmocka_unit_test(test_refused_duplicates),
         cmocka_unit_test(test_long_path_is_cut),
         cmocka_unit_test(test_every_truncation),

@@ -63,7 +63,8 @@ static tern_result pw_net_recv(void *ctx, unsigned idx, void *buf, size_t cap, s
     return TERN_OK;
 }
 
-static struct pw_node *node_new(struct pal_world *w, unsigned idx, bool with_net)
+static struct pw_node *node_new(struct pal_world *w, unsigned idx, bool with_net,
+                                const struct tern_tcp_config *tcp_cfg)
 {
     struct pw_node *n = calloc(1, sizeof *n);
     assert_non_null(n);
@@ -95,6 +96,8 @@ static struct pw_node *node_new(struct pal_world *w, unsigned idx, bool with_net
         tc.max_conns = 16;
         tc.sndbuf = tc.rcvbuf = 16384;
         tc.msl_ms = 1000;
+        if (tcp_cfg)
+            tc = *tcp_cfg;
         assert_int_equal(tern_net_attach_tcp(&n->net, &n->tcp, &tc), TERN_OK);
         assert_int_equal(tern_dns_init(&n->dns, &n->net), TERN_OK);
     }
@@ -103,11 +106,16 @@ static struct pw_node *node_new(struct pal_world *w, unsigned idx, bool with_net
 
 struct pal_world *pw_new(unsigned n, bool with_net)
 {
+    return pw_new_tcp(n, with_net, NULL);
+}
+
+struct pal_world *pw_new_tcp(unsigned n, bool with_net, const struct tern_tcp_config *tcp_cfg)
+{
     struct pal_world *w = calloc(1, sizeof *w);
     assert_non_null(w);
     w->n = n;
     for (unsigned i = 0; i < n; i++)
-        w->node[i] = node_new(w, i, with_net);
+        w->node[i] = node_new(w, i, with_net, tcp_cfg);
     w->now = w->node[0]->sim.now_ns;
     return w;
 }

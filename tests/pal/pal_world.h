@@ -69,6 +69,8 @@ struct pal_world {
 /* A world of n (1 or 2) nodes; with_net gives each a device, the stack,
  * TCP (16 connections, 16 KiB buffers) and DNS (no servers). */
 struct pal_world *pw_new(unsigned n, bool with_net);
+/* The same with tcp_cfg for every node's TCP (NULL: the above). */
+struct pal_world *pw_new_tcp(unsigned n, bool with_net, const struct tern_tcp_config *tcp_cfg);
 void pw_free(struct pal_world *w);
 
 /* Sets the node's PAL config up with defaults (512 KiB arena, 4 threads,

@@ -150,9 +150,9 @@ static struct pal_world *world(void)
     assert_int_equal(tern_fat_write(&f, "read me", 7), TERN_OK);
     assert_int_equal(tern_fat_close(&f), TERN_OK);
     pw_config(T.node);
-    T.node->cfg.mounts[0] = (struct tern_pal_mount){ "/data", &T.data->fs, false };
-    T.node->cfg.mounts[1] = (struct tern_pal_mount){ "/ro", &T.ro->fs, true };
-    T.node->cfg.mounts[2] = (struct tern_pal_mount){ "/small", &T.small->fs, false };
+    T.node->cfg.mounts[0] = (struct tern_pal_mount){ "/data", &T.data->fs, false, "tern" };
+    T.node->cfg.mounts[1] = (struct tern_pal_mount){ "/ro", &T.ro->fs, true, NULL };
+    T.node->cfg.mounts[2] = (struct tern_pal_mount){ "/small", &T.small->fs, false, NULL };
     T.node->cfg.nmounts = 3;
     return w;
 }
@@ -288,6 +288,60 @@ static int put(const struct tern_pal *pal, const char *path, const char *text)
     r = pal->file_write(pal->ctx, h, text, strlen(text));
     int r2 = pal->file_close(pal->ctx, h);
     return r != TERN_PAL_OK ? r : r2;
+}
+
+/* ---- the OS's own directory (/tern on the data volume) is not there ---- */
+
+static int hidden_app(const struct tern_pal *pal, const struct tern_app_start *st)
+{
+    (void)st;
+    void *c = pal->ctx;
+    struct tern_pal_stat sb;
+    struct tern_pal_dirent de;
+    tern_pal_handle h;
+    CHECK(pal->file_open(c, "/data/tern/slot-a.tpk", TERN_PAL_O_READ, &h) == TERN_PAL_ENOENT);
+    CHECK(pal->file_open(c, "/data/TERN/SLOT-A.TPK", TERN_PAL_O_READ, &h) == TERN_PAL_ENOENT);
+    CHECK(pal->file_open(c, "/data/./x/../tern/slot-a.tpk", TERN_PAL_O_READ, &h) ==
+          TERN_PAL_ENOENT);
+    CHECK(pal->file_stat(c, "/data/tern", &sb) == TERN_PAL_ENOENT);
+    CHECK(pal->file_stat(c, "/data/Tern.", &sb) == TERN_PAL_ENOENT);
+    CHECK(pal->file_list(c, "/data/tern", 0, &de) == TERN_PAL_ENOENT);
+    CHECK(pal->file_open(c, "/data/tern/slot-a.tpk", TERN_PAL_O_WRITE | TERN_PAL_O_TRUNC, &h) ==
+          TERN_PAL_ENOENT);
+    CHECK(pal->file_open(c, "/data/tern/new", TERN_PAL_O_WRITE | TERN_PAL_O_CREATE, &h) ==
+          TERN_PAL_ENOENT);
+    CHECK(pal->file_unlink(c, "/data/tern/slot-a.tpk") == TERN_PAL_ENOENT);
+    CHECK(pal->file_rename(c, "/data/tern/slot-a.tpk", "/data/stolen") == TERN_PAL_ENOENT);
+    CHECK(put(pal, "/data/mine.txt", "mine") == TERN_PAL_OK);
+    CHECK(pal->file_rename(c, "/data/mine.txt", "/data/tern/slot-a.tpk") == TERN_PAL_ENOENT);
+    CHECK(pal->file_mkdir(c, "/data/tern2") == TERN_PAL_OK);        /* only /tern itself */
+    CHECK(put(pal, "/data/tern2/x", "x") == TERN_PAL_OK);
+    /* the listing of /data: mine.txt and tern2, never tern */
+    unsigned n = 0;
+    for (uint32_t i = 0; pal->file_list(c, "/data", i, &de) == TERN_PAL_OK; i++, n++)
+        CHECK(strcmp(de.name, "tern") != 0);
+    CHECK(n == 2);
+    return 0;
+}
+
+static void test_files_hidden_os_dir(void **state)
+{
+    (void)state;
+    struct pal_world *w = world();
+    struct tern_fat_file f;
+    assert_int_equal(tern_fat_mkdir(&T.data->fs, "/tern"), TERN_OK);
+    assert_int_equal(tern_fat_open(&T.data->fs, &f, "/tern/slot-a.tpk",
+                                   TERN_FAT_WRITE | TERN_FAT_CREATE), TERN_OK);
+    assert_int_equal(tern_fat_write(&f, "package", 7), TERN_OK);
+    assert_int_equal(tern_fat_close(&f), TERN_OK);
+    run(w, hidden_app);
+    assert_true(T.node->app.stats.hidden_refused >= 10);
+    char buf[16];
+    pw_finish(T.node);
+    assert_int_equal(device_read(T.data, "/tern/slot-a.tpk", buf, sizeof buf), 7);
+    assert_memory_equal(buf, "package", 7);
+    assert_int_equal(device_read(T.data, "/tern/new", buf, sizeof buf), -1);
+    end(w);
 }
 
 static int names_app(const struct tern_pal *pal, const struct tern_app_start *st)
@@ -504,6 +558,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_files_read_write_seek),
         cmocka_unit_test(test_files_names),
+        cmocka_unit_test(test_files_hidden_os_dir),
         cmocka_unit_test(test_files_confined_to_mounts),
         cmocka_unit_test(test_files_full_disk_and_arena),
     };

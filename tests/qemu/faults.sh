@@ -62,7 +62,8 @@ cat >"$tmp/wl/manifest.json" <<JSON
   "restart": "on-failure"
 }
 JSON
-"$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/wl" >/dev/null
+# the raw fault app: a development image (DEV=1, /tern/dev.json) on purpose
+DEV=1 "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/wl" >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$src/scripts/run-qemu.sh" "$build" --image "$tmp/tern.img" --net "$port" --rng --cpu default \
     </dev/null >"$out" 2>&1 &

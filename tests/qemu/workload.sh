@@ -65,12 +65,11 @@ case $case_ in
         power_off
         ;;
     kv)
-        mkdir -p "$tmp/wl"
-        cp "$src/fixtures/manifests/kv.json" "$tmp/wl/manifest.json"
-        cp "$build/apps/kv.elf" "$tmp/wl/kv.elf"
-        "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/wl" >/dev/null
+        "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$build/apps/kv.tpk" >/dev/null
         boot
-        expect "workload from the disk" "$(field TERN_MANIFEST_OK source)" disk
+        expect "workload from the disk: slot A's signed package" "$(field TERN_MANIFEST_OK source)" slot-a
+        expect "the package's signer" "$(field TERN_PKG_OK key)" 8008d48924e4f4bc
+        expect "slot A" "$(field TERN_PKG_OK slot)" A
         expect "the same kv.elf as tern-linux" "$(app_sha)" \
             "$(sha256sum "$build/apps/kv.elf" | cut -d' ' -f1)"
         expect "PUT a new key" "$($C -o /dev/null -w '%{http_code}' -X PUT --data-binary 'first value' $H/kv/alpha)" 201
@@ -96,10 +95,7 @@ case $case_ in
         echo "ok - the data partition is fsck-clean"
         ;;
     kvreset)
-        mkdir -p "$tmp/wl"
-        cp "$src/fixtures/manifests/kv.json" "$tmp/wl/manifest.json"
-        cp "$build/apps/kv.elf" "$tmp/wl/kv.elf"
-        "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/wl" >/dev/null
+        "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$build/apps/kv.tpk" >/dev/null
         boot
         # value KEY N: the N-th value written to KEY (its length varies)
         value() { printf '%s-v%05d-%0*d' "$1" "$2" $(( ($2 % 5) * 700 + 1 )) 0; }

@@ -61,6 +61,37 @@ done
 mkdir m4; mcopy -s -n -i s4p2.img ::/ m4/ || fail "mcopy 4096"
 diff -r data m4 || fail "mtools reads the 4096-byte-sector volume differently"
 
+# Reproducible (docs/reproducible.md): the same trees give the same bytes,
+# whatever their mtimes and paths; SOURCE_DATE_EPOCH is every FAT stamp,
+# clamped to FAT's 1980..2107 (default 2020-01-01 00:00); one byte more in
+# one file gives other GUIDs and serials.
+"$MK" --output r1.img --size 40 --esp esp --data data/www --quiet || fail "r1"
+cp -R esp esp-copy; cp -R data/www www-copy
+touch -d '2003-04-05 06:07:08' esp-copy/tern.json www-copy
+"$MK" --output r2.img --size 40 --esp esp-copy --data www-copy --quiet || fail "r2"
+cmp -s r1.img r2.img || fail "the same trees gave different images"
+stamp_of() {    # IMG PARTITION PATH: mdir's date and time of PATH
+    mdir -i "$1@@$(( $(part_start "$1" "$2") * 512 ))" "$3" | grep -o '[0-9]\{4\}-[0-9-]*  *[0-9:]*' | head -1
+}
+[ "$(stamp_of r1.img 1 ::/tern.json)" = "2020-01-01   0:00" ] || fail "default stamp: $(stamp_of r1.img 1 ::/tern.json)"
+for t in "0 1980-01-01   0:00" "1700000000 2023-11-14  22:13" "9999999999 2107-12-31  23:59"; do
+    SOURCE_DATE_EPOCH=${t%% *} "$MK" --output r3.img --size 40 --esp esp --data data/www --quiet ||
+        fail "SOURCE_DATE_EPOCH=${t%% *}"
+    for w in "1 ::/tern.json" "1 ::/EFI" "2 ::/f1.bin" "2 ::/assets"; do
+        got=$(stamp_of r3.img $w)
+        [ "$got" = "${t#* }" ] || fail "SOURCE_DATE_EPOCH=${t%% *}: $w stamped '$got', not '${t#* }'"
+    done
+done
+guids() { sgdisk -p "$1" | grep 'Disk identifier'; sgdisk -i 1 "$1" | grep 'unique GUID'; sgdisk -i 2 "$1" | grep 'unique GUID'; }
+echo more >> www-copy/f1.bin
+"$MK" --output r4.img --size 40 --esp esp-copy --data www-copy --quiet || fail "r4"
+[ "$(guids r1.img | sort -u | wc -l)" = 3 ] || fail "the disk and partition GUIDs are not three different ones"
+[ -z "$(comm -12 <(guids r1.img | sort) <(guids r4.img | sort))" ] ||
+    fail "a changed file kept a GUID: $(guids r1.img) / $(guids r4.img)"
+out=$(SOURCE_DATE_EPOCH=yesterday "$MK" --output x.img --size 40 2>&1); rc=$?
+[ $rc = 2 ] && printf '%s\n' "$out" | grep -q "SOURCE_DATE_EPOCH='yesterday' is not" ||
+    fail "SOURCE_DATE_EPOCH=yesterday: exit $rc, $out"
+
 # Refusals with clear messages.
 out=$("$MK" --output x.img --size 10 2>&1) && fail "10 MiB accepted"
 printf '%s\n' "$out" | grep -q "minimum is" || fail "no minimum in: $out"

@@ -562,9 +562,6 @@ static void test_fat32_4096(void **state)
     fat_basics(4096, 300u << 20, TERN_FAT32, 1);
 }
 
-/* tern_fat_rename_replace: an existing file at to takes from's contents
- * and its old clusters are freed (nothing lost, nothing cross-linked);
- * without a target it is a plain rename; directories are never replaced. */
 /* The HTTP file source over FAT: a fixed table of handles; one more open
  * is refused with TERN_EBUSY (a transient state, answered 503) and counted,
  * and a closed handle is free again. */
@@ -591,6 +588,43 @@ static void test_http_fat_handles_busy(void **state)
     rig_free(g);
 }
 
+/* tern_fat_file_lba names the device sector of any byte in a file's
+ * chain, fragmented chains included (a hole left by an unlinked file). */
+static void test_fat_file_lba(void **state)
+{
+    (void)state;
+    struct rig *g = fat_rig(512, 4u << 20, TERN_FAT16, 1);
+    struct tern_fat *fs = &g->fs;
+    static uint8_t data[5000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i / 512 * 17 + i);
+    put(fs, "/hole", "x", 1);
+    put(fs, "/middle", "y", 1);
+    assert_int_equal(tern_fat_unlink(fs, "/hole"), TERN_OK);
+    put(fs, "/f.bin", data, sizeof(data));       /* one cluster in the hole, then after */
+    struct tern_fat_file f;
+    uint64_t lba = 0;
+    assert_int_equal(tern_fat_open(fs, &f, "/f.bin", TERN_FAT_READ), TERN_OK);
+    uint64_t first = 0, second = 0;
+    for (uint64_t off = 0; off < sizeof(data); off += 97) {
+        assert_int_equal(tern_fat_file_lba(&f, off, &lba), TERN_OK);
+        assert_int_equal(g->ram.mem[lba * 512 + off % 512], data[off]);
+        if (off == 0)
+            first = lba;
+        if (off == 1067)
+            second = lba;
+    }
+    assert_true(second != first + 2);            /* the chain is fragmented */
+    assert_int_equal(tern_fat_file_lba(&f, 5100, &lba), TERN_OK);   /* slack of the last cluster */
+    assert_int_equal(tern_fat_file_lba(&f, 5120, &lba), TERN_EINVAL);
+    assert_int_equal(tern_fat_close(&f), TERN_OK);
+    assert_int_equal(tern_fat_file_lba(&f, 0, &lba), TERN_EINVAL);   /* closed */
+    rig_free(g);
+}
+
+/* tern_fat_rename_replace: an existing file at to takes from's contents
+ * and its old clusters are freed (nothing lost, nothing cross-linked);
+ * without a target it is a plain rename; directories are never replaced. */
 static void test_fat_rename_replace(void **state)
 {
     (void)state;
@@ -1085,6 +1119,7 @@ int main(void)
         cmocka_unit_test(test_fat32_4096),
         cmocka_unit_test(test_fat_errors),
         cmocka_unit_test(test_fat_rename_replace),
+        cmocka_unit_test(test_fat_file_lba),
         cmocka_unit_test(test_fat_aliases),
         cmocka_unit_test(test_fat_alias_past_4095),
         cmocka_unit_test(test_bpb_every_byte),

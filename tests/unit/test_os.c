@@ -223,6 +223,79 @@ static void test_entropy_failure_refused_counted_logged(void **state)
     sim_platform_close(&sim);
 }
 
+/* ---- deferred calls ---- */
+
+struct defer_trace {
+    struct tern_deferred d;
+    int runs;
+    bool repost;                       /* posts itself again from its call */
+    struct tern_os *os;
+};
+
+static void deferred_fn(struct tern_os *os, void *arg)
+{
+    struct defer_trace *t = arg;
+    t->runs++;
+    if (t->repost)
+        tern_os_defer(os, &t->d);
+}
+
+static void *defer_from_thread(void *arg)
+{
+    struct defer_trace *t = arg;
+    tern_os_defer(t->os, &t->d);
+    return NULL;
+}
+
+/* A deferred call runs once at the next step however often it is posted;
+ * the step asks to be called at once while one is pending; one that
+ * posts itself runs once per step (no spin); a cancelled one never runs;
+ * a thread can post one for the loop. */
+static void test_deferred_calls(void **state)
+{
+    (void)state;
+    struct sim_platform sim;
+    assert_int_equal(sim_platform_init(&sim, 1u << 20, 1), 0);
+    struct tern_platform p = sim_platform(&sim);
+    struct tern_config cfg;
+    tern_config_default(&cfg);
+    static struct tern_os os;
+    assert_int_equal(tern_os_init(&os, &p, &cfg), TERN_OK);
+    static struct defer_trace t;
+    memset(&t, 0, sizeof t);
+    tern_deferred_init(&t.d, deferred_fn, &t);
+    tern_os_defer(&os, &t.d);
+    tern_os_defer(&os, &t.d);
+    assert_int_equal(t.runs, 0);
+    assert_int_equal(tern_os_step(&os, 0), UINT64_MAX);   /* ran; nothing left */
+    assert_int_equal(t.runs, 1);
+    assert_int_equal(tern_os_step(&os, 0), UINT64_MAX);
+    assert_int_equal(t.runs, 1);
+
+    t.repost = true;
+    tern_os_defer(&os, &t.d);
+    assert_int_equal(tern_os_step(&os, 0), 0);            /* posted again: at once */
+    assert_int_equal(t.runs, 2);
+    assert_int_equal(tern_os_step(&os, 0), 0);
+    assert_int_equal(t.runs, 3);
+    tern_os_defer_cancel(&t.d);
+    tern_os_defer_cancel(&t.d);                           /* harmless twice */
+    assert_int_equal(tern_os_step(&os, 0), UINT64_MAX);
+    assert_int_equal(t.runs, 3);
+
+    t.repost = false;
+    struct tern_thread *th;
+    t.os = &os;
+    assert_int_equal(tern_thread_create(&os, "poster", defer_from_thread, &t, 0, &th), TERN_OK);
+    assert_int_equal(tern_os_step(&os, 0), 0);            /* the thread posted it */
+    assert_int_equal(t.runs, 3);
+    assert_int_equal(tern_os_step(&os, 0), UINT64_MAX);
+    assert_int_equal(t.runs, 4);
+    tern_thread_detach(&os, th);
+    tern_os_finish(&os);
+    sim_platform_close(&sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_two_instances_are_isolated),
         cmocka_unit_test(test_log_threshold_and_ring),
         cmocka_unit_test(test_entropy_failure_refused_counted_logged),
+        cmocka_unit_test(test_deferred_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

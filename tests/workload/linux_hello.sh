@@ -83,7 +83,7 @@ cat >"$tmp/wl/manifest.json" <<'JSON'
   "health": { "http": "/healthz", "port": 80 }
 }
 JSON
-start manifest --manifest "$tmp/wl/manifest.json"
+start manifest --allow-unsigned --manifest "$tmp/wl/manifest.json"
 expect "--manifest source" "$(marker_field "$tmp/manifest.out" TERN_MANIFEST_OK source)" "file:$tmp/wl/manifest.json"
 expect "--manifest name" "$(marker_field "$tmp/manifest.out" TERN_APP_START name)" greeter
 expect "--manifest greeting" "$($C http://127.0.0.1:$hp/hello)" "from a file"
@@ -91,19 +91,19 @@ stop manifest
 
 # 4. refusals: nothing starts, exit 78, the reason on a marker
 sed 's/"version": "2.0.0"/"version": "2.0.0", "colour": "blue"/' "$tmp/wl/manifest.json" >"$tmp/wl/unknown.json"
-refused unknown-key '^TERN_MANIFEST_REFUSED .*path=\$\.colour' --manifest "$tmp/wl/unknown.json"
+refused unknown-key '^TERN_MANIFEST_REFUSED .*path=\$\.colour' --allow-unsigned --manifest "$tmp/wl/unknown.json"
 refused not-overridable '^TERN_MANIFEST_REFUSED .*path=app\.path' --set app.path=x.elf
 printf 'not an ELF file at all' >"$tmp/wl/bogus.elf"
 sed 's/greeter.elf/bogus.elf/' "$tmp/wl/manifest.json" >"$tmp/wl/bogus.json"
-refused not-an-app '^TERN_APP_REFUSED name=greeter reason=' --manifest "$tmp/wl/bogus.json"
+refused not-an-app '^TERN_APP_REFUSED name=greeter reason=' --allow-unsigned --manifest "$tmp/wl/bogus.json"
 sed 's/greeter.elf/missing.elf/' "$tmp/wl/manifest.json" >"$tmp/wl/missing.json"
-refused missing-app '^TERN_MANIFEST_REFUSED .*path=\$\.app\.path' --manifest "$tmp/wl/missing.json"
+refused missing-app '^TERN_MANIFEST_REFUSED .*path=\$\.app\.path' --allow-unsigned --manifest "$tmp/wl/missing.json"
 grep -q '^TERN_APP_START' "$tmp/not-an-app.out" && fail "an app started after a refusal"
 
 # 5. the manifest's network: a static address, no DHCP; the forward follows it
 sed 's|"health"|"network": { "mode": "static", "address": "192.0.2.77/24", "gateway": "192.0.2.2", "dns": ["192.0.2.3"] },\n  "health"|' \
     "$tmp/wl/manifest.json" >"$tmp/wl/static.json"
-start static --manifest "$tmp/wl/static.json"
+start static --allow-unsigned --manifest "$tmp/wl/static.json"
 grep -q '^TERN_NET_UP if=net0 ip=192.0.2.77/24 gw=192.0.2.2 .*via=static' "$tmp/static.out" ||
     { cat "$tmp/static.out" >&2; fail "the manifest's static address was not used"; }
 grep -q 'dhcp' "$tmp/static.out" && fail "DHCP ran although the manifest is static"
@@ -113,7 +113,7 @@ stop static
 # 6. echo: raw TCP through the PAL's sockets, clients at once on app threads
 cp "$echo_elf" "$tmp/wl/echo.elf"
 cp "$root/fixtures/manifests/echo.json" "$tmp/wl/echo.json"
-start echo --manifest "$tmp/wl/echo.json"
+start echo --allow-unsigned --manifest "$tmp/wl/echo.json"
 grep -q '^TERN_APP_BIND name=echo proto=tcp port=7' "$tmp/echo.out" || fail "no TERN_APP_BIND tcp 7"
 /usr/bin/python3 - "$ep" <<'PY' || fail "echo through the PAL"
 import os, socket, sys

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # kv on tern-linux from a Tern disk image, as on bare metal: the workload
-# comes from the ESP's /tern (manifest.json and kv.elf), the keys live on
-# the data partition. Keys survive a restart; then writers PUT versioned
+# is the signed kv.tpk in the data partition's A/B slot A (tern-pkg
+# install), the keys live on the data partition too. Keys survive a restart; then writers PUT versioned
 # values while tern-linux is killed with SIGKILL mid-write, three times:
 # after each restart every key holds exactly one of the values written to
 # it (old or new, never torn or empty), and after the last run the data
 # partition passes fsck.fat -n.
-# usage: linux_kv.sh TERN_LINUX TERN_MKIMAGE KV_ELF SOURCE_ROOT
+# usage: linux_kv.sh TERN_LINUX TERN_MKIMAGE KV_TPK SOURCE_ROOT TERN_PKG
 set -u
-tern=$1 mkimage=$2 kv=$3 root=$4
+tern=$1 mkimage=$2 kv=$3 root=$4 tpk=$5
 . "$root/tests/integration/lib.sh"
 for t in curl sgdisk fsck.fat; do command -v $t >/dev/null || skip "$t not installed"; done
 tmp=$(mktemp -d)
@@ -18,10 +18,9 @@ trap cleanup EXIT
 expect() { [ "$2" = "$3" ] || { tail -20 "$tmp/out" >&2; fail "$1: got [$2], want [$3]"; }; echo "ok - $1"; }
 C="curl -sS --max-time 10"
 
-mkdir -p "$tmp/esp/tern" "$tmp/data"
-cp "$root/fixtures/manifests/kv.json" "$tmp/esp/tern/manifest.json"
-cp "$kv" "$tmp/esp/tern/kv.elf"
+mkdir -p "$tmp/esp" "$tmp/data"
 "$mkimage" --output "$tmp/disk.img" --size 48 --esp "$tmp/esp" --data "$tmp/data" --quiet || fail "mkimage"
+"$tpk" install "$tmp/disk.img" "$kv" >/dev/null 2>&1 || fail "tern-pkg install"
 
 start() {
     hp=$(free_port)
@@ -32,7 +31,7 @@ start() {
 }
 
 start
-expect "from the disk" "$(marker_field "$tmp/out" TERN_MANIFEST_OK source)" disk
+expect "from the disk: slot A" "$(marker_field "$tmp/out" TERN_MANIFEST_OK source)" slot-a
 expect "PUT" "$($C -o /dev/null -w '%{http_code}' -X PUT --data-binary 'kept' $H/kv/keep)" 201
 kill -TERM "$pid"; wait "$pid"; pid=
 start

@@ -96,19 +96,19 @@ if [ "$case_" = linux-pool ]; then
             /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["tcp"]["pcbs"])'
     }
     manifest dhcp >"$tmp/wl/manifest.json"
-    start manifest --manifest "$tmp/wl/manifest.json"
+    start manifest --allow-unsigned --manifest "$tmp/wl/manifest.json"
     expect "the manifest's pool in /status" "$(pcbs)" 200
     grep -q 'info manifest: resources .*tcp_connections=200$' "$out" || fail "the manifest line"
     grep -q 'info net: TCP pool 200 control blocks (resources.tcp_connections)$' "$out" ||
         fail "no line saying the pool came from the manifest"
     stop
-    start override --manifest "$tmp/wl/manifest.json" --tcp-conns 100
+    start override --allow-unsigned --manifest "$tmp/wl/manifest.json" --tcp-conns 100
     expect "--tcp-conns over the manifest" "$(pcbs)" 100
     grep -q 'info net: TCP pool 100 control blocks (--tcp-conns)$' "$out" ||
         fail "no line saying the pool came from --tcp-conns"
     stop
     manifest dhcp none >"$tmp/wl/manifest.json"
-    start absent --manifest "$tmp/wl/manifest.json"
+    start absent --allow-unsigned --manifest "$tmp/wl/manifest.json"
     expect "no tcp_connections: the default pool" "$(pcbs)" 1024
     grep -q 'tcp_connections=default$' "$out" || fail "the manifest line does not say default"
     grep -q 'info net: TCP pool 1024 control blocks (the default for this heap)$' "$out" ||
@@ -147,11 +147,11 @@ fi
 # Both backends get the same manifest file; their own options name only
 # the device.
 if [ "$backend" = linux ]; then
-    ip netns exec "$ns" "$tern" --net tap:tap0 --manifest "$tmp/wl/manifest.json" >"$out" 2>&1 &
+    ip netns exec "$ns" "$tern" --net tap:tap0 --allow-unsigned --manifest "$tmp/wl/manifest.json" >"$out" 2>&1 &
     pid=$!
     boot_s=15
 else
-    "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/wl" >/dev/null
+    DEV=1 "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/wl" >/dev/null
     ip netns exec "$ns" "$src/scripts/run-qemu.sh" "$build" --image "$tmp/tern.img" --tap tap0 \
         --rng </dev/null >"$out" 2>&1 &
     pid=$!

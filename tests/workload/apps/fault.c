@@ -10,7 +10,11 @@
  *   stack   recurses until its stack runs out    -> crash:stack-overflow
  *   oom     allocates until the arena refuses, then exits 12
  *   exit3   calls exit(3)
+ *   unhealthy  answers its health route with 503, forever
  * FAULT_AFTER_MS delays the fault (default 200) so the OS reaches READY.
+ * FAULT_EARLY=1 misbehaves at once, before the health route and ready
+ * (a bad update's trial: it must never be confirmed). FAULT_GREETING
+ * answers GET /hello with its value (which version serves).
  */
 #include "tern_app.h"
 
@@ -20,6 +24,28 @@ static int on_healthz(void *arg, const struct tern_pal_http_request *req,
     (void)arg, (void)req;
     resp->body = "ok";
     resp->body_len = 2;
+    return TERN_PAL_OK;
+}
+
+static int on_sick(void *arg, const struct tern_pal_http_request *req,
+                   struct tern_pal_http_response *resp)
+{
+    (void)arg, (void)req;
+    resp->status = 503;
+    resp->body = "sick";
+    resp->body_len = 4;
+    return TERN_PAL_OK;
+}
+
+static char greeting[64];
+static size_t greeting_len;
+
+static int on_hello(void *arg, const struct tern_pal_http_request *req,
+                    struct tern_pal_http_response *resp)
+{
+    (void)arg, (void)req;
+    resp->body = greeting;
+    resp->body_len = greeting_len;
     return TERN_PAL_OK;
 }
 
@@ -59,8 +85,12 @@ static int misbehave(const struct tern_pal *pal, const char *how)
             n++;
         tapp_logf(pal, TERN_PAL_LOG_WARN, "arena refused after %u MiB", n);
         return 12;
-    } else if (strcmp(how, "exit3") == 0)
+    } else if (strcmp(how, "exit3") == 0) {
         pal->exit(pal->ctx, 3);
+    } else if (strcmp(how, "unhealthy") == 0) {
+        for (;;)
+            pal->sleep_until(pal->ctx, pal->monotonic_ns(pal->ctx) + 1000000000ull);
+    }
     tapp_logf(pal, TERN_PAL_LOG_ERROR, "unknown FAULT %s", how);
     return 2;
 }
@@ -75,7 +105,14 @@ int tern_app_main(const struct tern_pal *pal, const struct tern_app_start *start
     uint64_t after = 200;
     if (pal->getenv(pal->ctx, "FAULT_AFTER_MS", ms, sizeof ms, &n) == TERN_PAL_OK)
         after = (uint64_t)tapp_parse_u64(ms, n);
-    pal->http_route(pal->ctx, "/healthz", 1, 0, on_healthz, NULL);
+    if (pal->getenv(pal->ctx, "FAULT_EARLY", ms, sizeof ms, &n) == TERN_PAL_OK && n == 1 &&
+        ms[0] == '1')
+        return misbehave(pal, how);
+    if (pal->getenv(pal->ctx, "FAULT_GREETING", greeting, sizeof greeting, &greeting_len) ==
+        TERN_PAL_OK)
+        pal->http_route(pal->ctx, "/hello", 1, 0, on_hello, NULL);
+    bool sick = strcmp(how, "unhealthy") == 0;
+    pal->http_route(pal->ctx, "/healthz", 1, 0, sick ? on_sick : on_healthz, NULL);
     pal->ready(pal->ctx);
     pal->sleep_until(pal->ctx, pal->monotonic_ns(pal->ctx) + after * 1000000);
     tapp_logf(pal, TERN_PAL_LOG_WARN, "misbehaving now: %s", how);
