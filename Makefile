@@ -105,7 +105,7 @@ qemu: image
 
 # The PVH kernel for microVM monitors (docs/microvm.md), built next to
 # BOOTX64.EFI from the same objects, and the same disk image as `image`
-# (the workload in the ESP's /tern, the data partition).
+# (WORKLOAD's signed package in slot A, the data partition; DEV=1 as there).
 microvm-image: image
 	ninja -C $(BUILD) backends/baremetal/tern-microvm.elf
 	@echo "microvm-image: $(BUILD)/backends/baremetal/tern-microvm.elf and $(BUILD)/tern.img"

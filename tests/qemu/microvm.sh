@@ -7,8 +7,9 @@
 #
 # usage: microvm.sh CASE BUILD_DIR SOURCE_DIR
 #   modern  virtio-mmio version 2 (force-legacy=false): the image holds the
-#           hello workload in /tern (TERN_MANIFEST_OK source=disk, the
-#           app's sha256 is build/apps/hello.elf's); TERN_DISK_OK,
+#           hello workload's signed package in slot A (as make image does:
+#           TERN_PKG_OK slot=A, TERN_MANIFEST_OK source=slot-a, the app's
+#           sha256 is build/apps/hello.elf's); TERN_DISK_OK,
 #           TERN_NET_UP ip=10.0.2.15/24 via=dhcp, TERN_READY; net, blk
 #           and rng on the modern transport with I/O APIC interrupts;
 #           curl /healthz (ok), / (the data partition's index.html),
@@ -52,10 +53,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-microvm-test.XXXXXX")
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 out=$tmp/serial.log
-mkdir -p "$tmp/wl"
-cp "$src/fixtures/manifests/hello.json" "$tmp/wl/manifest.json"
-cp "$build/apps/hello.elf" "$tmp/wl/hello.elf"
-"$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/wl" >/dev/null
+"$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$build/apps/hello.tpk" >/dev/null
 
 run() {
     "$src/scripts/run-microvm.sh" "$build" "$@" </dev/null >"$out" 2>&1 &
@@ -89,7 +87,8 @@ case $case_ in
                 { cat "$out" >&2; fail "virtio-$d not on the $transport MMIO transport with an I/O APIC interrupt"; }
         done
         grep -aq 'metal: .*ready at [0-9]* ms after PVH entry' "$out" || { cat "$out" >&2; fail "not a PVH boot"; }
-        expect "the workload from the disk" "$(field TERN_MANIFEST_OK source)" disk
+        expect "the workload from the disk: slot A's signed package" "$(field TERN_MANIFEST_OK source)" slot-a
+        expect "slot A" "$(field TERN_PKG_OK slot)" A
         expect "the same hello.elf as tern-linux" "$(field TERN_APP_LOAD sha256)" \
             "$(sha256sum "$build/apps/hello.elf" | cut -d' ' -f1)"
         H="http://127.0.0.1:$port"
