@@ -9,7 +9,7 @@ RUN_ARGS   ?=
 
 CROSS := $(if $(wildcard $(CROSS_FILE)),--cross-file $(CROSS_FILE))
 
-.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz fuzz-build fuzz-long qemu image microvm microvm-image clean bench bench-storage bench-metal bench-net bench-metal-linux bench-workload bench-update
+.PHONY: all deps deps-build build run test test-asan test-clang test-fuzz fuzz-build fuzz-long qemu image microvm microvm-image clean bench bench-storage bench-metal bench-microvm bench-net bench-metal-linux bench-workload bench-update
 
 all: build
 
@@ -69,6 +69,7 @@ fuzz-long: fuzz-build
 # prerequisite of `bench` (prerequisite-only lines, no recipe).
 bench: bench-storage
 bench: bench-metal
+bench: bench-microvm
 bench: bench-net
 # Network benchmarks (root; namespaces the scripts create): docs/performance.md.
 bench-net: deps build
@@ -104,7 +105,7 @@ qemu: image
 
 # The PVH kernel for microVM monitors (docs/microvm.md), built next to
 # BOOTX64.EFI from the same objects, and the same disk image as `image`
-# (the workload in the ESP's /tern, the data partition).
+# (WORKLOAD's signed package in slot A, the data partition; DEV=1 as there).
 microvm-image: image
 	ninja -C $(BUILD) backends/baremetal/tern-microvm.elf
 	@echo "microvm-image: $(BUILD)/backends/baremetal/tern-microvm.elf and $(BUILD)/tern.img"
@@ -122,6 +123,11 @@ clean:
 
 bench-metal: deps build
 	bench/metal/bench.sh $(BUILD)
+
+# Tern on QEMU's microvm (PVH, virtio-mmio) against its UEFI image:
+# QEMU start -> first HTTP 200, entry -> TERN_READY (docs/microvm.md).
+bench-microvm: deps build
+	bench/metal/microvm.sh $(BUILD)
 
 # Tern against a Debian Linux guest (Debian's kernel with -kernel, a busybox
 # initramfs, nginx) under the same QEMU TCG settings: boot to first HTTP 200

@@ -95,6 +95,8 @@ struct pit_sample {
     uint64_t half;    /* half its width: the most `at` can be off */
     uint16_t count;
     bool out;         /* high: the count reached 0 since pit_start */
+    bool ours;        /* the status shows pit_start's programming (lo/hi, mode 0,
+                         binary): all-ones from an absent PIT does not */
 };
 
 static void pit_read(struct pit_sample *r)
@@ -109,6 +111,7 @@ static void pit_read(struct pit_sample *r)
     r->half = (b1 - b0) / 2u;
     r->count = (uint16_t)(lo | hi << 8);
     r->out = (st & PIT_OUT) != 0;
+    r->ours = (st & 0x3f) == (PIT_CH0_MODE0 & 0x3f);
 }
 
 /* TSC ticks during ms (at most 54) of PIT channel 0: the span between
@@ -122,6 +125,10 @@ static uint64_t pit_window(uint32_t ms, uint64_t *err)
     struct pit_sample r0, r;
     pit_start(PIT_FREE_COUNT);
     pit_read(&r0);
+    if (!r0.ours) {
+        *err = UINT64_MAX;
+        return 0; /* no PIT */
+    }
     for (uint64_t spins = 0;; spins++) {
         pit_read(&r);
         if (r.out || r.count > r0.count || spins > 100000000u) {
@@ -171,8 +178,9 @@ static uint32_t lapic_read(const struct metal_clock *c, uint32_t reg)
 }
 
 /* Starts the free-running window: channel 0 from PIT_FREE_COUNT, and
- * its first read (the window's start: count and TSC). */
-static void pit_free_start(struct metal_clock *c)
+ * its first read (the window's start: count and TSC). False when no PIT
+ * answers (its status is not what was just programmed). */
+static bool pit_free_start(struct metal_clock *c)
 {
     struct pit_sample r;
     pit_start(PIT_FREE_COUNT);
@@ -180,6 +188,7 @@ static void pit_free_start(struct metal_clock *c)
     c->cal_start = r.at;
     c->cal_start_err = r.half;
     c->cal_count = r.count;
+    return r.ours;
 }
 
 /* PIT ticks since pit_free_start's read, read at the midpoint *at of a
@@ -258,10 +267,10 @@ void clock_init(struct metal *m)
             ;
         c->refined = true;
     } else {
-        pit_free_start(c);
+        c->no_pit = !pit_free_start(c);
         uint64_t at = 0, err = 0, spins = 0;
-        uint32_t ticks;
-        for (;;) {
+        uint32_t ticks = 0;
+        while (!c->no_pit) {
             ticks = pit_free_elapsed(c, &at, &err);
             if (ticks >= PROV_MIN_TICKS && (err * 200u <= at - c->cal_start ||
                                             ticks >= PROV_MAX_TICKS))
@@ -301,7 +310,7 @@ static void refine(struct metal *m, bool now)
     } else if (now) {
         c->refined = true; /* asked to finish: the provisional rate stays */
     } else {
-        pit_free_start(c); /* wrapped or too loose: a new window */
+        (void)pit_free_start(c); /* wrapped or too loose: a new window */
     }
 }
 

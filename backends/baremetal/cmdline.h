@@ -1,8 +1,9 @@
 /*
  * Interface: the test-control command line of the metal image.
  *
- * QEMU passes it as the fw_cfg file "opt/tern/cmdline"
- * (-fw_cfg name=opt/tern/cmdline,string=...). It is external input: the
+ * QEMU passes it to the UEFI image as the fw_cfg file "opt/tern/cmdline"
+ * (-fw_cfg name=opt/tern/cmdline,string=...); the PVH kernel gets it as
+ * its kernel command line (-append, the start info's). It is external input: the
  * parser reads exactly len bytes (no NUL needed), never fails, and counts
  * what it does not understand instead of acting on it.
  *

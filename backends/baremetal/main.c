@@ -703,6 +703,7 @@ void kmain(const struct tern_boot_info *info)
     tern_log(os, TERN_LOG_INFO, "metal", "tsc %llu kHz (%s)%s, lapic timer %llu kHz",
              (unsigned long long)(m->clock.tsc_hz / 1000),
              m->clock.tsc_from_cpuid ? "cpuid 0x15"
+             : m->clock.no_pit       ? "no PIT and no CPUID 0x15: a guess"
              : m->clock.refined      ? "pit"
                                      : "pit, provisional: refined after 20 ms",
              m->clock.invariant_tsc ? " invariant" : " (not invariant)",
@@ -710,6 +711,9 @@ void kmain(const struct tern_boot_info *info)
     if (!m->clock.invariant_tsc)
         tern_log(os, TERN_LOG_WARN, "metal",
                  "TSC not marked invariant: the clock assumes a fixed rate on one CPU");
+    if (m->clock.no_pit)
+        tern_log(os, TERN_LOG_WARN, "metal",
+                 "no PIT answers and CPUID gives no TSC rate: time runs at a guessed 1 GHz");
     tern_log(os, TERN_LOG_INFO, "metal", "memory %llu MiB usable, heap 0x%llx + %llu MiB",
              (unsigned long long)(m->usable_bytes / ONE_MIB),
              (unsigned long long)(uintptr_t)m->heap_base,

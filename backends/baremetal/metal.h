@@ -8,12 +8,15 @@
  * machine the timer interrupt needs (cpu.c: the watchdog), in cpu.c and
  * entry.S.
  *
- * Bring-up order (each step may use only those before it):
+ * Bring-up order (each step may use only those before it), the same
+ * after either entry (boot_info.h: UEFI's loader or the PVH entry):
  *   serial_init -> cpu_init (GDT, TSS, IDT) -> NX check -> mm_init (page allocator,
  *   heap, own page tables) -> clock_init (TSC vs PIT,
  *   LAPIC timer) -> ACPI tables -> PCI enumeration -> RDRAND/RDSEED
- *   (CPUID) -> fw_cfg command line -> core -> virtio drivers -> the
- *   entropy check (main.c: no source halts, METAL_HALT_NO_ENTROPY).
+ *   (CPUID) -> the command line (fw_cfg, or the PVH entry's) -> core ->
+ *   virtio devices (devices.c: PCI, then MMIO from the command line and
+ *   the DSDT) -> the entropy check (main.c: no source halts,
+ *   METAL_HALT_NO_ENTROPY).
  */
 #ifndef TERN_METAL_H
 #define TERN_METAL_H
@@ -60,6 +63,7 @@ struct metal_clock {
     uint64_t tsc0;           /* TSC at UEFI entry: monotonic zero */
     uint64_t tsc_hz;
     bool tsc_from_cpuid;     /* CPUID 0x15, else measured against the PIT */
+    bool no_pit;             /* neither: the rate is a guess (1 GHz) */
     uint64_t provisional_hz; /* the first estimate (1-10 ms of PIT) */
     bool refined;            /* the rate is final (refined, CPUID, or given up) */
     uint32_t refine_ms;      /* the window the refined rate came from */
@@ -167,7 +171,7 @@ struct metal {
      * the last rng_pool_left bytes are unused (0, as zeroed: empty). */
     uint8_t rng_pool[256];
     size_t rng_pool_left;
-    bool poll_devices;        /* a device without MSI-X: wait() polls */
+    bool poll_devices;        /* a device without an interrupt: wait() polls */
     void *heap_base;
     size_t heap_size;
     uint64_t usable_bytes;    /* all conventional memory in the map */

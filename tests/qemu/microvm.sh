@@ -7,8 +7,9 @@
 #
 # usage: microvm.sh CASE BUILD_DIR SOURCE_DIR
 #   modern  virtio-mmio version 2 (force-legacy=false): the image holds the
-#           hello workload in /tern (TERN_MANIFEST_OK source=disk, the
-#           app's sha256 is build/apps/hello.elf's); TERN_DISK_OK,
+#           hello workload's signed package in slot A (as make image does:
+#           TERN_PKG_OK slot=A, TERN_MANIFEST_OK source=slot-a, the app's
+#           sha256 is build/apps/hello.elf's); TERN_DISK_OK,
 #           TERN_NET_UP ip=10.0.2.15/24 via=dhcp, TERN_READY; net, blk
 #           and rng on the modern transport with I/O APIC interrupts;
 #           curl /healthz (ok), / (the data partition's index.html),
@@ -33,6 +34,9 @@
 #           which microvm lacks, then a triple fault; Firecracker ends a VM
 #           on either): "power off: no ACPI S5: a reset", QEMU
 #           (-no-reboot) exits with status 0
+#   nopit   -M microvm,pit=off, halt=4: no PIT answers (its status reads
+#           all-ones): found at the first read, the TSC rate a logged guess
+#           of 1 GHz instead of 100 million spinning reads; status 9
 #   s5      without isa-debug-exit: the power button ends in ACPI S5
 #           through the FADT's sleep control register
 #           ("acpi: entering S5 (sleep control ..."), QEMU status 0
@@ -49,10 +53,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-microvm-test.XXXXXX")
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 out=$tmp/serial.log
-mkdir -p "$tmp/wl"
-cp "$src/fixtures/manifests/hello.json" "$tmp/wl/manifest.json"
-cp "$build/apps/hello.elf" "$tmp/wl/hello.elf"
-"$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/wl" >/dev/null
+"$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$build/apps/hello.tpk" >/dev/null
 
 run() {
     "$src/scripts/run-microvm.sh" "$build" "$@" </dev/null >"$out" 2>&1 &
@@ -86,7 +87,8 @@ case $case_ in
                 { cat "$out" >&2; fail "virtio-$d not on the $transport MMIO transport with an I/O APIC interrupt"; }
         done
         grep -aq 'metal: .*ready at [0-9]* ms after PVH entry' "$out" || { cat "$out" >&2; fail "not a PVH boot"; }
-        expect "the workload from the disk" "$(field TERN_MANIFEST_OK source)" disk
+        expect "the workload from the disk: slot A's signed package" "$(field TERN_MANIFEST_OK source)" slot-a
+        expect "slot A" "$(field TERN_PKG_OK slot)" A
         expect "the same hello.elf as tern-linux" "$(field TERN_APP_LOAD sha256)" \
             "$(sha256sum "$build/apps/hello.elf" | cut -d' ' -f1)"
         H="http://127.0.0.1:$port"
@@ -125,6 +127,13 @@ assert d["backend"] == "baremetal" and d["addresses"][0]["ip"] == "10.0.2.15", d
         done
         grep -aq 'acpi rsdp 0x0 ' "$out" || { cat "$out" >&2; fail "an RSDP on a machine without ACPI"; }
         expect "GET /healthz" "$($C "http://127.0.0.1:$port/healthz")" ok
+        ;;
+    nopit)
+        run --rng --append "halt=4" -M microvm,pit=off
+        wait_for_marker "$out" '^TERN_HALT code=4([^0-9]|$)' 60 "$pid"
+        grep -aq 'warn metal: no PIT answers and CPUID gives no TSC rate: time runs at a guessed 1 GHz' "$out" ||
+            { cat "$out" >&2; fail "no warning that the TSC rate is a guess"; }
+        expect_status 9
         ;;
     kbdreset)
         run --no-acpi --no-debug-exit --rng --append "halt=3"
