@@ -12,6 +12,14 @@
 #              TERN_UPDATE_ROLLBACK reason=unhealthy;
 #   spin       it loops without yielding: the watchdog ends it (81), tries
 #              run out: reason=tries-exhausted;
+#   cmdline    v1 (its manifest asks for the update endpoint) given on the
+#              command line, --package and then --manifest, with the disk:
+#              the endpoint stays off (an update would be staged into a slot
+#              the next start does not boot), said at WARN and in /status,
+#              and a PUT with the token changes nothing on the disk;
+#   nomem      v2 with a 20 MiB file, on a tern-linux with a 20 MiB heap:
+#              its slot cannot be read into memory to be checked: refused
+#              as no-memory (not as a damaged file), rolled back to v1;
 #   endpoint   v1's manifest turns the update endpoint on: a PUT without or
 #              with a wrong token is 401 (counted), GET is 405, a tampered
 #              or unsigned package is 422 with its reason and nothing on the
@@ -37,25 +45,30 @@ C="curl -sS --max-time 10"
 # (with the update endpoint on, token "s3cret", when $endpoint is set)
 token=s3cret
 endpoint=
-[ "$case_" = endpoint ] && endpoint=", \"update\": { \"path\": \"/tern/update\", \"token_sha256\": \"$(printf %s "$token" | sha256sum | cut -c1-64)\" }"
+[ "$case_" = endpoint ] || [ "$case_" = cmdline ] && endpoint=", \"update\": { \"path\": \"/tern/update\", \"token_sha256\": \"$(printf %s "$token" | sha256sum | cut -c1-64)\" }"
 package() {
     local health=${5:-'{ "http": "/healthz", "port": 80 }'}
+    local files=("${@:6}")
     mkdir -p "$tmp/$1"
     cat >"$tmp/$1/manifest.json" <<JSON
 {
   "tern_manifest": 1, "name": "web", "version": "$2",
   "app": { "path": "app.elf", "env": $4 },
   "endpoints": [ { "name": "web", "proto": "http", "port": 80 } ],
-  "resources": { "memory_mib": 4 },
+  "resources": { "memory_mib": $memory },
   "health": $health$endpoint
 }
 JSON
-    "$tpk" build --manifest "$tmp/$1/manifest.json" --file "app.elf=$3" -o "$tmp/$1/u.tpk" >/dev/null &&
+    "$tpk" build --manifest "$tmp/$1/manifest.json" --file "app.elf=$3" "${files[@]}" -o "$tmp/$1/u.tpk" >/dev/null &&
         "$tpk" sign --key "$key" -o "$tmp/$1.tpk" "$tmp/$1/u.tpk" >/dev/null || fail "package $1"
 }
+memory=4
+[ "$case_" = nomem ] && memory=1        # v1 fits beside the OS in a 20 MiB heap
 package v1 1.0.0 "$build/apps/hello.elf" '{ "GREETING": "v1" }'
 case $case_ in
-    healthy|endpoint) package v2 2.0.0 "$build/apps/hello.elf" '{ "GREETING": "v2" }' ;;
+    healthy|endpoint|cmdline) package v2 2.0.0 "$build/apps/hello.elf" '{ "GREETING": "v2" }' ;;
+    nomem)     head -c $((20 << 20)) /dev/urandom >"$tmp/blob.bin"
+               package v2 2.0.0 "$build/apps/hello.elf" '{ "GREETING": "v2" }' '' --file "blob.bin=$tmp/blob.bin" ;;
     crash)     package v2 2.0.0 "$fault" '{ "FAULT": "null", "FAULT_EARLY": "1" }' ;;
     spin)      package v2 2.0.0 "$fault" '{ "FAULT": "spin", "FAULT_EARLY": "1" }' ;;
     unhealthy) package v2 2.0.0 "$fault" '{ "FAULT": "unhealthy", "FAULT_GREETING": "v2" }' \
@@ -64,13 +77,15 @@ case $case_ in
 esac
 
 mkdir -p "$tmp/esp" "$tmp/data"
-"$mkimage" --output "$tmp/disk.img" --size 48 --esp "$tmp/esp" --data "$tmp/data" --quiet || fail "mkimage"
+"$mkimage" --output "$tmp/disk.img" --size 64 --esp "$tmp/esp" --data "$tmp/data" --quiet || fail "mkimage"
 "$tpk" install "$tmp/disk.img" "$tmp/v1.tpk" >/dev/null 2>&1 || fail "install v1"
 hp=$(free_port)
 out=$tmp/out
+mem=()
+[ "$case_" = nomem ] && mem=(--mem 20)
 supervise() {
     "$root/scripts/tern-supervise.sh" "$tern" --disk "$tmp/disk.img" --hostfwd "tcp:127.0.0.1:$hp-:80" \
-        --log-level warn >>"$out" 2>&1 </dev/null &
+        "${mem[@]}" --log-level warn >>"$out" 2>&1 </dev/null &
     pid=$!
 }
 status_field() {
@@ -81,13 +96,41 @@ serves() {
     local i
     for i in $(seq $(( $2 * 5 ))); do
         [ "$($C "http://127.0.0.1:$hp/hello" 2>/dev/null)" = "$1" ] && return 0
-        kill -0 "$pid" 2>/dev/null || fail "the supervisor ended ($(tail -5 "$out"))"
+        kill -0 "$pid" 2>/dev/null || { cat "$out" >&2; fail "the supervisor ended"; }
         sleep 0.2
     done
     tail -40 "$out" >&2
     fail "GET /hello never answered $1"
 }
 
+if [ "$case_" = cmdline ]; then
+    cp "$build/apps/hello.elf" "$tmp/v1/app.elf"
+    cp "$tmp/disk.img" "$tmp/before.img"
+    for how in "--package $tmp/v1.tpk" "--allow-unsigned --manifest $tmp/v1/manifest.json"; do
+        : >"$out"
+        # shellcheck disable=SC2086 # $how is two words
+        "$tern" --disk "$tmp/disk.img" $how --hostfwd "tcp:127.0.0.1:$hp-:80" --log-level warn \
+            >"$out" 2>&1 </dev/null &
+        pid=$!
+        wait_for_marker "$out" '^TERN_READY ' 30 "$pid"
+        serves v1 20
+        grep -q "update endpoint is off: the workload is from .*not from a slot" "$out" ||
+            { cat "$out" >&2; fail "${how%% *}: no WARN line saying the endpoint is off"; }
+        expect "${how%% *}: /status says the endpoint is off" \
+            "$(status_field 'd["update"]["endpoint"]["on"], d["update"]["endpoint"]["off"], d["update"]["endpoint"]["path"]')" \
+            "False not-from-a-slot /tern/update"
+        code=$($C -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $token" \
+            --data-binary @"$tmp/v2.tpk" "http://127.0.0.1:$hp/tern/update")
+        [ "$code" = 202 ] && fail "${how%% *}: PUT v2 with the token was accepted"
+        echo "ok - ${how%% *}: PUT v2 with the token: $code"
+        kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
+        grep -q '^TERN_UPDATE_STAGED' "$out" && fail "${how%% *}: v2 was staged"
+        cmp -s "$tmp/disk.img" "$tmp/before.img" || fail "${how%% *}: the PUT changed the disk"
+        echo "ok - ${how%% *}: the disk is byte for byte as it was"
+    done
+    echo "PASS: $case_"
+    exit 0
+fi
 if [ "$case_" = endpoint ]; then
     supervise
     serves v1 20
@@ -126,6 +169,20 @@ fi
 "$tpk" install "$tmp/disk.img" "$tmp/v2.tpk" >"$tmp/install" 2>&1 || { cat "$tmp/install" >&2; fail "install v2"; }
 grep -q 'into slot B .*pending' "$tmp/install" || fail "v2 not staged: $(cat "$tmp/install")"
 supervise
+if [ "$case_" = nomem ]; then
+    wait_for_marker "$out" '^TERN_UPDATE_ROLLBACK ' 30 "$pid"
+    expect "TERN_PKG_REFUSED" "$(marker_field "$out" TERN_PKG_REFUSED source) $(marker_field "$out" TERN_PKG_REFUSED reason)" \
+        "slot-b no-memory"
+    marker_field "$out" TERN_PKG_REFUSED detail | grep -q 'more_than_the_heap' ||
+        fail "TERN_PKG_REFUSED detail: $(grep -m1 '^TERN_PKG_REFUSED' "$out")"
+    expect "TERN_UPDATE_ROLLBACK" "$(marker_field "$out" TERN_UPDATE_ROLLBACK slot) $(marker_field "$out" TERN_UPDATE_ROLLBACK reason) $(marker_field "$out" TERN_UPDATE_ROLLBACK to) $(marker_field "$out" TERN_UPDATE_ROLLBACK text)" \
+        "B verify-failed A no-memory"
+    serves v1 20
+    expect "/status: the rollback" "$(status_field 'd["update"]["active"], d["update"]["slots"][1]["bad"], d["update"]["last_rollback"]["reason"], d["update"]["last_rollback"]["text"], d["workload"]["package"]["version"]')" \
+        "A True verify-failed no-memory 1.0.0"
+    echo "PASS: $case_"
+    exit 0
+fi
 wait_for_marker "$out" '^TERN_UPDATE_TRY slot=B' 30 "$pid"
 echo "ok - the first start tries slot B: $(grep -m1 '^TERN_UPDATE_TRY' "$out")"
 if [ "$case_" = healthy ]; then
