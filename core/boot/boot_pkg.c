@@ -113,7 +113,8 @@ static const char *slot_source(unsigned slot)
 }
 
 /* The slot's file into the heap: TERN_OK; TERN_ENOENT (missing or
- * empty); TERN_ENOSPC (over TERN_BOOT_PKG_MAX); other errors. */
+ * empty); TERN_ENOSPC (over TERN_BOOT_PKG_MAX); TERN_ENOMEM (no heap
+ * block that large); other errors. */
 static tern_result read_slot(struct tern_boot_pkg *bp, unsigned slot, void **bytes, size_t *len)
 {
     tern_result r = workload_read_file(bp->os, bp->data, tern_update_slot_path(slot),
@@ -123,6 +124,31 @@ static tern_result read_slot(struct tern_boot_pkg *bp, unsigned slot, void **byt
         r = TERN_ENOENT;
     }
     return r;
+}
+
+/* bp->err for a slot file read_slot could not bring into memory: too
+ * big for the cap (over-cap), for the heap (no-memory: the file is not
+ * judged, the machine is too small to check it), or an I/O error. */
+static void unreadable(struct tern_boot_pkg *bp, unsigned slot, tern_result r)
+{
+    const char *path = tern_update_slot_path(slot);
+    struct tern_fat_stat st = { 0 };
+    (void)tern_fat_stat(bp->data, path, &st);
+    if (r == TERN_ENOSPC) {
+        bp->err.reason = TERN_PKG_R_OVER_CAP;
+        tern_snprintf(bp->err.detail, sizeof bp->err.detail, "%s: %llu bytes, over the %u MiB cap",
+                      path, (unsigned long long)st.size, TERN_BOOT_PKG_MAX >> 20);
+    } else if (r == TERN_ENOMEM) {
+        struct tern_heap_stats h;
+        tern_heap_get_stats(&bp->os->heap, &h);
+        bp->err.reason = TERN_PKG_R_NO_MEMORY;
+        tern_snprintf(bp->err.detail, sizeof bp->err.detail,
+                      "%s: %llu bytes, more than the heap can hold now (%zu of %zu bytes in use)",
+                      path, (unsigned long long)st.size, h.in_use, h.size);
+    } else {
+        bp->err.reason = TERN_PKG_R_TRUNCATED;
+        tern_snprintf(bp->err.detail, sizeof bp->err.detail, "%s: %s", path, tern_result_name(r));
+    }
 }
 
 static void drop_kept(struct tern_boot_pkg *bp)
@@ -154,10 +180,7 @@ static bool verify_slot(void *arg, unsigned slot, uint64_t min_counter,
     }
     bp->present |= 1u << slot;
     if (r != TERN_OK) {
-        bp->err.reason = r == TERN_ENOSPC ? TERN_PKG_R_OVER_CAP : TERN_PKG_R_TRUNCATED;
-        tern_snprintf(bp->err.detail, sizeof bp->err.detail, "%s: %s",
-                      tern_update_slot_path(slot),
-                      r == TERN_ENOSPC ? "larger than the package cap" : tern_result_name(r));
+        unreadable(bp, slot, r);
         (void)refused(bp, slot_source(slot), TERN_EINVAL);
         tern_snprintf(v->why, sizeof v->why, "%s", tern_pkg_reason_name(bp->err.reason));
         return false;

@@ -96,13 +96,17 @@ static void put_update(struct out *o, const struct tern_boot_pkg *bp)
         put(o, "}");
     }
     const struct tern_update_endpoint *ep = &bp->endpoint;
-    if (!ep->on) {
+    if (!ep->on && ep->off == NULL) {
         put(o, ",\"endpoint\":null}");
         return;
     }
     put(o, ",\"endpoint\":{\"path\":");
     put_string(o, ep->cfg.path, sizeof ep->cfg.path);
-    put(o, ",\"accepted\":%llu,\"unauthorized\":%llu,\"refused\":%llu,\"staged\":%s}}",
+    if (!ep->on) {
+        put(o, ",\"on\":false,\"off\":\"%s\"}}", ep->off);
+        return;
+    }
+    put(o, ",\"on\":true,\"accepted\":%llu,\"unauthorized\":%llu,\"refused\":%llu,\"staged\":%s}}",
         (unsigned long long)ep->stats.accepted, (unsigned long long)ep->stats.unauthorized,
         (unsigned long long)ep->stats.refused, ep->staged ? "true" : "false");
 }

@@ -252,20 +252,38 @@ static void update_route(struct tern_http_conn *c, const struct tern_http_reques
     tern_http_set_on_body(c, on_body, ep);
 }
 
+/* Why the endpoint stays off for bp's workload, or NULL when it may run. */
+static const char *off_reason(const struct tern_boot_pkg *bp, const struct tern_services *s)
+{
+    if (!bp->have_update || s == NULL)
+        return "no-slots";              /* no data volume's record, or no HTTP */
+    if (!bp->is_pkg || bp->slot == TERN_SLOT_NONE)
+        return "not-from-a-slot";       /* --package, --manifest, the boot volume */
+    return NULL;
+}
+
 tern_result tern_update_endpoint_start(struct tern_boot_pkg *bp, struct tern_services *s,
-                                       const struct tern_manifest *m)
+                                       const struct tern_manifest *m, const char *source)
 {
     struct tern_update_endpoint *ep = &bp->endpoint;
     if (!m->update.enabled)
         return TERN_OK;
-    if (!bp->have_update || s == NULL) {
+    memset(ep, 0, sizeof *ep);
+    ep->bp = bp;
+    ep->cfg = m->update;
+    ep->off = off_reason(bp, s);
+    if (ep->off != NULL && strcmp(ep->off, "no-slots") == 0) {
         tern_log(bp->os, TERN_LOG_WARN, "update",
                  "the manifest's update endpoint needs the data volume's slots and HTTP: off");
         return TERN_OK;
     }
-    memset(ep, 0, sizeof *ep);
-    ep->bp = bp;
-    ep->cfg = m->update;
+    if (ep->off != NULL) {
+        tern_log(bp->os, TERN_LOG_WARN, "update",
+                 "the manifest's update endpoint is off: the workload is from %s, not from a "
+                 "slot, and an update would be staged into a slot the next start does not boot",
+                 source ? source : "the command line");
+        return TERN_OK;
+    }
     if (ep->cfg.tries == 0)
         ep->cfg.tries = TERN_UPDATE_TRIES_DEFAULT;
     ep->manifest = tern_alloc(bp->os, sizeof *ep->manifest);

@@ -199,7 +199,7 @@ tern_result tern_workload_start(struct tern_workload *w, struct tern_os *os,
     start_dns(w);
     tern_result r = TERN_OK;
     if (o->pkg)
-        r = tern_update_endpoint_start(o->pkg, o->services, m);
+        r = tern_update_endpoint_start(o->pkg, o->services, m, o->source);
     if (r == TERN_OK)
         r = build_pal_config(w);
     if (r == TERN_OK)

@@ -94,6 +94,8 @@ struct tern_update_endpoint {
     struct tern_boot_pkg *bp;
     struct tern_manifest_update cfg;     /* path, token hash, tries */
     bool on;
+    const char *off;                     /* why it is off although asked for ("no-slots",
+                                            "not-from-a-slot"), or NULL */
     bool busy;                           /* a PUT is being received */
     bool staged;                         /* staged: restarting */
     unsigned slot;                       /* where it was staged */
@@ -189,11 +191,15 @@ int tern_boot_pkg_ended(struct tern_boot_pkg *bp, int code, const char *reason);
 /* Turns on the update endpoint when m's "update" section is given: an
  * exact route for PUT m->update.path in s's route table (before the app's
  * are added), and the server's body limit raised to TERN_BOOT_PKG_MAX.
- * Needs the data volume's slots (bp->have_update) and s: without them a
- * WARN line and nothing. TERN_OK; TERN_ENOMEM; TERN_ENOSPC (route table
- * full). docs/updates.md, "The update endpoint". */
+ * Needs the data volume's slots (bp->have_update) and s, and a workload
+ * booted from a slot: one from source (a --package or --manifest on the
+ * command line, the boot volume) would be replaced by nothing, since the
+ * next start boots that source again, not the slot an update is staged
+ * into. Otherwise off: a WARN line, bp->endpoint.off says why (/status),
+ * TERN_OK. TERN_OK; TERN_ENOMEM; TERN_ENOSPC (route table full).
+ * docs/updates.md, "The update endpoint". */
 tern_result tern_update_endpoint_start(struct tern_boot_pkg *bp, struct tern_services *s,
-                                       const struct tern_manifest *m);
+                                       const struct tern_manifest *m, const char *source);
 
 /* /status members (a tern_http_status_provider): "workload" (source,
  * package, signer, development mode, trusted keys) and "update" (the
