@@ -88,7 +88,7 @@ tern_result tern_boot_pkg_check(struct tern_boot_pkg *bp, const uint8_t *bytes, 
     };
     memset(&bp->err, 0, sizeof bp->err);
     uint64_t t0 = tern_now_ns(bp->os);
-    tern_result r = tern_pkg_parse(&bp->pkg, bytes, len, &bp->err);
+    tern_result r = tern_pkg_parse_image(&bp->pkg, bytes, len, &bp->err);   /* one hash pass */
     uint64_t t1 = tern_now_ns(bp->os);
     if (r == TERN_OK)
         r = tern_pkg_verify(&bp->pkg, &trust, &bp->err);

@@ -6,6 +6,14 @@
  * FILE_SHA256 as it ends (the first that differs is named), the image
  * with IMAGE_SHA256 at the end. mbedTLS's SHA-256 contexts live on the
  * stack: no heap.
+ *
+ * pkg_check_image is the boot's check (tern_pkg_parse_image): only the
+ * image hash, one SHA-256 pass, half the work. The files' bytes are
+ * inside the signed bytes, so a matching image hash covers them; their
+ * FILE_SHA256 records can then disagree only if the signer wrote them so,
+ * which tern_pkg_parse (tern-pkg, the update endpoint) refuses. A
+ * mismatch takes the full pass, so every refusal has the same reason and
+ * detail as tern_pkg_parse gives.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -62,4 +70,22 @@ tern_result pkg_check_hashes(const struct tern_pkg *pkg, struct tern_pkg_error *
     }
     mbedtls_sha256_free(&image);
     return r;
+}
+
+tern_result pkg_check_image(const struct tern_pkg *pkg, struct tern_pkg_error *err)
+{
+    uint8_t sum[32];
+    mbedtls_sha256_context image;
+    mbedtls_sha256_init(&image);
+    (void)mbedtls_sha256_starts_ret(&image, 0);
+    (void)mbedtls_sha256_update_ret(&image, pkg->data, (size_t)pkg->signed_len);
+    (void)mbedtls_sha256_finish_ret(&image, sum);
+    mbedtls_sha256_free(&image);
+    if (memcmp(sum, pkg->image_sha256, 32) == 0)
+        return TERN_OK;
+    tern_result r = pkg_check_hashes(pkg, err);     /* the refusal's reason, as parse names it */
+    return r != TERN_OK ? r
+                        : pkg_fail(err, TERN_PKG_R_IMAGE_HASH,
+                                   "sha-256 of the %llu signed bytes does not match IMAGE_SHA256",
+                                   (unsigned long long)pkg->signed_len);
 }

@@ -99,8 +99,9 @@ static tern_result place_regions(struct tern_pkg *pkg, struct tern_pkg_error *er
     return TERN_OK;
 }
 
-tern_result tern_pkg_parse(struct tern_pkg *pkg, const void *data, size_t len,
-                           struct tern_pkg_error *err)
+/* tern_pkg_parse (every_file) and tern_pkg_parse_image. */
+static tern_result parse(struct tern_pkg *pkg, const void *data, size_t len, bool every_file,
+                         struct tern_pkg_error *err)
 {
     memset(pkg, 0, sizeof(*pkg));
     err->reason = TERN_PKG_R_OK;
@@ -117,8 +118,20 @@ tern_result tern_pkg_parse(struct tern_pkg *pkg, const void *data, size_t len,
     if (r == TERN_OK)
         r = pkg_read_unprotected(pkg, err);
     if (r == TERN_OK)
-        r = pkg_check_hashes(pkg, err);
+        r = every_file ? pkg_check_hashes(pkg, err) : pkg_check_image(pkg, err);
     return r;
+}
+
+tern_result tern_pkg_parse(struct tern_pkg *pkg, const void *data, size_t len,
+                           struct tern_pkg_error *err)
+{
+    return parse(pkg, data, len, true, err);
+}
+
+tern_result tern_pkg_parse_image(struct tern_pkg *pkg, const void *data, size_t len,
+                                 struct tern_pkg_error *err)
+{
+    return parse(pkg, data, len, false, err);
 }
 
 tern_result tern_pkg_file_at(const struct tern_pkg *pkg, uint32_t index,

@@ -37,6 +37,10 @@ tern_result pkg_read_unprotected(struct tern_pkg *pkg, struct tern_pkg_error *er
 /* Hashes every file and the signed bytes and compares with the records. */
 tern_result pkg_check_hashes(const struct tern_pkg *pkg, struct tern_pkg_error *err);
 
+/* Hashes the signed bytes once and compares with IMAGE_SHA256; on a
+ * mismatch, pkg_check_hashes names the refusal as it would. */
+tern_result pkg_check_image(const struct tern_pkg *pkg, struct tern_pkg_error *err);
+
 /* The entry of file index in the table (index < file_count). */
 static inline const uint8_t *pkg_entry(const struct tern_pkg *pkg, uint32_t index)
 {

@@ -148,7 +148,7 @@ struct tern_pkg_file {
     size_t name_len;
     const uint8_t *data;
     uint64_t size;
-    const uint8_t *sha256;            /* 32 bytes, checked by tern_pkg_parse */
+    const uint8_t *sha256;            /* 32 bytes, checked by tern_pkg_parse (not _image) */
     uint32_t index;
 };
 
@@ -175,6 +175,16 @@ struct tern_pkg_trust {
  * data may be NULL only when len is 0. */
 tern_result tern_pkg_parse(struct tern_pkg *pkg, const void *data, size_t len,
                            struct tern_pkg_error *err);
+
+/* tern_pkg_parse with one SHA-256 pass instead of two: the image hash
+ * only, not each file's (what a boot checks, with tern_pkg_verify after
+ * it). The signed bytes hold the files, so a matching image hash covers
+ * them; a FILE_SHA256 record can then be wrong only as its signer wrote
+ * it, which tern_pkg_parse refuses (file-hash) and this accepts. Every
+ * refusal is tern_pkg_parse's, with its reason and detail. Same contract
+ * otherwise. */
+tern_result tern_pkg_parse_image(struct tern_pkg *pkg, const void *data, size_t len,
+                                 struct tern_pkg_error *err);
 
 /* File index (0 .. file_count-1, in name order) of a parsed package:
  * TERN_OK with *out; TERN_ENOENT when index is out of range. */

@@ -673,6 +673,62 @@ static void test_file_hash_each(void **state)
     }
 }
 
+/* tern_pkg_parse_image's result for p[0..n): both parses must agree
+ * unless the full one refuses a file hash. */
+static void same_as_parse(const uint8_t *p, size_t n, const char *what)
+{
+    struct tern_pkg a, b;
+    struct tern_pkg_error ea, eb;
+    tern_result ra = tern_pkg_parse(&a, p, n, &ea);
+    tern_result rb = tern_pkg_parse_image(&b, p, n, &eb);
+    if (ra == TERN_OK && rb == TERN_OK) {
+        assert_memory_equal(&a, &b, sizeof(a));
+        return;
+    }
+    if (ra != rb || ea.reason != eb.reason || strcmp(ea.detail, eb.detail) != 0)
+        fail_msg("%s: parse %s (%s), parse_image %s (%s)", what, tern_pkg_reason_name(ea.reason),
+                 ea.detail, tern_pkg_reason_name(eb.reason), eb.detail);
+}
+
+/* The boot's one-pass parse refuses what the full parse refuses, with
+ * the same reason and detail: every byte of the known-answer package
+ * flipped (a tampered file byte is still named as its file's hash). */
+static void test_parse_image_refusals(void **state)
+{
+    (void)state;
+    struct buf s = fixture("pkg/kat/kat.tpk");
+    uint8_t *p = malloc(s.n);
+    char what[48];
+    for (size_t off = 0; off < s.n; off++) {
+        memcpy(p, s.p, s.n);
+        p[off] ^= 0x01;
+        snprintf(what, sizeof(what), "byte %zu flipped", off);
+        same_as_parse(p, s.n, what);
+    }
+    same_as_parse(s.p, s.n, "as it is");
+    free(p);
+    free(s.p);
+}
+
+/* One hash pass: a FILE_SHA256 record that is wrong inside signed bytes
+ * whose image hash matches (what only its signer can make) is refused
+ * by the full parse and not looked at by the boot's. */
+static void test_parse_image_one_pass(void **state)
+{
+    (void)state;
+    size_t payload_off = 64 + 3 * 144;
+    size_t payload = base_files[0].size + base_files[1].size + base_files[2].size;
+    struct buf b = make_base();
+    b.p[payload_off + payload + 8 + 31] ^= 0x80;    /* file 0's stored hash */
+    struct buf r = rehash(b);
+    struct tern_pkg pkg;
+    struct tern_pkg_error err;
+    assert_reason(parse_reason(r.p, r.n), TERN_PKG_R_FILE_HASH);
+    assert_int_equal(tern_pkg_parse_image(&pkg, r.p, r.n, &err), TERN_OK);
+    free(r.p);
+    free(b.p);
+}
+
 static void test_image_hash(void **state)
 {
     (void)state;
@@ -750,6 +806,8 @@ int main(void)
         cmocka_unit_test(test_unprotected_area),
         cmocka_unit_test(test_file_hash_each),
         cmocka_unit_test(test_image_hash),
+        cmocka_unit_test(test_parse_image_refusals),
+        cmocka_unit_test(test_parse_image_one_pass),
         cmocka_unit_test(test_small_shapes),
         cmocka_unit_test(test_reason_names),
     };
