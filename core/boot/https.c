@@ -121,8 +121,10 @@ static tern_result start_one(struct tern_boot_https *h, const struct tern_boot_h
     tern_result r = set_up_tls(h, o, p, l, why, sizeof why);
     if (r != TERN_OK) {
         tern_free(os, l);
+        if (r == TERN_EINVAL && o->given == NULL)
+            return refuse_app(h, o, why);    /* logged there */
         tern_log(os, TERN_LOG_ERROR, "tls", "%s", why[0] ? why : tern_result_name(r));
-        return r == TERN_EINVAL && o->given == NULL ? refuse_app(h, o, why) : r;
+        return r;
     }
     r = tern_https_tcp_start(&l->listener, &o->services->opts.network->tcp, &o->services->srv,
                              &l->tls, p->port, l->slots, TERN_BOOT_HTTPS_CONNS);
@@ -213,7 +215,6 @@ tern_result tern_boot_https_start(struct tern_boot_https *h, struct tern_os *os,
         char why[120];
         tern_snprintf(why, sizeof why, "endpoint %s: https needs the OS's HTTP service (off)",
                       plans[0].ep->name);
-        tern_log(os, TERN_LOG_ERROR, "tls", "%s", why);
         return refuse_app(h, o, why);
     }
     if (o->services)
