@@ -2,8 +2,10 @@
  * Interface: what a normal metal boot serves (see metal.h), the same core
  * pieces tern-linux starts: the disk, the workload's manifest, the
  * network (core's bring-up, include/tern/boot_net.h: the stack with TCP,
- * the address from ip=/gw= or the manifest, else DHCP), the HTTP service
- * and the workload. The state is the machine's (struct metal's svc).
+ * the address from ip=/gw= or the manifest, else DHCP), the HTTP service,
+ * HTTPS (core's tern_boot_https_start: the manifest's https endpoints,
+ * the certificate and key of fw_cfg or the ESP over theirs) and the
+ * workload. The state is the machine's (struct metal's svc).
  *
  * metal_services_start() returns 0 when everything runs (TERN_READY
  * printed), or a METAL_HALT_* code after logging, on serial, exactly what
@@ -15,7 +17,9 @@
  *   no other partition with a FAT volume
  *   that passes its check)                 METAL_HALT_BAD_IMAGE
  *   no virtio-net                          METAL_HALT_NO_NIC
- *   the core refusing to start a service   METAL_HALT_SERVICE
+ *   the core refusing to start a service
+ *   (HTTPS with the given pair included)   METAL_HALT_SERVICE
+ *   the workload's own https pair refused  METAL_HALT_WORKLOAD
  *
  * The image (scripts/make-image.sh): GPT, an ESP that tern_disk_mount
  * mounts read-only (and this file checks holds the loader), and a second FAT
