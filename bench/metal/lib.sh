@@ -22,52 +22,36 @@ bench_free_port() {
 # carriage returns dropped (empty if none).
 bench_line() { tr -d '\r' <"$1" | sed -n "s/$2/\1/p" | head -1; }
 
-# bench_boot OUT READY URL TIMEOUT_S CMD...: runs CMD in the background
-# (stdin /dev/null, stdout and stderr to OUT; its pid in bench_pid), waits
-# until OUT has a line matching each of READY's ';'-separated extended
-# regular expressions (an empty READY is there at once), then fetches URL
-# (curl, in network namespace $BENCH_NS when set) until it answers 200. Curl only after the ready
-# line: earlier polls queue connection attempts into a guest still
-# booting and fork a curl per poll next to QEMU on a 2-CPU host.
-# Gives up when CMD exits, OUT shows a halt or panic (BENCH_FAIL_ERE), or
-# after TIMEOUT_S. Sets bench_seen_ms (QEMU start -> ready line) and
-# bench_wall_ms (QEMU start -> first 200), both empty on failure; returns
+# bench_boot OUT READY URL TIMEOUT_S CMD...: boots a guest with
+# boot_probe.py (in network namespace $BENCH_NS when set; its pid in
+# bench_pid): CMD's output goes to OUT; once OUT has a line for each of
+# READY's ';'-separated extended regular expressions (an empty READY is
+# there at once), it fetches URL until the answer is 200. Only after the
+# ready lines: earlier tries queue connection attempts into a guest still
+# booting. It gives up when CMD exits, OUT shows a halt or panic, or after
+# TIMEOUT_S. Sets bench_seen_ms (QEMU start -> ready lines),
+# bench_wall_ms (QEMU start -> first 200) and bench_cpu_ms (the CPU time
+# QEMU had used by then: less sensitive to the host's load than the wall
+# time), all empty on failure; returns
 # 0 on a 200, 1 otherwise. The guest keeps running: bench_stop ends it.
-# Polls every $BENCH_POLL s (default 0.01).
 bench_boot() {
-    local out=$1 ready=$2 url=$3 timeout=$4 t0 deadline curl=(curl)
+    local out=$1 ready=$2 url=$3 timeout=$4 result=$1.probe ns=()
     shift 4
-    local fail=${BENCH_FAIL_ERE:-halting with code|^TERN_PANIC|^LINUX_MARK fail|Kernel panic}
-    [ -n "${BENCH_NS:-}" ] && curl=(ip netns exec "$BENCH_NS" curl)
-    bench_seen_ms= bench_wall_ms=
-    t0=$(bench_now_ms)
-    deadline=$((t0 + timeout * 1000))
-    "$@" </dev/null >"$out" 2>&1 &
+    [ -n "${BENCH_NS:-}" ] && ns=(ip netns exec "$BENCH_NS")
+    bench_seen_ms= bench_wall_ms= bench_cpu_ms=
+    rm -f "$result"
+    "${ns[@]}" python3 "$(dirname "${BASH_SOURCE[0]}")/boot_probe.py" \
+        "$result" "$out" "$ready" "$url" "$timeout" "$@" </dev/null >/dev/null 2>&1 &
     bench_pid=$!
-    while [ "$(bench_now_ms)" -lt "$deadline" ]; do
-        kill -0 "$bench_pid" 2>/dev/null || return 1
-        grep -aEq "$fail" "$out" && return 1
-        if [ -z "$bench_seen_ms" ] && bench_has_all "$out" "$ready"; then
-            bench_seen_ms=$(( $(bench_now_ms) - t0 ))
-        fi
-        if [ -n "$bench_seen_ms" ] &&
-           [ "$("${curl[@]}" -s -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null)" = 200 ]; then
-            bench_wall_ms=$(( $(bench_now_ms) - t0 ))
-            return 0
-        fi
-        bench_sleep "${BENCH_POLL:-0.01}"
+    while [ ! -s "$result" ] && kill -0 "$bench_pid" 2>/dev/null; do
+        bench_sleep 0.05
     done
-    return 1
-}
-
-# bench_has_all FILE ERES: FILE has a line for each ';'-separated ERE
-# (a serial log's lines end in CR LF: anchor at the start only).
-bench_has_all() {
-    local re list
-    IFS=';' read -ra list <<<"$2"
-    for re in "${list[@]}"; do
-        grep -aEq "$re" "$1" || return 1
-    done
+    local r=
+    [ -s "$result" ] && read -r r <"$result"
+    case $r in
+        [0-9]*) read -r bench_seen_ms bench_wall_ms bench_cpu_ms <<<"$r"; return 0 ;;
+        *) return 1 ;;
+    esac
 }
 
 # bench_stop: ends the guest bench_boot started (if any) and reaps it.

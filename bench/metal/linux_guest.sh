@@ -217,8 +217,9 @@ done
 serves() {
     local r
     r=$(BOOT_LIMIT=$mem_limit boot "$1" static "${2}M")
+    [ "$r" = fail ] && r="fail: $(tr -d '\r' <"$tmp/failed-$1-static.log" | grep -av '^ *$' | tail -1 | cut -c1-120)"
     echo "-m ${2}M $1: $r" >&2
-    [ "$r" != fail ]
+    [ "${r%%:*}" != fail ]
 }
 if [ "${SKIP_MEM:-0}" != 1 ]; then
     # A limit of twice the slowest static boot of this run (or BOOT_TIMEOUT).
@@ -274,9 +275,8 @@ for i in $(seq 1 "$runs"); do
             linux_cmd tap "$mem" "tern_ip=192.0.2.2/24 tern_gw=192.0.2.1"
         fi
         nsx ip neigh flush dev tap0 2>/dev/null || true
-        # ip netns exec execs the command: bench_pid is QEMU's (or the run script's).
         if ! BENCH_NS=$ns bench_boot "$out" "$(ready_ere "$guest")" http://192.0.2.2/healthz "$boot_timeout" \
-                ip netns exec "$ns" taskset -c 0 "${qcmd[@]}"; then
+                taskset -c 0 "${qcmd[@]}"; then
             echo "$guest run $i: did not serve over TAP" >&2
             tail -30 "$out" >&2
             bench_stop
