@@ -144,12 +144,13 @@ ready_ere() {
 }
 
 # boot GUEST MODE [MEM]: one boot on the user network; prints
-# "serve_ms ready_ms net_ms wall_ms init_ms seen_ms" or "fail". serve_ms
+# "serve_ms ready_ms net_ms wall_ms init_ms seen_ms cpu_ms" or "fail". serve_ms
 # is the later of ready and network up on the guest clock (with DHCP
 # Tern's TERN_READY comes before the lease); init_ms is "-" for Tern;
 # seen_ms is host time from QEMU start until the serial log holds the
 # ready line (TERN_READY and TERN_NET_UP, or LINUX_MARK ready), the bound
-# a plausible guest clock stays under.
+# a plausible guest clock stays under; cpu_ms is QEMU's CPU time by the
+# first 200 (lib.sh).
 boot() {
     local guest=$1 mode=$2 m=${3:-$mem} out=$tmp/serial.log ready_re
     if [ "$guest" = tern ]; then
@@ -161,7 +162,7 @@ boot() {
     fi
     bench_boot "$out" "$ready_re" "http://127.0.0.1:$port/healthz" "${BOOT_LIMIT:-$boot_timeout}" "${qcmd[@]}" || true
     bench_stop
-    local ready net init=- wall=$bench_wall_ms seen=$bench_seen_ms
+    local ready net init=- wall=$bench_wall_ms seen=$bench_seen_ms cpu=$bench_cpu_ms
     if [ "$guest" = tern ]; then
         ready=$(bench_line "$out" '.*metal: ready at \([0-9]*\) ms.*')
         net=$(bench_line "$out" '.*metal: network up at \([0-9]*\) ms.*')
@@ -175,7 +176,7 @@ boot() {
         cp "$out" "$tmp/failed-$guest-$mode.log"
         echo fail
     else
-        echo "$(( ready > net ? ready : net )) $ready $net $wall $init $seen"
+        echo "$(( ready > net ? ready : net )) $ready $net $wall $init $seen $cpu"
     fi
 }
 
@@ -198,7 +199,7 @@ for mode in $modes; do
     for i in $(seq 1 "$runs"); do
         for guest in tern linux; do
             r=$(boot "$guest" "$mode")
-            echo "$mode $guest run $i: serve_ms ready_ms net_up_ms qemu_start->first_200_ms init_ms qemu_start->ready_seen_ms = $r"
+            echo "$mode $guest run $i: serve_ms ready_ms net_up_ms qemu_start->first_200_ms init_ms qemu_start->ready_seen_ms qemu_cpu_ms = $r"
             [ "$r" = fail ] && { tail -30 "$tmp/failed-$guest-$mode.log" >&2; continue; }
             set -- $r
             if [ "$1" -gt "$6" ]; then

@@ -3,7 +3,7 @@
 figure over the runs, and the median and range of the per-run ratios
 (the same run index pairs Tern with the Linux guest).
 
-usage: linux_guest_summary.py boot FILE   lines "MODE GUEST RUN serve ready net wall init seen"
+usage: linux_guest_summary.py boot FILE   lines "MODE GUEST RUN serve ready net wall init seen cpu"
        linux_guest_summary.py tap FILE    lines "GUEST RUN PATH req_per_s p99_ms"
 """
 import statistics
@@ -26,9 +26,9 @@ def ratio(values):
 
 def boot(rows):
     by = {}
-    for mode, guest, run, serve, ready, net, wall, init, seen in rows:
+    for mode, guest, run, serve, ready, net, wall, init, seen, cpu in rows:
         by.setdefault((mode, guest), {})[run] = dict(
-            serve=int(serve), wall=int(wall), seen=int(seen),
+            serve=int(serve), wall=int(wall), seen=int(seen), cpu=int(cpu),
             init=None if init == "-" else int(init))
     for mode in ("static", "dhcp"):
         for guest in ("tern", "linux"):
@@ -41,12 +41,14 @@ def boot(rows):
             print(f"{mode:6} {guest:5} guest serve {fmt([r['serve'] for r in v], ' ms')}"
                   + (f", kernel->/init {fmt(init, ' ms')}" if init else "")
                   + f", QEMU start -> first 200 {fmt([r['wall'] for r in v], ' ms')}"
+                  + f", QEMU CPU time by then {fmt([r['cpu'] for r in v], ' ms')}"
                   + f", before the guest clock {fmt(before, ' ms')} ({len(v)} runs)")
         t, l = by.get((mode, "tern"), {}), by.get((mode, "linux"), {})
         both = sorted(set(t) & set(l))
         if both:
             print(f"{mode:6} ratio Linux/Tern (per run): wall to first 200 "
-                  f"{ratio([l[i]['wall'] / t[i]['wall'] for i in both])}, guest serve "
+                  f"{ratio([l[i]['wall'] / t[i]['wall'] for i in both])}, QEMU CPU time "
+                  f"{ratio([l[i]['cpu'] / max(t[i]['cpu'], 1) for i in both])}, guest serve "
                   f"{ratio([l[i]['serve'] / t[i]['serve'] for i in both])}")
 
 

@@ -23,8 +23,9 @@ trap 'bench_stop; rm -rf "$tmp"' EXIT
 port=$(bench_free_port)
 static="ip=10.0.2.15/24 gw=10.0.2.2"
 
-# boot MACHINE MODE: prints "ready_ms wall_ms seen_ms" or "fail" (seen_ms:
-# QEMU start -> the ready lines on the serial log, host time)
+# boot MACHINE MODE: prints "ready_ms wall_ms seen_ms cpu_ms" or "fail" (seen_ms:
+# QEMU start -> the ready lines on the serial log, host time; cpu_ms:
+# QEMU's CPU time by the first 200)
 boot() {
     local machine=$1 mode=$2 out=$tmp/serial.log args=()
     cp "$tmp/tern.img" "$tmp/run.img"
@@ -42,7 +43,7 @@ boot() {
     ready=$(bench_line "$out" '.*metal: ready at \([0-9]*\) ms.*')
     [ "$mode" = dhcp ] && ready=$(bench_line "$out" '.*metal: network up at \([0-9]*\) ms.*')
     tr -d '\r' <"$out" | sed -n 's/.*metal: \(boot stages (us): .*\)/    \1/p' >"$tmp/stages"
-    if [ -z "$wall" ] || [ -z "$ready" ]; then echo fail; else echo "$ready $wall $bench_seen_ms"; fi
+    if [ -z "$wall" ] || [ -z "$ready" ]; then echo fail; else echo "$ready $wall $bench_seen_ms $bench_cpu_ms"; fi
 }
 
 echo "tern-microvm.elf: $(stat -c %s "$build/backends/baremetal/tern-microvm.elf") bytes;" \
@@ -50,7 +51,7 @@ echo "tern-microvm.elf: $(stat -c %s "$build/backends/baremetal/tern-microvm.elf
 for mode in static dhcp; do
     for machine in microvm uefi; do
         for i in $(seq 1 "$runs"); do
-            echo "$machine $mode run $i: entry->ready_ms qemu_start->first_200_ms qemu_start->ready_line_ms = $(boot "$machine" "$mode")"
+            echo "$machine $mode run $i: entry->ready_ms qemu_start->first_200_ms qemu_start->ready_line_ms qemu_cpu_ms = $(boot "$machine" "$mode")"
             cat "$tmp/stages"
         done
     done
