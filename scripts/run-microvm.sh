@@ -34,6 +34,7 @@
 # Guest RAM is a memfd, as in run-qemu.sh (no host huge-page faults on
 # first touch).
 set -euo pipefail
+. "$(dirname "$0")/qemu-child.sh"
 
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [options] [qemu args...]" >&2; exit 2; }
 build=$1
@@ -76,24 +77,12 @@ fi
 cpu_args=()
 [ -n "$cpu" ] && cpu_args=(-cpu "$cpu")
 
-# QEMU as a child, so a TERM/INT/HUP to this script reaches it (a test
-# that kills the script must not leave QEMU running).
-qpid=
-trap '[ -n "$qpid" ] && kill "$qpid" 2>/dev/null' TERM INT HUP
-set +e
-qemu-system-x86_64 \
+status=0
+qemu_as_child \
     -M "$machine" -accel tcg "${cpu_args[@]}" -m "$mem" \
     -object "memory-backend-memfd,id=ram0,size=$mem" -machine memory-backend=ram0 \
     -kernel "$kernel" -append "$append" \
     -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
     "${debug_exit[@]}" "${transport[@]}" "${devs[@]}" \
-    "$@" <&0 &
-qpid=$!
-status=0
-while :; do
-    wait "$qpid"
-    status=$?
-    kill -0 "$qpid" 2>/dev/null || break   # a trapped signal interrupted wait
-done
-set -e
+    "$@" || status=$?
 exit $status

@@ -39,6 +39,7 @@
 # writable copy of the OVMF variable store) live in a temporary directory
 # removed on exit.
 set -euo pipefail
+. "$(dirname "$0")/qemu-child.sh"
 
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [qemu args...]" >&2; exit 2; }
 build=$1
@@ -101,28 +102,15 @@ case $ram in
     *) echo "run-qemu: --ram $ram: expected memfd or thp" >&2; exit 2 ;;
 esac
 
-# QEMU runs as a child so the temporary directory is removed afterwards;
-# a TERM/INT/HUP to this script is passed on to it (a test that kills
-# the script must not leave QEMU running). Explicit stdin: a background
-# job would otherwise get /dev/null, and the serial console needs it.
-qpid=
+# QEMU runs as a child so the temporary directory is removed afterwards.
 trap 'rm -rf "$tmp"' EXIT
-trap '[ -n "$qpid" ] && kill "$qpid" 2>/dev/null' TERM INT HUP
-set +e
-qemu-system-x86_64 \
+status=0
+qemu_as_child \
     -accel tcg "${cpu_args[@]}" -m "$mem" -smp "$smp" \
     -drive "if=pflash,format=raw,unit=0,readonly=on,file=$code" \
     -drive "if=pflash,format=raw,unit=1,file=$tmp/vars.fd" \
     -nodefaults -serial stdio -display none -monitor none -no-reboot \
     "${debug_exit[@]}" \
     "${devs[@]}" \
-    "$@" <&0 &
-qpid=$!
-status=0
-while :; do
-    wait "$qpid"
-    status=$?
-    kill -0 "$qpid" 2>/dev/null || break   # a trapped signal interrupted wait
-done
-set -e
+    "$@" || status=$?
 exit $status

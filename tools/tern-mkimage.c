@@ -42,34 +42,6 @@
 #define CACHE_SLOTS 512
 #define ALIGN_MIB 1
 
-/* ---- an image file as a tern_bdev ---- */
-
-struct image {
-    int fd;
-    uint32_t sector_size;
-};
-
-static tern_result img_read(void *ctx, uint64_t lba, void *buf, uint32_t count)
-{
-    struct image *im = ctx;
-    return linux_sectors_read(im->fd, im->sector_size, lba, buf, count);
-}
-
-static tern_result img_write(void *ctx, uint64_t lba, const void *buf, uint32_t count)
-{
-    struct image *im = ctx;
-    return linux_sectors_write(im->fd, im->sector_size, lba, buf, count);
-}
-
-/* Barriers inside a build do not need durability: the image is synced
- * once at the end. */
-static tern_result img_flush(void *ctx)
-{
-    (void)ctx;
-    return TERN_OK;
-}
-
-static const struct tern_bdev_ops image_ops = { img_read, img_write, img_flush };
 
 /* ---- what makes two runs write the same bytes ---- */
 
@@ -850,12 +822,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "tern-mkimage: %s: %s\n", output, strerror(errno));
         goto out;
     }
-    struct image im = { .fd = fd, .sector_size = sector };
+    struct linux_image_file im = { .fd = fd, .sector_size = sector, .durable = false };
     struct tern_bdev dev;
     size_t cache_len = tern_bdev_cache_bytes(sector, CACHE_SLOTS);
     cache = aligned_alloc(64, (cache_len + 63) & ~(size_t)63);
     if (cache == NULL ||
-        tern_bdev_init(&dev, &image_ops, &im, sector, total, false, cache, cache_len,
+        tern_bdev_init(&dev, &linux_image_ops, &im, sector, total, false, cache, cache_len,
                        CACHE_SLOTS) != TERN_OK) {
         fprintf(stderr, "tern-mkimage: out of memory\n");
         goto out;

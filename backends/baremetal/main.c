@@ -689,7 +689,7 @@ void kmain(const struct tern_boot_info *info)
     metal_devices_probe(m, os); /* first: virtio-rng may be the only entropy source */
     uint64_t t_dev = clock_now_ns(m);
     check_entropy(m, os);   /* no source: halts with METAL_HALT_NO_ENTROPY */
-    if (metal_tls_boot(os) != TERN_OK)   /* mbedTLS hooks + crypto self-test */
+    if (metal_tls_boot(os, &m->svc.tls_selftest_passed) != TERN_OK) /* hooks + self-test */
         tern_panic(os, "tls-selftest-failed");
     uint64_t t_tls = clock_now_ns(m);
     /* Detail lines (page tables, ACPI, each PCI function, NIC and disk

@@ -30,6 +30,7 @@
 #include "cmdline.h"
 #include "pci.h"
 #include "virtio.h"
+#include "tern/boot_https.h"
 #include "tern/boot_net.h"
 #include "tern/disk.h"
 #include "tern/manifest.h"
@@ -144,7 +145,10 @@ struct metal_services {
     struct tern_disk_data data;
     struct tern_boot_net network;
     struct tern_services http;           /* pool and slots from the heap */
+    struct tern_boot_https https;        /* core's HTTPS, its listeners from the heap */
+    bool tls_selftest_passed;            /* metal_tls_boot's self-test ran and passed */
     struct tern_manifest manifest;       /* resolved */
+    struct tern_workload_files files;    /* where its other files are (HTTPS's cert, key) */
     const void *app;                     /* its app file */
     size_t app_len;
     const char *source;

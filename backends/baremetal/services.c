@@ -2,8 +2,10 @@
  * Interface: what a normal metal boot serves (see metal.h), the same core
  * pieces tern-linux starts: the disk, the workload's manifest, the
  * network (core's bring-up, include/tern/boot_net.h: the stack with TCP,
- * the address from ip=/gw= or the manifest, else DHCP), the HTTP service
- * and the workload. The state is the machine's (struct metal's svc).
+ * the address from ip=/gw= or the manifest, else DHCP), the HTTP service,
+ * HTTPS (core's tern_boot_https_start: the manifest's https endpoints,
+ * the certificate and key of fw_cfg or the ESP over theirs) and the
+ * workload. The state is the machine's (struct metal's svc).
  *
  * metal_services_start() returns 0 when everything runs (TERN_READY
  * printed), or a METAL_HALT_* code after logging, on serial, exactly what
@@ -15,7 +17,9 @@
  *   no other partition with a FAT volume
  *   that passes its check)                 METAL_HALT_BAD_IMAGE
  *   no virtio-net                          METAL_HALT_NO_NIC
- *   the core refusing to start a service   METAL_HALT_SERVICE
+ *   the core refusing to start a service
+ *   (HTTPS with the given pair included)   METAL_HALT_SERVICE
+ *   the workload's own https pair refused  METAL_HALT_WORKLOAD
  *
  * The image (scripts/make-image.sh): GPT, an ESP that tern_disk_mount
  * mounts read-only (and this file checks holds the loader), and a second FAT
@@ -76,7 +80,7 @@ static int resolve_workload(struct tern_os *os, struct metal_services *svc)
         .builtin_len = (size_t)(tern_builtin_app_end - tern_builtin_app),
     };
     if (tern_workload_resolve(os, &src, &svc->manifest, &svc->app, &svc->app_len,
-                              &svc->source) != TERN_OK)
+                              &svc->source, &svc->files) != TERN_OK)
         return refuse(os, METAL_HALT_WORKLOAD, "the workload's manifest was refused");
     return 0;
 }
@@ -143,14 +147,15 @@ static int start_network(struct tern_os *os, struct metal *m)
 
 /* Starts the resolved workload; it prints TERN_READY. 0, or a
  * METAL_HALT_* code. */
-static int start_workload(struct tern_os *os, struct metal *m, bool https)
+static int start_workload(struct tern_os *os, struct metal *m)
 {
     struct metal_services *svc = &m->svc;
     struct tern_workload_opts wo = {
         .source = svc->source, .app_file = svc->app, .app_len = svc->app_len,
         .services = &svc->http, .network = &svc->network,
         .data = svc->data.fs, .boot = &svc->disk.fs,
-        .ready_fields = https ? "https=443 files=disk" : "files=disk",
+        .https = &svc->https,
+        .ready_fields = "files=disk",
         .keep_log_level = m->cmdline.log_set,
         .pkg = &svc->pkg,
     };
@@ -171,16 +176,30 @@ static int start_http(struct tern_os *os, struct metal_services *svc)
     return 0;
 }
 
-/* HTTPS on 443 when a certificate is given (*https says whether). 0, or
- * METAL_HALT_SERVICE. */
-static int start_https(struct tern_os *os, struct metal_services *svc, bool *https)
+/* Core's HTTPS: the manifest's https endpoints, with the certificate and
+ * key given to the machine (fw_cfg, else the ESP) over theirs, or on 443
+ * with that pair alone. 0; METAL_HALT_WORKLOAD when the workload's own
+ * pair was refused (TERN_APP_REFUSED); METAL_HALT_SERVICE otherwise. */
+static int start_https(struct tern_os *os, struct metal_services *svc)
 {
-    *https = false;
-    if (metal_tls_gate(os, &svc->disk.fs) != TERN_OK)   /* crypto self-test before HTTPS */
-        return refuse(os, METAL_HALT_SERVICE, "HTTPS: the TLS crypto self-test failed");
-    if (metal_https_start(os, &svc->network.tcp, &svc->http.srv, &svc->disk.fs, https) != TERN_OK)
+    struct metal_tls_given given;
+    if (metal_tls_given_read(os, &svc->disk.fs, &given) != 0)
         return refuse(os, METAL_HALT_SERVICE, "HTTPS: the certificate or key given is not usable");
-    return 0;
+    struct tern_boot_https_opts ho = {
+        .m = &svc->manifest, .files = &svc->files, .source = svc->source,
+        .given = given.have ? &given.pair : NULL, .services = &svc->http,
+        .selftest_passed = svc->tls_selftest_passed,
+    };
+    tern_result r = tern_boot_https_start(&svc->https, os, &ho);
+    metal_tls_given_free(os, &given);
+    if (r == TERN_OK)
+        return 0;
+    if (svc->https.app_refused)
+        return refuse(os, METAL_HALT_WORKLOAD, "the workload's HTTPS certificate or key was refused");
+    return refuse(os, METAL_HALT_SERVICE,
+                  r == TERN_EIO ? "HTTPS: the TLS crypto self-test failed"
+                  : r == TERN_EINVAL ? "HTTPS: the certificate or key given is not usable"
+                                     : "HTTPS: cannot listen");
 }
 
 int metal_services_start(struct tern_os *os, struct metal *m)
@@ -206,12 +225,11 @@ int metal_services_start(struct tern_os *os, struct metal *m)
     uint64_t t_net = tern_now_ns(os);
     halt = start_http(os, svc);
     uint64_t t_http = tern_now_ns(os);
-    bool https = false;
     if (!halt)
-        halt = start_https(os, svc, &https);
+        halt = start_https(os, svc);
     uint64_t t_up = tern_now_ns(os);
     if (!halt)
-        halt = start_workload(os, m, https);
+        halt = start_workload(os, m);
     if (halt)
         return halt;
     tern_log(os, TERN_LOG_INFO, "metal",

@@ -18,6 +18,7 @@
 #include "tern/os.h"
 #include "tern/services.h"
 #include "tern/tcp.h"
+#include "tern/workload.h"
 
 #define PEM_MAX (64 * 1024)
 
@@ -135,46 +136,49 @@ unsigned linux_http_curl_port(const struct linux_net_opts *n)
     return 0;
 }
 
-#ifdef TERN_HAVE_TLS
-/* HTTPS on 443 with the PEM files of --tls-cert/--tls-key, on the same
- * server as plain HTTP. 0, or -1 with the reason printed. */
-static int start_https(struct linux_http *h, struct tern_tcp *tcp,
-                       const struct linux_http_opts *o)
+/* Core's HTTPS (boot_https.h) on the same server as plain HTTP: the
+ * manifest's https endpoints, with the PEM files of --tls-cert/--tls-key
+ * over theirs when given. 0, 1, or TERN_WORKLOAD_HALT_REFUSED (the
+ * workload's certificate or key refused: TERN_APP_REFUSED printed). */
+static int start_https(struct linux_http *h, const struct linux_http_opts *o,
+                       const struct linux_http_workload *wl, struct tern_services *svc)
 {
     size_t cl = 0, kl = 0;
-    uint8_t *cert = slurp("--tls-cert", o->tls_cert, &cl);
-    uint8_t *key = cert ? slurp("--tls-key", o->tls_key, &kl) : NULL;
-    if (!cert || !key) {
-        free(cert);
-        return -1;
+    uint8_t *cert = NULL, *key = NULL;
+    if (o->tls_cert) {
+        cert = slurp("--tls-cert", o->tls_cert, &cl);
+        key = cert ? slurp("--tls-key", o->tls_key, &kl) : NULL;
+        if (!cert || !key) {
+            free(cert);
+            return 1;
+        }
     }
-    char err[200];
-    tern_result r = tern_tls_server_init(&h->tls, h->os, cert, cl, key, kl, err, sizeof err);
-    memset(key, 0, kl);
-    free(key);
+    struct tern_tls_pair given = { cert, cl, key, kl, "--tls-cert" };
+    struct tern_boot_https_opts ho = {
+        .m = wl ? wl->m : NULL, .files = wl ? wl->files : NULL,
+        .source = wl ? wl->source : NULL, .given = cert ? &given : NULL,
+        .services = svc,
+    };
+    tern_result r = tern_boot_https_start(&h->https, h->os, &ho);
+    if (key) {
+        memset(key, 0, kl);                  /* key material */
+        free(key);
+    }
     free(cert);
-    if (r != TERN_OK) {
-        fprintf(stderr, "tern-linux: %s (--tls-cert %s, --tls-key %s)\n", err, o->tls_cert,
-                o->tls_key);
-        tern_log(h->os, TERN_LOG_ERROR, "tls", "%s", err);
-        return -1;
-    }
-    r = tern_https_tcp_start(&h->https_listener, tcp, &h->svc.srv, &h->tls, 443, h->https_slots,
-                             LINUX_HTTPS_CONNS);
-    if (r != TERN_OK) {
-        tern_log(h->os, TERN_LOG_ERROR, "http", "cannot listen on port 443: %s",
-                 tern_result_name(r));
-        return -1;
-    }
-    h->https = true;
-    return 0;
+    if (r == TERN_OK)
+        return 0;
+    if (h->https.app_refused)
+        return TERN_WORKLOAD_HALT_REFUSED;
+    if (o->tls_cert)
+        fprintf(stderr, "tern-linux: HTTPS did not start (--tls-cert %s, --tls-key %s): %s\n",
+                o->tls_cert, o->tls_key, tern_result_name(r));
+    return 1;
 }
-#endif
 
 const char *linux_http_ready_fields(struct linux_http *h)
 {
-    snprintf(h->ready_fields, sizeof h->ready_fields, "%sfiles=%s",
-             h->https ? "https=443 " : "", h->svc.opts.files ? "disk" : "none");
+    snprintf(h->ready_fields, sizeof h->ready_fields, "files=%s",
+             h->svc.opts.files ? "disk" : "none");
     return h->ready_fields;
 }
 
@@ -190,30 +194,32 @@ void linux_http_hint(void *arg)
 static void announce_ready(void *arg)
 {
     struct linux_http *h = arg;
-    tern_marker(h->os, "TERN_READY", "http=80 %s", linux_http_ready_fields(h));
+    char https[64] = "";
+    if (tern_boot_https_ports(&h->https)[0])
+        snprintf(https, sizeof https, "https=%s ", tern_boot_https_ports(&h->https));
+    tern_marker(h->os, "TERN_READY", "http=80 %s%s", https, linux_http_ready_fields(h));
     linux_http_hint(h);
 }
 
 int linux_http_start(struct linux_http *h, struct tern_os *os, struct linux_network *ln,
                      struct tern_fat *files, const struct linux_http_opts *o,
-                     unsigned curl_port, bool announce, struct tern_boot_pkg *pkg)
+                     unsigned curl_port, const struct linux_http_workload *wl)
 {
     memset(h, 0, sizeof *h);
     h->os = os;
     h->curl_port = curl_port;
-    if (o->off)
-        return 0;
+    if (o->off)   /* no server: an https endpoint of wl's is refused */
+        return wl ? start_https(h, o, wl, NULL) : 0;
     struct tern_services_opts so = {
         .backend = "linux", .network = &ln->bn, .files = files,
-        .status_more = pkg ? tern_boot_pkg_status : NULL, .status_more_arg = pkg,
+        .status_more = wl ? tern_boot_pkg_status : NULL, .status_more_arg = wl ? wl->pkg : NULL,
     };
     if (tern_services_start(&h->svc, os, &so) != TERN_OK)
-        return -1;
-#ifdef TERN_HAVE_TLS
-    if (o->tls_cert && start_https(h, &ln->bn.tcp, o) != 0)
-        return -1;
-#endif
-    if (announce)
+        return 1;
+    int code = start_https(h, o, wl, &h->svc);
+    if (code)
+        return code;
+    if (wl == NULL)
         linux_net_when_up(ln, announce_ready, h); /* the listeners are open now */
     return 0;
 }

@@ -1,12 +1,15 @@
 /*
  * Interface: the HTTP (and HTTPS) service of tern-linux. Options:
- *   --tls-cert FILE --tls-key FILE   PEM files; with both, HTTPS on 443
+ *   --tls-cert FILE --tls-key FILE   PEM files; with both, HTTPS with them:
+ *                                    on the manifest's https endpoints
+ *                                    (over their own files), else on 443
  *   --no-http                        do not start the HTTP service
  * linux_http_start() runs after the network stack is up: it serves
  * /healthz, /status and, when a disk has a data volume
  * (tern_disk_mount_data), its files on port 80
- * (and 443), prints TERN_READY http=80 [https=443] and a line telling the
- * user where to point curl.
+ * (and over HTTPS: core's tern_boot_https_start), prints TERN_READY
+ * http=80 [https=PORTS] without a workload and a line telling the user
+ * where to point curl.
  */
 #ifndef TERN_LINUX_HTTP_H
 #define TERN_LINUX_HTTP_H
@@ -14,30 +17,20 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "tern/boot_https.h"
 #include "tern/services.h"
-#ifdef TERN_HAVE_TLS
-#include "tern/https_tcp.h"
-#include "tern/tls.h"
-#endif
 
 struct tern_os;
 struct tern_fat;
 
-#define LINUX_HTTPS_CONNS (TERN_SERVICES_HTTP_CONNS / 2)
-
 /* tern-linux's HTTP state (main owns it): the core's service set, and
- * HTTPS when --tls-cert/--tls-key were given. */
+ * core's HTTPS (the manifest's https endpoints, or --tls-cert/--tls-key). */
 struct linux_http {
     struct tern_os *os;
     struct tern_services svc;
+    struct tern_boot_https https;
     unsigned curl_port;
-    bool https;
     char ready_fields[64];
-#ifdef TERN_HAVE_TLS
-    struct tern_tls_server tls;
-    struct tern_https_tcp https_listener;
-    struct tern_https_tcp_slot https_slots[LINUX_HTTPS_CONNS];
-#endif
 };
 
 enum {
@@ -77,19 +70,33 @@ void linux_http_default_forward(struct linux_net_opts *n, int argc);
 unsigned linux_http_curl_port(const struct linux_net_opts *n);
 
 struct linux_network;
-
-/* Starts the service on ln's TCP into h; with announce, prints TERN_READY
- * once net0 has its address (without: a workload prints it). ln also
- * gives /status its addresses, counters and hostname. files: the data
- * volume to serve, or NULL. curl_port: the host port forwarded to 80 (for
- * the hint), 0 for none. pkg: the boot's package state for /status, or
- * NULL. 0, or -1 (a message was printed). */
+struct tern_manifest;
+struct tern_workload_files;
 struct tern_boot_pkg;
+
+/* The resolved workload, for HTTPS (its https endpoints' files) and
+ * /status (its package). */
+struct linux_http_workload {
+    const struct tern_manifest *m;
+    const struct tern_workload_files *files;
+    const char *source;
+    struct tern_boot_pkg *pkg;
+};
+
+/* Starts the service on ln's TCP into h, then core's HTTPS
+ * (tern_boot_https_start: wl's https endpoints, --tls-cert/--tls-key over
+ * them). Without a workload (wl NULL) it prints TERN_READY once net0 has
+ * its address (with one, the workload prints it). ln also gives /status
+ * its addresses, counters and hostname. files: the data volume to serve,
+ * or NULL. curl_port: the host port forwarded to 80 (for the hint), 0 for
+ * none. 0; 1 (a message was printed); TERN_WORKLOAD_HALT_REFUSED (the
+ * workload's certificate or key refused, TERN_APP_REFUSED printed). */
 int linux_http_start(struct linux_http *h, struct tern_os *os, struct linux_network *ln,
                      struct tern_fat *files, const struct linux_http_opts *o,
-                     unsigned curl_port, bool announce, struct tern_boot_pkg *pkg);
+                     unsigned curl_port, const struct linux_http_workload *wl);
 
-/* The fields TERN_READY adds for this service ("https=443 files=disk"). */
+/* The fields TERN_READY adds for this service after http= and https=
+ * ("files=disk"). */
 const char *linux_http_ready_fields(struct linux_http *h);
 
 /* Logs where to point curl (arg: the struct linux_http). */

@@ -222,18 +222,22 @@ static int start_services(struct tern_linux *tl)
     if (net_up < 0)
         return 1;
     tl->app = tl->app && net_up > 0;
-    if (net_up > 0 && linux_http_start(&tl->http, &tl->os, &tl->network, tl->served,
-                                       &tl->http_opts, linux_http_curl_port(n), !tl->app,
-                                       tl->app ? &tl->workload.bp : NULL) != 0)
-        return 1;
-    if (!tl->app)
-        return 0;
+    struct linux_http_workload hw = {
+        &tl->workload.m, &tl->workload.files, tl->workload.source, &tl->workload.bp,
+    };
+    int code = net_up > 0 ? linux_http_start(&tl->http, &tl->os, &tl->network, tl->served,
+                                             &tl->http_opts, linux_http_curl_port(n),
+                                             tl->app ? &hw : NULL)
+                          : 0;
+    if (code || !tl->app)
+        return code;
     bool http = !tl->http_opts.off;
     struct tern_workload_opts wo = {
         .services = http ? &tl->http.svc : NULL,
         .network = &tl->network.bn,
         .data = tl->served,
         .boot = tl->boot,
+        .https = http ? &tl->http.https : NULL,
         .ready_fields = http ? linux_http_ready_fields(&tl->http) : NULL,
         .keep_log_level = tl->opt.log_level_given,
         .pkg = &tl->workload.bp,

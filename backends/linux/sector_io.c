@@ -35,3 +35,25 @@ tern_result linux_sectors_write(int fd, uint32_t sector_size, uint64_t lba, cons
     /* pwrite does not write through buf; the cast only shares the loop. */
     return transfer(fd, true, lba * sector_size, (char *)buf, (size_t)count * sector_size);
 }
+
+static tern_result image_read(void *ctx, uint64_t lba, void *buf, uint32_t count)
+{
+    struct linux_image_file *im = ctx;
+    return linux_sectors_read(im->fd, im->sector_size, lba, buf, count);
+}
+
+static tern_result image_write(void *ctx, uint64_t lba, const void *buf, uint32_t count)
+{
+    struct linux_image_file *im = ctx;
+    return linux_sectors_write(im->fd, im->sector_size, lba, buf, count);
+}
+
+static tern_result image_flush(void *ctx)
+{
+    struct linux_image_file *im = ctx;
+    if (!im->durable)
+        return TERN_OK;
+    return fdatasync(im->fd) == 0 ? TERN_OK : TERN_EIO;
+}
+
+const struct tern_bdev_ops linux_image_ops = { image_read, image_write, image_flush };

@@ -157,6 +157,28 @@ static tern_result read_app(void *arg, const char *path, const void **data, size
     return TERN_OK;
 }
 
+/* Another file of a --manifest's workload (an https endpoint's cert or
+ * key), relative to the manifest's folder, into buf. */
+static tern_result read_file(void *arg, const char *path, void *buf, size_t cap, size_t *len)
+{
+    struct linux_workload *lw = arg;
+    char full[sizeof lw->manifest_dir + 256];
+    snprintf(full, sizeof full, "%s/%s", lw->manifest_dir, path);
+    FILE *f = fopen(full, "rb");
+    if (f == NULL)
+        return errno == ENOENT ? TERN_ENOENT : TERN_EIO;
+    size_t n = fread(buf, 1, cap, f);
+    bool more = n == cap && fgetc(f) != EOF;
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad)
+        return TERN_EIO;
+    if (more)
+        return TERN_ENOSPC;
+    *len = n;
+    return TERN_OK;
+}
+
 /* The trust set and the slots into lw->bp. 0, or 2 (a bad --trust). */
 static int linux_trust(struct linux_workload *lw, struct tern_os *os,
                        const struct linux_app_opts *o, struct tern_fat *boot,
@@ -198,6 +220,7 @@ int linux_app_resolve(struct linux_workload *lw, struct tern_os *os,
         .manifest_len = lw->manifest_len,
         .manifest_name = lw->source_name,
         .read_app = read_app,
+        .read_file = read_file,
         .read_arg = lw,
         .boot = boot,
         .builtin_app = tern_builtin_app,
@@ -205,7 +228,8 @@ int linux_app_resolve(struct linux_workload *lw, struct tern_os *os,
         .overrides = o->sets,
         .noverrides = o->nsets,
     };
-    if (tern_workload_resolve(os, &src, &lw->m, &lw->app, &lw->app_len, &lw->source) != TERN_OK)
+    if (tern_workload_resolve(os, &src, &lw->m, &lw->app, &lw->app_len, &lw->source,
+                              &lw->files) != TERN_OK)
         return TERN_WORKLOAD_HALT_REFUSED;
     return 0;
 }

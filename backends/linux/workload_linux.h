@@ -73,6 +73,7 @@ struct linux_workload {
     const void *app;                     /* the app's bytes, wherever they came from */
     size_t app_len;
     const char *source;
+    struct tern_workload_files files;    /* where its other files are (HTTPS's cert, key) */
     void *package;                       /* malloc'd, from --package */
     size_t package_len;
     char package_name[4096 + 8];         /* "file:PATH" */

@@ -25,9 +25,16 @@ static tern_result refuse(struct tern_workload *w, const char *fmt, ...)
     va_start(ap, fmt);
     tern_vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    tern_log(w->os, TERN_LOG_ERROR, "workload", "%s refused: %s", w->m.name, why);
-    tern_marker(w->os, "TERN_APP_REFUSED", "name=%s reason=%s", w->m.name, tern_token(why));
+    workload_app_refused(w->os, w->m.name, why);
     return TERN_EINVAL;
+}
+
+void workload_app_refused(struct tern_os *os, const char *name, const char *why)
+{
+    char token[200];
+    tern_snprintf(token, sizeof token, "%s", why);
+    tern_log(os, TERN_LOG_ERROR, "workload", "%s refused: %s", name, why);
+    tern_marker(os, "TERN_APP_REFUSED", "name=%s reason=%s", name, tern_token(token));
 }
 
 static struct tern_fat *volume_named(const struct tern_workload *w, const char *name)

@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "tern/boot_https.h"
 #include "tern/boot_net.h"
 #include "tern/boot_pkg.h"
 #include "tern/fmt.h"
@@ -83,10 +84,12 @@ static void announce_ready(struct tern_workload *w)
     w->ready_ns = tern_now_ns(w->os);
     /* The service's fields first, the app last: new fields go at the end
      * of a marker (docs/markers.md). */
-    char http[16] = "";
+    char http[16] = "", https[TERN_BOOT_HTTPS_MAX * 6 + 8] = "";
     if (w->o.services)
         tern_snprintf(http, sizeof http, "http=%u ", w->o.services->opts.http_port);
-    tern_marker(w->os, "TERN_READY", "%s%s%sapp=%s", http,
+    if (tern_boot_https_ports(w->o.https)[0])
+        tern_snprintf(https, sizeof https, "https=%s ", tern_boot_https_ports(w->o.https));
+    tern_marker(w->os, "TERN_READY", "%s%s%s%sapp=%s", http, https,
                 w->o.ready_fields ? w->o.ready_fields : "", w->o.ready_fields ? " " : "",
                 w->m.name);
     tern_log(w->os, TERN_LOG_INFO, "workload",

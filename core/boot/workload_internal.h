@@ -22,6 +22,10 @@ tern_result workload_pkg_manifest(const struct tern_pkg *pkg, struct tern_manife
 tern_result workload_read_file(struct tern_os *os, struct tern_fat *fs, const char *path,
                                size_t max, void **out, size_t *len);
 
+/* Logs that the workload name was refused and why, and prints
+ * TERN_APP_REFUSED name=NAME reason=WHY (as one token). */
+void workload_app_refused(struct tern_os *os, const char *name, const char *why);
+
 /* Arms the first health check (soon after start) and, with it, the
  * TERN_READY announcement. */
 void workload_health_start(struct tern_workload *w);

@@ -184,24 +184,30 @@ static tern_result explicit_manifest(struct tern_os *os, const struct tern_workl
 
 tern_result tern_workload_resolve(struct tern_os *os, const struct tern_workload_source *src,
                                   struct tern_manifest *m, const void **app, size_t *app_len,
-                                  const char **source)
+                                  const char **source, struct tern_workload_files *files)
 {
     tern_result r;
+    memset(files, 0, sizeof *files);
     if (src->package && src->pkg) {
         *source = src->package_name ? src->package_name : "package";
+        files->pkg = &src->pkg->pkg;
         r = from_package(src, m);
         return r == TERN_OK ? package_app(os, src, m, app, app_len, *source) : r;
     }
     if (src->manifest_json) {
         *source = src->manifest_name ? src->manifest_name : "explicit";
+        files->read_file = src->read_file;
+        files->read_arg = src->read_arg;
         return explicit_manifest(os, src, m, app, app_len, *source);
     }
     if (src->pkg && (r = tern_boot_pkg_select(src->pkg, m)) != TERN_ENOENT) {
         *source = src->pkg->slot == TERN_SLOT_B ? "slot-b" : "slot-a";
+        files->pkg = &src->pkg->pkg;
         return r == TERN_OK ? package_app(os, src, m, app, app_len, *source) : TERN_EINVAL;
     }
     if (on_disk(src)) {
         *source = "disk";
+        files->dir_fs = src->boot;
         r = raw_allowed(os, src, *source);
         return r == TERN_OK ? from_disk(os, src, m, app, app_len) : r;
     }

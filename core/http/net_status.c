@@ -13,26 +13,50 @@
 static size_t dhcp_server_status(const struct tern_dhcp_server *d, char *buf, size_t cap)
 {
     const struct tern_dhcp_server_stats *t = &d->stats;
-    char first[16], last[16];
+    char first[16], last[16], open[64];
     tern_ipv4_format(d->cfg.first, first);
     tern_ipv4_format(d->cfg.last, last);
-    return tern_snprintf(
-        buf, cap,
-        ",\"dhcp_server\":{\"pool\":\"%s-%s\",\"leases\":%u,\"bound\":%u,"
-        "\"discovers\":%llu,\"requests\":%llu,\"offers\":%llu,\"acks\":%llu,"
-        "\"naks\":%llu,\"declines\":%llu,\"releases\":%llu,\"informs\":%llu,"
-        "\"expired\":%llu,\"no_address\":%llu,\"drop_malformed\":%llu,"
-        "\"drop_relay\":%llu,\"drop_other_server\":%llu,\"drop_unknown\":%llu,"
-        "\"drop_unexpected\":%llu,\"send_failed\":%llu}",
-        first, last, (unsigned)d->cfg.max_leases, (unsigned)tern_dhcp_server_bound(d),
-        (unsigned long long)t->discovers, (unsigned long long)t->requests,
-        (unsigned long long)t->offers, (unsigned long long)t->acks,
-        (unsigned long long)t->naks, (unsigned long long)t->declines,
-        (unsigned long long)t->releases, (unsigned long long)t->informs,
-        (unsigned long long)t->expired, (unsigned long long)t->no_address,
-        (unsigned long long)t->drop_malformed, (unsigned long long)t->drop_relay,
-        (unsigned long long)t->drop_other_server, (unsigned long long)t->drop_unknown,
-        (unsigned long long)t->drop_unexpected, (unsigned long long)t->send_failed);
+    tern_snprintf(open, sizeof open, ",\"dhcp_server\":{\"pool\":\"%s-%s\",", first, last);
+    const struct tern_json_count c[] = {
+        { "leases", d->cfg.max_leases }, { "bound", tern_dhcp_server_bound(d) },
+        TERN_JSON_COUNT(t, discovers), TERN_JSON_COUNT(t, requests),
+        TERN_JSON_COUNT(t, offers), TERN_JSON_COUNT(t, acks),
+        TERN_JSON_COUNT(t, naks), TERN_JSON_COUNT(t, declines),
+        TERN_JSON_COUNT(t, releases), TERN_JSON_COUNT(t, informs),
+        TERN_JSON_COUNT(t, expired), TERN_JSON_COUNT(t, no_address),
+        TERN_JSON_COUNT(t, drop_malformed), TERN_JSON_COUNT(t, drop_relay),
+        TERN_JSON_COUNT(t, drop_other_server), TERN_JSON_COUNT(t, drop_unknown),
+        TERN_JSON_COUNT(t, drop_unexpected), TERN_JSON_COUNT(t, send_failed),
+    };
+    return tern_json_object(buf, cap, open, c, TERN_JSON_COUNTS(c));
+}
+
+/* ],"tcp":{...}: the control blocks and the counters. */
+static size_t tcp_status(const struct tern_tcp *tcp, char *buf, size_t cap)
+{
+    const struct tern_tcp_stats *t = &tcp->stats;
+    const struct tern_json_count c[] = {
+        { "pcbs_in_use", tern_tcp_pcbs_in_use(tcp) }, { "pcbs", tcp->cfg.max_conns },
+        TERN_JSON_COUNT(t, conns_accepted), TERN_JSON_COUNT(t, rst_sent),
+        TERN_JSON_COUNT(t, retransmits), TERN_JSON_COUNT(t, syn_cookies_sent),
+        TERN_JSON_COUNT(t, drop_pool_empty), TERN_JSON_COUNT(t, evicted_orphans),
+        TERN_JSON_COUNT(t, evicted_half_open), TERN_JSON_COUNT(t, evicted_by_owner),
+        TERN_JSON_COUNT(t, buf_grown),
+    };
+    return tern_json_object(buf, cap, "],\"tcp\":{", c, TERN_JSON_COUNTS(c));
+}
+
+/* ,"net":{...}: the frame counters. */
+static size_t net_counters(const struct tern_net *net, char *buf, size_t cap)
+{
+    const struct tern_net_counters *t = &net->ctr;
+    const struct tern_json_count c[] = {
+        TERN_JSON_COUNT(t, rx_frames), TERN_JSON_COUNT(t, tx_frames),
+        TERN_JSON_COUNT(t, rx_csum_vouched), TERN_JSON_COUNT(t, tx_csum_offloaded),
+        TERN_JSON_COUNT(t, tx_tso_frames), TERN_JSON_COUNT(t, rx_large_frames),
+        TERN_JSON_COUNT(t, rx_drop_bad_meta), TERN_JSON_COUNT(net->os, entropy_failures),
+    };
+    return tern_json_object(buf, cap, ",\"net\":{", c, TERN_JSON_COUNTS(c));
 }
 
 size_t tern_http_net_status(void *arg, char *buf, size_t cap)
@@ -50,40 +74,12 @@ size_t tern_http_net_status(void *arg, char *buf, size_t cap)
                            "%s{\"if\":\"%s\",\"ip\":\"%s\",\"mtu\":%u,\"offloads\":\"%s\"}",
                            buf[n - 1] == '[' ? "" : ",", nif->name, ip, nif->mtu, offloads);
     }
-    if (n < cap && s->tcp) {
-        const struct tern_tcp_stats *t = &s->tcp->stats;
-        n += tern_snprintf(buf + n, cap - n,
-                           "],\"tcp\":{\"pcbs_in_use\":%u,\"pcbs\":%u,\"conns_accepted\":%llu,"
-                           "\"rst_sent\":%llu,\"retransmits\":%llu,\"syn_cookies_sent\":%llu,"
-                           "\"drop_pool_empty\":%llu,\"evicted_orphans\":%llu,"
-                           "\"evicted_half_open\":%llu,\"evicted_by_owner\":%llu,"
-                           "\"buf_grown\":%llu}",
-                           tern_tcp_pcbs_in_use(s->tcp), s->tcp->cfg.max_conns,
-                           (unsigned long long)t->conns_accepted,
-                           (unsigned long long)t->rst_sent, (unsigned long long)t->retransmits,
-                           (unsigned long long)t->syn_cookies_sent,
-                           (unsigned long long)t->drop_pool_empty,
-                           (unsigned long long)t->evicted_orphans,
-                           (unsigned long long)t->evicted_half_open,
-                           (unsigned long long)t->evicted_by_owner,
-                           (unsigned long long)t->buf_grown);
-    } else if (n < cap)
+    if (n < cap && s->tcp)
+        n += tcp_status(s->tcp, buf + n, cap - n);
+    else if (n < cap)
         n += tern_snprintf(buf + n, cap - n, "]");
-    if (n < cap && s->net) {
-        const struct tern_net_counters *c = &s->net->ctr;
-        n += tern_snprintf(buf + n, cap - n,
-                           ",\"net\":{\"rx_frames\":%llu,\"tx_frames\":%llu,"
-                           "\"rx_csum_vouched\":%llu,\"tx_csum_offloaded\":%llu,"
-                           "\"tx_tso_frames\":%llu,\"rx_large_frames\":%llu,"
-                           "\"rx_drop_bad_meta\":%llu,\"entropy_failures\":%llu}",
-                           (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,
-                           (unsigned long long)c->rx_csum_vouched,
-                           (unsigned long long)c->tx_csum_offloaded,
-                           (unsigned long long)c->tx_tso_frames,
-                           (unsigned long long)c->rx_large_frames,
-                           (unsigned long long)c->rx_drop_bad_meta,
-                           (unsigned long long)s->net->os->entropy_failures);
-    }
+    if (n < cap && s->net)
+        n += net_counters(s->net, buf + n, cap - n);
     if (n < cap && s->dhcp_server)
         n += dhcp_server_status(s->dhcp_server, buf + n, cap - n);
     if (n < cap && s->hostname)

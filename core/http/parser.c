@@ -395,161 +395,155 @@ static void set_ev(struct tern_http_event *ev, enum tern_http_event_kind k)
     ev->status = 0;
 }
 
+/* A run of body bytes (Content-Length or one chunk's data) as one
+ * event; the body's end moves to the message end or the chunk's CRLF.
+ * Returns the bytes used. */
+static size_t body_run(struct tern_http_parser *p, const uint8_t *d, size_t n,
+                       struct tern_http_event *ev)
+{
+    if (n > p->remaining)
+        n = (size_t)p->remaining;
+    ev->kind = TERN_HTTP_EV_BODY;
+    ev->data = d;
+    ev->len = n;
+    p->remaining -= n;
+    p->body_total += n;
+    if (p->remaining == 0)
+        p->state = p->state == TERN_HTTP_P_BODY_CL ? TERN_HTTP_P_MSG_END : TERN_HTTP_P_CHUNK_DATA_CR;
+    return n;
+}
+
+/* One byte of a chunk-size line: hex digits, then an extension or CR. */
+static void chunk_size_byte(struct tern_http_parser *p, uint8_t c)
+{
+    int h = hexval(c);
+    if (h >= 0) {
+        if (++p->chunk_digits > 15)
+            fail(p, 400);
+        p->remaining = (p->remaining << 4) | (uint64_t)h;
+    } else if (p->chunk_digits == 0) {
+        fail(p, 400);
+    } else if (c == ';' || c == ' ' || c == '\t') {
+        p->ext_len = 0;
+        p->state = TERN_HTTP_P_CHUNK_EXT;
+    } else if (c == '\r') {
+        p->state = TERN_HTTP_P_CHUNK_SIZE_LF;
+    } else {
+        fail(p, 400);
+    }
+}
+
+/* The LF ending a chunk-size line: the last chunk leads to the trailer,
+ * another one to its data unless it would pass the body limit. */
+static void chunk_size_lf(struct tern_http_parser *p, uint8_t c)
+{
+    if (c != '\n') {
+        fail(p, 400);
+    } else if (p->remaining == 0) {
+        p->trailer_len = 0;
+        p->trailer_total = 0;
+        p->trailer_cr = false;
+        p->state = TERN_HTTP_P_TRAILER;
+    } else if (p->remaining > p->lim.max_body - p->body_total) {
+        fail(p, 413);
+    } else {
+        p->state = TERN_HTTP_P_CHUNK_DATA;
+    }
+}
+
+/* One trailer byte. Trailer fields are checked for bytes and size, then
+ * dropped (RFC 9110 section 6.5.1 lets a recipient discard them). */
+static void trailer_byte(struct tern_http_parser *p, uint8_t c)
+{
+    if (p->trailer_cr) {
+        p->trailer_cr = false;
+        if (c != '\n')
+            fail(p, 400);
+        else if (p->trailer_len == 0)
+            p->state = TERN_HTTP_P_MSG_END;
+        else
+            p->trailer_len = 0;
+    } else if (c == '\r') {
+        p->trailer_cr = true;
+    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        fail(p, 400);
+    } else if (p->trailer_len == 0 && (c == ' ' || c == '\t')) {
+        fail(p, 400);                /* obs-fold */
+    } else if (++p->trailer_total > p->lim.max_head) {
+        fail(p, 431);
+    } else {
+        p->trailer_len++;
+    }
+}
+
+/* One byte of chunked framing (everything of a chunked body but data). */
+static void framing_byte(struct tern_http_parser *p, uint8_t c)
+{
+    switch (p->state) {
+    case TERN_HTTP_P_CHUNK_SIZE:
+        chunk_size_byte(p, c);
+        break;
+    case TERN_HTTP_P_CHUNK_EXT:
+        /* chunk-ext is skipped, but kept to its grammar's bytes. */
+        if (c == '\r')
+            p->state = TERN_HTTP_P_CHUNK_SIZE_LF;
+        else if ((c < 0x20 && c != '\t') || c == 0x7f || ++p->ext_len > 4096)
+            fail(p, 400);
+        break;
+    case TERN_HTTP_P_CHUNK_SIZE_LF:
+        chunk_size_lf(p, c);
+        break;
+    case TERN_HTTP_P_CHUNK_DATA_CR:
+        if (c != '\r')
+            fail(p, 400);
+        else
+            p->state = TERN_HTTP_P_CHUNK_DATA_LF;
+        break;
+    case TERN_HTTP_P_CHUNK_DATA_LF:
+        if (c != '\n') {
+            fail(p, 400);
+        } else {
+            p->chunk_digits = 0;
+            p->remaining = 0;
+            p->state = TERN_HTTP_P_CHUNK_SIZE;
+        }
+        break;
+    case TERN_HTTP_P_TRAILER:
+        trailer_byte(p, c);
+        break;
+    default:
+        fail(p, 500);               /* not a framing state: a parser bug */
+        break;
+    }
+}
+
 void tern_http_parser_feed(struct tern_http_parser *p, const uint8_t *data, size_t len,
                            size_t *used, struct tern_http_event *ev)
 {
     size_t i = 0;
     set_ev(ev, TERN_HTTP_EV_NONE);
-    while (p->state != TERN_HTTP_P_ERROR) {
-        switch (p->state) {
-        case TERN_HTTP_P_START:
-        case TERN_HTTP_P_HEAD: {
+    while (p->state != TERN_HTTP_P_ERROR && p->state != TERN_HTTP_P_DONE) {
+        if (p->state == TERN_HTTP_P_MSG_END) {
+            p->state = TERN_HTTP_P_DONE;
+            ev->kind = TERN_HTTP_EV_DONE;
+            break;
+        }
+        if (i >= len)
+            break;
+        if (p->state == TERN_HTTP_P_START || p->state == TERN_HTTP_P_HEAD) {
             bool complete;
-            if (i >= len)
-                goto out;
             i += head_bytes(p, data + i, len - i, &complete);
             if (complete) {
                 ev->kind = TERN_HTTP_EV_HEAD;
-                goto out;
+                break;
             }
+        } else if (p->state == TERN_HTTP_P_BODY_CL || p->state == TERN_HTTP_P_CHUNK_DATA) {
+            i += body_run(p, data + i, len - i, ev);
             break;
-        }
-        case TERN_HTTP_P_BODY_CL: {
-            if (i >= len)
-                goto out;
-            size_t n = len - i;
-            if (n > p->remaining)
-                n = (size_t)p->remaining;
-            ev->kind = TERN_HTTP_EV_BODY;
-            ev->data = data + i;
-            ev->len = n;
-            i += n;
-            p->remaining -= n;
-            p->body_total += n;
-            if (p->remaining == 0)
-                p->state = TERN_HTTP_P_MSG_END;
-            goto out;
-        }
-        case TERN_HTTP_P_CHUNK_SIZE: {
-            if (i >= len)
-                goto out;
-            uint8_t c = data[i++];
-            int h = hexval(c);
-            if (h >= 0) {
-                if (++p->chunk_digits > 15)
-                    fail(p, 400);
-                p->remaining = (p->remaining << 4) | (uint64_t)h;
-            } else if (p->chunk_digits == 0) {
-                fail(p, 400);
-            } else if (c == ';' || c == ' ' || c == '\t') {
-                p->ext_len = 0;
-                p->state = TERN_HTTP_P_CHUNK_EXT;
-            } else if (c == '\r') {
-                p->state = TERN_HTTP_P_CHUNK_SIZE_LF;
-            } else {
-                fail(p, 400);
-            }
-            break;
-        }
-        case TERN_HTTP_P_CHUNK_EXT: {
-            /* chunk-ext is skipped, but kept to its grammar's bytes. */
-            if (i >= len)
-                goto out;
-            uint8_t c = data[i++];
-            if (c == '\r')
-                p->state = TERN_HTTP_P_CHUNK_SIZE_LF;
-            else if ((c < 0x20 && c != '\t') || c == 0x7f || ++p->ext_len > 4096)
-                fail(p, 400);
-            break;
-        }
-        case TERN_HTTP_P_CHUNK_SIZE_LF:
-            if (i >= len)
-                goto out;
-            if (data[i++] != '\n') {
-                fail(p, 400);
-            } else if (p->remaining == 0) {
-                p->trailer_len = 0;
-                p->trailer_total = 0;
-                p->trailer_cr = false;
-                p->state = TERN_HTTP_P_TRAILER;
-            } else if (p->remaining > p->lim.max_body - p->body_total) {
-                fail(p, 413);
-            } else {
-                p->state = TERN_HTTP_P_CHUNK_DATA;
-            }
-            break;
-        case TERN_HTTP_P_CHUNK_DATA: {
-            if (i >= len)
-                goto out;
-            size_t n = len - i;
-            if (n > p->remaining)
-                n = (size_t)p->remaining;
-            ev->kind = TERN_HTTP_EV_BODY;
-            ev->data = data + i;
-            ev->len = n;
-            i += n;
-            p->remaining -= n;
-            p->body_total += n;
-            if (p->remaining == 0)
-                p->state = TERN_HTTP_P_CHUNK_DATA_CR;
-            goto out;
-        }
-        case TERN_HTTP_P_CHUNK_DATA_CR:
-            if (i >= len)
-                goto out;
-            if (data[i++] != '\r')
-                fail(p, 400);
-            else
-                p->state = TERN_HTTP_P_CHUNK_DATA_LF;
-            break;
-        case TERN_HTTP_P_CHUNK_DATA_LF:
-            if (i >= len)
-                goto out;
-            if (data[i++] != '\n') {
-                fail(p, 400);
-            } else {
-                p->chunk_digits = 0;
-                p->remaining = 0;
-                p->state = TERN_HTTP_P_CHUNK_SIZE;
-            }
-            break;
-        case TERN_HTTP_P_TRAILER: {
-            /* Trailer fields are checked for bytes and size, then dropped
-             * (RFC 9110 section 6.5.1 lets a recipient discard them). */
-            if (i >= len)
-                goto out;
-            uint8_t c = data[i++];
-            if (p->trailer_cr) {
-                p->trailer_cr = false;
-                if (c != '\n')
-                    fail(p, 400);
-                else if (p->trailer_len == 0)
-                    p->state = TERN_HTTP_P_MSG_END;
-                else
-                    p->trailer_len = 0;
-            } else if (c == '\r') {
-                p->trailer_cr = true;
-            } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
-                fail(p, 400);
-            } else if (p->trailer_len == 0 && (c == ' ' || c == '\t')) {
-                fail(p, 400);                /* obs-fold */
-            } else if (++p->trailer_total > p->lim.max_head) {
-                fail(p, 431);
-            } else {
-                p->trailer_len++;
-            }
-            break;
-        }
-        case TERN_HTTP_P_MSG_END:
-            p->state = TERN_HTTP_P_DONE;
-            ev->kind = TERN_HTTP_EV_DONE;
-            goto out;
-        case TERN_HTTP_P_DONE:
-        case TERN_HTTP_P_ERROR:
-            goto out;
+        } else {
+            framing_byte(p, data[i++]);
         }
     }
-out:
     if (p->state == TERN_HTTP_P_ERROR) {
         set_ev(ev, TERN_HTTP_EV_ERROR);
         ev->status = p->error_status;

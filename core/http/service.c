@@ -62,40 +62,45 @@ static void healthz(struct tern_http_conn *c, const struct tern_http_request *re
     tern_http_resp_end(c);
 }
 
+/* The head of /status: backend, version, uptime, heap and HTTP counters
+ * (without the closing brace). Returns the length, like tern_snprintf. */
+static size_t status_head(struct tern_http_service *svc, const struct tern_http_counters *k,
+                          char *buf, size_t cap)
+{
+    struct tern_heap_stats hs;
+    tern_heap_get_stats(&svc->os->heap, &hs);
+    size_t n = tern_snprintf(buf, cap, "{\"backend\":\"%s\",\"version\":\"%s\",\"uptime_ms\":%llu",
+                             svc->backend, TERN_VERSION,
+                             (unsigned long long)((tern_now_ns(svc->os) - svc->start_ns) / 1000000));
+    const struct tern_json_count heap[] = {
+        TERN_JSON_COUNT(&hs, size), TERN_JSON_COUNT(&hs, in_use),
+        TERN_JSON_COUNT(&hs, peak), TERN_JSON_COUNT(&hs, allocations),
+    };
+    const struct tern_json_count http[] = {
+        TERN_JSON_COUNT(k, conns_active), TERN_JSON_COUNT(k, conns_accepted),
+        TERN_JSON_COUNT(k, conns_refused_full), TERN_JSON_COUNT(k, requests),
+        TERN_JSON_COUNT(k, responses_2xx), TERN_JSON_COUNT(k, responses_3xx),
+        TERN_JSON_COUNT(k, responses_4xx), TERN_JSON_COUNT(k, responses_5xx),
+        TERN_JSON_COUNT(k, bad_request_400), TERN_JSON_COUNT(k, timeout_408),
+        TERN_JSON_COUNT(k, too_large_413), TERN_JSON_COUNT(k, uri_too_long_414),
+        TERN_JSON_COUNT(k, fields_too_large_431), TERN_JSON_COUNT(k, idle_closes),
+        TERN_JSON_COUNT(k, send_timeouts), TERN_JSON_COUNT(k, evictions),
+        TERN_JSON_COUNT(k, bytes_in), TERN_JSON_COUNT(k, bytes_out),
+    };
+    if (n < cap)
+        n += tern_json_object(buf + n, cap - n, ",\"heap\":{", heap, TERN_JSON_COUNTS(heap));
+    if (n < cap)
+        n += tern_json_object(buf + n, cap - n, ",\"http\":{", http, TERN_JSON_COUNTS(http));
+    return n;
+}
+
 static void status(struct tern_http_conn *c, const struct tern_http_request *req, void *arg)
 {
     struct tern_http_service *svc = arg;
     if (!allow_get(c, req))
         return;
-    const struct tern_http_counters *k = &c->srv->counters;
-    struct tern_heap_stats hs;
-    tern_heap_get_stats(&svc->os->heap, &hs);
     char buf[6144];
-    size_t n = tern_snprintf(
-        buf, sizeof buf,
-        "{\"backend\":\"%s\",\"version\":\"%s\",\"uptime_ms\":%llu,"
-        "\"heap\":{\"size\":%llu,\"in_use\":%llu,\"peak\":%llu,\"allocations\":%llu},"
-        "\"http\":{\"conns_active\":%llu,\"conns_accepted\":%llu,\"conns_refused_full\":%llu,"
-        "\"requests\":%llu,\"responses_2xx\":%llu,\"responses_3xx\":%llu,"
-        "\"responses_4xx\":%llu,\"responses_5xx\":%llu,\"bad_request_400\":%llu,"
-        "\"timeout_408\":%llu,\"too_large_413\":%llu,\"uri_too_long_414\":%llu,"
-        "\"fields_too_large_431\":%llu,\"idle_closes\":%llu,\"send_timeouts\":%llu,"
-        "\"evictions\":%llu,"
-        "\"bytes_in\":%llu,\"bytes_out\":%llu}",
-        svc->backend, TERN_VERSION,
-        (unsigned long long)((tern_now_ns(svc->os) - svc->start_ns) / 1000000),
-        (unsigned long long)hs.size, (unsigned long long)hs.in_use,
-        (unsigned long long)hs.peak, (unsigned long long)hs.allocations,
-        (unsigned long long)k->conns_active, (unsigned long long)k->conns_accepted,
-        (unsigned long long)k->conns_refused_full, (unsigned long long)k->requests,
-        (unsigned long long)k->responses_2xx, (unsigned long long)k->responses_3xx,
-        (unsigned long long)k->responses_4xx, (unsigned long long)k->responses_5xx,
-        (unsigned long long)k->bad_request_400, (unsigned long long)k->timeout_408,
-        (unsigned long long)k->too_large_413, (unsigned long long)k->uri_too_long_414,
-        (unsigned long long)k->fields_too_large_431, (unsigned long long)k->idle_closes,
-        (unsigned long long)k->send_timeouts, (unsigned long long)k->evictions,
-        (unsigned long long)k->bytes_in,
-        (unsigned long long)k->bytes_out);
+    size_t n = status_head(svc, &c->srv->counters, buf, sizeof buf);
     if (svc->provider && n + 8 < sizeof buf) {
         size_t room = sizeof buf - n - 3;
         size_t m = svc->provider(svc->provider_arg, buf + n + 1, room);

@@ -268,3 +268,16 @@ char *tern_token(char *s)
     }
     return s;
 }
+
+size_t tern_json_object(char *buf, size_t cap, const char *open,
+                        const struct tern_json_count *c, size_t n)
+{
+    size_t len = tern_snprintf(buf, cap, "%s", open);
+    for (size_t i = 0; i < n; i++) {
+        size_t at = len < cap ? len : cap;
+        len += tern_snprintf(buf + at, cap - at, "%s\"%s\":%llu", i ? "," : "", c[i].name,
+                             c[i].value);
+    }
+    size_t at = len < cap ? len : cap;
+    return len + tern_snprintf(buf + at, cap - at, "}");
+}

@@ -20,4 +20,20 @@ size_t tern_snprintf(char *buf, size_t cap, const char *fmt, ...)
  * control bytes become '_'. Returns s. */
 char *tern_token(char *s);
 
+/* One counter of a JSON object in /status and the like. */
+struct tern_json_count {
+    const char *name;
+    unsigned long long value;
+};
+
+/* {"f", (s)->f}: the counter named as the field it reads. */
+#define TERN_JSON_COUNT(s, f) { #f, (unsigned long long)(s)->f }
+#define TERN_JSON_COUNTS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Formats OPEN (e.g. ",\"net\":{"), then "name":value for each of c[0..n)
+ * joined by commas, then '}', into buf. Returns the length the whole
+ * output would have had, like tern_snprintf. */
+size_t tern_json_object(char *buf, size_t cap, const char *open,
+                        const struct tern_json_count *c, size_t n);
+
 #endif

@@ -61,6 +61,21 @@ tern_result tern_tls_server_init(struct tern_tls_server *srv, struct tern_os *os
                                  size_t key_len, char *err, size_t cap);
 void tern_tls_server_finish(struct tern_tls_server *srv);
 
+/* The crypto self-test (core/tls/selftest.c): known answers (SHA-256,
+ * AES-128-GCM, ChaCha20-Poly1305 with a tampered ciphertext refused),
+ * an ECDSA P-256 key generation, signature and verification (a tampered
+ * digest must fail) on a CTR-DRBG seeded from the platform entropy call
+ * and, when a cert or a key is given (PEM or DER), tern_tls_server_init
+ * on them (so one without the other fails). The instance heap must hold
+ * as many allocations after as before. Logs one line under "tls": "tls
+ * self-test ok: sha256 aes-128-gcm chacha20-poly1305 ecdsa-p256, WHAT (N
+ * ms, no allocation left behind)", WHAT being "core/tls server set up from
+ * the given certificate and key" or, with neither given, none; or "tls
+ * self-test FAILED: <what>". TERN_OK; TERN_EIO (a wrong answer or an
+ * allocation left behind); TERN_ENOMEM; tern_tls_server_init's failure. */
+tern_result tern_tls_selftest(struct tern_os *os, const uint8_t *cert, size_t cert_len,
+                              const uint8_t *key, size_t key_len, const char *none);
+
 #define TERN_TLS_IN_BUF 4096
 #define TERN_TLS_OUT_BUF 20480       /* one full record and then some */
 

@@ -44,6 +44,7 @@
 struct tern_os;
 struct tern_services;
 struct tern_boot_net;
+struct tern_boot_https;
 struct tern_fat;
 
 #define TERN_WORKLOAD_HALT_CRASH     81   /* not 70: a panic of the OS itself exits 70 */
@@ -59,6 +60,7 @@ struct tern_workload_opts {
     struct tern_boot_net *network;       /* the stack, its address and DNS servers; NULL: none */
     struct tern_fat *data;               /* the volume "data" mounts name; may be NULL */
     struct tern_fat *boot;               /* the volume "boot"; may be NULL */
+    const struct tern_boot_https *https; /* HTTPS (TERN_READY's https=), or NULL */
     const char *ready_fields;            /* the backend's extra TERN_READY fields, or NULL */
     bool keep_log_level;                 /* the console level was given on the command line */
     struct tern_boot_pkg *pkg;           /* the boot's package (trial, confirm), or NULL */
@@ -160,6 +162,11 @@ struct tern_workload_source {
      * names it) into *data (the backend's memory, kept while the app
      * runs). TERN_OK, TERN_ENOENT, TERN_EIO, TERN_ENOMEM. */
     tern_result (*read_app)(void *arg, const char *path, const void **data, size_t *len);
+    /* Copies another file of an explicit manifest's workload (an https
+     * endpoint's cert or key, path as the manifest names it) into buf
+     * (cap bytes): TERN_OK with *len; TERN_ENOENT; TERN_ENOSPC (larger
+     * than cap); TERN_EIO. NULL: such a workload has no other files. */
+    tern_result (*read_file)(void *arg, const char *path, void *buf, size_t cap, size_t *len);
     void *read_arg;
     struct tern_fat *boot;               /* the boot volume, or NULL */
     const void *builtin_app;             /* the built-in default's app file */
@@ -172,17 +179,38 @@ struct tern_workload_source {
 #define TERN_WORKLOAD_OS_DIR "tern"      /* the top directory apps and HTTP never see */
 #define TERN_WORKLOAD_APP_MAX (16u << 20)
 
+/* Where a resolved workload's own files are, for what its manifest names
+ * besides the app (an https endpoint's cert and key): the package's
+ * files, the boot volume's /tern, or an explicit manifest's folder
+ * through the backend's read_file. The built-in workload has none. */
+struct tern_workload_files {
+    const struct tern_pkg *pkg;          /* a package's files; NULL: not a package */
+    struct tern_fat *dir_fs;             /* TERN_WORKLOAD_DIR of this volume; NULL: none */
+    tern_result (*read_file)(void *arg, const char *path, void *buf, size_t cap, size_t *len);
+    void *read_arg;                      /* read_file NULL: none */
+};
+
 /* Finds the manifest, parses it, applies the overrides and reads the app
  * file it names. TERN_OK with *m, *app (instance heap when read from the
- * boot volume or a slot, else the source's memory), *app_len and *source
+ * boot volume or a slot, else the source's memory), *app_len, *source
  * ("slot-a", "slot-b", "disk", "built-in", package_name or
- * manifest_name); a package prints TERN_PKG_OK. TERN_EINVAL with a
- * TERN_PKG_REFUSED line (a package refused, no slot that may boot, a raw
- * manifest outside development mode) or a TERN_MANIFEST_REFUSED line
- * naming the JSON path and why (a bad manifest or override, an app file
- * that is missing or larger than TERN_WORKLOAD_APP_MAX). */
+ * manifest_name) and *files (where its other files are: valid while
+ * src->pkg and the volumes are); a package prints TERN_PKG_OK.
+ * TERN_EINVAL with a TERN_PKG_REFUSED line (a package refused, no slot
+ * that may boot, a raw manifest outside development mode) or a
+ * TERN_MANIFEST_REFUSED line naming the JSON path and why (a bad manifest
+ * or override, an app file that is missing or larger than
+ * TERN_WORKLOAD_APP_MAX). */
 tern_result tern_workload_resolve(struct tern_os *os, const struct tern_workload_source *src,
                                   struct tern_manifest *m, const void **app, size_t *app_len,
-                                  const char **source);
+                                  const char **source, struct tern_workload_files *files);
+
+/* The workload file at path (as its manifest names it) into a new
+ * instance-heap buffer (tern_free it; zero key material first) of at most
+ * max bytes. TERN_OK with *out and *len; TERN_ENOENT (not there, or a
+ * workload without files); TERN_ENOSPC (larger than max, or a
+ * directory); TERN_ENOMEM; TERN_EIO. f may be NULL (no files). */
+tern_result tern_workload_read_file(struct tern_os *os, const struct tern_workload_files *f,
+                                    const char *path, size_t max, void **out, size_t *len);
 
 #endif

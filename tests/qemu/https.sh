@@ -14,6 +14,11 @@
 #   nocert   no cert anywhere: "HTTPS off", HTTP on 80 answers, 443 does
 #            not, and no TLS self-test ran
 #   badkey   ESP cert with a key that does not match: refused, halt code 8
+#   pkg      no cert on the ESP or fw_cfg: slot A's signed package has an
+#            https endpoint on 443 and its own cert and key files (core's
+#            tern_boot_https_start reads them from the package): the
+#            self-test ran first, TERN_READY https=443, curl --cacert
+#            /hello answers the app's greeting, /status says "manifest"
 set -euo pipefail
 case_=$1
 build=$(cd "$2" && pwd)
@@ -146,6 +151,40 @@ case $case_ in
         wait "$pid" || status=$?
         pid=
         [ "$status" -eq 17 ] || { cat "$out" >&2; fail "QEMU exit status $status, expected 17"; }
+        ;;
+    pkg)
+        cat >"$tmp/manifest.json" <<'EOF'
+{
+  "tern_manifest": 1,
+  "name": "hello-tls",
+  "version": "1.0.0",
+  "app": { "path": "hello.elf", "env": { "GREETING": "Hello over TLS" } },
+  "endpoints": [
+    { "name": "web", "proto": "http", "port": 80 },
+    { "name": "secure", "proto": "https", "port": 443, "cert": "tls/cert.pem", "key": "tls/key.pem" }
+  ],
+  "resources": { "memory_mib": 1, "threads": 1 },
+  "health": { "http": "/healthz", "port": 80 }
+}
+EOF
+        "$build/tools/tern-pkg" build --manifest "$tmp/manifest.json" \
+            --file "hello.elf=$build/apps/hello.elf" --file "tls/cert.pem=$tls/test-ec-cert.pem" \
+            --file "tls/key.pem=$tls/test-ec-key.pem" -o "$tmp/tls.unsigned.tpk" || fail "tern-pkg build"
+        "$build/tools/tern-pkg" sign --key "$src/fixtures/pkg/keys/test-only-signing-key.pem" \
+            -o "$tmp/tls.tpk" "$tmp/tls.unsigned.tpk" || fail "tern-pkg sign"
+        "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" "" 64 "$tmp/tls.tpk" >/dev/null
+        run
+        wait_for_marker "$out" 'tls: https on port 443 \(certificate and key from tls/cert.pem, tls/key.pem of slot-a: endpoint secure\)' 120 "$pid"
+        selftest_first 'server set up from the certificate and key next'
+        wait_for_marker "$out" '^TERN_READY http=80 https=443 files=disk app=hello-tls' 60 "$pid"
+        wait_for_marker "$out" '^TERN_NET_UP ' 60 "$pid"
+        body=$(curl -sS -m 30 --cacert "$tls/test-ec-cert.pem" "https://127.0.0.1:$p443/hello") ||
+            { cat "$out" >&2; fail "HTTPS /hello failed"; }
+        [ "$body" = "Hello over TLS" ] || fail "HTTPS /hello answered '$body'"
+        from=$(curl -sS -m 30 "http://127.0.0.1:$p80/status" |
+            python3 -c 'import json,sys; h=json.load(sys.stdin)["https"]; print(h[0]["port"], h[0]["endpoint"], h[0]["from"])')
+        [ "$from" = "443 secure manifest" ] || fail "/status https: $from"
+        stop
         ;;
     *) fail "unknown case $case_" ;;
 esac

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reproducible builds (docs/reproducible.md): builds what Tern ships twice,
 # from two copies of the source tree in two fresh places, and compares the
-# results byte for byte: BOOTX64.EFI, the apps, tern-linux, tern-mkimage
-# and the disk image `make image` makes (the hello workload), by default
-# and with SOURCE_DATE_EPOCH set.
+# results byte for byte: BOOTX64.EFI, the apps and their signed packages
+# (deterministic ECDSA), tern-linux, tern-mkimage and the disk image
+# `make image` makes (the hello workload's signed package in slot A), by
+# default and with SOURCE_DATE_EPOCH set.
 #
 # The two builds differ in everything that must not matter: source and
 # build paths (the first is the parent build, SRC/build as `make build`
@@ -31,7 +32,8 @@ for s in musl mbedtls cjson; do
 done
 
 targets=(backends/baremetal/BOOTX64.EFI apps/hello.elf apps/kv.elf apps/echo.elf
-         backends/linux/tern-linux tools/tern-mkimage)
+         apps/hello.tpk apps/kv.tpk apps/echo.tpk
+         backends/linux/tern-linux tools/tern-mkimage tools/tern-pkg)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-repro.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -96,19 +98,14 @@ build "$two" "$b2" "$tmp/build-two.log" HOME="$tmp/two" TZ=Pacific/Kiritimati \
     LC_ALL=C.UTF-8 "${as_other[@]}" sh -c 'umask 077; exec "$@"' umask-sh
 echo "the second build in $(( $(date +%s) - start )) s"
 
-# image SRC BUILD OUT [ENV...]: what `make image` does (hello workload).
+# image SRC BUILD OUT [ENV...]: what `make image` does (the hello
+# workload's signed package, apps/hello.tpk, in slot A).
 image() {
     local s=$1 b=$2 out=$3
     shift 3
-    local w
-    w=$(mktemp -d "$tmp/workload.XXXXXX")
-    chmod 755 "$w"
-    [ ${#as_other[@]} -gt 0 ] && [ "$b" = "$b2" ] && chown nobody:nogroup "$w"
-    env "$@" sh -c 'set -e; w="$4"
-        cp "$1/fixtures/manifests/hello.json" "$w/manifest.json"
-        cp "$2/apps/hello.elf" "$w/"
-        "$1/scripts/make-image.sh" "$2" "$3" "" 64 "$w" >/dev/null' img "$s" "$b" "$out" "$w" ||
-        fail "make-image in $b failed"
+    env "$@" sh -c 'set -e
+        "$1/scripts/make-image.sh" "$2" "$3" "" 64 "$2/apps/hello.tpk" >/dev/null' \
+        img "$s" "$b" "$out" || fail "make-image in $b failed"
 }
 i1=$tmp/one-images
 mkdir -p "$i1"

@@ -77,6 +77,29 @@ static void test_unknown_conversion_is_visible(void **state)
 }
 #pragma GCC diagnostic pop
 
+/* tern_json_object: the members in order, the braces, and the length of
+ * the whole output when the buffer is short (with the NUL in place). */
+static void test_json_object(void **state)
+{
+    (void)state;
+    struct { unsigned a; unsigned long long b; } v = { 7, 18446744073709551615ULL };
+    const struct tern_json_count c[] = { TERN_JSON_COUNT(&v, a), TERN_JSON_COUNT(&v, b),
+                                         { "zero", 0 } };
+    const char *want = ",\"x\":{\"a\":7,\"b\":18446744073709551615,\"zero\":0}";
+    char buf[64];
+    assert_int_equal(tern_json_object(buf, sizeof buf, ",\"x\":{", c, 3), strlen(want));
+    assert_string_equal(buf, want);
+    assert_int_equal(tern_json_object(buf, sizeof buf, "{", c, 0), 2);
+    assert_string_equal(buf, "{}");
+    for (size_t cap = 1; cap < strlen(want); cap++) {
+        memset(buf, 'Z', sizeof buf);
+        assert_int_equal(tern_json_object(buf, cap, ",\"x\":{", c, 3), strlen(want));
+        assert_int_equal(strlen(buf), cap - 1);
+        assert_memory_equal(buf, want, cap - 1);
+        assert_int_equal(buf[cap], 'Z');
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -84,6 +107,7 @@ int main(void)
         cmocka_unit_test(test_strings_and_chars),
         cmocka_unit_test(test_truncation_reports_full_length),
         cmocka_unit_test(test_unknown_conversion_is_visible),
+        cmocka_unit_test(test_json_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,30 +41,6 @@ static const char install_usage[] =
 
 #define CACHE_SLOTS 64u
 
-struct image {
-    int fd;
-    uint32_t sector_size;
-};
-
-static tern_result img_read(void *ctx, uint64_t lba, void *buf, uint32_t count)
-{
-    struct image *im = ctx;
-    return linux_sectors_read(im->fd, im->sector_size, lba, buf, count);
-}
-
-static tern_result img_write(void *ctx, uint64_t lba, const void *buf, uint32_t count)
-{
-    struct image *im = ctx;
-    return linux_sectors_write(im->fd, im->sector_size, lba, buf, count);
-}
-
-static tern_result img_flush(void *ctx)
-{
-    struct image *im = ctx;
-    return fdatasync(im->fd) == 0 ? TERN_OK : TERN_EIO;
-}
-
-static const struct tern_bdev_ops image_ops = { img_read, img_write, img_flush };
 
 struct install {
     const char *disk, *path;
@@ -75,7 +51,7 @@ struct install {
     int allow_unsigned;
     uint64_t tries;
     uint32_t sector;
-    struct image im;
+    struct linux_image_file im;
     struct tern_bdev dev;
     void *cache;
     struct tern_fat fs;
@@ -171,10 +147,11 @@ static int open_volume(struct install *in)
     if (in->im.fd < 0 || fstat(in->im.fd, &st) != 0)
         return fail(EXIT_IO, "%s: cannot open", in->disk);
     in->im.sector_size = in->sector;
+    in->im.durable = true;
     uint64_t sectors = (uint64_t)st.st_size / in->sector;
     size_t cache_len = tern_bdev_cache_bytes(in->sector, CACHE_SLOTS);
     in->cache = malloc(cache_len);
-    if (in->cache == NULL || tern_bdev_init(&in->dev, &image_ops, &in->im, in->sector, sectors,
+    if (in->cache == NULL || tern_bdev_init(&in->dev, &linux_image_ops, &in->im, in->sector, sectors,
                                             false, in->cache, cache_len, CACHE_SLOTS) != TERN_OK)
         return fail(EXIT_INTERNAL, "out of memory");
     static struct tern_gpt g;

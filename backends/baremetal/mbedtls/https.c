@@ -1,24 +1,14 @@
 /*
- * Interface: see metal_tls.h (metal_https_start).
+ * Interface: see metal_tls.h (metal_tls_given_read): where a machine's own
+ * certificate and key come from. Serving HTTPS with them is core's
+ * (core/boot/https.c).
  */
 #include <string.h>
 
 #include "../metal.h"
 #include "metal_tls.h"
 #include "tern/fat.h"
-#include "tern/https_tcp.h"
 #include "tern/os.h"
-#include "tern/tls.h"
-
-#define HTTPS_CONNS 16
-
-/* The machine's one HTTPS listener, from the heap only when HTTPS is on
- * (its 16 slots are ~530 KiB: a boot without a certificate keeps them). */
-struct https {
-    struct tern_tls_server tls;
-    struct tern_https_tcp listener;
-    struct tern_https_tcp_slot slots[HTTPS_CONNS];
-};
 
 /* One file of the ESP into a heap buffer: its length, 0 when absent, -1
  * when unreadable, too big or out of memory. */
@@ -51,54 +41,35 @@ static int read_esp(struct tern_os *os, struct tern_fat *esp, const char *path, 
     return (int)len;
 }
 
-tern_result metal_https_start(struct tern_os *os, struct tern_tcp *tcp,
-                              struct tern_http_server *srv, struct tern_fat *esp,
-                              bool *started)
+int metal_tls_given_read(struct tern_os *os, struct tern_fat *esp, struct metal_tls_given *g)
 {
-    *started = false;
-    char *cert = NULL, *key = NULL;
+    memset(g, 0, sizeof *g);
     const char *from = "fw_cfg";
-    int cn = metal_tls_read_fwcfg(os, "opt/tern/tls-cert", &cert);
-    int kn = cn < 0 ? -1 : metal_tls_read_fwcfg(os, "opt/tern/tls-key", &key);
+    int cn = metal_tls_read_fwcfg(os, "opt/tern/tls-cert", &g->cert);
+    int kn = cn < 0 ? -1 : metal_tls_read_fwcfg(os, "opt/tern/tls-key", &g->key);
     if (cn == 0 && kn == 0) {
         from = "ESP";
-        cn = read_esp(os, esp, METAL_TLS_ESP_CERT, &cert);
-        kn = cn < 0 ? -1 : read_esp(os, esp, METAL_TLS_ESP_KEY, &key);
+        cn = read_esp(os, esp, METAL_TLS_ESP_CERT, &g->cert);
+        kn = cn < 0 ? -1 : read_esp(os, esp, METAL_TLS_ESP_KEY, &g->key);
     }
-    tern_result r = TERN_EINVAL;
-    struct https *h = NULL;
-    if (cn == 0 && kn == 0) {
-        tern_log(os, TERN_LOG_INFO, "tls", "no certificate (fw_cfg or ESP %s): HTTPS off",
-                 METAL_TLS_ESP_CERT);
-        r = TERN_OK;
-    } else if (cn >= 0 && kn >= 0 && !(h = tern_calloc(os, 1, sizeof *h))) {
-        tern_log(os, TERN_LOG_ERROR, "tls", "no memory for the HTTPS listener (%u KiB)",
-                 (unsigned)(sizeof *h / 1024));
-        r = TERN_ENOMEM;
-    } else if (cn >= 0 && kn >= 0) {
-        char err[128] = "";
-        r = tern_tls_server_init(&h->tls, os, (const uint8_t *)cert, (size_t)cn,
-                                 (const uint8_t *)key, (size_t)kn, err, sizeof err);
-        if (r != TERN_OK)
-            tern_log(os, TERN_LOG_ERROR, "tls", "%s certificate and key refused: %s", from, err);
-        else if ((r = tern_https_tcp_start(&h->listener, tcp, srv, &h->tls, 443, h->slots,
-                                           HTTPS_CONNS)) != TERN_OK) {
-            tern_log(os, TERN_LOG_ERROR, "tls", "cannot listen on port 443: %s",
-                     tern_result_name(r));
-            tern_tls_server_finish(&h->tls);
-        } else {
-            *started = true;
-            tern_log(os, TERN_LOG_INFO, "tls", "https on port 443 (certificate and key from %s)",
-                     from);
-        }
+    if (cn < 0 || kn < 0) {
+        metal_tls_given_free(os, g);
+        return -1;
     }
-    if (h && !*started)
-        tern_free(os, h);
-    if (key) {
-        memset(key, 0, (size_t)kn);          /* key material */
-        tern_free(os, key);
+    g->have = cn > 0 || kn > 0;
+    g->pair = (struct tern_tls_pair){ (const uint8_t *)g->cert, (size_t)cn,
+                                      (const uint8_t *)g->key, (size_t)kn, from };
+    return 0;
+}
+
+void metal_tls_given_free(struct tern_os *os, struct metal_tls_given *g)
+{
+    if (g->key) {
+        memset(g->key, 0, METAL_TLS_FILE_MAX);   /* key material */
+        tern_free(os, g->key);
     }
-    if (cert)
-        tern_free(os, cert);
-    return r;
+    if (g->cert)
+        tern_free(os, g->cert);
+    g->key = g->cert = NULL;
+    g->have = false;
 }
