@@ -1,13 +1,10 @@
-# Shared by the bare-metal benchmarks (bench/metal/*.sh,
-# bench/workload/metal.sh): start a guest's QEMU, wait for its ready line
-# on the serial log, then poll for the first HTTP 200, and stop it.
-# Sourced; uses and sets the caller's variables named below.
+# Shared by the bare-metal benchmarks (bench/metal/bench.sh, microvm.sh,
+# linux_guest.sh, bench/workload/metal.sh): start a guest's QEMU, wait for
+# its ready lines on the serial log, time the first HTTP 200, stop it.
+# Sourced; sets the variables named below.
 
-# bench_now_ms: host wall time in ms (bash's clock: no fork, as the
-# poll loop below runs next to QEMU on a 2-CPU host).
-bench_now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $(( t / 1000 )); }
-
-# bench_sleep S: sleeps S seconds without forking sleep(1).
+# bench_sleep S: sleeps S seconds without forking sleep(1) (the wait
+# loop below runs next to QEMU on a 2-CPU host).
 bench_sleep() {
     [ -n "${bench_sleep_fd:-}" ] || exec {bench_sleep_fd}<> <(:)
     read -rt "$1" -u "$bench_sleep_fd" || true
@@ -32,8 +29,8 @@ bench_line() { tr -d '\r' <"$1" | sed -n "s/$2/\1/p" | head -1; }
 # TIMEOUT_S. Sets bench_seen_ms (QEMU start -> ready lines),
 # bench_wall_ms (QEMU start -> first 200) and bench_cpu_ms (the CPU time
 # QEMU had used by then: less sensitive to the host's load than the wall
-# time), all empty on failure; returns
-# 0 on a 200, 1 otherwise. The guest keeps running: bench_stop ends it.
+# time), all empty on failure; returns 0 on a 200, 1 otherwise. The guest
+# keeps running: bench_stop ends it.
 bench_boot() {
     local out=$1 ready=$2 url=$3 timeout=$4 result=$1.probe ns=()
     shift 4
