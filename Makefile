@@ -124,14 +124,17 @@ clean:
 bench-metal: deps build
 	bench/metal/bench.sh $(BUILD)
 
-# Tern on QEMU's microvm (PVH, virtio-mmio) against its UEFI image:
-# QEMU start -> first HTTP 200, entry -> TERN_READY (docs/microvm.md).
+# Tern on QEMU's microvm (PVH, virtio-mmio) against a Debian Linux guest
+# with nginx on the same microvm machine (boot to first HTTP 200, smallest
+# -m, keep-alive requests/s over TAP: root), then against its own UEFI
+# image (docs/microvm.md, docs/performance.md).
 bench-microvm: deps build
+	MACHINE=microvm bench/metal/linux_guest.sh $(BUILD)
 	bench/metal/microvm.sh $(BUILD)
 
 # Tern against a Debian Linux guest (Debian's kernel with -kernel, a busybox
-# initramfs, nginx) under the same QEMU TCG settings: boot to first HTTP 200
-# and keep-alive requests/s over TAP (root). Downloads the kernel and
+# initramfs, nginx) under the same QEMU TCG settings on pc: boot to first
+# HTTP 200, smallest -m, keep-alive requests/s over TAP (root). Downloads the kernel and
 # busybox-static packages with apt-get download into $(BUILD)/linux-guest.
 bench: bench-metal-linux
 bench-metal-linux: deps build

@@ -47,6 +47,8 @@ static tern_result bind(struct metal *m, struct tern_os *os, unsigned type,
         return TERN_ENOENT;
     }
     if (r != TERN_OK) {
+        if (type == 1)
+            m->nnet_failed++;
         tern_log(os, TERN_LOG_WARN, "metal", "virtio-%s %s not started: %s (%d)", what,
                  where->name, v->fatal ? v->fatal : "result", (int)r);
         return r;

@@ -747,15 +747,20 @@ void kmain(const struct tern_boot_info *info)
                  d->msix_cap ? " msi-x" : "");
     }
     uint64_t t_logs = clock_now_ns(m);
-    char entry[112];
+    char entry[144];
+    /* The TSC's value at the entry, in us: under QEMU TCG the TSC starts
+     * at 0 when the VM starts running, so this is the firmware's time
+     * (OVMF, or the microvm BIOS and pvh.bin) before the kernel. */
+    unsigned long long before =
+        (unsigned long long)(((unsigned __int128)m->clock.tsc0 * m->clock.mult) >> 32) / 1000u;
     if (info->entry == TERN_BOOT_ENTRY_PVH)
-        tern_snprintf(entry, sizeof entry, "pvh entry %llu",
+        tern_snprintf(entry, sizeof entry, "tsc at entry %llu, pvh entry %llu", before,
                       (unsigned long long)entry_us(m, tsc_kmain));
     else
         tern_snprintf(entry, sizeof entry,
-                      "loader %llu (allocate %llu, copy %llu, memory map %llu, exit boot services "
-                      "%llu x%u)",
-                      (unsigned long long)entry_us(m, tsc_kmain),
+                      "tsc at entry %llu, loader %llu (allocate %llu, copy %llu, memory map %llu, "
+                      "exit boot services %llu x%u)",
+                      before, (unsigned long long)entry_us(m, tsc_kmain),
                       (unsigned long long)entry_us(m, info->tsc_allocated),
                       (unsigned long long)(entry_us(m, info->tsc_loaded) -
                                            entry_us(m, info->tsc_allocated)),

@@ -165,6 +165,7 @@ struct metal {
     struct metal_pci pci;
     struct metal_net net[METAL_NET_MAX];
     unsigned nnet;
+    unsigned nnet_failed;    /* virtio-net devices found that did not start */
     struct metal_blk blk[METAL_BLK_MAX];
     unsigned nblk;
     struct metal_rng rng;

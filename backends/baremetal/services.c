@@ -119,6 +119,13 @@ static int mount_data(struct tern_os *os, struct metal_services *svc)
  * ip=/gw= or the manifest. 0, or a METAL_HALT_* code. */
 static int start_network(struct tern_os *os, struct metal *m)
 {
+    if (m->nnet == 0 && m->nnet_failed != 0) {   /* a warning above says why (no-memory, ...) */
+        char what[96];
+        tern_snprintf(what, sizeof what,
+                      "no working network device (virtio-net: %u found, none started): "
+                      "nothing to serve on", m->nnet_failed);
+        return refuse(os, METAL_HALT_NO_NIC, what);
+    }
     if (m->nnet == 0)
         return refuse(os, METAL_HALT_NO_NIC, "no network device (virtio-net): nothing to serve on");
     struct tern_boot_net_opts bo = {

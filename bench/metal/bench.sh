@@ -14,38 +14,25 @@ set -euo pipefail
 build=$(cd "$1" && pwd)
 runs=${2:-3}
 src=$(cd "$(dirname "$0")/../.." && pwd)
+. "$src/bench/metal/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench-metal.XXXXXX")
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'bench_stop; rm -rf "$tmp"' EXIT
 "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(bench_free_port)
 
 # boot MODE MEM: prints "ready_ms net_ms wall_ms" or "fail"
 boot() {
     local mode=$1 mem=$2 fw=() out=$tmp/serial.log
     cp "$tmp/tern.img" "$tmp/run.img"
     [ "$mode" = static ] && fw=(-fw_cfg "name=opt/tern/cmdline,string=ip=10.0.2.15/24 gw=10.0.2.2")
-    local t0
-    t0=$(date +%s%N)
-    "$src/scripts/run-qemu.sh" "$build" --image "$tmp/run.img" --net "$port" --rng --mem "$mem" \
-        "${fw[@]}" ${BENCH_QEMU_ARGS:-} </dev/null >"$out" 2>&1 &
-    pid=$!
-    local wall=
-    for _ in $(seq 1 1200); do
-        if curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/healthz" 2>/dev/null | grep -q 200; then
-            wall=$(( ($(date +%s%N) - t0) / 1000000 ))
-            break
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        grep -aq 'halting with code\|^TERN_PANIC' "$out" && break
-        sleep 0.05
-    done
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=
+    bench_boot "$out" '^TERN_READY;^TERN_NET_UP' "http://127.0.0.1:$port/healthz" 60 \
+        "$src/scripts/run-qemu.sh" "$build" --image "$tmp/run.img" --net "$port" --rng --mem "$mem" \
+        "${fw[@]}" ${BENCH_QEMU_ARGS:-} || true
+    bench_stop
+    local wall=$bench_wall_ms
     local ready net
-    ready=$(tr -d '\r' <"$out" | sed -n 's/.*metal: ready at \([0-9]*\) ms.*/\1/p' | head -1)
-    net=$(tr -d '\r' <"$out" | sed -n 's/.*metal: network up at \([0-9]*\) ms.*/\1/p' | head -1)
+    ready=$(bench_line "$out" '.*metal: ready at \([0-9]*\) ms.*')
+    net=$(bench_line "$out" '.*metal: network up at \([0-9]*\) ms.*')
     [ "$mode" = static ] && net=$ready
     tr -d '\r' <"$out" | sed -n 's/.*metal: \(boot stages (us): .*\)/    \1/p' >"$tmp/stages"
     if [ -z "$wall" ] || [ -z "$ready" ]; then echo fail; else echo "$ready $net $wall"; fi

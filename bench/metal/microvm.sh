@@ -8,19 +8,24 @@
 # UEFI, -append for microvm) and with DHCP; the same disk image, the same
 # memory (256M memfd), restricted user network, virtio-rng, QEMU's
 # default CPU model on both (qemu64: the rng is the entropy source).
+# Each run also prints the kernel's two "boot stages (us)" lines.
+# The comparison with a Debian Linux guest on the same microvm machine is
+# `MACHINE=microvm bench/metal/linux_guest.sh` (make bench-microvm runs both).
 # usage: bench/metal/microvm.sh BUILD_DIR [RUNS]   (default 1 run per case)
 set -euo pipefail
 build=$(cd "$1" && pwd)
 runs=${2:-1}
 src=$(cd "$(dirname "$0")/../.." && pwd)
+. "$src/bench/metal/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench-microvm.XXXXXX")
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'bench_stop; rm -rf "$tmp"' EXIT
 "$src/scripts/make-image.sh" "$build" "$tmp/tern.img" >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(bench_free_port)
 static="ip=10.0.2.15/24 gw=10.0.2.2"
 
-# boot MACHINE MODE: prints "ready_ms wall_ms" or "fail"
+# boot MACHINE MODE: prints "ready_ms wall_ms seen_ms cpu_ms" or "fail" (seen_ms:
+# QEMU start -> the ready lines on the serial log, host time; cpu_ms:
+# QEMU's CPU time by the first 200)
 boot() {
     local machine=$1 mode=$2 out=$tmp/serial.log args=()
     cp "$tmp/tern.img" "$tmp/run.img"
@@ -31,26 +36,14 @@ boot() {
         [ "$mode" = static ] && args=(-fw_cfg "name=opt/tern/cmdline,string=$static")
         set -- "$src/scripts/run-qemu.sh" "$build" --cpu default "${args[@]}"
     fi
-    local t0 wall=
-    t0=$(date +%s%N)
-    "$1" "$2" --image "$tmp/run.img" --net "$port" --rng "${@:3}" </dev/null >"$out" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 2400); do
-        if curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/healthz" 2>/dev/null | grep -q 200; then
-            wall=$(( ($(date +%s%N) - t0) / 1000000 ))
-            break
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        grep -aq 'halting with code\|^TERN_PANIC' "$out" && break
-        sleep 0.01
-    done
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=
-    local ready
-    ready=$(tr -d '\r' <"$out" | sed -n 's/.*metal: ready at \([0-9]*\) ms.*/\1/p' | head -1)
-    [ "$mode" = dhcp ] && ready=$(tr -d '\r' <"$out" | sed -n 's/.*metal: network up at \([0-9]*\) ms.*/\1/p' | head -1)
-    if [ -z "$wall" ] || [ -z "$ready" ]; then echo fail; else echo "$ready $wall"; fi
+    bench_boot "$out" '^TERN_READY;^TERN_NET_UP' "http://127.0.0.1:$port/healthz" 120 \
+        "$1" "$2" --image "$tmp/run.img" --net "$port" --rng "${@:3}" || true
+    bench_stop
+    local ready wall=$bench_wall_ms
+    ready=$(bench_line "$out" '.*metal: ready at \([0-9]*\) ms.*')
+    [ "$mode" = dhcp ] && ready=$(bench_line "$out" '.*metal: network up at \([0-9]*\) ms.*')
+    tr -d '\r' <"$out" | sed -n 's/.*metal: \(boot stages (us): .*\)/    \1/p' >"$tmp/stages"
+    if [ -z "$wall" ] || [ -z "$ready" ]; then echo fail; else echo "$ready $wall $bench_seen_ms $bench_cpu_ms"; fi
 }
 
 echo "tern-microvm.elf: $(stat -c %s "$build/backends/baremetal/tern-microvm.elf") bytes;" \
@@ -58,7 +51,8 @@ echo "tern-microvm.elf: $(stat -c %s "$build/backends/baremetal/tern-microvm.elf
 for mode in static dhcp; do
     for machine in microvm uefi; do
         for i in $(seq 1 "$runs"); do
-            echo "$machine $mode run $i: entry->ready_ms qemu_start->first_200_ms = $(boot "$machine" "$mode")"
+            echo "$machine $mode run $i: entry->ready_ms qemu_start->first_200_ms qemu_start->ready_line_ms qemu_cpu_ms = $(boot "$machine" "$mode")"
+            cat "$tmp/stages"
         done
     done
 done

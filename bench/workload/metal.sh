@@ -23,39 +23,27 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 . "$src/tests/integration/lib.sh"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || skip "OVMF not installed"
+. "$src/bench/metal/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench-wl-metal.XXXXXX")
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+trap 'bench_stop; rm -rf "$tmp"' EXIT
+port=$(bench_free_port)
 
 "$src/scripts/make-image.sh" "$build" "$tmp/kv.img" "" 64 "$build/apps/kv.tpk" >/dev/null
 "$src/scripts/make-image.sh" "$build" "$tmp/hello.img" >/dev/null
 
 # line REGEX: the first capture of REGEX in the serial log (CRs dropped).
-line() { tr -d '\r' <"$tmp/serial.log" | sed -n "s/$1/\1/p" | head -1; }
+line() { bench_line "$tmp/serial.log" "$1"; }
 
 # boot NAME: prints "services_ms load_us start_ms ready_ms first_200_wall_ms" or "fail"
 boot() {
-    local name=$1 out=$tmp/serial.log wall='' t0
+    local name=$1 out=$tmp/serial.log wall
     cp "$tmp/$name.img" "$tmp/run.img"
-    t0=$(date +%s%N)
-    "$src/scripts/run-qemu.sh" "$build" --image "$tmp/run.img" --net "$port" --rng \
+    bench_boot "$out" "^TERN_READY .*app=$name" "http://127.0.0.1:$port/healthz" 60 \
+        "$src/scripts/run-qemu.sh" "$build" --image "$tmp/run.img" --net "$port" --rng \
         -fw_cfg "name=opt/tern/cmdline,string=ip=10.0.2.15/24 gw=10.0.2.2" \
-        ${BENCH_QEMU_ARGS:-} </dev/null >"$out" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 1200); do   # at most 60 s
-        if grep -aq "^TERN_READY .*app=$name" "$out" &&
-            curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/healthz" | grep -q 200; then
-            wall=$(( ($(date +%s%N) - t0) / 1000000 ))
-            break
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        grep -aq 'halting with code\|^TERN_PANIC' "$out" && break
-        sleep 0.05
-    done
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=
+        ${BENCH_QEMU_ARGS:-} || true
+    bench_stop
+    wall=$bench_wall_ms
     local svc load start
     svc=$(line '.*metal: ready at \([0-9]*\) ms.*')
     load=$(line ".*workload: $name\.elf loaded in \([0-9]*\) us.*")

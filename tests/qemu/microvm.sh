@@ -23,6 +23,9 @@
 #           command line (polled: no MADT); /healthz
 #   nodisk  no virtio-blk: "no disk (virtio-blk)... halting with code 3", status 7
 #   nonic   no virtio-net: "no network device... halting with code 6", status 13
+#   lowmem  -m 6M: the NIC is there but its rings do not fit ("virtio-net
+#           ... not started: no-memory"): the halt says a device was found
+#           and none started, not that there is none; code 6, status 13
 #   fault   fault=ud: TERN_PANIC reason=exception vector=6 rip=0x... and
 #           the register dump, status 71
 #   clock   halt=7 delay_ms=1500: the TSC calibrated by PIT channel 0
@@ -150,6 +153,12 @@ assert d["backend"] == "baremetal" and d["addresses"][0]["ip"] == "10.0.2.15", d
         run --image "$tmp/tern.img" --rng
         wait_for_marker "$out" '^TERN_DISK_OK disk=0 ' 100 "$pid"
         wait_for_marker "$out" 'no network device \(virtio-net\).*halting with code 6' 30 "$pid"
+        expect_status 13
+        ;;
+    lowmem)
+        run --image "$tmp/tern.img" --net "$(free_port)" --rng --mem 6M
+        wait_for_marker "$out" 'virtio-net mmio@0x[0-9a-f]+ not started: no-memory' 100 "$pid"
+        wait_for_marker "$out" 'no working network device \(virtio-net: 1 found, none started\).*halting with code 6' 30 "$pid"
         expect_status 13
         ;;
     fault)
