@@ -222,6 +222,11 @@ static int start_services(struct tern_linux *tl)
     if (net_up < 0)
         return 1;
     tl->app = tl->app && net_up > 0;
+    if (net_up > 0 && linux_fwd_start(&tl->network.fwd, &tl->os, &tl->backend.loop,
+                                      &tl->network.bn, &n->fwd) != 0)
+        return 1;
+    if (net_up == 0 && n->fwd.count > 0)
+        tern_log(&tl->os, TERN_LOG_WARN, "forward", "no network device: --forward unused");
     if (net_up > 0 && linux_http_start(&tl->http, &tl->os, &tl->network, tl->served,
                                        &tl->http_opts, linux_http_curl_port(n), !tl->app,
                                        tl->app ? &tl->workload.bp : NULL) != 0)
