@@ -160,8 +160,11 @@ size_t tern_fwd_status(const struct tern_fwd *fwd, char *buf, size_t cap)
         { "max_conns", fwd->cfg.max_conns }, { "udp_flows", fwd->flows_open },
     };
     size_t n = 4;
+    const char *name;
     uint64_t v;
-    while (tern_fwd_counter(fwd, (unsigned)(n - 4), &c[n].name, NULL, &v))
+    while (n < TERN_JSON_COUNTS(c) && tern_fwd_counter(fwd, (unsigned)(n - 4), &name, NULL, &v)) {
+        c[n].name = name;
         c[n++].value = v;
+    }
     return tern_json_object(buf, cap, ",\"forward\":{", c, n);
 }
