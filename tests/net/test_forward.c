@@ -3,9 +3,10 @@
  * the forwarder, B is the guest with real services (TCP echo, UDP echo)
  * and a test server. The host side is this file's embedder: host
  * connections that write a byte pattern and record what they receive,
- * and that can stop taking bytes (a slow host reader). Splice both ways,
- * backpressure both ways, half close both ways, refusal, reset, limits,
- * idle timeout, UDP flows with replies, expiry and eviction, /status. */
+ * and that can stop taking bytes (a slow host reader) or fail. Splice
+ * both ways, backpressure both ways, half close both ways, refusal,
+ * resets either side, no route, limits, idle timeout, UDP flows with
+ * replies, expiry and eviction, /status. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,7 +41,7 @@ struct node {
 
 /* A host connection of the test embedder. */
 struct hconn {
-    bool used, closed, shut, paused, blocked, eof_sent;
+    bool used, closed, shut, paused, blocked, eof_sent, fail_write;
     tern_result why;
     unsigned closes, pauses;
     struct tern_fwd_conn *fc;
@@ -83,6 +84,8 @@ static tern_result h_write(void *ctx, void *host, const void *buf, size_t len, s
     struct hconn *h = host;
     const uint8_t *p = buf;
     *taken = 0;
+    if (h->fail_write)
+        return TERN_ECLOSED;
     if (h->blocked)
         return TERN_OK;
     for (size_t i = 0; i < len; i++)
@@ -534,6 +537,30 @@ static void test_guest_reset_and_host_error(void **state)
     assert_all_released();
 }
 
+static void test_host_write_failure_and_no_route(void **state)
+{
+    (void)state;
+    unsigned r = tcp_rule(SRV_PORT);
+    T.g.tx_key = 3;
+    T.g.tx_total = 1000;
+    struct hconn *h = host_open(r, 0, false);
+    h->fail_write = true;                       /* the host connection broke */
+    run_ms(2000);
+    assert_true(h->closed);
+    assert_int_equal(h->closes, 1);
+    assert_int_equal(h->why, TERN_ECLOSED);
+    assert_int_equal(T.fwd.stats.host_reset, 1);
+    assert_true(T.g.err);                       /* the guest was reset */
+
+    unsigned far;                               /* no route: off-link, no gateway */
+    assert_int_equal(tern_fwd_add_rule(&T.fwd, TERN_FWD_TCP, TERN_IPV4(198, 51, 100, 1), 80,
+                                       NULL, &far), TERN_OK);
+    assert_null(host_open(far, 0, false));
+    assert_int_equal(T.fwd.stats.refused_stack, 1);
+    assert_int_equal(T.fwd.conns_open, 0);
+    assert_all_released();
+}
+
 static void test_max_conns_refuses_more(void **state)
 {
     (void)state;
@@ -681,6 +708,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_half_close_reaches_the_guest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_refused_closes_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_reset_and_host_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_write_failure_and_no_route, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_conns_refuses_more, setup_two_conns, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup_short_idle, teardown),
         cmocka_unit_test_setup_teardown(test_udp_flows_replies_expiry_eviction, setup_short_idle,
