@@ -242,6 +242,7 @@ tern_result tern_fwd_tcp_open(struct tern_fwd *fwd, unsigned rule, void *host,
     c->to_guest.head = c->to_guest.len = c->to_host.head = c->to_host.len = 0;
     c->host = host;
     c->sock = s;
+    tern_tcp_set_nodelay(s, true);  /* the host's writes already chose the segments */
     c->connected = c->host_eof = c->guest_shut = c->guest_eof = false;
     c->host_shut = c->paused = c->host_blocked = false;
     touch(c);

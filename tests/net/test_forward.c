@@ -561,6 +561,20 @@ static void test_host_write_failure_and_no_route(void **state)
     assert_all_released();
 }
 
+static void test_small_writes_are_not_held_back(void **state)
+{
+    (void)state;
+    unsigned r = tcp_rule(SRV_PORT);
+    T.g.rx_key = 100;
+    struct hconn *h = host_open(r, 1, false);   /* one byte ... */
+    run_ms(5);
+    assert_int_equal(T.g.rx_len, 1);
+    h->tx_total = 2;                            /* ... and one more while the first is unacked */
+    run_ms(5);
+    assert_int_equal(T.g.rx_len, 2);            /* not after the guest's 40 ms delayed ACK */
+    assert_false(T.g.rx_bad);
+}
+
 static void test_max_conns_refuses_more(void **state)
 {
     (void)state;
@@ -709,6 +723,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_guest_refused_closes_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_reset_and_host_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_write_failure_and_no_route, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_writes_are_not_held_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_conns_refuses_more, setup_two_conns, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup_short_idle, teardown),
         cmocka_unit_test_setup_teardown(test_udp_flows_replies_expiry_eviction, setup_short_idle,
