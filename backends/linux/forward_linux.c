@@ -1,9 +1,10 @@
 /*
  * Interface: see forward_linux.h. The listeners and UDP sockets, and
  * struct tern_fwd_host_ops for libuv TCP handles (the option's parser is
- * forward_linux_parse.c). A
- * host connection lives from the accept until its handle's close
- * callback; the forwarder forgets it at ops->close (fc NULL).
+ * forward_linux_parse.c). A host connection lives from the accept until
+ * its handle's close callback; the forwarder forgets it at ops->close
+ * (fc NULL). A graceful close waits for the shutdown's callback, which
+ * libuv runs after every queued write (uv_close alone would drop them).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
