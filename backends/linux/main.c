@@ -222,6 +222,11 @@ static int start_services(struct tern_linux *tl)
     if (net_up < 0)
         return 1;
     tl->app = tl->app && net_up > 0;
+    if (net_up > 0 && linux_fwd_start(&tl->network.fwd, &tl->os, &tl->backend.loop,
+                                      &tl->network.bn, &n->fwd) != 0)
+        return 1;
+    if (net_up == 0 && n->fwd.count > 0)
+        tern_log(&tl->os, TERN_LOG_WARN, "forward", "no network device: --forward unused");
     struct linux_http_workload hw = {
         &tl->workload.m, &tl->workload.files, tl->workload.source, &tl->workload.bp,
     };

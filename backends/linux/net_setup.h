@@ -7,7 +7,8 @@
  *   --udp-echo PORT, --services echo,discard   (net_setup.c)
  *   --resolve, --udp-probe, --tcp-send, --tcp-sink (net_diag.c), started
  *   once net0 has an address;
- *   --dhcp-server, --dhcp-lease-file (dhcp_server_linux.c) on net0.
+ *   --dhcp-server, --dhcp-lease-file (dhcp_server_linux.c) on net0;
+ *   --forward (forward_linux.c): host ports into the stack.
  *
  *   linux_net_opt() for each option; linux_net_open() once the address is
  *   known (slirp forwards to it); after tern_os_init, linux_net_start().
@@ -20,6 +21,7 @@
 #include <stdio.h>
 
 #include "dhcp_server_linux.h"
+#include "forward_linux.h"
 #include "net_linux.h"
 #include "tern/boot_net.h"
 #include "tern/dns.h"
@@ -48,7 +50,8 @@ enum {
     LINUX_NET_OPT_TCP_BUF,
     LINUX_NET_OPT_DHCP_SERVER,
     LINUX_NET_OPT_DHCP_LEASE_FILE,
-    LINUX_NET_OPT_LAST = LINUX_NET_OPT_DHCP_LEASE_FILE,
+    LINUX_NET_OPT_FORWARD,
+    LINUX_NET_OPT_LAST = LINUX_NET_OPT_FORWARD,
 };
 
 /* getopt_long entries for the options above. */
@@ -68,7 +71,8 @@ enum {
     { "tcp-conns", required_argument, NULL, LINUX_NET_OPT_TCP_CONNS }, \
     { "tcp-buf", required_argument, NULL, LINUX_NET_OPT_TCP_BUF }, \
     { "dhcp-server", required_argument, NULL, LINUX_NET_OPT_DHCP_SERVER }, \
-    { "dhcp-lease-file", required_argument, NULL, LINUX_NET_OPT_DHCP_LEASE_FILE }
+    { "dhcp-lease-file", required_argument, NULL, LINUX_NET_OPT_DHCP_LEASE_FILE }, \
+    { "forward", required_argument, NULL, LINUX_NET_OPT_FORWARD }
 
 struct linux_net_opts {
     const char *devs[LINUX_NET_MAX_DEVS];
@@ -90,6 +94,7 @@ struct linux_net_opts {
     uint32_t tcp_conns;             /* --tcp-conns N control blocks, 0: not given */
     uint32_t tcp_buf_kib;           /* --tcp-buf KIB each way, 0: default */
     struct linux_dhcp_server_opts dhcp; /* --dhcp-server, --dhcp-lease-file */
+    struct linux_fwd_opts fwd;      /* --forward (forward_linux.c) */
 };
 
 /* The diagnostics that originate traffic (net_diag.c). */
@@ -119,6 +124,7 @@ struct linux_network {
     struct tern_tcp_services services; /* --services */
     struct linux_net_diag diag;
     struct linux_dhcp_server dhcps;  /* --dhcp-server */
+    struct linux_fwd fwd;            /* --forward, started by main (it owns the loop) */
     bool up;                         /* net0 has had an address */
     void (*up_fn)(void *arg);        /* linux_net_when_up's hook */
     void *up_arg;

@@ -45,7 +45,7 @@ tern_result tern_services_start(struct tern_services *s, struct tern_os *os,
     }
     s->status = (struct tern_http_net_status){ &bn->net, &bn->tcp, tern_boot_net_hostname(bn),
                                                bn->dhcp_server, opts->status_more,
-                                               opts->status_more_arg };
+                                               opts->status_more_arg, bn->forward };
     tern_http_service_init(&s->svc, os, opts->backend, fops, &s->fat_files,
                            tern_http_net_status, &s->status);
     s->nroutes = tern_http_service_route_count(&s->svc);

@@ -4,6 +4,7 @@
  */
 #include "tern/dhcp_server.h"
 #include "tern/fmt.h"
+#include "tern/forward.h"
 #include "tern/http_tcp.h"
 #include "tern/inet.h"
 #include "tern/net.h"
@@ -82,6 +83,8 @@ size_t tern_http_net_status(void *arg, char *buf, size_t cap)
         n += net_counters(s->net, buf + n, cap - n);
     if (n < cap && s->dhcp_server)
         n += dhcp_server_status(s->dhcp_server, buf + n, cap - n);
+    if (n < cap && s->forward)
+        n += tern_fwd_status(s->forward, buf + n, cap - n);
     if (n < cap && s->hostname)
         n += tern_snprintf(buf + n, cap - n, ",\"hostname\":\"%s\"", s->hostname);
     else if (n < cap)

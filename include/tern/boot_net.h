@@ -41,6 +41,7 @@
 
 struct tern_os;
 struct tern_dhcp_server;
+struct tern_fwd;
 
 #define TERN_BOOT_NET_DNS_MAX 3
 
@@ -77,6 +78,9 @@ struct tern_boot_net {
     /* A DHCP server the backend runs on this stack, for /status (set by
      * the backend before the services start; NULL: none). */
     const struct tern_dhcp_server *dhcp_server;
+    /* Port forwarding the backend runs on this stack, for /status (set
+     * like dhcp_server; NULL: none). */
+    const struct tern_fwd *forward;
     tern_boot_net_up_fn on_up;
     void *arg;
 };

@@ -73,10 +73,13 @@ void tern_http_tcp_stop(struct tern_http_tcp *ht);
  * what the offloads did: rx_csum_vouched, tx_csum_offloaded,
  * tx_tso_frames, rx_large_frames, rx_drop_bad_meta), "hostname" (a
  * string, or null when none was given), when a DHCP server runs,
- * "dhcp_server" (pool, leases, bound, and its counters), then what more
+ * "dhcp_server" (pool, leases, bound, and its counters), when ports are
+ * forwarded, "forward" (tern_fwd_status: rules, conns, max_conns,
+ * udp_flows and its counters), then what more
  * adds (the workload's package and A/B members), when given. */
 struct tern_net;
 struct tern_dhcp_server;
+struct tern_fwd;
 struct tern_http_net_status {
     struct tern_net *net;
     struct tern_tcp *tcp;
@@ -84,6 +87,7 @@ struct tern_http_net_status {
     const struct tern_dhcp_server *dhcp_server; /* NULL: none runs */
     tern_http_status_provider more; /* NULL: nothing more */
     void *more_arg;
+    const struct tern_fwd *forward; /* NULL: no port forwarding */
 };
 size_t tern_http_net_status(void *arg, char *buf, size_t cap);
 
