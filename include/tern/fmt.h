@@ -11,6 +11,9 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 size_t tern_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
 size_t tern_snprintf(char *buf, size_t cap, const char *fmt, ...)
@@ -19,5 +22,7 @@ size_t tern_snprintf(char *buf, size_t cap, const char *fmt, ...)
 /* Makes s one marker token in place (docs/markers.md): spaces, quotes and
  * control bytes become '_'. Returns s. */
 char *tern_token(char *s);
+
+TERN_END_DECLS
 
 #endif

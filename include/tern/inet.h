@@ -13,6 +13,9 @@
 #include <stdint.h>
 
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 static inline uint16_t tern_load_be16(const void *p)
 {
@@ -63,5 +66,7 @@ void tern_ipv4_format(uint32_t addr, char buf[16]);
 /* Parses dotted-quad text (exactly four decimal parts 0-255, no leading
  * zeros beyond "0", nothing after). TERN_OK or TERN_EINVAL. */
 tern_result tern_ipv4_parse(const char *text, uint32_t *out);
+
+TERN_END_DECLS
 
 #endif

@@ -34,8 +34,10 @@
 #include "tern/result.h"
 #include "tern/thread.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+#include "tern/version.h"
 
-#define TERN_VERSION "0.1.0"
+TERN_BEGIN_DECLS
 
 struct tern_config {
     uint64_t boot_start_ns;        /* monotonic time the backend started */
@@ -220,5 +222,7 @@ void tern_panic(struct tern_os *os, const char *fmt, ...)
         if (!(cond))                                                           \
             tern_panic((os), "assert %s at %s:%d", #cond, __FILE__, __LINE__); \
     } while (0)
+
+TERN_END_DECLS
 
 #endif

@@ -31,6 +31,9 @@
 #include <stdbool.h>
 
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_MAC_LEN 6
 
@@ -260,5 +263,7 @@ struct tern_platform {
     const struct tern_platform_ops *ops;
     void *ctx;
 };
+
+TERN_END_DECLS
 
 #endif

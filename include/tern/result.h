@@ -7,6 +7,10 @@
 #ifndef TERN_RESULT_H
 #define TERN_RESULT_H
 
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
+
 typedef enum tern_result {
     TERN_OK = 0,        /* done */
     TERN_AGAIN,         /* nothing now; retry after the next wait */
@@ -27,5 +31,7 @@ typedef enum tern_result {
 
 /* A short stable name for r ("ok", "again", "einval", ...); never NULL. */
 const char *tern_result_name(tern_result r);
+
+TERN_END_DECLS
 
 #endif

@@ -40,6 +40,9 @@
 #include "tern/pal_host.h"
 #include "tern/result.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 struct tern_services;
@@ -184,5 +187,7 @@ struct tern_workload_source {
 tern_result tern_workload_resolve(struct tern_os *os, const struct tern_workload_source *src,
                                   struct tern_manifest *m, const void **app, size_t *app_len,
                                   const char **source);
+
+TERN_END_DECLS
 
 #endif
