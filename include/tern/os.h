@@ -103,9 +103,13 @@ struct tern_sched {
     void *asan_fake_stack;
 };
 
+#define TERN_OS_INIT_ERROR_MAX 128
+
 struct tern_os {
     enum tern_os_state state;
-    struct tern_platform plat;
+    struct tern_platform plat;     /* plat.ops points at ops below */
+    struct tern_platform_ops ops;  /* the backend's table, as far as it reaches */
+    char init_error[TERN_OS_INIT_ERROR_MAX]; /* why tern_os_init refused; "" */
     struct tern_config cfg;
     struct tern_heap heap;
     struct tern_timer_heap timers;
@@ -121,13 +125,22 @@ struct tern_os {
     uint64_t entropy_failures;     /* draws refused by tern_entropy */
 };
 
-/* Sets up os on plat: takes the heap region, checks that every REQUIRED
- * platform member is present, and prints TERN_BOOT_OK. TERN_OK;
- * TERN_EINVAL (a required member missing, a bad config); TERN_ENOMEM (the
- * heap region is too small for the configured tables). On failure os is
- * unusable and nothing was printed but an error line. */
+/* Sets up os on plat: checks the ops table's header (platform.h) and
+ * that every REQUIRED member is present, copies the table into os (a
+ * table of an older minor is read only as far as its size, the rest
+ * NULL), takes the heap region and prints TERN_BOOT_OK. TERN_OK;
+ * TERN_EVERSION (no contract header, another ABI major, a table too
+ * small: nothing of the table is called); TERN_EINVAL (a required member
+ * missing, a bad config, NULL arguments); TERN_ENOMEM (the heap region is
+ * too small for the configured tables). On failure os is unusable,
+ * tern_os_init_error() says why, and the console got that line only when
+ * the table's console_write could be trusted. */
 tern_result tern_os_init(struct tern_os *os, const struct tern_platform *plat,
                          const struct tern_config *cfg);
+
+/* Why the last tern_os_init on os failed ("platform ABI major 2, this
+ * library speaks 1"); "" after a success. Never NULL (os non-NULL). */
+const char *tern_os_init_error(const struct tern_os *os);
 
 /* One turn of the loop at the current time with the given ready bits
  * (from the embedder's own wait): pollers, deferred calls, timers, then

@@ -26,6 +26,8 @@ typedef enum tern_result {
     TERN_EEXIST,        /* already there */
     TERN_EROFS,         /* device or volume is read-only */
     TERN_EPROTO,        /* a peer broke the protocol */
+    TERN_EACCES,        /* not permitted (the PAL's TERN_PAL_EACCES) */
+    TERN_EVERSION,      /* built against an incompatible contract or ABI */
     TERN_RESULT_COUNT
 } tern_result;
 
