@@ -81,24 +81,26 @@ static tern_result init_failed(struct tern_os *os, const char *why, tern_result 
     return r;
 }
 
-/* Takes the backend's table into os: what it has (up to its size), the
- * members of later minors it lacks NULL. TERN_OK, else TERN_EVERSION or
- * TERN_EINVAL with os->init_error set (nothing was called). */
+/* Takes the backend's table: itself when it has every member this
+ * library knows, else (an older minor) a copy in os of what it has, the
+ * members it lacks NULL. TERN_OK, else TERN_EVERSION or TERN_EINVAL with
+ * os->init_error set (nothing was called). */
 static tern_result take_platform(struct tern_os *os, const struct tern_platform *plat)
 {
     tern_result r = platform_version(os, plat->ops);
     if (r != TERN_OK)
         return r;
-    size_t have = plat->ops->header.size;
-    memcpy(&os->ops, plat->ops, have < sizeof(os->ops) ? have : sizeof(os->ops));
-    os->plat.ops = &os->ops;
-    os->plat.ctx = plat->ctx;
-    const char *missing = platform_missing(&os->ops);
+    os->plat = *plat;
+    if (plat->ops->header.size < sizeof(os->ops)) {
+        memcpy(&os->ops, plat->ops, plat->ops->header.size);
+        os->plat.ops = &os->ops;
+    }
+    const char *missing = platform_missing(os->plat.ops);
     if (missing == NULL)
         return TERN_OK;
     tern_snprintf(os->init_error, sizeof(os->init_error), "platform lacks required call '%s'",
                   missing);
-    if (os->ops.console_write != NULL) {
+    if (os->plat.ops->console_write != NULL) {
         char line[TERN_OS_INIT_ERROR_MAX + 32];
         size_t n = tern_snprintf(line, sizeof(line), "tern: init failed: %s (einval)\n",
                                  os->init_error);
@@ -156,7 +158,7 @@ tern_result tern_os_init(struct tern_os *os, const struct tern_platform *plat,
     uint64_t now = tern_now_ns(os);
     uint64_t boot_ms = now > cfg->boot_start_ns ? (now - cfg->boot_start_ns) / 1000000u : 0;
     tern_marker(os, "TERN_BOOT_OK", "backend=%s version=%s boot_ms=%llu",
-                os->ops.name ? os->ops.name : "unknown", TERN_VERSION,
+                os->plat.ops->name ? os->plat.ops->name : "unknown", TERN_VERSION,
                 (unsigned long long)boot_ms);
     return TERN_OK;
 }

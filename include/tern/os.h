@@ -107,8 +107,8 @@ struct tern_sched {
 
 struct tern_os {
     enum tern_os_state state;
-    struct tern_platform plat;     /* plat.ops points at ops below */
-    struct tern_platform_ops ops;  /* the backend's table, as far as it reaches */
+    struct tern_platform plat;     /* the backend's; plat.ops is &ops for an older minor */
+    struct tern_platform_ops ops;  /* an older minor's table, the rest NULL */
     char init_error[TERN_OS_INIT_ERROR_MAX]; /* why tern_os_init refused; "" */
     struct tern_config cfg;
     struct tern_heap heap;
@@ -126,9 +126,9 @@ struct tern_os {
 };
 
 /* Sets up os on plat: checks the ops table's header (platform.h) and
- * that every REQUIRED member is present, copies the table into os (a
- * table of an older minor is read only as far as its size, the rest
- * NULL), takes the heap region and prints TERN_BOOT_OK. TERN_OK;
+ * that every REQUIRED member is present (a table of an older minor is
+ * copied into os as far as its size reaches, the rest NULL; a current
+ * one is used in place), takes the heap region and prints TERN_BOOT_OK. TERN_OK;
  * TERN_EVERSION (no contract header, another ABI major, a table too
  * small: nothing of the table is called); TERN_EINVAL (a required member
  * missing, a bad config, NULL arguments); TERN_ENOMEM (the heap region is

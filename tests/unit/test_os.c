@@ -71,11 +71,12 @@ static void test_init_checks_contract_header(void **state)
     assert_true(sim_console_has(&sim, "init failed: platform lacks required call 'entropy'"));
 
     ops = *p.ops;
-    ops.header.abi_minor = TERN_PLATFORM_ABI_MINOR + 3; /* newer minor: fine */
+    ops.header.abi_minor = TERN_PLATFORM_ABI_MINOR + 3; /* newer minor: used in place */
     assert_int_equal(tern_os_init(&os, &t, &cfg), TERN_OK);
     assert_string_equal(tern_os_init_error(&os), "");
-    assert_ptr_equal(os.plat.ops, &os.ops);
+    assert_ptr_equal(os.plat.ops, &ops);
     tern_os_finish(&os);
+
     sim_platform_close(&sim);
 }
 
