@@ -19,10 +19,50 @@ void tern_config_default(struct tern_config *cfg)
     cfg->default_stack_size = 64 * 1024;
 }
 
-static bool platform_complete(const struct tern_platform_ops *ops)
+/* Refuses a table built for another contract: nothing in it is called.
+ * TERN_OK or TERN_EVERSION with os->init_error set. */
+static tern_result platform_version(struct tern_os *os, const struct tern_platform_ops *ops)
 {
-    return ops && ops->monotonic_ns && ops->console_write && ops->entropy && ops->net_count &&
-           ops->block_count && ops->heap_region && ops->wait && ops->panic;
+    const struct tern_platform_ops_header *h = &ops->header;
+    if (h->magic != TERN_PLATFORM_MAGIC)
+        tern_snprintf(os->init_error, sizeof(os->init_error),
+                      "platform table has no contract header (magic 0x%x, want 0x%x): "
+                      "start it with TERN_PLATFORM_OPS_HEADER",
+                      (unsigned)h->magic, TERN_PLATFORM_MAGIC);
+    else if (h->abi_major != TERN_PLATFORM_ABI_MAJOR)
+        tern_snprintf(os->init_error, sizeof(os->init_error),
+                      "platform ABI major %u, this library speaks %u (minor %u)",
+                      (unsigned)h->abi_major, TERN_PLATFORM_ABI_MAJOR, TERN_PLATFORM_ABI_MINOR);
+    else if (h->size < TERN_PLATFORM_OPS_MIN_SIZE)
+        tern_snprintf(os->init_error, sizeof(os->init_error),
+                      "platform table of %u bytes, ABI %u needs at least %u",
+                      (unsigned)h->size, TERN_PLATFORM_ABI_MAJOR,
+                      (unsigned)TERN_PLATFORM_OPS_MIN_SIZE);
+    else
+        return TERN_OK;
+    return TERN_EVERSION;
+}
+
+/* The first REQUIRED member missing from ops, or NULL. */
+static const char *platform_missing(const struct tern_platform_ops *ops)
+{
+    if (!ops->monotonic_ns)
+        return "monotonic_ns";
+    if (!ops->console_write)
+        return "console_write";
+    if (!ops->entropy)
+        return "entropy";
+    if (!ops->net_count)
+        return "net_count";
+    if (!ops->block_count)
+        return "block_count";
+    if (!ops->heap_region)
+        return "heap_region";
+    if (!ops->wait)
+        return "wait";
+    if (!ops->panic)
+        return "panic";
+    return NULL;
 }
 
 static void console_line(struct tern_os *os, const char *text, size_t len)
@@ -33,27 +73,67 @@ static void console_line(struct tern_os *os, const char *text, size_t len)
 /* The platform is usable but nothing else is: say why and give up. */
 static tern_result init_failed(struct tern_os *os, const char *why, tern_result r)
 {
-    char line[160];
+    char line[TERN_OS_INIT_ERROR_MAX + 32];
+    tern_snprintf(os->init_error, sizeof(os->init_error), "%s", why);
     size_t n = tern_snprintf(line, sizeof(line), "tern: init failed: %s (%s)\n", why,
                              tern_result_name(r));
     console_line(os, line, n < sizeof(line) ? n : sizeof(line) - 1);
     return r;
 }
 
+/* Takes the backend's table: itself when it has every member this
+ * library knows, else (an older minor) a copy in os of what it has, the
+ * members it lacks NULL. TERN_OK, else TERN_EVERSION or TERN_EINVAL with
+ * os->init_error set (nothing was called). */
+static tern_result take_platform(struct tern_os *os, const struct tern_platform *plat)
+{
+    tern_result r = platform_version(os, plat->ops);
+    if (r != TERN_OK)
+        return r;
+    os->plat = *plat;
+    if (plat->ops->header.size < sizeof(os->ops)) {
+        memcpy(&os->ops, plat->ops, plat->ops->header.size);
+        os->plat.ops = &os->ops;
+    }
+    const char *missing = platform_missing(os->plat.ops);
+    if (missing == NULL)
+        return TERN_OK;
+    tern_snprintf(os->init_error, sizeof(os->init_error), "platform lacks required call '%s'",
+                  missing);
+    if (os->plat.ops->console_write != NULL) {
+        char line[TERN_OS_INIT_ERROR_MAX + 32];
+        size_t n = tern_snprintf(line, sizeof(line), "tern: init failed: %s (einval)\n",
+                                 os->init_error);
+        console_line(os, line, n < sizeof(line) ? n : sizeof(line) - 1);
+    }
+    return TERN_EINVAL;
+}
+
+const char *tern_os_init_error(const struct tern_os *os)
+{
+    return os->init_error;
+}
+
 tern_result tern_os_init(struct tern_os *os, const struct tern_platform *plat,
                          const struct tern_config *cfg)
 {
-    if (os == NULL || plat == NULL || cfg == NULL || !platform_complete(plat->ops))
+    if (os == NULL)
         return TERN_EINVAL;
     memset(os, 0, sizeof(*os));
-    os->plat = *plat;
+    if (plat == NULL || plat->ops == NULL || cfg == NULL) {
+        tern_snprintf(os->init_error, sizeof(os->init_error), "no platform or configuration");
+        return TERN_EINVAL;
+    }
+    tern_result r = take_platform(os, plat);
+    if (r != TERN_OK)
+        return r;
     os->cfg = *cfg;
     if (cfg->max_timers == 0 || cfg->log_ring_bytes < 2 * TERN_LOG_LINE_MAX)
         return init_failed(os, "bad configuration", TERN_EINVAL);
 
     void *base = NULL;
     size_t size = 0;
-    tern_result r = plat->ops->heap_region(plat->ctx, &base, &size);
+    r = os->plat.ops->heap_region(os->plat.ctx, &base, &size);
     if (r != TERN_OK)
         return init_failed(os, "no heap region", r);
     if (size < MIN_HEAP)
@@ -78,7 +158,7 @@ tern_result tern_os_init(struct tern_os *os, const struct tern_platform *plat,
     uint64_t now = tern_now_ns(os);
     uint64_t boot_ms = now > cfg->boot_start_ns ? (now - cfg->boot_start_ns) / 1000000u : 0;
     tern_marker(os, "TERN_BOOT_OK", "backend=%s version=%s boot_ms=%llu",
-                plat->ops->name ? plat->ops->name : "unknown", TERN_VERSION,
+                os->plat.ops->name ? os->plat.ops->name : "unknown", TERN_VERSION,
                 (unsigned long long)boot_ms);
     return TERN_OK;
 }

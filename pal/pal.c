@@ -15,7 +15,7 @@
 _Static_assert(TERN_PAL_OK == TERN_OK && TERN_PAL_EINVAL == TERN_EINVAL &&
                    TERN_PAL_ENOMEM == TERN_ENOMEM && TERN_PAL_ENOTSUP == TERN_ENOTSUP &&
                    TERN_PAL_ETIMEDOUT == TERN_ETIMEDOUT && TERN_PAL_EPROTO == TERN_EPROTO &&
-                   TERN_PAL_EACCES == TERN_RESULT_COUNT,
+                   TERN_PAL_EACCES == TERN_EACCES,
                "PAL result codes follow tern_result");
 
 #define ARENA_MIN (64u * 1024)

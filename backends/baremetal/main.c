@@ -312,6 +312,7 @@ static __attribute__((noreturn)) void metal_panic(void *ctx, const char *reason)
 }
 
 static const struct tern_platform_ops metal_ops = {
+    TERN_PLATFORM_OPS_HEADER,
     .monotonic_ns = metal_monotonic_ns,
     .wall_ns = NULL,
     .console_write = metal_console_write,

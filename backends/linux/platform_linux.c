@@ -177,6 +177,7 @@ __attribute__((noreturn)) static void linux_panic(void *ctx, const char *reason)
 }
 
 static const struct tern_platform_ops linux_ops = {
+    TERN_PLATFORM_OPS_HEADER,
     .monotonic_ns = linux_monotonic_ns,
     .wall_ns = linux_wall_ns,
     .console_write = linux_console_write,

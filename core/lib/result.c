@@ -9,6 +9,7 @@ static const char *const result_names[TERN_RESULT_COUNT] = {
     [TERN_EIO] = "eio",         [TERN_ENOTSUP] = "enotsup",   [TERN_EBUSY] = "ebusy",
     [TERN_ETIMEDOUT] = "etimedout", [TERN_ECLOSED] = "eclosed", [TERN_EEXIST] = "eexist",
     [TERN_EROFS] = "erofs",     [TERN_EPROTO] = "eproto",
+    [TERN_EACCES] = "eacces",   [TERN_EVERSION] = "eversion",
 };
 
 const char *tern_result_name(tern_result r)

@@ -23,6 +23,9 @@
 #define TERN_APP_ABI_H
 
 #include <stdint.h>
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_NOTE_NAME     "Tern"
 #define TERN_NOTE_NAMESZ   5u          /* "Tern" and its NUL */
@@ -32,5 +35,7 @@ struct tern_note_abi {
     uint32_t pal_major;                /* must equal the OS's TERN_PAL_ABI_MAJOR */
     uint32_t pal_minor;                /* must be <= the OS's TERN_PAL_ABI_MINOR */
 };
+
+TERN_END_DECLS
 
 #endif

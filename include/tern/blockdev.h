@@ -31,6 +31,9 @@
 
 #include "tern/platform.h"
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_bdev_ops {
     /* REQUIRED. Reads count sectors at lba into buf. TERN_OK, TERN_EINVAL
@@ -115,5 +118,7 @@ extern const struct tern_bdev_ops tern_bdev_platform_ops;
 tern_result tern_bdev_open_platform(struct tern_bdev *d, struct tern_bdev_platform *pctx,
                                     const struct tern_platform *plat, unsigned idx,
                                     void *cache_mem, size_t cache_bytes, uint32_t nslots);
+
+TERN_END_DECLS
 
 #endif

@@ -38,6 +38,9 @@
 #include "tern/net.h"
 #include "tern/result.h"
 #include "tern/tcp.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 struct tern_dhcp_server;
@@ -107,5 +110,7 @@ unsigned tern_boot_net_dns(const struct tern_boot_net *bn, uint32_t *out);
 
 /* The hostname, or NULL when none was given. */
 const char *tern_boot_net_hostname(const struct tern_boot_net *bn);
+
+TERN_END_DECLS
 
 #endif

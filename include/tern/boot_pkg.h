@@ -32,6 +32,9 @@
 #include "tern/result.h"
 #include "tern/timer.h"
 #include "tern/update.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 struct tern_fat;
@@ -205,5 +208,7 @@ tern_result tern_update_endpoint_start(struct tern_boot_pkg *bp, struct tern_ser
  * package, signer, development mode, trusted keys) and "update" (the
  * record). arg is the struct tern_boot_pkg. */
 size_t tern_boot_pkg_status(void *arg, char *buf, size_t cap);
+
+TERN_END_DECLS
 
 #endif

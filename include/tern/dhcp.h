@@ -39,6 +39,9 @@
 #include "tern/net.h"
 #include "tern/result.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_DHCP_MAX_DNS 3
 #define TERN_DHCP_HOSTNAME_MAX 63
@@ -140,5 +143,7 @@ tern_result tern_dhcp_start_opts(struct tern_dhcp *d, struct tern_net *net,
 
 /* Stops the client (the address stays; no RELEASE is sent). */
 void tern_dhcp_stop(struct tern_dhcp *d);
+
+TERN_END_DECLS
 
 #endif

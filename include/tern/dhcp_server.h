@@ -59,6 +59,9 @@
 #include "tern/net.h"
 #include "tern/result.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_DHCP_SERVER_POOL_MAX 65536u    /* addresses in a pool */
 #define TERN_DHCP_SERVER_LEASES_DEFAULT 256u
@@ -188,5 +191,7 @@ tern_result tern_dhcp_server_save(const struct tern_dhcp_server *s, char *buf, s
  * is written to why_buf (why_cap bytes; may be NULL) and logged. */
 tern_result tern_dhcp_server_load(struct tern_dhcp_server *s, const char *buf, size_t len,
                                   char *why_buf, size_t why_cap);
+
+TERN_END_DECLS
 
 #endif

@@ -42,6 +42,9 @@
 #include "tern/fat.h"
 #include "tern/gpt.h"
 #include "tern/os.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 /* The sector cache of a mounted disk: 128 KiB (256 slots of 512 bytes,
  * 32 of 4096), at least 16 slots. Half of it is the longest sequential
@@ -109,5 +112,7 @@ tern_result tern_disk_mount_data(struct tern_disk *d, struct tern_disk_data *dd,
 /* Syncs and unmounts a data partition mounted apart (nothing for the
  * boot volume itself, which tern_disk_unmount ends); dd->fs becomes NULL. */
 tern_result tern_disk_unmount_data(struct tern_disk_data *dd);
+
+TERN_END_DECLS
 
 #endif

@@ -39,6 +39,9 @@
 #include "tern/net.h"
 #include "tern/result.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_DNS_MAX_SERVERS 3
 #define TERN_DNS_MAX_ADDRS 4
@@ -136,5 +139,7 @@ tern_result tern_dns_resolve(struct tern_dns *d, const char *name, tern_dns_cb c
 
 /* Cancels every query (no callbacks) and closes the socket. */
 void tern_dns_finish(struct tern_dns *d);
+
+TERN_END_DECLS
 
 #endif

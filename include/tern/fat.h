@@ -45,6 +45,9 @@
 
 #include "tern/blockdev.h"
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_FAT_NAME_MAX 255   /* bytes of a UTF-8 name, without the NUL */
 
@@ -325,5 +328,7 @@ tern_result tern_fat_reclaim_lost(struct tern_fat *fs, const uint8_t *bitmap, ui
 
 /* Free clusters (counts the FAT when the hint is unknown). */
 tern_result tern_fat_free_clusters(struct tern_fat *fs, uint32_t *out);
+
+TERN_END_DECLS
 
 #endif

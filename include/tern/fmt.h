@@ -11,6 +11,9 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 size_t tern_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
 size_t tern_snprintf(char *buf, size_t cap, const char *fmt, ...)
@@ -35,5 +38,7 @@ struct tern_json_count {
  * output would have had, like tern_snprintf. */
 size_t tern_json_object(char *buf, size_t cap, const char *open,
                         const struct tern_json_count *c, size_t n);
+
+TERN_END_DECLS
 
 #endif

@@ -24,6 +24,9 @@
 
 #include "tern/blockdev.h"
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_GPT_MAX_ENTRIES 128   /* entries scanned; more is refused */
 #define TERN_GPT_MAX_PARTS   32    /* used entries kept; more is refused */
@@ -104,5 +107,7 @@ uint32_t tern_crc32(uint32_t crc, const void *buf, size_t len);
 tern_result tern_guid_parse(const char *text, struct tern_guid *out);
 /* Formats g into out (37 bytes) in upper case. */
 void tern_guid_format(const struct tern_guid *g, char out[37]);
+
+TERN_END_DECLS
 
 #endif

@@ -15,6 +15,9 @@
 #include <stdint.h>
 
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_HEAP_BINS 48
 
@@ -49,5 +52,7 @@ void *tern_heap_calloc(struct tern_heap *h, size_t n, size_t size);
 void tern_heap_free(struct tern_heap *h, void *p);
 
 void tern_heap_get_stats(const struct tern_heap *h, struct tern_heap_stats *out);
+
+TERN_END_DECLS
 
 #endif

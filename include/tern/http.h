@@ -37,6 +37,9 @@
 
 #include "tern/result.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 
@@ -318,7 +321,7 @@ struct tern_http_conn {
     void *on_body_arg;
     void (*on_abort)(struct tern_http_conn *c, void *arg);
     void *on_abort_arg;
-    _Alignas(16) uint8_t scratch[TERN_HTTP_SCRATCH];
+    TERN_ALIGNAS(16) uint8_t scratch[TERN_HTTP_SCRATCH];
 };
 
 struct tern_http_server {
@@ -524,5 +527,7 @@ size_t tern_http_service_route_count(const struct tern_http_service *svc);
 
 /* The content type for a file name by its extension. */
 const char *tern_http_content_type(const char *path);
+
+TERN_END_DECLS
 
 #endif

@@ -16,6 +16,9 @@
 
 #include "tern/fat.h"
 #include "tern/http.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_HTTP_FAT_FILES 16
 
@@ -31,5 +34,7 @@ struct tern_http_fat {
 void tern_http_fat_init(struct tern_http_fat *hf, struct tern_fat *fs);
 
 extern const struct tern_http_file_ops tern_http_fat_ops;
+
+TERN_END_DECLS
 
 #endif

@@ -18,6 +18,9 @@
 #include "tern/http.h"
 #include "tern/tcp.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_HTTP_STREAM_RX 4096
 #define TERN_HTTP_STREAM_LINGER_NS 2000000000ull
@@ -82,5 +85,7 @@ bool tern_http_stream_evict(struct tern_tcp_sock *ls, void *srv);
 void tern_http_stream_accept(struct tern_tcp_sock *ls, const struct tern_http_stream_ops *ops,
                              struct tern_http_server *srv, void *owner, uint32_t nslots,
                              uint64_t *refused);
+
+TERN_END_DECLS
 
 #endif

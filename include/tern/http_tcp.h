@@ -30,6 +30,9 @@
 #include "tern/http_stream.h"
 #include "tern/result.h"
 #include "tern/tcp.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_HTTP_TCP_RX TERN_HTTP_STREAM_RX
 #define TERN_HTTP_TCP_LINGER_NS TERN_HTTP_STREAM_LINGER_NS
@@ -90,5 +93,7 @@ struct tern_http_net_status {
     const struct tern_fwd *forward; /* NULL: no port forwarding */
 };
 size_t tern_http_net_status(void *arg, char *buf, size_t cap);
+
+TERN_END_DECLS
 
 #endif

@@ -20,6 +20,9 @@
 #include "tern/tcp.h"
 #include "tern/timer.h"
 #include "tern/tls.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_HTTPS_TCP_RX TERN_HTTP_STREAM_RX
 #define TERN_HTTPS_TCP_LINGER_NS TERN_HTTP_STREAM_LINGER_NS
@@ -54,5 +57,7 @@ tern_result tern_https_tcp_start(struct tern_https_tcp *hs, struct tern_tcp *tcp
 
 /* Stops listening and aborts every open connection. */
 void tern_https_tcp_stop(struct tern_https_tcp *hs);
+
+TERN_END_DECLS
 
 #endif

@@ -13,29 +13,32 @@
 #include <stdint.h>
 
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 static inline uint16_t tern_load_be16(const void *p)
 {
-    const uint8_t *b = p;
+    const uint8_t *b = (const uint8_t *)p;
     return (uint16_t)((b[0] << 8) | b[1]);
 }
 
 static inline uint32_t tern_load_be32(const void *p)
 {
-    const uint8_t *b = p;
+    const uint8_t *b = (const uint8_t *)p;
     return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
 }
 
 static inline void tern_store_be16(void *p, uint16_t v)
 {
-    uint8_t *b = p;
+    uint8_t *b = (uint8_t *)p;
     b[0] = (uint8_t)(v >> 8);
     b[1] = (uint8_t)v;
 }
 
 static inline void tern_store_be32(void *p, uint32_t v)
 {
-    uint8_t *b = p;
+    uint8_t *b = (uint8_t *)p;
     b[0] = (uint8_t)(v >> 24);
     b[1] = (uint8_t)(v >> 16);
     b[2] = (uint8_t)(v >> 8);
@@ -63,5 +66,7 @@ void tern_ipv4_format(uint32_t addr, char buf[16]);
 /* Parses dotted-quad text (exactly four decimal parts 0-255, no leading
  * zeros beyond "0", nothing after). TERN_OK or TERN_EINVAL. */
 tern_result tern_ipv4_parse(const char *text, uint32_t *out);
+
+TERN_END_DECLS
 
 #endif

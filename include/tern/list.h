@@ -9,6 +9,9 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_list_node {
     struct tern_list_node *prev, *next;
@@ -65,5 +68,7 @@ static inline struct tern_list_node *tern_list_pop_front(struct tern_list *l)
     tern_list_remove(n);
     return n;
 }
+
+TERN_END_DECLS
 
 #endif

@@ -30,6 +30,9 @@
 #include "tern/result.h"
 
 #include "tern/pal.h"               /* TERN_PAL_ABI_MAJOR / MINOR: the OS's PAL ABI */
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 /* The largest exec_alloc region an app may need (span of its PT_LOADs
  * plus alignment slack); bare metal's exec_alloc has the same cap. */
@@ -79,5 +82,7 @@ void tern_app_unload(struct tern_os *os, struct tern_app_image *img);
  * TERN_EINVAL with err->reason. For tools and the package builder. */
 tern_result tern_app_check(const void *file, size_t len, uint32_t pal_major, uint32_t pal_minor,
                            struct tern_note_abi *abi_out, struct tern_load_error *err);
+
+TERN_END_DECLS
 
 #endif

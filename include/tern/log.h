@@ -16,6 +16,9 @@
 #include <stdint.h>
 
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 enum tern_log_level {
     TERN_LOG_DEBUG = 0,
@@ -55,5 +58,7 @@ tern_result tern_log_ring_read(const struct tern_log_ring *r, uint64_t *cursor,
 
 /* Short name of a level: "debug", "info", "warn", "error". */
 const char *tern_log_level_name(enum tern_log_level level);
+
+TERN_END_DECLS
 
 #endif

@@ -21,6 +21,9 @@
 #include <stdint.h>
 
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 
@@ -207,5 +210,7 @@ const struct tern_manifest_endpoint *tern_manifest_endpoint(const struct tern_ma
 const char *tern_manifest_proto_name(enum tern_manifest_proto p);
 const char *tern_manifest_log_level_name(enum tern_manifest_log_level l);
 const char *tern_manifest_restart_name(enum tern_manifest_restart r);
+
+TERN_END_DECLS
 
 #endif

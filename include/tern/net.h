@@ -34,6 +34,9 @@
 #include "tern/platform.h"
 #include "tern/result.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_ETH_HLEN 14
 #define TERN_IPV4_HLEN 20
@@ -468,5 +471,7 @@ struct tern_udp_echo {
 
 /* TERN_OK, or what tern_udp_open returns. */
 tern_result tern_udp_echo_start(struct tern_udp_echo *e, struct tern_net *net, uint16_t port);
+
+TERN_END_DECLS
 
 #endif

@@ -34,8 +34,10 @@
 #include "tern/result.h"
 #include "tern/thread.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+#include "tern/version.h"
 
-#define TERN_VERSION "0.1.0"
+TERN_BEGIN_DECLS
 
 struct tern_config {
     uint64_t boot_start_ns;        /* monotonic time the backend started */
@@ -101,9 +103,13 @@ struct tern_sched {
     void *asan_fake_stack;
 };
 
+#define TERN_OS_INIT_ERROR_MAX 128
+
 struct tern_os {
     enum tern_os_state state;
-    struct tern_platform plat;
+    struct tern_platform plat;     /* the backend's; plat.ops is &ops for an older minor */
+    struct tern_platform_ops ops;  /* an older minor's table, the rest NULL */
+    char init_error[TERN_OS_INIT_ERROR_MAX]; /* why tern_os_init refused; "" */
     struct tern_config cfg;
     struct tern_heap heap;
     struct tern_timer_heap timers;
@@ -119,13 +125,22 @@ struct tern_os {
     uint64_t entropy_failures;     /* draws refused by tern_entropy */
 };
 
-/* Sets up os on plat: takes the heap region, checks that every REQUIRED
- * platform member is present, and prints TERN_BOOT_OK. TERN_OK;
- * TERN_EINVAL (a required member missing, a bad config); TERN_ENOMEM (the
- * heap region is too small for the configured tables). On failure os is
- * unusable and nothing was printed but an error line. */
+/* Sets up os on plat: checks the ops table's header (platform.h) and
+ * that every REQUIRED member is present (a table of an older minor is
+ * copied into os as far as its size reaches, the rest NULL; a current
+ * one is used in place), takes the heap region and prints TERN_BOOT_OK. TERN_OK;
+ * TERN_EVERSION (no contract header, another ABI major, a table too
+ * small: nothing of the table is called); TERN_EINVAL (a required member
+ * missing, a bad config, NULL arguments); TERN_ENOMEM (the heap region is
+ * too small for the configured tables). On failure os is unusable,
+ * tern_os_init_error() says why, and the console got that line only when
+ * the table's console_write could be trusted. */
 tern_result tern_os_init(struct tern_os *os, const struct tern_platform *plat,
                          const struct tern_config *cfg);
+
+/* Why the last tern_os_init on os failed ("platform ABI major 2, this
+ * library speaks 1"); "" after a success. Never NULL (os non-NULL). */
+const char *tern_os_init_error(const struct tern_os *os);
 
 /* One turn of the loop at the current time with the given ready bits
  * (from the embedder's own wait): pollers, deferred calls, timers, then
@@ -220,5 +235,7 @@ void tern_panic(struct tern_os *os, const char *fmt, ...)
         if (!(cond))                                                           \
             tern_panic((os), "assert %s at %s:%d", #cond, __FILE__, __LINE__); \
     } while (0)
+
+TERN_END_DECLS
 
 #endif

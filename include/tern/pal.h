@@ -39,6 +39,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #ifdef __cplusplus
 extern "C" {
@@ -354,5 +357,7 @@ struct tern_pal {
 #ifdef __cplusplus
 }
 #endif
+
+TERN_END_DECLS
 
 #endif

@@ -24,6 +24,9 @@
 #include "tern/list.h"
 #include "tern/pal.h"
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 struct tern_net;
@@ -139,5 +142,7 @@ void tern_pal_app_finish(struct tern_pal_app *app);
 
 /* The table the app receives. */
 const struct tern_pal *tern_pal_app_table(const struct tern_pal_app *app);
+
+TERN_END_DECLS
 
 #endif

@@ -28,6 +28,9 @@
 #include <stdint.h>
 
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_manifest;
 
@@ -240,5 +243,7 @@ void tern_pkg_key_id(const uint8_t point[TERN_PKG_POINT_LEN], uint8_t id[32]);
 
 /* A short stable name for r ("bad-magic", ...); never NULL. */
 const char *tern_pkg_reason_name(enum tern_pkg_reason r);
+
+TERN_END_DECLS
 
 #endif

@@ -3,9 +3,9 @@
  * implements (backends/linux, backends/baremetal, a simulator, an
  * embedder); everything else in Tern is core code written against it.
  *
- * A backend fills one `struct tern_platform_ops` (const, static storage)
- * and hands the core a `struct tern_platform` pairing those ops with its
- * own context pointer. The core passes that context back as the first
+ * A backend fills one `struct tern_platform_ops` (const, static storage),
+ * TERN_PLATFORM_OPS_HEADER first, and hands the core a `struct
+ * tern_platform` pairing those ops with its own context pointer. The core passes that context back as the first
  * argument of every call, so several instances with several backends can
  * live in one process.
  *
@@ -22,6 +22,12 @@
  *  - Members marked REQUIRED must be non-NULL; tern_os_init() refuses a
  *    platform that lacks one. OPTIONAL members may be NULL, which the core
  *    treats as "not provided" (TERN_ENOTSUP).
+ *  - Versioning: the header records the contract the table was compiled
+ *    against. A new major changes a member's meaning or place; a new minor
+ *    only appends OPTIONAL members. tern_os_init() refuses a table without
+ *    the magic, of another major, or smaller than the major's first minor
+ *    (TERN_EVERSION), and reads a table of an older minor only as far as
+ *    its size: the members it lacks count as NULL (docs/embedding.md).
  */
 #ifndef TERN_PLATFORM_H
 #define TERN_PLATFORM_H
@@ -31,6 +37,28 @@
 #include <stdbool.h>
 
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
+
+/* The contract's version and the header every ops table starts with. */
+#define TERN_PLATFORM_ABI_MAJOR 1
+#define TERN_PLATFORM_ABI_MINOR 0
+#define TERN_PLATFORM_MAGIC 0x54504c54u /* "TLPT" */
+
+struct tern_platform_ops_header {
+    uint32_t magic;          /* TERN_PLATFORM_MAGIC */
+    uint16_t abi_major;      /* TERN_PLATFORM_ABI_MAJOR the backend was built with */
+    uint16_t abi_minor;      /* TERN_PLATFORM_ABI_MINOR likewise */
+    uint32_t size;           /* sizeof(struct tern_platform_ops) likewise */
+    uint32_t reserved;       /* 0 */
+};
+
+/* The first initializer of every ops table:
+ *   static const struct tern_platform_ops ops = { TERN_PLATFORM_OPS_HEADER, .wait = ... }; */
+#define TERN_PLATFORM_OPS_HEADER                                                      \
+    .header = { TERN_PLATFORM_MAGIC, TERN_PLATFORM_ABI_MAJOR, TERN_PLATFORM_ABI_MINOR, \
+                (uint32_t)sizeof(struct tern_platform_ops), 0 }
 
 #define TERN_MAC_LEN 6
 
@@ -101,6 +129,9 @@ struct tern_block_info {
 };
 
 struct tern_platform_ops {
+    /* REQUIRED: TERN_PLATFORM_OPS_HEADER. */
+    struct tern_platform_ops_header header;
+
     /* ---- time ---- */
 
     /* REQUIRED. Nanoseconds on a clock that never goes backwards and does
@@ -254,11 +285,20 @@ struct tern_platform_ops {
 
     /* A short name for markers: "linux", "baremetal", "sim". */
     const char *name;
+
+    /* Members of later minors are appended here, OPTIONAL. */
 };
+
+/* The size of a major-1 table at its first minor: the least tern_os_init()
+ * accepts. */
+#define TERN_PLATFORM_OPS_MIN_SIZE \
+    (offsetof(struct tern_platform_ops, name) + sizeof(const char *))
 
 struct tern_platform {
     const struct tern_platform_ops *ops;
     void *ctx;
 };
+
+TERN_END_DECLS
 
 #endif

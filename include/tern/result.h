@@ -7,6 +7,10 @@
 #ifndef TERN_RESULT_H
 #define TERN_RESULT_H
 
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
+
 typedef enum tern_result {
     TERN_OK = 0,        /* done */
     TERN_AGAIN,         /* nothing now; retry after the next wait */
@@ -22,10 +26,14 @@ typedef enum tern_result {
     TERN_EEXIST,        /* already there */
     TERN_EROFS,         /* device or volume is read-only */
     TERN_EPROTO,        /* a peer broke the protocol */
+    TERN_EACCES,        /* not permitted (the PAL's TERN_PAL_EACCES) */
+    TERN_EVERSION,      /* built against an incompatible contract or ABI */
     TERN_RESULT_COUNT
 } tern_result;
 
 /* A short stable name for r ("ok", "again", "einval", ...); never NULL. */
 const char *tern_result_name(tern_result r);
+
+TERN_END_DECLS
 
 #endif

@@ -24,6 +24,9 @@
 #include "tern/http_fat.h"
 #include "tern/http_tcp.h"
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 struct tern_boot_net;
@@ -73,5 +76,7 @@ tern_result tern_services_add_route(struct tern_services *s, const struct tern_h
 
 /* Stops listening and returns the pool to the heap. */
 void tern_services_stop(struct tern_services *s);
+
+TERN_END_DECLS
 
 #endif

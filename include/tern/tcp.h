@@ -46,6 +46,9 @@
 #include "tern/list.h"
 #include "tern/result.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 struct tern_tcp;
@@ -394,5 +397,7 @@ tern_result tern_tcp_services_start(struct tern_tcp_services *svc, struct tern_t
 /* Parses "echo,discard" (either, both, any order) into a mask. TERN_OK or
  * TERN_EINVAL for an unknown name or an empty list. */
 tern_result tern_tcp_services_parse(const char *text, unsigned *mask);
+
+TERN_END_DECLS
 
 #endif

@@ -25,6 +25,9 @@
 #include "tern/list.h"
 #include "tern/result.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 struct tern_thread;
@@ -80,5 +83,7 @@ struct tern_thread *tern_thread_current(const struct tern_os *os);
 bool tern_thread_guard_hit(const struct tern_os *os, uint64_t addr);
 
 const char *tern_thread_name(const struct tern_thread *t);
+
+TERN_END_DECLS
 
 #endif

@@ -15,6 +15,9 @@
 #include <stdint.h>
 
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_timer;
 typedef void (*tern_timer_fn)(struct tern_timer *t, void *arg);
@@ -65,5 +68,7 @@ uint64_t tern_timer_next_deadline(const struct tern_timer_heap *h);
  * next call, so a callback that re-arms itself cannot spin. Returns how
  * many fired. */
 unsigned tern_timer_run(struct tern_timer_heap *h, uint64_t now_ns);
+
+TERN_END_DECLS
 
 #endif

@@ -32,6 +32,9 @@
 #include "mbedtls/x509_crt.h"
 
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 
@@ -130,5 +133,7 @@ bool tern_tls_open(const struct tern_tls_session *s);
 /* SHA-256 of data[0..len) into out (mbedTLS; core/tls/digest.c). For
  * what the OS reports and checks about files it loads. */
 void tern_sha256(const void *data, size_t len, uint8_t out[32]);
+
+TERN_END_DECLS
 
 #endif

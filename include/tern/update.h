@@ -49,6 +49,9 @@
 
 #include "tern/fat.h"
 #include "tern/result.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 #define TERN_SLOT_A    0u
 #define TERN_SLOT_B    1u
@@ -314,5 +317,7 @@ tern_result tern_update_adopt(struct tern_update *u, unsigned slot, uint64_t cou
 
 /* tern_boot_state_render of the loaded record. */
 size_t tern_update_status(const struct tern_update *u, char *buf, size_t cap);
+
+TERN_END_DECLS
 
 #endif

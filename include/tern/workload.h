@@ -40,6 +40,9 @@
 #include "tern/pal_host.h"
 #include "tern/result.h"
 #include "tern/timer.h"
+#include "tern/decls.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 struct tern_services;
@@ -212,5 +215,7 @@ tern_result tern_workload_resolve(struct tern_os *os, const struct tern_workload
  * directory); TERN_ENOMEM; TERN_EIO. f may be NULL (no files). */
 tern_result tern_workload_read_file(struct tern_os *os, const struct tern_workload_files *f,
                                     const char *path, size_t max, void **out, size_t *len);
+
+TERN_END_DECLS
 
 #endif

@@ -124,6 +124,7 @@ __attribute__((noreturn)) static void sim_panic(void *ctx, const char *reason)
 }
 
 static const struct tern_platform_ops sim_ops = {
+    TERN_PLATFORM_OPS_HEADER,
     .monotonic_ns = sim_monotonic_ns,
     .console_write = sim_console_write,
     .entropy = sim_entropy,

@@ -35,6 +35,59 @@ static void test_init_refuses_incomplete_platform(void **state)
     sim_platform_close(&sim);
 }
 
+/* The contract header: a table without it, of another major or too small
+ * is refused with TERN_EVERSION and a message, before anything in it is
+ * called; a missing required call names the call; a newer minor and an
+ * older (smaller, but complete) table are taken. */
+static void test_init_checks_contract_header(void **state)
+{
+    (void)state;
+    struct sim_platform sim;
+    assert_int_equal(sim_platform_init(&sim, 1u << 20, 1), 0);
+    struct tern_platform p = sim_platform(&sim);
+    struct tern_platform_ops ops = *p.ops;
+    struct tern_platform t = { &ops, &sim };
+    struct tern_config cfg;
+    tern_config_default(&cfg);
+    static struct tern_os os;
+
+    ops.header.magic = 0;
+    assert_int_equal(tern_os_init(&os, &t, &cfg), TERN_EVERSION);
+    assert_non_null(strstr(tern_os_init_error(&os), "no contract header"));
+    ops = *p.ops;
+    ops.header.abi_major = TERN_PLATFORM_ABI_MAJOR + 1;
+    assert_int_equal(tern_os_init(&os, &t, &cfg), TERN_EVERSION);
+    assert_non_null(strstr(tern_os_init_error(&os), "platform ABI major 2, this library speaks 1"));
+    ops = *p.ops;
+    ops.header.size = (uint32_t)TERN_PLATFORM_OPS_MIN_SIZE - 8;
+    assert_int_equal(tern_os_init(&os, &t, &cfg), TERN_EVERSION);
+    assert_non_null(strstr(tern_os_init_error(&os), "bytes"));
+    assert_int_equal(sim.console_len, 0); /* a table it refuses is not called */
+
+    ops = *p.ops;
+    ops.entropy = NULL;
+    assert_int_equal(tern_os_init(&os, &t, &cfg), TERN_EINVAL);
+    assert_string_equal(tern_os_init_error(&os), "platform lacks required call 'entropy'");
+    assert_true(sim_console_has(&sim, "init failed: platform lacks required call 'entropy'"));
+
+    ops = *p.ops;
+    ops.header.abi_minor = TERN_PLATFORM_ABI_MINOR + 3; /* newer minor: used in place */
+    assert_int_equal(tern_os_init(&os, &t, &cfg), TERN_OK);
+    assert_string_equal(tern_os_init_error(&os), "");
+    assert_ptr_equal(os.plat.ops, &ops);
+    tern_os_finish(&os);
+
+    sim_platform_close(&sim);
+}
+
+static void test_version(void **state)
+{
+    (void)state;
+    assert_string_equal(tern_version(), TERN_VERSION);
+    assert_int_equal(TERN_VERSION_NUMBER,
+                     TERN_VERSION_MAJOR * 10000 + TERN_VERSION_MINOR * 100 + TERN_VERSION_PATCH);
+}
+
 static void test_boot_marker_and_halt(void **state)
 {
     (void)state;
@@ -300,6 +353,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_refuses_incomplete_platform),
+        cmocka_unit_test(test_init_checks_contract_header),
+        cmocka_unit_test(test_version),
         cmocka_unit_test(test_boot_marker_and_halt),
         cmocka_unit_test(test_two_instances_are_isolated),
         cmocka_unit_test(test_log_threshold_and_ring),
