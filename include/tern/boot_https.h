@@ -41,7 +41,10 @@
 
 #include "tern/http.h"
 #include "tern/manifest.h"
+#include "tern/decls.h"
 #include "tern/result.h"
+
+TERN_BEGIN_DECLS
 
 struct tern_os;
 struct tern_services;
@@ -106,5 +109,7 @@ const char *tern_boot_https_ports(const struct tern_boot_https *h);
 
 /* Stops every listener, frees them and unhooks /status. */
 void tern_boot_https_stop(struct tern_boot_https *h);
+
+TERN_END_DECLS
 
 #endif

@@ -63,11 +63,10 @@
 #include <stdint.h>
 
 #include "tern/result.h"
+#include "tern/decls.h"
 #include "tern/timer.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TERN_BEGIN_DECLS
 
 struct tern_os;
 struct tern_net;
@@ -285,8 +284,6 @@ bool tern_fwd_counter(const struct tern_fwd *fwd, unsigned i, const char **name,
  * length the whole output would have had. */
 size_t tern_fwd_status(const struct tern_fwd *fwd, char *buf, size_t cap);
 
-#ifdef __cplusplus
-}
-#endif
+TERN_END_DECLS
 
 #endif
