@@ -168,13 +168,8 @@ static size_t https_status(void *arg, char *buf, size_t cap)
     }
     if (n < cap)
         n += tern_snprintf(buf + n, cap - n, "]");
-    if (n + 2 < cap && h->more) {
-        size_t m = h->more(h->more_arg, buf + n + 1, cap - n - 1);
-        if (m > 0 && m < cap - n - 1) {
-            buf[n] = ',';
-            n += 1 + m;
-        }
-    }
+    if (n < cap)
+        n = tern_http_status_append(buf, n, cap, 0, h->more, h->more_arg);
     return n < cap ? n : 0;
 }
 

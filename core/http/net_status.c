@@ -89,12 +89,7 @@ size_t tern_http_net_status(void *arg, char *buf, size_t cap)
         n += tern_snprintf(buf + n, cap - n, ",\"hostname\":\"%s\"", s->hostname);
     else if (n < cap)
         n += tern_snprintf(buf + n, cap - n, ",\"hostname\":null");
-    if (n + 2 < cap && s->more) {
-        size_t m = s->more(s->more_arg, buf + n + 1, cap - n - 1);
-        if (m > 0 && m < cap - n - 1) {
-            buf[n] = ',';
-            n += 1 + m;
-        }
-    }
+    if (n < cap)
+        n = tern_http_status_append(buf, n, cap, 0, s->more, s->more_arg);
     return n < cap ? n : 0;
 }

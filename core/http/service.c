@@ -94,6 +94,19 @@ static size_t status_head(struct tern_http_service *svc, const struct tern_http_
     return n;
 }
 
+size_t tern_http_status_append(char *buf, size_t n, size_t cap, size_t reserve,
+                               tern_http_status_provider p, void *arg)
+{
+    if (p == NULL || n + 1 + reserve >= cap)
+        return n;
+    size_t room = cap - n - 1 - reserve;
+    size_t m = p(arg, buf + n + 1, room);
+    if (m == 0 || m >= room)
+        return n;
+    buf[n] = ',';
+    return n + 1 + m;
+}
+
 static void status(struct tern_http_conn *c, const struct tern_http_request *req, void *arg)
 {
     struct tern_http_service *svc = arg;
@@ -101,14 +114,7 @@ static void status(struct tern_http_conn *c, const struct tern_http_request *req
         return;
     char buf[6144];
     size_t n = status_head(svc, &c->srv->counters, buf, sizeof buf);
-    if (svc->provider && n + 8 < sizeof buf) {
-        size_t room = sizeof buf - n - 3;
-        size_t m = svc->provider(svc->provider_arg, buf + n + 1, room);
-        if (m > 0 && m < room) {
-            buf[n] = ',';
-            n += 1 + m;
-        }
-    }
+    n = tern_http_status_append(buf, n, sizeof buf, 2, svc->provider, svc->provider_arg);
     if (n + 2 >= sizeof buf)
         n = sizeof buf - 3;                  /* cannot happen with these fields */
     buf[n++] = '}';

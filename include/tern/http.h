@@ -505,6 +505,13 @@ struct tern_http_file_ops {
  * into buf and returns the length (0 for none). */
 typedef size_t (*tern_http_status_provider)(void *arg, char *buf, size_t cap);
 
+/* Chains providers: appends ',' and what p writes after buf[0..n) when
+ * it fits in cap with `reserve` bytes left over (for the caller's closing
+ * bytes); nothing when p is NULL, writes nothing or would not fit.
+ * Returns the new length. */
+size_t tern_http_status_append(char *buf, size_t n, size_t cap, size_t reserve,
+                               tern_http_status_provider p, void *arg);
+
 struct tern_http_service {
     struct tern_os *os;
     const char *backend;             /* for /status */

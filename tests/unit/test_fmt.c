@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tern/fmt.h"
+#include "tern/http.h"
 
 #define CHECK(...)                                                                   \
     do {                                                                             \
@@ -100,6 +101,29 @@ static void test_json_object(void **state)
     }
 }
 
+static size_t provide(void *arg, char *buf, size_t cap)
+{
+    return tern_snprintf(buf, cap, "%s", (const char *)arg);
+}
+
+/* tern_http_status_append: ',' and the provider's members when they fit
+ * with the reserve left over; the buffer untouched when not. */
+static void test_status_append(void **state)
+{
+    (void)state;
+    char buf[16] = "\"a\":1";
+    assert_int_equal(tern_http_status_append(buf, 5, sizeof buf, 2, provide, "\"b\":2"), 11);
+    assert_memory_equal(buf, "\"a\":1,\"b\":2", 11);
+    assert_int_equal(tern_http_status_append(buf, 5, sizeof buf, 2, NULL, NULL), 5);
+    assert_int_equal(tern_http_status_append(buf, 5, sizeof buf, 2, provide, ""), 5);
+    strcpy(buf, "\"a\":1");
+    /* 8 bytes of members + ',' + NUL + 2 reserved do not fit after 5 in 16 */
+    assert_int_equal(tern_http_status_append(buf, 5, sizeof buf, 2, provide, "\"bb\":222"), 5);
+    assert_int_equal(buf[5], '\0');
+    assert_int_equal(tern_http_status_append(buf, 5, sizeof buf, 0, provide, "\"bb\":222"), 14);
+    assert_int_equal(tern_http_status_append(buf, 15, sizeof buf, 0, provide, "\"b\":2"), 15);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -108,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_truncation_reports_full_length),
         cmocka_unit_test(test_unknown_conversion_is_visible),
         cmocka_unit_test(test_json_object),
+        cmocka_unit_test(test_status_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
