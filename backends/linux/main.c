@@ -263,6 +263,7 @@ static void finish(struct tern_linux *tl, bool os_up)
     if (tl->guarded)
         linux_guard_stop(&tl->guard);
     if (os_up) {
+        tern_boot_https_stop(&tl->http.https);   /* mbedTLS's own allocations */
         (void)tern_disk_unmount_data(&tl->data);
         for (unsigned i = 0; i < tl->opt.disk_count; i++)
             (void)tern_disk_unmount(&tl->disks[i]);
